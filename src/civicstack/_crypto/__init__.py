@@ -1,0 +1,69 @@
+"""The only package that touches the crypto libraries (pyca/cryptography, PyNaCl, argon2).
+
+Everything else in civicstack calls these names; nothing else imports a crypto library.
+"""
+
+from civicstack._crypto.encoding import (
+    b64url_decode,
+    b64url_encode,
+    json_canonical,
+    json_dumps,
+    json_loads_strict,
+    json_object_strict,
+)
+from civicstack._crypto.hashing import (
+    MERKLE_EMPTY_ROOT,
+    merkle_leaf_hash,
+    merkle_node_hash,
+    sha256_b64url,
+    sha256_digest,
+)
+from civicstack._crypto.jws import (
+    MAX_JWS_BYTES,
+    CompactJWS,
+    parse_compact,
+    sign_compact,
+    sign_detached,
+    sign_jwt,
+    verify_compact,
+    verify_detached,
+)
+from civicstack._crypto.keys import (
+    ALGORITHMS,
+    Alg,
+    PrivateKey,
+    PublicKey,
+    generate_private_jwk,
+    public_jwk,
+)
+from civicstack._crypto.sealing import open_private_key, seal_private_key
+
+__all__ = [
+    "ALGORITHMS",
+    "MAX_JWS_BYTES",
+    "MERKLE_EMPTY_ROOT",
+    "Alg",
+    "CompactJWS",
+    "PrivateKey",
+    "PublicKey",
+    "b64url_decode",
+    "b64url_encode",
+    "generate_private_jwk",
+    "json_canonical",
+    "json_dumps",
+    "json_loads_strict",
+    "json_object_strict",
+    "merkle_leaf_hash",
+    "merkle_node_hash",
+    "open_private_key",
+    "parse_compact",
+    "public_jwk",
+    "seal_private_key",
+    "sha256_b64url",
+    "sha256_digest",
+    "sign_compact",
+    "sign_detached",
+    "sign_jwt",
+    "verify_compact",
+    "verify_detached",
+]

@@ -1,0 +1,94 @@
+"""Strict base64url (RFC 4648 §5, no padding, as RFC 7515 §2 requires) and strict JSON.
+
+Strictness matters for signatures: a lenient decoder lets two different strings decode to the
+same bytes (padding, stray characters, non-zero trailing bits), so a tampered token could still
+verify. Here every accepted string has exactly one encoding.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from typing import Any
+
+import orjson
+
+from civicstack.errors import InputError
+
+_B64URL = re.compile(rb"[A-Za-z0-9_-]*")
+# Index of each alphabet character, to check the unused low bits of the last character.
+_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_INDEX = {c: i for i, c in enumerate(_ALPHABET)}
+
+
+def b64url_encode(data: bytes) -> str:
+    """Unpadded base64url."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(text: str | bytes) -> bytes:
+    """Decode unpadded base64url, rejecting anything but the one canonical encoding."""
+    raw = text.encode("ascii", "strict") if isinstance(text, str) else text
+    rem = len(raw) % 4
+    if rem == 1 or _B64URL.fullmatch(raw) is None:
+        raise InputError("malformed", "not base64url")
+    # Non-zero unused bits in the last character would give a second encoding of the same bytes.
+    if rem == 2 and _INDEX[raw[-1]] & 0x0F:
+        raise InputError("malformed", "non-canonical base64url")
+    if rem == 3 and _INDEX[raw[-1]] & 0x03:
+        raise InputError("malformed", "non-canonical base64url")
+    try:
+        return base64.urlsafe_b64decode(raw + b"=" * (-len(raw) % 4))
+    except (binascii.Error, ValueError) as exc:  # pragma: no cover - excluded by the checks above
+        raise InputError("malformed", "not base64url") from exc
+
+
+def json_dumps(value: Any) -> bytes:
+    """Compact JSON (UTF-8, no spaces), the form this project signs."""
+    return orjson.dumps(value)
+
+
+def json_canonical(value: Any) -> bytes:
+    """JSON with sorted keys and no whitespace (RFC 8785 subset for strings, ints and objects)."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise InputError("malformed", "duplicate member name in JSON object")
+    return obj
+
+
+def _reject_constant(name: str) -> Any:
+    raise InputError("malformed", f"JSON constant {name} is not allowed")
+
+
+_STRICT = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
+
+
+def json_loads_strict(data: bytes | str) -> Any:
+    """Parse JSON rejecting duplicate member names (RFC 7515 §5.2 lets us), NaN and bad UTF-8."""
+    try:
+        text = data.decode("utf-8", "strict") if isinstance(data, bytes) else data
+        value, end = _STRICT.raw_decode(text)
+    except InputError:
+        raise
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise InputError("malformed", "not valid JSON") from exc
+    if text[end:].strip(" \t\r\n"):
+        raise InputError("malformed", "trailing data after JSON")
+    if text[:1] in (" ", "\t", "\r", "\n"):
+        # raw_decode does not skip leading whitespace; json.loads would. Keep one behaviour.
+        raise InputError("malformed", "leading whitespace before JSON")
+    return value
+
+
+def json_object_strict(data: bytes | str) -> dict[str, Any]:
+    """Parse a JSON object strictly (see :func:`json_loads_strict`)."""
+    value = json_loads_strict(data)
+    if not isinstance(value, dict):
+        raise InputError("malformed", "expected a JSON object")
+    return value

@@ -1,0 +1,40 @@
+"""Hashing: SHA-256 through :mod:`hashlib` (about 3x pyca's speed on short inputs).
+
+Also the RFC 9162 §2.1.1 Merkle tree hash prefixes, so that every hash this project relies on
+is computed in this one package.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from civicstack._crypto.encoding import b64url_encode
+
+sha256 = hashlib.sha256
+
+_LEAF = b"\x00"
+_NODE = b"\x01"
+
+
+def sha256_digest(data: bytes) -> bytes:
+    """SHA-256 of ``data``."""
+    return hashlib.sha256(data).digest()
+
+
+def sha256_b64url(data: bytes) -> str:
+    """Unpadded base64url of SHA-256 of ``data`` (SD-JWT digests, ``sd_hash``, thumbprints)."""
+    return b64url_encode(hashlib.sha256(data).digest())
+
+
+def merkle_leaf_hash(data: bytes) -> bytes:
+    """RFC 9162 §2.1.1: MTH({d(0)}) = SHA-256(0x00 || d(0))."""
+    return hashlib.sha256(_LEAF + data).digest()
+
+
+def merkle_node_hash(left: bytes, right: bytes) -> bytes:
+    """RFC 9162 §2.1.1: SHA-256(0x01 || MTH(left) || MTH(right))."""
+    return hashlib.sha256(_NODE + left + right).digest()
+
+
+#: RFC 9162 §2.1.1: the hash of an empty tree is the hash of the empty string.
+MERKLE_EMPTY_ROOT = hashlib.sha256(b"").digest()

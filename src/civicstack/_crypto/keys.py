@@ -1,0 +1,237 @@
+"""Signing keys: Ed25519 (EdDSA, RFC 8037) and P-256 (ES256, RFC 7518 §3.4), as JWKs (RFC 7517).
+
+Public keys import from and export to JWK dicts; RFC 7638 thumbprints identify them. Private keys
+import from JWK (issuers hand their keys to the recipes) but have no export: the only way a
+private key leaves memory is sealed under a passphrase (:mod:`civicstack._crypto.sealing`).
+
+Ed25519 goes through libsodium (PyNaCl): its verify is about twice pyca's on this hardware.
+P-256 goes through pyca/cryptography (OpenSSL).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Literal
+
+import nacl.exceptions
+import nacl.signing
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature,
+    encode_dss_signature,
+)
+
+from civicstack._crypto.encoding import b64url_decode, b64url_encode, json_canonical
+from civicstack.errors import InputError, VerificationError
+
+Alg = Literal["ES256", "EdDSA"]
+ALGORITHMS: tuple[Alg, ...] = ("ES256", "EdDSA")
+_ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
+_MAX_JWK_MEMBERS = 32
+
+
+def _member(jwk: dict[str, Any], name: str, size: int) -> bytes:
+    value = jwk.get(name)
+    if not isinstance(value, str):
+        raise InputError("invalid_key", f"JWK member {name!r} missing or not a string")
+    try:
+        raw = b64url_decode(value)
+    except InputError as exc:
+        raise InputError("invalid_key", f"JWK member {name!r} is not base64url") from exc
+    if len(raw) != size:
+        raise InputError("invalid_key", f"JWK member {name!r} must be {size} bytes")
+    return raw
+
+
+def _check_shape(jwk: object) -> dict[str, Any]:
+    if not isinstance(jwk, dict) or len(jwk) > _MAX_JWK_MEMBERS:
+        raise InputError("invalid_key", "a JWK must be a JSON object")
+    return jwk
+
+
+class PublicKey:
+    """A verification key. Compare by thumbprint; never holds private material."""
+
+    __slots__ = ("_ec", "_ed", "_jwk", "_thumbprint", "alg")
+
+    def __init__(
+        self,
+        alg: Alg,
+        jwk: dict[str, str],
+        *,
+        ec_key: ec.EllipticCurvePublicKey | None = None,
+        ed_key: nacl.signing.VerifyKey | None = None,
+    ) -> None:
+        self.alg: Alg = alg
+        self._jwk = jwk
+        self._ec = ec_key
+        self._ed = ed_key
+        self._thumbprint: str | None = None
+
+    @classmethod
+    def from_jwk(cls, jwk: object) -> PublicKey:
+        """Import a public JWK (private members, if present, are ignored)."""
+        jwk = _check_shape(jwk)
+        kty, crv = jwk.get("kty"), jwk.get("crv")
+        if kty == "OKP" and crv == "Ed25519":
+            x = _member(jwk, "x", 32)
+            try:
+                ed = nacl.signing.VerifyKey(x)
+            except (nacl.exceptions.CryptoError, ValueError) as exc:  # pragma: no cover
+                raise InputError("invalid_key", "not an Ed25519 point") from exc
+            return cls("EdDSA", {"kty": "OKP", "crv": "Ed25519", "x": jwk["x"]}, ed_key=ed)
+        if kty == "EC" and crv == "P-256":
+            x, y = _member(jwk, "x", 32), _member(jwk, "y", 32)
+            try:
+                key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), b"\x04" + x + y)
+            except ValueError as exc:
+                raise InputError("invalid_key", "the point is not on P-256") from exc
+            pub = {"kty": "EC", "crv": "P-256", "x": jwk["x"], "y": jwk["y"]}
+            return cls("ES256", pub, ec_key=key)
+        raise InputError("invalid_key", f"unsupported key type {kty!r}/{crv!r}")
+
+    def to_jwk(self) -> dict[str, str]:
+        """The public JWK (a fresh dict the caller may change)."""
+        return dict(self._jwk)
+
+    def thumbprint(self) -> str:
+        """RFC 7638 §3 thumbprint: SHA-256 over the required members, sorted, no whitespace."""
+        if self._thumbprint is None:
+            digest = hashlib.sha256(json_canonical(self._jwk)).digest()
+            self._thumbprint = b64url_encode(digest)
+        return self._thumbprint
+
+    def verify(self, signature: bytes, data: bytes) -> None:
+        """Return if ``signature`` (JOSE form: raw r||s for ES256) is valid, else raise."""
+        if self._ed is not None:
+            try:
+                self._ed.verify(data, signature)
+            except (nacl.exceptions.BadSignatureError, ValueError, TypeError) as exc:
+                raise VerificationError("invalid_signature") from exc
+            return
+        assert self._ec is not None
+        if len(signature) != 64:
+            raise VerificationError("invalid_signature", "an ES256 signature is 64 bytes")
+        der = encode_dss_signature(
+            int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+        )
+        try:
+            self._ec.verify(der, data, _ECDSA_SHA256)
+        except InvalidSignature as exc:
+            raise VerificationError("invalid_signature") from exc
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PublicKey) and self._jwk == other._jwk
+
+    def __hash__(self) -> int:
+        return hash(self.thumbprint())
+
+    def __repr__(self) -> str:
+        return f"PublicKey({self.alg}, {self.thumbprint()})"
+
+
+class PrivateKey:
+    """A signing key. It signs; it does not export itself (see :mod:`.sealing`)."""
+
+    __slots__ = ("_ec", "_ed", "alg", "public_key")
+
+    def __init__(
+        self,
+        alg: Alg,
+        public_key: PublicKey,
+        *,
+        ec_key: ec.EllipticCurvePrivateKey | None = None,
+        ed_key: nacl.signing.SigningKey | None = None,
+    ) -> None:
+        self.alg: Alg = alg
+        self.public_key = public_key
+        self._ec = ec_key
+        self._ed = ed_key
+
+    @classmethod
+    def generate(cls, alg: Alg = "ES256") -> PrivateKey:
+        """A fresh key from the operating system's CSPRNG."""
+        if alg == "EdDSA":
+            return cls._from_ed(nacl.signing.SigningKey.generate())
+        if alg == "ES256":
+            return cls._from_ec(ec.generate_private_key(ec.SECP256R1()))
+        raise InputError("unsupported_algorithm", f"cannot generate {alg!r} keys")
+
+    @classmethod
+    def _from_ed(cls, sk: nacl.signing.SigningKey) -> PrivateKey:
+        x = b64url_encode(bytes(sk.verify_key))
+        pub = PublicKey("EdDSA", {"kty": "OKP", "crv": "Ed25519", "x": x}, ed_key=sk.verify_key)
+        return cls("EdDSA", pub, ed_key=sk)
+
+    @classmethod
+    def _from_ec(cls, sk: ec.EllipticCurvePrivateKey) -> PrivateKey:
+        nums = sk.public_key().public_numbers()
+        jwk = {
+            "kty": "EC",
+            "crv": "P-256",
+            "x": b64url_encode(nums.x.to_bytes(32, "big")),
+            "y": b64url_encode(nums.y.to_bytes(32, "big")),
+        }
+        return cls("ES256", PublicKey("ES256", jwk, ec_key=sk.public_key()), ec_key=sk)
+
+    @classmethod
+    def from_jwk(cls, jwk: object) -> PrivateKey:
+        """Import a private JWK and check that its public members match the private scalar."""
+        jwk = _check_shape(jwk)
+        public = PublicKey.from_jwk(jwk)
+        if public.alg == "EdDSA":
+            key = cls._from_ed(nacl.signing.SigningKey(_member(jwk, "d", 32)))
+        else:
+            d = int.from_bytes(_member(jwk, "d", 32), "big")
+            try:
+                key = cls._from_ec(ec.derive_private_key(d, ec.SECP256R1()))
+            except ValueError as exc:
+                raise InputError("invalid_key", "the private scalar is out of range") from exc
+        if key.public_key != public:
+            raise InputError("invalid_key", "the JWK's public members do not match its private key")
+        return key
+
+    @classmethod
+    def _from_private_bytes(cls, alg: Alg, raw: bytes) -> PrivateKey:
+        """Rebuild from :meth:`_private_bytes` (used only by :mod:`.sealing`)."""
+        if alg == "EdDSA" and len(raw) == 32:
+            return cls._from_ed(nacl.signing.SigningKey(raw))
+        if alg == "ES256" and len(raw) == 32:
+            return cls._from_ec(ec.derive_private_key(int.from_bytes(raw, "big"), ec.SECP256R1()))
+        raise InputError("invalid_key", "sealed key material has the wrong shape")
+
+    def _private_bytes(self) -> bytes:
+        """The raw private scalar/seed; only :mod:`.sealing` may call this."""
+        if self._ed is not None:
+            return bytes(self._ed)
+        assert self._ec is not None
+        return self._ec.private_numbers().private_value.to_bytes(32, "big")
+
+    def sign(self, data: bytes) -> bytes:
+        """Sign ``data``; ES256 signatures come back in JOSE form (raw r||s, 64 bytes)."""
+        if self._ed is not None:
+            return self._ed.sign(data).signature
+        assert self._ec is not None
+        r, s = decode_dss_signature(self._ec.sign(data, _ECDSA_SHA256))
+        return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+    def __repr__(self) -> str:
+        return f"PrivateKey({self.alg}, {self.public_key.thumbprint()})"
+
+
+def generate_private_jwk(alg: Alg = "ES256") -> dict[str, str]:
+    """A fresh private JWK, for callers that keep keys as JWK dicts (issuers, tests).
+
+    This creates key material; it is not an export path for an existing key.
+    """
+    key = PrivateKey.generate(alg)
+    jwk = key.public_key.to_jwk()
+    jwk["d"] = b64url_encode(key._private_bytes())
+    return jwk
+
+
+def public_jwk(jwk: dict[str, Any]) -> dict[str, str]:
+    """The public part of a JWK (validated)."""
+    return PublicKey.from_jwk(jwk).to_jwk()

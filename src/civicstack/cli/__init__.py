@@ -1,0 +1,1 @@
+"""The ``civic`` command: one module per command group, no domain logic."""

@@ -1,0 +1,103 @@
+"""Errors with stable codes: the one list every adapter shares.
+
+Every failure a user can meet is a :class:`CivicError` carrying a ``code`` from :data:`CODES`.
+The HTTP adapter turns it into problem+json (RFC 9457, ``type`` = ``urn:civicstack:error:<code>``),
+the CLI into one line and a non-zero exit. Codes are part of the public contract: add new ones,
+never rename or reuse one.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+#: code -> (HTTP status, one-line description). The description is the problem ``title``.
+CODES: dict[str, tuple[int, str]] = {
+    # --- generic input handling -------------------------------------------------------------
+    "invalid_request": (400, "The request is malformed or missing a required part."),
+    "too_large": (413, "The input exceeds the size limit."),
+    "malformed": (400, "The input is not well-formed (encoding, JSON or structure)."),
+    "not_found": (404, "No such resource."),
+    "conflict": (409, "The resource already exists or changed concurrently."),
+    "unauthorized": (401, "Authentication is required or failed."),
+    "forbidden": (403, "The caller is not allowed to do this."),
+    "unsupported": (400, "The feature, algorithm or version is not supported."),
+    "internal_error": (500, "An unexpected error; it has been logged."),
+    "io_error": (500, "A file could not be read or written."),
+    # --- keys and JWS -----------------------------------------------------------------------
+    "invalid_key": (400, "The key is malformed, of an unsupported type, or not on its curve."),
+    "unsupported_algorithm": (
+        400,
+        "The algorithm is not on the allowlist or does not fit the key.",
+    ),
+    "invalid_signature": (400, "The signature does not verify."),
+    "wrong_passphrase": (401, "The passphrase does not open the sealed key."),
+    # --- SD-JWT and credentials (RFC 9901, SD-JWT VC) ----------------------------------------
+    "invalid_disclosure": (400, "A disclosure is malformed."),
+    "unreferenced_disclosure": (400, "A disclosure is not referenced by any digest."),
+    "duplicate_digest": (400, "A digest appears more than once."),
+    "duplicate_disclosure": (400, "The same disclosure is presented more than once."),
+    "claim_collision": (400, "A disclosed claim name collides with a claim already present."),
+    "reserved_claim": (400, "A disclosure uses a reserved claim name (_sd, ...)."),
+    "key_binding_required": (400, "A key-binding JWT is required but missing."),
+    "key_binding_failed": (400, "The key-binding JWT is invalid (signature, sd_hash, typ)."),
+    "wrong_audience": (400, "The key-binding JWT is for another audience."),
+    "wrong_nonce": (400, "The key-binding JWT carries another nonce."),
+    "stale_key_binding": (400, "The key-binding JWT was issued too long ago or in the future."),
+    "expired": (400, "The credential or token has expired."),
+    "not_yet_valid": (400, "The credential or token is not valid yet."),
+    "invalid_credential": (400, "The credential lacks a required claim or has a wrong type."),
+    "undisclosable_claim": (400, "The claim cannot be disclosed (absent or not disclosable)."),
+    # --- status lists -----------------------------------------------------------------------
+    "revoked": (400, "The credential has been revoked."),
+    "suspended": (400, "The credential is suspended."),
+    "status_unavailable": (502, "The status list could not be fetched or verified."),
+    "invalid_status_list": (400, "The status list token is malformed or fails verification."),
+    # --- trust ------------------------------------------------------------------------------
+    "untrusted_issuer": (400, "The issuer does not chain to a configured root authority."),
+    "out_of_scope": (400, "The issuer is not accredited for this credential type or claim."),
+    "accreditation_revoked": (400, "An accreditation in the chain has been revoked."),
+    "accreditation_expired": (400, "An accreditation in the chain is outside its validity."),
+    "unregistered_relying_party": (403, "The relying party has no valid registration."),
+    "relying_party_suspended": (403, "The relying party is suspended."),
+    "overasking": (403, "The request asks for claims the registration does not allow."),
+    # --- wallet -----------------------------------------------------------------------------
+    "wallet_exists": (409, "A wallet already exists here."),
+    "no_wallet": (404, "No wallet here: run `civic wallet init` first."),
+    "consent_declined": (403, "The holder declined to share."),
+}
+
+
+class CivicError(Exception):
+    """A failure with a stable ``code`` (a key of :data:`CODES`) and a human ``detail``."""
+
+    default_code: ClassVar[str] = "invalid_request"
+
+    def __init__(self, code: str | None = None, detail: str = "") -> None:
+        code = code or self.default_code
+        if code not in CODES:
+            raise ValueError(f"unregistered error code {code!r}: add it to civicstack.errors.CODES")
+        self.code = code
+        self.detail = detail or CODES[code][1]
+        super().__init__(f"{code}: {self.detail}")
+
+    @property
+    def status(self) -> int:
+        """The HTTP status that goes with the code."""
+        return CODES[self.code][0]
+
+    @property
+    def title(self) -> str:
+        """The code's one-line description."""
+        return CODES[self.code][1]
+
+
+class VerificationError(CivicError):
+    """Verification failed: the input was read and is not valid (signature, chain, status...)."""
+
+    default_code = "invalid_signature"
+
+
+class InputError(CivicError):
+    """The input could not be read at all: too large, malformed, unsupported."""
+
+    default_code = "malformed"

@@ -1,0 +1,66 @@
+"""One settings object, read once from the environment (``CIVIC_*``) and command-line flags."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from civicstack.errors import InputError
+
+
+def _default_data_dir() -> Path:
+    return Path.home() / ".civic"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where state lives and how the server listens.
+
+    ``CIVIC_DATA_DIR``      directory for the SQLite database, keys and uploads (default ~/.civic)
+    ``CIVIC_DATABASE_URL``  SQLAlchemy URL; default ``sqlite:///<data dir>/civic.db``
+    ``CIVIC_HOST``/``CIVIC_PORT``/``CIVIC_WORKERS``  where ``civic up`` listens
+    ``CIVIC_BASE_URL``      the public URL of the platform (default http://HOST:PORT)
+    ``CIVIC_ADMIN_TOKEN``   bearer token for admin APIs (default: generated into the data dir)
+    ``CIVIC_EVENTS_URL``    NATS URL for scale-out background work (default: in-process)
+    """
+
+    data_dir: Path
+    database_url: str
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    base_url: str = ""
+    admin_token: str | None = None
+    events_url: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read ``CIVIC_*`` variables; keyword overrides (from flags) win when not ``None``."""
+        env = os.environ if env is None else env
+        data_dir = Path(env.get("CIVIC_DATA_DIR") or _default_data_dir()).expanduser()
+        try:
+            port = int(env.get("CIVIC_PORT", "8000"))
+            workers = int(env.get("CIVIC_WORKERS", "1"))
+        except ValueError as exc:
+            raise InputError(
+                "invalid_request", "CIVIC_PORT and CIVIC_WORKERS must be integers"
+            ) from exc
+        settings = cls(
+            data_dir=data_dir,
+            database_url=env.get("CIVIC_DATABASE_URL") or "",
+            host=env.get("CIVIC_HOST", "127.0.0.1"),
+            port=port,
+            workers=workers,
+            base_url=env.get("CIVIC_BASE_URL", ""),
+            admin_token=env.get("CIVIC_ADMIN_TOKEN") or None,
+            events_url=env.get("CIVIC_EVENTS_URL") or None,
+        )
+        settings = replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+        if not settings.database_url:
+            settings = replace(settings, database_url=f"sqlite:///{settings.data_dir / 'civic.db'}")
+        if not settings.base_url:
+            settings = replace(settings, base_url=f"http://{settings.host}:{settings.port}")
+        return replace(settings, base_url=settings.base_url.rstrip("/"))

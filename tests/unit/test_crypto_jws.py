@@ -1,0 +1,139 @@
+"""Compact and detached JWS: the allowlist, alg/key agreement, strict decoding, size caps."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from civicstack._crypto import (
+    PrivateKey,
+    b64url_decode,
+    b64url_encode,
+    json_dumps,
+    json_loads_strict,
+    sign_detached,
+    sign_jwt,
+    verify_compact,
+    verify_detached,
+)
+from civicstack.errors import CivicError
+
+ES = PrivateKey.generate("ES256")
+ED = PrivateKey.generate("EdDSA")
+
+
+def _forge(header: dict[str, object], payload: dict[str, object], sig: bytes = b"") -> str:
+    return ".".join(
+        [b64url_encode(json_dumps(header)), b64url_encode(json_dumps(payload)), b64url_encode(sig)]
+    )
+
+
+def _code(token: str, key: PrivateKey = ES, typ: str | None = None) -> str:
+    with pytest.raises(CivicError) as err:
+        verify_compact(token, key.public_key, typ=typ)
+    return err.value.code
+
+
+@pytest.mark.parametrize("key", [ES, ED], ids=["ES256", "EdDSA"])
+def test_sign_verify(key: PrivateKey) -> None:
+    """A signed JWT verifies and returns its header and claims."""
+    token = sign_jwt(key, {"sub": "alice"}, {"typ": "example+jwt"})
+    header, claims = verify_compact(token, key.public_key, typ="example+jwt")
+    assert header == {"alg": key.alg, "typ": "example+jwt"}
+    assert claims == {"sub": "alice"}
+
+
+def test_alg_none_refused() -> None:
+    """alg=none never verifies, whatever the signature part holds."""
+    assert _code(_forge({"alg": "none"}, {"sub": "x"})) == "unsupported_algorithm"
+
+
+@pytest.mark.parametrize("alg", ["HS256", "HS384", "RS256", "ES384", "PS256", "ES256K"])
+def test_other_algorithms_refused(alg: str) -> None:
+    """HMAC (the key-confusion attack) and every algorithm off the allowlist are refused."""
+    assert _code(_forge({"alg": alg}, {"sub": "x"}, b"\x00" * 64)) == "unsupported_algorithm"
+
+
+def test_alg_must_match_key() -> None:
+    """An EdDSA token is not checked against a P-256 key."""
+    token = sign_jwt(ED, {"sub": "x"})
+    assert _code(token, ES) == "unsupported_algorithm"
+
+
+def test_crit_refused() -> None:
+    """Unknown critical extensions make the token invalid (RFC 7515 §4.1.11)."""
+    token = sign_jwt(ES, {"a": 1}, {"crit": ["exp"], "exp": 1})
+    assert _code(token) == "unsupported"
+
+
+def test_wrong_typ() -> None:
+    """Explicit typing: a token of another type is refused."""
+    token = sign_jwt(ES, {"a": 1}, {"typ": "a+jwt"})
+    assert _code(token, typ="b+jwt") == "invalid_request"
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["", "a.b", "a.b.c.d", "!!!.e30.AA", "e30.e30.AA", "eyJhbGciOiJFUzI1NiJ9.e30=.AA"],
+)
+def test_malformed(token: str) -> None:
+    """Wrong part counts, non-base64url and headers without alg are malformed."""
+    assert _code(token) == "malformed"
+
+
+def test_size_cap() -> None:
+    """An oversize token is refused before decoding."""
+    assert _code("a" * 200_000 + ".b.c") == "too_large"
+
+
+def test_duplicate_header_member() -> None:
+    """A header with a duplicate member name is refused."""
+    h = b64url_encode(b'{"alg":"ES256","alg":"ES256"}')
+    assert _code(f"{h}.e30.AA") == "malformed"
+
+
+@given(st.data())
+def test_any_tampered_byte_is_rejected(data: st.DataObject) -> None:
+    """Changing any one character of a signed token makes verification fail."""
+    token = sign_jwt(ED, {"sub": "alice", "n": 1})
+    i = data.draw(st.integers(0, len(token) - 1))
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."
+    c = data.draw(st.sampled_from(alphabet).filter(lambda ch: ch != token[i]))
+    with pytest.raises(CivicError):
+        verify_compact(token[:i] + c + token[i + 1 :], ED.public_key)
+
+
+def test_detached_round_trip() -> None:
+    """A detached JWS verifies over the content and fails over any other content."""
+    doc = b"%PDF-1.7 tenancy agreement"
+    jws = sign_detached(ES, doc, {"typ": "civic-document+jws"})
+    assert jws.count(".") == 2
+    assert ".." in jws
+    assert verify_detached(jws, doc, ES.public_key)["typ"] == "civic-document+jws"
+    with pytest.raises(CivicError) as err:
+        verify_detached(jws, doc + b" ", ES.public_key)
+    assert err.value.code == "invalid_signature"
+
+
+@pytest.mark.parametrize("text", ["QQ=", "QR", "QQ==", "Q", "Q Q", "QQ\n", "+/"])
+def test_b64url_strict(text: str) -> None:
+    """Padding, non-canonical trailing bits, whitespace and the +/ alphabet are refused."""
+    with pytest.raises(CivicError):
+        b64url_decode(text)
+
+
+@given(st.binary(max_size=64))
+def test_b64url_round_trip(data: bytes) -> None:
+    """Every byte string round-trips through base64url."""
+    assert b64url_decode(b64url_encode(data)) == data
+
+
+@pytest.mark.parametrize(
+    "text", ['{"a":1,"a":2}', "NaN", '{"a":Infinity}', '{"a":1} x', " {}", "\xff"]
+)
+def test_strict_json(text: str) -> None:
+    """Duplicate members, non-finite numbers and trailing data are refused."""
+    with pytest.raises(CivicError) as err:
+        json_loads_strict(text.encode("latin-1"))
+    assert err.value.code == "malformed"
