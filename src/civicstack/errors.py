@@ -23,6 +23,7 @@ CODES: dict[str, tuple[int, str]] = {
     "unsupported": (400, "The feature, algorithm or version is not supported."),
     "internal_error": (500, "An unexpected error; it has been logged."),
     "io_error": (500, "A file could not be read or written."),
+    "fetch_failed": (502, "A remote resource could not be fetched (network, status or size)."),
     # --- keys and JWS -----------------------------------------------------------------------
     "invalid_key": (400, "The key is malformed, of an unsupported type, or not on its curve."),
     "unsupported_algorithm": (
