@@ -65,6 +65,12 @@ CODES: dict[str, tuple[int, str]] = {
     "wallet_exists": (409, "A wallet already exists here."),
     "no_wallet": (404, "No wallet here: run `civic wallet init` first."),
     "consent_declined": (403, "The holder declined to share."),
+    # --- trust registry (trust.py) ----------------------------------------------------------
+    "unknown_statement": (404, "The statement refers to an accreditation or party not on record."),
+    # --- wallet (wallet.py) -----------------------------------------------------------------
+    "wallet_corrupted": (500, "The wallet's files are damaged or were tampered with."),
+    "no_matching_credential": (404, "No credential in the wallet can answer the request."),
+    "decryption_failed": (400, "The ciphertext does not decrypt (wrong key or tampered data)."),
 }
 
 
