@@ -53,6 +53,8 @@ CODES: dict[str, tuple[int, str]] = {
     "suspended": (400, "The credential is suspended."),
     "status_unavailable": (502, "The status list could not be fetched or verified."),
     "invalid_status_list": (400, "The status list token is malformed or fails verification."),
+    # --- credentials core (status values beyond valid / revoked / suspended) -------------------
+    "unknown_status": (400, "The credential's status value is not one this verifier accepts."),
     # --- trust ------------------------------------------------------------------------------
     "untrusted_issuer": (400, "The issuer does not chain to a configured root authority."),
     "out_of_scope": (400, "The issuer is not accredited for this credential type or claim."),
