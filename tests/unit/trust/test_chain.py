@@ -16,8 +16,17 @@ from civicstack.trust import (
     sign_revocation,
 )
 from civicstack.types import IssuerTrust
-
-from .conftest import DAY, PID, ROOT_ID, RTW, T0, YEAR, World, accreditation_payload, forge
+from tests.unit.trust.world import (
+    DAY,
+    PID,
+    ROOT_ID,
+    RTW,
+    T0,
+    YEAR,
+    World,
+    accreditation_payload,
+    forge,
+)
 
 NOW = T0 + DAY
 

@@ -16,8 +16,7 @@ from civicstack.trust import (
     sign_revocation,
     sign_suspension,
 )
-
-from .conftest import DAY, PID, RTW, T0, YEAR, World, forge
+from tests.unit.trust.world import DAY, PID, RTW, T0, YEAR, World, forge
 
 NOW = T0 + DAY
 RP = "https://employer.example"

@@ -22,8 +22,7 @@ from civicstack.trust import (
     sign_revocation,
     sign_suspension,
 )
-
-from .conftest import DAY, PID, ROOT_ID, ROOT_KEY, RTW, T0, YEAR, World, forge
+from tests.unit.trust.world import DAY, PID, ROOT_ID, ROOT_KEY, RTW, T0, YEAR, World, forge
 
 NOW = T0 + DAY
 
