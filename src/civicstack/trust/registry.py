@@ -112,6 +112,7 @@ class _Walk:
 
 @dataclass(frozen=True, slots=True)
 class _Cached:
+    version: int  # the registry's version it was computed at: stale after any add
     lo: int
     hi: int
     outcome: _Outcome
@@ -139,6 +140,7 @@ class TrustRegistry:
         self._registrations: dict[str, list[RelyingPartyRegistration]] = {}  # by relying party
         self._suspensions: dict[str, list[Suspension]] = {}  # by relying party
         self._cache: dict[str, _Cached] = {}
+        self._version = 0
 
     # --- adding statements ---------------------------------------------------------------
 
@@ -199,6 +201,7 @@ class TrustRegistry:
             self._file(statement)
             self._by_jti[statement.jti] = statement
             self._statements.append(statement)
+            self._version += 1
             self._cache.clear()
         return statement
 
@@ -305,14 +308,17 @@ class TrustRegistry:
         return valid
 
     def _outcome(self, authority: str, now: int) -> _Outcome:
+        # A resolution racing an add may finish after the add cleared the cache: the version
+        # read before resolving marks what it computed as stale, so it is never served.
+        version = self._version
         cached = self._cache.get(authority)
-        if cached is not None and cached.lo <= now < cached.hi:
+        if cached is not None and cached.version == version and cached.lo <= now < cached.hi:
             return cached.outcome
         walk = _Walk(now)
         outcome = self._resolve(authority, walk, 1, frozenset())
         lo = max((t for t in walk.points if t <= now), default=-_FAR)
         hi = min((t for t in walk.points if t > now), default=_FAR)
-        self._cache[authority] = _Cached(lo, hi, outcome)
+        self._cache[authority] = _Cached(version, lo, hi, outcome)
         return outcome
 
     def _resolve(self, authority: str, walk: _Walk, depth: int, visiting: Set[str]) -> _Outcome:

@@ -304,3 +304,14 @@ def test_cycle_terminates_and_vouches_for_nothing(world: World) -> None:
     assert _code(lambda: world.registry.issuer_key(c.id, None, NOW)) == "untrusted_issuer"
     # the honest branch is unaffected
     assert world.registry.issuer_key(b.id, None, NOW) == b.key.public_key
+
+
+def test_statement_added_after_a_cached_resolution_applies_at_once(world: World) -> None:
+    """A revocation added after a resolution was cached takes effect on the next call."""
+    issuer = world.accredit()
+    assert issuer.accreditation is not None
+    assert world.registry.issuer_key(issuer.id, None, NOW) == issuer.key.public_key
+    world.registry.revoke(sign_revocation(world.gov, issuer.accreditation, now=NOW - 10))
+    assert _code(lambda: world.registry.issuer_key(issuer.id, None, NOW)) == (
+        "accreditation_revoked"
+    )
