@@ -53,6 +53,8 @@ CODES: dict[str, tuple[int, str]] = {
     "suspended": (400, "The credential is suspended."),
     "status_unavailable": (502, "The status list could not be fetched or verified."),
     "invalid_status_list": (400, "The status list token is malformed or fails verification."),
+    # --- credentials core (status values beyond valid / revoked / suspended) -------------------
+    "unknown_status": (400, "The credential's status value is not one this verifier accepts."),
     # --- trust ------------------------------------------------------------------------------
     "untrusted_issuer": (400, "The issuer does not chain to a configured root authority."),
     "out_of_scope": (400, "The issuer is not accredited for this credential type or claim."),
@@ -65,6 +67,12 @@ CODES: dict[str, tuple[int, str]] = {
     "wallet_exists": (409, "A wallet already exists here."),
     "no_wallet": (404, "No wallet here: run `civic wallet init` first."),
     "consent_declined": (403, "The holder declined to share."),
+    # --- trust registry (trust.py) ----------------------------------------------------------
+    "unknown_statement": (404, "The statement refers to an accreditation or party not on record."),
+    # --- wallet (wallet.py) -----------------------------------------------------------------
+    "wallet_corrupted": (500, "The wallet's files are damaged or were tampered with."),
+    "no_matching_credential": (404, "No credential in the wallet can answer the request."),
+    "decryption_failed": (400, "The ciphertext does not decrypt (wrong key or tampered data)."),
 }
 
 

@@ -3,6 +3,7 @@
 Everything else in civicstack calls these names; nothing else imports a crypto library.
 """
 
+from civicstack._crypto.aead import aead_decrypt, aead_encrypt, open_bytes, seal_bytes
 from civicstack._crypto.encoding import (
     b64url_decode,
     b64url_encode,
@@ -46,6 +47,8 @@ __all__ = [
     "CompactJWS",
     "PrivateKey",
     "PublicKey",
+    "aead_decrypt",
+    "aead_encrypt",
     "b64url_decode",
     "b64url_encode",
     "generate_private_jwk",
@@ -55,9 +58,11 @@ __all__ = [
     "json_object_strict",
     "merkle_leaf_hash",
     "merkle_node_hash",
+    "open_bytes",
     "open_private_key",
     "parse_compact",
     "public_jwk",
+    "seal_bytes",
     "seal_private_key",
     "sha256_b64url",
     "sha256_digest",

@@ -1,0 +1,105 @@
+"""Data at rest: AES-256-GCM (NIST SP 800-38D) records, and bytes sealed under a passphrase.
+
+Two layers, the usual key hierarchy of an encrypted store (the wallet uses both):
+
+* :func:`seal_bytes` / :func:`open_bytes` protect a small secret (a random data key) with a
+  passphrase through Argon2id (RFC 9106), exactly like :func:`.sealing.seal_private_key`: the KDF
+  parameters travel with the ciphertext and are bound into the associated data, together with a
+  caller-chosen ``context`` so a blob sealed for one purpose cannot be passed off as another.
+* :func:`aead_encrypt` / :func:`aead_decrypt` encrypt each record under that 256-bit data key with
+  a fresh random 96-bit nonce (SP 800-38D §8.2.2: safe for up to 2**32 records per key); the
+  caller's associated data binds a record to its place (file name, sequence number), so records
+  cannot be swapped or replayed between slots unnoticed.
+
+Opening costs one Argon2id derivation however many records follow.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from civicstack._crypto.encoding import b64url_decode, b64url_encode, json_canonical
+from civicstack._crypto.sealing import DEFAULT_KDF, _derive
+from civicstack.errors import InputError, VerificationError
+
+DATA_KEY_BYTES = 32
+_NONCE = 12
+_TAG = 16
+#: Largest record accepted (64 MiB): a wallet holds credentials and signed documents' metadata.
+MAX_RECORD_BYTES = 64 * 1024 * 1024
+
+
+def _check_key(key: bytes) -> AESGCM:
+    if not isinstance(key, bytes) or len(key) != DATA_KEY_BYTES:
+        raise InputError("invalid_key", "a data key is 32 bytes")
+    return AESGCM(key)
+
+
+def aead_encrypt(key: bytes, plaintext: bytes, aad: bytes) -> bytes:
+    """Encrypt ``plaintext`` under the 32-byte ``key``; returns ``nonce || ciphertext || tag``."""
+    if len(plaintext) > MAX_RECORD_BYTES:
+        raise InputError("too_large", "record too large to encrypt")
+    nonce = os.urandom(_NONCE)
+    return nonce + _check_key(key).encrypt(nonce, plaintext, aad)
+
+
+def aead_decrypt(key: bytes, blob: bytes, aad: bytes) -> bytes:
+    """Decrypt what :func:`aead_encrypt` made; ``decryption_failed`` on any mismatch."""
+    aes = _check_key(key)
+    if len(blob) > MAX_RECORD_BYTES + _NONCE + _TAG:
+        raise InputError("too_large", "record too large to decrypt")
+    if len(blob) < _NONCE + _TAG:
+        raise VerificationError("decryption_failed", "record too short")
+    try:
+        return aes.decrypt(blob[:_NONCE], blob[_NONCE:], aad)
+    except InvalidTag as exc:
+        raise VerificationError("decryption_failed") from exc
+
+
+def _aad(params: dict[str, Any], context: str) -> bytes:
+    return json_canonical({"context": context, "kdf": params, "kind": "bytes", "v": 1})
+
+
+def seal_bytes(
+    data: bytes, passphrase: str, *, context: str, kdf: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Encrypt a small secret under ``passphrase`` (Argon2id, then AES-256-GCM) for ``context``."""
+    if len(data) > 4096:
+        raise InputError("too_large", "seal_bytes is for small secrets (keys), not bulk data")
+    params = dict(kdf or DEFAULT_KDF)
+    salt = os.urandom(16)
+    nonce = os.urandom(_NONCE)
+    ct = AESGCM(_derive(passphrase, params, salt)).encrypt(nonce, data, _aad(params, context))
+    return {
+        "v": 1,
+        "kind": "bytes",
+        "kdf": {**params, "salt": b64url_encode(salt)},
+        "nonce": b64url_encode(nonce),
+        "ct": b64url_encode(ct),
+    }
+
+
+def open_bytes(sealed: object, passphrase: str, *, context: str) -> bytes:
+    """Decrypt :func:`seal_bytes` output; ``wrong_passphrase`` if passphrase or file is wrong."""
+    if not isinstance(sealed, dict) or sealed.get("v") != 1 or sealed.get("kind") != "bytes":
+        raise InputError("malformed", "not sealed bytes (version 1)")
+    kdf = sealed.get("kdf")
+    if not isinstance(kdf, dict):
+        raise InputError("malformed", "sealed bytes have no KDF")
+    params = {k: v for k, v in kdf.items() if k != "salt"}
+    salt_text, nonce_text, ct_text = kdf.get("salt"), sealed.get("nonce"), sealed.get("ct")
+    if not (isinstance(salt_text, str) and isinstance(nonce_text, str)):
+        raise InputError("malformed", "sealed bytes are missing salt or nonce")
+    if not isinstance(ct_text, str) or len(ct_text) > 8192:
+        raise InputError("malformed", "sealed bytes have a missing or oversized ciphertext")
+    salt, nonce, ct = b64url_decode(salt_text), b64url_decode(nonce_text), b64url_decode(ct_text)
+    if len(nonce) != _NONCE or len(salt) < 8:
+        raise InputError("malformed", "sealed bytes have a bad salt or nonce")
+    try:
+        return AESGCM(_derive(passphrase, params, salt)).decrypt(nonce, ct, _aad(params, context))
+    except InvalidTag as exc:
+        raise VerificationError("wrong_passphrase") from exc

@@ -1,0 +1,399 @@
+"""Credential recipes: issue, present, inspect and verify SD-JWT VCs.
+
+Follows draft-ietf-oauth-sd-jwt-vc (SD-JWT-based Verifiable Credentials) on top of RFC 9901:
+
+* §3.2.1: the issuer-signed JWT is explicitly typed ``dc+sd-jwt`` (``vc+sd-jwt`` is still
+  accepted on input for the transition the draft recommends);
+* §3.2.2.2: ``iss``, ``nbf``, ``exp``, ``cnf``, ``vct``, ``vct#integrity`` and ``status`` are
+  never selectively disclosable; ``sub`` and ``iat`` may be (this issuer keeps ``iat`` plain);
+* §3.4: verification is RFC 9901 §7 with the issuer's key resolved by an :class:`IssuerTrust`
+  (the "Issuer Signature Mechanism" permitted by policy), the KB-JWT checked against ``cnf``,
+  and ``status`` checked by a :class:`StatusChecker` (Token Status List) when present.
+
+Claim paths are dotted text: ``address.locality`` is a member of an object, ``nationalities.0``
+an array element. The recipes take parsed keys; :func:`issue`, :func:`present` and
+:func:`verify` are the JWK-dict front doors.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Mapping, Set
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from civicstack import sdjwt
+from civicstack._crypto import PrivateKey, PublicKey, json_dumps, sign_compact
+from civicstack.errors import InputError, VerificationError
+from civicstack.types import IssuerTrust, StatusChecker, resolve_now
+
+if TYPE_CHECKING:
+    from civicstack.sdjwt import Rng
+
+VC_TYP = "dc+sd-jwt"
+VC_TYPS = frozenset({VC_TYP, "vc+sd-jwt"})
+#: SD-JWT VC §3.2.2.2: registered claims that MUST NOT be selectively disclosed.
+NEVER_DISCLOSED = frozenset({"iss", "nbf", "exp", "cnf", "vct", "vct#integrity", "status"})
+#: Claims the recipes set themselves; callers pass them as arguments, not inside ``claims``.
+REGISTERED = NEVER_DISCLOSED | {"iat"}
+DEFAULT_DECOYS = 3
+
+
+# --- issuance ----------------------------------------------------------------------------------
+
+
+def _check_status(status: Mapping[str, Any]) -> dict[str, Any]:
+    reference = status.get("status_list")
+    if reference is not None:
+        idx = reference.get("idx") if isinstance(reference, Mapping) else None
+        uri = reference.get("uri") if isinstance(reference, Mapping) else None
+        if isinstance(idx, bool) or not isinstance(idx, int) or idx < 0 or not isinstance(uri, str):
+            raise InputError("invalid_request", "status.status_list needs idx >= 0 and a uri")
+    return dict(status)
+
+
+def issue_credential(
+    issuer: PrivateKey,
+    *,
+    iss: str,
+    vct: str,
+    claims: Mapping[str, Any],
+    holder: PublicKey | None,
+    disclosable: Iterable[str] | None = None,
+    status: Mapping[str, Any] | None = None,
+    iat: int,
+    exp: int | None = None,
+    nbf: int | None = None,
+    kid: str | None = None,
+    decoys: int = DEFAULT_DECOYS,
+    rng: Rng | None = None,
+) -> str:
+    """Sign an SD-JWT VC and return it with all its Disclosures, ending in ``~``.
+
+    ``disclosable`` lists claim paths (``None``: every top-level claim). ``holder`` becomes
+    ``cnf.jwk`` so presentations can prove possession; ``status`` is a Token Status List
+    reference (``{"status_list": {"idx": n, "uri": ...}}``).
+    """
+    if not isinstance(iss, str) or not iss or not isinstance(vct, str) or not vct:
+        raise InputError("invalid_request", "iss and vct must be non-empty strings")
+    taken = REGISTERED.intersection(claims)
+    if taken:
+        raise InputError("invalid_request", f"pass {sorted(taken)} as arguments, not as claims")
+    if exp is not None and exp <= iat:
+        raise InputError("invalid_request", "exp must be after iat")
+    if not 0 <= decoys <= 64:
+        raise InputError("invalid_request", "decoys must be between 0 and 64")
+    names = list(claims) if disclosable is None else list(disclosable)
+    paths = [sdjwt.parse_path(name, claims) for name in names]
+    concealed = sdjwt.conceal(claims, paths, rng=rng or secrets.token_bytes, decoys=decoys)
+    payload: dict[str, Any] = {"iss": iss, "iat": iat}
+    if nbf is not None:
+        payload["nbf"] = nbf
+    if exp is not None:
+        payload["exp"] = exp
+    payload["vct"] = vct
+    if status is not None:
+        payload["status"] = _check_status(status)
+    if holder is not None:
+        payload["cnf"] = {"jwk": holder.to_jwk()}
+    payload.update(concealed.payload)
+    payload[sdjwt.SD_ALG] = sdjwt.SHA_256
+    header = {"typ": VC_TYP} if kid is None else {"typ": VC_TYP, "kid": kid}
+    jwt = sign_compact(issuer, json_dumps(payload), header)
+    return jwt + "~" + "".join(d.encoded + "~" for d in concealed.disclosures)
+
+
+# --- the holder's view ---------------------------------------------------------------------------
+
+
+def _subject_claims(payload: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in payload.items() if name not in REGISTERED}
+
+
+def _number(payload: Mapping[str, Any], name: str) -> int | None:
+    value = payload.get(name)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+@dataclass(frozen=True, slots=True)
+class HeldCredential:
+    """The holder's unverified view of a stored credential, with everything disclosed."""
+
+    iss: str
+    vct: str | None
+    iat: int | None
+    exp: int | None
+    nbf: int | None
+    status: Mapping[str, Any] | None
+    holder_jwk: dict[str, Any] | None
+    claims: dict[str, Any]
+    disclosable: tuple[str, ...]
+    payload: dict[str, Any] = field(repr=False)
+    typ: str | None = None
+    kid: str | None = None
+
+
+def _held(sd_jwt: str) -> tuple[sdjwt.SdJwt, sdjwt.Processed]:
+    parsed = sdjwt.parse_sd_jwt(sd_jwt)
+    # RFC 9901 §7.2: what an Issuer hands over is an SD-JWT, never an SD-JWT+KB.
+    if parsed.kb_jwt is not None:
+        raise InputError("invalid_credential", "this is a presentation, not an issued credential")
+    if parsed.payload.get(sdjwt.SD_ALG, sdjwt.SHA_256) != sdjwt.SHA_256:
+        raise VerificationError("unsupported_algorithm", "_sd_alg is not sha-256")
+    return parsed, sdjwt.process(parsed.payload, parsed.disclosures)
+
+
+def inspect(sd_jwt: str) -> HeldCredential:
+    """Read a stored credential (RFC 9901 §7.2 step 1, without the issuer's signature).
+
+    All structural checks of §7.1 apply, so a damaged credential is refused here already.
+    """
+    parsed, processed = _held(sd_jwt)
+    payload = processed.claims
+    cnf = payload.get("cnf")
+    jwk = cnf.get("jwk") if isinstance(cnf, dict) else None
+    status = payload.get("status")
+    iss, vct, typ = payload.get("iss"), payload.get("vct"), parsed.header.get("typ")
+    return HeldCredential(
+        iss=iss if isinstance(iss, str) else "",
+        vct=vct if isinstance(vct, str) else None,
+        iat=_number(payload, "iat"),
+        exp=_number(payload, "exp"),
+        nbf=_number(payload, "nbf"),
+        status=status if isinstance(status, dict) else None,
+        holder_jwk=dict(jwk) if isinstance(jwk, dict) else None,
+        claims=_subject_claims(payload),
+        disclosable=tuple(sdjwt.format_path(entry.path) for entry in processed.disclosed),
+        payload=payload,
+        typ=typ if isinstance(typ, str) else None,
+        kid=parsed.signatures[0].kid,
+    )
+
+
+def present_credential(
+    sd_jwt: str,
+    *,
+    disclose: Iterable[str],
+    holder: PrivateKey,
+    aud: str,
+    nonce: str,
+    now: int,
+) -> str:
+    """Make an SD-JWT+KB revealing only the claims at ``disclose`` (RFC 9901 §7.2).
+
+    Disclosing a path discloses the whole claim there, and every Disclosure it sits in.
+    A path that names no claim raises ``undisclosable_claim``; one that is always visible is
+    accepted and adds nothing.
+    """
+    parsed, processed = _held(sd_jwt)
+    bound = sdjwt.cnf_key(processed.claims)
+    if bound is not None and bound != holder.public_key:
+        raise VerificationError("key_binding_failed", "the credential is bound to another key")
+    paths = [sdjwt.parse_path(path, processed.claims) for path in disclose]
+    chosen = sdjwt.select_disclosures(processed, paths)
+    presented = parsed.issuer_jwt + "~" + "".join(d + "~" for d in chosen)
+    return presented + sdjwt.create_key_binding(holder, presented, aud=aud, nonce=nonce, iat=now)
+
+
+# --- verification --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedCredential:
+    """What a verifier learns from a valid presentation.
+
+    ``claims`` are the subject's claims (the registered ones are fields of their own);
+    ``disclosed`` lists the paths revealed by Disclosures, indexing arrays as in ``claims``;
+    ``payload`` is the whole Processed SD-JWT Payload.
+    """
+
+    iss: str
+    vct: str | None
+    claims: dict[str, Any]
+    disclosed: tuple[str, ...]
+    holder: PublicKey | None  # set when a KB-JWT proved possession of the cnf key
+    holder_jwk: dict[str, Any] | None
+    status: Mapping[str, Any] | None
+    iat: int | None
+    exp: int | None
+    nbf: int | None
+    key_bound: bool
+    payload: dict[str, Any] = field(repr=False)
+    typ: str | None = None
+    kid: str | None = None
+
+
+class StaticIssuer:
+    """An :class:`IssuerTrust` for one known issuer key and no scope limits.
+
+    With ``iss`` given, only credentials naming that issuer are accepted; without it the key
+    alone is trusted, whatever ``iss`` the credential claims.
+    """
+
+    def __init__(self, key: PublicKey | Mapping[str, Any], *, iss: str | None = None) -> None:
+        self.key = key if isinstance(key, PublicKey) else PublicKey.from_jwk(dict(key))
+        self.iss = iss
+
+    def issuer_key(self, iss: str, kid: str | None, now: int) -> PublicKey:
+        """The configured key, if ``iss`` is the configured issuer (or none was configured)."""
+        if self.iss is not None and iss != self.iss:
+            raise VerificationError("untrusted_issuer", f"{iss!r} is not the trusted issuer")
+        return self.key
+
+    def check_scope(self, iss: str, vct: str | None, claim_names: Set[str], now: int) -> None:
+        """Every type and claim is in scope."""
+
+
+def _check_vc_rules(
+    payload: Mapping[str, Any], disclosed: tuple[sdjwt.DisclosedClaim, ...]
+) -> None:
+    # SD-JWT VC §3.2.2.1: vct is required and is a string.
+    if not isinstance(payload.get("vct"), str) or not payload["vct"]:
+        raise VerificationError("invalid_credential", "an SD-JWT VC needs a vct")
+    # §3.2.2.2: iss (we resolve keys by issuer name; x5c is not supported) and the registered
+    # claims that must never come from a Disclosure.
+    if not isinstance(payload.get("iss"), str):
+        raise VerificationError("invalid_credential", "an SD-JWT VC needs an iss")
+    for entry in disclosed:
+        if len(entry.path) == 1 and entry.path[0] in NEVER_DISCLOSED:
+            raise VerificationError(
+                "invalid_credential", f"{entry.path[0]} must not be selectively disclosed"
+            )
+
+
+def verify_presentation(
+    presentation: str,
+    *,
+    trust: IssuerTrust,
+    aud: str,
+    nonce: str,
+    now: int,
+    status: StatusChecker | None,
+    max_kb_age: int = 300,
+    require_key_binding: bool = True,
+) -> VerifiedCredential:
+    """Verify an SD-JWT(+KB) presentation: RFC 9901 §7.1/§7.3, SD-JWT VC §3.4, then trust.
+
+    ``status=None`` skips the status check (the caller's policy); otherwise a ``status``
+    claim is checked after every other check passed (Token Status List §8.3 first validates
+    the Referenced Token itself).
+    """
+    parsed = sdjwt.parse_sd_jwt(presentation)
+    iss_claim = parsed.payload.get("iss")
+    iss = iss_claim if isinstance(iss_claim, str) else ""
+
+    def resolve(signature: sdjwt.IssuerSignature) -> PublicKey:
+        return trust.issuer_key(iss, signature.kid, now)
+
+    verified = sdjwt.verify_sd_jwt(
+        parsed,
+        resolve,
+        now=now,
+        aud=aud,
+        nonce=nonce,
+        require_key_binding=require_key_binding,
+        max_kb_age=max_kb_age,
+    )
+    payload = verified.claims
+    typ = parsed.header.get("typ")
+    vct = payload.get("vct")
+    if typ in VC_TYPS:
+        _check_vc_rules(payload, verified.disclosed)
+    claims = _subject_claims(payload)
+    trust.check_scope(iss, vct if isinstance(vct, str) else None, frozenset(claims), now)
+    status_claim = payload.get("status")
+    if status_claim is not None and status is not None:
+        if not isinstance(status_claim, dict):
+            raise VerificationError("invalid_credential", "status must be a JSON object")
+        status.check(status_claim, iss, trust, now)
+    holder = verified.holder
+    cnf = payload.get("cnf")
+    jwk = cnf.get("jwk") if isinstance(cnf, dict) else None
+    return VerifiedCredential(
+        iss=iss,
+        vct=vct if isinstance(vct, str) else None,
+        claims=claims,
+        disclosed=tuple(sdjwt.format_path(entry.path) for entry in verified.disclosed),
+        holder=holder,
+        holder_jwk=dict(jwk) if isinstance(jwk, dict) else None,
+        status=status_claim if isinstance(status_claim, dict) else None,
+        iat=_number(payload, "iat"),
+        exp=_number(payload, "exp"),
+        nbf=_number(payload, "nbf"),
+        key_bound=verified.key_binding is not None,
+        payload=payload,
+        typ=typ if isinstance(typ, str) else None,
+        kid=parsed.signatures[0].kid,
+    )
+
+
+# --- the JWK-dict front doors ------------------------------------------------------------------
+
+
+def issue(
+    issuer_jwk: dict[str, Any],
+    *,
+    iss: str,
+    vct: str,
+    claims: dict[str, Any],
+    holder_jwk: dict[str, Any],
+    disclosable: list[str] | None = None,
+    now: int | None = None,
+) -> str:
+    """Issue an SD-JWT VC with a private issuer JWK, bound to ``holder_jwk``'s public key."""
+    return issue_credential(
+        PrivateKey.from_jwk(issuer_jwk),
+        iss=iss,
+        vct=vct,
+        claims=claims,
+        holder=PublicKey.from_jwk(holder_jwk),
+        disclosable=disclosable,
+        iat=resolve_now(now),
+    )
+
+
+def present(
+    sd_jwt: str,
+    *,
+    disclose: list[str],
+    holder_jwk: dict[str, Any],
+    aud: str,
+    nonce: str,
+    now: int | None = None,
+) -> str:
+    """Present ``disclose`` with key binding, signed by the private ``holder_jwk``."""
+    return present_credential(
+        sd_jwt,
+        disclose=disclose,
+        holder=PrivateKey.from_jwk(holder_jwk),
+        aud=aud,
+        nonce=nonce,
+        now=resolve_now(now),
+    )
+
+
+def verify(
+    presentation: str,
+    *,
+    issuer_jwk: dict[str, Any],
+    aud: str,
+    nonce: str,
+    now: int | None = None,
+) -> dict[str, Any]:
+    """Verify an SD-JWT+KB against one issuer key; return the processed payload.
+
+    Any RFC 9901 SD-JWT with key binding is accepted; SD-JWT VC rules apply when ``typ`` is
+    ``dc+sd-jwt``; a ``status`` claim is always checked, fetching the status list over HTTP.
+    """
+    from civicstack.fetch import HttpFetcher  # the one adapter this front door needs
+    from civicstack.status import StatusListClient
+
+    result = verify_presentation(
+        presentation,
+        trust=StaticIssuer(issuer_jwk),
+        aud=aud,
+        nonce=nonce,
+        now=resolve_now(now),
+        status=StatusListClient(HttpFetcher()),
+    )
+    return dict(result.payload)

@@ -1,0 +1,267 @@
+"""Disclosures and concealment: RFC 9901 §4.2 (creating Disclosures, digests, decoys).
+
+An issuer turns a claims set into an SD-JWT payload by replacing each selectively disclosable
+object property with a digest in the enclosing object's ``_sd`` array (§4.2.4.1) and each
+selectively disclosable array element with ``{"...": digest}`` (§4.2.4.2). Nested paths are
+concealed first, so a disclosed value may itself carry digests (recursive disclosures, §4.2.6).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from civicstack._crypto import (
+    b64url_decode,
+    b64url_encode,
+    json_dumps,
+    json_loads_strict,
+    sha256_b64url,
+)
+from civicstack.errors import InputError, VerificationError
+
+SD = "_sd"
+DOTS = "..."
+SD_ALG = "_sd_alg"
+SHA_256 = "sha-256"
+#: Reserved claim names: a Disclosure may not use them (§4.2.1) and claims may not contain them.
+RESERVED = frozenset({SD, DOTS})
+#: §9.3 recommends at least 128 bits of salt.
+SALT_BYTES = 16
+MAX_DEPTH = 32
+MAX_DISCLOSURE_BYTES = 16 * 1024
+
+#: ``rng(n)`` returns ``n`` random bytes (``secrets.token_bytes`` by default; tests inject one).
+Rng = Callable[[int], bytes]
+#: A claim's place: object member names and array indices from the top of the payload.
+Path = tuple[str | int, ...]
+JsonDumps = Callable[[Any], bytes]
+_INDEX = re.compile(r"0|[1-9][0-9]{0,8}")
+
+
+def disclosure_digest(encoded: str) -> str:
+    """§4.2.3: base64url SHA-256 over the ASCII bytes of the encoded Disclosure."""
+    return sha256_b64url(encoded.encode("ascii"))
+
+
+@dataclass(frozen=True, slots=True)
+class Disclosure:
+    """One Disclosure: ``[salt, name, value]`` for a property, ``[salt, value]`` for an element."""
+
+    encoded: str
+    digest: str
+    salt: str
+    name: str | None
+    value: Any
+
+
+def make_disclosure(
+    salt: str, name: str | None, value: Any, *, dumps: JsonDumps = json_dumps
+) -> Disclosure:
+    """§4.2.1 (object property, ``name`` given) or §4.2.2 (array element, ``name`` None)."""
+    array = [salt, value] if name is None else [salt, name, value]
+    encoded = b64url_encode(dumps(array))
+    return Disclosure(encoded, disclosure_digest(encoded), salt, name, value)
+
+
+def decode_disclosure(encoded: str, *, max_bytes: int = MAX_DISCLOSURE_BYTES) -> Disclosure:
+    """Decode a received Disclosure strictly; ``invalid_disclosure`` when it is not one."""
+    if len(encoded) > max_bytes:
+        raise InputError("too_large", f"a disclosure is longer than {max_bytes} bytes")
+    try:
+        raw = b64url_decode(encoded)
+        array = json_loads_strict(raw)
+    except InputError as exc:
+        raise VerificationError("invalid_disclosure", f"not base64url JSON: {exc.detail}") from exc
+    if not isinstance(array, list) or len(array) not in (2, 3):
+        raise VerificationError("invalid_disclosure", "a disclosure is a JSON array of 2 or 3")
+    if not isinstance(array[0], str):
+        raise VerificationError("invalid_disclosure", "a disclosure's salt must be a string")
+    if len(array) == 2:
+        return Disclosure(encoded, disclosure_digest(encoded), array[0], None, array[1])
+    if not isinstance(array[1], str):
+        raise VerificationError("invalid_disclosure", "a disclosure's claim name must be a string")
+    return Disclosure(encoded, disclosure_digest(encoded), array[0], array[1], array[2])
+
+
+@dataclass(frozen=True, slots=True)
+class Concealed:
+    """The SD-JWT payload (without ``_sd_alg``) and the Disclosures, in creation order."""
+
+    payload: dict[str, Any]
+    disclosures: tuple[Disclosure, ...]
+
+
+# A trie of the paths to conceal: segment -> [conceal this node?, children].
+_Trie = dict[str | int, list[Any]]
+
+
+class _Concealer:
+    def __init__(self, rng: Rng, decoys: int, dumps: JsonDumps) -> None:
+        self.rng = rng
+        self.decoys = decoys
+        self.dumps = dumps
+        self.disclosures: list[Disclosure] = []
+
+    def random(self, n: int) -> bytes:
+        raw = self.rng(n)
+        if len(raw) != n:
+            raise ValueError(f"rng returned {len(raw)} bytes, {n} were asked for")
+        return raw
+
+    def disclose(self, name: str | None, value: Any) -> str:
+        salt = b64url_encode(self.random(SALT_BYTES))
+        disclosure = make_disclosure(salt, name, value, dumps=self.dumps)
+        self.disclosures.append(disclosure)
+        return disclosure.digest
+
+    def decoy_digests(self) -> list[str]:
+        # §4.2.5: a digest over fresh random bytes; a uniform count in 1..decoys hides how many
+        # real claims an object has (rejection sampling keeps the count exactly uniform).
+        if self.decoys <= 0:
+            return []
+        limit = 256 - 256 % self.decoys
+        while (byte := self.random(1)[0]) >= limit:
+            pass
+        return [sha256_b64url(self.random(32)) for _ in range(1 + byte % self.decoys)]
+
+    def value(self, value: Any, trie: _Trie) -> Any:
+        if not trie:
+            return value
+        if isinstance(value, dict):
+            return self.object(value, trie)
+        return self.array(value, trie)
+
+    def object(self, obj: dict[str, Any], trie: _Trie) -> dict[str, Any]:
+        kept: dict[str, Any] = {}
+        digests: list[str] = []
+        # Children first, then the claim itself: a recursive Disclosure embeds the digests of
+        # its children (§4.2.6). The reference tool draws salts in this order too, so replaying
+        # a vector's salts reproduces its payload.
+        for name, value in obj.items():
+            entry = trie.get(name)
+            if entry is None:
+                kept[name] = value
+                continue
+            inner = self.value(value, entry[1])
+            if entry[0]:
+                digests.append(self.disclose(name, inner))
+            else:
+                kept[name] = inner
+        if not digests:
+            return kept
+        digests.extend(self.decoy_digests())
+        digests.sort()  # §4.2.4.1: hide the original order of the claims
+        return {SD: digests, **kept}
+
+    def array(self, array: list[Any], trie: _Trie) -> list[Any]:
+        out: list[Any] = []
+        for index, value in enumerate(array):
+            entry = trie.get(index)
+            if entry is None:
+                out.append(value)
+                continue
+            inner = self.value(value, entry[1])
+            out.append({DOTS: self.disclose(None, inner)} if entry[0] else inner)
+        return out
+
+
+def _check_reserved(value: Any, depth: int) -> None:
+    if depth > MAX_DEPTH:
+        raise InputError("too_large", f"claims nest deeper than {MAX_DEPTH} levels")
+    if isinstance(value, dict):
+        for name, inner in value.items():
+            if not isinstance(name, str):
+                raise InputError("invalid_request", "claim names must be strings")
+            if name in RESERVED or name == SD_ALG:
+                raise InputError("reserved_claim", f"claims may not use the name {name!r}")
+            _check_reserved(inner, depth + 1)
+    elif isinstance(value, list):
+        for inner in value:
+            _check_reserved(inner, depth + 1)
+
+
+_MISSING = object()
+
+
+def child(value: Any, segment: str | int) -> Any:
+    """The member or element ``segment`` of ``value``, or a sentinel that is never a claim."""
+    if isinstance(value, Mapping):
+        return value.get(segment, _MISSING) if isinstance(segment, str) else _MISSING
+    if isinstance(value, list) and isinstance(segment, int) and not isinstance(segment, bool):
+        return value[segment] if 0 <= segment < len(value) else _MISSING
+    return _MISSING
+
+
+def exists(claims: Mapping[str, Any], path: Path) -> bool:
+    """Whether ``path`` names a claim in ``claims``."""
+    here: Any = claims
+    for segment in path:
+        here = child(here, segment)
+        if here is _MISSING:
+            return False
+    return True
+
+
+def _build_trie(claims: Mapping[str, Any], paths: Iterable[Path]) -> _Trie:
+    root: _Trie = {}
+    for path in paths:
+        if not path or not exists(claims, path):
+            raise InputError("undisclosable_claim", f"no claim at {format_path(path)!r}")
+        node = root
+        for depth, segment in enumerate(path):
+            entry = node.setdefault(segment, [False, {}])
+            if depth == len(path) - 1:
+                entry[0] = True
+            node = entry[1]
+    return root
+
+
+def conceal(
+    claims: Mapping[str, Any],
+    disclosable: Iterable[Path],
+    *,
+    rng: Rng | None = None,
+    decoys: int = 0,
+    dumps: JsonDumps = json_dumps,
+) -> Concealed:
+    """Make the claims at ``disclosable`` paths selectively disclosable (§4.2).
+
+    Each path names an object member (a ``str`` segment) or an array element (an ``int``);
+    a path below another concealed path gives a recursive Disclosure. ``decoys`` > 0 adds
+    between 1 and ``decoys`` decoy digests to every ``_sd`` array. ``dumps`` encodes the
+    Disclosure arrays (any JSON encoding is valid, §4.2.1; tests pass the reference tool's).
+    """
+    _check_reserved(dict(claims), 0)
+    concealer = _Concealer(rng or secrets.token_bytes, decoys, dumps)
+    payload = concealer.object(dict(claims), _build_trie(claims, disclosable))
+    return Concealed(payload, tuple(concealer.disclosures))
+
+
+def format_path(path: Path) -> str:
+    """A path as dotted text: ``("address", "locality")`` -> ``address.locality``."""
+    return ".".join(str(segment) for segment in path)
+
+
+def parse_path(text: str, claims: Mapping[str, Any]) -> Path:
+    """Resolve dotted text against ``claims``: a segment indexes an array where one stands.
+
+    Raises ``undisclosable_claim`` when the path names no claim in ``claims``.
+    """
+    if not isinstance(text, str) or not text:
+        raise InputError("undisclosable_claim", "a claim path must be a non-empty string")
+    path: list[str | int] = []
+    here: Any = claims
+    for segment in text.split("."):
+        if isinstance(here, Mapping) and segment in here:
+            path.append(segment)
+            here = here[segment]
+        elif isinstance(here, list) and _INDEX.fullmatch(segment) and int(segment) < len(here):
+            path.append(int(segment))
+            here = here[int(segment)]
+        else:
+            raise InputError("undisclosable_claim", f"no claim at {text!r}")
+    return tuple(path)

@@ -1,0 +1,163 @@
+"""Reading SD-JWTs: the compact form (RFC 9901 §4) and the JWS JSON Serialization (§8).
+
+Every part is capped before it is decoded (whole input, number of Disclosures, length of each)
+and parsed exactly once; the issuer-signed JWT's payload is kept parsed for the verifier.
+
+Compact: ``<Issuer-signed JWT>~<Disclosure 1>~...~<Disclosure N>~[<KB-JWT>]``. The final
+component is empty for an SD-JWT and a KB-JWT for an SD-JWT+KB; a Disclosure is never empty
+(the ABNF's ``DISCLOSURE = BASE64URL`` has at least one character).
+
+JSON (§8): ``disclosures`` and ``kb_jwt`` travel in the unprotected header (of the first
+signature, for the General serialization, §8.3). For interoperability we also read the layout
+the ``sd-jwt`` reference implementation writes, with both members at the top level of a
+flattened object; a document carrying them in both places is refused as ambiguous.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from civicstack._crypto import MAX_JWS_BYTES, CompactJWS, json_object_strict, parse_compact
+from civicstack.errors import InputError
+from civicstack.sdjwt._disclosures import MAX_DISCLOSURE_BYTES
+
+MAX_SD_JWT_BYTES = 256 * 1024
+MAX_DISCLOSURES = 512
+_SD_MEMBERS = ("disclosures", "kb_jwt")
+
+
+@dataclass(frozen=True, slots=True)
+class IssuerSignature:
+    """One signature over the issuer-signed payload, with its compact form and ``kid``."""
+
+    jws: CompactJWS
+    compact: str
+    kid: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SdJwt:
+    """A parsed, not yet verified, SD-JWT or SD-JWT+KB."""
+
+    signatures: tuple[IssuerSignature, ...]
+    payload: dict[str, Any]
+    disclosures: tuple[str, ...]
+    kb_jwt: str | None
+
+    @property
+    def header(self) -> dict[str, Any]:
+        """The protected header of the (first) issuer signature."""
+        return self.signatures[0].jws.header
+
+    @property
+    def issuer_jwt(self) -> str:
+        """The issuer-signed JWT in compact form (the first signature's, for JSON)."""
+        return self.signatures[0].compact
+
+    @property
+    def sd_jwt(self) -> str:
+        """The SD-JWT without its KB-JWT: the exact input of ``sd_hash`` (§4.3.1, §8.1)."""
+        return self.issuer_jwt + "~" + "".join(d + "~" for d in self.disclosures)
+
+    def serialize(self) -> str:
+        """The compact serialization (§4)."""
+        return self.sd_jwt + (self.kb_jwt or "")
+
+
+def _header_kid(header: dict[str, Any]) -> str | None:
+    kid = header.get("kid")
+    if kid is not None and not isinstance(kid, str):
+        raise InputError("malformed", "kid must be a string")
+    return kid
+
+
+def _parse_compact_form(text: str, max_disclosures: int, max_disclosure_bytes: int) -> SdJwt:
+    parts = text.split("~")
+    if len(parts) < 2:
+        raise InputError("malformed", "an SD-JWT has at least one '~' after the issuer JWT")
+    disclosures = parts[1:-1]
+    if len(disclosures) > max_disclosures:
+        raise InputError("too_large", f"more than {max_disclosures} disclosures")
+    for disclosure in disclosures:
+        if not disclosure:
+            raise InputError("malformed", "empty disclosure between '~' separators")
+        if len(disclosure) > max_disclosure_bytes:
+            raise InputError("too_large", f"a disclosure is longer than {max_disclosure_bytes}")
+    jws = parse_compact(parts[0], max_bytes=MAX_JWS_BYTES)
+    signature = IssuerSignature(jws, parts[0], _header_kid(jws.header))
+    return SdJwt((signature,), jws.payload_json(), tuple(disclosures), parts[-1] or None)
+
+
+def _string(obj: dict[str, Any], name: str) -> str:
+    value = obj.get(name)
+    if not isinstance(value, str):
+        raise InputError("malformed", f"JWS JSON member {name!r} must be a string")
+    return value
+
+
+def _signature(entry: object, payload: str) -> tuple[IssuerSignature, dict[str, Any]]:
+    if not isinstance(entry, dict):
+        raise InputError("malformed", "a JWS JSON signature is an object")
+    unprotected = entry.get("header", {})
+    if not isinstance(unprotected, dict):
+        raise InputError("malformed", "the unprotected header must be an object")
+    compact = f"{_string(entry, 'protected')}.{payload}.{_string(entry, 'signature')}"
+    jws = parse_compact(compact, max_bytes=MAX_JWS_BYTES)
+    # RFC 7515 §7.2.1: protected and unprotected header names must be disjoint.
+    if set(jws.header) & set(unprotected):
+        raise InputError("malformed", "a header parameter is both protected and unprotected")
+    kid = _header_kid(jws.header) or _header_kid(unprotected)
+    return IssuerSignature(jws, compact, kid), unprotected
+
+
+def _parse_json_form(text: str, max_disclosures: int, max_disclosure_bytes: int) -> SdJwt:
+    document = json_object_strict(text)
+    payload = _string(document, "payload")
+    if "signatures" in document:  # §8.3 General
+        entries = document["signatures"]
+        if not isinstance(entries, list) or not entries or len(entries) > 8:
+            raise InputError("malformed", "signatures must be a list of 1 to 8 objects")
+        if "protected" in document or "signature" in document:
+            raise InputError("malformed", "mixes the General and Flattened serializations")
+    else:  # §8.2 Flattened
+        entries = [{k: document[k] for k in ("protected", "signature", "header") if k in document}]
+    parsed = [_signature(entry, payload) for entry in entries]
+    for _, later in parsed[1:]:
+        if any(name in later for name in _SD_MEMBERS):
+            raise InputError("malformed", "disclosures and kb_jwt belong to the first signature")
+    carrier = parsed[0][1]
+    top_level = [name for name in _SD_MEMBERS if name in document]
+    if top_level:
+        if any(name in carrier for name in _SD_MEMBERS) or "signatures" in document:
+            raise InputError("malformed", "disclosures appear in two places")
+        carrier = document
+    disclosures = carrier.get("disclosures", [])
+    if not isinstance(disclosures, list) or not all(isinstance(d, str) for d in disclosures):
+        raise InputError("malformed", "disclosures must be a list of strings")
+    kb_jwt = carrier.get("kb_jwt")
+    if kb_jwt is not None and (not isinstance(kb_jwt, str) or not kb_jwt):
+        raise InputError("malformed", "kb_jwt must be a non-empty string")
+    # Re-use the compact checks on the Disclosures so both forms obey the same caps.
+    checked = _parse_compact_form(
+        "~".join([parsed[0][0].compact, *disclosures, ""]), max_disclosures, max_disclosure_bytes
+    )
+    signatures = tuple(signature for signature, _ in parsed)
+    return SdJwt(signatures, checked.payload, checked.disclosures, kb_jwt)
+
+
+def parse_sd_jwt(
+    text: str,
+    *,
+    max_bytes: int = MAX_SD_JWT_BYTES,
+    max_disclosures: int = MAX_DISCLOSURES,
+    max_disclosure_bytes: int = MAX_DISCLOSURE_BYTES,
+) -> SdJwt:
+    """Split an SD-JWT or SD-JWT+KB (compact or JWS JSON) into its parts; nothing is verified."""
+    if not isinstance(text, str):
+        raise InputError("malformed", "an SD-JWT is a string")
+    if len(text) > max_bytes:
+        raise InputError("too_large", f"SD-JWT longer than {max_bytes} bytes")
+    if text.startswith("{"):
+        return _parse_json_form(text, max_disclosures, max_disclosure_bytes)
+    return _parse_compact_form(text, max_disclosures, max_disclosure_bytes)

@@ -1,0 +1,118 @@
+"""Verifying an SD-JWT or SD-JWT+KB: RFC 9901 §7.1 and §7.3, in the spec's order."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from civicstack._crypto import PublicKey
+from civicstack.errors import CivicError, VerificationError
+from civicstack.sdjwt._disclosures import SD_ALG, SHA_256
+from civicstack.sdjwt._keybinding import (
+    DEFAULT_MAX_AGE,
+    DEFAULT_MAX_SKEW,
+    cnf_key,
+    verify_key_binding,
+)
+from civicstack.sdjwt._processing import DisclosedClaim, process
+from civicstack.sdjwt._serialization import IssuerSignature, SdJwt
+
+#: Resolves the key that must have made a signature (RFC 9901 §7.1 step 2.3); raises if none.
+KeyResolver = Callable[[IssuerSignature], PublicKey]
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedSdJwt:
+    """A verified SD-JWT: the Processed SD-JWT Payload and how it was obtained."""
+
+    header: dict[str, Any]
+    claims: dict[str, Any]
+    disclosed: tuple[DisclosedClaim, ...]
+    holder: PublicKey | None  # the cnf key, when a KB-JWT proved possession of it
+    key_binding: dict[str, Any] | None
+
+
+def _numeric_date(claims: dict[str, Any], name: str) -> int | float | None:
+    value = claims.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise VerificationError("invalid_credential", f"{name} must be a NumericDate")
+    return value
+
+
+def check_validity(claims: dict[str, Any], now: int, *, max_skew: int = DEFAULT_MAX_SKEW) -> None:
+    """§7.1 step 6 with RFC 7519 §4.1.4/§4.1.5: ``expired`` / ``not_yet_valid``."""
+    exp, nbf, iat = (_numeric_date(claims, name) for name in ("exp", "nbf", "iat"))
+    if exp is not None and now >= exp:
+        raise VerificationError("expired", "the credential has expired")
+    if nbf is not None and now < nbf:
+        raise VerificationError("not_yet_valid", "the credential is not valid yet")
+    if iat is not None and iat > now + max_skew:
+        raise VerificationError("not_yet_valid", "the credential was issued in the future")
+
+
+def _check_signature(parsed: SdJwt, resolve: KeyResolver) -> None:
+    # RFC 7515 §7.2.1 leaves it to the application which signatures must validate: one that
+    # verifies under a key the trust policy gives for the issuer is enough.
+    first: CivicError | None = None
+    for signature in parsed.signatures:
+        try:
+            # 2.3. Validate the Issuer and that the signing key belongs to it (the resolver).
+            key = resolve(signature)
+            # 2.1/2.2. An allowed algorithm fitting the key (never none), then the signature.
+            signature.jws.verify(key)
+        except CivicError as exc:
+            first = first or exc
+            continue
+        return
+    raise first or VerificationError("invalid_signature", "no issuer signature")
+
+
+def verify_sd_jwt(
+    parsed: SdJwt,
+    resolve: KeyResolver,
+    *,
+    now: int,
+    aud: str,
+    nonce: str,
+    require_key_binding: bool = True,
+    max_kb_age: int = DEFAULT_MAX_AGE,
+    max_skew: int = DEFAULT_MAX_SKEW,
+) -> VerifiedSdJwt:
+    """Verify a parsed presentation (§7.1 and §7.3) and return its processed payload."""
+    # 7.3 step 1 is the caller's: require_key_binding comes from policy, never from the input.
+    # 7.3 step 2. Key Binding required but the Holder sent a bare SD-JWT: reject.
+    if require_key_binding and parsed.kb_jwt is None:
+        raise VerificationError("key_binding_required", "the presentation has no KB-JWT")
+    # 7.3 step 3 and 7.1 step 1 were done by parse_sd_jwt. 7.3 step 4 is 7.1:
+    # 7.1 step 2.1 to 2.3: algorithm, signature, issuer key.
+    _check_signature(parsed, resolve)
+    # 7.1 step 2.4. _sd_alg understood and secure: only sha-256 (also the default, §4.1.1).
+    sd_alg = parsed.payload.get(SD_ALG, SHA_256)
+    if sd_alg != SHA_256:
+        raise VerificationError("unsupported_algorithm", f"_sd_alg {sd_alg!r} is not sha-256")
+    # 7.1 steps 3 to 5: Disclosures, digests, duplicates, unreferenced Disclosures.
+    processed = process(parsed.payload, parsed.disclosures)
+    # 7.1 step 6. Validity-controlling claims of the processed payload.
+    check_validity(processed.claims, now, max_skew=max_skew)
+    # 7.3 step 5 (also when not required: a KB-JWT that is sent must be valid). The cnf key is
+    # only read for that: a credential presented without key binding may carry a key type
+    # this verifier does not know.
+    holder, kb_claims = None, None
+    if parsed.kb_jwt is not None:
+        holder = cnf_key(processed.claims)
+        if holder is None:
+            raise VerificationError("key_binding_failed", "the credential names no holder key")
+        kb_claims = verify_key_binding(
+            parsed.kb_jwt,
+            holder,
+            sd_jwt=parsed.sd_jwt,
+            aud=aud,
+            nonce=nonce,
+            now=now,
+            max_age=max_kb_age,
+            max_skew=max_skew,
+        )
+    return VerifiedSdJwt(parsed.header, processed.claims, processed.disclosed, holder, kb_claims)

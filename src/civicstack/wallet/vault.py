@@ -1,0 +1,382 @@
+"""The wallet's directory: a sealed holder key and encrypted records, written atomically.
+
+Layout (every file ``0600``, the directory ``0700``)::
+
+    wallet.json                {"format": "civicstack-wallet", "v": 1,
+                                "holder_key": <sealed private key>, "data_key": <sealed bytes>}
+    meta/holder.rec            the holder key's thumbprint (binds the sealed key to the data key)
+    credentials/<id>.rec       one credential per file
+    history/<seq>.rec          one presentation record per file, 1, 2, 3...
+    history/head.rec           the number of records and the hash of the last one
+
+The holder key is sealed under the passphrase (Argon2id, then AES-256-GCM:
+:func:`civicstack._crypto.seal_private_key`); so is a random 256-bit data key
+(:func:`civicstack._crypto.seal_bytes`), under which every record is encrypted with AES-256-GCM
+(a fresh nonce each time). Each record's associated data names its kind and file name, so a
+record cannot be moved to another slot unnoticed. Nothing personal is stored in clear: not the
+credentials, not the history, not even the holder's public key (a correlation handle).
+
+The history is append-only and tamper-evident: each record carries the SHA-256 of the previous
+record's file, records are created with a no-overwrite link, and ``head.rec`` (rewritten after each
+append) pins the count and the last hash, so removing, reordering or truncating records is
+detected (``wallet_corrupted``). A crash between an append and its head update leaves a valid
+longer chain, which is accepted.
+
+Writes go to a temporary file that is fsynced, then renamed (or linked) into place and the
+directory fsynced: a crash leaves either the old state or the new, never a torn file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from civicstack._crypto import (
+    Alg,
+    PrivateKey,
+    aead_decrypt,
+    aead_encrypt,
+    json_dumps,
+    json_object_strict,
+    open_bytes,
+    open_private_key,
+    seal_bytes,
+    seal_private_key,
+    sha256_b64url,
+)
+from civicstack.errors import CivicError, InputError, VerificationError
+
+FORMAT = "civicstack-wallet"
+VERSION = 1
+HEADER = "wallet.json"
+_DATA_KEY_CONTEXT = "civicstack-wallet/v1/data-key"
+_AAD_PREFIX = "civicstack-wallet/v1/"
+_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_MAX_HEADER_BYTES = 16 * 1024
+#: Largest record file read back (a credential is at most 256 KiB; records hold one or a few).
+MAX_RECORD_FILE_BYTES = 4 * 1024 * 1024
+_LOG = "history"
+_META = "meta"
+_HOLDER = "holder"
+_HEAD = "head"
+_APPEND_RETRIES = 8
+
+Rng = Callable[[int], bytes]
+
+
+def _corrupted(detail: str) -> CivicError:
+    return CivicError("wallet_corrupted", detail)
+
+
+def _write_atomic(path: Path, data: bytes, *, replace: bool) -> None:
+    """Write ``data`` to ``path`` durably; with ``replace=False`` fail if it exists."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(6).hex()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "wb", closefd=False) as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+        finally:
+            os.close(fd)
+        if replace:
+            os.replace(tmp, path)
+        else:
+            os.link(tmp, path)  # atomic, and refuses to overwrite
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        raise CivicError("io_error", f"cannot write {path.name}: {exc.strerror}") from exc
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory handles
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _read(path: Path, limit: int) -> bytes:
+    try:
+        with path.open("rb") as f:
+            data = f.read(limit + 1)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise CivicError("io_error", f"cannot read {path.name}: {exc.strerror}") from exc
+    if len(data) > limit:
+        raise _corrupted(f"{path.name} is larger than any wallet file")
+    return data
+
+
+def check_name(name: str) -> str:
+    """A record name: 1-64 characters of ``[A-Za-z0-9_-]`` (it becomes a file name)."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise InputError("malformed", "a record id is 1-64 letters, digits, '-' or '_'")
+    return name
+
+
+class Vault:
+    """An opened wallet directory: the holder key in memory, records encrypted on disk."""
+
+    def __init__(self, path: Path, holder: PrivateKey, data_key: bytes) -> None:
+        self.path = path
+        self._holder = holder
+        self._data_key = data_key
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        path: str | os.PathLike[str],
+        passphrase: str,
+        *,
+        alg: Alg = "ES256",
+        kdf: dict[str, Any] | None = None,
+        rng: Rng = os.urandom,
+    ) -> Vault:
+        """Make a new wallet in ``path`` (created if needed) with a fresh holder key."""
+        _check_passphrase(passphrase)
+        root = Path(path)
+        if (root / HEADER).exists():
+            raise CivicError("wallet_exists", f"a wallet already exists in {root}")
+        holder = PrivateKey.generate(alg)
+        data_key = rng(32)
+        if len(data_key) != 32:
+            raise InputError("invalid_request", "rng must return the number of bytes asked for")
+        try:
+            root.mkdir(mode=0o700, parents=True, exist_ok=True)
+            for sub in ("credentials", _LOG, _META):
+                (root / sub).mkdir(mode=0o700, exist_ok=True)
+        except OSError as exc:
+            raise CivicError("io_error", f"cannot create {root}: {exc.strerror}") from exc
+        header = {
+            "format": FORMAT,
+            "v": VERSION,
+            "holder_key": seal_private_key(holder, passphrase, kdf=kdf),
+            "data_key": seal_bytes(data_key, passphrase, context=_DATA_KEY_CONTEXT, kdf=kdf),
+        }
+        vault = cls(root, holder, data_key)
+        # Bind the holder key to the data key: a sealed key swapped in from another wallet
+        # with the same passphrase would otherwise open silently as a different identity.
+        vault.put(_META, _HOLDER, {"thumbprint": holder.public_key.thumbprint()}, replace=True)
+        try:
+            # The header is written last: it is what makes the directory a wallet.
+            _write_atomic(root / HEADER, json_dumps(header), replace=False)
+        except FileExistsError as exc:
+            raise CivicError("wallet_exists", f"a wallet already exists in {root}") from exc
+        return vault
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], passphrase: str) -> Vault:
+        """Open the wallet in ``path``; ``no_wallet``, ``wrong_passphrase`` or
+        ``wallet_corrupted`` otherwise."""
+        root = Path(path)
+        header = _read_header(root)
+        try:
+            data_key = open_bytes(header["data_key"], passphrase, context=_DATA_KEY_CONTEXT)
+        except InputError as exc:
+            raise _corrupted(f"{HEADER}: the sealed data key is damaged ({exc.detail})") from exc
+        try:
+            holder = open_private_key(header["holder_key"], passphrase)
+        except CivicError as exc:
+            # The passphrase opened the data key, so a failure here is damage, not a typo.
+            raise _corrupted(f"{HEADER}: the sealed holder key is damaged ({exc.detail})") from exc
+        vault = cls(root, holder, data_key)
+        try:
+            meta = vault.get(_META, _HOLDER)
+        except CivicError as exc:
+            raise _corrupted("the wallet's holder record is missing") from exc
+        if meta.get("thumbprint") != holder.public_key.thumbprint():
+            raise _corrupted("the sealed holder key is not this wallet's")
+        return vault
+
+    def change_passphrase(self, new_passphrase: str, *, kdf: dict[str, Any] | None = None) -> None:
+        """Re-seal the holder key and data key under ``new_passphrase`` (records are unchanged)."""
+        _check_passphrase(new_passphrase)
+        header = {
+            "format": FORMAT,
+            "v": VERSION,
+            "holder_key": seal_private_key(self._holder, new_passphrase, kdf=kdf),
+            "data_key": seal_bytes(
+                self._data_key, new_passphrase, context=_DATA_KEY_CONTEXT, kdf=kdf
+            ),
+        }
+        _write_atomic(self.path / HEADER, json_dumps(header), replace=True)
+
+    @property
+    def holder(self) -> PrivateKey:
+        """The holder's signing key (it signs; it cannot be exported)."""
+        return self._holder
+
+    # --- records -------------------------------------------------------------------------
+
+    def _file(self, kind: str, name: str) -> Path:
+        return self.path / kind / f"{check_name(name)}.rec"
+
+    def _aad(self, kind: str, name: str) -> bytes:
+        return f"{_AAD_PREFIX}{kind}/{name}".encode()
+
+    def _seal(self, kind: str, name: str, value: dict[str, Any]) -> bytes:
+        return aead_encrypt(self._data_key, json_dumps(value), self._aad(kind, name))
+
+    def _open(self, kind: str, name: str, blob: bytes) -> dict[str, Any]:
+        try:
+            plain = aead_decrypt(self._data_key, blob, self._aad(kind, name))
+            return json_object_strict(plain)
+        except (VerificationError, InputError) as exc:
+            raise _corrupted(f"{kind}/{name}.rec does not decrypt or parse") from exc
+
+    def put(self, kind: str, name: str, value: dict[str, Any], *, replace: bool = False) -> None:
+        """Store ``value`` encrypted as ``kind/name``; ``conflict`` if it exists (unless
+        ``replace``)."""
+        try:
+            _write_atomic(self._file(kind, name), self._seal(kind, name, value), replace=replace)
+        except FileExistsError as exc:
+            raise CivicError("conflict", f"{kind}/{name} already exists") from exc
+
+    def get(self, kind: str, name: str) -> dict[str, Any]:
+        """The record ``kind/name``; ``not_found`` if absent."""
+        try:
+            blob = _read(self._file(kind, name), MAX_RECORD_FILE_BYTES)
+        except FileNotFoundError as exc:
+            raise CivicError("not_found", f"no {kind} record {name!r}") from exc
+        return self._open(kind, name, blob)
+
+    def names(self, kind: str) -> list[str]:
+        """The names of the records of ``kind``, sorted."""
+        directory = self.path / kind
+        try:
+            entries = list(directory.iterdir())
+        except FileNotFoundError as exc:
+            raise _corrupted(f"the {kind} directory is missing") from exc
+        return sorted(
+            p.name[:-4]
+            for p in entries
+            if p.name.endswith(".rec") and _NAME.fullmatch(p.name[:-4]) and p.is_file()
+        )
+
+    def delete(self, kind: str, name: str) -> None:
+        """Remove ``kind/name``; ``not_found`` if absent."""
+        try:
+            self._file(kind, name).unlink()
+        except FileNotFoundError as exc:
+            raise CivicError("not_found", f"no {kind} record {name!r}") from exc
+        except OSError as exc:
+            raise CivicError("io_error", f"cannot remove {kind}/{name}: {exc.strerror}") from exc
+        _fsync_dir(self.path / kind)
+
+    # --- the append-only log -------------------------------------------------------------
+
+    def append(self, value: dict[str, Any]) -> int:
+        """Append ``value`` to the history; return its sequence number (from 1)."""
+        count, prev = self._head()
+        seq = count + 1
+        if count:
+            # O(1) guard: the record the head pins must still be there, unchanged (log()
+            # checks the whole chain).
+            try:
+                pinned = _read(self._file(_LOG, f"{count:010d}"), MAX_RECORD_FILE_BYTES)
+            except FileNotFoundError as exc:
+                raise _corrupted(f"history record {count} is missing") from exc
+            if sha256_b64url(pinned) != prev:
+                raise _corrupted(f"history record {count} differs from the one the head pins")
+        for _ in range(_APPEND_RETRIES):
+            name = f"{seq:010d}"
+            blob = self._seal(_LOG, name, {"seq": seq, "prev": prev, "entry": value})
+            try:
+                _write_atomic(self._file(_LOG, name), blob, replace=False)
+            except FileExistsError:
+                # Another writer (or a crash before its head update) took this number: find
+                # the true end of the chain and try again after it.
+                chain = list(self._chain())
+                seq, prev = len(chain) + 1, chain[-1][1] if chain else ""
+                continue
+            self.put(_LOG, _HEAD, {"count": seq, "last": sha256_b64url(blob)}, replace=True)
+            return seq
+        raise CivicError("conflict", "the history is being appended to concurrently")
+
+    def _head(self) -> tuple[int, str]:
+        try:
+            head = self.get(_LOG, _HEAD)
+        except CivicError as exc:
+            if exc.code != "not_found":
+                raise
+            if any(n != _HEAD for n in self.names(_LOG)):
+                raise _corrupted("the history head is missing") from exc
+            return 0, ""
+        count, last = head.get("count"), head.get("last")
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            raise _corrupted("the history head is damaged")
+        if not isinstance(last, str):
+            raise _corrupted("the history head is damaged")
+        return count, last
+
+    def log(self) -> list[dict[str, Any]]:
+        """Every history entry, oldest first, after checking the chain and the head."""
+        return [entry for entry, _ in self._chain()]
+
+    def _chain(self) -> Iterator[tuple[dict[str, Any], str]]:
+        count, last = self._head()
+        names = [n for n in self.names(_LOG) if n != _HEAD]
+        if len(names) < count:
+            raise _corrupted("history records are missing")
+        prev = ""
+        for i, name in enumerate(names, start=1):
+            if name != f"{i:010d}":
+                raise _corrupted(f"history record {i} is missing")
+            try:
+                blob = _read(self._file(_LOG, name), MAX_RECORD_FILE_BYTES)
+            except FileNotFoundError as exc:
+                raise _corrupted(f"history record {i} vanished while reading") from exc
+            record = self._open(_LOG, name, blob)
+            entry = record.get("entry")
+            if record.get("seq") != i or record.get("prev") != prev or not isinstance(entry, dict):
+                raise _corrupted(f"history record {i} does not follow record {i - 1}")
+            prev = sha256_b64url(blob)
+            if i == count and prev != last:
+                raise _corrupted(f"history record {i} differs from the one the head pins")
+            yield entry, prev
+
+
+def _check_passphrase(passphrase: str) -> None:
+    if not isinstance(passphrase, str) or not passphrase:
+        raise InputError("invalid_request", "a wallet needs a non-empty passphrase")
+    if len(passphrase) > 1024:
+        raise InputError("too_large", "passphrase longer than 1024 characters")
+
+
+def _read_header(root: Path) -> dict[str, Any]:
+    try:
+        raw = _read(root / HEADER, _MAX_HEADER_BYTES)
+    except FileNotFoundError as exc:
+        raise CivicError("no_wallet", f"no wallet in {root}") from exc
+    except NotADirectoryError as exc:
+        raise CivicError("no_wallet", f"{root} is not a directory") from exc
+    try:
+        header = json_object_strict(raw)
+    except InputError as exc:
+        raise _corrupted(f"{HEADER} is not valid JSON") from exc
+    if header.get("format") != FORMAT:
+        raise _corrupted(f"{HEADER} is not a civicstack wallet")
+    if header.get("v") != VERSION:
+        raise CivicError("unsupported", f"wallet format version {header.get('v')!r}")
+    if not isinstance(header.get("holder_key"), dict) or not isinstance(
+        header.get("data_key"), dict
+    ):
+        raise _corrupted(f"{HEADER} lacks its sealed keys")
+    return header

@@ -1,0 +1,264 @@
+"""Credential recipes: issue / present / inspect / verify, trust seams and SD-JWT VC rules."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Set
+from typing import Any
+
+import pytest
+
+from civicstack import credentials as cred
+from civicstack import sdjwt
+from civicstack._crypto import PrivateKey, PublicKey, json_dumps, sign_compact
+from civicstack.credential_types import PID_VCT, pid_claims, pid_disclosable
+from civicstack.errors import CivicError, VerificationError
+from civicstack.testing import generate_private_jwk
+from civicstack.types import IssuerTrust
+
+NOW = 1_767_225_600
+ISS = "https://passport.example.gov"
+ISSUER = PrivateKey.generate("ES256")
+HOLDER = PrivateKey.generate("EdDSA")
+
+
+def _pid() -> dict[str, Any]:
+    return pid_claims(
+        given_name="Ada",
+        family_name="Lovelace",
+        birthdate="2000-06-15",
+        issuing_authority="GB HMPO",
+        issuing_country="GB",
+        now=NOW,
+        nationalities=["GB", "FR"],
+        address={"street_address": "1 Main St", "locality": "London", "country": "GB"},
+        document_number="123456789",
+    )
+
+
+def _issue(**kw: Any) -> str:
+    args: dict[str, Any] = {
+        "iss": ISS,
+        "vct": PID_VCT,
+        "claims": _pid(),
+        "holder": HOLDER.public_key,
+        "iat": NOW,
+        "exp": NOW + 86400,
+        "disclosable": pid_disclosable(_pid()),
+    }
+    args.update(kw)
+    return cred.issue_credential(ISSUER, **args)
+
+
+def _present(sd_jwt: str, disclose: list[str], **kw: Any) -> str:
+    args: dict[str, Any] = {"holder": HOLDER, "aud": "shop", "nonce": "n-1", "now": NOW + 10}
+    args.update(kw)
+    return cred.present_credential(sd_jwt, disclose=disclose, **args)
+
+
+def _verify(presentation: str, **kw: Any) -> cred.VerifiedCredential:
+    args: dict[str, Any] = {
+        "trust": cred.StaticIssuer(ISSUER.public_key),
+        "aud": "shop",
+        "nonce": "n-1",
+        "now": NOW + 20,
+        "status": None,
+    }
+    args.update(kw)
+    return cred.verify_presentation(presentation, **args)
+
+
+def _code(fn: Any) -> str:
+    with pytest.raises(CivicError) as err:
+        fn()
+    return err.value.code
+
+
+@pytest.mark.parametrize(("issuer_alg", "holder_alg"), [("ES256", "EdDSA"), ("EdDSA", "ES256")])
+def test_public_trio_round_trip(issuer_alg: str, holder_alg: str) -> None:
+    """issue -> present -> verify with JWK dicts shows exactly the chosen claims."""
+    issuer = generate_private_jwk(issuer_alg)  # type: ignore[arg-type]
+    holder = generate_private_jwk(holder_alg)  # type: ignore[arg-type]
+    claims = {"given_name": "Ada", "age_over_18": True, "family_name": "L"}
+    sd = cred.issue(issuer, iss=ISS, vct=PID_VCT, claims=claims, holder_jwk=holder, now=NOW)
+    assert sd.endswith("~")
+    p = cred.present(sd, disclose=["age_over_18"], holder_jwk=holder, aud="a", nonce="n", now=NOW)
+    public = {k: v for k, v in issuer.items() if k != "d"}
+    out = cred.verify(p, issuer_jwk=public, aud="a", nonce="n", now=NOW + 1)
+    assert out["age_over_18"] is True
+    assert "given_name" not in out
+    assert "family_name" not in out
+    assert out["iss"] == ISS
+    assert out["vct"] == PID_VCT
+    assert "_sd" not in out
+    assert "_sd_alg" not in out
+
+
+def test_age_only_presentation_reveals_nothing_else() -> None:
+    """A shop asking for age_over_18 learns that, and not the name, birth date or address."""
+    result = _verify(_present(_issue(), ["age_over_18"]))
+    assert result.claims == {"age_over_18": True}
+    assert result.disclosed == ("age_over_18",)
+    assert result.key_bound
+    assert result.holder == HOLDER.public_key
+    assert result.iss == ISS
+    assert result.vct == PID_VCT
+    assert result.exp == NOW + 86400
+
+
+def test_nested_paths_present_only_what_is_asked() -> None:
+    """address.locality shows the locality, with the address Disclosure above it, nothing more."""
+    result = _verify(_present(_issue(), ["address.locality", "nationalities.1"]))
+    assert result.claims == {"address": {"locality": "London"}, "nationalities": ["FR"]}
+    assert set(result.disclosed) == {
+        "address",
+        "address.locality",
+        "nationalities",
+        "nationalities.0",  # paths index the verifier's arrays: FR is its element 0
+    }
+
+
+def test_inspect_shows_the_holder_everything() -> None:
+    """inspect merges every Disclosure and lists the withholdable paths."""
+    held = cred.inspect(_issue())
+    assert held.claims == _pid()
+    assert held.iss == ISS
+    assert held.vct == PID_VCT
+    assert held.iat == NOW
+    assert held.holder_jwk == HOLDER.public_key.to_jwk()
+    assert {"age_over_18", "address", "address.locality", "nationalities.0"} <= set(
+        held.disclosable
+    )
+    assert held.typ == "dc+sd-jwt"
+
+
+def test_inspect_refuses_a_presentation() -> None:
+    """A stored credential is an SD-JWT, never an SD-JWT+KB (RFC 9901 §7.2)."""
+    assert _code(lambda: cred.inspect(_present(_issue(), []))) == "invalid_credential"
+
+
+def test_present_with_another_key_is_refused() -> None:
+    """The wallet cannot present with a key the credential is not bound to."""
+    other = PrivateKey.generate("EdDSA")
+    assert _code(lambda: _present(_issue(), [], holder=other)) == "key_binding_failed"
+
+
+def test_present_unknown_claim_is_refused() -> None:
+    """A path that names no claim is undisclosable_claim; an always-visible one is a no-op."""
+    assert _code(lambda: _present(_issue(), ["shoe_size"])) == "undisclosable_claim"
+    sd = _issue(disclosable=["given_name"])
+    assert _verify(_present(sd, ["family_name"])).claims["family_name"] == "Lovelace"
+
+
+def test_registered_claims_are_arguments_not_claims() -> None:
+    """iss, vct, exp, cnf, status... in claims are refused: the recipe sets them itself."""
+    for name in ("iss", "vct", "exp", "nbf", "cnf", "status", "iat", "vct#integrity"):
+        claims = {**_pid(), name: "x"}
+        assert _code(lambda claims=claims: _issue(claims=claims)) == "invalid_request"
+
+
+def test_issue_checks_arguments() -> None:
+    """Empty iss/vct, exp before iat, decoys out of range and bad status are refused."""
+    assert _code(lambda: _issue(iss="")) == "invalid_request"
+    assert _code(lambda: _issue(exp=NOW)) == "invalid_request"
+    assert _code(lambda: _issue(decoys=65)) == "invalid_request"
+    bad = {"status_list": {"idx": -1, "uri": "https://x"}}
+    assert _code(lambda: _issue(status=bad)) == "invalid_request"
+
+
+def test_header_and_payload_layout() -> None:
+    """dc+sd-jwt typ, kid, the registered claims in the clear, cnf.jwk and _sd_alg."""
+    sd = _issue(kid="key-1", nbf=NOW, status={"status_list": {"idx": 3, "uri": "https://s/1"}})
+    parsed = sdjwt.parse_sd_jwt(sd)
+    assert parsed.header == {"alg": "ES256", "typ": "dc+sd-jwt", "kid": "key-1"}
+    payload = parsed.payload
+    assert payload["iss"] == ISS
+    assert payload["vct"] == PID_VCT
+    assert payload["nbf"] == NOW
+    assert payload["cnf"] == {"jwk": HOLDER.public_key.to_jwk()}
+    assert payload["status"]["status_list"]["idx"] == 3
+    assert payload["_sd_alg"] == "sha-256"
+    assert not set(_pid()) & set(payload)
+
+
+class RecordingTrust:
+    """An IssuerTrust that records what it was asked."""
+
+    def __init__(self, key: PublicKey) -> None:
+        self.key = key
+        self.asked: list[tuple[str, str | None]] = []
+        self.scopes: list[tuple[str, str | None, frozenset[str]]] = []
+
+    def issuer_key(self, iss: str, kid: str | None, now: int) -> PublicKey:
+        self.asked.append((iss, kid))
+        return self.key
+
+    def check_scope(self, iss: str, vct: str | None, claim_names: Set[str], now: int) -> None:
+        self.scopes.append((iss, vct, frozenset(claim_names)))
+        if "document_number" in claim_names:
+            raise VerificationError("out_of_scope", "not accredited for document_number")
+
+
+class RecordingStatus:
+    """A StatusChecker that records the status claims it sees."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[Mapping[str, Any], str]] = []
+
+    def check(self, status: Mapping[str, Any], iss: str, trust: IssuerTrust, now: int) -> None:
+        self.seen.append((status, iss))
+
+
+def test_trust_is_asked_for_key_and_scope() -> None:
+    """The verifier resolves the key by (iss, kid) and checks scope on the disclosed names."""
+    trust = RecordingTrust(ISSUER.public_key)
+    _verify(_present(_issue(kid="k1"), ["given_name", "age_over_18"]), trust=trust)
+    assert trust.asked == [(ISS, "k1")]
+    assert trust.scopes == [(ISS, PID_VCT, frozenset({"given_name", "age_over_18"}))]
+    presentation = _present(_issue(), ["document_number"])
+    assert _code(lambda: _verify(presentation, trust=trust)) == "out_of_scope"
+
+
+def test_static_issuer_pins_iss_when_asked() -> None:
+    """A StaticIssuer with iss refuses credentials naming another issuer."""
+    presentation = _present(_issue(), [])
+    pinned = cred.StaticIssuer(ISSUER.public_key.to_jwk(), iss="https://other.example")
+    assert _code(lambda: _verify(presentation, trust=pinned)) == "untrusted_issuer"
+    wrong_key = cred.StaticIssuer(PrivateKey.generate("ES256").public_key)
+    assert _code(lambda: _verify(presentation, trust=wrong_key)) == "invalid_signature"
+
+
+def test_status_checker_sees_the_status_claim() -> None:
+    """A status claim goes to the StatusChecker with the issuer; none, no call."""
+    status = {"status_list": {"idx": 7, "uri": "https://s/1"}}
+    checker = RecordingStatus()
+    _verify(_present(_issue(status=status), []), status=checker)
+    assert checker.seen == [(status, ISS)]
+    _verify(_present(_issue(), []), status=checker)
+    assert len(checker.seen) == 1
+
+
+def _forge(payload: dict[str, Any], disclosures: list[sdjwt.Disclosure], typ: str) -> str:
+    jwt = sign_compact(ISSUER, json_dumps(payload), {"typ": typ})
+    sd = jwt + "~" + "".join(d.encoded + "~" for d in disclosures)
+    return sd + sdjwt.create_key_binding(HOLDER, sd, aud="shop", nonce="n-1", iat=NOW + 10)
+
+
+def test_vc_rules_apply_to_dc_sd_jwt_only() -> None:
+    """A disclosed vct breaks an SD-JWT VC, and a missing vct too; other typs are plain SD-JWTs."""
+    vct = sdjwt.make_disclosure("c2FsdHNhbHRzYWx0c2FsdA", "vct", PID_VCT)
+    payload = {"iss": ISS, "cnf": {"jwk": HOLDER.public_key.to_jwk()}, "_sd": [vct.digest]}
+    for typ in ("dc+sd-jwt", "vc+sd-jwt"):
+        assert _code(lambda typ=typ: _verify(_forge(payload, [vct], typ))) == "invalid_credential"
+        no_vct = {k: v for k, v in payload.items() if k != "_sd"}
+        assert _code(lambda typ=typ, p=no_vct: _verify(_forge(p, [], typ))) == "invalid_credential"
+    assert _verify(_forge(payload, [vct], "example+sd-jwt")).vct == PID_VCT
+
+
+def test_key_binding_policy() -> None:
+    """Without KB the presentation fails unless the verifier's policy says KB is not required."""
+    bare = _issue()
+    assert _code(lambda: _verify(bare)) == "key_binding_required"
+    result = _verify(bare, require_key_binding=False)
+    assert not result.key_bound
+    assert result.holder is None
+    assert result.claims == _pid()

@@ -1,0 +1,13 @@
+"""Fixtures for the trust tests."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.unit.trust.world import World
+
+
+@pytest.fixture
+def world() -> World:
+    """A fresh trust world with only the root."""
+    return World()
