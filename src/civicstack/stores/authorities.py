@@ -1,0 +1,618 @@
+"""The platform's authorities, their signing keys, and the trust statements they signed.
+
+Tables (Alembic branch ``authorities``):
+
+``authorities``        one row per party this platform holds keys for: the root (the sovereign
+                       government, a trust anchor), identity authorities (credential issuers) and
+                       relying parties (their keys sign OpenID4VP request objects). ``name`` is a
+                       slug; ``identifier`` is the URL that is the ``iss``/``sub`` of everything
+                       they sign (``{base_url}/issuers/{name}`` for an authority).
+``authority_keys``     their signing keys: the public JWK, ``kid`` = RFC 7638 thumbprint, the
+                       algorithm, whether it is the one that signs now, and the private key
+                       wrapped under the platform's key-encryption key
+                       (:func:`civicstack._crypto.wrap_private_key`; the database never sees a
+                       private key in clear).
+``trust_statements``   every signed statement of :mod:`civicstack.trust` (accreditations,
+                       revocations, relying-party registrations, suspensions), in the order it was
+                       added: the order in which a :class:`TrustRegistry` re-verifies them.
+``trust_state``        one row: a version counter bumped in the same transaction as every change
+                       to the statements or the roots' keys.
+
+The registry is rebuilt from the statements and cached per process; a process checks the
+version (one primary-key read) and catches up when another process (a worker of ``civic up``,
+a CLI command) changed it, adding only the statements it has not seen unless the roots changed.
+Writers serialise on the ``trust_state`` row (``FOR UPDATE`` on PostgreSQL, the database write
+lock on SQLite), so statement order equals commit order and a reader never sees a later
+statement without the earlier ones.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Literal, cast
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Integer,
+    String,
+    Table,
+    Text,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
+
+from civicstack._crypto import (
+    ALGORITHMS,
+    Alg,
+    PrivateKey,
+    PublicKey,
+    json_dumps,
+    json_object_strict,
+    unwrap_private_key,
+    wrap_private_key,
+)
+from civicstack.errors import CivicError, InputError
+from civicstack.stores.db import metadata, write_transaction
+from civicstack.trust import (
+    TYP_ACCREDITATION,
+    TYP_REGISTRATION,
+    TYP_REVOCATION,
+    TYP_SUSPENSION,
+    Accreditation,
+    RelyingPartyRegistration,
+    Revocation,
+    RootAuthority,
+    Statement,
+    TrustRegistry,
+)
+from civicstack.trust.fields import (
+    MAX_ID_CHARS,
+    MAX_NAME_CHARS,
+    check_authority_id,
+    check_identifier,
+)
+
+Role = Literal["root", "authority", "relying_party"]
+ROLES: tuple[Role, ...] = ("root", "authority", "relying_party")
+_SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+authorities_table = Table(
+    "authorities",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("identifier", String(MAX_ID_CHARS), nullable=False, unique=True),
+    Column("display_name", String(MAX_NAME_CHARS), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    CheckConstraint("role IN ('root', 'authority', 'relying_party')", name="role"),
+    sqlite_autoincrement=True,
+)
+authority_keys_table = Table(
+    "authority_keys",
+    metadata,
+    Column("kid", String(64), primary_key=True),
+    Column("authority_id", Integer, ForeignKey("authorities.id"), nullable=False, index=True),
+    Column("alg", String(16), nullable=False),
+    Column("public_jwk", Text, nullable=False),
+    Column("private_key", Text, nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+trust_statements_table = Table(
+    "trust_statements",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("jti", String(MAX_NAME_CHARS), nullable=False, unique=True),
+    Column("typ", String(64), nullable=False),
+    Column("iss", String(MAX_ID_CHARS), nullable=False),
+    Column("sub", String(MAX_ID_CHARS), nullable=False, index=True),
+    Column("token", Text, nullable=False),
+    Column("added_at", BigInteger, nullable=False),
+    sqlite_autoincrement=True,
+)
+trust_state_table = Table(
+    "trust_state",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("version", BigInteger, nullable=False),
+)
+
+
+def check_slug(name: object, what: str = "a name") -> str:
+    """A slug: 1-63 lower-case letters, digits and hyphens, starting with a letter or digit."""
+    if not isinstance(name, str) or not _SLUG.fullmatch(name):
+        raise InputError(
+            "invalid_request", f"{what} is 1-63 lower-case letters, digits or '-' ({name!r})"
+        )
+    return name
+
+
+def check_display_name(text: object) -> str:
+    """A display name: 1-256 characters, no control characters."""
+    if (
+        not isinstance(text, str)
+        or not text.strip()
+        or len(text) > MAX_NAME_CHARS
+        or _CONTROL.search(text)
+    ):
+        raise InputError("invalid_request", "a display name is 1-256 printable characters")
+    return text
+
+
+# --- values ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorityKey:
+    """One signing key of a hosted authority (public part only)."""
+
+    kid: str
+    alg: Alg
+    public_jwk: dict[str, str]
+    active: bool
+    created_at: int
+
+    @property
+    def public_key(self) -> PublicKey:
+        """The key as a :class:`PublicKey`."""
+        return PublicKey.from_jwk(self.public_jwk)
+
+
+@dataclass(frozen=True, slots=True)
+class HostedAuthority:
+    """A party whose keys this platform holds: the root, an authority or a relying party."""
+
+    name: str
+    identifier: str
+    display_name: str
+    role: Role
+    created_at: int
+    keys: tuple[AuthorityKey, ...]
+
+    @property
+    def active_key(self) -> AuthorityKey:
+        """The key that signs now."""
+        for key in self.keys:
+            if key.active:
+                return key
+        raise CivicError("internal_error", f"{self.name} has no active signing key")
+
+    def to_json(self) -> dict[str, Any]:
+        """A plain description (public keys only)."""
+        return {
+            "name": self.name,
+            "identifier": self.identifier,
+            "display_name": self.display_name,
+            "role": self.role,
+            "created_at": self.created_at,
+            "keys": [
+                {**k.public_jwk, "kid": k.kid, "alg": k.alg, "active": k.active} for k in self.keys
+            ],
+        }
+
+
+# --- authorities and keys ------------------------------------------------------------------------
+
+
+def _key_context(name: str, kid: str) -> str:
+    return f"civicstack/authority-key/{name}/{kid}"
+
+
+class AuthorityStore:
+    """Hosted authorities and their keys; private keys leave only as :class:`PrivateKey`."""
+
+    def __init__(self, engine: Engine, kek: Callable[[], bytes]) -> None:
+        self.engine = engine
+        self._kek = kek
+
+    def create(
+        self,
+        name: str,
+        *,
+        identifier: str,
+        display_name: str,
+        role: Role,
+        key: PrivateKey,
+        now: int,
+        conn: Connection | None = None,
+    ) -> HostedAuthority:
+        """Record a new party with ``key`` as its active signing key.
+
+        ``conflict`` if the name or the identifier is taken. Creating a root changes the trust
+        anchors, so it bumps the trust version. Pass ``conn`` to write inside a caller's
+        :func:`civicstack.stores.db.write_transaction`.
+        """
+        check_slug(name, "an authority name")
+        if role == "relying_party":
+            check_identifier(identifier, "a relying party's identifier")
+        else:
+            check_authority_id(identifier, "an authority's identifier")
+        if role not in ROLES:
+            raise InputError("invalid_request", f"role must be one of {ROLES}")
+        check_display_name(display_name)
+        with _maybe_transaction(self.engine, conn) as tx:
+            taken = tx.execute(
+                select(authorities_table.c.name).where(
+                    (authorities_table.c.name == name)
+                    | (authorities_table.c.identifier == identifier)
+                )
+            ).first()
+            if taken is not None:
+                raise CivicError("conflict", f"{name} or {identifier} is already on record")
+            try:
+                pk = tx.execute(
+                    insert(authorities_table).values(
+                        name=name,
+                        identifier=identifier,
+                        display_name=display_name,
+                        role=role,
+                        created_at=now,
+                    )
+                ).inserted_primary_key
+            except IntegrityError as exc:
+                raise CivicError(
+                    "conflict", f"{name} or {identifier} is already on record"
+                ) from exc
+            assert pk is not None
+            self._insert_key(tx, int(pk[0]), name, key, now, active=True)
+            if role == "root":
+                bump_trust_version(tx)
+        return self.get(name, conn=conn)
+
+    def _insert_key(
+        self,
+        conn: Connection,
+        authority_id: int,
+        name: str,
+        key: PrivateKey,
+        now: int,
+        *,
+        active: bool,
+    ) -> None:
+        kid = key.public_key.thumbprint()
+        wrapped = wrap_private_key(key, self._kek(), context=_key_context(name, kid))
+        try:
+            conn.execute(
+                insert(authority_keys_table).values(
+                    kid=kid,
+                    authority_id=authority_id,
+                    alg=key.alg,
+                    public_jwk=json_dumps(key.public_key.to_jwk()).decode(),
+                    private_key=json_dumps(wrapped).decode(),
+                    active=active,
+                    created_at=now,
+                )
+            )
+        except IntegrityError as exc:
+            raise CivicError("conflict", f"key {kid} is already on record") from exc
+
+    def add_key(self, name: str, key: PrivateKey, *, now: int) -> AuthorityKey:
+        """Make ``key`` the active signing key of ``name`` (earlier keys stay, inactive).
+
+        Credentials and statements signed with an earlier key keep verifying only while an
+        accreditation lists it: re-accredit the authority with the new key.
+        """
+        with write_transaction(self.engine) as conn:
+            row = _authority_row(conn, name, lock=True)
+            conn.execute(
+                update(authority_keys_table)
+                .where(authority_keys_table.c.authority_id == row.id)
+                .values(active=False)
+            )
+            self._insert_key(conn, int(row.id), name, key, now, active=True)
+            if row.role == "root":
+                bump_trust_version(conn)
+        return self.get(name).active_key
+
+    def get(self, name: str, *, conn: Connection | None = None) -> HostedAuthority:
+        """The party named ``name``; ``unknown_authority`` otherwise."""
+        check_slug(name, "an authority name")
+        with _maybe_connection(self.engine, conn) as c:
+            row = _authority_row(c, name)
+            return _hosted(row, _keys(c, [int(row.id)]).get(int(row.id), ()))
+
+    def by_identifier(self, identifier: str) -> HostedAuthority | None:
+        """The party whose identifier is ``identifier``, or None."""
+        if not isinstance(identifier, str) or len(identifier) > MAX_ID_CHARS:
+            return None
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(authorities_table).where(authorities_table.c.identifier == identifier)
+            ).first()
+            if row is None:
+                return None
+            return _hosted(row, _keys(conn, [int(row.id)]).get(int(row.id), ()))
+
+    def list(self, role: Role | None = None) -> tuple[HostedAuthority, ...]:
+        """Every party (of ``role``), oldest first."""
+        query = select(authorities_table).order_by(authorities_table.c.id)
+        if role is not None:
+            query = query.where(authorities_table.c.role == role)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+            keys = _keys(conn, [int(r.id) for r in rows])
+        return tuple(_hosted(r, keys.get(int(r.id), ())) for r in rows)
+
+    def signing_key(self, name: str) -> tuple[HostedAuthority, PrivateKey]:
+        """The party and its active private key, unwrapped with the platform key."""
+        with self.engine.connect() as conn:
+            row = _authority_row(conn, name)
+            key_row = conn.execute(
+                select(authority_keys_table).where(
+                    (authority_keys_table.c.authority_id == row.id)
+                    & authority_keys_table.c.active.is_(True)
+                )
+            ).first()
+            hosted = _hosted(row, _keys(conn, [int(row.id)]).get(int(row.id), ()))
+        if key_row is None:
+            raise CivicError("internal_error", f"{name} has no active signing key")
+        try:
+            wrapped = json_object_strict(key_row.private_key)
+        except InputError as exc:
+            raise CivicError("internal_error", f"{name}'s stored key is damaged") from exc
+        key = unwrap_private_key(wrapped, self._kek(), context=_key_context(name, key_row.kid))
+        if key.public_key.thumbprint() != key_row.kid:
+            raise CivicError("internal_error", f"{name}'s stored key does not match its kid")
+        return hosted, key
+
+
+def _authority_row(conn: Connection, name: str, *, lock: bool = False) -> Any:
+    query = select(authorities_table).where(authorities_table.c.name == name)
+    if lock:
+        query = query.with_for_update()
+    row = conn.execute(query).first()
+    if row is None:
+        raise CivicError("unknown_authority", f"no authority or relying party named {name!r}")
+    return row
+
+
+def _keys(conn: Connection, ids: list[int]) -> dict[int, tuple[AuthorityKey, ...]]:
+    if not ids:
+        return {}
+    rows = conn.execute(
+        select(authority_keys_table)
+        .where(authority_keys_table.c.authority_id.in_(ids))
+        .order_by(authority_keys_table.c.created_at, authority_keys_table.c.kid)
+    ).all()
+    out: dict[int, list[AuthorityKey]] = {}
+    for r in rows:
+        if r.alg not in ALGORITHMS:
+            raise CivicError("internal_error", f"key {r.kid} has an unknown algorithm")
+        jwk = {k: str(v) for k, v in json_object_strict(r.public_jwk).items()}
+        key = AuthorityKey(r.kid, cast(Alg, r.alg), jwk, bool(r.active), int(r.created_at))
+        out.setdefault(int(r.authority_id), []).append(key)
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def _hosted(row: Any, keys: tuple[AuthorityKey, ...]) -> HostedAuthority:
+    return HostedAuthority(
+        name=row.name,
+        identifier=row.identifier,
+        display_name=row.display_name,
+        role=cast(Role, row.role),
+        created_at=int(row.created_at),
+        keys=keys,
+    )
+
+
+@contextmanager
+def _maybe_transaction(engine: Engine, conn: Connection | None) -> Iterator[Connection]:
+    if conn is not None:
+        yield conn
+    else:
+        with write_transaction(engine) as own:
+            yield own
+
+
+@contextmanager
+def _maybe_connection(engine: Engine, conn: Connection | None) -> Iterator[Connection]:
+    if conn is not None:
+        yield conn
+    else:
+        with engine.connect() as own:
+            yield own
+
+
+# --- trust statements ---------------------------------------------------------------------------
+
+
+def bump_trust_version(conn: Connection) -> int:
+    """Advance the trust version inside the caller's write transaction; return the new one."""
+    conn.execute(
+        update(trust_state_table)
+        .where(trust_state_table.c.id == 1)
+        .values(version=trust_state_table.c.version + 1)
+    )
+    return int(
+        conn.execute(
+            select(trust_state_table.c.version).where(trust_state_table.c.id == 1)
+        ).scalar_one()
+    )
+
+
+def _describe(statement: Statement) -> tuple[str, str, str]:
+    """``(typ, iss, sub)`` of a statement."""
+    if isinstance(statement, Accreditation):
+        return TYP_ACCREDITATION, statement.accreditor, statement.authority
+    if isinstance(statement, Revocation):
+        return TYP_REVOCATION, statement.revoker, statement.authority
+    if isinstance(statement, RelyingPartyRegistration):
+        return TYP_REGISTRATION, statement.registrar, statement.relying_party
+    return TYP_SUSPENSION, statement.by, statement.relying_party
+
+
+_RootsKey = tuple[tuple[str, str, frozenset[str]], ...]
+
+
+@dataclass(slots=True)
+class _Cached:
+    version: int
+    seq: int
+    roots: _RootsKey
+    registry: TrustRegistry
+    checked: float = field(default_factory=time.monotonic)
+
+
+class TrustStore:
+    """The trust statements and the :class:`TrustRegistry` rebuilt from them (cached)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._lock = threading.RLock()
+        self._cache: _Cached | None = None
+
+    def version(self) -> int:
+        """The current trust version (bumped by every statement and root key change)."""
+        with self.engine.connect() as conn:
+            return _version(conn)
+
+    def roots(self) -> tuple[RootAuthority, ...]:
+        """The trust anchors: every hosted root with all its keys."""
+        with self.engine.connect() as conn:
+            return _roots(conn)
+
+    def registry(self, *, max_age: float = 0.0) -> TrustRegistry:
+        """The registry as of now; with ``max_age`` > 0, one checked that long ago may serve.
+
+        Raises ``no_root_authority`` before a root exists.
+        """
+        with self._lock:
+            cached = self._cache
+            if cached is not None and max_age > 0 and time.monotonic() - cached.checked < max_age:
+                return cached.registry
+            with self.engine.connect() as conn:
+                return self._sync(conn)
+
+    def _sync(self, conn: Connection) -> TrustRegistry:
+        # Read the version first: the statements read next are at least that recent, so the
+        # cache may run ahead of its recorded version, never behind it.
+        version = _version(conn)
+        cached = self._cache
+        if cached is not None and cached.version == version:
+            cached.checked = time.monotonic()
+            return cached.registry
+        roots = _roots(conn)
+        if not roots:
+            raise CivicError(
+                "no_root_authority", "no root authority yet: run `civic authority init`"
+            )
+        roots_key = tuple(sorted((r.id, r.name, r.keys.thumbprints()) for r in roots))
+        if cached is not None and cached.roots == roots_key:
+            registry, after = cached.registry, cached.seq
+        else:
+            registry, after = TrustRegistry(roots), 0
+        rows = conn.execute(
+            select(trust_statements_table.c.seq, trust_statements_table.c.token)
+            .where(trust_statements_table.c.seq > after)
+            .order_by(trust_statements_table.c.seq)
+        ).all()
+        for row in rows:
+            registry.add(row.token)
+        seq = int(rows[-1].seq) if rows else after
+        self._cache = _Cached(version, seq, roots_key, registry)
+        return registry
+
+    def add(self, token: str, *, now: int, conn: Connection | None = None) -> Statement:
+        """Verify ``token`` against the registry and record it; return the statement.
+
+        The same token again is a no-op. Raises what :meth:`TrustRegistry.add` raises
+        (``invalid_signature``, ``untrusted_issuer``, ``unknown_statement``, ``conflict``...).
+        """
+        mutated = False
+        try:
+            with _maybe_transaction(self.engine, conn) as tx:
+                # Serialise writers before reading: statement order is then commit order.
+                tx.execute(
+                    select(trust_state_table.c.version)
+                    .where(trust_state_table.c.id == 1)
+                    .with_for_update()
+                ).scalar_one()
+                with self._lock:
+                    registry = self._sync(tx)
+                    before = len(registry.statements())
+                    statement = registry.add(token)
+                    if len(registry.statements()) == before:
+                        return statement
+                    # From here the cached registry holds a statement not yet committed: if the
+                    # commit fails the cache is dropped below.
+                    mutated = True
+                    typ, iss, sub = _describe(statement)
+                    seq = tx.execute(
+                        insert(trust_statements_table).values(
+                            jti=statement.jti,
+                            typ=typ,
+                            iss=iss,
+                            sub=sub,
+                            token=token,
+                            added_at=now,
+                        )
+                    ).inserted_primary_key
+                    assert seq is not None
+                    version = bump_trust_version(tx)
+                    assert self._cache is not None
+                    self._cache = _Cached(version, int(seq[0]), self._cache.roots, registry)
+        except BaseException:
+            if mutated:
+                with self._lock:
+                    self._cache = None
+            raise
+        return statement
+
+    def invalidate(self) -> None:
+        """Forget the cached registry (the next call rebuilds it)."""
+        with self._lock:
+            self._cache = None
+
+    def tokens(self) -> tuple[str, ...]:
+        """Every statement, in the order added (the order that re-verifies)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(trust_statements_table.c.token).order_by(trust_statements_table.c.seq)
+            ).all()
+        return tuple(r.token for r in rows)
+
+    def count(self) -> int:
+        """How many statements are on record."""
+        with self.engine.connect() as conn:
+            return int(
+                conn.execute(select(func.count()).select_from(trust_statements_table)).scalar_one()
+            )
+
+
+def _version(conn: Connection) -> int:
+    value = conn.execute(
+        select(trust_state_table.c.version).where(trust_state_table.c.id == 1)
+    ).scalar_one_or_none()
+    if value is None:
+        raise CivicError("database_error", "the trust_state row is missing: run the migrations")
+    return int(value)
+
+
+def _roots(conn: Connection) -> tuple[RootAuthority, ...]:
+    rows = conn.execute(
+        select(authorities_table)
+        .where(authorities_table.c.role == "root")
+        .order_by(authorities_table.c.id)
+    ).all()
+    keys = _keys(conn, [int(r.id) for r in rows])
+    return tuple(
+        RootAuthority.create(
+            r.identifier, r.display_name, [k.public_key for k in keys.get(int(r.id), ())]
+        )
+        for r in rows
+    )
