@@ -35,7 +35,8 @@ def test_wrap_round_trip(alg: Alg) -> None:
     back = unwrap_private_key(wrapped, KEK, context="authority/a/kid")
     assert back.public_key == key.public_key
     key.public_key.verify(back.sign(b"data"), b"data")
-    assert wrapped["alg"] == alg and wrapped["kek"] == kek_id(KEK)
+    assert wrapped["alg"] == alg
+    assert wrapped["kek"] == kek_id(KEK)
 
 
 def test_wrapped_key_holds_no_plain_key_material() -> None:

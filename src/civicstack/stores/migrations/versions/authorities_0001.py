@@ -124,9 +124,7 @@ def upgrade() -> None:
             "state IN ('valid', 'revoked', 'suspended')", name="ck_issued_credentials_state"
         ),
     )
-    op.create_index(
-        "ix_issued_credentials_authority_id", "issued_credentials", ["authority_id"]
-    )
+    op.create_index("ix_issued_credentials_authority_id", "issued_credentials", ["authority_id"])
 
 
 def downgrade() -> None:
