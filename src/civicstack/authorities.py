@@ -480,7 +480,12 @@ class Authorities:
     def status_list_token(self, name: str, list_id: str) -> str:
         """The signed ``statuslist+jwt`` of ``name``'s list ``list_id``."""
         now = self.clock.now()
-        state = self.status.state(name, list_id)
+        try:
+            state = self.status.state(name, list_id)
+        except CivicError as exc:
+            if exc.code == "not_found":
+                self.store.get(name)  # an unknown authority says so
+            raise
         if (
             state.token is not None
             and state.token_version == state.version

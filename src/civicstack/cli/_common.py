@@ -110,6 +110,12 @@ def passphrase(*, confirm: bool = False) -> str:
     given = os.environ.get(PASSPHRASE_ENV)
     if given:
         return given
+    if not interactive():
+        # Never read a secret from a pipe: it may be the data a command reads (``-``), and
+        # getpass would fall back to echoing it.
+        raise InputError(
+            "invalid_request", f"no passphrase: set {PASSPHRASE_ENV} or run in a terminal"
+        )
     try:
         entered = typer.prompt(
             "Wallet passphrase",
@@ -122,6 +128,11 @@ def passphrase(*, confirm: bool = False) -> str:
             "invalid_request", f"no passphrase: set {PASSPHRASE_ENV} or run in a terminal"
         ) from exc
     return str(entered)
+
+
+def interactive() -> bool:
+    """Whether a person can answer prompts (standard input is a terminal)."""
+    return sys.stdin.isatty()
 
 
 def wallet_dir() -> Path:

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import orjson
 import typer
 from rich.console import Console
+from rich.text import Text
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -28,7 +29,13 @@ def emit(data: Any, as_json: bool, human: Callable[[], None] | None = None) -> N
         console.print_json(orjson.dumps(data).decode())
 
 
+def error_line(code: str, detail: str) -> None:
+    """Print ``error [code] detail`` on stderr as one line (no markup, never wrapped)."""
+    flat = " ".join(detail.split())
+    err_console.print(Text.assemble(("error", "bold red"), f" [{code}] {flat}"), soft_wrap=True)
+
+
 def fail(code: str, detail: str) -> None:
     """Print the one-line error and exit non-zero."""
-    err_console.print(f"[bold red]error[/] [{code}] {detail}", markup=True, highlight=False)
+    error_line(code, detail)
     raise SystemExit(1)

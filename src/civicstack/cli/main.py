@@ -14,7 +14,7 @@ import typer
 from typer.core import TyperGroup
 
 from civicstack import __version__
-from civicstack.cli._output import err_console
+from civicstack.cli._output import err_console, error_line
 from civicstack.errors import CivicError
 
 log = logging.getLogger("civicstack.cli")
@@ -51,7 +51,7 @@ class _ContractGroup(TyperGroup):
             raise typer.Exit(130) from None
         except Exception as exc:
             err = _error_line(exc)
-            err_console.print(f"[bold red]error[/] [{err.code}] {err.detail}", highlight=False)
+            error_line(err.code, err.detail)
             raise typer.Exit(1) from None
 
 
@@ -105,7 +105,7 @@ def run() -> None:
         sys.exit(130)
     except (CivicError, OSError) as exc:  # raised outside a command (option callbacks)
         err = _error_line(exc)
-        err_console.print(f"[bold red]error[/] [{err.code}] {err.detail}", highlight=False)
+        error_line(err.code, err.detail)
         sys.exit(1)
 
 
