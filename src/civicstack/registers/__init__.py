@@ -1,0 +1,58 @@
+"""Verifiable registers modelled on GOV.UK Registers, and RSF import and export (pure, in memory).
+
+The public surface:
+
+- items: :class:`Item` (``Item.of`` normalises and hashes; ``Item.from_json`` reads the
+  canonical form), :func:`canonical_json`;
+- schema: :class:`Datatype`, :class:`Cardinality`, :class:`Field`, :class:`RegisterDefinition`,
+  :class:`Schema`, :class:`Link`;
+- the log: :class:`Entry` (``govuk_leaf()``, ``log_leaf()``), :class:`Scope`, :class:`Record`,
+  :class:`Register`, :class:`RegisterBatch` and its :class:`Changeset`, :class:`RegisterHead`,
+  :class:`TreeHead`; the storage seam :class:`RegisterBase`.
+"""
+
+from civicstack.registers.batch import (
+    Changeset,
+    DanglingLink,
+    LineError,
+    PendingLink,
+    RegisterBase,
+    RegisterBatch,
+    RegisterHead,
+)
+from civicstack.registers.canonical import Item, Value, canonical_json, item_hash, json_string
+from civicstack.registers.datatypes import Datatype, check_value
+from civicstack.registers.entries import Entry, Record, Scope, check_timestamp, format_timestamp
+from civicstack.registers.register import Register
+from civicstack.registers.schema import Cardinality, Field, Link, RegisterDefinition, Schema
+from civicstack.registers.tree import TreeHead, root_of
+
+__all__ = [
+    "Cardinality",
+    "Changeset",
+    "DanglingLink",
+    "Datatype",
+    "Entry",
+    "Field",
+    "Item",
+    "LineError",
+    "Link",
+    "PendingLink",
+    "Record",
+    "Register",
+    "RegisterBase",
+    "RegisterBatch",
+    "RegisterDefinition",
+    "RegisterHead",
+    "Schema",
+    "Scope",
+    "TreeHead",
+    "Value",
+    "canonical_json",
+    "check_timestamp",
+    "check_value",
+    "format_timestamp",
+    "item_hash",
+    "json_string",
+    "root_of",
+]
