@@ -8,7 +8,9 @@ The public surface:
   :class:`Schema`, :class:`Link`;
 - the log: :class:`Entry` (``govuk_leaf()``, ``log_leaf()``), :class:`Scope`, :class:`Record`,
   :class:`Register`, :class:`RegisterBatch` and its :class:`Changeset`, :class:`RegisterHead`,
-  :class:`TreeHead`; the storage seam :class:`RegisterBase`.
+  :class:`TreeHead`; the storage seam :class:`RegisterBase`;
+- RSF: :func:`parse_rsf`, :func:`import_rsf`, :func:`export_rsf`, :func:`stage_rsf`;
+- linked registers: :class:`Catalogue` (implements :class:`civicstack.types.RegisterLinks`).
 """
 
 from civicstack.registers.batch import (
@@ -21,15 +23,33 @@ from civicstack.registers.batch import (
     RegisterHead,
 )
 from civicstack.registers.canonical import Item, Value, canonical_json, item_hash, json_string
+from civicstack.registers.catalogue import Catalogue, NoRegisters
 from civicstack.registers.datatypes import Datatype, check_value
 from civicstack.registers.entries import Entry, Record, Scope, check_timestamp, format_timestamp
 from civicstack.registers.register import Register
+from civicstack.registers.rsf import (
+    AddItem,
+    AppendEntry,
+    AssertRootHash,
+    Command,
+    RSFImport,
+    RSFLimits,
+    export_rsf,
+    import_rsf,
+    parse_rsf,
+    stage_rsf,
+)
 from civicstack.registers.schema import Cardinality, Field, Link, RegisterDefinition, Schema
 from civicstack.registers.tree import TreeHead, root_of
 
 __all__ = [
+    "AddItem",
+    "AppendEntry",
+    "AssertRootHash",
     "Cardinality",
+    "Catalogue",
     "Changeset",
+    "Command",
     "DanglingLink",
     "Datatype",
     "Entry",
@@ -37,7 +57,10 @@ __all__ = [
     "Item",
     "LineError",
     "Link",
+    "NoRegisters",
     "PendingLink",
+    "RSFImport",
+    "RSFLimits",
     "Record",
     "Register",
     "RegisterBase",
@@ -51,8 +74,12 @@ __all__ = [
     "canonical_json",
     "check_timestamp",
     "check_value",
+    "export_rsf",
     "format_timestamp",
+    "import_rsf",
     "item_hash",
     "json_string",
+    "parse_rsf",
     "root_of",
+    "stage_rsf",
 ]
