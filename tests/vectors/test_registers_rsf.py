@@ -15,7 +15,10 @@ import pytest
 
 from civicstack.errors import CivicError
 from civicstack.registers import (
+    Cardinality,
     Catalogue,
+    Datatype,
+    Field,
     LineError,
     Register,
     Scope,
@@ -160,3 +163,23 @@ def test_bad_rsf_fails_with_its_code_and_line(filename: str, shade: Catalogue) -
     assert (error.code, error.line) == (expected["code"], expected["line"]), error.detail
     assert {name: _snapshot(r) for name, r in shade.registers.items()} == before
     assert "colour" not in shade.registers
+
+
+def test_new_register_is_described_in_the_archived_metadata_registers() -> None:
+    """A register created next to GOV.UK's field and register registers is recorded in them."""
+    directory = shared_path("data", "gov-uk-registers-2021")
+    catalogue = Catalogue()
+    catalogue.import_rsf(
+        {n: (directory / f"{n}.rsf").read_bytes() for n in ("datatype", "field", "register")}
+    )
+    name = catalogue.field("name")
+    assert name is not None
+    fields = [
+        Field("gp-practice", Datatype.STRING, Cardinality.ONE, register="gp-practice"),
+        name,
+        Field("list-size", Datatype.INTEGER, Cardinality.ONE),
+    ]
+    changes = catalogue.create_register("gp-practice", fields, now=1_767_225_600)
+    assert [e.key for e in changes["field"].entries] == ["gp-practice", "list-size"]
+    assert [e.key for e in changes["datatype"].entries] == ["integer"]
+    assert [e.key for e in changes["register"].entries] == ["gp-practice"]

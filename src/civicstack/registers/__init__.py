@@ -10,7 +10,9 @@ The public surface:
   :class:`Register`, :class:`RegisterBatch` and its :class:`Changeset`, :class:`RegisterHead`,
   :class:`TreeHead`; the storage seam :class:`RegisterBase`;
 - RSF: :func:`parse_rsf`, :func:`import_rsf`, :func:`export_rsf`, :func:`stage_rsf`;
-- linked registers: :class:`Catalogue` (implements :class:`civicstack.types.RegisterLinks`).
+- schema changes: :func:`stage_definition`, :func:`stage_new_field` (system entries in the log);
+- linked registers: :class:`Catalogue` (implements :class:`civicstack.types.RegisterLinks`):
+  multi-register imports, ``create_register``, ``add_field``, ``bootstrap``.
 """
 
 from civicstack.registers.batch import (
@@ -25,6 +27,7 @@ from civicstack.registers.batch import (
 from civicstack.registers.canonical import Item, Value, canonical_json, item_hash, json_string
 from civicstack.registers.catalogue import Catalogue, NoRegisters
 from civicstack.registers.datatypes import Datatype, check_value
+from civicstack.registers.define import stage_definition, stage_new_field
 from civicstack.registers.entries import Entry, Record, Scope, check_timestamp, format_timestamp
 from civicstack.registers.register import Register
 from civicstack.registers.rsf import (
@@ -81,5 +84,7 @@ __all__ = [
     "json_string",
     "parse_rsf",
     "root_of",
+    "stage_definition",
+    "stage_new_field",
     "stage_rsf",
 ]

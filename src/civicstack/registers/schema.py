@@ -9,7 +9,8 @@ keys) describe a register with system entries:
   optional ``register`` it links to, ``phase``, ``text``), the same item as field ``f``'s record
   in the ``field`` register;
 - ``register:<name>``: the register definition (ordered ``fields``, ``registry``, ``phase``,
-  ``text``, optional ``register``), the same item as the record in the ``register`` register.
+  ``text``, optional ``register`` and ``copyright``), the same item as the record in the
+  ``register`` register.
 
 A user item is valid when every field it has is in the definition's ``fields`` and each value has
 the field's cardinality and datatype; the primary-key field (the one named like the register)
@@ -43,8 +44,8 @@ class Cardinality(StrEnum):
 
 #: RFC 0008: alphanumerics, with single ``-``, ``_``, ``.`` or ``/`` between them.
 KEY_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9]|[-_./](?![-_./]))*")
-#: System keys: ``name``, ``custodian``, ``field:<f>``, ``register:<r>``...
-SYSTEM_KEY_RE = re.compile(r"(?:[a-z][a-z0-9-]*:)?[A-Za-z0-9](?:[A-Za-z0-9]|[-_./](?![-_./]))*")
+#: System keys: ``name``, ``custodian``... (keys), or ``field:<f>``, ``register:<r>`` (names).
+SYSTEM_KEY_RE = re.compile(rf"[a-z][a-z0-9-]*:[a-z][a-z0-9-]*|{KEY_RE.pattern}")
 MAX_KEY_LENGTH = 256
 
 
@@ -129,11 +130,12 @@ class RegisterDefinition:
     registry: str | None = None
     phase: str | None = None
     text: str | None = None
+    copyright: str | None = None
 
     @classmethod
     def from_item(cls, item: Item) -> RegisterDefinition:
         """Read a register definition; raise ``invalid_schema`` if it is malformed."""
-        known = {"fields", "register", "registry", "phase", "text"}
+        known = {"fields", "register", "registry", "phase", "text", "copyright"}
         extra = set(item.fields) - known
         if extra:
             raise _schema_error(f"unknown attributes in a register definition: {sorted(extra)}")
@@ -155,6 +157,7 @@ class RegisterDefinition:
             registry=_single(item, "registry", required=False),
             phase=_single(item, "phase", required=False),
             text=_single(item, "text", required=False),
+            copyright=_single(item, "copyright", required=False),
         )
 
     def to_item(self) -> Item:
@@ -166,6 +169,7 @@ class RegisterDefinition:
                 "registry": self.registry,
                 "phase": self.phase,
                 "text": self.text,
+                "copyright": self.copyright,
             }
         )
 
