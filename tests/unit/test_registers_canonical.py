@@ -168,3 +168,14 @@ def test_different_content_different_hash(a: dict[str, object], b: dict[str, obj
     """Two items share a hash only when their fields are equal."""
     first, second = Item.of(a), Item.of(b)
     assert (first.hash == second.hash) == (first.fields == second.fields)
+
+
+def test_literal_backslash_u_is_not_mistaken_for_an_escape() -> None:
+    """A string holding a backslash then u00ab keeps its lower case; real escapes go upper."""
+    item = Item.of({"a": "\\u00ab\x1f\\\x0b"})
+    assert item.text() == '{"a":"\\\\u00ab\\u001F\\\\\\u000B"}'
+
+
+def test_non_ascii_names_take_the_same_escaping() -> None:
+    """Items with non-ASCII member names escape values exactly like ASCII-named ones."""
+    assert canonical_json({"é": "\x1f"}) == '{"é":"\\u001F"}'.encode()

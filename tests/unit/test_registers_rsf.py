@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from civicstack.errors import CivicError
+from civicstack.errors import CODES, CivicError
 from civicstack.registers import (
     AddItem,
     AppendEntry,
@@ -274,3 +274,43 @@ def test_any_changed_byte_is_caught(register: Register, data: st.DataObject) -> 
     except CivicError:
         return
     assert (again.root_hash(), again.log_root()) != (register.root_hash(), register.log_root())
+
+
+NAME_ITEM = Item.of({"name": "thing"})
+TOKENS = st.sampled_from(
+    [
+        b"add-item",
+        b"append-entry",
+        b"assert-root-hash",
+        b"\t",
+        b"\n",
+        b"\r",
+        b"user",
+        b"system",
+        b"name",
+        b"field:thing",
+        b"thing",
+        b"2020-01-01T00:00:00Z",
+        b";",
+        b"\xff",
+        NAME_ITEM.canonical,
+        NAME_ITEM.hash.encode(),
+        b"sha-256:" + b"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        b'{"cardinality":"1","datatype":"string","field":"thing"}',
+        b'{"fields":["thing"]}',
+        b'{"thing":"a"}',
+        b'{"a":[]}',
+        b'{"a":{"b":"c"}}',
+        b"[[[[[[[[[[",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.lists(TOKENS, max_size=40).map(b"".join), st.binary(max_size=200)))
+def test_any_input_imports_or_fails_with_a_registered_code(data: bytes) -> None:
+    """Hostile input either imports or raises a CivicError with a registered code, nothing else."""
+    try:
+        import_rsf(data, links=NoRegisters())
+    except CivicError as exc:
+        assert exc.code in CODES

@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from civicstack._crypto import merkle_leaf_hash
 from civicstack.errors import CivicError, VerificationError
 from civicstack.registers.canonical import Item
 from civicstack.registers.entries import (
@@ -131,6 +132,8 @@ class Changeset:
     system_records: Mapping[str, tuple[Item, ...]]
     dangling_links: tuple[DanglingLink, ...] = ()
     orphan_items: tuple[str, ...] = ()
+    #: RFC 9162 leaf hashes of the new user entries (the GOV.UK tree's, and the log's too).
+    govuk_leaf_hashes: tuple[bytes, ...] = ()
 
     def log_leaves(self) -> list[bytes]:
         """The new register-log leaves, in order: what the durable log appends."""
@@ -173,6 +176,7 @@ class RegisterBatch:
     _system: dict[str, tuple[Item, ...]] = field(default_factory=dict, init=False)
     _keys: set[str] = field(default_factory=set, init=False)
     _links: list[PendingLink] = field(default_factory=list, init=False)
+    _govuk_leaf_hashes: list[bytes] = field(default_factory=list, init=False)
     _schema: Schema | None = field(default=None, init=False)
     _schema_stale: bool = field(default=True, init=False)
 
@@ -306,9 +310,8 @@ class RegisterBatch:
         entry = Entry(Scope.SYSTEM, number, key, timestamp, hashes, head.size)
         self._system[key] = tuple(items)
         self._schema_stale = True
-        self._head = RegisterHead(
-            name, head.user_count, number, head.govuk, head.log.extend([entry.log_leaf()])
-        )
+        log = head.log.append_leaf_hash(merkle_leaf_hash(entry.log_leaf()))
+        self._head = RegisterHead(name, head.user_count, number, head.govuk, log)
         return entry
 
     def _append_user(
@@ -328,12 +331,15 @@ class RegisterBatch:
             for field_name, link in schema.validate(item, key):
                 self._links.append(PendingLink(entry, field_name, link, line))
         self._keys.add(key)
+        # A user entry's log leaf is its GOV.UK leaf: hash it once for both trees.
+        leaf_hash = merkle_leaf_hash(entry.govuk_leaf())
+        self._govuk_leaf_hashes.append(leaf_hash)
         self._head = RegisterHead(
             head.name,
             number,
             head.system_count,
-            head.govuk.extend([entry.govuk_leaf()]),
-            head.log.extend([entry.log_leaf()]),
+            head.govuk.append_leaf_hash(leaf_hash),
+            head.log.append_leaf_hash(leaf_hash),
         )
         return entry
 
@@ -389,6 +395,7 @@ class RegisterBatch:
             system_records=dict(self._system),
             dangling_links=tuple(dangling),
             orphan_items=orphans,
+            govuk_leaf_hashes=tuple(self._govuk_leaf_hashes),
         )
 
     def resolve_links(self, links: RegisterLinks) -> list[DanglingLink]:

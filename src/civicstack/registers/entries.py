@@ -26,6 +26,7 @@ Two trees, two leaf rules:
 
 from __future__ import annotations
 
+import calendar
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -54,11 +55,18 @@ def check_timestamp(text: str) -> int:
     """
     if TIMESTAMP_RE.fullmatch(text) is None:
         raise VerificationError("invalid_entry", f"timestamp {text!r} is not YYYY-MM-DDThh:mm:ssZ")
-    try:
-        moment = datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-    except ValueError:
-        raise VerificationError("invalid_entry", f"timestamp {text!r} is not a date") from None
-    return int(moment.timestamp())
+    # Fixed positions, checked by hand: strptime costs a quarter of an archive import.
+    year, month, day = int(text[0:4]), int(text[5:7]), int(text[8:10])
+    hour, minute, second = int(text[11:13]), int(text[14:16]), int(text[17:19])
+    if not (
+        1 <= month <= 12
+        and 1 <= day <= calendar.monthrange(year, month)[1]
+        and hour < 24
+        and minute < 60
+        and second < 60
+    ):
+        raise VerificationError("invalid_entry", f"timestamp {text!r} is not a date")
+    return calendar.timegm((year, month, day, hour, minute, second))
 
 
 def format_timestamp(now: int) -> str:

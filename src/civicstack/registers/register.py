@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence, Set
 from types import MappingProxyType
 
-from civicstack._crypto import merkle_leaf_hash
 from civicstack.errors import CivicError, VerificationError
 from civicstack.registers.batch import Changeset, RegisterBatch, RegisterHead
 from civicstack.registers.canonical import Item
@@ -91,10 +90,10 @@ class Register:
                 self._user.append(entry)
                 self._records[entry.key] = entry
                 self._trails.setdefault(entry.key, []).append(entry)
-                self._govuk_leaf_hashes.append(merkle_leaf_hash(entry.govuk_leaf()))
             else:
                 self._system.append(entry)
                 self._system_latest[entry.key] = entry
+        self._govuk_leaf_hashes.extend(changes.govuk_leaf_hashes)
         self._system_records.update(changes.system_records)
         if changes.system_records:
             self._schema = None
