@@ -274,3 +274,17 @@ def test_entry_json_names_scope_and_position() -> None:
         "entry-type": "user",
         "log-index": 6,
     }
+
+
+def test_dangling_link_message_names_the_whole_target() -> None:
+    """Without a line number the message still names the full target, colon and all."""
+    register = _colour({"colour": "red"})
+    batch = register.batch()
+    item = Item.of({"colour": "pink", "similar": ["colour: red", "teal"]})
+    batch.append_items(Scope.USER, "pink", [item], now=NOW)
+    with pytest.raises(CivicError) as caught:
+        register.commit(batch, NoRegisters())
+    assert not isinstance(caught.value, LineError)
+    assert caught.value.detail == (
+        "colour entry 2 field 'similar' links to 'colour: red', which does not exist (and 1 more)"
+    )

@@ -9,7 +9,8 @@ The public surface:
 - the log: :class:`Entry` (``govuk_leaf()``, ``log_leaf()``), :class:`Scope`, :class:`Record`,
   :class:`Register`, :class:`RegisterBatch` and its :class:`Changeset`, :class:`RegisterHead`,
   :class:`TreeHead`; the storage seam :class:`RegisterBase`;
-- RSF: :func:`parse_rsf`, :func:`import_rsf`, :func:`export_rsf`, :func:`stage_rsf`;
+- RSF: :func:`parse_rsf`, :func:`import_rsf`, :func:`export_rsf`, :func:`serialise_rsf`,
+  :func:`stage_rsf`;
 - schema changes: :func:`stage_definition`, :func:`stage_new_field` (system entries in the log);
 - linked registers: :class:`Catalogue` (implements :class:`civicstack.types.RegisterLinks`):
   multi-register imports, ``create_register``, ``add_field``, ``bootstrap``.
@@ -40,6 +41,7 @@ from civicstack.registers.rsf import (
     export_rsf,
     import_rsf,
     parse_rsf,
+    serialise_rsf,
     stage_rsf,
 )
 from civicstack.registers.schema import Cardinality, Field, Link, RegisterDefinition, Schema
@@ -84,6 +86,7 @@ __all__ = [
     "json_string",
     "parse_rsf",
     "root_of",
+    "serialise_rsf",
     "stage_definition",
     "stage_new_field",
     "stage_rsf",

@@ -112,11 +112,10 @@ class DanglingLink:
     line: int | None
 
     def describe(self) -> str:
-        """One line for people."""
-        where = f"line {self.line}: " if self.line is not None else ""
+        """One line for people (the line number, when there is one, is in :attr:`line`)."""
         target = self.target.register + (f":{self.target.key}" if self.target.key else "")
         return (
-            f"{where}{self.register} entry {self.entry_number} field {self.field!r} "
+            f"{self.register} entry {self.entry_number} field {self.field!r} "
             f"links to {target!r}, which does not exist"
         )
 
@@ -381,11 +380,8 @@ class RegisterBatch:
         dangling = self.resolve_links(links)
         if dangling and not unsafe_allow_dangling_links:
             first = dangling[0]
-            error = VerificationError("dangling_link", first.describe().split(": ", 1)[-1])
-            if len(dangling) > 1:
-                error = VerificationError(
-                    "dangling_link", f"{error.detail} (and {len(dangling) - 1} more)"
-                )
+            more = f" (and {len(dangling) - 1} more)" if len(dangling) > 1 else ""
+            error = VerificationError("dangling_link", first.describe() + more)
             raise at_line(error, first.line)
         return Changeset(
             base=self._base_head,

@@ -140,13 +140,15 @@ class Register:
         items = self._system_records.get(key)
         return items[0] if items else None
 
-    def entries(self, scope: Scope | None = None) -> Sequence[Entry]:
-        """Entries in log order; only one scope's when ``scope`` is given (then by number)."""
+    def entries(
+        self, scope: Scope | None = None, *, start: int = 0, stop: int | None = None
+    ) -> Sequence[Entry]:
+        """Entries ``[start, stop)`` in log order, or of one scope (then indexed by number - 1)."""
         if scope is Scope.USER:
-            return tuple(self._user)
+            return tuple(self._user[start:stop])
         if scope is Scope.SYSTEM:
-            return tuple(self._system)
-        return tuple(self._entries)
+            return tuple(self._system[start:stop])
+        return tuple(self._entries[start:stop])
 
     def entry(self, number: int, scope: Scope = Scope.USER) -> Entry:
         """Entry ``number`` (1-based, per scope as GOV.UK numbered them); raises ``not_found``."""

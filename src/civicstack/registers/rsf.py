@@ -28,14 +28,20 @@ carrying the 1-based line number and the inner code.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
 from civicstack.errors import CivicError, InputError, VerificationError
 from civicstack.registers.batch import Changeset, LineError, RegisterBatch, at_line
 from civicstack.registers.canonical import MAX_ITEM_BYTES, Item
-from civicstack.registers.entries import ITEM_HASH_RE, MAX_ENTRY_ITEMS, TIMESTAMP_RE, Scope
+from civicstack.registers.entries import (
+    ITEM_HASH_RE,
+    MAX_ENTRY_ITEMS,
+    TIMESTAMP_RE,
+    Entry,
+    Scope,
+)
 from civicstack.registers.register import Register
 from civicstack.registers.schema import KEY_RE, MAX_KEY_LENGTH, SYSTEM_KEY_RE
 from civicstack.types import RegisterLinks
@@ -253,29 +259,48 @@ def import_rsf(
     return RSFImport(register, changes)
 
 
-def export_rsf(register: Register, *, start: int = 0) -> Iterator[str]:
-    """RSF lines (each ending in LF) for the register log from position ``start``.
+def serialise_rsf(
+    entries: Iterable[Entry],
+    item: Callable[[str], Item | None],
+    *,
+    root_before: bytes,
+    root_after: bytes,
+) -> Iterator[str]:
+    """RSF lines (each ending in LF) for ``entries``, between two ``assert-root-hash`` lines.
 
-    The first line asserts the root before ``start`` (the empty tree's for a full export, as
-    GOV.UK's files do), each item comes just before the first entry naming it, and the last
-    line asserts the current root, so another import checks the whole file.
+    Each item (looked up with ``item``) is written just before the first entry naming it. The
+    storage adapter streams a register from its database through this.
     """
-    entries = register.entries()
-    if not 0 <= start <= len(entries):
-        raise CivicError("not_found", f"no log position {start}")
-    before = sum(1 for entry in entries[:start] if entry.scope is Scope.USER)
-    yield AssertRootHash(register.root_hash(before)).rsf() + "\n"
+    yield AssertRootHash(root_before).rsf() + "\n"
     emitted: set[str] = set()
-    for entry in entries[start:]:
+    for entry in entries:
         for item_hash in entry.item_hashes:
             if item_hash not in emitted:
                 emitted.add(item_hash)
-                item = register.item(item_hash)
-                if item is None:  # pragma: no cover - a register always holds its entries' items
-                    raise CivicError("internal_error", f"missing item {item_hash}")
-                yield AddItem(item).rsf() + "\n"
+                found = item(item_hash)
+                if found is None:
+                    raise CivicError("internal_error", f"entry {entry.position} lacks {item_hash}")
+                yield AddItem(found).rsf() + "\n"
         yield entry.rsf() + "\n"
-    yield AssertRootHash(register.root_hash()).rsf() + "\n"
+    yield AssertRootHash(root_after).rsf() + "\n"
+
+
+def export_rsf(register: Register, *, start: int = 0) -> Iterator[str]:
+    """RSF lines for the register log from position ``start`` to its end.
+
+    The first line asserts the root before ``start`` (the empty tree's for a full export, as
+    GOV.UK's files do) and the last the current root, so another import checks the whole file.
+    """
+    if not 0 <= start <= register.size:
+        raise CivicError("not_found", f"no log position {start}")
+    entries = register.entries(start=start)
+    before = register.user_count - sum(1 for entry in entries if entry.scope is Scope.USER)
+    return serialise_rsf(
+        entries,
+        register.item,
+        root_before=register.root_hash(before),
+        root_after=register.root_hash(),
+    )
 
 
 __all__ = [
@@ -289,5 +314,6 @@ __all__ = [
     "export_rsf",
     "import_rsf",
     "parse_rsf",
+    "serialise_rsf",
     "stage_rsf",
 ]
