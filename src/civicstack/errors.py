@@ -73,6 +73,21 @@ CODES: dict[str, tuple[int, str]] = {
     "wallet_corrupted": (500, "The wallet's files are damaged or were tampered with."),
     "no_matching_credential": (404, "No credential in the wallet can answer the request."),
     "decryption_failed": (400, "The ciphertext does not decrypt (wrong key or tampered data)."),
+    # --- registers (GOV.UK Registers model, RSF) --------------------------------------------
+    "invalid_rsf": (400, "An RSF line is malformed (command, arity, key, timestamp or hash)."),
+    "invalid_item": (400, "An item is not a canonical JSON object of strings or string lists."),
+    "invalid_entry": (400, "An entry is malformed (key, timestamp or item hashes)."),
+    "invalid_schema": (400, "A field or register definition is malformed or inconsistent."),
+    "unknown_field": (400, "An item has a field the register's schema does not define."),
+    "invalid_datatype": (400, "A value does not match its field's datatype."),
+    "invalid_cardinality": (400, "A value is a list where one value is expected, or the reverse."),
+    "primary_key_mismatch": (
+        400,
+        "An item's primary-key field is missing or differs from its key.",
+    ),
+    "dangling_link": (400, "A link names a register or record that does not exist."),
+    "hash_mismatch": (400, "An entry names an item hash that no added item has."),
+    "root_hash_mismatch": (400, "The asserted root hash differs from the computed one."),
 }
 
 
