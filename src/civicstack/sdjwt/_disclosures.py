@@ -8,15 +8,16 @@ concealed first, so a disclosed value may itself carry digests (recursive disclo
 
 from __future__ import annotations
 
+import os
 import re
-import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from civicstack._crypto import (
     b64url_decode,
     b64url_encode,
+    b64url_with_digest,
     json_dumps,
     json_loads_strict,
     sha256_b64url,
@@ -34,7 +35,7 @@ SALT_BYTES = 16
 MAX_DEPTH = 32
 MAX_DISCLOSURE_BYTES = 16 * 1024
 
-#: ``rng(n)`` returns ``n`` random bytes (``secrets.token_bytes`` by default; tests inject one).
+#: ``rng(n)`` returns ``n`` random bytes (``os.urandom`` by default; tests inject one).
 Rng = Callable[[int], bytes]
 #: A claim's place: object member names and array indices from the top of the payload.
 Path = tuple[str | int, ...]
@@ -47,9 +48,12 @@ def disclosure_digest(encoded: str) -> str:
     return sha256_b64url(encoded.encode("ascii"))
 
 
-@dataclass(frozen=True, slots=True)
-class Disclosure:
-    """One Disclosure: ``[salt, name, value]`` for a property, ``[salt, value]`` for an element."""
+class Disclosure(NamedTuple):
+    """One Disclosure: ``[salt, name, value]`` for a property, ``[salt, value]`` for an element.
+
+    An immutable NamedTuple rather than a frozen dataclass: issuers make one per claim, and a
+    tuple is built about three times faster.
+    """
 
     encoded: str
     digest: str
@@ -63,8 +67,8 @@ def make_disclosure(
 ) -> Disclosure:
     """§4.2.1 (object property, ``name`` given) or §4.2.2 (array element, ``name`` None)."""
     array = [salt, value] if name is None else [salt, name, value]
-    encoded = b64url_encode(dumps(array))
-    return Disclosure(encoded, disclosure_digest(encoded), salt, name, value)
+    encoded, digest = b64url_with_digest(dumps(array))
+    return Disclosure(encoded, digest, salt, name, value)
 
 
 def decode_disclosure(encoded: str, *, max_bytes: int = MAX_DISCLOSURE_BYTES) -> Disclosure:
@@ -100,11 +104,14 @@ _Trie = dict[str | int, list[Any]]
 
 
 class _Concealer:
-    def __init__(self, rng: Rng, decoys: int, dumps: JsonDumps) -> None:
+    def __init__(self, rng: Rng, decoys: int, dumps: JsonDumps, salts: int) -> None:
         self.rng = rng
         self.decoys = decoys
         self.dumps = dumps
         self.disclosures: list[Disclosure] = []
+        # Every salt in one draw (one system call), handed out in creation order.
+        self.salts = self.random(SALT_BYTES * salts)
+        self.next_salt = 0
 
     def random(self, n: int) -> bytes:
         raw = self.rng(n)
@@ -113,10 +120,14 @@ class _Concealer:
         return raw
 
     def disclose(self, name: str | None, value: Any) -> str:
-        salt = b64url_encode(self.random(SALT_BYTES))
-        disclosure = make_disclosure(salt, name, value, dumps=self.dumps)
-        self.disclosures.append(disclosure)
-        return disclosure.digest
+        # make_disclosure, inlined: this runs once per claim on the issuance hot path.
+        start = self.next_salt
+        self.next_salt = start + SALT_BYTES
+        salt = b64url_encode(self.salts[start : start + SALT_BYTES])
+        array = [salt, value] if name is None else [salt, name, value]
+        encoded, digest = b64url_with_digest(self.dumps(array))
+        self.disclosures.append(Disclosure(encoded, digest, salt, name, value))
+        return digest
 
     def decoy_digests(self) -> list[str]:
         # §4.2.5: a digest over fresh random bytes; a uniform count in 1..decoys hides how many
@@ -209,6 +220,9 @@ def exists(claims: Mapping[str, Any], path: Path) -> bool:
 def _build_trie(claims: Mapping[str, Any], paths: Iterable[Path]) -> _Trie:
     root: _Trie = {}
     for path in paths:
+        if len(path) == 1 and isinstance(path[0], str) and path[0] in claims:
+            root.setdefault(path[0], [False, {}])[0] = True  # a top-level claim: no walk
+            continue
         if not path or not exists(claims, path):
             raise InputError("undisclosable_claim", f"no claim at {format_path(path)!r}")
         node = root
@@ -218,6 +232,10 @@ def _build_trie(claims: Mapping[str, Any], paths: Iterable[Path]) -> _Trie:
                 entry[0] = True
             node = entry[1]
     return root
+
+
+def _count_marked(trie: _Trie) -> int:
+    return sum(entry[0] + _count_marked(entry[1]) for entry in trie.values())
 
 
 def conceal(
@@ -232,12 +250,14 @@ def conceal(
 
     Each path names an object member (a ``str`` segment) or an array element (an ``int``);
     a path below another concealed path gives a recursive Disclosure. ``decoys`` > 0 adds
-    between 1 and ``decoys`` decoy digests to every ``_sd`` array. ``dumps`` encodes the
+    between 1 and ``decoys`` decoy digests to every ``_sd`` array. All salts come from one
+    ``rng(16 * number_of_disclosures)`` call, in creation order. ``dumps`` encodes the
     Disclosure arrays (any JSON encoding is valid, §4.2.1; tests pass the reference tool's).
     """
     _check_reserved(dict(claims), 0)
-    concealer = _Concealer(rng or secrets.token_bytes, decoys, dumps)
-    payload = concealer.object(dict(claims), _build_trie(claims, disclosable))
+    trie = _build_trie(claims, disclosable)
+    concealer = _Concealer(rng or os.urandom, decoys, dumps, _count_marked(trie))
+    payload = concealer.object(dict(claims), trie)
     return Concealed(payload, tuple(concealer.disclosures))
 
 
@@ -253,6 +273,8 @@ def parse_path(text: str, claims: Mapping[str, Any]) -> Path:
     """
     if not isinstance(text, str) or not text:
         raise InputError("undisclosable_claim", "a claim path must be a non-empty string")
+    if text in claims:  # a top-level name is taken whole (the common case, and fast)
+        return (text,)
     path: list[str | int] = []
     here: Any = claims
     for segment in text.split("."):
