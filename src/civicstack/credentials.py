@@ -132,6 +132,11 @@ class HeldCredential:
     typ: str | None = None
     kid: str | None = None
 
+    @property
+    def holder(self) -> PublicKey | None:
+        """The key the credential is bound to (``cnf.jwk``), parsed."""
+        return sdjwt.cnf_key(self.payload)
+
 
 def _held(sd_jwt: str) -> tuple[sdjwt.SdJwt, sdjwt.Processed]:
     parsed = sdjwt.parse_sd_jwt(sd_jwt)
@@ -187,7 +192,9 @@ def present_credential(
     """
     parsed, processed = _held(sd_jwt)
     bound = sdjwt.cnf_key(processed.claims)
-    if bound is not None and bound != holder.public_key:
+    if bound is None:
+        raise VerificationError("key_binding_failed", "the credential names no holder key (cnf)")
+    if bound != holder.public_key:
         raise VerificationError("key_binding_failed", "the credential is bound to another key")
     paths = [sdjwt.parse_path(path, processed.claims) for path in disclose]
     chosen = sdjwt.select_disclosures(processed, paths)
@@ -388,12 +395,16 @@ def verify(
     from civicstack.fetch import HttpFetcher  # the one adapter this front door needs
     from civicstack.status import StatusListClient
 
-    result = verify_presentation(
-        presentation,
-        trust=StaticIssuer(issuer_jwk),
-        aud=aud,
-        nonce=nonce,
-        now=resolve_now(now),
-        status=StatusListClient(HttpFetcher()),
-    )
+    fetcher = HttpFetcher()
+    try:
+        result = verify_presentation(
+            presentation,
+            trust=StaticIssuer(issuer_jwk),
+            aud=aud,
+            nonce=nonce,
+            now=resolve_now(now),
+            status=StatusListClient(fetcher),
+        )
+    finally:
+        fetcher.close()
     return dict(result.payload)

@@ -17,7 +17,7 @@ from sd_jwt.verifier import SDJWTVerifier
 
 from civicstack import credentials as cred
 from civicstack import sdjwt
-from civicstack._crypto import PrivateKey
+from civicstack._crypto import Alg, PrivateKey
 from civicstack.errors import VerificationError
 from civicstack.testing import generate_private_jwk
 
@@ -65,9 +65,9 @@ def _our_verify(presentation: str, issuer_jwk: dict[str, str]) -> dict[str, Any]
 
 
 @pytest.mark.parametrize("issuer_alg", ["ES256", "EdDSA"])
-def test_ours_issued_and_presented_theirs_verifies(issuer_alg: str) -> None:
+def test_ours_issued_and_presented_theirs_verifies(issuer_alg: Alg) -> None:
     """The reference verifier accepts our credential and presentation, and sees the same claims."""
-    issuer, holder = generate_private_jwk(issuer_alg), generate_private_jwk("ES256")  # type: ignore[arg-type]
+    issuer, holder = generate_private_jwk(issuer_alg), generate_private_jwk("ES256")
     sd = cred.issue_credential(
         PrivateKey.from_jwk(issuer), iss=ISS, vct="urn:eudi:pid:1", claims=CLAIMS,
         holder=PrivateKey.from_jwk(holder).public_key, disclosable=PATHS, iat=NOW,
@@ -120,9 +120,9 @@ def _their_issuance(issuer: dict[str, str], holder: dict[str, str], alg: str) ->
 
 
 @pytest.mark.parametrize("issuer_alg", ["ES256", "EdDSA"])
-def test_theirs_issued_and_presented_we_verify(issuer_alg: str) -> None:
+def test_theirs_issued_and_presented_we_verify(issuer_alg: Alg) -> None:
     """A reference issuance with decoys and recursive arrays, presented by the reference holder."""
-    issuer, holder = generate_private_jwk(issuer_alg), generate_private_jwk("ES256")  # type: ignore[arg-type]
+    issuer, holder = generate_private_jwk(issuer_alg), generate_private_jwk("ES256")
     their_holder = SDJWTHolder(_their_issuance(issuer, holder, issuer_alg))
     their_holder.create_presentation(
         {"address": {"locality": True}, "nationalities": [False, True]}, NONCE, AUD, JWK(**holder)

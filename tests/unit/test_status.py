@@ -253,12 +253,12 @@ def test_cache_never_outlives_exp_and_clamps_ttl() -> None:
     clock.advance(3600)
     client.check(status_reference(URI, 0), ISS, _Trust(), clock.now())
     assert len(fetcher.requests) == 3  # max_ttl 3600 clamps the 10^9 s ttl
-    tiny = _token(StatusList(8), ttl=1, exp=NOW + 10**6)
-    small = _client(InMemoryFetcher({URI: tiny}), clock, min_ttl=30)
+    tiny = InMemoryFetcher({URI: _token(StatusList(8), ttl=1, exp=NOW + 10**6)})
+    small = _client(tiny, clock, min_ttl=30)
     for _ in range(3):
         small.check(status_reference(URI, 0), ISS, _Trust(), clock.now())
         clock.advance(10)
-    assert len(small.fetcher.requests) == 1  # type: ignore[attr-defined]
+    assert len(tiny.requests) == 1
 
 
 def test_client_failures_have_their_codes() -> None:
