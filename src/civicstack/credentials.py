@@ -17,7 +17,7 @@ an array element. The recipes take parsed keys; :func:`issue`, :func:`present` a
 
 from __future__ import annotations
 
-import secrets
+import os
 from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -83,9 +83,11 @@ def issue_credential(
         raise InputError("invalid_request", "exp must be after iat")
     if not 0 <= decoys <= 64:
         raise InputError("invalid_request", "decoys must be between 0 and 64")
-    names = list(claims) if disclosable is None else list(disclosable)
-    paths = [sdjwt.parse_path(name, claims) for name in names]
-    concealed = sdjwt.conceal(claims, paths, rng=rng or secrets.token_bytes, decoys=decoys)
+    if disclosable is None:
+        paths: list[sdjwt.Path] = [(name,) for name in claims]
+    else:
+        paths = [sdjwt.parse_path(name, claims) for name in disclosable]
+    concealed = sdjwt.conceal(claims, paths, rng=rng or os.urandom, decoys=decoys)
     payload: dict[str, Any] = {"iss": iss, "iat": iat}
     if nbf is not None:
         payload["nbf"] = nbf

@@ -131,13 +131,15 @@ class _Concealer:
 
     def decoy_digests(self) -> list[str]:
         # §4.2.5: a digest over fresh random bytes; a uniform count in 1..decoys hides how many
-        # real claims an object has (rejection sampling keeps the count exactly uniform).
+        # real claims an object has (rejection sampling keeps the count exactly uniform). One
+        # draw serves the count and the bytes behind every decoy.
         if self.decoys <= 0:
             return []
         limit = 256 - 256 % self.decoys
-        while (byte := self.random(1)[0]) >= limit:
+        while (pool := self.random(1 + 32 * self.decoys))[0] >= limit:
             pass
-        return [sha256_b64url(self.random(32)) for _ in range(1 + byte % self.decoys)]
+        count = 1 + pool[0] % self.decoys
+        return [sha256_b64url(pool[i : i + 32]) for i in range(1, 1 + 32 * count, 32)]
 
     def value(self, value: Any, trie: _Trie) -> Any:
         if not trie:
@@ -157,7 +159,7 @@ class _Concealer:
             if entry is None:
                 kept[name] = value
                 continue
-            inner = self.value(value, entry[1])
+            inner = self.value(value, entry[1]) if entry[1] else value
             if entry[0]:
                 digests.append(self.disclose(name, inner))
             else:
@@ -180,18 +182,26 @@ class _Concealer:
         return out
 
 
+_SCALARS = (str, int, float, bool, type(None))
+_NOT_CLAIMS = RESERVED | {SD_ALG}
+
+
 def _check_reserved(value: Any, depth: int) -> None:
     if depth > MAX_DEPTH:
         raise InputError("too_large", f"claims nest deeper than {MAX_DEPTH} levels")
-    if isinstance(value, dict):
-        for name, inner in value.items():
-            if not isinstance(name, str):
-                raise InputError("invalid_request", "claim names must be strings")
-            if name in RESERVED or name == SD_ALG:
-                raise InputError("reserved_claim", f"claims may not use the name {name!r}")
-            _check_reserved(inner, depth + 1)
-    elif isinstance(value, list):
-        for inner in value:
+    if isinstance(value, Mapping):
+        if not all(type(name) is str for name in value):
+            raise InputError("invalid_request", "claim names must be strings")
+        taken = _NOT_CLAIMS.intersection(value)
+        if taken:
+            raise InputError("reserved_claim", f"claims may not use the name {min(taken)!r}")
+        inners: Iterable[Any] = value.values()
+    elif isinstance(value, list | tuple):
+        inners = value
+    else:
+        return
+    for inner in inners:
+        if type(inner) not in _SCALARS:
             _check_reserved(inner, depth + 1)
 
 
@@ -235,7 +245,13 @@ def _build_trie(claims: Mapping[str, Any], paths: Iterable[Path]) -> _Trie:
 
 
 def _count_marked(trie: _Trie) -> int:
-    return sum(entry[0] + _count_marked(entry[1]) for entry in trie.values())
+    total, stack = 0, [trie]
+    while stack:
+        for marked, children in stack.pop().values():
+            total += marked
+            if children:
+                stack.append(children)
+    return total
 
 
 def conceal(
