@@ -18,6 +18,7 @@ an array element. The recipes take parsed keys; :func:`issue`, :func:`present` a
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -37,6 +38,8 @@ NEVER_DISCLOSED = frozenset({"iss", "nbf", "exp", "cnf", "vct", "vct#integrity",
 #: Claims the recipes set themselves; callers pass them as arguments, not inside ``claims``.
 REGISTERED = NEVER_DISCLOSED | {"iat"}
 DEFAULT_DECOYS = 3
+# A typ naming another specific kind of JWT (kb+jwt, statuslist+jwt...); +sd-jwt and JWT pass.
+_OTHER_JWT = re.compile(r"\+jwt$", re.IGNORECASE)
 
 
 # --- issuance ----------------------------------------------------------------------------------
@@ -288,6 +291,11 @@ def verify_presentation(
     the Referenced Token itself).
     """
     parsed = sdjwt.parse_sd_jwt(presentation)
+    typ = parsed.header.get("typ")
+    # RFC 8725 §3.11: a JWT explicitly typed as another kind (a KB-JWT, a status list token,
+    # a key proof, all signed by keys a verifier knows) is never taken for a credential.
+    if typ is not None and (not isinstance(typ, str) or _OTHER_JWT.search(typ)):
+        raise VerificationError("invalid_credential", f"typ {typ!r} is not an SD-JWT type")
     iss_claim = parsed.payload.get("iss")
     iss = iss_claim if isinstance(iss_claim, str) else ""
 
@@ -304,7 +312,6 @@ def verify_presentation(
         max_kb_age=max_kb_age,
     )
     payload = verified.claims
-    typ = parsed.header.get("typ")
     vct = payload.get("vct")
     if typ in VC_TYPS:
         _check_vc_rules(payload, verified.disclosed)

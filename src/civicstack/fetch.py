@@ -3,7 +3,7 @@
 This is an adapter: the core asks a :class:`civicstack.types.Fetcher` for bytes and never
 imports this module, except the :func:`civicstack.credentials.verify` front door, which needs a
 default. :class:`HttpFetcher` refuses anything but ``http``/``https`` (also after redirects),
-bounds every phase with a timeout, follows at most a few redirects (Token Status List §11.3
+bounds every phase with a timeout, follows at most a few redirects (Token Status List §11.4
 warns about redirect loops) and stops reading as soon as the body passes the cap, so neither a
 huge nor a compressed bomb of a response is ever held in memory. Every failure is
 ``fetch_failed``. For tests, :class:`civicstack.testing.InMemoryFetcher` serves a dict.

@@ -202,6 +202,10 @@ CORPUS = [
         lambda: present(unsigned({"alg": "EdDSA", "typ": "dc+sd-jwt"}, payload()))),
     Bad("_sd_alg sha-512", "unsupported_algorithm",
         lambda: present(jwt(payload(_sd_alg="sha-512")))),
+    Bad("a status list token posing as a credential", "invalid_credential",
+        lambda: present(jwt(payload(), header={"typ": "statuslist+jwt"}))),
+    Bad("a KB-JWT posing as a credential", "invalid_credential",
+        lambda: present(jwt(payload(), header={"typ": "kb+jwt"}))),
     Bad("untrusted issuer", "untrusted_issuer", present,
         {"trust": cred.StaticIssuer(ISSUER.public_key, iss="https://other.example")}),
     # --- RFC 9901 §7.1 step 6 and SD-JWT VC ------------------------------------------------------
