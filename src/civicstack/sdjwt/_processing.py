@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from civicstack.errors import InputError, VerificationError
 from civicstack.sdjwt._disclosures import (
@@ -28,8 +28,7 @@ from civicstack.sdjwt._disclosures import (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class DisclosedClaim:
+class DisclosedClaim(NamedTuple):
     """A Disclosure that was used, where it landed, and the Disclosure that contained it."""
 
     path: Path
