@@ -104,7 +104,11 @@ def issue_credential(
     payload.update(concealed.payload)
     payload[sdjwt.SD_ALG] = sdjwt.SHA_256
     header = {"typ": VC_TYP} if kid is None else {"typ": VC_TYP, "kid": kid}
-    jwt = sign_compact(issuer, json_dumps(payload), header)
+    try:
+        encoded = json_dumps(payload)
+    except TypeError as exc:  # orjson's JSONEncodeError: something in status is not JSON
+        raise InputError("invalid_request", "status must be a JSON object") from exc
+    jwt = sign_compact(issuer, encoded, header)
     return jwt + "~" + "".join(d.encoded + "~" for d in concealed.disclosures)
 
 

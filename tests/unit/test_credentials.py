@@ -166,6 +166,9 @@ def test_issue_checks_arguments() -> None:
     assert _code(lambda: _issue(decoys=65)) == "invalid_request"
     bad = {"status_list": {"idx": -1, "uri": "https://x"}}
     assert _code(lambda: _issue(status=bad)) == "invalid_request"
+    not_json = {"status_list": {"idx": 1, "uri": "https://x"}, "other": {1, 2}}
+    assert _code(lambda: _issue(status=not_json)) == "invalid_request"
+    assert _code(lambda: _issue(claims={"when": object()}, disclosable=None)) == "invalid_request"
 
 
 def test_header_and_payload_layout() -> None:

@@ -125,10 +125,14 @@ def test_no_sd_key_without_disclosable_members() -> None:
         ({"a": [1]}, [("a", True)], "undisclosable_claim"),
         ({"a": 1}, [()], "undisclosable_claim"),
         ({"a": 1}, [("a", "b")], "undisclosable_claim"),
+        ({"a": {1, 2}}, [], "invalid_request"),
+        ({"a": [float("nan")]}, [], "invalid_request"),
+        ({"a": 2**64}, [], "invalid_request"),
+        ({1: "x"}, [], "invalid_request"),
     ],
 )
 def test_conceal_refuses(claims: dict[str, Any], paths: list[sdjwt.Path], code: str) -> None:
-    """Reserved names anywhere, and paths that name no claim, are refused with their code."""
+    """Reserved names, non-JSON values and paths that name no claim are refused with a code."""
     assert _code(lambda: sdjwt.conceal(claims, paths)) == code
 
 

@@ -8,6 +8,7 @@ concealed first, so a disclosed value may itself carry digests (recursive disclo
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -71,8 +72,13 @@ def make_disclosure(
     return Disclosure(encoded, digest, salt, name, value)
 
 
-def decode_disclosure(encoded: str, *, max_bytes: int = MAX_DISCLOSURE_BYTES) -> Disclosure:
-    """Decode a received Disclosure strictly; ``invalid_disclosure`` when it is not one."""
+def decode_disclosure(
+    encoded: str, *, max_bytes: int = MAX_DISCLOSURE_BYTES, digest: str | None = None
+) -> Disclosure:
+    """Decode a received Disclosure strictly; ``invalid_disclosure`` when it is not one.
+
+    ``digest`` is the Disclosure's digest when the caller computed it already.
+    """
     if len(encoded) > max_bytes:
         raise InputError("too_large", f"a disclosure is longer than {max_bytes} bytes")
     try:
@@ -84,11 +90,12 @@ def decode_disclosure(encoded: str, *, max_bytes: int = MAX_DISCLOSURE_BYTES) ->
         raise VerificationError("invalid_disclosure", "a disclosure is a JSON array of 2 or 3")
     if not isinstance(array[0], str):
         raise VerificationError("invalid_disclosure", "a disclosure's salt must be a string")
+    digest = digest or disclosure_digest(encoded)
     if len(array) == 2:
-        return Disclosure(encoded, disclosure_digest(encoded), array[0], None, array[1])
+        return Disclosure(encoded, digest, array[0], None, array[1])
     if not isinstance(array[1], str):
         raise VerificationError("invalid_disclosure", "a disclosure's claim name must be a string")
-    return Disclosure(encoded, disclosure_digest(encoded), array[0], array[1], array[2])
+    return Disclosure(encoded, digest, array[0], array[1], array[2])
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,11 +189,13 @@ class _Concealer:
         return out
 
 
-_SCALARS = (str, int, float, bool, type(None))
+_PLAIN = (str, bool, type(None))
 _NOT_CLAIMS = RESERVED | {SD_ALG}
+_INT_RANGE = range(-(2**63), 2**63)
 
 
-def _check_reserved(value: Any, depth: int) -> None:
+def _check_claims(value: Any, depth: int) -> None:
+    """Claims are JSON: no reserved names, finite numbers, 64-bit integers, bounded depth."""
     if depth > MAX_DEPTH:
         raise InputError("too_large", f"claims nest deeper than {MAX_DEPTH} levels")
     if isinstance(value, Mapping):
@@ -199,10 +208,22 @@ def _check_reserved(value: Any, depth: int) -> None:
     elif isinstance(value, list | tuple):
         inners = value
     else:
-        return
+        raise InputError("invalid_request", f"a claim value cannot be a {type(value).__name__}")
     for inner in inners:
-        if type(inner) not in _SCALARS:
-            _check_reserved(inner, depth + 1)
+        kind = type(inner)
+        if kind in _PLAIN:
+            continue
+        if kind is int or kind is float:
+            _check_number(inner)
+        else:
+            _check_claims(inner, depth + 1)
+
+
+def _check_number(number: float) -> None:
+    if isinstance(number, int) and number not in _INT_RANGE:
+        raise InputError("invalid_request", "claim integers must fit in 64 bits")
+    if isinstance(number, float) and not math.isfinite(number):
+        raise InputError("invalid_request", "claim numbers must be finite")
 
 
 _MISSING = object()
@@ -270,7 +291,7 @@ def conceal(
     ``rng(16 * number_of_disclosures)`` call, in creation order. ``dumps`` encodes the
     Disclosure arrays (any JSON encoding is valid, §4.2.1; tests pass the reference tool's).
     """
-    _check_reserved(dict(claims), 0)
+    _check_claims(dict(claims), 0)
     trie = _build_trie(claims, disclosable)
     concealer = _Concealer(rng or os.urandom, decoys, dumps, _count_marked(trie))
     payload = concealer.object(dict(claims), trie)

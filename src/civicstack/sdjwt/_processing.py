@@ -87,7 +87,7 @@ class _Walk:
         encoded = self.by_digest.get(digest)
         if encoded is None:
             return None
-        return decode_disclosure(encoded, max_bytes=self.max_bytes)
+        return decode_disclosure(encoded, max_bytes=self.max_bytes, digest=digest)
 
     def value(self, value: Any, path: Path, depth: int, parent: str | None) -> Any:
         # Exact types: the input is parsed JSON, and this runs for every value in the payload.
@@ -150,7 +150,7 @@ class _Walk:
             encoded = self.by_digest.get(digest)
             if encoded is None:
                 continue
-            disclosure = decode_disclosure(encoded, max_bytes=self.max_bytes)
+            disclosure = decode_disclosure(encoded, max_bytes=self.max_bytes, digest=digest)
             name = disclosure.name
             # 3.3.2.1. An _sd digest must refer to a [salt, claim name, claim value] Disclosure.
             if name is None:
