@@ -14,6 +14,7 @@ from civicstack._crypto.encoding import (
 )
 from civicstack._crypto.hashing import (
     MERKLE_EMPTY_ROOT,
+    b64url_with_digest,
     merkle_leaf_hash,
     merkle_node_hash,
     sha256_b64url,
@@ -51,6 +52,7 @@ __all__ = [
     "aead_encrypt",
     "b64url_decode",
     "b64url_encode",
+    "b64url_with_digest",
     "generate_private_jwk",
     "json_canonical",
     "json_dumps",
