@@ -65,6 +65,15 @@ CODES: dict[str, tuple[int, str]] = {
     "wallet_exists": (409, "A wallet already exists here."),
     "no_wallet": (404, "No wallet here: run `civic wallet init` first."),
     "consent_declined": (403, "The holder declined to share."),
+    # --- Merkle log (RFC 9162, C2SP signed-note / tlog-checkpoint / tlog-proof) -------------
+    "inclusion_proof_invalid": (400, "The inclusion proof does not lead to the root hash."),
+    "consistency_proof_invalid": (400, "The consistency proof does not link the two tree heads."),
+    "proof_out_of_range": (400, "The index or tree size lies beyond the tree."),
+    "invalid_note": (400, "The signed note, checkpoint or receipt is malformed."),
+    "untrusted_note": (400, "The note carries no valid signature from a trusted key."),
+    "origin_mismatch": (400, "The checkpoint comes from another log (origin)."),
+    "unknown_log": (404, "No log with that name."),
+    "log_exists": (409, "A log with that name already exists."),
 }
 
 

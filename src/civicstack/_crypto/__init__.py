@@ -14,7 +14,9 @@ from civicstack._crypto.encoding import (
 from civicstack._crypto.hashing import (
     MERKLE_EMPTY_ROOT,
     merkle_leaf_hash,
+    merkle_leaf_hashes,
     merkle_node_hash,
+    merkle_parents,
     sha256_b64url,
     sha256_digest,
 )
@@ -54,7 +56,9 @@ __all__ = [
     "json_loads_strict",
     "json_object_strict",
     "merkle_leaf_hash",
+    "merkle_leaf_hashes",
     "merkle_node_hash",
+    "merkle_parents",
     "open_private_key",
     "parse_compact",
     "public_jwk",

@@ -1,0 +1,338 @@
+"""The tree as C2SP tlog-tiles (https://c2sp.org/tlog-tiles): what the log stores and serves.
+
+A tile at level *L*, index *N* holds up to 256 consecutive hashes of the tree level 8L:
+``MTH(D[(N*256 + i) * 256**L : (N*256 + i + 1) * 256**L])`` for i in 0..255 (tlog-tiles,
+"Merkle Tree"). A full tile is 8,192 bytes; the rightmost tile of each level is partial and
+grows as the log grows. Entry bundles hold the entries of a level-0 tile, each prefixed with its
+length as a big-endian uint16 (tlog-tiles, "Log entries").
+
+Every perfect subtree ``(level, index)`` of the tree (:data:`~civicstack.log.tree.Node`) lies in
+exactly one tile, so a proof needs one tile per tile level it touches: O(log n) reads, never the
+leaves. Inside a tile the levels between two tile levels are recomputed by hashing; to keep that
+cheap each tile also carries ``inner``, the hashes of its complete groups of 16 (the tree level
+8L + 4). That column is civicstack's index, not part of tlog-tiles: a node then costs at most 15
+hashes instead of 255. The tile bytes themselves are exactly tlog-tiles'.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from civicstack._crypto import MERKLE_EMPTY_ROOT, merkle_leaf_hashes, merkle_parents
+from civicstack.errors import CivicError, InputError
+from civicstack.log.tree import (
+    HASH_SIZE,
+    MAX_TREE_SIZE,
+    Node,
+    consistency_spans,
+    fold_nodes,
+    inclusion_spans,
+    nodes_for_spans,
+    proof_from_nodes,
+    root_nodes,
+)
+
+TILE_HEIGHT = 8
+TILE_WIDTH = 1 << TILE_HEIGHT
+#: ``inner`` holds one hash per group of ``1 << INNER_HEIGHT`` tile hashes.
+INNER_HEIGHT = 4
+INNER_GROUP = 1 << INNER_HEIGHT
+#: tlog-tiles bundles prefix each entry with a uint16 length.
+MAX_ENTRY_BYTES = 0xFFFF
+
+__all__ = [
+    "MAX_ENTRY_BYTES",
+    "TILE_HEIGHT",
+    "TILE_WIDTH",
+    "Tile",
+    "TileRef",
+    "TileSource",
+    "decode_bundle",
+    "encode_bundle",
+    "grow",
+    "inner_hashes",
+    "prove_consistency",
+    "prove_inclusion",
+    "right_edge",
+    "root_at",
+    "tile_width",
+]
+
+
+@dataclass(frozen=True, order=True)
+class TileRef:
+    """Tile ``index`` of ``level``, needed at least ``width`` hashes wide (1..256)."""
+
+    level: int
+    index: int
+    width: int = TILE_WIDTH
+
+    def path(self) -> str:
+        """The tlog-tiles resource path, e.g. ``tile/0/x001/x234/067.p/5``."""
+        return f"tile/{self.level}/{index_path(self.index)}{_partial(self.width)}"
+
+
+def index_path(index: int) -> str:
+    """tlog-tiles ``<N>``: zero-padded 3-digit elements, all but the last prefixed with ``x``."""
+    digits = str(index)
+    digits = digits.rjust(-(-len(digits) // 3) * 3, "0")
+    parts = [digits[i : i + 3] for i in range(0, len(digits), 3)]
+    return "/".join(["x" + p for p in parts[:-1]] + parts[-1:])
+
+
+def _partial(width: int) -> str:
+    return "" if width == TILE_WIDTH else f".p/{width}"
+
+
+def _perfect_root(hashes: Sequence[bytes]) -> bytes:
+    level = list(hashes)
+    while len(level) > 1:
+        level = merkle_parents(level)
+    return level[0]
+
+
+def inner_hashes(hashes: bytes, start_group: int = 0) -> bytes:
+    """The ``inner`` column: MTH of each complete group of 16 tile hashes, from ``start_group``."""
+    out = []
+    size = INNER_GROUP * HASH_SIZE
+    for off in range(start_group * size, len(hashes) - size + 1, size):
+        group = [hashes[i : i + HASH_SIZE] for i in range(off, off + size, HASH_SIZE)]
+        out.append(_perfect_root(group))
+    return b"".join(out)
+
+
+@dataclass(frozen=True)
+class Tile:
+    """The hashes of one tile (tlog-tiles bytes) and its ``inner`` group hashes."""
+
+    level: int
+    index: int
+    hashes: bytes
+    inner: bytes
+
+    @classmethod
+    def build(cls, level: int, index: int, hashes: bytes) -> Tile:
+        """A tile from its hashes, computing ``inner``."""
+        return cls(level, index, hashes, inner_hashes(hashes))
+
+    @property
+    def width(self) -> int:
+        """How many hashes the tile holds (256 when full)."""
+        return len(self.hashes) // HASH_SIZE
+
+    def check(self) -> None:
+        """Raise if the stored bytes do not have a tile's shape (storage corruption)."""
+        w = self.width
+        if (
+            len(self.hashes) % HASH_SIZE
+            or not 0 < w <= TILE_WIDTH
+            or len(self.inner) != (w // INNER_GROUP) * HASH_SIZE
+        ):
+            raise CivicError("internal_error", f"log tile {self.level}/{self.index} is damaged")
+
+    def subtree(self, offset: int, height: int) -> bytes:
+        """MTH of the perfect subtree over hashes ``[offset, offset + 2**height)`` of this tile."""
+        if height == 0:
+            return self.hashes[offset * HASH_SIZE : (offset + 1) * HASH_SIZE]
+        if height >= INNER_HEIGHT:
+            src, first, count = self.inner, offset >> INNER_HEIGHT, 1 << (height - INNER_HEIGHT)
+        else:
+            src, first, count = self.hashes, offset, 1 << height
+        if count == 1:
+            return src[first * HASH_SIZE : (first + 1) * HASH_SIZE]
+        group = [
+            src[i : i + HASH_SIZE]
+            for i in range(first * HASH_SIZE, (first + count) * HASH_SIZE, HASH_SIZE)
+        ]
+        return _perfect_root(group)
+
+
+def tile_width(level: int, index: int, size: int) -> int:
+    """Width of tile ``(level, index)`` in a tree of ``size`` leaves (0: no such tile)."""
+    return max(0, min(TILE_WIDTH, (size >> (TILE_HEIGHT * level)) - index * TILE_WIDTH))
+
+
+def _locate(node: Node) -> tuple[int, int, int, int]:
+    """(tile level, tile index, offset in tile, height in tile) of a perfect subtree."""
+    level, index = node
+    tile_level, height = divmod(level, TILE_HEIGHT)
+    base = index << height
+    return tile_level, base >> TILE_HEIGHT, base & (TILE_WIDTH - 1), height
+
+
+def tiles_for(nodes: Iterable[Node], size: int) -> set[TileRef]:
+    """The tiles holding ``nodes`` in a tree of ``size`` leaves, at that size's widths."""
+    refs = set()
+    for node in nodes:
+        tl, ti, _, _ = _locate(node)
+        refs.add(TileRef(tl, ti, tile_width(tl, ti, size)))
+    return refs
+
+
+def node_hashes(nodes: Iterable[Node], tiles: Mapping[tuple[int, int], Tile]) -> dict[Node, bytes]:
+    """The hash of each node, read from ``tiles`` keyed by ``(level, index)``."""
+    out = {}
+    for node in nodes:
+        tl, ti, offset, height = _locate(node)
+        tile = tiles.get((tl, ti))
+        if tile is None or tile.width < offset + (1 << height):
+            raise CivicError("internal_error", f"log tile {tl}/{ti} is missing or too short")
+        out[node] = tile.subtree(offset, height)
+    return out
+
+
+def right_edge(size: int) -> list[TileRef]:
+    """The partial tiles of a tree of ``size`` leaves: all an append needs to read."""
+    refs = []
+    level = 0
+    while size >> (TILE_HEIGHT * level):
+        count = size >> (TILE_HEIGHT * level)
+        if count % TILE_WIDTH:
+            refs.append(TileRef(level, count // TILE_WIDTH, count % TILE_WIDTH))
+        level += 1
+    return refs
+
+
+class TileSource(Protocol):
+    """Reads tiles: a database, or a tlog-tiles HTTP endpoint."""
+
+    def read_tiles(self, refs: Collection[TileRef]) -> Mapping[tuple[int, int], Tile]:
+        """Each wanted tile keyed by ``(level, index)``, at least ``ref.width`` wide."""
+        ...
+
+
+def _check_size(size: int) -> None:
+    if not 0 <= size <= MAX_TREE_SIZE:
+        raise InputError("proof_out_of_range", f"tree size {size} is out of range")
+
+
+def root_at(size: int, source: TileSource) -> bytes:
+    """The root hash of the first ``size`` leaves, from O(log n) tiles."""
+    _check_size(size)
+    if size == 0:
+        return MERKLE_EMPTY_ROOT
+    nodes = root_nodes(size)
+    hashes = node_hashes(nodes, source.read_tiles(tiles_for(nodes, size)))
+    return fold_nodes([hashes[n] for n in nodes])
+
+
+def prove_inclusion(index: int, size: int, source: TileSource) -> list[bytes]:
+    """RFC 9162 §2.1.3.1 inclusion proof of leaf ``index`` in the tree of ``size`` leaves."""
+    _check_size(size)
+    if not 0 <= index < size:
+        raise InputError("proof_out_of_range", f"leaf {index} is not in a tree of {size}")
+    spans = inclusion_spans(index, size)
+    nodes = nodes_for_spans(spans)
+    hashes = node_hashes(nodes, source.read_tiles(tiles_for(nodes, size)))
+    return proof_from_nodes(spans, hashes.__getitem__)
+
+
+def prove_consistency(size1: int, size2: int, source: TileSource) -> list[bytes]:
+    """RFC 9162 §2.1.4.1 consistency proof between the trees of ``size1`` and ``size2`` leaves.
+
+    Equal sizes give the empty proof; ``size1`` must be positive (nothing is proven from an
+    empty tree, see :func:`~civicstack.log.tree.verify_consistency`).
+    """
+    _check_size(size2)
+    if not 0 < size1 <= size2:
+        raise InputError("proof_out_of_range", f"no consistency proof from {size1} to {size2}")
+    if size1 == size2:
+        return []
+    spans = consistency_spans(size1, size2)
+    nodes = nodes_for_spans(spans)
+    hashes = node_hashes(nodes, source.read_tiles(tiles_for(nodes, size2)))
+    return proof_from_nodes(spans, hashes.__getitem__)
+
+
+def grow(
+    size: int, edge: Mapping[tuple[int, int], Tile], leaf_hashes: Sequence[bytes]
+) -> list[Tile]:
+    """The tiles that change when ``leaf_hashes`` are appended to a tree of ``size`` leaves.
+
+    ``edge`` holds the tree's partial tiles (:func:`right_edge`). Returns every new or extended
+    tile, each with its full new content; a tile that fills up is hashed into the level above.
+    """
+    changed: list[Tile] = []
+    incoming = list(leaf_hashes)
+    level = 0
+    while incoming:
+        count = size >> (TILE_HEIGHT * level)
+        first = count // TILE_WIDTH
+        old = edge.get((level, first)) if count % TILE_WIDTH else None
+        if count % TILE_WIDTH and (old is None or old.width != count % TILE_WIDTH):
+            raise CivicError("internal_error", f"log tile {level}/{first} is missing or damaged")
+        head, head_inner = (old.hashes, old.inner) if old is not None else (b"", b"")
+        promoted: list[bytes] = []
+        pos = 0
+        index = first
+        while pos < len(incoming):
+            take = TILE_WIDTH - len(head) // HASH_SIZE
+            chunk = incoming[pos : pos + take]
+            pos += len(chunk)
+            hashes = head + b"".join(chunk)
+            done_groups = len(head_inner) // HASH_SIZE
+            inner = head_inner + inner_hashes(hashes, done_groups)
+            tile = Tile(level, index, hashes, inner)
+            changed.append(tile)
+            if tile.width == TILE_WIDTH:
+                promoted.append(tile.subtree(0, TILE_HEIGHT))
+            head, head_inner = b"", b""
+            index += 1
+        incoming = promoted
+        level += 1
+    return changed
+
+
+class MemoryTiles:
+    """A :class:`TileSource` over tiles held in memory (an append's working set, tests)."""
+
+    def __init__(self, tiles: Iterable[Tile] = ()) -> None:
+        self.tiles: dict[tuple[int, int], Tile] = {(t.level, t.index): t for t in tiles}
+
+    def update(self, tiles: Iterable[Tile]) -> None:
+        """Add or replace tiles."""
+        for t in tiles:
+            self.tiles[(t.level, t.index)] = t
+
+    def read_tiles(self, refs: Collection[TileRef]) -> Mapping[tuple[int, int], Tile]:
+        """The wanted tiles that are held (missing ones fail later, in :func:`node_hashes`)."""
+        return {
+            (r.level, r.index): self.tiles[(r.level, r.index)]
+            for r in refs
+            if (r.level, r.index) in self.tiles
+        }
+
+    def append(self, size: int, entries: Sequence[bytes]) -> int:
+        """Append ``entries`` to a tree of ``size`` leaves held here; return the new size."""
+        self.update(grow(size, self.tiles, merkle_leaf_hashes(entries)))
+        return size + len(entries)
+
+
+def encode_bundle(entries: Iterable[bytes]) -> bytes:
+    """tlog-tiles entry bundle bytes: each entry as a big-endian uint16 length and the entry."""
+    out = bytearray()
+    for e in entries:
+        if len(e) > MAX_ENTRY_BYTES:
+            raise InputError("too_large", f"a log entry is at most {MAX_ENTRY_BYTES} bytes")
+        out += len(e).to_bytes(2, "big")
+        out += e
+    return bytes(out)
+
+
+def decode_bundle(data: bytes, limit: int = TILE_WIDTH) -> list[bytes]:
+    """Split an entry bundle; raise ``invalid_request`` if it is truncated or holds too many."""
+    entries: list[bytes] = []
+    pos = 0
+    view = memoryview(data)
+    while pos < len(data):
+        if pos + 2 > len(data) or len(entries) >= limit:
+            raise InputError("invalid_request", "malformed entry bundle")
+        n = int.from_bytes(view[pos : pos + 2], "big")
+        end = pos + 2 + n
+        if end > len(data):
+            raise InputError("invalid_request", "malformed entry bundle")
+        entries.append(bytes(view[pos + 2 : end]))
+        pos = end
+    return entries
