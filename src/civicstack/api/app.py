@@ -1,19 +1,25 @@
 """The platform app: one process serving every service (``civic up``).
 
 Each service is its own FastAPI sub-application (so it publishes its own OpenAPI 3.1 document at
-``/<mount>/openapi.json`` with docs at ``/<mount>/docs``) created by :func:`service_app`, and
+``/<mount>/openapi.json`` with docs at ``/<mount>/docs``) created by :func:`service_app` and
 listed in the catalogue at ``/``. Routes that specs pin to the server root (``/.well-known/...``)
-live on the root app.
+live on the root app. ``GET /healthz`` answers 200 once every service is ready.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import html
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from fastapi import FastAPI
+from fastapi.responses import HTMLResponse, JSONResponse
 
 from civicstack import __version__
-from civicstack.api.problems import install_problem_handlers
+from civicstack.api.limits import BodySizeLimit
+from civicstack.api.problems import install_problem_handlers, problem
+from civicstack.platform import Platform
+from civicstack.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -23,7 +29,11 @@ class Service:
     mount: str
     title: str
     summary: str
-    specs: tuple[str, ...] = field(default_factory=tuple)
+    specs: tuple[str, ...] = ()
+
+
+#: A service factory builds its sub-app for a platform and says how to list it.
+ServiceFactory = Callable[[Platform], tuple[Service, FastAPI]]
 
 
 def service_app(title: str, summary: str, *, version: str = __version__) -> FastAPI:
@@ -31,3 +41,87 @@ def service_app(title: str, summary: str, *, version: str = __version__) -> Fast
     app = FastAPI(title=title, description=summary, version=version)
     install_problem_handlers(app)
     return app
+
+
+def service_factories() -> list[ServiceFactory]:
+    """Every service the platform serves, in catalogue order (components add theirs here)."""
+    return []
+
+
+def create_app(platform: Platform, factories: list[ServiceFactory] | None = None) -> FastAPI:
+    """The root app with every service mounted."""
+    root = FastAPI(
+        title="civicstack",
+        description="Government as a platform: every service, one process.",
+        version=__version__,
+    )
+    install_problem_handlers(root)
+    root.state.platform = platform
+    services: list[Service] = []
+    for factory in service_factories() if factories is None else factories:
+        service, sub = factory(platform)
+        root.mount(service.mount, sub)
+        services.append(service)
+    root.state.services = services
+
+    @root.get("/healthz", tags=["platform"], summary="Readiness: 200 once every service is ready")
+    def healthz() -> JSONResponse:
+        try:
+            platform.ping()
+        except Exception:  # any database failure means "not ready"
+            return problem("internal_error", "the database is not reachable", status=503)
+        return JSONResponse({"status": "ok", "services": [s.mount for s in services]})
+
+    @root.get("/", response_class=HTMLResponse, tags=["platform"], summary="Service catalogue")
+    def catalogue() -> HTMLResponse:
+        return HTMLResponse(_catalogue_html(services))
+
+    @root.get("/services", tags=["platform"], summary="Service catalogue as JSON")
+    def services_json() -> list[dict[str, object]]:
+        return [
+            {
+                "mount": s.mount,
+                "title": s.title,
+                "summary": s.summary,
+                "openapi": f"{s.mount}/openapi.json",
+                "docs": f"{s.mount}/docs",
+                "specs": list(s.specs),
+            }
+            for s in services
+        ]
+
+    return root
+
+
+def _catalogue_html(services: list[Service]) -> str:
+    rows = "\n".join(
+        f"<tr><td><a href='{html.escape(s.mount)}/docs'>{html.escape(s.title)}</a></td>"
+        f"<td>{html.escape(s.summary)}</td><td>{html.escape(', '.join(s.specs))}</td>"
+        f"<td><a href='{html.escape(s.mount)}/openapi.json'>OpenAPI 3.1</a></td></tr>"
+        for s in services
+    )
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>civicstack services</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}}
+table{{border-collapse:collapse;width:100%}}td,th{{border-bottom:1px solid #ccc;padding:.5rem;
+text-align:left;vertical-align:top}}</style></head>
+<body><h1>civicstack</h1>
+<p>Every service of this platform publishes its API as OpenAPI 3.1. Errors are
+<code>application/problem+json</code> (RFC 9457) with a stable <code>code</code>.</p>
+<table><thead><tr><th>Service</th><th>What it does</th><th>Standards</th><th>API</th></tr></thead>
+<tbody>
+{rows}
+</tbody></table>
+<p><a href="/healthz">/healthz</a> · civicstack {__version__}</p></body></html>"""
+
+
+def wrap(app: FastAPI, max_body: int) -> BodySizeLimit:
+    """The ASGI app as served: the root app behind the body size cap."""
+    return BodySizeLimit(app, max_body)
+
+
+def create_app_from_env() -> BodySizeLimit:
+    """Uvicorn factory for worker processes: settings from the environment ``civic up`` set."""
+    platform = Platform(Settings.from_env())
+    return wrap(create_app(platform), max_body=10 * 1024 * 1024)

@@ -42,6 +42,9 @@ def _root(
 def _register() -> None:
     """Attach the command groups (each module owns its ``typer.Typer``)."""
     # Command groups register here, one line each.
+    from civicstack.cli import up
+
+    app.registered_commands += up.app.registered_commands
 
 
 _register()

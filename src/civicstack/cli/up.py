@@ -1,0 +1,54 @@
+"""``civic up``: every service in one process (or N worker processes) on the embedded default."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from civicstack.cli._output import console
+from civicstack.platform import Platform
+from civicstack.settings import Settings
+
+app = typer.Typer()
+
+
+@app.command("up")
+def up(
+    host: Annotated[str | None, typer.Option(help="Interface to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="TCP port.")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, max=64, help="Worker processes.")] = None,
+) -> None:
+    """Start every service (issuers, verifier, trust registry, registers) with a demo world."""
+    import uvicorn
+
+    settings = Settings.from_env(host=host, port=port, workers=workers)
+    platform = Platform(settings)
+    # Migrations and seeding run once here, before any worker starts, so workers never race.
+    platform.migrate()
+    token = platform.admin_token
+    platform.close()
+    # Workers rebuild the same settings from the environment.
+    os.environ.update(
+        {
+            "CIVIC_DATA_DIR": str(settings.data_dir),
+            "CIVIC_DATABASE_URL": settings.database_url,
+            "CIVIC_BASE_URL": settings.base_url,
+            "CIVIC_HOST": settings.host,
+            "CIVIC_PORT": str(settings.port),
+            "CIVIC_ADMIN_TOKEN": token,
+        }
+    )
+    console.print(f"[bold]civicstack[/] on {settings.base_url}  (data: {settings.data_dir})")
+    console.print(f"  catalogue  {settings.base_url}/")
+    console.print(f"  admin token in {settings.data_dir / 'admin-token'} or CIVIC_ADMIN_TOKEN")
+    uvicorn.run(
+        "civicstack.api.app:create_app_from_env",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level="warning",
+        access_log=False,
+    )
