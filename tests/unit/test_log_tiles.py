@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from civicstack.errors import CivicError, InputError
-from civicstack.log import MemoryTiles, leaf_hash
+from civicstack.log import MemoryTiles, leaf_hash, mth
 from civicstack.log.tiles import (
     Tile,
     TileRef,
@@ -72,8 +72,10 @@ def test_full_level0_tile_holds_leaf_hashes_and_feeds_level1() -> None:
     t0 = tiles.tiles[(0, 0)]
     assert len(t0.hashes) == 8192
     assert t0.hashes[:32] == leaf_hash(b"0")
-    assert tiles.tiles[(1, 0)].hashes == t0.subtree(0, 8)
-    assert len(t0.inner) == 16 * 32
+    assert tiles.tiles[(1, 0)].hashes == mth([leaf_hash(e) for e in entries])
+    assert len(t0.inner) == (64 + 16 + 4) * 32
+    assert t0.subtree(4, 2) == mth([leaf_hash(e) for e in entries[4:8]])
+    assert t0.subtree(32, 5) == mth([leaf_hash(e) for e in entries[32:64]])
 
 
 def test_grow_refuses_a_damaged_right_edge() -> None:

@@ -8,19 +8,24 @@ length as a big-endian uint16 (tlog-tiles, "Log entries").
 
 Every perfect subtree ``(level, index)`` of the tree (:data:`~civicstack.log.tree.Node`) lies in
 exactly one tile, so a proof needs one tile per tile level it touches: O(log n) reads, never the
-leaves. Inside a tile the levels between two tile levels are recomputed by hashing; to keep that
-cheap each tile also carries ``inner``, the hashes of its complete groups of 16 (the tree level
-8L + 4). That column is civicstack's index, not part of tlog-tiles: a node then costs at most 15
-hashes instead of 255. The tile bytes themselves are exactly tlog-tiles'.
+leaves. tlog-tiles recomputes the levels inside a tile by hashing (up to 255 hashes a node); to
+make that at most one hash, each tile also carries ``inner``: its complete nodes at heights 2, 4
+and 6 (a third more bytes). That column is civicstack's index, not part of tlog-tiles; the tile
+bytes themselves are exactly tlog-tiles'.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
-from civicstack._crypto import MERKLE_EMPTY_ROOT, merkle_leaf_hashes, merkle_parents
+from civicstack._crypto import (
+    MERKLE_EMPTY_ROOT,
+    merkle_leaf_hashes,
+    merkle_node_hash,
+    merkle_parents,
+)
 from civicstack.errors import CivicError, InputError
 from civicstack.log.tree import (
     HASH_SIZE,
@@ -36,9 +41,8 @@ from civicstack.log.tree import (
 
 TILE_HEIGHT = 8
 TILE_WIDTH = 1 << TILE_HEIGHT
-#: ``inner`` holds one hash per group of ``1 << INNER_HEIGHT`` tile hashes.
-INNER_HEIGHT = 4
-INNER_GROUP = 1 << INNER_HEIGHT
+#: Heights inside a tile whose complete nodes ``inner`` stores, in this order.
+INNER_HEIGHTS = (2, 4, 6)
 #: tlog-tiles bundles prefix each entry with a uint16 length.
 MAX_ENTRY_BYTES = 0xFFFF
 
@@ -52,7 +56,6 @@ __all__ = [
     "decode_bundle",
     "encode_bundle",
     "grow",
-    "inner_hashes",
     "prove_consistency",
     "prove_inclusion",
     "right_edge",
@@ -61,17 +64,16 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, order=True)
-class TileRef:
-    """Tile ``index`` of ``level``, needed at least ``width`` hashes wide (1..256)."""
+class TileRef(NamedTuple):
+    """Tile ``idx`` of ``level``, needed at least ``width`` hashes wide (1..256)."""
 
     level: int
-    index: int
+    idx: int
     width: int = TILE_WIDTH
 
     def path(self) -> str:
         """The tlog-tiles resource path, e.g. ``tile/0/x001/x234/067.p/5``."""
-        return f"tile/{self.level}/{index_path(self.index)}{_partial(self.width)}"
+        return f"tile/{self.level}/{index_path(self.idx)}{_partial(self.width)}"
 
 
 def index_path(index: int) -> str:
@@ -86,26 +88,23 @@ def _partial(width: int) -> str:
     return "" if width == TILE_WIDTH else f".p/{width}"
 
 
-def _perfect_root(hashes: Sequence[bytes]) -> bytes:
-    level = list(hashes)
-    while len(level) > 1:
-        level = merkle_parents(level)
-    return level[0]
+def _pyramid(hashes: bytes) -> list[list[bytes]]:
+    """Every complete node of a tile, by height: ``[hashes, height 1, ..., height 8]``."""
+    level = [hashes[i : i + HASH_SIZE] for i in range(0, len(hashes), HASH_SIZE)]
+    levels = [level]
+    for _ in range(TILE_HEIGHT):
+        level = merkle_parents(level[: len(level) & ~1])
+        levels.append(level)
+    return levels
 
 
-def inner_hashes(hashes: bytes, start_group: int = 0) -> bytes:
-    """The ``inner`` column: MTH of each complete group of 16 tile hashes, from ``start_group``."""
-    out = []
-    size = INNER_GROUP * HASH_SIZE
-    for off in range(start_group * size, len(hashes) - size + 1, size):
-        group = [hashes[i : i + HASH_SIZE] for i in range(off, off + size, HASH_SIZE)]
-        out.append(_perfect_root(group))
-    return b"".join(out)
+def _inner_counts(width: int) -> tuple[int, ...]:
+    return tuple(width >> h for h in INNER_HEIGHTS)
 
 
 @dataclass(frozen=True)
 class Tile:
-    """The hashes of one tile (tlog-tiles bytes) and its ``inner`` group hashes."""
+    """The hashes of one tile (tlog-tiles bytes) and its ``inner`` node hashes."""
 
     level: int
     index: int
@@ -115,7 +114,14 @@ class Tile:
     @classmethod
     def build(cls, level: int, index: int, hashes: bytes) -> Tile:
         """A tile from its hashes, computing ``inner``."""
-        return cls(level, index, hashes, inner_hashes(hashes))
+        return cls._from_pyramid(level, index, hashes, _pyramid(hashes))
+
+    @classmethod
+    def _from_pyramid(
+        cls, level: int, index: int, hashes: bytes, pyramid: list[list[bytes]]
+    ) -> Tile:
+        inner = b"".join(b"".join(pyramid[h]) for h in INNER_HEIGHTS)
+        return cls(level, index, hashes, inner)
 
     @property
     def width(self) -> int:
@@ -128,25 +134,29 @@ class Tile:
         if (
             len(self.hashes) % HASH_SIZE
             or not 0 < w <= TILE_WIDTH
-            or len(self.inner) != (w // INNER_GROUP) * HASH_SIZE
+            or len(self.inner) != sum(_inner_counts(w)) * HASH_SIZE
         ):
             raise CivicError("internal_error", f"log tile {self.level}/{self.index} is damaged")
 
     def subtree(self, offset: int, height: int) -> bytes:
-        """MTH of the perfect subtree over hashes ``[offset, offset + 2**height)`` of this tile."""
+        """MTH of the perfect subtree over hashes ``[offset, offset + 2**height)`` of this tile.
+
+        ``offset`` is a multiple of ``2**height``; at most one hash is computed.
+        """
+        if height & 1:
+            half = 1 << (height - 1)
+            return merkle_node_hash(
+                self.subtree(offset, height - 1), self.subtree(offset + half, height - 1)
+            )
         if height == 0:
             return self.hashes[offset * HASH_SIZE : (offset + 1) * HASH_SIZE]
-        if height >= INNER_HEIGHT:
-            src, first, count = self.inner, offset >> INNER_HEIGHT, 1 << (height - INNER_HEIGHT)
-        else:
-            src, first, count = self.hashes, offset, 1 << height
-        if count == 1:
-            return src[first * HASH_SIZE : (first + 1) * HASH_SIZE]
-        group = [
-            src[i : i + HASH_SIZE]
-            for i in range(first * HASH_SIZE, (first + count) * HASH_SIZE, HASH_SIZE)
-        ]
-        return _perfect_root(group)
+        start = 0
+        for h, count in zip(INNER_HEIGHTS, _inner_counts(self.width), strict=True):
+            if h == height:
+                pos = (start + (offset >> h)) * HASH_SIZE
+                return self.inner[pos : pos + HASH_SIZE]
+            start += count
+        raise ValueError(f"no subtree of height {height} inside a tile")
 
 
 def tile_width(level: int, index: int, size: int) -> int:
@@ -259,26 +269,22 @@ def grow(
     level = 0
     while incoming:
         count = size >> (TILE_HEIGHT * level)
-        first = count // TILE_WIDTH
-        old = edge.get((level, first)) if count % TILE_WIDTH else None
+        index = count // TILE_WIDTH
+        old = edge.get((level, index)) if count % TILE_WIDTH else None
         if count % TILE_WIDTH and (old is None or old.width != count % TILE_WIDTH):
-            raise CivicError("internal_error", f"log tile {level}/{first} is missing or damaged")
-        head, head_inner = (old.hashes, old.inner) if old is not None else (b"", b"")
+            raise CivicError("internal_error", f"log tile {level}/{index} is missing or damaged")
+        head = old.hashes if old is not None else b""
         promoted: list[bytes] = []
         pos = 0
-        index = first
         while pos < len(incoming):
             take = TILE_WIDTH - len(head) // HASH_SIZE
-            chunk = incoming[pos : pos + take]
-            pos += len(chunk)
-            hashes = head + b"".join(chunk)
-            done_groups = len(head_inner) // HASH_SIZE
-            inner = head_inner + inner_hashes(hashes, done_groups)
-            tile = Tile(level, index, hashes, inner)
-            changed.append(tile)
-            if tile.width == TILE_WIDTH:
-                promoted.append(tile.subtree(0, TILE_HEIGHT))
-            head, head_inner = b"", b""
+            hashes = head + b"".join(incoming[pos : pos + take])
+            pos += take
+            pyramid = _pyramid(hashes)
+            changed.append(Tile._from_pyramid(level, index, hashes, pyramid))
+            if pyramid[TILE_HEIGHT]:
+                promoted.append(pyramid[TILE_HEIGHT][0])
+            head = b""
             index += 1
         incoming = promoted
         level += 1
@@ -299,9 +305,9 @@ class MemoryTiles:
     def read_tiles(self, refs: Collection[TileRef]) -> Mapping[tuple[int, int], Tile]:
         """The wanted tiles that are held (missing ones fail later, in :func:`node_hashes`)."""
         return {
-            (r.level, r.index): self.tiles[(r.level, r.index)]
+            (r.level, r.idx): self.tiles[(r.level, r.idx)]
             for r in refs
-            if (r.level, r.index) in self.tiles
+            if (r.level, r.idx) in self.tiles
         }
 
     def append(self, size: int, entries: Sequence[bytes]) -> int:
