@@ -15,6 +15,7 @@ from civicstack.log.tiles import (
     encode_bundle,
     grow,
     index_path,
+    parse_tile_path,
     right_edge,
     tile_width,
 )
@@ -102,3 +103,24 @@ def test_entry_bundles_round_trip_and_reject_damage() -> None:
     with pytest.raises(InputError) as err:
         encode_bundle([b"x" * 65536])
     assert err.value.code == "too_large"
+
+
+def test_tile_paths_parse_back_and_non_canonical_ones_are_refused() -> None:
+    """parse_tile_path reads what TileRef.path writes and refuses other spellings."""
+    for ref in (TileRef(0, 0), TileRef(1, 1234067, 5), TileRef(63, 1000, 255)):
+        assert parse_tile_path(ref.path()) == (ref.level, ref.idx, ref.width)
+    assert parse_tile_path("tile/entries/x001/002.p/7") == (None, 1002, 7)
+    for bad in (
+        "tile/0/0000",
+        "tile/0/x000/001",
+        "tile/0/001.p/256",
+        "tile/0/001.p/0",
+        "tile/0/001.p/07",
+        "tile/64/000",
+        "tile/01/000",
+        "tile/0/../000",
+        "tile/-1/000",
+    ):
+        with pytest.raises(InputError) as err:
+            parse_tile_path(bad)
+        assert err.value.code == "not_found"

@@ -16,7 +16,8 @@ bytes themselves are exactly tlog-tiles'.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+import re
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
@@ -82,6 +83,30 @@ def index_path(index: int) -> str:
     digits = digits.rjust(-(-len(digits) // 3) * 3, "0")
     parts = [digits[i : i + 3] for i in range(0, len(digits), 3)]
     return "/".join(["x" + p for p in parts[:-1]] + parts[-1:])
+
+
+_TILE_PATH = re.compile(
+    r"tile/(?P<level>0|[1-9][0-9]?|entries)/(?P<n>(?:x[0-9]{3}/)*[0-9]{3})(?:\.p/(?P<w>[1-9][0-9]{0,2}))?"
+)
+
+
+def parse_tile_path(path: str) -> tuple[int | None, int, int]:
+    """Read a tlog-tiles path: ``(level, index, width)``; level is ``None`` for entry bundles.
+
+    Raises ``not_found`` for anything that is not a canonical tile or bundle path.
+    """
+    m = _TILE_PATH.fullmatch(path)
+    if m is None or (m["level"] != "entries" and int(m["level"]) > 63):
+        raise InputError("not_found", "not a tlog-tiles path")
+    # A partial tile is 1..255 wide; a full one has no width suffix.
+    width = int(m["w"]) if m["w"] else TILE_WIDTH
+    if m["w"] and width >= TILE_WIDTH:
+        raise InputError("not_found", "a partial tile is narrower than 256")
+    index = int(m["n"].replace("x", "").replace("/", ""))
+    if index_path(index) != m["n"]:
+        raise InputError("not_found", "not a canonical tile index")
+    level = None if m["level"] == "entries" else int(m["level"])
+    return level, index, width
 
 
 def _partial(width: int) -> str:
@@ -314,6 +339,27 @@ class MemoryTiles:
         """Append ``entries`` to a tree of ``size`` leaves held here; return the new size."""
         self.update(grow(size, self.tiles, merkle_leaf_hashes(entries)))
         return size + len(entries)
+
+
+class FetchedTiles:
+    """A :class:`TileSource` reading a tlog-tiles log over HTTP (a monitor's view of a log).
+
+    ``fetch(path)`` returns the bytes at ``<prefix>/<path>``. Tiles are untrusted: a proof built
+    from them is only as good as its verification against signed checkpoints.
+    """
+
+    def __init__(self, fetch: Callable[[str], bytes]) -> None:
+        self._fetch = fetch
+
+    def read_tiles(self, refs: Collection[TileRef]) -> Mapping[tuple[int, int], Tile]:
+        """Fetch each tile at the width the tree size needs."""
+        out = {}
+        for ref in refs:
+            data = self._fetch(ref.path())
+            if len(data) != ref.width * HASH_SIZE:
+                raise InputError("fetch_failed", f"{ref.path()} is not {ref.width} hashes")
+            out[(ref.level, ref.idx)] = Tile.build(ref.level, ref.idx, data)
+        return out
 
 
 def encode_bundle(entries: Iterable[bytes]) -> bytes:
