@@ -359,3 +359,20 @@ def test_append_all_streams_in_batches(store: LogStore) -> None:
     assert store.head("test").root == mth([leaf_hash(e) for e in entries])
     with pytest.raises(CivicError):
         store.append_all("test", iter([]), SIGNER)
+
+
+def test_cached_tiles_follow_appends_made_elsewhere(store: LogStore, engine: Engine) -> None:
+    """A store that cached partial tiles still proves correctly after another store appends."""
+    entries = _entries(700)
+    store.append("test", entries[:300], SIGNER)
+    for i in range(0, 300, 7):
+        store.inclusion_proof("test", i)  # caches the partial tiles of the tree of 300
+    elsewhere = LogStore(engine)
+    elsewhere.append("test", entries[300:], SIGNER)
+    elsewhere.close()
+    leaves = [leaf_hash(e) for e in entries]
+    root = mth(leaves)
+    assert store.root("test") == root
+    for i in (0, 255, 299, 511, 699):
+        verify_inclusion(leaves[i], i, 700, store.inclusion_proof("test", i), root)
+    verify_consistency(300, 700, mth(leaves[:300]), root, store.consistency_proof("test", 300))

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import NamedTuple, Protocol
 
 from civicstack._crypto import (
@@ -31,13 +32,11 @@ from civicstack.errors import CivicError, InputError
 from civicstack.log.tree import (
     HASH_SIZE,
     MAX_TREE_SIZE,
-    Node,
+    Span,
     consistency_spans,
     fold_nodes,
     inclusion_spans,
-    nodes_for_spans,
-    proof_from_nodes,
-    root_nodes,
+    span_nodes,
 )
 
 TILE_HEIGHT = 8
@@ -148,10 +147,19 @@ class Tile:
         inner = b"".join(b"".join(pyramid[h]) for h in INNER_HEIGHTS)
         return cls(level, index, hashes, inner)
 
-    @property
+    @cached_property
     def width(self) -> int:
         """How many hashes the tile holds (256 when full)."""
         return len(self.hashes) // HASH_SIZE
+
+    @cached_property
+    def _starts(self) -> dict[int, int]:
+        """Byte offset of each stored height's first hash in ``inner``."""
+        starts, pos = {}, 0
+        for h, count in zip(INNER_HEIGHTS, _inner_counts(self.width), strict=True):
+            starts[h] = pos
+            pos += count * HASH_SIZE
+        return starts
 
     def check(self) -> None:
         """Raise if the stored bytes do not have a tile's shape (storage corruption)."""
@@ -163,25 +171,26 @@ class Tile:
         ):
             raise CivicError("internal_error", f"log tile {self.level}/{self.index} is damaged")
 
+    def _stored(self, offset: int, height: int) -> bytes:
+        """A stored node: a tile hash (height 0) or an ``inner`` hash (heights 2, 4, 6)."""
+        if height == 0:
+            pos = offset * HASH_SIZE
+            return self.hashes[pos : pos + HASH_SIZE]
+        pos = self._starts[height] + (offset >> height) * HASH_SIZE
+        return self.inner[pos : pos + HASH_SIZE]
+
     def subtree(self, offset: int, height: int) -> bytes:
         """MTH of the perfect subtree over hashes ``[offset, offset + 2**height)`` of this tile.
 
-        ``offset`` is a multiple of ``2**height``; at most one hash is computed.
+        ``offset`` is a multiple of ``2**height`` and height is 0..7; at most one hash is
+        computed (odd heights join two stored children).
         """
         if height & 1:
-            half = 1 << (height - 1)
+            half = height - 1
             return merkle_node_hash(
-                self.subtree(offset, height - 1), self.subtree(offset + half, height - 1)
+                self._stored(offset, half), self._stored(offset + (1 << half), half)
             )
-        if height == 0:
-            return self.hashes[offset * HASH_SIZE : (offset + 1) * HASH_SIZE]
-        start = 0
-        for h, count in zip(INNER_HEIGHTS, _inner_counts(self.width), strict=True):
-            if h == height:
-                pos = (start + (offset >> h)) * HASH_SIZE
-                return self.inner[pos : pos + HASH_SIZE]
-            start += count
-        raise ValueError(f"no subtree of height {height} inside a tile")
+        return self._stored(offset, height)
 
 
 def tile_width(level: int, index: int, size: int) -> int:
@@ -189,32 +198,41 @@ def tile_width(level: int, index: int, size: int) -> int:
     return max(0, min(TILE_WIDTH, (size >> (TILE_HEIGHT * level)) - index * TILE_WIDTH))
 
 
-def _locate(node: Node) -> tuple[int, int, int, int]:
-    """(tile level, tile index, offset in tile, height in tile) of a perfect subtree."""
-    level, index = node
-    tile_level, height = divmod(level, TILE_HEIGHT)
-    base = index << height
-    return tile_level, base >> TILE_HEIGHT, base & (TILE_WIDTH - 1), height
+def span_hashes(spans: Sequence[Span], size: int, source: TileSource) -> list[bytes]:
+    """MTH of each span of a tree of ``size`` leaves, reading each needed tile once.
 
-
-def tiles_for(nodes: Iterable[Node], size: int) -> set[TileRef]:
-    """The tiles holding ``nodes`` in a tree of ``size`` leaves, at that size's widths."""
-    refs = set()
-    for node in nodes:
-        tl, ti, _, _ = _locate(node)
-        refs.add(TileRef(tl, ti, tile_width(tl, ti, size)))
-    return refs
-
-
-def node_hashes(nodes: Iterable[Node], tiles: Mapping[tuple[int, int], Tile]) -> dict[Node, bytes]:
-    """The hash of each node, read from ``tiles`` keyed by ``(level, index)``."""
-    out = {}
-    for node in nodes:
-        tl, ti, offset, height = _locate(node)
-        tile = tiles.get((tl, ti))
-        if tile is None or tile.width < offset + (1 << height):
-            raise CivicError("internal_error", f"log tile {tl}/{ti} is missing or too short")
-        out[node] = tile.subtree(offset, height)
+    Each span is split into perfect subtrees (:func:`~civicstack.log.tree.span_nodes`); each
+    subtree lies in one tile (its level // 8) at a known offset and height inside it.
+    """
+    plan: list[list[tuple[tuple[int, int], int, int]]] = []
+    wanted: dict[tuple[int, int], int] = {}
+    for start, end in spans:
+        located = []
+        width = end - start
+        # Most proof spans are one perfect subtree; only those on the right edge split.
+        nodes = (
+            [(width.bit_length() - 1, start >> (width.bit_length() - 1))]
+            if width & (width - 1) == 0 and width
+            else span_nodes(start, end)
+        )
+        for level, index in nodes:
+            tile_level, height = level >> 3, level & 7
+            base = index << height
+            key = (tile_level, base >> TILE_HEIGHT)
+            if key not in wanted:
+                wanted[key] = tile_width(key[0], key[1], size)
+            located.append((key, base & (TILE_WIDTH - 1), height))
+        plan.append(located)
+    tiles = source.read_tiles([TileRef(lv, ix, w) for (lv, ix), w in wanted.items()])
+    out = []
+    for located in plan:
+        hashes = []
+        for key, offset, height in located:
+            tile = tiles.get(key)
+            if tile is None or tile.width < offset + (1 << height):
+                raise CivicError("internal_error", f"log tile {key[0]}/{key[1]} is missing")
+            hashes.append(tile.subtree(offset, height))
+        out.append(fold_nodes(hashes))
     return out
 
 
@@ -248,9 +266,7 @@ def root_at(size: int, source: TileSource) -> bytes:
     _check_size(size)
     if size == 0:
         return MERKLE_EMPTY_ROOT
-    nodes = root_nodes(size)
-    hashes = node_hashes(nodes, source.read_tiles(tiles_for(nodes, size)))
-    return fold_nodes([hashes[n] for n in nodes])
+    return span_hashes([(0, size)], size, source)[0]
 
 
 def prove_inclusion(index: int, size: int, source: TileSource) -> list[bytes]:
@@ -258,10 +274,7 @@ def prove_inclusion(index: int, size: int, source: TileSource) -> list[bytes]:
     _check_size(size)
     if not 0 <= index < size:
         raise InputError("proof_out_of_range", f"leaf {index} is not in a tree of {size}")
-    spans = inclusion_spans(index, size)
-    nodes = nodes_for_spans(spans)
-    hashes = node_hashes(nodes, source.read_tiles(tiles_for(nodes, size)))
-    return proof_from_nodes(spans, hashes.__getitem__)
+    return span_hashes(inclusion_spans(index, size), size, source)
 
 
 def prove_consistency(size1: int, size2: int, source: TileSource) -> list[bytes]:
@@ -275,10 +288,7 @@ def prove_consistency(size1: int, size2: int, source: TileSource) -> list[bytes]
         raise InputError("proof_out_of_range", f"no consistency proof from {size1} to {size2}")
     if size1 == size2:
         return []
-    spans = consistency_spans(size1, size2)
-    nodes = nodes_for_spans(spans)
-    hashes = node_hashes(nodes, source.read_tiles(tiles_for(nodes, size2)))
-    return proof_from_nodes(spans, hashes.__getitem__)
+    return span_hashes(consistency_spans(size1, size2), size2, source)
 
 
 def grow(
@@ -362,15 +372,11 @@ class FetchedTiles:
         return out
 
 
-def encode_bundle(entries: Iterable[bytes]) -> bytes:
+def encode_bundle(entries: Sequence[bytes]) -> bytes:
     """tlog-tiles entry bundle bytes: each entry as a big-endian uint16 length and the entry."""
-    out = bytearray()
-    for e in entries:
-        if len(e) > MAX_ENTRY_BYTES:
-            raise InputError("too_large", f"a log entry is at most {MAX_ENTRY_BYTES} bytes")
-        out += len(e).to_bytes(2, "big")
-        out += e
-    return bytes(out)
+    if entries and max(map(len, entries)) > MAX_ENTRY_BYTES:
+        raise InputError("too_large", f"a log entry is at most {MAX_ENTRY_BYTES} bytes")
+    return b"".join([part for e in entries for part in (len(e).to_bytes(2, "big"), e)])
 
 
 def decode_bundle(data: bytes, limit: int = TILE_WIDTH) -> list[bytes]:
