@@ -289,6 +289,11 @@ def ratio(ours: float, peer: float | None) -> str:
     return f"{ours / peer:,.1f}x" if peer else "-"
 
 
+def fig(value: float) -> str:
+    """A rate, with decimals when it is small (pymerkle at 10M manages a fraction a second)."""
+    return f"{value:,.0f}" if value >= 100 else f"{value:,.2f}"
+
+
 def main() -> None:
     """Parse options, run every measurement, print the figures and ratios."""
     parser = argparse.ArgumentParser(
@@ -318,7 +323,7 @@ def main() -> None:
         print(f"\n1. durable bulk append, {args.append:,} entries (entries/s)")
         bulk = bench_bulk_append(args.append, pg, tmp)
         for label, value in bulk.items():
-            print(f"  {label:<16} {value:>12,.0f}   {ratio(value, bulk['pymerkle'])}")
+            print(f"  {label:<16} {fig(value):>12}   {ratio(value, bulk['pymerkle'])}")
 
         print(f"\n2. durable single-entry appends, {args.seconds:g} s (appends/s)")
         single = bench_single_appends(args.seconds, pg, tmp)
@@ -328,7 +333,7 @@ def main() -> None:
             extra = ""
             if label + " batch" in single:
                 extra = f"  (16 threads, {single[label + ' batch']:.1f} entries per commit)"
-            print(f"  {label:<16} {value:>12,.0f}   {ratio(value, single['pymerkle'])}{extra}")
+            print(f"  {label:<16} {fig(value):>12}   {ratio(value, single['pymerkle'])}{extra}")
 
     for size in sizes:
         window = f"warm-up {args.warmup:g} s, window {args.seconds:g} s"
@@ -337,13 +342,13 @@ def main() -> None:
         peer = res.get("pymerkle")
         if peer is None:
             print(f"  pymerkle not measured at this size (--peer-max {args.peer_max:,})")
-        print(f"  {'':<16} {'inclusion':>12} {'ratio':>8} {'consistency':>12} {'ratio':>8}")
+        print(f"  {'':<16} {'inclusion':>12} {'ratio':>10} {'consistency':>12} {'ratio':>10}")
         for label, r in res.items():
             inc = ratio(r["inclusion"], peer and peer["inclusion"])
             con = ratio(r["consistency"], peer and peer["consistency"])
             print(
-                f"  {label:<16} {r['inclusion']:>12,.0f} {inc:>8}"
-                f" {r['consistency']:>12,.0f} {con:>8}"
+                f"  {label:<16} {fig(r['inclusion']):>12} {inc:>10}"
+                f" {fig(r['consistency']):>12} {con:>10}"
             )
 
 

@@ -309,3 +309,47 @@ def test_monitor_fetches_checkpoints_and_tiles_over_http(
     assert (got["old_size"], got["new_size"], got["proof_source"]) == (250, 600, tlog_server)
     code, _, err = civic("log", "monitor", f"{tlog_server}/nothing", "-", "--key", VKEY)
     assert (code, err.split("]")[0]) == (1, "error [fetch_failed")
+
+
+def test_the_installed_command_keeps_the_error_contract(store: LogStore, tmp_path: Path) -> None:
+    """Run as a process, ``civic log`` prints JSON on success and one coded line on failure."""
+    import os
+    import subprocess
+
+    env = dict(os.environ)
+    ok = subprocess.run(
+        [sys.executable, "-m", "civicstack.cli.main", "log", "list", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=120,
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)[0]["size"] == 600
+    bad = subprocess.run(
+        [sys.executable, "-m", "civicstack.cli.main", "log", "prove", "nope", "0"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=120,
+    )
+    assert bad.returncode == 1
+    assert bad.stdout == ""
+    assert bad.stderr.strip() == "error [unknown_log] no log named 'nope'"
+
+
+def test_monitor_compares_a_saved_checkpoint_with_the_local_log(
+    store: LogStore, civic: Civic, tmp_path: Path
+) -> None:
+    """``db:LOG`` and ``db:LOG@SIZE`` read checkpoints the local log signed."""
+    saved = _checkpoint_file(tmp_path, "saved", store.checkpoint("country", 250))
+    got = civic.json("log", "monitor", saved, "db:country", "--key", VKEY)
+    assert isinstance(got, dict)
+    assert (got["old_size"], got["new_size"]) == (250, 600)
+    assert civic("log", "monitor", "db:country@0", "db:country", "--key", VKEY)[0] == 0
+    code, _, err = civic("log", "monitor", "db:country@x", "db:country", "--key", VKEY)
+    assert (code, err.split("]")[0]) == (1, "error [invalid_request")
+    code, _, err = civic("log", "monitor", "db:country@7", "db:country", "--key", VKEY)
+    assert (code, err.split("]")[0]) == (1, "error [not_found")

@@ -4,7 +4,8 @@ Logs live in the platform's database (``CIVIC_DATA_DIR`` / ``CIVIC_DATABASE_URL`
 printed in standard base64, as C2SP formats write them. ``monitor`` checks that two signed
 checkpoints of one log are consistent (RFC 9162 §2.1.4.2), with a consistency proof from a file,
 from a tlog-tiles endpoint, or from the local database, and exits non-zero with a coded line
-when they are not.
+when they are not. A checkpoint argument is a file, ``-``, an http(s) URL, or ``db:LOG[@SIZE]``
+(one the local log signed).
 """
 
 from __future__ import annotations
@@ -81,6 +82,8 @@ def _read(source: str, limit: int = MAX_INPUT_BYTES) -> bytes:
     """The bytes of a file, ``-`` (standard input) or an http(s) URL, at most ``limit``."""
     if source.startswith(("http://", "https://")):
         return _http_get(source, limit)
+    if source.startswith("db:"):
+        return _db_checkpoint(source[3:]).encode("utf-8")
     if source == "-":
         data = sys.stdin.buffer.read(limit + 1)
     else:
@@ -91,6 +94,16 @@ def _read(source: str, limit: int = MAX_INPUT_BYTES) -> bytes:
     if len(data) > limit:
         raise InputError("too_large", f"{source} is larger than {limit} bytes")
     return data
+
+
+def _db_checkpoint(spec: str) -> str:
+    """``LOG`` or ``LOG@SIZE``: a checkpoint the local log signed."""
+    name, _, size = spec.partition("@")
+    if size and not size.isdigit():
+        raise InputError("invalid_request", "write db:LOG or db:LOG@SIZE")
+    with _store() as store:
+        note: str = store.checkpoint(name, int(size) if size else None)
+    return note
 
 
 def _verifiers(keys: list[str]) -> list[Any]:
@@ -292,8 +305,12 @@ def _local_proof(origin: str, log: str | None, size1: int, size2: int) -> list[b
 
 @app.command("monitor")
 def monitor(
-    old: Annotated[str, typer.Argument(help="The older checkpoint: file, - or URL.")],
-    new: Annotated[str, typer.Argument(help="The newer checkpoint: file, - or URL.")],
+    old: Annotated[
+        str, typer.Argument(help="The older checkpoint: file, -, URL or db:LOG[@SIZE].")
+    ],
+    new: Annotated[
+        str, typer.Argument(help="The newer checkpoint: file, -, URL or db:LOG[@SIZE].")
+    ],
     *,
     key: KeyOption,
     proof: Annotated[

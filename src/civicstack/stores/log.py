@@ -30,7 +30,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
@@ -142,7 +142,6 @@ class _Pending:
     result: range | None = None
     error: BaseException | None = None
     finished: bool = False
-    results: dict[str, range] = field(default_factory=dict)
 
 
 def _check_name(name: str) -> str:
