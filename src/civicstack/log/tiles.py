@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
 from civicstack._crypto import (
@@ -134,6 +133,20 @@ class Tile:
     index: int
     hashes: bytes
     inner: bytes
+    #: How many hashes the tile holds (256 when full).
+    width: int = field(init=False, repr=False, compare=False)
+    #: Byte offset in ``inner`` of the first hash of each stored height.
+    _starts: dict[int, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Plain attributes: proofs read them a dozen times each, cached_property would lock.
+        width = len(self.hashes) // HASH_SIZE
+        starts, pos = {}, 0
+        for h in INNER_HEIGHTS:
+            starts[h] = pos
+            pos += (width >> h) * HASH_SIZE
+        object.__setattr__(self, "width", width)
+        object.__setattr__(self, "_starts", starts)
 
     @classmethod
     def build(cls, level: int, index: int, hashes: bytes) -> Tile:
@@ -146,20 +159,6 @@ class Tile:
     ) -> Tile:
         inner = b"".join(b"".join(pyramid[h]) for h in INNER_HEIGHTS)
         return cls(level, index, hashes, inner)
-
-    @cached_property
-    def width(self) -> int:
-        """How many hashes the tile holds (256 when full)."""
-        return len(self.hashes) // HASH_SIZE
-
-    @cached_property
-    def _starts(self) -> dict[int, int]:
-        """Byte offset of each stored height's first hash in ``inner``."""
-        starts, pos = {}, 0
-        for h, count in zip(INNER_HEIGHTS, _inner_counts(self.width), strict=True):
-            starts[h] = pos
-            pos += count * HASH_SIZE
-        return starts
 
     def check(self) -> None:
         """Raise if the stored bytes do not have a tile's shape (storage corruption)."""
