@@ -88,6 +88,15 @@ CODES: dict[str, tuple[int, str]] = {
     "dangling_link": (400, "A link names a register or record that does not exist."),
     "hash_mismatch": (400, "An entry names an item hash that no added item has."),
     "root_hash_mismatch": (400, "The asserted root hash differs from the computed one."),
+    # --- Merkle log (RFC 9162, C2SP signed-note / tlog-checkpoint / tlog-proof) -------------
+    "inclusion_proof_invalid": (400, "The inclusion proof does not lead to the root hash."),
+    "consistency_proof_invalid": (400, "The consistency proof does not link the two tree heads."),
+    "proof_out_of_range": (400, "The index or tree size lies beyond the tree."),
+    "invalid_note": (400, "The signed note, checkpoint or receipt is malformed."),
+    "untrusted_note": (400, "The note carries no valid signature from a trusted key."),
+    "origin_mismatch": (400, "The checkpoint comes from another log (origin)."),
+    "unknown_log": (404, "No log with that name."),
+    "log_exists": (409, "A log with that name already exists."),
 }
 
 

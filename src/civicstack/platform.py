@@ -13,6 +13,7 @@ import os
 import secrets
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
@@ -20,6 +21,9 @@ from sqlalchemy.engine import Engine
 from civicstack.errors import CivicError
 from civicstack.settings import Settings
 from civicstack.stores import db
+
+if TYPE_CHECKING:
+    from civicstack.stores.log import LogStore
 
 
 class Platform:
@@ -32,6 +36,13 @@ class Platform:
     def engine(self) -> Engine:
         """The SQLAlchemy engine for ``settings.database_url``."""
         return db.create_engine(self.settings.database_url)
+
+    @cached_property
+    def logs(self) -> LogStore:
+        """The Merkle logs (one per register, the access log...)."""
+        from civicstack.stores.log import LogStore
+
+        return LogStore(self.engine)
 
     def migrate(self) -> None:
         """Bring the schema to the latest revision of every component."""
@@ -63,6 +74,8 @@ class Platform:
 
     def close(self) -> None:
         """Release database connections."""
+        if "logs" in self.__dict__:
+            self.logs.close()
         if "engine" in self.__dict__:
             self.engine.dispose()
 

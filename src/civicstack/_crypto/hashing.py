@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import binascii
 import hashlib
+from collections.abc import Iterable, Sequence
 
 from civicstack._crypto.encoding import b64url_encode
 
@@ -51,3 +52,18 @@ def merkle_node_hash(left: bytes, right: bytes) -> bytes:
 
 #: RFC 9162 §2.1.1: the hash of an empty tree is the hash of the empty string.
 MERKLE_EMPTY_ROOT = hashlib.sha256(b"").digest()
+
+
+def merkle_leaf_hashes(entries: Iterable[bytes]) -> list[bytes]:
+    """:func:`merkle_leaf_hash` of each entry, in one pass (bulk appends hash millions)."""
+    h = hashlib.sha256
+    return [h(_LEAF + e).digest() for e in entries]
+
+
+def merkle_parents(hashes: Sequence[bytes]) -> list[bytes]:
+    """The level above ``hashes`` (an even count): :func:`merkle_node_hash` of each pair."""
+    if len(hashes) % 2:
+        raise ValueError("merkle_parents needs an even number of hashes")
+    h = hashlib.sha256
+    it = iter(hashes)
+    return [h(_NODE + left + right).digest() for left, right in zip(it, it, strict=True)]

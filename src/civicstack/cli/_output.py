@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -30,5 +31,6 @@ def emit(data: Any, as_json: bool, human: Callable[[], None] | None = None) -> N
 
 def fail(code: str, detail: str) -> None:
     """Print the one-line error and exit non-zero."""
-    err_console.print(f"[bold red]error[/] [{code}] {detail}", markup=True, highlight=False)
+    # The code and detail are data: escaped, "[code]" is not taken for a style tag.
+    err_console.print(f"[bold red]error[/] {escape(f'[{code}] {detail}')}", highlight=False)
     raise SystemExit(1)

@@ -10,6 +10,7 @@ import logging
 import sys
 
 import typer
+from rich.markup import escape
 
 from civicstack import __version__
 from civicstack.cli._output import err_console
@@ -42,9 +43,10 @@ def _root(
 def _register() -> None:
     """Attach the command groups (each module owns its ``typer.Typer``)."""
     # Command groups register here, one line each.
-    from civicstack.cli import up
+    from civicstack.cli import log, up
 
     app.registered_commands += up.app.registered_commands
+    app.add_typer(log.app)
 
 
 _register()
@@ -56,14 +58,18 @@ def run() -> None:
     try:
         app(standalone_mode=True)
     except CivicError as exc:
-        err_console.print(f"[bold red]error[/] [{exc.code}] {exc.detail}", highlight=False)
+        err_console.print(
+            f"[bold red]error[/] {escape(f'[{exc.code}] {exc.detail}')}", highlight=False
+        )
         sys.exit(1)
     except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(130)
     except OSError as exc:
         err = CivicError("io_error", f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
-        err_console.print(f"[bold red]error[/] [{err.code}] {err.detail}", highlight=False)
+        err_console.print(
+            f"[bold red]error[/] {escape(f'[{err.code}] {err.detail}')}", highlight=False
+        )
         sys.exit(1)
 
 
