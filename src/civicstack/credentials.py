@@ -17,7 +17,8 @@ an array element. The recipes take parsed keys; :func:`issue`, :func:`present` a
 
 from __future__ import annotations
 
-import secrets
+import os
+import re
 from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -37,6 +38,8 @@ NEVER_DISCLOSED = frozenset({"iss", "nbf", "exp", "cnf", "vct", "vct#integrity",
 #: Claims the recipes set themselves; callers pass them as arguments, not inside ``claims``.
 REGISTERED = NEVER_DISCLOSED | {"iat"}
 DEFAULT_DECOYS = 3
+# A typ naming another specific kind of JWT (kb+jwt, statuslist+jwt...); +sd-jwt and JWT pass.
+_OTHER_JWT = re.compile(r"\+jwt$", re.IGNORECASE)
 
 
 # --- issuance ----------------------------------------------------------------------------------
@@ -83,9 +86,11 @@ def issue_credential(
         raise InputError("invalid_request", "exp must be after iat")
     if not 0 <= decoys <= 64:
         raise InputError("invalid_request", "decoys must be between 0 and 64")
-    names = list(claims) if disclosable is None else list(disclosable)
-    paths = [sdjwt.parse_path(name, claims) for name in names]
-    concealed = sdjwt.conceal(claims, paths, rng=rng or secrets.token_bytes, decoys=decoys)
+    if disclosable is None:
+        paths: list[sdjwt.Path] = [(name,) for name in claims]
+    else:
+        paths = [sdjwt.parse_path(name, claims) for name in disclosable]
+    concealed = sdjwt.conceal(claims, paths, rng=rng or os.urandom, decoys=decoys)
     payload: dict[str, Any] = {"iss": iss, "iat": iat}
     if nbf is not None:
         payload["nbf"] = nbf
@@ -99,7 +104,11 @@ def issue_credential(
     payload.update(concealed.payload)
     payload[sdjwt.SD_ALG] = sdjwt.SHA_256
     header = {"typ": VC_TYP} if kid is None else {"typ": VC_TYP, "kid": kid}
-    jwt = sign_compact(issuer, json_dumps(payload), header)
+    try:
+        encoded = json_dumps(payload)
+    except TypeError as exc:  # orjson's JSONEncodeError: something in status is not JSON
+        raise InputError("invalid_request", "status must be a JSON object") from exc
+    jwt = sign_compact(issuer, encoded, header)
     return jwt + "~" + "".join(d.encoded + "~" for d in concealed.disclosures)
 
 
@@ -131,6 +140,11 @@ class HeldCredential:
     payload: dict[str, Any] = field(repr=False)
     typ: str | None = None
     kid: str | None = None
+
+    @property
+    def holder(self) -> PublicKey | None:
+        """The key the credential is bound to (``cnf.jwk``), parsed."""
+        return sdjwt.cnf_key(self.payload)
 
 
 def _held(sd_jwt: str) -> tuple[sdjwt.SdJwt, sdjwt.Processed]:
@@ -187,7 +201,9 @@ def present_credential(
     """
     parsed, processed = _held(sd_jwt)
     bound = sdjwt.cnf_key(processed.claims)
-    if bound is not None and bound != holder.public_key:
+    if bound is None:
+        raise VerificationError("key_binding_failed", "the credential names no holder key (cnf)")
+    if bound != holder.public_key:
         raise VerificationError("key_binding_failed", "the credential is bound to another key")
     paths = [sdjwt.parse_path(path, processed.claims) for path in disclose]
     chosen = sdjwt.select_disclosures(processed, paths)
@@ -279,6 +295,11 @@ def verify_presentation(
     the Referenced Token itself).
     """
     parsed = sdjwt.parse_sd_jwt(presentation)
+    typ = parsed.header.get("typ")
+    # RFC 8725 §3.11: a JWT explicitly typed as another kind (a KB-JWT, a status list token,
+    # a key proof, all signed by keys a verifier knows) is never taken for a credential.
+    if typ is not None and (not isinstance(typ, str) or _OTHER_JWT.search(typ)):
+        raise VerificationError("invalid_credential", f"typ {typ!r} is not an SD-JWT type")
     iss_claim = parsed.payload.get("iss")
     iss = iss_claim if isinstance(iss_claim, str) else ""
 
@@ -295,7 +316,6 @@ def verify_presentation(
         max_kb_age=max_kb_age,
     )
     payload = verified.claims
-    typ = parsed.header.get("typ")
     vct = payload.get("vct")
     if typ in VC_TYPS:
         _check_vc_rules(payload, verified.disclosed)
@@ -388,12 +408,16 @@ def verify(
     from civicstack.fetch import HttpFetcher  # the one adapter this front door needs
     from civicstack.status import StatusListClient
 
-    result = verify_presentation(
-        presentation,
-        trust=StaticIssuer(issuer_jwk),
-        aud=aud,
-        nonce=nonce,
-        now=resolve_now(now),
-        status=StatusListClient(HttpFetcher()),
-    )
+    fetcher = HttpFetcher()
+    try:
+        result = verify_presentation(
+            presentation,
+            trust=StaticIssuer(issuer_jwk),
+            aud=aud,
+            nonce=nonce,
+            now=resolve_now(now),
+            status=StatusListClient(fetcher),
+        )
+    finally:
+        fetcher.close()
     return dict(result.payload)

@@ -77,6 +77,30 @@ CODES: dict[str, tuple[int, str]] = {
     "unknown_authority": (404, "No authority or relying party of that name on this platform."),
     "no_root_authority": (404, "The platform has no root authority yet (`civic authority init`)."),
     "database_error": (503, "The database is unreachable or refused the operation."),
+    # --- registers (GOV.UK Registers model, RSF) --------------------------------------------
+    "invalid_rsf": (400, "An RSF line is malformed (command, arity, key, timestamp or hash)."),
+    "invalid_item": (400, "An item is not a canonical JSON object of strings or string lists."),
+    "invalid_entry": (400, "An entry is malformed (key, timestamp or item hashes)."),
+    "invalid_schema": (400, "A field or register definition is malformed or inconsistent."),
+    "unknown_field": (400, "An item has a field the register's schema does not define."),
+    "invalid_datatype": (400, "A value does not match its field's datatype."),
+    "invalid_cardinality": (400, "A value is a list where one value is expected, or the reverse."),
+    "primary_key_mismatch": (
+        400,
+        "An item's primary-key field is missing or differs from its key.",
+    ),
+    "dangling_link": (400, "A link names a register or record that does not exist."),
+    "hash_mismatch": (400, "An entry names an item hash that no added item has."),
+    "root_hash_mismatch": (400, "The asserted root hash differs from the computed one."),
+    # --- Merkle log (RFC 9162, C2SP signed-note / tlog-checkpoint / tlog-proof) -------------
+    "inclusion_proof_invalid": (400, "The inclusion proof does not lead to the root hash."),
+    "consistency_proof_invalid": (400, "The consistency proof does not link the two tree heads."),
+    "proof_out_of_range": (400, "The index or tree size lies beyond the tree."),
+    "invalid_note": (400, "The signed note, checkpoint or receipt is malformed."),
+    "untrusted_note": (400, "The note carries no valid signature from a trusted key."),
+    "origin_mismatch": (400, "The checkpoint comes from another log (origin)."),
+    "unknown_log": (404, "No log with that name."),
+    "log_exists": (409, "A log with that name already exists."),
 }
 
 

@@ -3,13 +3,15 @@
 This is an adapter: the core asks a :class:`civicstack.types.Fetcher` for bytes and never
 imports this module, except the :func:`civicstack.credentials.verify` front door, which needs a
 default. :class:`HttpFetcher` refuses anything but ``http``/``https`` (also after redirects),
-bounds every phase with a timeout, follows at most a few redirects (Token Status List §11.3
+bounds every phase with a timeout, follows at most a few redirects (Token Status List §11.4
 warns about redirect loops) and stops reading as soon as the body passes the cap, so neither a
 huge nor a compressed bomb of a response is ever held in memory. Every failure is
 ``fetch_failed``. For tests, :class:`civicstack.testing.InMemoryFetcher` serves a dict.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import httpx
 
@@ -37,19 +39,27 @@ class HttpFetcher:
         max_redirects: int = DEFAULT_MAX_REDIRECTS,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        self._client = httpx.Client(
-            timeout=httpx.Timeout(timeout),
-            follow_redirects=True,
-            max_redirects=max_redirects,
-            transport=transport,
-            event_hooks={"request": [lambda request: _check_scheme(request.url)]},
-        )
+        self._options: dict[str, Any] = {
+            "timeout": httpx.Timeout(timeout),
+            "follow_redirects": True,
+            "max_redirects": max_redirects,
+            "transport": transport,
+            "event_hooks": {"request": [lambda request: _check_scheme(request.url)]},
+        }
+        self._client: httpx.Client | None = None
+
+    @property
+    def client(self) -> httpx.Client:
+        """The connection pool, made on first use (building its TLS context takes a while)."""
+        if self._client is None:
+            self._client = httpx.Client(**self._options)
+        return self._client
 
     def fetch(self, url: str, *, accept: str, max_bytes: int) -> bytes:
         """GET ``url`` and return the (decoded) body; ``fetch_failed`` on any failure."""
         try:
             _check_scheme(httpx.URL(url))
-            with self._client.stream("GET", url, headers={"Accept": accept}) as response:
+            with self.client.stream("GET", url, headers={"Accept": accept}) as response:
                 if not response.is_success:
                     raise CivicError("fetch_failed", f"{url} answered {response.status_code}")
                 declared = response.headers.get("content-length", "")
@@ -67,5 +77,7 @@ class HttpFetcher:
             raise CivicError("fetch_failed", f"{url}: {type(exc).__name__}") from exc
 
     def close(self) -> None:
-        """Release the connection pool."""
-        self._client.close()
+        """Release the connection pool, if one was made."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from civicstack.fetch import HttpFetcher
     from civicstack.status import StatusListClient
     from civicstack.stores.authorities import AuthorityStore, TrustStore
+    from civicstack.stores.log import LogStore
     from civicstack.stores.status_lists import StatusListStore
     from civicstack.trust import TrustRegistry
 
@@ -53,6 +54,13 @@ class Platform:
     def engine(self) -> Engine:
         """The SQLAlchemy engine for ``settings.database_url``."""
         return db.create_engine(self.settings.database_url)
+
+    @cached_property
+    def logs(self) -> LogStore:
+        """The Merkle logs (one per register, the access log...)."""
+        from civicstack.stores.log import LogStore
+
+        return LogStore(self.engine)
 
     def migrate(self) -> None:
         """Bring the schema to the latest revision of every component."""
@@ -180,7 +188,9 @@ class Platform:
         )
 
     def close(self) -> None:
-        """Release database connections and the HTTP client."""
+        """Release database connections, the log store and the HTTP client."""
+        if "logs" in self.__dict__:
+            self.logs.close()
         if "_http" in self.__dict__:
             self._http.close()
         if "engine" in self.__dict__:

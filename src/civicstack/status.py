@@ -241,7 +241,7 @@ class StatusListClient:
     Tokens are fetched with ``Accept: application/statuslist+jwt`` and verified with the key
     the trust policy gives for the credential's issuer. A verified token is reused for its
     ``ttl`` (``default_ttl`` if it has none), clamped to ``[min_ttl, max_ttl]`` against
-    hostile values (§12.7), and never past its ``exp``. ``clock`` times the cache.
+    hostile values (§11.5), and never past its ``exp``. ``clock`` times the cache.
     """
 
     def __init__(

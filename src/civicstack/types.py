@@ -69,3 +69,19 @@ class Fetcher(Protocol):
     def fetch(self, url: str, *, accept: str, max_bytes: int) -> bytes:
         """The body at ``url``; raise ``CivicError("fetch_failed")`` on any failure."""
         ...
+
+
+class RegisterLinks(Protocol):
+    """Tells which registers and records exist, so links between registers can be checked.
+
+    ``civicstack.registers.Catalogue`` implements it in memory; a database-backed catalogue
+    answers the same two questions with one query per register and batch.
+    """
+
+    def has_register(self, name: str) -> bool:
+        """Whether a register called ``name`` exists."""
+        ...
+
+    def missing_keys(self, register: str, keys: Set[str]) -> Set[str]:
+        """The members of ``keys`` that name no record of ``register`` (all when it is absent)."""
+        ...

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Set
+import threading
+from collections.abc import Iterator, Mapping, Set
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
 from civicstack import credentials as cred
 from civicstack import sdjwt
-from civicstack._crypto import PrivateKey, PublicKey, json_dumps, sign_compact
+from civicstack._crypto import Alg, PrivateKey, PublicKey, json_dumps, sign_compact
 from civicstack.credential_types import PID_VCT, pid_claims, pid_disclosable
 from civicstack.errors import CivicError, VerificationError
+from civicstack.status import StatusList, sign_status_list_token, status_reference
 from civicstack.testing import generate_private_jwk
 from civicstack.types import IssuerTrust
 
@@ -74,10 +77,10 @@ def _code(fn: Any) -> str:
 
 
 @pytest.mark.parametrize(("issuer_alg", "holder_alg"), [("ES256", "EdDSA"), ("EdDSA", "ES256")])
-def test_public_trio_round_trip(issuer_alg: str, holder_alg: str) -> None:
+def test_public_trio_round_trip(issuer_alg: Alg, holder_alg: Alg) -> None:
     """issue -> present -> verify with JWK dicts shows exactly the chosen claims."""
-    issuer = generate_private_jwk(issuer_alg)  # type: ignore[arg-type]
-    holder = generate_private_jwk(holder_alg)  # type: ignore[arg-type]
+    issuer = generate_private_jwk(issuer_alg)
+    holder = generate_private_jwk(holder_alg)
     claims = {"given_name": "Ada", "age_over_18": True, "family_name": "L"}
     sd = cred.issue(issuer, iss=ISS, vct=PID_VCT, claims=claims, holder_jwk=holder, now=NOW)
     assert sd.endswith("~")
@@ -163,6 +166,9 @@ def test_issue_checks_arguments() -> None:
     assert _code(lambda: _issue(decoys=65)) == "invalid_request"
     bad = {"status_list": {"idx": -1, "uri": "https://x"}}
     assert _code(lambda: _issue(status=bad)) == "invalid_request"
+    not_json = {"status_list": {"idx": 1, "uri": "https://x"}, "other": {1, 2}}
+    assert _code(lambda: _issue(status=not_json)) == "invalid_request"
+    assert _code(lambda: _issue(claims={"when": object()}, disclosable=None)) == "invalid_request"
 
 
 def test_header_and_payload_layout() -> None:
@@ -262,3 +268,66 @@ def test_key_binding_policy() -> None:
     assert not result.key_bound
     assert result.holder is None
     assert result.claims == _pid()
+
+
+def test_unbound_credential_cannot_be_presented_with_key_binding() -> None:
+    """Without a cnf key there is nothing to bind a presentation to; the wallet says so."""
+    unbound = _issue(holder=None)
+    assert cred.inspect(unbound).holder is None
+    assert _code(lambda: _present(unbound, [])) == "key_binding_failed"
+    assert cred.inspect(_issue()).holder == HOLDER.public_key
+
+
+@pytest.fixture
+def status_server() -> Iterator[tuple[str, dict[str, bytes]]]:
+    """A local HTTP server serving whatever bodies the test puts in its dict."""
+    bodies: dict[str, bytes] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = bodies.get(self.path)
+            self.send_response(200 if body is not None else 404)
+            self.send_header("Content-Type", "application/statuslist+jwt")
+            self.end_headers()
+            self.wfile.write(body or b"")
+
+        def log_message(self, *args: object) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", bodies
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_public_verify_checks_status_over_http(status_server: tuple[str, dict[str, bytes]]) -> None:
+    """verify() fetches the status list over HTTP: valid passes, revoked and unreachable fail."""
+    base, bodies = status_server
+    holder = generate_private_jwk("EdDSA")
+    status_list = StatusList(64)
+    sd = cred.issue_credential(
+        ISSUER, iss=ISS, vct=PID_VCT, claims={"age_over_18": True},
+        holder=PublicKey.from_jwk(holder), status=status_reference(f"{base}/s/1", 5), iat=NOW,
+    )  # fmt: skip
+    p = cred.present(sd, disclose=["age_over_18"], holder_jwk=holder, aud="a", nonce="n", now=NOW)
+    issuer = ISSUER.public_key.to_jwk()
+
+    def publish() -> None:
+        token = sign_status_list_token(ISSUER, status_list, uri=f"{base}/s/1", iat=NOW)
+        bodies["/s/1"] = token.encode()
+
+    publish()
+    assert cred.verify(p, issuer_jwk=issuer, aud="a", nonce="n", now=NOW)["age_over_18"] is True
+    status_list[5] = 1
+    publish()
+    assert (
+        _code(lambda: cred.verify(p, issuer_jwk=issuer, aud="a", nonce="n", now=NOW)) == "revoked"
+    )
+    del bodies["/s/1"]
+    assert _code(lambda: cred.verify(p, issuer_jwk=issuer, aud="a", nonce="n", now=NOW)) == (
+        "status_unavailable"
+    )

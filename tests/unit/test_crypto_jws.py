@@ -116,9 +116,9 @@ def test_detached_round_trip() -> None:
     assert err.value.code == "invalid_signature"
 
 
-@pytest.mark.parametrize("text", ["QQ=", "QR", "QQ==", "Q", "Q Q", "QQ\n", "+/"])
+@pytest.mark.parametrize("text", ["QQ=", "QR", "QQ==", "Q", "Q Q", "QQ\n", "+/", "QQ\x00", "Qé"])
 def test_b64url_strict(text: str) -> None:
-    """Padding, non-canonical trailing bits, whitespace and the +/ alphabet are refused."""
+    """Padding, non-canonical trailing bits, whitespace, +/ and non-ASCII text are refused."""
     with pytest.raises(CivicError):
         b64url_decode(text)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Callable
 from typing import Any
 
@@ -19,14 +20,9 @@ def _python_json(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False).encode()
 
 
-def _counter() -> Callable[[int], bytes]:
-    state = {"n": 0}
-
-    def rng(n: int) -> bytes:
-        state["n"] += 1
-        return state["n"].to_bytes(n, "big")
-
-    return rng
+def _counter(seed: int = 0) -> Callable[[int], bytes]:
+    """A deterministic stand-in for os.urandom."""
+    return random.Random(seed).randbytes
 
 
 def _code(fn: Callable[[], object]) -> str:
@@ -62,16 +58,17 @@ def test_equivalent_encodings_decode_alike() -> None:
 
 
 def test_salts_are_128_bits_from_the_injected_rng() -> None:
-    """Every salt is the base64url of 16 bytes drawn from ``rng``."""
+    """The salts are consecutive 16-byte slices of one draw from ``rng``, in creation order."""
     drawn: list[bytes] = []
 
     def rng(n: int) -> bytes:
-        drawn.append(bytes([len(drawn)]) * n)
+        drawn.append(bytes(range(n)))
         return drawn[-1]
 
     concealed = sdjwt.conceal({"a": 1, "b": [1, 2]}, [("a",), ("b", 1)], rng=rng)
-    assert [b64url_decode(d.salt) for d in concealed.disclosures] == drawn
-    assert all(len(raw) == 16 for raw in drawn)
+    assert len(drawn) == 1
+    salts = [b64url_decode(d.salt) for d in concealed.disclosures]
+    assert salts == [drawn[0][:16], drawn[0][16:]]
 
 
 def test_conceal_flat_nested_and_arrays() -> None:
@@ -99,9 +96,7 @@ def test_conceal_flat_nested_and_arrays() -> None:
 def test_decoys_pad_every_sd_array(decoys: int) -> None:
     """Each _sd array gets 1..decoys extra digests that no Disclosure matches."""
     for seed in range(20):
-        rng = _counter()
-        for _ in range(seed):
-            rng(1)
+        rng = _counter(seed)
         concealed = sdjwt.conceal(
             {"a": 1, "o": {"b": 2}}, [("a",), ("o", "b")], rng=rng, decoys=decoys
         )
@@ -130,10 +125,14 @@ def test_no_sd_key_without_disclosable_members() -> None:
         ({"a": [1]}, [("a", True)], "undisclosable_claim"),
         ({"a": 1}, [()], "undisclosable_claim"),
         ({"a": 1}, [("a", "b")], "undisclosable_claim"),
+        ({"a": {1, 2}}, [], "invalid_request"),
+        ({"a": [float("nan")]}, [], "invalid_request"),
+        ({"a": 2**64}, [], "invalid_request"),
+        ({1: "x"}, [], "invalid_request"),
     ],
 )
 def test_conceal_refuses(claims: dict[str, Any], paths: list[sdjwt.Path], code: str) -> None:
-    """Reserved names anywhere, and paths that name no claim, are refused with their code."""
+    """Reserved names, non-JSON values and paths that name no claim are refused with a code."""
     assert _code(lambda: sdjwt.conceal(claims, paths)) == code
 
 

@@ -22,8 +22,11 @@ from civicstack._crypto.encoding import (
 )
 from civicstack._crypto.hashing import (
     MERKLE_EMPTY_ROOT,
+    b64url_with_digest,
     merkle_leaf_hash,
+    merkle_leaf_hashes,
     merkle_node_hash,
+    merkle_parents,
     sha256_b64url,
     sha256_digest,
 )
@@ -59,6 +62,7 @@ __all__ = [
     "aead_encrypt",
     "b64url_decode",
     "b64url_encode",
+    "b64url_with_digest",
     "generate_private_jwk",
     "json_canonical",
     "json_dumps",
@@ -66,7 +70,9 @@ __all__ = [
     "json_object_strict",
     "kek_id",
     "merkle_leaf_hash",
+    "merkle_leaf_hashes",
     "merkle_node_hash",
+    "merkle_parents",
     "open_bytes",
     "open_private_key",
     "parse_compact",

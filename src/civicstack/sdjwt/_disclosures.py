@@ -8,15 +8,17 @@ concealed first, so a disclosed value may itself carry digests (recursive disclo
 
 from __future__ import annotations
 
+import math
+import os
 import re
-import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from civicstack._crypto import (
     b64url_decode,
     b64url_encode,
+    b64url_with_digest,
     json_dumps,
     json_loads_strict,
     sha256_b64url,
@@ -34,7 +36,7 @@ SALT_BYTES = 16
 MAX_DEPTH = 32
 MAX_DISCLOSURE_BYTES = 16 * 1024
 
-#: ``rng(n)`` returns ``n`` random bytes (``secrets.token_bytes`` by default; tests inject one).
+#: ``rng(n)`` returns ``n`` random bytes (``os.urandom`` by default; tests inject one).
 Rng = Callable[[int], bytes]
 #: A claim's place: object member names and array indices from the top of the payload.
 Path = tuple[str | int, ...]
@@ -47,9 +49,12 @@ def disclosure_digest(encoded: str) -> str:
     return sha256_b64url(encoded.encode("ascii"))
 
 
-@dataclass(frozen=True, slots=True)
-class Disclosure:
-    """One Disclosure: ``[salt, name, value]`` for a property, ``[salt, value]`` for an element."""
+class Disclosure(NamedTuple):
+    """One Disclosure: ``[salt, name, value]`` for a property, ``[salt, value]`` for an element.
+
+    An immutable NamedTuple rather than a frozen dataclass: issuers make one per claim, and a
+    tuple is built about three times faster.
+    """
 
     encoded: str
     digest: str
@@ -63,12 +68,17 @@ def make_disclosure(
 ) -> Disclosure:
     """§4.2.1 (object property, ``name`` given) or §4.2.2 (array element, ``name`` None)."""
     array = [salt, value] if name is None else [salt, name, value]
-    encoded = b64url_encode(dumps(array))
-    return Disclosure(encoded, disclosure_digest(encoded), salt, name, value)
+    encoded, digest = b64url_with_digest(dumps(array))
+    return Disclosure(encoded, digest, salt, name, value)
 
 
-def decode_disclosure(encoded: str, *, max_bytes: int = MAX_DISCLOSURE_BYTES) -> Disclosure:
-    """Decode a received Disclosure strictly; ``invalid_disclosure`` when it is not one."""
+def decode_disclosure(
+    encoded: str, *, max_bytes: int = MAX_DISCLOSURE_BYTES, digest: str | None = None
+) -> Disclosure:
+    """Decode a received Disclosure strictly; ``invalid_disclosure`` when it is not one.
+
+    ``digest`` is the Disclosure's digest when the caller computed it already.
+    """
     if len(encoded) > max_bytes:
         raise InputError("too_large", f"a disclosure is longer than {max_bytes} bytes")
     try:
@@ -80,11 +90,12 @@ def decode_disclosure(encoded: str, *, max_bytes: int = MAX_DISCLOSURE_BYTES) ->
         raise VerificationError("invalid_disclosure", "a disclosure is a JSON array of 2 or 3")
     if not isinstance(array[0], str):
         raise VerificationError("invalid_disclosure", "a disclosure's salt must be a string")
+    digest = digest or disclosure_digest(encoded)
     if len(array) == 2:
-        return Disclosure(encoded, disclosure_digest(encoded), array[0], None, array[1])
+        return Disclosure(encoded, digest, array[0], None, array[1])
     if not isinstance(array[1], str):
         raise VerificationError("invalid_disclosure", "a disclosure's claim name must be a string")
-    return Disclosure(encoded, disclosure_digest(encoded), array[0], array[1], array[2])
+    return Disclosure(encoded, digest, array[0], array[1], array[2])
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,11 +111,14 @@ _Trie = dict[str | int, list[Any]]
 
 
 class _Concealer:
-    def __init__(self, rng: Rng, decoys: int, dumps: JsonDumps) -> None:
+    def __init__(self, rng: Rng, decoys: int, dumps: JsonDumps, salts: int) -> None:
         self.rng = rng
         self.decoys = decoys
         self.dumps = dumps
         self.disclosures: list[Disclosure] = []
+        # Every salt in one draw (one system call), handed out in creation order.
+        self.salts = self.random(SALT_BYTES * salts)
+        self.next_salt = 0
 
     def random(self, n: int) -> bytes:
         raw = self.rng(n)
@@ -113,20 +127,26 @@ class _Concealer:
         return raw
 
     def disclose(self, name: str | None, value: Any) -> str:
-        salt = b64url_encode(self.random(SALT_BYTES))
-        disclosure = make_disclosure(salt, name, value, dumps=self.dumps)
-        self.disclosures.append(disclosure)
-        return disclosure.digest
+        # make_disclosure, inlined: this runs once per claim on the issuance hot path.
+        start = self.next_salt
+        self.next_salt = start + SALT_BYTES
+        salt = b64url_encode(self.salts[start : start + SALT_BYTES])
+        array = [salt, value] if name is None else [salt, name, value]
+        encoded, digest = b64url_with_digest(self.dumps(array))
+        self.disclosures.append(Disclosure(encoded, digest, salt, name, value))
+        return digest
 
     def decoy_digests(self) -> list[str]:
         # §4.2.5: a digest over fresh random bytes; a uniform count in 1..decoys hides how many
-        # real claims an object has (rejection sampling keeps the count exactly uniform).
+        # real claims an object has (rejection sampling keeps the count exactly uniform). One
+        # draw serves the count and the bytes behind every decoy.
         if self.decoys <= 0:
             return []
         limit = 256 - 256 % self.decoys
-        while (byte := self.random(1)[0]) >= limit:
+        while (pool := self.random(1 + 32 * self.decoys))[0] >= limit:
             pass
-        return [sha256_b64url(self.random(32)) for _ in range(1 + byte % self.decoys)]
+        count = 1 + pool[0] % self.decoys
+        return [sha256_b64url(pool[i : i + 32]) for i in range(1, 1 + 32 * count, 32)]
 
     def value(self, value: Any, trie: _Trie) -> Any:
         if not trie:
@@ -146,7 +166,7 @@ class _Concealer:
             if entry is None:
                 kept[name] = value
                 continue
-            inner = self.value(value, entry[1])
+            inner = self.value(value, entry[1]) if entry[1] else value
             if entry[0]:
                 digests.append(self.disclose(name, inner))
             else:
@@ -169,19 +189,41 @@ class _Concealer:
         return out
 
 
-def _check_reserved(value: Any, depth: int) -> None:
+_PLAIN = (str, bool, type(None))
+_NOT_CLAIMS = RESERVED | {SD_ALG}
+_INT_RANGE = range(-(2**63), 2**63)
+
+
+def _check_claims(value: Any, depth: int) -> None:
+    """Claims are JSON: no reserved names, finite numbers, 64-bit integers, bounded depth."""
     if depth > MAX_DEPTH:
         raise InputError("too_large", f"claims nest deeper than {MAX_DEPTH} levels")
-    if isinstance(value, dict):
-        for name, inner in value.items():
-            if not isinstance(name, str):
-                raise InputError("invalid_request", "claim names must be strings")
-            if name in RESERVED or name == SD_ALG:
-                raise InputError("reserved_claim", f"claims may not use the name {name!r}")
-            _check_reserved(inner, depth + 1)
-    elif isinstance(value, list):
-        for inner in value:
-            _check_reserved(inner, depth + 1)
+    if isinstance(value, Mapping):
+        if not all(type(name) is str for name in value):
+            raise InputError("invalid_request", "claim names must be strings")
+        taken = _NOT_CLAIMS.intersection(value)
+        if taken:
+            raise InputError("reserved_claim", f"claims may not use the name {min(taken)!r}")
+        inners: Iterable[Any] = value.values()
+    elif isinstance(value, list | tuple):
+        inners = value
+    else:
+        raise InputError("invalid_request", f"a claim value cannot be a {type(value).__name__}")
+    for inner in inners:
+        kind = type(inner)
+        if kind in _PLAIN:
+            continue
+        if kind is int or kind is float:
+            _check_number(inner)
+        else:
+            _check_claims(inner, depth + 1)
+
+
+def _check_number(number: float) -> None:
+    if isinstance(number, int) and number not in _INT_RANGE:
+        raise InputError("invalid_request", "claim integers must fit in 64 bits")
+    if isinstance(number, float) and not math.isfinite(number):
+        raise InputError("invalid_request", "claim numbers must be finite")
 
 
 _MISSING = object()
@@ -209,6 +251,9 @@ def exists(claims: Mapping[str, Any], path: Path) -> bool:
 def _build_trie(claims: Mapping[str, Any], paths: Iterable[Path]) -> _Trie:
     root: _Trie = {}
     for path in paths:
+        if len(path) == 1 and isinstance(path[0], str) and path[0] in claims:
+            root.setdefault(path[0], [False, {}])[0] = True  # a top-level claim: no walk
+            continue
         if not path or not exists(claims, path):
             raise InputError("undisclosable_claim", f"no claim at {format_path(path)!r}")
         node = root
@@ -218,6 +263,16 @@ def _build_trie(claims: Mapping[str, Any], paths: Iterable[Path]) -> _Trie:
                 entry[0] = True
             node = entry[1]
     return root
+
+
+def _count_marked(trie: _Trie) -> int:
+    total, stack = 0, [trie]
+    while stack:
+        for marked, children in stack.pop().values():
+            total += marked
+            if children:
+                stack.append(children)
+    return total
 
 
 def conceal(
@@ -232,12 +287,14 @@ def conceal(
 
     Each path names an object member (a ``str`` segment) or an array element (an ``int``);
     a path below another concealed path gives a recursive Disclosure. ``decoys`` > 0 adds
-    between 1 and ``decoys`` decoy digests to every ``_sd`` array. ``dumps`` encodes the
+    between 1 and ``decoys`` decoy digests to every ``_sd`` array. All salts come from one
+    ``rng(16 * number_of_disclosures)`` call, in creation order. ``dumps`` encodes the
     Disclosure arrays (any JSON encoding is valid, §4.2.1; tests pass the reference tool's).
     """
-    _check_reserved(dict(claims), 0)
-    concealer = _Concealer(rng or secrets.token_bytes, decoys, dumps)
-    payload = concealer.object(dict(claims), _build_trie(claims, disclosable))
+    _check_claims(dict(claims), 0)
+    trie = _build_trie(claims, disclosable)
+    concealer = _Concealer(rng or os.urandom, decoys, dumps, _count_marked(trie))
+    payload = concealer.object(dict(claims), trie)
     return Concealed(payload, tuple(concealer.disclosures))
 
 
@@ -253,6 +310,8 @@ def parse_path(text: str, claims: Mapping[str, Any]) -> Path:
     """
     if not isinstance(text, str) or not text:
         raise InputError("undisclosable_claim", "a claim path must be a non-empty string")
+    if text in claims:  # a top-level name is taken whole (the common case, and fast)
+        return (text,)
     path: list[str | int] = []
     here: Any = claims
     for segment in text.split("."):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from civicstack.errors import InputError, VerificationError
 from civicstack.sdjwt._disclosures import (
@@ -28,8 +28,7 @@ from civicstack.sdjwt._disclosures import (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class DisclosedClaim:
+class DisclosedClaim(NamedTuple):
     """A Disclosure that was used, where it landed, and the Disclosure that contained it."""
 
     path: Path
@@ -43,6 +42,19 @@ class Processed:
 
     claims: dict[str, Any]
     disclosed: tuple[DisclosedClaim, ...]
+
+
+_CONTAINERS = (dict, list)
+
+
+def _plain(obj: dict[str, Any]) -> bool:
+    """An object of scalars without reserved names (a JWK, say) needs no processing."""
+    return (
+        SD not in obj
+        and DOTS not in obj
+        and SD_ALG not in obj
+        and not any(type(v) in _CONTAINERS for v in obj.values())
+    )
 
 
 class _Walk:
@@ -75,12 +87,16 @@ class _Walk:
         encoded = self.by_digest.get(digest)
         if encoded is None:
             return None
-        return decode_disclosure(encoded, max_bytes=self.max_bytes)
+        return decode_disclosure(encoded, max_bytes=self.max_bytes, digest=digest)
 
     def value(self, value: Any, path: Path, depth: int, parent: str | None) -> Any:
-        if isinstance(value, dict):
+        # Exact types: the input is parsed JSON, and this runs for every value in the payload.
+        kind = type(value)
+        if kind is dict:
+            if _plain(value):
+                return value  # nothing to process below: share it rather than copy it
             return self.members(value, path, depth + 1, parent, top=False)
-        if isinstance(value, list):
+        if kind is list:
             return self.elements(value, path, depth + 1, parent)
         return value
 
@@ -120,12 +136,21 @@ class _Walk:
         parent: str | None,
     ) -> None:
         # 3.2.1. Objects with an _sd key referring to an array of strings.
-        if not isinstance(digests, list):
-            raise VerificationError("reserved_claim", "_sd must be an array of digests")
+        if not isinstance(digests, list) or not all(type(d) is str for d in digests):
+            raise VerificationError("reserved_claim", "_sd must be an array of digest strings")
+        # 4. No digest twice, here or anywhere else (set arithmetic: most digests are decoys or
+        # withheld claims, so the common path never leaves C).
+        seen = self.seen
+        before = len(seen)
+        seen.update(digests)
+        if len(seen) - before != len(digests):
+            raise VerificationError("duplicate_digest", "a digest appears more than once")
         for digest in digests:
-            disclosure = self.claim(digest)
-            if disclosure is None:
+            # 3.3.1. The matching Disclosure; a digest without one is ignored.
+            encoded = self.by_digest.get(digest)
+            if encoded is None:
                 continue
+            disclosure = decode_disclosure(encoded, max_bytes=self.max_bytes, digest=digest)
             name = disclosure.name
             # 3.3.2.1. An _sd digest must refer to a [salt, claim name, claim value] Disclosure.
             if name is None:
@@ -151,7 +176,7 @@ class _Walk:
         out: list[Any] = []
         for element in array:
             # 3.2.2. Array elements that are objects with the one key "...".
-            if not (isinstance(element, dict) and DOTS in element):
+            if not (type(element) is dict and DOTS in element):
                 out.append(self.value(element, (*path, len(out)), depth, parent))
                 continue
             if len(element) != 1:

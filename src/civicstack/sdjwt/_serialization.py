@@ -15,7 +15,7 @@ flattened object; a document carrying them in both places is refused as ambiguou
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from civicstack._crypto import MAX_JWS_BYTES, CompactJWS, json_object_strict, parse_compact
@@ -44,6 +44,8 @@ class SdJwt:
     payload: dict[str, Any]
     disclosures: tuple[str, ...]
     kb_jwt: str | None
+    # The compact input up to its last "~", when that is what was parsed: sd_hash input as is.
+    compact: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def header(self) -> dict[str, Any]:
@@ -58,6 +60,8 @@ class SdJwt:
     @property
     def sd_jwt(self) -> str:
         """The SD-JWT without its KB-JWT: the exact input of ``sd_hash`` (§4.3.1, §8.1)."""
+        if self.compact is not None:
+            return self.compact
         return self.issuer_jwt + "~" + "".join(d + "~" for d in self.disclosures)
 
     def serialize(self) -> str:
@@ -86,7 +90,8 @@ def _parse_compact_form(text: str, max_disclosures: int, max_disclosure_bytes: i
             raise InputError("too_large", f"a disclosure is longer than {max_disclosure_bytes}")
     jws = parse_compact(parts[0], max_bytes=MAX_JWS_BYTES)
     signature = IssuerSignature(jws, parts[0], _header_kid(jws.header))
-    return SdJwt((signature,), jws.payload_json(), tuple(disclosures), parts[-1] or None)
+    sd_jwt = text[: len(text) - len(parts[-1])]
+    return SdJwt((signature,), jws.payload_json(), tuple(disclosures), parts[-1] or None, sd_jwt)
 
 
 def _string(obj: dict[str, Any], name: str) -> str:

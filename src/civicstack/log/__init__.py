@@ -1,0 +1,74 @@
+"""The verifiable append-only log: RFC 9162 Merkle trees with C2SP checkpoints and receipts.
+
+Pure: no storage, no HTTP. :mod:`civicstack.stores.log` keeps many such logs durably (one per
+register, the access log, ...) as C2SP tlog-tiles; this package holds the rules.
+
+- :mod:`.tree` — RFC 9162 §2: tree hashing, proof shapes, :func:`verify_inclusion` and
+  :func:`verify_consistency` (§2.1.3.2, §2.1.4.2).
+- :mod:`.tiles` — C2SP tlog-tiles: the tiles and entry bundles a log is stored as, and proof
+  generation from them in O(log n) hashes.
+- :mod:`.note` — C2SP signed-note with Ed25519: :class:`NoteSigner`, :class:`NoteVerifier`.
+- :mod:`.checkpoint` — C2SP tlog-checkpoint and tlog-proof: :class:`Checkpoint`,
+  :class:`Receipt`.
+"""
+
+from civicstack.log.checkpoint import (
+    TLOG_PROOF_HEADER,
+    Checkpoint,
+    Receipt,
+    VerifiedReceipt,
+    open_checkpoint,
+    sign_checkpoint,
+    verify_receipt,
+)
+from civicstack.log.note import (
+    Note,
+    NoteSignature,
+    NoteSigner,
+    NoteVerifier,
+    OpenedNote,
+    open_note,
+    parse_note,
+    sign_note,
+)
+from civicstack.log.tiles import (
+    MAX_ENTRY_BYTES,
+    MemoryTiles,
+    Tile,
+    TileRef,
+    TileSource,
+    prove_consistency,
+    prove_inclusion,
+    root_at,
+)
+from civicstack.log.tree import leaf_hash, mth, verify_consistency, verify_inclusion
+
+__all__ = [
+    "MAX_ENTRY_BYTES",
+    "TLOG_PROOF_HEADER",
+    "Checkpoint",
+    "MemoryTiles",
+    "Note",
+    "NoteSignature",
+    "NoteSigner",
+    "NoteVerifier",
+    "OpenedNote",
+    "Receipt",
+    "Tile",
+    "TileRef",
+    "TileSource",
+    "VerifiedReceipt",
+    "leaf_hash",
+    "mth",
+    "open_checkpoint",
+    "open_note",
+    "parse_note",
+    "prove_consistency",
+    "prove_inclusion",
+    "root_at",
+    "sign_checkpoint",
+    "sign_note",
+    "verify_consistency",
+    "verify_inclusion",
+    "verify_receipt",
+]

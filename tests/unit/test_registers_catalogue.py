@@ -1,0 +1,198 @@
+"""Catalogues: linked registers changed together, and the metadata registers describing them."""
+
+from __future__ import annotations
+
+import pytest
+
+from civicstack.errors import CivicError
+from civicstack.registers import (
+    Cardinality,
+    Catalogue,
+    Datatype,
+    Field,
+    Item,
+    LineError,
+    Register,
+    Scope,
+    export_rsf,
+    import_rsf,
+)
+from civicstack.registers.define import METADATA_FIELDS
+
+NOW = 1_767_225_600
+PRACTICE = [
+    Field(
+        "gp-practice", Datatype.STRING, Cardinality.ONE, register="gp-practice", text="ODS code."
+    ),
+    METADATA_FIELDS["text"],
+    Field("opened", Datatype.DATETIME, Cardinality.ONE, text="When it opened."),
+    Field("beds", Datatype.INTEGER, Cardinality.ONE, text="Beds."),
+]
+
+
+def _rsf(register: Register) -> bytes:
+    return "".join(export_rsf(register)).encode()
+
+
+def test_bootstrap_registers_describe_themselves() -> None:
+    """A fresh catalogue's datatype, field and register registers describe each other fully."""
+    catalogue = Catalogue.bootstrap(now=NOW)
+    assert set(catalogue.registers) == {"datatype", "field", "register"}
+    datatypes = catalogue.get("datatype")
+    assert {r.key for r in datatypes.records()} == {d.value for d in Datatype}
+    fields = catalogue.get("field")
+    registers = catalogue.get("register")
+    for name, register in catalogue.registers.items():
+        definition = registers.record(name)
+        assert definition is not None
+        assert definition.item == register.metadata(f"register:{name}")
+        for field_name in register.schema.fields:
+            record = fields.record(field_name)
+            assert record is not None
+            assert record.item == register.metadata(f"field:{field_name}")
+
+
+def test_created_register_is_described_in_the_same_transaction() -> None:
+    """Creating a register adds its definition, new fields and datatypes to the metadata."""
+    catalogue = Catalogue.bootstrap(now=NOW)
+    changes = catalogue.create_register(
+        "gp-practice", PRACTICE, now=NOW + 1, custodian="NHS England", title="GP practices"
+    )
+    assert set(changes) == {"gp-practice", "register", "field"}
+    practice = catalogue.get("gp-practice")
+    assert practice.metadata("custodian") == Item.of({"custodian": "NHS England"})
+    record = catalogue.get("register").record("gp-practice")
+    assert record is not None
+    assert record.item.get("fields") == ("gp-practice", "text", "opened", "beds")
+    assert catalogue.field("opened") == PRACTICE[2]
+    assert catalogue.field("text") == METADATA_FIELDS["text"]  # reused, not re-added
+    assert len(changes["field"].entries) == 3
+
+
+def test_a_new_datatype_in_use_is_added_to_the_datatype_register() -> None:
+    """A field whose datatype the datatype register lacks adds that datatype's record."""
+    catalogue = Catalogue()
+    catalogue.create_register(
+        "datatype", [METADATA_FIELDS["datatype"], METADATA_FIELDS["text"]], now=NOW
+    )
+    assert catalogue.get("datatype").record_count == 0
+    shop = [
+        Field("shop", Datatype.STRING, Cardinality.ONE, register="shop"),
+        Field("tills", Datatype.INTEGER, Cardinality.ONE),
+    ]
+    changes = catalogue.create_register("shop", shop, now=NOW)
+    datatypes = catalogue.get("datatype")
+    assert {r.key for r in datatypes.records()} == {"integer", "string"}
+    assert len(changes["datatype"].entries) == 2
+
+
+def test_conflicting_field_definition_is_refused_and_nothing_changes() -> None:
+    """A field already defined differently in the field register fails the whole creation."""
+    catalogue = Catalogue.bootstrap(now=NOW)
+    before = {n: r.head() for n, r in catalogue.registers.items()}
+    other_text = Field("text", Datatype.STRING, Cardinality.ONE)
+    fields = [Field("shop", Datatype.STRING, Cardinality.ONE, register="shop"), other_text]
+    with pytest.raises(CivicError) as caught:
+        catalogue.create_register("shop", fields, now=NOW)
+    assert caught.value.code == "conflict"
+    assert {n: r.head() for n, r in catalogue.registers.items()} == before
+    assert "shop" not in catalogue.registers
+
+
+def test_existing_register_cannot_be_created_again() -> None:
+    """Creating a register that exists is a conflict."""
+    catalogue = Catalogue.bootstrap(now=NOW)
+    with pytest.raises(CivicError) as caught:
+        catalogue.create_register("field", [METADATA_FIELDS["field"]], now=NOW)
+    assert caught.value.code == "conflict"
+
+
+def test_add_field_updates_the_register_and_the_metadata() -> None:
+    """Adding a field appends its schema entries and describes it, together."""
+    catalogue = Catalogue.bootstrap(now=NOW)
+    catalogue.create_register("gp-practice", PRACTICE, now=NOW)
+    website = Field("website", Datatype.URL, Cardinality.ONE, text="The practice's website.")
+    catalogue.add_field("gp-practice", website, now=NOW + 5)
+    practice = catalogue.get("gp-practice")
+    assert "website" in practice.schema.fields
+    record = catalogue.get("register").record("gp-practice")
+    assert record is not None
+    assert record.item.get("fields") == ("gp-practice", "text", "opened", "beds", "website")
+    assert catalogue.field("website") == website
+
+
+def test_links_between_registers_resolve_through_the_catalogue() -> None:
+    """A record linking to another register's record is accepted; a missing one is not."""
+    catalogue = Catalogue.bootstrap(now=NOW)
+    catalogue.create_register("gp-practice", PRACTICE, now=NOW)
+    practice = catalogue.get("gp-practice")
+    batch = practice.batch()
+    batch.append_items(Scope.USER, "A1", [Item.of({"gp-practice": "A1", "beds": "3"})], now=NOW)
+    practice.commit(batch, catalogue)
+    patient_fields = [
+        Field("patient", Datatype.STRING, Cardinality.ONE, register="patient"),
+        Field("practice", Datatype.CURIE, Cardinality.ONE),
+    ]
+    catalogue.create_register("patient", patient_fields, now=NOW)
+    patients = catalogue.get("patient")
+    ok = patients.batch()
+    ok.append_items(
+        Scope.USER, "p1", [Item.of({"patient": "p1", "practice": "gp-practice:A1"})], now=NOW
+    )
+    patients.commit(ok, catalogue)
+    bad = patients.batch()
+    bad.append_items(
+        Scope.USER, "p2", [Item.of({"patient": "p2", "practice": "gp-practice:Z9"})], now=NOW
+    )
+    with pytest.raises(CivicError) as caught:
+        patients.commit(bad, catalogue)
+    assert caught.value.code == "dangling_link"
+    assert patients.record("p2") is None
+
+
+def test_cyclically_linked_registers_import_together_but_not_alone() -> None:
+    """field and register link to each other: alone each dangles, together both import."""
+    source = Catalogue.bootstrap(now=NOW)
+    files = {name: _rsf(source.get(name)) for name in ("datatype", "field", "register")}
+    with pytest.raises(LineError) as caught:
+        Catalogue().import_rsf({"field": files["field"], "datatype": files["datatype"]})
+    assert caught.value.code == "dangling_link"
+    assert caught.value.register == "field"
+    catalogue = Catalogue()
+    catalogue.import_rsf(files)
+    assert catalogue.get("register").log_root() == source.get("register").log_root()
+
+
+def test_one_bad_file_leaves_every_register_unchanged() -> None:
+    """A multi-register import with one bad file applies none of them."""
+    source = Catalogue.bootstrap(now=NOW)
+    catalogue = Catalogue()
+    good = {name: _rsf(source.get(name)) for name in ("datatype", "field", "register")}
+    broken = good["register"].replace(b'"Registers maintained', b'"Registers  maintained', 1)
+    with pytest.raises(LineError) as caught:
+        catalogue.import_rsf({**good, "register": broken})
+    assert caught.value.register == "register"
+    assert caught.value.code == "hash_mismatch"
+    assert dict(catalogue.registers) == {}
+
+
+def test_patch_to_a_held_register_through_the_catalogue() -> None:
+    """A file for a register the catalogue holds is applied as a patch on it."""
+    catalogue = Catalogue.bootstrap(now=NOW)
+    catalogue.create_register("gp-practice", PRACTICE, now=NOW)
+    practice = catalogue.get("gp-practice")
+    copy = import_rsf(_rsf(practice), links=catalogue).register
+    batch = copy.batch()
+    batch.append_items(Scope.USER, "B2", [Item.of({"gp-practice": "B2"})], now=NOW)
+    copy.commit(batch, catalogue)
+    patch = "".join(export_rsf(copy, start=practice.size)).encode()
+    catalogue.import_rsf({"gp-practice": patch})
+    assert catalogue.get("gp-practice") is practice
+    assert practice.log_root() == copy.log_root()
+
+
+def test_get_unknown_register() -> None:
+    """Asking for a register the catalogue lacks is not_found."""
+    with pytest.raises(CivicError) as caught:
+        Catalogue().get("nothing")
+    assert caught.value.code == "not_found"
