@@ -545,7 +545,11 @@ def _complete_claims(
 ) -> dict[str, Any]:
     if not isinstance(claims, Mapping):
         raise InputError("invalid_request", "claims must be a JSON object")
-    if len(json_dumps(dict(claims))) > MAX_CLAIMS_BYTES:
+    try:
+        size = len(json_dumps(dict(claims)))
+    except TypeError as exc:
+        raise InputError("invalid_request", "claims must be JSON values") from exc
+    if size > MAX_CLAIMS_BYTES:
         raise InputError("too_large", f"claims larger than {MAX_CLAIMS_BYTES} bytes")
     full = dict(claims)
     if vct == PID_VCT:

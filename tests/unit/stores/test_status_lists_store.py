@@ -112,6 +112,11 @@ def test_issuance_refusals(world: Platform) -> None:
     }
     for code, call in cases.items():
         assert _code(call) == code, code
+    not_json = {**PID_CLAIMS, "nationalities": {"GB"}}
+    assert (
+        _code(lambda: a.issue("passport-office", vct=PID_VCT, claims=not_json, holder=holder))
+        == "invalid_request"
+    )
     contradiction = {**PID_CLAIMS, "age_over_18": False}
     assert (
         _code(lambda: a.issue("passport-office", vct=PID_VCT, claims=contradiction, holder=holder))
