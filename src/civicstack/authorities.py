@@ -40,11 +40,11 @@ from civicstack.stores.authorities import (
     AuthorityStore,
     HostedAuthority,
     Role,
-    TrustStore,
     check_slug,
 )
 from civicstack.stores.db import write_transaction
 from civicstack.stores.status_lists import IssuedRecord, State, StatusListStore
+from civicstack.stores.trust import TrustStore
 from civicstack.trust import (
     Accreditation,
     Authority,

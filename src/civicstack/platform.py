@@ -37,9 +37,10 @@ if TYPE_CHECKING:
     from civicstack.credentials import VerifiedCredential
     from civicstack.fetch import HttpFetcher
     from civicstack.status import StatusListClient
-    from civicstack.stores.authorities import AuthorityStore, TrustStore
+    from civicstack.stores.authorities import AuthorityStore
     from civicstack.stores.log import LogStore
     from civicstack.stores.status_lists import StatusListStore
+    from civicstack.stores.trust import TrustStore
     from civicstack.trust import TrustRegistry
 
 
@@ -115,7 +116,7 @@ class Platform:
     @cached_property
     def trust(self) -> TrustStore:
         """The stored trust statements and the registry cache."""
-        from civicstack.stores.authorities import TrustStore
+        from civicstack.stores.trust import TrustStore
 
         return TrustStore(self.engine)
 

@@ -1,4 +1,4 @@
-"""The platform's authorities, their signing keys, and the trust statements they signed.
+"""The platform's authorities and their signing keys.
 
 Tables (Alembic branch ``authorities``):
 
@@ -12,28 +12,14 @@ Tables (Alembic branch ``authorities``):
                        wrapped under the platform's key-encryption key
                        (:func:`civicstack._crypto.wrap_private_key`; the database never sees a
                        private key in clear).
-``trust_statements``   every signed statement of :mod:`civicstack.trust` (accreditations,
-                       revocations, relying-party registrations, suspensions), in the order it was
-                       added: the order in which a :class:`TrustRegistry` re-verifies them.
-``trust_state``        one row: a version counter bumped in the same transaction as every change
-                       to the statements or the roots' keys.
-
-The registry is rebuilt from the statements and cached per process; a process checks the
-version (one primary-key read) and catches up when another process (a worker of ``civic up``,
-a CLI command) changed it, adding only the statements it has not seen unless the roots changed.
-Writers serialise on the ``trust_state`` row (``FOR UPDATE`` on PostgreSQL, the database write
-lock on SQLite), so statement order equals commit order and a reader never sees a later
-statement without the earlier ones.
 """
 
 from __future__ import annotations
 
 import re
-import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal, cast
 
 from sqlalchemy import (
@@ -46,7 +32,6 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    func,
     insert,
     select,
     update,
@@ -66,18 +51,6 @@ from civicstack._crypto import (
 )
 from civicstack.errors import CivicError, InputError
 from civicstack.stores.db import metadata, write_transaction
-from civicstack.trust import (
-    TYP_ACCREDITATION,
-    TYP_REGISTRATION,
-    TYP_REVOCATION,
-    TYP_SUSPENSION,
-    Accreditation,
-    RelyingPartyRegistration,
-    Revocation,
-    RootAuthority,
-    Statement,
-    TrustRegistry,
-)
 from civicstack.trust.fields import (
     MAX_ID_CHARS,
     MAX_NAME_CHARS,
@@ -112,24 +85,6 @@ authority_keys_table = Table(
     Column("private_key", Text, nullable=False),
     Column("active", Boolean, nullable=False),
     Column("created_at", BigInteger, nullable=False),
-)
-trust_statements_table = Table(
-    "trust_statements",
-    metadata,
-    Column("seq", Integer, primary_key=True, autoincrement=True),
-    Column("jti", String(MAX_NAME_CHARS), nullable=False, unique=True),
-    Column("typ", String(64), nullable=False),
-    Column("iss", String(MAX_ID_CHARS), nullable=False),
-    Column("sub", String(MAX_ID_CHARS), nullable=False, index=True),
-    Column("token", Text, nullable=False),
-    Column("added_at", BigInteger, nullable=False),
-    sqlite_autoincrement=True,
-)
-trust_state_table = Table(
-    "trust_state",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=False),
-    Column("version", BigInteger, nullable=False),
 )
 
 
@@ -245,7 +200,7 @@ class AuthorityStore:
         if role not in ROLES:
             raise InputError("invalid_request", f"role must be one of {ROLES}")
         check_display_name(display_name)
-        with _maybe_transaction(self.engine, conn) as tx:
+        with maybe_transaction(self.engine, conn) as tx:
             taken = tx.execute(
                 select(authorities_table.c.name).where(
                     (authorities_table.c.name == name)
@@ -271,7 +226,9 @@ class AuthorityStore:
             assert pk is not None
             self._insert_key(tx, int(pk[0]), name, key, now, active=True)
             if role == "root":
-                bump_trust_version(tx)
+                from civicstack.stores.trust import bump_trust_version
+
+                bump_trust_version(tx)  # the trust anchors changed
         return self.get(name, conn=conn)
 
     def _insert_key(
@@ -316,6 +273,8 @@ class AuthorityStore:
             )
             self._insert_key(conn, int(row.id), name, key, now, active=True)
             if row.role == "root":
+                from civicstack.stores.trust import bump_trust_version
+
                 bump_trust_version(conn)
         return self.get(name).active_key
 
@@ -324,7 +283,7 @@ class AuthorityStore:
         check_slug(name, "an authority name")
         with _maybe_connection(self.engine, conn) as c:
             row = _authority_row(c, name)
-            return _hosted(row, _keys(c, [int(row.id)]).get(int(row.id), ()))
+            return _hosted(row, load_keys(c, [int(row.id)]).get(int(row.id), ()))
 
     def by_identifier(self, identifier: str) -> HostedAuthority | None:
         """The party whose identifier is ``identifier``, or None."""
@@ -336,7 +295,7 @@ class AuthorityStore:
             ).first()
             if row is None:
                 return None
-            return _hosted(row, _keys(conn, [int(row.id)]).get(int(row.id), ()))
+            return _hosted(row, load_keys(conn, [int(row.id)]).get(int(row.id), ()))
 
     def list(self, role: Role | None = None) -> tuple[HostedAuthority, ...]:
         """Every party (of ``role``), oldest first."""
@@ -345,7 +304,7 @@ class AuthorityStore:
             query = query.where(authorities_table.c.role == role)
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
-            keys = _keys(conn, [int(r.id) for r in rows])
+            keys = load_keys(conn, [int(r.id) for r in rows])
         return tuple(_hosted(r, keys.get(int(r.id), ())) for r in rows)
 
     def signing_key(self, name: str) -> tuple[HostedAuthority, PrivateKey]:
@@ -358,7 +317,7 @@ class AuthorityStore:
                     & authority_keys_table.c.active.is_(True)
                 )
             ).first()
-            hosted = _hosted(row, _keys(conn, [int(row.id)]).get(int(row.id), ()))
+            hosted = _hosted(row, load_keys(conn, [int(row.id)]).get(int(row.id), ()))
         if key_row is None:
             raise CivicError("internal_error", f"{name} has no active signing key")
         try:
@@ -381,7 +340,7 @@ def _authority_row(conn: Connection, name: str, *, lock: bool = False) -> Any:
     return row
 
 
-def _keys(conn: Connection, ids: list[int]) -> dict[int, tuple[AuthorityKey, ...]]:
+def load_keys(conn: Connection, ids: list[int]) -> dict[int, tuple[AuthorityKey, ...]]:
     if not ids:
         return {}
     rows = conn.execute(
@@ -411,7 +370,7 @@ def _hosted(row: Any, keys: tuple[AuthorityKey, ...]) -> HostedAuthority:
 
 
 @contextmanager
-def _maybe_transaction(engine: Engine, conn: Connection | None) -> Iterator[Connection]:
+def maybe_transaction(engine: Engine, conn: Connection | None) -> Iterator[Connection]:
     if conn is not None:
         yield conn
     else:
@@ -426,193 +385,3 @@ def _maybe_connection(engine: Engine, conn: Connection | None) -> Iterator[Conne
     else:
         with engine.connect() as own:
             yield own
-
-
-# --- trust statements ---------------------------------------------------------------------------
-
-
-def bump_trust_version(conn: Connection) -> int:
-    """Advance the trust version inside the caller's write transaction; return the new one."""
-    conn.execute(
-        update(trust_state_table)
-        .where(trust_state_table.c.id == 1)
-        .values(version=trust_state_table.c.version + 1)
-    )
-    return int(
-        conn.execute(
-            select(trust_state_table.c.version).where(trust_state_table.c.id == 1)
-        ).scalar_one()
-    )
-
-
-def _describe(statement: Statement) -> tuple[str, str, str]:
-    """``(typ, iss, sub)`` of a statement."""
-    if isinstance(statement, Accreditation):
-        return TYP_ACCREDITATION, statement.accreditor, statement.authority
-    if isinstance(statement, Revocation):
-        return TYP_REVOCATION, statement.revoker, statement.authority
-    if isinstance(statement, RelyingPartyRegistration):
-        return TYP_REGISTRATION, statement.registrar, statement.relying_party
-    return TYP_SUSPENSION, statement.by, statement.relying_party
-
-
-_RootsKey = tuple[tuple[str, str, frozenset[str]], ...]
-
-
-@dataclass(slots=True)
-class _Cached:
-    version: int
-    seq: int
-    roots: _RootsKey
-    registry: TrustRegistry
-    checked: float = field(default_factory=time.monotonic)
-
-
-class TrustStore:
-    """The trust statements and the :class:`TrustRegistry` rebuilt from them (cached)."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._lock = threading.RLock()
-        self._cache: _Cached | None = None
-
-    def version(self) -> int:
-        """The current trust version (bumped by every statement and root key change)."""
-        with self.engine.connect() as conn:
-            return _version(conn)
-
-    def roots(self) -> tuple[RootAuthority, ...]:
-        """The trust anchors: every hosted root with all its keys."""
-        with self.engine.connect() as conn:
-            return _roots(conn)
-
-    def registry(self, *, max_age: float = 0.0) -> TrustRegistry:
-        """The registry as of now; with ``max_age`` > 0, one checked that long ago may serve.
-
-        Raises ``no_root_authority`` before a root exists.
-        """
-        with self._lock:
-            cached = self._cache
-            if cached is not None and max_age > 0 and time.monotonic() - cached.checked < max_age:
-                return cached.registry
-            with self.engine.connect() as conn:
-                return self._sync(conn)
-
-    def _sync(self, conn: Connection) -> TrustRegistry:
-        # Read the version first: the statements read next are at least that recent, so the
-        # cache may run ahead of its recorded version, never behind it.
-        version = _version(conn)
-        cached = self._cache
-        if cached is not None and cached.version == version:
-            cached.checked = time.monotonic()
-            return cached.registry
-        roots = _roots(conn)
-        if not roots:
-            raise CivicError(
-                "no_root_authority", "no root authority yet: run `civic authority init`"
-            )
-        roots_key = tuple(sorted((r.id, r.name, r.keys.thumbprints()) for r in roots))
-        if cached is not None and cached.roots == roots_key:
-            registry, after = cached.registry, cached.seq
-        else:
-            registry, after = TrustRegistry(roots), 0
-        rows = conn.execute(
-            select(trust_statements_table.c.seq, trust_statements_table.c.token)
-            .where(trust_statements_table.c.seq > after)
-            .order_by(trust_statements_table.c.seq)
-        ).all()
-        for row in rows:
-            registry.add(row.token)
-        seq = int(rows[-1].seq) if rows else after
-        self._cache = _Cached(version, seq, roots_key, registry)
-        return registry
-
-    def add(self, token: str, *, now: int, conn: Connection | None = None) -> Statement:
-        """Verify ``token`` against the registry and record it; return the statement.
-
-        The same token again is a no-op. Raises what :meth:`TrustRegistry.add` raises
-        (``invalid_signature``, ``untrusted_issuer``, ``unknown_statement``, ``conflict``...).
-        """
-        mutated = False
-        try:
-            with _maybe_transaction(self.engine, conn) as tx:
-                # Serialise writers before reading: statement order is then commit order.
-                tx.execute(
-                    select(trust_state_table.c.version)
-                    .where(trust_state_table.c.id == 1)
-                    .with_for_update()
-                ).scalar_one()
-                with self._lock:
-                    registry = self._sync(tx)
-                    before = len(registry.statements())
-                    statement = registry.add(token)
-                    if len(registry.statements()) == before:
-                        return statement
-                    # From here the cached registry holds a statement not yet committed: if the
-                    # commit fails the cache is dropped below.
-                    mutated = True
-                    typ, iss, sub = _describe(statement)
-                    seq = tx.execute(
-                        insert(trust_statements_table).values(
-                            jti=statement.jti,
-                            typ=typ,
-                            iss=iss,
-                            sub=sub,
-                            token=token,
-                            added_at=now,
-                        )
-                    ).inserted_primary_key
-                    assert seq is not None
-                    version = bump_trust_version(tx)
-                    assert self._cache is not None
-                    self._cache = _Cached(version, int(seq[0]), self._cache.roots, registry)
-        except BaseException:
-            if mutated:
-                with self._lock:
-                    self._cache = None
-            raise
-        return statement
-
-    def invalidate(self) -> None:
-        """Forget the cached registry (the next call rebuilds it)."""
-        with self._lock:
-            self._cache = None
-
-    def tokens(self) -> tuple[str, ...]:
-        """Every statement, in the order added (the order that re-verifies)."""
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(trust_statements_table.c.token).order_by(trust_statements_table.c.seq)
-            ).all()
-        return tuple(r.token for r in rows)
-
-    def count(self) -> int:
-        """How many statements are on record."""
-        with self.engine.connect() as conn:
-            return int(
-                conn.execute(select(func.count()).select_from(trust_statements_table)).scalar_one()
-            )
-
-
-def _version(conn: Connection) -> int:
-    value = conn.execute(
-        select(trust_state_table.c.version).where(trust_state_table.c.id == 1)
-    ).scalar_one_or_none()
-    if value is None:
-        raise CivicError("database_error", "the trust_state row is missing: run the migrations")
-    return int(value)
-
-
-def _roots(conn: Connection) -> tuple[RootAuthority, ...]:
-    rows = conn.execute(
-        select(authorities_table)
-        .where(authorities_table.c.role == "root")
-        .order_by(authorities_table.c.id)
-    ).all()
-    keys = _keys(conn, [int(r.id) for r in rows])
-    return tuple(
-        RootAuthority.create(
-            r.identifier, r.display_name, [k.public_key for k in keys.get(int(r.id), ())]
-        )
-        for r in rows
-    )

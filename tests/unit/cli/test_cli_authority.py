@@ -182,6 +182,7 @@ def test_setup_refusals(civic: Civic) -> None:
     civic.fails("unknown_authority", "authority", "suspend", "nobody")
     civic.fails("invalid_request", "authority", "suspend", "hmpo")
     civic.fails("unknown_authority", "authority", "revoke-accreditation", "nobody")
+    civic.fails("unknown_authority", "authority", "credentials", "--issuer", "nobody")
     names = [p["name"] for p in civic("authority", "list", "--json").json()]
     assert names == ["root", "hmpo"]
 

@@ -210,6 +210,21 @@ def test_present_refusals(holding: Civic) -> None:
     holding.fails("malformed", *_present(holding, "--claims", "{nope"), "--yes")
     holding.fails("malformed", *_present(holding, "--claims", '{"a": "b"}'), "--yes")
     holding.fails("invalid_request", *_present(holding), "--yes")
+    disclose = ["--vct", PID_VCT, "--disclose", "age_over_18", "--yes"]
+    holding.fails("malformed", *_present(holding, *disclose, nonce="has space"))
+    holding.fails(
+        "malformed",
+        "wallet",
+        "present",
+        "--rp",
+        "not an id",
+        "--purpose",
+        "p",
+        "--nonce",
+        "n",
+        *disclose,
+    )
+    holding.fails("malformed", *_present(holding, "--vct", PID_VCT, "--disclose", "a..b", "--yes"))
     holding.fails(
         "invalid_request",
         *_present(holding, "--claims", "{}", "--vct", PID_VCT, "--disclose", "x"),

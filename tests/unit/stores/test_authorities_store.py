@@ -15,7 +15,8 @@ from civicstack.credential_types import PID, PID_VCT, RIGHT_TO_WORK_VCT
 from civicstack.errors import CivicError
 from civicstack.platform import Platform
 from civicstack.stores import db, status_lists
-from civicstack.stores.authorities import authority_keys_table, trust_statements_table
+from civicstack.stores.authorities import authority_keys_table
+from civicstack.stores.trust import trust_statements_table
 from civicstack.testing import FixedClock
 from civicstack.trust import Accreditation, Purpose, RelyingPartyRegistration
 from tests.unit.stores.conftest import BASE, MASTER_KEY, build_world, make_platform
