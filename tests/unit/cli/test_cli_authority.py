@@ -344,7 +344,7 @@ def test_issue_refusals(world: Civic, wallet: Callable[[], Wallet]) -> None:
     assert world("authority", "credentials", "--json").json() == []
 
 
-def test_issue_to_stdout_and_from_a_file(world: Civic, tmp_path: object) -> None:
+def test_issue_to_stdout_and_from_a_file(world: Civic) -> None:
     """Without --json the credential alone is printed; --claims reads @FILE."""
     path = world.data_dir / "claims.json"
     path.write_text(json.dumps(RTW))
