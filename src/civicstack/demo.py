@@ -27,21 +27,15 @@ from typing import Any
 
 from civicstack._crypto import json_dumps
 from civicstack.authorities import IssuedCredential
-from civicstack.credential_types import (
-    PID,
-    PID_VCT,
-    RIGHT_TO_WORK,
-    RIGHT_TO_WORK_VCT,
-    right_to_work_claims,
-)
+from civicstack.credential_types import PID_VCT, RIGHT_TO_WORK_VCT, right_to_work_claims
 from civicstack.errors import CivicError
 from civicstack.platform import Platform
-from civicstack.trust import Purpose, RelyingPartyRegistration
+from civicstack.trust import RelyingPartyRegistration
 from civicstack.wallet import ConsentSummary, CredentialQuery, PresentationRequest, Wallet
+from civicstack.world import AUTHORITIES, EMPLOYER_CLAIMS, RELYING_PARTIES, ROOT, purposes_of
 
 #: How far the story moves time on before the shop checks again (past the list's ttl of 300 s).
 CACHE_EXPIRY = 301
-EMPLOYER_CLAIMS = ["given_name", "family_name", "right_to_work", "valid_until"]
 AMARA = {
     "given_name": "Amara",
     "family_name": "Okafor",
@@ -187,61 +181,33 @@ def tell(
 
 def _trust_framework(cast: _Cast) -> None:
     a, step = cast.platform.authorities, cast.step
-    root = a.init_root("root", "HM Government")
+    root = a.init_root(*ROOT)
     step(
         Step(
-            "The root authority is set up: HM Government",
+            f"The root authority is set up: {root.display_name}",
             (f"identifier {root.identifier}", f"key {root.active_key.alg} {root.active_key.kid}"),
         )
     )
-    pid_acc = a.accredit(
-        "passport-office",
-        scope={PID_VCT: sorted(PID.claim_names)},
-        display_name="HM Passport Office",
-    )
-    step(
-        Step(
-            "HM Government accredits HM Passport Office to issue PIDs",
-            (
-                f"identifier {pid_acc.authority}",
-                f"{len(PID.claim_names)} claims, age predicates included",
-            ),
-        )
-    )
-    rtw_acc = a.accredit(
-        "home-office",
-        scope={RIGHT_TO_WORK_VCT: sorted(RIGHT_TO_WORK.claim_names)},
-        display_name="Home Office",
-    )
-    step(
-        Step(
-            "HM Government accredits the Home Office to attest the right to work",
-            (f"identifier {rtw_acc.authority}",),
-        )
-    )
-    cast.employer = a.register(
-        "employer",
-        purposes=[
-            Purpose.create(
-                "right_to_work",
-                "Check that you may work for us",
-                {RIGHT_TO_WORK_VCT: EMPLOYER_CLAIMS},
+    for name, (display, vct, claims) in AUTHORITIES.items():
+        accreditation = a.accredit(name, scope={vct: list(claims)}, display_name=display)
+        step(
+            Step(
+                f"{root.display_name} accredits {display} to attest {vct}",
+                (f"identifier {accreditation.authority}", f"{len(claims)} claims in scope"),
             )
-        ],
-        display_name="Acme Ltd",
-    )
-    cast.shop = a.register(
-        "shop",
-        purposes=[Purpose.create("age_check", "Sell you alcohol", {PID_VCT: ["age_over_18"]})],
-        display_name="Corner Shop",
-    )
+        )
+    registered = {
+        name: a.register(name, purposes=purposes_of(name), display_name=display)
+        for name, (display, _) in RELYING_PARTIES.items()
+    }
+    cast.employer, cast.shop = registered["employer"], registered["shop"]
     step(
         Step(
             "Relying parties are registered with their purposes",
-            (
-                f"Acme Ltd ({cast.employer.relying_party}): right_to_work -> "
-                + ", ".join(EMPLOYER_CLAIMS),
-                f"Corner Shop ({cast.shop.relying_party}): age_check -> age_over_18",
+            tuple(
+                f"{RELYING_PARTIES[name][0]} ({reg.relying_party}): "
+                + "; ".join(f"{p.id} -> {', '.join(p.claims)}" for p in RELYING_PARTIES[name][1])
+                for name, reg in registered.items()
             ),
         )
     )
