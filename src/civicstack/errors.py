@@ -23,6 +23,10 @@ CODES: dict[str, tuple[int, str]] = {
     "unsupported": (400, "The feature, algorithm or version is not supported."),
     "internal_error": (500, "An unexpected error; it has been logged."),
     "io_error": (500, "A file could not be read or written."),
+    "server_unreachable": (
+        503,
+        "The civicstack server could not be reached (is `civic up` running?).",
+    ),
     "fetch_failed": (502, "A remote resource could not be fetched (network, status or size)."),
     # --- keys and JWS -----------------------------------------------------------------------
     "invalid_key": (400, "The key is malformed, of an unsupported type, or not on its curve."),
@@ -138,3 +142,16 @@ class InputError(CivicError):
     """The input could not be read at all: too large, malformed, unsupported."""
 
     default_code = "malformed"
+
+
+class ProtocolError(CivicError):
+    """A failure that an OAuth-family protocol names with its own ``error`` value.
+
+    OpenID4VCI (§6.3, §8.3.1), OpenID4VP and RFC 6749 §5.2 clients read ``error`` and
+    ``error_description``; the HTTP adapter puts both into the problem+json body next to the
+    stable ``code``, so spec clients and civicstack clients each find what they look for.
+    """
+
+    def __init__(self, code: str, oauth_error: str, detail: str = "") -> None:
+        super().__init__(code, detail)
+        self.oauth_error = oauth_error

@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from civicstack.errors import CODES, CivicError
+from civicstack.errors import CODES, CivicError, ProtocolError
 
 log = logging.getLogger("civicstack.api")
 
@@ -78,6 +78,12 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     async def civic_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, CivicError)
+        if isinstance(exc, ProtocolError):
+            response = problem(
+                exc.code, exc.detail, error=exc.oauth_error, error_description=exc.detail
+            )
+            response.headers["Cache-Control"] = "no-store"
+            return response
         return problem(exc.code, exc.detail)
 
     async def validation_error(_: Request, exc: Exception) -> JSONResponse:
