@@ -105,6 +105,18 @@ CODES: dict[str, tuple[int, str]] = {
     "origin_mismatch": (400, "The checkpoint comes from another log (origin)."),
     "unknown_log": (404, "No log with that name."),
     "log_exists": (409, "A log with that name already exists."),
+    # --- verifier and trust registry services (OpenID4VP 1.0, api/verifier.py, api/trust.py) ---
+    "invalid_request_object": (
+        400,
+        "The OpenID4VP request object is malformed, wrongly signed or not trusted.",
+    ),
+    "query_not_satisfied": (
+        400,
+        "The presentations do not answer the DCQL query (type, claims or values).",
+    ),
+    "request_answered": (409, "The presentation request has been answered already."),
+    "replayed": (409, "This presentation was accepted before: a replay is refused."),
+    "wallet_error": (400, "The wallet answered the presentation request with an error."),
 }
 
 

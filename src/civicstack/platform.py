@@ -41,7 +41,9 @@ if TYPE_CHECKING:
     from civicstack.stores.log import LogStore
     from civicstack.stores.status_lists import StatusListStore
     from civicstack.stores.trust import TrustStore
+    from civicstack.stores.verifier import VerifierStore
     from civicstack.trust import TrustRegistry
+    from civicstack.verifier import Verifier
 
 
 class Platform:
@@ -186,6 +188,32 @@ class Platform:
             nonce=nonce,
             now=self.clock.now(),
             status=self.status_checker,
+        )
+
+    # --- verifier (issue 3) ----------------------------------------------------------------
+
+    @cached_property
+    def verifier_store(self) -> VerifierStore:
+        """Presentation requests, the KB-JWT replay guard and relying parties' API keys."""
+        from civicstack.stores.verifier import VerifierStore
+
+        return VerifierStore(self.engine)
+
+    @cached_property
+    def verifier(self) -> Verifier:
+        """The OpenID4VP verifier for this platform's relying parties."""
+        from civicstack.verifier import FreshLocalStatus, Verifier
+
+        return Verifier(
+            authorities=self.authorities,
+            store=self.verifier_store,
+            registry=lambda max_age: self.trust_registry(max_age=max_age),
+            status=FreshLocalStatus(
+                self.fetcher(), self.status_checker, self.settings.base_url, self.clock
+            ),
+            clock=self.clock,
+            base_url=self.settings.base_url,
+            admin_check=self.check_admin,
         )
 
     def close(self) -> None:

@@ -45,7 +45,10 @@ def service_app(title: str, summary: str, *, version: str = __version__) -> Fast
 
 def service_factories() -> list[ServiceFactory]:
     """Every service the platform serves, in catalogue order (components add theirs here)."""
-    return []
+    from civicstack.api.trust import trust_service
+    from civicstack.api.verifier import verifier_service
+
+    return [trust_service, verifier_service]
 
 
 def create_app(platform: Platform, factories: list[ServiceFactory] | None = None) -> FastAPI:

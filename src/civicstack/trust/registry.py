@@ -285,6 +285,11 @@ class TrustRegistry:
         return registry
 
     @property
+    def recorded(self) -> tuple[Statement, ...]:
+        """Every recorded statement (each verified when added), in the order added."""
+        return tuple(self._statements)
+
+    @property
     def accreditations(self) -> tuple[Accreditation, ...]:
         """Every recorded accreditation (valid or not), in the order added."""
         return tuple(s for s in self._statements if isinstance(s, Accreditation))
@@ -510,6 +515,22 @@ class TrustRegistry:
         """A key ``relying_party`` signs its requests with (OpenID4VP request objects)."""
         keysets = [r.keys for r in self.relying_party(relying_party, now)]
         return _pick_key(keysets, kid, "unregistered_relying_party", relying_party)
+
+    def registrar_key(self, registrar: str, kid: str | None, now: int) -> PublicKey:
+        """A key ``registrar`` vouches for relying parties with at ``now`` (OpenID4VP Verifier
+        Attestation JWTs): a root's, or one listed by a valid accreditation that may register.
+
+        Raises ``untrusted_issuer`` (or the chain error met) otherwise.
+        """
+        root = self.roots.get(registrar)
+        if root is not None:
+            return _pick_key([root.keys], kid, "untrusted_issuer", registrar)
+        keysets = [a.keys for a in self.valid_accreditations(registrar, now) if a.may_register]
+        if not keysets:
+            raise VerificationError(
+                "untrusted_issuer", f"{registrar} is not accredited to register relying parties"
+            )
+        return _pick_key(keysets, kid, "untrusted_issuer", registrar)
 
     def check_request(
         self,

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from civicstack._crypto import Alg, PublicKey, b64url_encode
 from civicstack.credentials import inspect, present_credential, verify_presentation
 from civicstack.errors import CivicError, InputError, VerificationError
-from civicstack.trust import ALWAYS_VISIBLE_CLAIMS, RelyingPartyRegistration
+from civicstack.trust import ALWAYS_VISIBLE_CLAIMS, RelyingPartyRegistration, RootAuthority
 from civicstack.types import Clock, IssuerTrust, SystemClock
 from civicstack.wallet.documents import DocumentSignature, sign_document
 from civicstack.wallet.presentation import (
@@ -46,6 +46,8 @@ MAX_CREDENTIAL_BYTES = 256 * 1024
 #: Claims sent with every presentation of an SD-JWT VC, shown to the holder as metadata.
 METADATA_CLAIMS = ("iss", "vct", "iat", "nbf", "exp", "status", "cnf")
 _CREDENTIALS = "credentials"
+_META = "meta"
+_TRUST_ROOT = "trust-root"
 #: Refusals worth remembering: the relying party asked and was turned away.
 _RECORDED_REFUSALS = frozenset(
     {
@@ -157,6 +159,10 @@ class Wallet:
         """The wallet's directory."""
         return str(self._vault.path)
 
+    def now(self) -> int:
+        """The time on the wallet's clock."""
+        return self._clock.now()
+
     @property
     def holder_key(self) -> PublicKey:
         """The public half of the holder key (credentials are bound to it; signatures check
@@ -201,6 +207,9 @@ class Wallet:
         if any(c.sd_jwt == sd_jwt for c in self.credentials()):
             raise CivicError("conflict", "this credential is already in the wallet")
         credential_id = b64url_encode(self._rng(9))
+        while credential_id.startswith("-"):
+            # An id that looks like a command-line option is awkward to type: draw again.
+            credential_id = b64url_encode(self._rng(9))
         self._vault.put(_CREDENTIALS, credential_id, {"sd_jwt": sd_jwt, "received_at": now})
         return self.credential(credential_id)
 
@@ -382,6 +391,36 @@ class Wallet:
             except (KeyError, TypeError, ValueError) as exc:
                 raise CivicError("wallet_corrupted", f"history record {seq} is damaged") from exc
         return tuple(out)
+
+    # --- the trust anchor ----------------------------------------------------------------
+
+    def trust_root(self) -> RootAuthority | None:
+        """The root authority this wallet trusts (pinned by :meth:`pin_trust_root`), if any."""
+        try:
+            record = self._vault.get(_META, _TRUST_ROOT)
+        except CivicError as exc:
+            if exc.code == "not_found":
+                return None
+            raise
+        try:
+            return RootAuthority.from_json(record)
+        except CivicError as exc:
+            raise CivicError("wallet_corrupted", f"the pinned trust root: {exc.detail}") from exc
+
+    def pin_trust_root(self, root: RootAuthority, *, replace: bool = False) -> RootAuthority:
+        """Trust ``root`` from now on (trust on first use). A different root than the one
+        pinned is refused (``untrusted_issuer``) unless ``replace``; the same one is a no-op."""
+        pinned = self.trust_root()
+        if pinned is not None and not replace:
+            if pinned.id != root.id or pinned.keys.thumbprints() != root.keys.thumbprints():
+                raise VerificationError(
+                    "untrusted_issuer",
+                    f"this wallet trusts the root {pinned.id} ({pinned.name}); {root.id} "
+                    "presents other keys",
+                )
+            return pinned
+        self._vault.put(_META, _TRUST_ROOT, root.to_json(), replace=True)
+        return root
 
     # --- documents -----------------------------------------------------------------------
 

@@ -1,0 +1,214 @@
+"""The wallet's side of OpenID4VP 1.0: receive a request, check it, answer it with consent.
+
+The wallet is handed an Authorization Request (``openid4vp://?client_id=...&request_uri=...``,
+§9) and:
+
+1. reads ``client_id`` and ``request_uri`` from it (RFC 9101 §5.2);
+2. fetches the Request Object from ``request_uri`` with ``Accept:
+   application/oauth-authz-req+jwt`` (the Wallet sends nothing else about itself, §15.8);
+3. authenticates it (§5.9.3 ``verifier_attestation``, §12): the Verifier Attestation JWT in its
+   ``jwt`` header must come from a registrar of the trust registry this wallet trusts (the
+   root, or an authority accredited to register relying parties) and the Request Object be
+   signed with the attested key; the other checks of :func:`verify_request_object`;
+4. binds that key to the relying party's registration (the attested key must be a key the
+   registration lists, and the relying party must not be suspended);
+5. checks it can answer in the formats the verifier accepts (``vp_formats_supported``,
+   Appendix B.3.4; ``vp_formats_not_supported`` otherwise);
+6. chooses what to present from the DCQL query (§6.4): the first credential type and claim
+   option it holds;
+7. presents through :meth:`Wallet.present`, which checks the request against the registration
+   (suspension, over-asking), asks the holder showing exactly what leaves the device, and
+   records the outcome in the history; the KB-JWT ``aud`` is the full ``client_id`` and its
+   ``nonce`` the request's (Appendix B.3, §14.1);
+8. sends the ``vp_token`` (``{"<query id>": ["<SD-JWT+KB>"]}``, §8.1) and ``state`` to
+   ``response_uri`` with ``direct_post`` (§8.2); a declined request is answered with the error
+   ``access_denied`` (§8.5).
+
+Transport is a seam (:class:`PresentationTransport`): the CLI passes an HTTP one, tests may pass
+any other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from civicstack.errors import CivicError, InputError, ProtocolError, VerificationError
+from civicstack.openid4vp import (
+    FORMAT_SD_JWT_VC,
+    REQUEST_MEDIA_TYPE,
+    DcqlClaim,
+    RequestObject,
+    error_form,
+    parse_authorization_request,
+    verify_request_object,
+    vp_token_form,
+)
+from civicstack.openid4vp.request import MAX_REQUEST_OBJECT_BYTES
+from civicstack.trust import RelyingPartyRegistration, TrustRegistry
+from civicstack.wallet.holder import Wallet
+from civicstack.wallet.presentation import (
+    ConsentPrompt,
+    CredentialQuery,
+    Presentation,
+    PresentationRequest,
+)
+
+MAX_RESPONSE_BYTES = 64 * 1024
+
+
+class PresentationTransport(Protocol):
+    """How the wallet reaches a verifier (HTTP in the CLI)."""
+
+    def fetch(self, url: str, *, accept: str, max_bytes: int) -> bytes:
+        """GET ``url``; raise ``fetch_failed`` on any failure (a :class:`Fetcher`)."""
+        ...
+
+    def post_form(self, url: str, fields: Mapping[str, str]) -> tuple[int, bytes]:
+        """POST ``fields`` form-encoded to ``url``; the status and (capped) body."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedRequest:
+    """A request the wallet authenticated, with the registration its key belongs to."""
+
+    request: RequestObject
+    registration: RelyingPartyRegistration
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What the wallet sent, and what the verifier said."""
+
+    presentation: Presentation
+    status: int
+    body: bytes
+
+
+def receive(
+    uri: str, *, transport: PresentationTransport, registry: TrustRegistry, now: int
+) -> ReceivedRequest:
+    """Steps 1-4: read, fetch, authenticate a request and bind it to a registration."""
+    # 1. client_id and request_uri
+    client_id, request_uri = parse_authorization_request(uri)
+    # 2. the Request Object, by reference
+    token = transport.fetch(
+        request_uri, accept=REQUEST_MEDIA_TYPE, max_bytes=MAX_REQUEST_OBJECT_BYTES
+    )
+    # 3. authenticated by a registrar this wallet trusts
+    try:
+        text = token.decode("ascii")
+    except UnicodeDecodeError as exc:
+        raise VerificationError(
+            "invalid_request_object", "the request object is not a JWS"
+        ) from exc
+    request = verify_request_object(
+        text.strip(), client_id=client_id, issuer_key=registry.registrar_key, now=now
+    )
+    # 4. the attested key is a key of the relying party's registration (refused when suspended)
+    key = request.attestation.key
+    registered = registry.relying_party_key(request.relying_party, key.thumbprint(), now)
+    if registered != key:
+        raise VerificationError(
+            "unregistered_relying_party",
+            "the attested key is not in the relying party's registration",
+        )
+    registration = next(
+        r
+        for r in registry.relying_party(request.relying_party, now)
+        if r.keys.find(key.thumbprint()) is not None
+    )
+    if (
+        request.attestation.iss != registration.registrar
+        and request.attestation.iss not in registry.roots
+    ):
+        raise VerificationError(
+            "invalid_request_object", "the attestation comes from neither the registrar nor a root"
+        )
+    return ReceivedRequest(request, registration)
+
+
+def presentation_request(wallet: Wallet, received: ReceivedRequest) -> PresentationRequest:
+    """Steps 5 and 6: the :class:`PresentationRequest` the wallet answers (§6.4 selection)."""
+    request = received.request
+    # 5. the verifier accepts SD-JWT VCs with this holder's key algorithm
+    formats = request.client_metadata.get("vp_formats_supported")
+    fmt = formats.get(FORMAT_SD_JWT_VC) if isinstance(formats, dict) else None
+    if not isinstance(fmt, dict):
+        raise ProtocolError(
+            "unsupported", "vp_formats_not_supported", "the verifier does not accept dc+sd-jwt"
+        )
+    kb_algs = fmt.get("kb-jwt_alg_values")
+    if isinstance(kb_algs, list) and wallet.holder_key.alg not in kb_algs:
+        raise ProtocolError(
+            "unsupported",
+            "vp_formats_not_supported",
+            f"the verifier does not accept {wallet.holder_key.alg} key binding",
+        )
+    # 6. the first type and claim option held, for every query the request needs
+    held = [c for c in wallet.credentials() if c.valid_at(wallet.now())]
+
+    def holds(vct: str, claims: tuple[DcqlClaim, ...]) -> bool:
+        return any(c.vct == vct and all(claim.matches(c.claims) for claim in claims) for c in held)
+
+    choices = request.dcql.choose(holds)
+    purpose = request.purpose
+    if purpose is None:
+        # A verifier that does not name its purpose: the registration must have just one.
+        if len(received.registration.purposes) != 1:
+            raise InputError("invalid_request", "the request does not say which purpose it is for")
+        purpose = next(iter(received.registration.purposes))
+    return PresentationRequest.create(
+        request.relying_party,
+        purpose,
+        [CredentialQuery(c.query, c.vct, c.paths or ("vct",)) for c in choices],
+        nonce=request.nonce,
+        aud=request.client_id,
+    )
+
+
+def answer(
+    wallet: Wallet,
+    received: ReceivedRequest,
+    *,
+    registry: TrustRegistry,
+    consent: ConsentPrompt,
+    transport: PresentationTransport,
+) -> Answer:
+    """Steps 5-8: choose, present with consent, and post the response to the verifier.
+
+    Declining posts ``access_denied`` and raises ``consent_declined``.
+    """
+    request = received.request
+    wanted = presentation_request(wallet, received)
+    try:
+        # 7. registration check, consent, history
+        presented = wallet.present(wanted, trust=registry, consent=consent)
+    except CivicError as exc:
+        if exc.code == "consent_declined":
+            transport.post_form(
+                request.response_uri,
+                error_form("access_denied", request.state, "the holder declined"),
+            )
+        raise
+    # 8. direct_post the vp_token
+    form = vp_token_form({k: [v] for k, v in presented.tokens.items()}, request.state)
+    status, body = transport.post_form(request.response_uri, form)
+    return Answer(presented, status, body[:MAX_RESPONSE_BYTES])
+
+
+def describe(received: ReceivedRequest) -> dict[str, Any]:
+    """What the request is, for display: who asks, under which registration, for what."""
+    request, registration = received.request, received.registration
+    return {
+        "client_id": request.client_id,
+        "relying_party": request.relying_party,
+        "name": registration.name,
+        "registrar": registration.registrar,
+        "registration": registration.jti,
+        "purpose": request.purpose,
+        "response_uri": request.response_uri,
+        "dcql_query": request.dcql.to_json(),
+    }
