@@ -15,9 +15,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-# Until the HTTP services land (issue 3 switches this to `civic up`), run the story in-process.
+# Every service on http://127.0.0.1:8000 with the demo world; `civic demo` walks it from another
+# terminal (`civic demo --local` tells the same story in one process, no server needed).
 run: $(STAMP)
-	$(BIN)/civic demo
+	$(BIN)/civic up
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -83,12 +83,13 @@ def _root(
 def _register() -> None:
     """Attach the command groups (each module owns its ``typer.Typer``)."""
     # Command groups register here, one line each.
-    from civicstack.cli import authority, demo, log, up, verify, wallet
+    from civicstack.cli import authority, demo, log, up, verifier, verify, wallet
 
     app.registered_commands += up.app.registered_commands
     app.add_typer(log.app)
     app.add_typer(wallet.app, name="wallet")
     app.add_typer(authority.app, name="authority")
+    app.add_typer(verifier.app, name="verifier")
     app.registered_commands += verify.app.registered_commands
     app.registered_commands += demo.app.registered_commands
 

@@ -31,6 +31,9 @@ def up(
     if seed_demo_world(platform):
         console.print("seeded the demo world: HM Government, two authorities, four relying parties")
     token = platform.admin_token
+    from civicstack.api.app import create_app
+
+    services = create_app(platform).state.services
     platform.close()
     # Workers rebuild the same settings from the environment.
     os.environ.update(
@@ -45,6 +48,8 @@ def up(
     )
     console.print(f"[bold]civicstack[/] on {settings.base_url}  (data: {settings.data_dir})")
     console.print(f"  catalogue  {settings.base_url}/")
+    for service in services:
+        console.print(f"  {service.title:<24} {settings.base_url}{service.mount}/docs")
     console.print(f"  admin token in {settings.data_dir / 'admin-token'} or CIVIC_ADMIN_TOKEN")
     uvicorn.run(
         "civicstack.api.app:create_app_from_env",

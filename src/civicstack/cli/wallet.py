@@ -25,6 +25,8 @@ from civicstack.cli._common import (
     wallet_dir,
 )
 from civicstack.cli._output import JsonOption, console, emit, err_console
+from civicstack.cli._server import DEFAULT_SERVER, ServerOption
+from civicstack.cli.wallet_vp import present_request
 from civicstack.credential_types import CREDENTIAL_TYPES
 from civicstack.errors import InputError
 from civicstack.wallet import (
@@ -214,10 +216,16 @@ def _queries(claims: str | None, vct: str | None, disclose: list[str]) -> Any:
 
 @app.command("present")
 def present(
+    request: Annotated[
+        str | None,
+        typer.Argument(help="An OpenID4VP request (openid4vp://?client_id=...&request_uri=...)."),
+    ] = None,
     *,
-    rp: Annotated[str, typer.Option("--rp", help="The relying party's identifier.")],
-    purpose: Annotated[str, typer.Option(help="The purpose the relying party registered.")],
-    nonce: Annotated[str, typer.Option(help="The verifier's nonce.")],
+    rp: Annotated[str | None, typer.Option("--rp", help="The relying party's identifier.")] = None,
+    purpose: Annotated[
+        str | None, typer.Option(help="The purpose the relying party registered.")
+    ] = None,
+    nonce: Annotated[str | None, typer.Option(help="The verifier's nonce.")] = None,
     aud: Annotated[str | None, typer.Option(help="Audience (default: the relying party).")] = None,
     claims: Annotated[
         str | None, typer.Option(help='What to share: {"vct": ["claim", ...]} (JSON, @FILE).')
@@ -227,13 +235,37 @@ def present(
         list[str] | None, typer.Option(help="Claims to disclose (repeat or comma-separate).")
     ] = None,
     yes: Annotated[bool, typer.Option("--yes", help="Consent without asking (scripts).")] = False,
+    url: ServerOption = DEFAULT_SERVER,
+    trust_root: Annotated[
+        str | None,
+        typer.Option("--trust-root", help="Pin this root: JSON {id,name,jwks} or @FILE."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Present credentials to a relying party, after checking its registration and asking you.
 
-    Prints the SD-JWT+KB presentation (one per credential; JSON with --json).
+    With an OpenID4VP request: fetch it, authenticate it against the trust registry of
+    --server, ask, and send the presentation to the verifier. Without one (--rp, --purpose,
+    --nonce): print the SD-JWT+KB presentation (one per credential; JSON with --json).
     """
-    request = PresentationRequest.create(
+    if request is not None:
+        if rp is not None or purpose is not None or nonce is not None:
+            raise InputError("invalid_request", "an OpenID4VP request says who, why and the nonce")
+        present_request(
+            _open(),
+            request,
+            url=url,
+            trust_root=trust_root,
+            yes=yes,
+            as_json=as_json,
+            render=render_consent,
+        )
+        return
+    if rp is None or purpose is None or nonce is None:
+        raise InputError(
+            "invalid_request", "give an OpenID4VP request, or --rp, --purpose, --nonce"
+        )
+    local = PresentationRequest.create(
         rp, purpose, _queries(claims, vct, disclose or []), nonce=nonce, aud=aud
     )
     wallet = _open()
@@ -250,7 +282,7 @@ def present(
             except typer.Abort:
                 return False
 
-        result = wallet.present(request, trust=platform.trust_registry(), consent=consent)
+        result = wallet.present(local, trust=platform.trust_registry(), consent=consent)
     tokens = dict(result.tokens)
 
     def human() -> None:

@@ -1,0 +1,180 @@
+"""``civic wallet present <openid4vp request>``: answer a relying party over OpenID4VP 1.0.
+
+The wallet authenticates the request against the trust registry it trusts, which it rebuilds
+from the platform's published statements (``--server``), verifying each from the root's keys:
+
+* which root? The one this wallet pinned. With none pinned yet, ``--trust-root`` pins the one
+  given (``{"id","name","jwks"}``, or a ``/trust/registry`` export); without it the wallet pins
+  the root the platform publishes at ``/trust/root`` on first use (and says so). Afterwards a
+  platform showing another root is refused: its statements do not verify;
+* then :mod:`civicstack.wallet.openid4vp` does the protocol: the request object, its Verifier
+  Attestation and signature, the registration, the holder's consent (``--yes`` for scripts),
+  the history, and the ``direct_post`` of the ``vp_token``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+import typer
+from rich.text import Text
+
+from civicstack._crypto import json_dumps
+from civicstack.cli._common import read_json
+from civicstack.cli._output import console, emit, err_console
+from civicstack.cli._server import raise_for_problem, server
+from civicstack.errors import CivicError, InputError
+from civicstack.fetch import HttpFetcher
+from civicstack.trust import RootAuthority, TrustRegistry
+from civicstack.wallet import ConsentSummary, Wallet
+from civicstack.wallet import openid4vp as protocol
+
+MAX_REGISTRY_BYTES = 16 * 1024 * 1024
+
+
+class HttpTransport:
+    """The wallet's HTTP: GET with a size cap, POST form-encoded, no identifying headers
+    beyond what HTTP needs (OpenID4VP §15.8)."""
+
+    def __init__(self) -> None:
+        self.fetcher = HttpFetcher()
+
+    def fetch(self, url: str, *, accept: str, max_bytes: int) -> bytes:
+        """GET ``url`` (``fetch_failed`` on any failure)."""
+        return self.fetcher.fetch(url, accept=accept, max_bytes=max_bytes)
+
+    def post_form(self, url: str, fields: Mapping[str, str]) -> tuple[int, bytes]:
+        """POST ``fields`` form-encoded; the status and body (capped)."""
+        try:
+            with self.fetcher.client.stream("POST", url, data=dict(fields)) as response:
+                body = bytearray()
+                for chunk in response.iter_bytes():
+                    body += chunk
+                    if len(body) > protocol.MAX_RESPONSE_BYTES:
+                        break
+                return response.status_code, bytes(body)
+        except httpx.HTTPError as exc:
+            raise CivicError("fetch_failed", f"{url}: {type(exc).__name__}") from exc
+
+    def close(self) -> None:
+        """Release the connection pool."""
+        self.fetcher.close()
+
+
+def _roots_from(value: Any) -> list[RootAuthority]:
+    if isinstance(value, dict) and "roots" in value:
+        value = value["roots"]
+    items = value if isinstance(value, list) else [value]
+    roots = [RootAuthority.from_json(item) for item in items]
+    if not roots:
+        raise InputError("invalid_request", "--trust-root names no root")
+    return roots
+
+
+def trusted_registry(wallet: Wallet, url: str, trust_root: str | None) -> TrustRegistry:
+    """The trust registry rebuilt from the platform's statements under the wallet's root."""
+    with server(url) as client:
+        published = client.get("/trust/registry")
+        raise_for_problem(published)
+        if len(published.content) > MAX_REGISTRY_BYTES:
+            raise InputError("too_large", "the published trust registry is too large")
+        export = published.json()
+    if trust_root is not None:
+        (root,) = _roots_from(read_json(trust_root, "--trust-root"))[:1]
+        wallet.pin_trust_root(root, replace=True)
+        err_console.print(Text(f"pinned trust root {root.name} ({root.id})"))
+    pinned = wallet.trust_root()
+    if pinned is None:
+        (root,) = _roots_from(export)[:1]
+        pinned = wallet.pin_trust_root(root)
+        kids = ", ".join(sorted(root.keys.thumbprints()))
+        err_console.print(
+            Text(
+                f"trusting {root.name} ({root.id}) from now on, first seen at {url} "
+                f"(keys {kids}); use --trust-root to choose another"
+            )
+        )
+    registry = TrustRegistry([pinned])
+    statements = export.get("statements") if isinstance(export, dict) else None
+    if not isinstance(statements, list):
+        raise InputError("malformed", f"{url}/trust/registry is not a trust registry export")
+    for token in statements:
+        try:
+            registry.add(token)
+        except CivicError:
+            continue  # not signed under the root this wallet trusts: it does not count
+    return registry
+
+
+def present_request(
+    wallet: Wallet,
+    request: str,
+    *,
+    url: str,
+    trust_root: str | None,
+    yes: bool,
+    as_json: bool,
+    render: Any,
+) -> None:
+    """Answer an ``openid4vp://`` request; ``render(summary)`` shows the consent screen."""
+    registry = trusted_registry(wallet, url, trust_root)
+    transport = HttpTransport()
+    try:
+        received = protocol.receive(
+            request, transport=transport, registry=registry, now=wallet.now()
+        )
+
+        def consent(summary: ConsentSummary) -> bool:
+            render(summary, _registrar_name(registry, summary.registrar))
+            if yes:
+                err_console.print("consent given (--yes)")
+                return True
+            try:
+                return bool(typer.confirm("Share exactly this?", default=False, err=True))
+            except typer.Abort:
+                return False
+
+        answer = protocol.answer(
+            wallet, received, registry=registry, consent=consent, transport=transport
+        )
+    finally:
+        transport.close()
+    if answer.status != 200:
+        raise_for_problem(httpx.Response(answer.status, content=answer.body))
+    data = {
+        "relying_party": received.request.relying_party,
+        "client_id": received.request.client_id,
+        "purpose": received.request.purpose,
+        "shared": {
+            item.query: {c.path: c.value for c in item.claims}
+            for item in answer.presentation.summary.items
+        },
+        "history": answer.presentation.record.seq,
+        "verifier": _body(answer.body),
+    }
+    emit(
+        data,
+        as_json,
+        lambda: console.print(
+            Text(
+                f"Presented to {received.registration.name}: " + json_dumps(data["shared"]).decode()
+            )
+        ),
+    )
+
+
+def _registrar_name(registry: TrustRegistry, identifier: str) -> str | None:
+    root = registry.roots.get(identifier)
+    if root is not None:
+        return root.name
+    names = [a.name for a in registry.accreditations if a.authority == identifier]
+    return names[-1] if names else None
+
+
+def _body(raw: bytes) -> Any:
+    try:
+        return httpx.Response(200, content=raw).json()
+    except ValueError:
+        return None
