@@ -36,7 +36,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Coroutine, Iterator, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -228,12 +228,18 @@ class _Tally:
     """One run's target and shared counters (one event loop, so no locking)."""
 
     def __init__(
-        self, host: str, port: int, request: Request, *, check: Check | None, warmup: float,
-        seconds: float,
+        self, host: str, port: int, request: Request | Sequence[Request], *,
+        check: Check | None, warmup: float, seconds: float,
     ) -> None:  # fmt: skip
         self.host, self.port, self.check = host, port, check
-        self.wire = request.encode(host, port)
-        self.head_request = request.method == "HEAD"
+        requests = [request] if isinstance(request, Request) else list(request)
+        if not requests or len({r.method for r in requests}) != 1:
+            raise ValueError("give one request, or a pool of requests of one method")
+        # A pool is encoded up front (nothing is built inside the window) and sent in turn by
+        # all the clients: each request goes once unless the run outlasts the pool.
+        self.wires = [r.encode(host, port) for r in requests]
+        self.sent = 0
+        self.head_request = requests[0].method == "HEAD"
         start = time.perf_counter()
         measure_from, end = start + warmup, start + warmup + seconds
         self.measure_from = measure_from
@@ -255,7 +261,8 @@ class _Tally:
 async def _client(number: int, tally: _Tally) -> None:
     """One closed-loop client: send, read the whole response, repeat until the window ends."""
     perf = time.perf_counter
-    host, port, wire, check = tally.host, tally.port, tally.wire, tally.check
+    host, port, wires, check = tally.host, tally.port, tally.wires, tally.check
+    pool = len(wires)
     head_request = tally.head_request
     end, measure_from = tally.end, tally.measure_from
     latencies, in_flight = tally.latencies, tally.in_flight
@@ -277,7 +284,8 @@ async def _client(number: int, tally: _Tally) -> None:
                     continue
             assert reader is not None
             in_flight[number] = counted
-            writer.write(wire)
+            writer.write(wires[tally.sent % pool])
+            tally.sent += 1
             try:
                 status, body, keep = await read_response(reader, head_request=head_request)
             except (asyncio.IncompleteReadError, ConnectionError):
@@ -309,7 +317,7 @@ async def _client(number: int, tally: _Tally) -> None:
 async def run_load(
     host: str,
     port: int,
-    request: Request,
+    request: Request | Sequence[Request],
     *,
     concurrency: int,
     seconds: float,
@@ -319,6 +327,9 @@ async def run_load(
     meter: Callable[[], float] | None = None,
 ) -> LoadResult:
     """Drive ``concurrency`` keep-alive clients for ``warmup`` + ``seconds``; see the module doc.
+
+    ``request`` is one request every client repeats, or a pool the clients send in turn (for
+    servers that accept each request once, such as a verifier refusing replays).
 
     Returns within ``warmup + seconds + grace`` whatever the server does: a client still
     waiting then is cancelled and its request counted as a ``timeout`` error. ``meter`` (say,
@@ -382,7 +393,7 @@ def run(main: Coroutine[Any, Any, T]) -> T:
 def drive(
     host: str,
     port: int,
-    request: Request,
+    request: Request | Sequence[Request],
     *,
     concurrency: int,
     seconds: float,

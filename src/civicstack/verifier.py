@@ -32,6 +32,7 @@ landlord; the bank may use it too), from :mod:`civicstack.world`.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import secrets
@@ -202,6 +203,61 @@ class Outcome:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """A presentation that passed every check but the replay guard."""
+
+    result: dict[str, Any]
+    digest: str
+    relying_party: str
+    until: int
+
+
+class ReplayBatches:
+    """Group commit for the replay guard, per event loop.
+
+    Requests verified in the same turn of the loop queue their KB-JWT digests; one callback
+    inserts them all in one transaction and tells each request whether its digest was new.
+    The answer waits for the commit, so a digest is on record (for every process) before its
+    presentation is reported verified; a digest twice in one batch is new only once.
+    """
+
+    def __init__(self, store: VerifierStore) -> None:
+        self.store = store
+        self._pending: dict[
+            asyncio.AbstractEventLoop, list[tuple[Accepted, asyncio.Future[bool]]]
+        ] = {}
+
+    async def remember(self, accepted: Accepted) -> None:
+        """Record ``accepted``'s digest; ``replayed`` if it was accepted before."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[bool] = loop.create_future()
+        queue = self._pending.get(loop)
+        if queue is None:
+            queue = self._pending[loop] = []
+            loop.call_soon(self._flush, loop)
+        queue.append((accepted, future))
+        if not await future:
+            raise CivicError("replayed", "this presentation was accepted before")
+
+    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        batch = self._pending.pop(loop, [])
+        try:
+            inserted = self.store.remember_many(
+                [(a.digest, a.relying_party, a.until) for a, _ in batch]
+            )
+        except Exception as exc:  # every waiter learns the failure
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for accepted, future in batch:
+            new = accepted.digest in inserted
+            inserted.discard(accepted.digest)  # a second copy in the batch is a replay
+            if not future.done():
+                future.set_result(new)
+
+
 class FreshLocalStatus:
     """A :class:`StatusChecker`: this platform's own lists (same database) are read again each
     second, so a revocation takes effect within a second; other platforms' lists are cached
@@ -292,6 +348,7 @@ class Verifier:
         self._keys: dict[str, tuple[float, str | None, str]] = {}
         self._lock = threading.Lock()
         self._purged = 0
+        self._batches = ReplayBatches(store)
 
     # --- where things are ----------------------------------------------------------------
 
@@ -648,7 +705,7 @@ class Verifier:
 
     # --- presentations received elsewhere ------------------------------------------------
 
-    def verify_presentation(
+    def check_presentation(
         self,
         caller: Caller,
         presentation: object,
@@ -657,9 +714,8 @@ class Verifier:
         aud: object = None,
         relying_party: str | None = None,
         query: DcqlQuery | None = None,
-    ) -> dict[str, Any]:
-        """Verify one SD-JWT+KB for a relying party's backend against its ``nonce`` and ``aud``
-        (default: its client_id); the trust registry is at most a second old."""
+    ) -> Accepted:
+        """Steps 1-3 of :meth:`verify_presentation`: everything but the replay guard."""
         now = self.clock.now()
         name = caller.acting_for(relying_party)
         if name is None:
@@ -691,9 +747,50 @@ class Verifier:
         if query is not None:
             fits = [c for c in query.credentials if verified.vct in c.vct_values]
             (fits or list(query.credentials))[0].check(verified.vct, verified.payload)
+        self._purge(now)
+        return Accepted(
+            result={"verified": True, "relying_party": name, **_credential_json(verified)},
+            digest=kb_digest(presentation),
+            relying_party=name,
+            until=now + MAX_KB_AGE + MAX_SKEW,
+        )
+
+    def verify_presentation(
+        self,
+        caller: Caller,
+        presentation: object,
+        *,
+        nonce: object,
+        aud: object = None,
+        relying_party: str | None = None,
+        query: DcqlQuery | None = None,
+    ) -> dict[str, Any]:
+        """Verify one SD-JWT+KB for a relying party's backend against its ``nonce`` and ``aud``
+        (default: its client_id); the trust registry is at most a second old."""
+        accepted = self.check_presentation(
+            caller, presentation, nonce=nonce, aud=aud, relying_party=relying_party, query=query
+        )
         # 4. never accepted before (last: only a valid presentation is remembered)
         self.store.remember(
-            kb_digest(presentation), relying_party=name, until=now + MAX_KB_AGE + MAX_SKEW
+            accepted.digest, relying_party=accepted.relying_party, until=accepted.until
         )
-        self._purge(now)
-        return {"verified": True, "relying_party": name, **_credential_json(verified)}
+        return accepted.result
+
+    async def verify_presentation_async(
+        self,
+        caller: Caller,
+        presentation: object,
+        *,
+        nonce: object,
+        aud: object = None,
+        relying_party: str | None = None,
+        query: DcqlQuery | None = None,
+    ) -> dict[str, Any]:
+        """:meth:`verify_presentation` on an event loop: the replay guard's writes of the
+        requests in flight commit together (group commit), one transaction per batch."""
+        accepted = self.check_presentation(
+            caller, presentation, nonce=nonce, aud=aud, relying_party=relying_party, query=query
+        )
+        # 4. never accepted before: answered once the batch holding it has committed
+        await self._batches.remember(accepted)
+        return accepted.result

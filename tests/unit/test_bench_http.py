@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from bench._acapy import NON_SD, acapy_disclosable
-from bench._http_verify import VerifierServiceMissingError, measure_civicstack_http
+from bench._http_verify import measure_civicstack_http, presentations
 from bench._load import process_tree_cpu
 from bench.credentials import PID
 
@@ -43,10 +44,35 @@ def test_the_benchmark_runs_as_a_script() -> None:
         assert option in done.stdout
 
 
-def test_civicstack_side_refuses_until_the_verifier_service_exists() -> None:
-    """Without a verifier service the civicstack side raises instead of measuring anything."""
-    with pytest.raises(VerifierServiceMissingError, match="verifier service"):
-        measure_civicstack_http(alg="ES256", concurrency=1, seconds=0.1, warmup=0.0)
+def test_civicstack_side_measures_civic_up() -> None:
+    """A short run against `civic up --workers 2` verifies every presentation of its pool
+    once, with no errors, and meters the server's CPU."""
+    figures = measure_civicstack_http(alg="ES256", concurrency=2, seconds=0.5, warmup=0.1)
+    load = figures.load
+    assert figures.name == "civicstack civic up -w2"
+    assert load.successes > 0
+    assert load.errors == 0
+    assert load.requests + load.warmup_requests <= figures.pool
+    assert load.metered is not None
+    assert load.metered > 0
+    assert figures.request.path == "/verifier/verify"
+
+
+def test_the_pool_is_distinct_valid_presentations(tmp_path: Path) -> None:
+    """Each request of the pool carries its own nonce and KB-JWT, for the shop's client_id."""
+    from civicstack.platform import Platform
+    from civicstack.settings import Settings
+    from civicstack.world import seed_demo_world
+
+    platform = Platform(Settings.from_env({"CIVIC_DATA_DIR": str(tmp_path)}))
+    platform.migrate()
+    seed_demo_world(platform)
+    platform.close()
+    pool, _ = presentations(tmp_path, "EdDSA", 3)
+    bodies = [json.loads(r.body) for r in pool]
+    assert len({b["nonce"] for b in bodies}) == 3
+    assert len({b["presentation"].rsplit("~", 1)[1] for b in bodies}) == 3
+    assert all(r.headers["Authorization"].startswith("Bearer cvk.") for r in pool)
 
 
 def test_acapy_disclosure_model_matches_its_issuer() -> None:

@@ -155,6 +155,31 @@ def test_keeps_connections_alive_and_sends_the_request_as_given() -> None:
     assert all(request == server.requests[0] for request in server.requests)
 
 
+def test_a_pool_of_requests_is_sent_in_turn() -> None:
+    """With a pool, the clients send its requests in turn, each once while the pool lasts."""
+    pool = [Request("POST", "/verify", {}, b"%d" % i) for i in range(200_000)]
+    server = Server(ok_response)
+
+    async def scenario() -> LoadResult:
+        async with server:
+            return await run_load("127.0.0.1", server.port, pool, concurrency=3, seconds=0.2)
+
+    result = asyncio.run(scenario())
+    bodies = [body for _, _, body in server.requests]
+    assert result.successes == len(bodies) > 3
+    assert len(set(bodies)) == len(bodies)
+    assert sorted(bodies, key=int) == [b"%d" % i for i in range(len(bodies))]
+
+
+def test_a_pool_needs_one_method() -> None:
+    """An empty pool, or one mixing methods, is refused."""
+    with pytest.raises(ValueError, match="pool"):
+        asyncio.run(run_load("127.0.0.1", 9, [], concurrency=1, seconds=0.1))
+    mixed = [Request("GET", "/"), Request("POST", "/")]
+    with pytest.raises(ValueError, match="pool"):
+        asyncio.run(run_load("127.0.0.1", 9, mixed, concurrency=1, seconds=0.1))
+
+
 def test_client_and_server_errors_are_counted_by_status() -> None:
     """4xx and 5xx answers are errors, counted by status code, with no latency recorded."""
     answers = [plain(200, b"{}"), plain(404), plain(503, b"busy")]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.types import ASGIApp
 
 from civicstack import __version__
 from civicstack.api.limits import BodySizeLimit
@@ -30,6 +31,8 @@ class Service:
     title: str
     summary: str
     specs: tuple[str, ...] = ()
+    #: Wraps the served app to answer a hot path ahead of routing (see :func:`wrap`), if any.
+    fast_path: Callable[[ASGIApp], ASGIApp] | None = None
 
 
 #: A service factory builds its sub-app for a platform and says how to list it.
@@ -120,8 +123,12 @@ text-align:left;vertical-align:top}}</style></head>
 
 
 def wrap(app: FastAPI, max_body: int) -> BodySizeLimit:
-    """The ASGI app as served: the root app behind the body size cap."""
-    return BodySizeLimit(app, max_body)
+    """The ASGI app as served: the root app, the services' fast paths, the body size cap."""
+    served: ASGIApp = app
+    for service in app.state.services:
+        if service.fast_path is not None:
+            served = service.fast_path(served)
+    return BodySizeLimit(served, max_body)
 
 
 def create_app_from_env() -> BodySizeLimit:

@@ -275,6 +275,21 @@ class VerifierStore:
             if _insert_new(conn, verifier_replay_table, [row]) != 1:
                 raise CivicError("replayed", "this presentation was accepted before")
 
+    def remember_many(self, rows: list[tuple[str, str, int]]) -> set[str]:
+        """Record ``(digest, relying party, until)`` rows in one transaction; return the digests
+        that were new (a digest listed twice is recorded once)."""
+        unique = list({digest: (digest, rp, until) for digest, rp, until in rows}.values())
+        if not unique:
+            return set()
+        table = verifier_replay_table
+        stmt: Any = (
+            pg_insert(table) if self.engine.dialect.name == "postgresql" else sqlite_insert(table)
+        )
+        stmt = stmt.on_conflict_do_nothing().returning(table.c.digest)
+        params = [{"digest": d, "relying_party": rp, "expires_at": u} for d, rp, u in unique]
+        with self.engine.begin() as conn:
+            return {row[0] for row in conn.execute(stmt, params)}
+
     def purge(self, now: int, *, keep_requests: int = 30 * 86_400) -> int:
         """Drop replay digests past their use, and answered or expired requests older than
         ``keep_requests`` seconds; return how many rows went."""
