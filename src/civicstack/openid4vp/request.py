@@ -227,12 +227,12 @@ def read_verifier_attestation(
     # 2. iss identifies a party the wallet trusts to attest verifiers; its key verifies it
     try:
         key = issuer_key(iss, kid if isinstance(kid, str) else None, now)
+    except CivicError as exc:
+        raise VerificationError(exc.code, f"verifier attestation from {iss}: {exc.detail}") from exc
+    try:
         jws.verify(key)
     except CivicError as exc:
-        raise VerificationError(
-            exc.code if exc.code != "invalid_signature" else "invalid_request_object",
-            f"verifier attestation from {iss}: {exc.detail}",
-        ) from exc
+        raise _invalid(f"verifier attestation from {iss}: {exc.detail}") from exc
     # 3. exp is required and not passed; nbf and iat, when present, not in the future
     exp = _time(claims, "exp", required=True)
     assert exp is not None
