@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from civicstack._crypto import PublicKey
@@ -52,6 +53,7 @@ class World:
     platform: Platform
     client: TestClient
     clock: FixedClock
+    platform_app: FastAPI
 
     @property
     def admin(self) -> dict[str, str]:
@@ -95,8 +97,9 @@ def make_world(database_url: str, data_dir: Path, clock: FixedClock) -> World:
     platform = Platform(settings, clock=clock)
     platform.migrate()
     seed_demo_world(platform)
-    app = wrap(create_app(platform), max_body=10 * 1024 * 1024)
-    return World(platform, TestClient(app, raise_server_exceptions=False), clock)
+    root = create_app(platform)
+    app = wrap(root, max_body=10 * 1024 * 1024)
+    return World(platform, TestClient(app, raise_server_exceptions=False), clock, root)
 
 
 @pytest.fixture

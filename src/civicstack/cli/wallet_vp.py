@@ -27,6 +27,7 @@ from civicstack.cli._output import console, emit, err_console
 from civicstack.cli._server import raise_for_problem, server
 from civicstack.errors import CivicError, InputError
 from civicstack.fetch import HttpFetcher
+from civicstack.openid4vp import parse_authorization_request
 from civicstack.trust import RootAuthority, TrustRegistry
 from civicstack.wallet import ConsentSummary, Wallet
 from civicstack.wallet import openid4vp as protocol
@@ -119,6 +120,7 @@ def present_request(
     render: Any,
 ) -> None:
     """Answer an ``openid4vp://`` request; ``render(summary)`` shows the consent screen."""
+    parse_authorization_request(request)  # refuse a malformed request before any network
     registry = trusted_registry(wallet, url, trust_root)
     transport = HttpTransport()
     try:
