@@ -49,6 +49,7 @@ from sqlalchemy.exc import IntegrityError
 from civicstack.errors import CivicError
 from civicstack.stores.db import metadata, write_transaction
 
+_ROWS_PER_INSERT = 256  # well under SQLite's and PostgreSQL's bound-parameter limits
 Status = Literal["pending", "verified", "failed"]
 STATUSES: tuple[Status, ...] = ("pending", "verified", "failed")
 
@@ -277,18 +278,29 @@ class VerifierStore:
 
     def remember_many(self, rows: list[tuple[str, str, int]]) -> set[str]:
         """Record ``(digest, relying party, until)`` rows in one transaction; return the digests
-        that were new (a digest listed twice is recorded once)."""
+        that were new (a digest listed twice is recorded once).
+
+        This is the verify endpoint's one write, so it is one plain multi-row statement (no
+        query compilation): ``INSERT ... ON CONFLICT (digest) DO NOTHING RETURNING digest``,
+        valid on SQLite (>= 3.35) and PostgreSQL alike.
+        """
         unique = list({digest: (digest, rp, until) for digest, rp, until in rows}.values())
         if not unique:
             return set()
-        table = verifier_replay_table
-        stmt: Any = (
-            pg_insert(table) if self.engine.dialect.name == "postgresql" else sqlite_insert(table)
-        )
-        stmt = stmt.on_conflict_do_nothing().returning(table.c.digest)
-        params = [{"digest": d, "relying_party": rp, "expires_at": u} for d, rp, u in unique]
+        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        new: set[str] = set()
         with self.engine.begin() as conn:
-            return {row[0] for row in conn.execute(stmt, params)}
+            for start in range(0, len(unique), _ROWS_PER_INSERT):
+                chunk = unique[start : start + _ROWS_PER_INSERT]
+                values = ", ".join([f"({mark}, {mark}, {mark})"] * len(chunk))
+                # Only placeholders are formatted into the statement; every value is bound.
+                statement = (
+                    "INSERT INTO verifier_replay (digest, relying_party, expires_at) "  # noqa: S608
+                    f"VALUES {values} ON CONFLICT (digest) DO NOTHING RETURNING digest"
+                )
+                params = tuple(value for row in chunk for value in row)
+                new.update(row[0] for row in conn.exec_driver_sql(statement, params))
+        return new
 
     def purge(self, now: int, *, keep_requests: int = 30 * 86_400) -> int:
         """Drop replay digests past their use, and answered or expired requests older than
