@@ -36,8 +36,12 @@ if TYPE_CHECKING:
     from civicstack.authorities import Authorities, StatusListFetcher
     from civicstack.credentials import VerifiedCredential
     from civicstack.fetch import HttpFetcher
+    from civicstack.issuance.applications import ApplicationCheck
+    from civicstack.issuer import CredentialIssuer
     from civicstack.status import StatusListClient
     from civicstack.stores.authorities import AuthorityStore
+    from civicstack.stores.documents import DocumentStore
+    from civicstack.stores.issuance import IssuanceStore
     from civicstack.stores.log import LogStore
     from civicstack.stores.status_lists import StatusListStore
     from civicstack.stores.trust import TrustStore
@@ -186,6 +190,44 @@ class Platform:
             nonce=nonce,
             now=self.clock.now(),
             status=self.status_checker,
+        )
+
+    # --- credential issuance (issue 3) -----------------------------------------------------
+
+    #: Automatic checks of citizens' applications; no register is wired in yet, and the
+    #: default says so on every application (see civicstack.issuance.applications).
+    application_checks: ApplicationCheck | None = None
+
+    @cached_property
+    def issuance(self) -> IssuanceStore:
+        """Offers, tokens, nonces, applications and deferred transactions."""
+        from civicstack.issuer import derive_issuance_key
+        from civicstack.stores.issuance import IssuanceStore
+
+        return IssuanceStore(self.engine, lambda: derive_issuance_key(self.master_key))
+
+    @cached_property
+    def documents(self) -> DocumentStore:
+        """Uploaded proof documents, content-addressed under ``<data dir>/documents``."""
+        from civicstack.issuer import MAX_DOCUMENT_BYTES
+        from civicstack.stores.documents import DocumentStore
+
+        return DocumentStore(self.settings.data_dir / "documents", max_bytes=MAX_DOCUMENT_BYTES)
+
+    @cached_property
+    def issuer(self) -> CredentialIssuer:
+        """Every hosted authority as an OpenID4VCI Credential Issuer."""
+        from civicstack.issuance.applications import NoRegisterChecks
+        from civicstack.issuer import CredentialIssuer, derive_issuance_key
+
+        return CredentialIssuer(
+            authorities=self.authorities,
+            store=self.issuance,
+            documents=self.documents,
+            checks=self.application_checks or NoRegisterChecks(),
+            key=lambda: derive_issuance_key(self.master_key),
+            base_url=self.settings.base_url,
+            clock=self.clock,
         )
 
     def close(self) -> None:

@@ -12,7 +12,7 @@ import html
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from civicstack import __version__
@@ -30,6 +30,8 @@ class Service:
     title: str
     summary: str
     specs: tuple[str, ...] = ()
+    #: Routes the service needs at the server root (``/.well-known/...``), if any.
+    routes: APIRouter | None = None
 
 
 #: A service factory builds its sub-app for a platform and says how to list it.
@@ -45,7 +47,9 @@ def service_app(title: str, summary: str, *, version: str = __version__) -> Fast
 
 def service_factories() -> list[ServiceFactory]:
     """Every service the platform serves, in catalogue order (components add theirs here)."""
-    return []
+    from civicstack.api.issuers import issuers_service
+
+    return [issuers_service]
 
 
 def create_app(platform: Platform, factories: list[ServiceFactory] | None = None) -> FastAPI:
@@ -61,6 +65,8 @@ def create_app(platform: Platform, factories: list[ServiceFactory] | None = None
     for factory in service_factories() if factories is None else factories:
         service, sub = factory(platform)
         root.mount(service.mount, sub)
+        if service.routes is not None:
+            root.include_router(service.routes)
         services.append(service)
     root.state.services = services
 
