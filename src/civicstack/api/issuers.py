@@ -274,9 +274,11 @@ def issuers_service(platform: Platform) -> tuple[Service, FastAPI]:
     def token(name: str, request: Request, body: RawBody) -> JSONResponse:
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if media != FORM:
-            raise InputError("invalid_request", f"the token request is {FORM}")
+            raise ProtocolError("invalid_request", "invalid_request", f"the body must be {FORM}")
         if len(body) > MAX_FORM_BYTES:
-            raise InputError("too_large", f"token requests are at most {MAX_FORM_BYTES} bytes")
+            raise ProtocolError(
+                "too_large", "invalid_request", f"token requests are at most {MAX_FORM_BYTES} bytes"
+            )
         try:
             fields = form_fields(body)
         except CivicError as exc:
