@@ -571,8 +571,21 @@ def issuers_service(platform: Platform) -> tuple[Service, FastAPI]:
             name, application_id, reviewer=decision.reviewer, reason=decision.reason
         ).to_json(with_claims=False)
 
+    _problem_for_validation(app)
     service = Service("/issuers", TITLE, SUMMARY, SPECS, routes=well_known_routes(platform))
     return service, app
+
+
+def _problem_for_validation(app: FastAPI) -> None:
+    """Document what the problem handlers really answer: a request that does not match the
+    API is a 400 problem (invalid_request), never FastAPI's default 422. FastAPI caches the
+    document it builds, so the cached one is corrected in place."""
+    spec = app.openapi()
+    for operations in spec.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.get("responses", {})
+            if responses.pop("422", None) is not None:
+                responses.setdefault("400", PROBLEM_SCHEMA)
 
 
 async def _application_form(request: Request) -> tuple[str, dict[str, Any], list[bytes]]:
