@@ -52,8 +52,9 @@ def new_secret() -> str:
 
 
 def new_id() -> str:
-    """A fresh 128-bit public identifier (22 characters)."""
-    return secrets.token_urlsafe(16)
+    """A fresh 128-bit public identifier: 32 hex digits (never starting with ``-``, which a
+    command line would take for an option)."""
+    return secrets.token_hex(16)
 
 
 def new_tx_code(length: int = 6) -> str:

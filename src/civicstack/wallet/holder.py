@@ -429,7 +429,7 @@ class Wallet:
     def save_pending(self, record: Mapping[str, Any]) -> str:
         """Keep a deferred issuance (its transaction id and access token, encrypted at rest as
         OpenID4VCI §13.6 asks) until it is collected; returns its local id."""
-        pending_id = b64url_encode(self._rng(9))
+        pending_id = self._rng(9).hex()
         self._vault.put(_META, _PENDING + pending_id, {**record, "id": pending_id})
         return pending_id
 
