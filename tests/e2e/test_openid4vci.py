@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+from civicstack._crypto import PrivateKey
 from tests.e2e.server import free_port, running_platform
 from tests.e2e.spec_client import PRE_AUTH, HolderKey, SpecClientError, SpecWallet
 
@@ -285,6 +286,35 @@ def test_civic_wallet_receives_and_presents(platform: tuple[str, Path], tmp_path
         "--yes",
     )
     civic.fails("invalid_request", "wallet", "receive", again["offer"], "--yes")
+    civic.fails("invalid_request", "wallet", "receive", again["offer"], "--tx-code", "123456")
+
+
+def test_a_wallet_pinned_to_another_root_refuses_the_credential(
+    platform: tuple[str, Path], tmp_path: Path
+) -> None:
+    """With --trust-root naming a root this platform does not chain to, the credential is
+    refused as untrusted_issuer and nothing is stored."""
+    base, data_dir = platform
+    civic = Civic(data_dir, base, CIVIC_WALLET_DIR=str(tmp_path / "wallet"))
+    civic.json("wallet", "init")
+    elsewhere = {
+        "id": "https://elsewhere.example/trust/root",
+        "name": "Another Government",
+        "jwks": {"keys": [PrivateKey.generate("EdDSA").public_key.to_jwk()]},
+    }
+    offer = civic.offer()
+    civic.fails(
+        "untrusted_issuer",
+        "wallet",
+        "receive",
+        offer["offer"],
+        "--tx-code",
+        offer["tx_code"],
+        "--yes",
+        "--trust-root",
+        json.dumps(elsewhere),
+    )
+    assert civic.json("wallet", "list") == []
 
 
 def test_civic_wallet_applies_and_waits(platform: tuple[str, Path], tmp_path: Path) -> None:
