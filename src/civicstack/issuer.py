@@ -18,6 +18,9 @@ identifier (``{base_url}/issuers/NAME`` by default) and whose endpoints live und
 * the Deferred Credential Endpoint (§9) for offers answering an application under review;
 * the Notification Endpoint (§11).
 
+Citizens' applications, whose offers end in deferred issuance, are taken by
+:class:`civicstack.review.ApplicationDesk`.
+
 Lifetimes: a Pre-Authorized Code lives 15 minutes by default ("short lived", §4.1.1; offers for
 an application a week, since the citizen may scan the QR code later), an access token and a
 ``c_nonce`` 5 minutes (§13.6: longer-lived tokens count as long lived). A deferred transaction
@@ -29,7 +32,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from civicstack._crypto import PublicKey, json_loads_strict, json_object_strict
@@ -37,15 +40,7 @@ from civicstack.authorities import Authorities
 from civicstack.credential_types import CREDENTIAL_TYPES
 from civicstack.errors import CivicError, InputError, ProtocolError
 from civicstack.issuance.applications import (
-    MAX_DOCUMENT_BYTES,
-    MAX_DOCUMENTS,
-    Application,
-    ApplicationCheck,
-    DocumentRef,
     Status,
-    check_reason,
-    check_reviewer,
-    sniff_document,
 )
 from civicstack.issuance.metadata import (
     DEFAULT_BATCH_SIZE,
@@ -67,8 +62,8 @@ from civicstack.issuance.offers import (
     reference_uri,
 )
 from civicstack.issuance.proofs import PROOF_TYPE, verify_key_proof
+from civicstack.stores.applications import ApplicationStore
 from civicstack.stores.authorities import HostedAuthority
-from civicstack.stores.documents import DocumentStore
 from civicstack.stores.issuance import IssuanceStore, OfferRecord
 from civicstack.stores.status_lists import IssuedRecord, State
 from civicstack.types import Clock
@@ -155,8 +150,7 @@ class CredentialIssuer:
         *,
         authorities: Authorities,
         store: IssuanceStore,
-        documents: DocumentStore,
-        checks: ApplicationCheck,
+        applications: ApplicationStore,
         key: Callable[[], bytes],
         base_url: str,
         clock: Clock,
@@ -165,8 +159,7 @@ class CredentialIssuer:
     ) -> None:
         self.authorities = authorities
         self.store = store
-        self.documents = documents
-        self.checks = checks
+        self.applications = applications
         self._key = key
         self.base_url = base_url.rstrip("/")
         self.clock = clock
@@ -498,7 +491,7 @@ class CredentialIssuer:
     def _application_status(self, name: str, offer: OfferRecord, conn: Connection) -> Status | None:
         if offer.application_id is None:
             return None
-        return self.store.application(name, offer.application_id, conn=conn).status
+        return self.applications.application(name, offer.application_id, conn=conn).status
 
     def _issue(
         self, conn: Connection, offer: OfferRecord, keys: Sequence[PublicKey], now: int
@@ -631,115 +624,6 @@ class CredentialIssuer:
             name, token_hash=token_hash, notification_id=notification_id, event=str(event)
         )
 
-    # --- applications -------------------------------------------------------------------
-
-    def apply(
-        self,
-        name: str,
-        *,
-        vct: str,
-        claims: Mapping[str, Any],
-        documents: Sequence[bytes],
-    ) -> tuple[Application, CreatedOffer | None]:
-        """Take a citizen's application with its proof documents.
-
-        The claims must be issuable by ``name`` (checked now, not after a review); the
-        documents are PDF, PNG or JPEG files. Automatic checks run at once: a blocking finding
-        rejects the application; otherwise it waits for an officer, and the citizen gets an
-        offer (with a Transaction Code) their wallet can redeem now and collect later (§9).
-        """
-        self.issuer(name)
-        if len(documents) > MAX_DOCUMENTS:
-            raise InputError("too_large", f"at most {MAX_DOCUMENTS} documents")
-        types = [sniff_document(content) for content in documents]
-        self.authorities.check_issuable(name, vct=vct, claims=claims)
-        now = self.clock.now()
-        refs = tuple(
-            DocumentRef(self.documents.put(content), len(content), media_type)
-            for content, media_type in zip(documents, types, strict=True)
-        )
-        application = Application(
-            id=new_id(),
-            issuer=name,
-            vct=vct,
-            claims=dict(claims),
-            documents=refs,
-            status="pending",
-            findings=(),
-            submitted_at=now,
-        )
-        findings = tuple(self.checks.check(application))
-        application = replace(application, findings=findings)
-        blocked = application.blocked
-        if blocked is not None:
-            application = replace(
-                application,
-                status="rejected",
-                reviewer="automatic checks",
-                reason=f"{blocked.check}: {blocked.detail}",
-                decided_at=now,
-            )
-        with self.store.transaction() as conn:
-            self.store.create_application(application, conn=conn)
-            created = (
-                None
-                if blocked is not None
-                else self.create_offer(
-                    name,
-                    vct=vct,
-                    claims=claims,
-                    expires_in=APPLICATION_OFFER_TTL,
-                    application_id=application.id,
-                    conn=conn,
-                )
-            )
-        if created is not None:
-            application = replace(application, offer_id=created.record.id)
-        return application, created
-
-    def applications(self, name: str, status: Status | None = None) -> tuple[Application, ...]:
-        """The review queue (``status`` filters)."""
-        self.issuer(name)
-        return self.store.applications(name, status=status)
-
-    def application(self, name: str, application_id: str) -> Application:
-        """One application."""
-        self.issuer(name)
-        return self.store.application(name, application_id)
-
-    def document(self, name: str, application_id: str, sha256: str) -> tuple[bytes, str]:
-        """A proof document of an application and its media type."""
-        self.issuer(name)
-        ref = self.store.has_document(name, application_id, sha256)
-        return self.documents.get(ref.sha256), ref.media_type
-
-    def approve(self, name: str, application_id: str, *, reviewer: str) -> Application:
-        """An officer approves: the wallet's next deferred request gets the credential."""
-        self.issuer(name)
-        current = self.store.application(name, application_id)
-        # the authority must still be able to issue it, or approving would only defer a refusal
-        self.authorities.check_issuable(name, vct=current.vct, claims=current.claims)
-        return self.store.decide(
-            name,
-            application_id,
-            status="approved",
-            reviewer=check_reviewer(reviewer),
-            reason=None,
-            now=self.clock.now(),
-        )
-
-    def reject(self, name: str, application_id: str, *, reviewer: str, reason: str) -> Application:
-        """An officer rejects, saying why: the wallet's next request is denied."""
-        self.issuer(name)
-        return self.store.decide(
-            name,
-            application_id,
-            status="rejected",
-            reviewer=check_reviewer(reviewer),
-            reason=check_reason(reason),
-            now=self.clock.now(),
-        )
-
     # --- issued credentials -----------------------------------------------------------------
 
     def credentials(self, name: str) -> tuple[IssuedRecord, ...]:
@@ -790,7 +674,6 @@ def derive_issuance_key(master_key: bytes) -> bytes:
 __all__ = [
     "ACCESS_TOKEN_TTL",
     "DEFERRED_TTL",
-    "MAX_DOCUMENT_BYTES",
     "NONCE_TTL",
     "CreatedOffer",
     "CredentialIssuer",

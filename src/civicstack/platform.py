@@ -38,7 +38,9 @@ if TYPE_CHECKING:
     from civicstack.fetch import HttpFetcher
     from civicstack.issuance.applications import ApplicationCheck
     from civicstack.issuer import CredentialIssuer
+    from civicstack.review import ApplicationDesk
     from civicstack.status import StatusListClient
+    from civicstack.stores.applications import ApplicationStore
     from civicstack.stores.authorities import AuthorityStore
     from civicstack.stores.documents import DocumentStore
     from civicstack.stores.issuance import IssuanceStore
@@ -209,24 +211,44 @@ class Platform:
     @cached_property
     def documents(self) -> DocumentStore:
         """Uploaded proof documents, content-addressed under ``<data dir>/documents``."""
-        from civicstack.issuer import MAX_DOCUMENT_BYTES
+        from civicstack.issuance.applications import MAX_DOCUMENT_BYTES
         from civicstack.stores.documents import DocumentStore
 
         return DocumentStore(self.settings.data_dir / "documents", max_bytes=MAX_DOCUMENT_BYTES)
 
     @cached_property
+    def applications(self) -> ApplicationStore:
+        """Citizens' applications and their documents' records."""
+        from civicstack.issuer import derive_issuance_key
+        from civicstack.stores.applications import ApplicationStore
+
+        return ApplicationStore(self.engine, lambda: derive_issuance_key(self.master_key))
+
+    @cached_property
     def issuer(self) -> CredentialIssuer:
         """Every hosted authority as an OpenID4VCI Credential Issuer."""
-        from civicstack.issuance.applications import NoRegisterChecks
         from civicstack.issuer import CredentialIssuer, derive_issuance_key
 
         return CredentialIssuer(
             authorities=self.authorities,
             store=self.issuance,
-            documents=self.documents,
-            checks=self.application_checks or NoRegisterChecks(),
+            applications=self.applications,
             key=lambda: derive_issuance_key(self.master_key),
             base_url=self.settings.base_url,
+            clock=self.clock,
+        )
+
+    @cached_property
+    def review(self) -> ApplicationDesk:
+        """Citizens' applications: submission, automatic checks, officers' decisions."""
+        from civicstack.issuance.applications import NoRegisterChecks
+        from civicstack.review import ApplicationDesk
+
+        return ApplicationDesk(
+            issuer=self.issuer,
+            store=self.applications,
+            documents=self.documents,
+            checks=self.application_checks or NoRegisterChecks(),
             clock=self.clock,
         )
 

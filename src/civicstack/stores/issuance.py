@@ -1,6 +1,7 @@
 """The Credential Issuer's state: offers, access tokens, nonces, applications, deferred issuance.
 
-Tables (Alembic branch ``issuance``):
+Tables (Alembic branch ``issuance``; the applications' tables are in
+:mod:`civicstack.stores.applications`):
 
 ``issuance_offers``        one row per Credential Offer (OpenID4VCI §4.1): the issuing authority,
                            the Credential Configuration, the claims (sealed, see below), the
@@ -15,10 +16,6 @@ Tables (Alembic branch ``issuance``):
                            were used), and when they were spent (one credential request each).
 ``issuance_nonces``        ``c_nonce`` values (§7) by SHA-256, per authority, until they expire
                            or are used once.
-``issuance_applications``  citizens' applications: claims (sealed), status, findings of the
-                           automatic checks, reviewer, reason, timestamps.
-``issuance_documents``     their proof documents by SHA-256 (the bytes live in the content-
-                           addressed :class:`civicstack.stores.documents.DocumentStore`).
 ``issuance_deferred``      deferred transactions (§9) by SHA-256 of ``transaction_id``: the
                            offer, the token that may collect it, the holder keys proved in the
                            credential request, and its state.
@@ -39,7 +36,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Literal, cast
 
 from sqlalchemy import (
@@ -63,12 +60,6 @@ from sqlalchemy.engine import Connection, Engine
 
 from civicstack._crypto import aead_decrypt, aead_encrypt, json_dumps, json_loads_strict
 from civicstack.errors import CivicError, InputError, ProtocolError
-from civicstack.issuance.applications import (
-    Application,
-    DocumentRef,
-    Finding,
-    Status,
-)
 from civicstack.issuance.offers import TxCode, same_digest
 from civicstack.stores.authorities import authorities_table, check_slug
 from civicstack.stores.db import metadata, write_transaction
@@ -122,31 +113,6 @@ issuance_nonces_table = Table(
     Column("authority_id", Integer, ForeignKey("authorities.id"), nullable=False),
     Column("expires_at", BigInteger, nullable=False),
     Index("ix_issuance_nonces_expires_at", "expires_at"),
-)
-issuance_applications_table = Table(
-    "issuance_applications",
-    metadata,
-    Column("id", String(32), primary_key=True),
-    Column("authority_id", Integer, ForeignKey("authorities.id"), nullable=False),
-    Column("configuration_id", String(256), nullable=False),
-    Column("claims", LargeBinary, nullable=False),
-    Column("status", String(16), nullable=False),
-    Column("findings", Text, nullable=False),
-    Column("reviewer", String(256), nullable=True),
-    Column("reason", Text, nullable=True),
-    Column("submitted_at", BigInteger, nullable=False),
-    Column("decided_at", BigInteger, nullable=True),
-    CheckConstraint("status IN ('pending', 'approved', 'rejected')", name="status"),
-    Index("ix_issuance_applications_authority_status", "authority_id", "status"),
-)
-issuance_documents_table = Table(
-    "issuance_documents",
-    metadata,
-    Column("application_id", String(32), ForeignKey("issuance_applications.id"), primary_key=True),
-    Column("position", SmallInteger, primary_key=True),
-    Column("sha256", String(64), nullable=False),
-    Column("size", BigInteger, nullable=False),
-    Column("media_type", String(64), nullable=False),
 )
 issuance_deferred_table = Table(
     "issuance_deferred",
@@ -229,19 +195,18 @@ class DeferredRecord:
 # --- the store -----------------------------------------------------------------------------------
 
 
-class IssuanceStore:
-    """Offers, tokens, nonces, applications and deferred transactions of hosted issuers."""
+class RowSealer:
+    """Personal data in rows, sealed with AES-256-GCM and bound to its table and row."""
 
-    def __init__(self, engine: Engine, key: Callable[[], bytes]) -> None:
-        self.engine = engine
+    def __init__(self, key: Callable[[], bytes]) -> None:
         self._key = key
 
-    # --- sealing ----------------------------------------------------------------------
-
-    def _seal(self, kind: str, row_id: str, value: Any) -> bytes:
+    def seal(self, kind: str, row_id: str, value: Any) -> bytes:
+        """``value`` as JSON, encrypted for ``kind/row_id``."""
         return aead_encrypt(self._key(), json_dumps(value), f"issuance/{kind}/{row_id}".encode())
 
-    def _open(self, kind: str, row_id: str, blob: bytes | None) -> Any:
+    def open(self, kind: str, row_id: str, blob: bytes | None) -> Any:
+        """What :meth:`seal` sealed (None for None); ``internal_error`` if it does not open."""
         if blob is None:
             return None
         try:
@@ -249,6 +214,14 @@ class IssuanceStore:
             return json_loads_strict(plain)
         except CivicError as exc:
             raise CivicError("internal_error", f"sealed {kind} {row_id} does not open") from exc
+
+
+class IssuanceStore:
+    """Offers, tokens, nonces, deferred transactions and notifications of hosted issuers."""
+
+    def __init__(self, engine: Engine, key: Callable[[], bytes]) -> None:
+        self.engine = engine
+        self.sealer = RowSealer(key)
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
@@ -278,13 +251,13 @@ class IssuanceStore:
         if (tx_code is None) != (tx_code_hash is None):
             raise InputError("invalid_request", "a transaction code needs its hash and shape")
         with _maybe_transaction(self.engine, conn) as tx:
-            authority_id = _authority_id(tx, authority)
+            authority_id = issuer_id(tx, authority)
             tx.execute(
                 insert(issuance_offers_table).values(
                     id=offer_id,
                     authority_id=authority_id,
                     configuration_id=configuration_id,
-                    claims=self._seal("offer", offer_id, dict(claims)),
+                    claims=self.sealer.seal("offer", offer_id, dict(claims)),
                     code_hash=code_hash,
                     tx_code_hash=tx_code_hash,
                     tx_code_length=tx_code.length if tx_code else None,
@@ -293,7 +266,7 @@ class IssuanceStore:
                     state="offered",
                     document=None
                     if document is None
-                    else self._seal("offer-document", offer_id, dict(document)),
+                    else self.sealer.seal("offer-document", offer_id, dict(document)),
                     application_id=application_id,
                     created_at=now,
                     expires_at=expires_at,
@@ -311,7 +284,7 @@ class IssuanceStore:
     ) -> OfferRecord:
         row = conn.execute(
             _offers_query().where(
-                (issuance_offers_table.c.id == _check_id(offer_id, "an offer id"))
+                (issuance_offers_table.c.id == check_row_id(offer_id, "an offer id"))
                 & (authorities_table.c.name == authority)
             )
         ).first()
@@ -338,7 +311,7 @@ class IssuanceStore:
             else (),
             application_id=row.application_id,
             notification_event=row.notification_event,
-            claims=self._open("offer", row.id, row.claims) if claims else None,
+            claims=self.sealer.open("offer", row.id, row.claims) if claims else None,
         )
 
     def offer_document(self, authority: str, offer_id: str, *, now: int) -> dict[str, Any]:
@@ -349,13 +322,13 @@ class IssuanceStore:
                 select(issuance_offers_table)
                 .select_from(issuance_offers_table.join(authorities_table))
                 .where(
-                    (issuance_offers_table.c.id == _check_id(offer_id, "an offer id"))
+                    (issuance_offers_table.c.id == check_row_id(offer_id, "an offer id"))
                     & (authorities_table.c.name == authority)
                 )
             ).first()
         if row is None or row.document is None or row.state != "offered" or now >= row.expires_at:
             raise CivicError("not_found", "no such offer, or it was used or has expired")
-        document = self._open("offer-document", row.id, row.document)
+        document = self.sealer.open("offer-document", row.id, row.document)
         if not isinstance(document, dict):
             raise CivicError("internal_error", "a stored offer document is damaged")
         return document
@@ -476,7 +449,7 @@ class IssuanceStore:
             conn.execute(
                 insert(issuance_nonces_table).values(
                     nonce_hash=nonce_hash,
-                    authority_id=_authority_id(conn, authority),
+                    authority_id=issuer_id(conn, authority),
                     expires_at=expires_at,
                 )
             )
@@ -530,7 +503,7 @@ class IssuanceStore:
         """
         # 1. every c_nonce the proofs carry, used once: a row deleted by one transaction is
         #    gone for every other
-        authority_id = _authority_id(conn, authority)
+        authority_id = issuer_id(conn, authority)
         for nonce_hash in sorted(set(nonce_hashes)):
             gone = conn.execute(
                 delete(issuance_nonces_table).where(
@@ -714,142 +687,6 @@ class IssuanceStore:
                     "no credentials were issued under this notification_id",
                 )
 
-    # --- applications -----------------------------------------------------------------------
-
-    def create_application(
-        self,
-        application: Application,
-        *,
-        conn: Connection,
-    ) -> None:
-        """Inside the caller's transaction: record a submitted application."""
-        conn.execute(
-            insert(issuance_applications_table).values(
-                id=application.id,
-                authority_id=_authority_id(conn, application.issuer),
-                configuration_id=application.vct,
-                claims=self._seal("application", application.id, dict(application.claims)),
-                status=application.status,
-                findings=json_dumps([f.to_json() for f in application.findings]).decode(),
-                reviewer=application.reviewer,
-                reason=application.reason,
-                submitted_at=application.submitted_at,
-                decided_at=application.decided_at,
-            )
-        )
-        for position, doc in enumerate(application.documents):
-            conn.execute(
-                insert(issuance_documents_table).values(
-                    application_id=application.id,
-                    position=position,
-                    sha256=doc.sha256,
-                    size=doc.size,
-                    media_type=doc.media_type,
-                )
-            )
-
-    def application(
-        self, authority: str, application_id: str, *, conn: Connection | None = None
-    ) -> Application:
-        """One application of ``authority``; ``not_found`` otherwise."""
-        with _maybe_connection(self.engine, conn) as c:
-            row = c.execute(
-                _applications_query().where(
-                    (issuance_applications_table.c.id == _check_id(application_id, "an id"))
-                    & (authorities_table.c.name == authority)
-                )
-            ).first()
-            if row is None:
-                raise CivicError("not_found", f"{authority} has no application {application_id!r}")
-            return self._to_application(c, row)
-
-    def applications(
-        self, authority: str, *, status: Status | None = None, limit: int = 200
-    ) -> tuple[Application, ...]:
-        """``authority``'s applications (with ``status``), oldest first: a review queue."""
-        query = _applications_query().where(authorities_table.c.name == check_slug(authority))
-        if status is not None:
-            query = query.where(issuance_applications_table.c.status == status)
-        query = query.order_by(
-            issuance_applications_table.c.submitted_at, issuance_applications_table.c.id
-        ).limit(max(1, min(limit, 1000)))
-        with self.engine.connect() as conn:
-            return tuple(self._to_application(conn, row) for row in conn.execute(query).all())
-
-    def _to_application(self, conn: Connection, row: Any) -> Application:
-        docs = conn.execute(
-            select(issuance_documents_table)
-            .where(issuance_documents_table.c.application_id == row.id)
-            .order_by(issuance_documents_table.c.position)
-        ).all()
-        offer = conn.execute(
-            select(issuance_offers_table.c.id).where(
-                issuance_offers_table.c.application_id == row.id
-            )
-        ).first()
-        claims = self._open("application", row.id, row.claims)
-        return Application(
-            id=row.id,
-            issuer=row.authority,
-            vct=row.configuration_id,
-            claims=claims if isinstance(claims, dict) else {},
-            documents=tuple(DocumentRef(d.sha256, int(d.size), d.media_type) for d in docs),
-            status=cast(Status, row.status),
-            findings=tuple(Finding.from_json(f) for f in json_loads_strict(row.findings)),
-            submitted_at=int(row.submitted_at),
-            reviewer=row.reviewer,
-            reason=row.reason,
-            decided_at=_int(row.decided_at),
-            offer_id=offer.id if offer is not None else None,
-        )
-
-    def decide(
-        self,
-        authority: str,
-        application_id: str,
-        *,
-        status: Status,
-        reviewer: str,
-        reason: str | None,
-        now: int,
-    ) -> Application:
-        """Approve or reject a pending application, once (``conflict`` if already decided)."""
-        with write_transaction(self.engine) as conn:
-            current = self.application(authority, application_id, conn=conn)
-            done = conn.execute(
-                update(issuance_applications_table)
-                .where(
-                    (issuance_applications_table.c.id == current.id)
-                    & (issuance_applications_table.c.status == "pending")
-                )
-                .values(status=status, reviewer=reviewer, reason=reason, decided_at=now)
-            ).rowcount
-            if done != 1:
-                raise CivicError(
-                    "conflict", f"application {application_id} was already {current.status}"
-                )
-        return replace(current, status=status, reviewer=reviewer, reason=reason, decided_at=now)
-
-    def has_document(self, authority: str, application_id: str, sha256: str) -> DocumentRef:
-        """The document ``sha256`` of an application; ``not_found`` otherwise."""
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                select(issuance_documents_table)
-                .select_from(
-                    issuance_documents_table.join(issuance_applications_table).join(
-                        authorities_table
-                    )
-                )
-                .where(
-                    (issuance_documents_table.c.application_id == application_id)
-                    & (issuance_documents_table.c.sha256 == sha256)
-                    & (authorities_table.c.name == authority)
-                )
-            ).first()
-        if row is None:
-            raise CivicError("not_found", "no such document in this application")
-        return DocumentRef(row.sha256, int(row.size), row.media_type)
-
 
 # --- helpers -------------------------------------------------------------------------------------
 
@@ -866,7 +703,7 @@ def _int(value: Any) -> int | None:
     return None if value is None else int(value)
 
 
-def _check_id(value: object, what: str) -> str:
+def check_row_id(value: object, what: str) -> str:
     if (
         not isinstance(value, str)
         or not 1 <= len(value) <= 32
@@ -877,7 +714,7 @@ def _check_id(value: object, what: str) -> str:
     return value
 
 
-def _authority_id(conn: Connection, authority: str) -> int:
+def issuer_id(conn: Connection, authority: str) -> int:
     row = conn.execute(
         select(authorities_table.c.id, authorities_table.c.role).where(
             authorities_table.c.name == check_slug(authority, "an authority name")
@@ -894,27 +731,12 @@ def _offers_query() -> Any:
     )
 
 
-def _applications_query() -> Any:
-    return select(
-        issuance_applications_table, authorities_table.c.name.label("authority")
-    ).select_from(issuance_applications_table.join(authorities_table))
-
-
 @contextmanager
 def _maybe_transaction(engine: Engine, conn: Connection | None) -> Iterator[Connection]:
     if conn is not None:
         yield conn
     else:
         with write_transaction(engine) as own:
-            yield own
-
-
-@contextmanager
-def _maybe_connection(engine: Engine, conn: Connection | None) -> Iterator[Connection]:
-    if conn is not None:
-        yield conn
-    else:
-        with engine.connect() as own:
             yield own
 
 

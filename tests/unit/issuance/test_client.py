@@ -103,7 +103,7 @@ def test_the_whole_flow_by_value(client: IssuanceClient, platform: Platform) -> 
 
 def test_offer_by_reference_and_deferred(client: IssuanceClient, platform: Platform) -> None:
     """An application's offer defers; collecting after approval gives the credential."""
-    application, created = platform.issuer.apply(
+    application, created = platform.review.apply(
         "home-office",
         vct=RIGHT_TO_WORK_VCT,
         claims={"given_name": "A", "family_name": "O", "right_to_work": True, "share_code": "W1"},
@@ -117,7 +117,7 @@ def test_offer_by_reference_and_deferred(client: IssuanceClient, platform: Platf
     assert isinstance(outcome, Deferred)
     assert Deferred.from_json(outcome.to_json()) == outcome
     assert isinstance(client.collect(outcome), Deferred)
-    platform.issuer.approve("home-office", application.id, reviewer="officer")
+    platform.review.approve("home-office", application.id, reviewer="officer")
     assert isinstance(client.collect(outcome), Issued)
     with pytest.raises(CivicError) as caught:
         client.collect(outcome)

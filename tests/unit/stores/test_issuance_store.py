@@ -18,7 +18,7 @@ from civicstack.issuance import create_key_proof
 from civicstack.issuance.offers import PRE_AUTHORIZED_GRANT, digest
 from civicstack.issuer import CreatedOffer
 from civicstack.platform import Platform
-from civicstack.stores import db, issuance
+from civicstack.stores import applications, db, issuance
 from civicstack.testing import FixedClock
 from tests.unit.stores.conftest import build_world
 
@@ -257,22 +257,24 @@ def test_a_failed_issuance_spends_nothing(world: Platform) -> None:
 
 def test_an_application_is_decided_once(world: Platform) -> None:
     """Approving twice, or rejecting an approved application, is a conflict."""
-    application, created = world.issuer.apply(
+    application, created = world.review.apply(
         "passport-office", vct=PID_VCT, claims=AMARA, documents=[b"%PDF-1.4 scan"]
     )
     assert created is not None
     assert application.status == "pending"
-    world.issuer.approve("passport-office", application.id, reviewer="Officer Jones")
-    assert _code(lambda: world.issuer.approve("passport-office", application.id, reviewer="x")) == (
+    world.review.approve("passport-office", application.id, reviewer="Officer Jones")
+    assert _code(lambda: world.review.approve("passport-office", application.id, reviewer="x")) == (
         "conflict"
     )
     assert _code(
-        lambda: world.issuer.reject("passport-office", application.id, reviewer="x", reason="no")
+        lambda: world.review.reject("passport-office", application.id, reviewer="x", reason="no")
     ) == ("conflict")
-    stored = world.issuer.application("passport-office", application.id)
+    stored = world.review.application("passport-office", application.id)
     assert stored.status == "approved"
     assert stored.reviewer == "Officer Jones"
     assert stored.claims == AMARA
     with world.engine.connect() as conn:
-        sealed = conn.execute(sa.select(issuance.issuance_applications_table.c.claims)).scalar_one()
+        sealed = conn.execute(
+            sa.select(applications.issuance_applications_table.c.claims)
+        ).scalar_one()
     assert b"Okafor" not in bytes(sealed)
