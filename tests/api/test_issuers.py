@@ -3,6 +3,7 @@ credential, deferred and notification endpoints, applications, the admin API, ba
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -426,6 +427,13 @@ def test_bad_proofs_over_http(api: Api) -> None:
     )
     home_nonce = api.nonce("home-office")
     _error(ask(_proof(header, {**good, "nonce": home_nonce}, key)), 400, "invalid_nonce")
+    # HS256 keyed with the public JWK (the algorithm-confusion attack), and an oversize proof
+    hs_header = b64url_encode(json_dumps({"alg": "HS256", **header}))
+    hs_payload = b64url_encode(json_dumps({**good, "nonce": api.nonce()}))
+    mac = hmac.new(json_dumps(jwk), f"{hs_header}.{hs_payload}".encode(), "sha256").digest()
+    _error(ask(f"{hs_header}.{hs_payload}.{b64url_encode(mac)}"), 400, "invalid_proof")
+    padded = {**good, "nonce": api.nonce(), "pad": "x" * 6000}
+    _error(ask(_proof(header, padded, key)), 400, "invalid_proof")
 
 
 # --- applications and deferred issuance ----------------------------------------------------------
