@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from civicstack._crypto import Alg, PublicKey, b64url_encode, sha256_b64url
+from civicstack._crypto import Alg, PublicKey, sha256_b64url
 from civicstack.credentials import inspect, present_credential, verify_presentation
 from civicstack.errors import CivicError, InputError, VerificationError
 from civicstack.issuance.proofs import create_key_proof
@@ -204,7 +204,8 @@ class Wallet:
             )
         if any(c.sd_jwt == sd_jwt for c in self.credentials()):
             raise CivicError("conflict", "this credential is already in the wallet")
-        credential_id = b64url_encode(self._rng(9))
+        # Hex, not base64url: an id starting with "-" would read as an option on the CLI.
+        credential_id = self._rng(9).hex()
         self._vault.put(_CREDENTIALS, credential_id, {"sd_jwt": sd_jwt, "received_at": now})
         return self.credential(credential_id)
 
