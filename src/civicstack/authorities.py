@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from civicstack._crypto import Alg, PrivateKey, PublicKey, json_dumps
 from civicstack.credential_types import (
@@ -61,6 +61,9 @@ from civicstack.trust import (
 from civicstack.trust.fields import TYP_REVOCATION
 from civicstack.trust.statements import read_statement
 from civicstack.types import Clock, Fetcher
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
 
 S = TypeVar("S")
 
@@ -410,13 +413,15 @@ class Authorities:
         holder: PublicKey | None,
         valid_days: int = DEFAULT_VALIDITY_DAYS,
         disclosable: Sequence[str] | None = None,
+        conn: Connection | None = None,
     ) -> IssuedCredential:
         """Issue an SD-JWT VC from ``name`` with a status-list entry, bound to ``holder``.
 
         A PID gets its ``age_over_*`` predicates from ``birthdate`` and ``issuing_authority``
         from the authority's name when absent, and discloses address members and nationalities
         one by one; other types disclose each top-level claim (unless ``disclosable`` says
-        otherwise).
+        otherwise). With ``conn``, the credential is recorded inside the caller's write
+        transaction (it commits or rolls back with the caller's other writes).
         """
         now = self.clock.now()
         lifetime = _validity(valid_days)
@@ -454,8 +459,22 @@ class Authorities:
             iat=now,
             exp=now + lifetime,
             sign=sign,
+            conn=conn,
         )
         return IssuedCredential(record, credential, self.status_uri(hosted, record.list_id))
+
+    def check_issuable(self, name: str, *, vct: str, claims: Mapping[str, Any]) -> None:
+        """Raise what :meth:`issue` would raise for these claims (``out_of_scope``,
+        ``invalid_credential``, ``untrusted_issuer``...), without signing anything: offers and
+        applications are refused up front rather than at the end of a protocol run."""
+        now = self.clock.now()
+        hosted = self.store.get(name)
+        if hosted.role != "authority":
+            raise InputError("invalid_request", f"{name} is not an authority: it issues nothing")
+        full = _complete_claims(vct, claims, hosted, now)
+        registry = self.trust.registry()
+        registry.issuer_key(hosted.identifier, hosted.active_key.kid, now)
+        registry.check_scope(hosted.identifier, vct, frozenset(full), now)
 
     def set_status(self, credential_id: str, state: State) -> IssuedRecord:
         """Revoke (final), suspend or reinstate an issued credential."""

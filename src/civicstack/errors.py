@@ -105,6 +105,25 @@ CODES: dict[str, tuple[int, str]] = {
     "origin_mismatch": (400, "The checkpoint comes from another log (origin)."),
     "unknown_log": (404, "No log with that name."),
     "log_exists": (409, "A log with that name already exists."),
+    # --- credential issuance (OpenID4VCI 1.0 §6.3, §8.3.1, §9.3, §11.3; RFC 6749 §5.2; RFC 6750)
+    "invalid_grant": (
+        400,
+        "The pre-authorized code or transaction code is wrong, used or expired.",
+    ),
+    "unsupported_grant_type": (400, "The token endpoint does not support this grant type."),
+    "invalid_token": (401, "The access token is missing, unknown, expired or already used."),
+    "invalid_credential_request": (400, "The credential request is malformed."),
+    "unknown_credential_configuration": (400, "The credential configuration is not offered."),
+    "unknown_credential_identifier": (400, "The credential identifier is unknown."),
+    "invalid_proof": (400, "A key proof is missing or invalid."),
+    "invalid_nonce": (400, "A key proof carries an unknown, used or expired c_nonce."),
+    "invalid_encryption_parameters": (400, "Credential response encryption is not supported."),
+    "credential_request_denied": (400, "The credential issuer will not issue this credential."),
+    "invalid_transaction_id": (400, "The deferred transaction is unknown or already collected."),
+    "invalid_notification_id": (400, "The notification id is unknown."),
+    "invalid_notification_request": (400, "The notification request is malformed."),
+    "invalid_offer": (400, "The credential offer or the issuer's metadata is malformed."),
+    "invalid_document": (415, "An uploaded document is not an accepted type (PDF, PNG, JPEG)."),
     # --- verifier and trust registry services (OpenID4VP 1.0, api/verifier.py, api/trust.py) ---
     "invalid_request_object": (
         400,

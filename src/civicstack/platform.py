@@ -36,8 +36,14 @@ if TYPE_CHECKING:
     from civicstack.authorities import Authorities, StatusListFetcher
     from civicstack.credentials import VerifiedCredential
     from civicstack.fetch import HttpFetcher
+    from civicstack.issuance.applications import ApplicationCheck
+    from civicstack.issuer import CredentialIssuer
+    from civicstack.review import ApplicationDesk
     from civicstack.status import StatusListClient
+    from civicstack.stores.applications import ApplicationStore
     from civicstack.stores.authorities import AuthorityStore
+    from civicstack.stores.documents import DocumentStore
+    from civicstack.stores.issuance import IssuanceStore
     from civicstack.stores.log import LogStore
     from civicstack.stores.status_lists import StatusListStore
     from civicstack.stores.trust import TrustStore
@@ -214,6 +220,64 @@ class Platform:
             clock=self.clock,
             base_url=self.settings.base_url,
             admin_check=self.check_admin,
+        )
+
+    # --- credential issuance (issue 3) -----------------------------------------------------
+
+    #: Automatic checks of citizens' applications; no register is wired in yet, and the
+    #: default says so on every application (see civicstack.issuance.applications).
+    application_checks: ApplicationCheck | None = None
+
+    @cached_property
+    def issuance(self) -> IssuanceStore:
+        """Offers, tokens, nonces, applications and deferred transactions."""
+        from civicstack.issuer import derive_issuance_key
+        from civicstack.stores.issuance import IssuanceStore
+
+        return IssuanceStore(self.engine, lambda: derive_issuance_key(self.master_key))
+
+    @cached_property
+    def documents(self) -> DocumentStore:
+        """Uploaded proof documents, content-addressed under ``<data dir>/documents``."""
+        from civicstack.issuance.applications import MAX_DOCUMENT_BYTES
+        from civicstack.stores.documents import DocumentStore
+
+        return DocumentStore(self.settings.data_dir / "documents", max_bytes=MAX_DOCUMENT_BYTES)
+
+    @cached_property
+    def applications(self) -> ApplicationStore:
+        """Citizens' applications and their documents' records."""
+        from civicstack.issuer import derive_issuance_key
+        from civicstack.stores.applications import ApplicationStore
+
+        return ApplicationStore(self.engine, lambda: derive_issuance_key(self.master_key))
+
+    @cached_property
+    def issuer(self) -> CredentialIssuer:
+        """Every hosted authority as an OpenID4VCI Credential Issuer."""
+        from civicstack.issuer import CredentialIssuer, derive_issuance_key
+
+        return CredentialIssuer(
+            authorities=self.authorities,
+            store=self.issuance,
+            applications=self.applications,
+            key=lambda: derive_issuance_key(self.master_key),
+            base_url=self.settings.base_url,
+            clock=self.clock,
+        )
+
+    @cached_property
+    def review(self) -> ApplicationDesk:
+        """Citizens' applications: submission, automatic checks, officers' decisions."""
+        from civicstack.issuance.applications import NoRegisterChecks
+        from civicstack.review import ApplicationDesk
+
+        return ApplicationDesk(
+            issuer=self.issuer,
+            store=self.applications,
+            documents=self.documents,
+            checks=self.application_checks or NoRegisterChecks(),
+            clock=self.clock,
         )
 
     def close(self) -> None:

@@ -31,7 +31,7 @@ def running_platform(
     port: int | None = None,
 ) -> Iterator[str]:
     """Start ``civic up`` on ``port`` (default: a free one); yield its base URL once /healthz
-    answers 200."""
+    answers 200. A restart on the same port keeps the platform's URLs valid."""
     port = port or free_port()
     full_env = {**os.environ, "CIVIC_DATA_DIR": str(data_dir), **(env or {})}
     data_dir.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,7 @@ import html
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.types import ASGIApp
 
@@ -31,6 +31,8 @@ class Service:
     title: str
     summary: str
     specs: tuple[str, ...] = ()
+    #: Routes the service needs at the server root (``/.well-known/...``), if any.
+    routes: APIRouter | None = None
     #: Wraps the served app to answer a hot path ahead of routing (see :func:`wrap`), if any.
     fast_path: Callable[[ASGIApp], ASGIApp] | None = None
 
@@ -48,10 +50,11 @@ def service_app(title: str, summary: str, *, version: str = __version__) -> Fast
 
 def service_factories() -> list[ServiceFactory]:
     """Every service the platform serves, in catalogue order (components add theirs here)."""
+    from civicstack.api.issuers import issuers_service
     from civicstack.api.trust import trust_service
     from civicstack.api.verifier import verifier_service
 
-    return [trust_service, verifier_service]
+    return [issuers_service, verifier_service, trust_service]
 
 
 def create_app(platform: Platform, factories: list[ServiceFactory] | None = None) -> FastAPI:
@@ -67,6 +70,8 @@ def create_app(platform: Platform, factories: list[ServiceFactory] | None = None
     for factory in service_factories() if factories is None else factories:
         service, sub = factory(platform)
         root.mount(service.mount, sub)
+        if service.routes is not None:
+            root.include_router(service.routes)
         services.append(service)
     root.state.services = services
 

@@ -83,6 +83,8 @@ def install_problem_handlers(app: FastAPI) -> None:
                 exc.code, exc.detail, error=exc.oauth_error, error_description=exc.detail
             )
             response.headers["Cache-Control"] = "no-store"
+            if response.status_code == 401:  # RFC 6750 §3: the challenge names the error
+                response.headers["WWW-Authenticate"] = f'Bearer error="{exc.oauth_error}"'
             return response
         return problem(exc.code, exc.detail)
 

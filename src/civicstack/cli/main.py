@@ -83,7 +83,20 @@ def _root(
 def _register() -> None:
     """Attach the command groups (each module owns its ``typer.Typer``)."""
     # Command groups register here, one line each.
-    from civicstack.cli import authority, demo, log, up, verifier, verify, wallet
+    from civicstack.cli import (
+        authority,
+        demo,
+        issuance,
+        log,
+        receive,
+        up,
+        verifier,
+        verify,
+        wallet,
+    )
+
+    authority.app.registered_commands += issuance.app.registered_commands
+    wallet.app.registered_commands += receive.app.registered_commands
 
     app.registered_commands += up.app.registered_commands
     app.add_typer(log.app)

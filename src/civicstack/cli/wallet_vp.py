@@ -3,10 +3,11 @@
 The wallet authenticates the request against the trust registry it trusts, which it rebuilds
 from the platform's published statements (``--server``), verifying each from the root's keys:
 
-* which root? The one this wallet pinned. With none pinned yet, ``--trust-root`` pins the one
-  given (``{"id","name","jwks"}``, or a ``/trust/registry`` export); without it the wallet pins
-  the root the platform publishes at ``/trust/root`` on first use (and says so). Afterwards a
-  platform showing another root is refused: its statements do not verify;
+* which root? The roots this wallet pinned (the same trust anchors ``civic wallet receive``
+  uses). ``--trust-root`` pins the one given (``{"id","name","jwks"}``, or a
+  ``/trust/registry`` export); with none pinned yet the wallet pins the roots the platform
+  publishes on first use (and says so). Afterwards a platform showing another root is
+  refused: its statements do not verify under the pinned keys;
 * then :mod:`civicstack.wallet.openid4vp` does the protocol: the request object, its Verifier
   Attestation and signature, the registration, the holder's consent (``--yes`` for scripts),
   the history, and the ``direct_post`` of the ``vp_token``.
@@ -83,21 +84,22 @@ def trusted_registry(wallet: Wallet, url: str, trust_root: str | None) -> TrustR
             raise InputError("too_large", "the published trust registry is too large")
         export = published.json()
     if trust_root is not None:
-        (root,) = _roots_from(read_json(trust_root, "--trust-root"))[:1]
-        wallet.pin_trust_root(root, replace=True)
-        err_console.print(Text(f"pinned trust root {root.name} ({root.id})"))
-    pinned = wallet.trust_root()
-    if pinned is None:
-        (root,) = _roots_from(export)[:1]
-        pinned = wallet.pin_trust_root(root)
-        kids = ", ".join(sorted(root.keys.thumbprints()))
-        err_console.print(
-            Text(
-                f"trusting {root.name} ({root.id}) from now on, first seen at {url} "
-                f"(keys {kids}); use --trust-root to choose another"
+        for root in _roots_from(read_json(trust_root, "--trust-root")):
+            if wallet.pin_trust_anchor(root):
+                err_console.print(Text(f"pinned trust root {root.name} ({root.id})"))
+    anchors = wallet.trust_anchors()
+    if not anchors:
+        for root in _roots_from(export):
+            wallet.pin_trust_anchor(root)
+            kids = ", ".join(sorted(root.keys.thumbprints()))
+            err_console.print(
+                Text(
+                    f"trusting {root.name} ({root.id}) from now on, first seen at {url} "
+                    f"(keys {kids}); use --trust-root to choose another"
+                )
             )
-        )
-    registry = TrustRegistry([pinned])
+        anchors = wallet.trust_anchors()
+    registry = TrustRegistry(anchors)
     statements = export.get("statements") if isinstance(export, dict) else None
     if not isinstance(statements, list):
         raise InputError("malformed", f"{url}/trust/registry is not a trust registry export")

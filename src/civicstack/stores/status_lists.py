@@ -54,7 +54,7 @@ from sqlalchemy.engine import Connection, Engine
 from civicstack._crypto import b64url_encode, sha256_digest
 from civicstack.errors import CivicError, InputError
 from civicstack.status import INVALID, SUSPENDED, VALID, StatusList
-from civicstack.stores.authorities import authorities_table, check_slug
+from civicstack.stores.authorities import authorities_table, check_slug, maybe_transaction
 from civicstack.stores.db import metadata, write_transaction
 
 State = Literal["valid", "revoked", "suspended"]
@@ -206,21 +206,23 @@ class StatusListStore:
         iat: int,
         exp: int | None,
         sign: Callable[[str, int], T],
+        conn: Connection | None = None,
     ) -> tuple[IssuedRecord, T]:
         """Allocate an index of ``authority``'s lists and record the credential ``sign`` makes.
 
         ``sign(list_id, idx)`` runs inside the transaction: if it raises, nothing is recorded
-        and the index is not used up.
+        and the index is not used up. Pass ``conn`` to record inside a caller's
+        :func:`civicstack.stores.db.write_transaction` (an issuer spending an access token).
         """
         check_slug(authority, "an authority name")
         if not isinstance(vct, str) or not vct or len(vct) > 256:
             raise InputError("invalid_request", "vct must be 1-256 characters")
-        with write_transaction(self.engine) as conn:
-            authority_id = _lock_authority(conn, authority)
-            list_pk, list_id, idx = self._allocate(conn, authority_id, iat)
+        with maybe_transaction(self.engine, conn) as tx:
+            authority_id = _lock_authority(tx, authority)
+            list_pk, list_id, idx = self._allocate(tx, authority_id, iat)
             made = sign(list_id, idx)
             credential_id = b64url_encode(os.urandom(16))
-            conn.execute(
+            tx.execute(
                 insert(issued_credentials_table).values(
                     id=credential_id,
                     authority_id=authority_id,

@@ -22,9 +22,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from civicstack._crypto import Alg, PublicKey, b64url_encode
+from civicstack._crypto import Alg, PublicKey, sha256_b64url
 from civicstack.credentials import inspect, present_credential, verify_presentation
 from civicstack.errors import CivicError, InputError, VerificationError
+from civicstack.issuance.proofs import create_key_proof
 from civicstack.trust import ALWAYS_VISIBLE_CLAIMS, RelyingPartyRegistration, RootAuthority
 from civicstack.types import Clock, IssuerTrust, SystemClock
 from civicstack.wallet.documents import DocumentSignature, sign_document
@@ -47,7 +48,8 @@ MAX_CREDENTIAL_BYTES = 256 * 1024
 METADATA_CLAIMS = ("iss", "vct", "iat", "nbf", "exp", "status", "cnf")
 _CREDENTIALS = "credentials"
 _META = "meta"
-_TRUST_ROOT = "trust-root"
+_ANCHOR = "anchor-"
+_PENDING = "pending-"
 #: Refusals worth remembering: the relying party asked and was turned away.
 _RECORDED_REFUSALS = frozenset(
     {
@@ -206,10 +208,8 @@ class Wallet:
             )
         if any(c.sd_jwt == sd_jwt for c in self.credentials()):
             raise CivicError("conflict", "this credential is already in the wallet")
-        credential_id = b64url_encode(self._rng(9))
-        while credential_id.startswith("-"):
-            # An id that looks like a command-line option is awkward to type: draw again.
-            credential_id = b64url_encode(self._rng(9))
+        # Hex, not base64url: an id starting with "-" would read as an option on the CLI.
+        credential_id = self._rng(9).hex()
         self._vault.put(_CREDENTIALS, credential_id, {"sd_jwt": sd_jwt, "received_at": now})
         return self.credential(credential_id)
 
@@ -392,35 +392,64 @@ class Wallet:
                 raise CivicError("wallet_corrupted", f"history record {seq} is damaged") from exc
         return tuple(out)
 
-    # --- the trust anchor ----------------------------------------------------------------
+    # --- receiving credentials (OpenID4VCI) -------------------------------------------------
 
-    def trust_root(self) -> RootAuthority | None:
-        """The root authority this wallet trusts (pinned by :meth:`pin_trust_root`), if any."""
-        try:
-            record = self._vault.get(_META, _TRUST_ROOT)
-        except CivicError as exc:
-            if exc.code == "not_found":
-                return None
-            raise
-        try:
-            return RootAuthority.from_json(record)
-        except CivicError as exc:
-            raise CivicError("wallet_corrupted", f"the pinned trust root: {exc.detail}") from exc
+    def sign_key_proof(self, *, audience: str, nonce: str | None) -> str:
+        """A key proof for a Credential Request (OpenID4VCI Appendix F.1), signed by the holder
+        key: ``typ`` ``openid4vci-proof+jwt``, the public key as ``jwk``, ``aud`` the Credential
+        Issuer, ``iat`` now and the issuer's ``c_nonce``. The key never leaves the wallet."""
+        if not isinstance(audience, str) or not 0 < len(audience) <= 2048:
+            raise InputError("invalid_request", "the audience is the Credential Issuer's URL")
+        return create_key_proof(
+            self._vault.holder, audience=audience, nonce=nonce, now=self._clock.now()
+        )
 
-    def pin_trust_root(self, root: RootAuthority, *, replace: bool = False) -> RootAuthority:
-        """Trust ``root`` from now on (trust on first use). A different root than the one
-        pinned is refused (``untrusted_issuer``) unless ``replace``; the same one is a no-op."""
-        pinned = self.trust_root()
-        if pinned is not None and not replace:
-            if pinned.id != root.id or pinned.keys.thumbprints() != root.keys.thumbprints():
-                raise VerificationError(
-                    "untrusted_issuer",
-                    f"this wallet trusts the root {pinned.id} ({pinned.name}); {root.id} "
-                    "presents other keys",
-                )
-            return pinned
-        self._vault.put(_META, _TRUST_ROOT, root.to_json(), replace=True)
-        return root
+    def trust_anchors(self) -> tuple[RootAuthority, ...]:
+        """The roots this wallet trusts issuers under (pinned on first use or by the holder)."""
+        out = []
+        for name in self._vault.names(_META):
+            if name.startswith(_ANCHOR):
+                try:
+                    out.append(RootAuthority.from_json(self._vault.get(_META, name)))
+                except CivicError as exc:
+                    raise CivicError(
+                        "wallet_corrupted", f"trust anchor {name}: {exc.detail}"
+                    ) from exc
+        return tuple(out)
+
+    def pin_trust_anchor(self, root: RootAuthority) -> bool:
+        """Trust ``root`` from now on; False if it was pinned already (same id and keys)."""
+        name = _ANCHOR + sha256_b64url(root.id.encode())[:32]
+        try:
+            current = RootAuthority.from_json(self._vault.get(_META, name))
+        except CivicError as exc:
+            if exc.code != "not_found":
+                raise
+        else:
+            if current.keys.thumbprints() == root.keys.thumbprints():
+                return False
+        self._vault.put(_META, name, root.to_json(), replace=True)
+        return True
+
+    def save_pending(self, record: Mapping[str, Any]) -> str:
+        """Keep a deferred issuance (its transaction id and access token, encrypted at rest as
+        OpenID4VCI §13.6 asks) until it is collected; returns its local id."""
+        pending_id = self._rng(9).hex()
+        self._vault.put(_META, _PENDING + pending_id, {**record, "id": pending_id})
+        return pending_id
+
+    def pending(self) -> tuple[dict[str, Any], ...]:
+        """Deferred issuances still to collect, oldest first."""
+        records = [
+            self._vault.get(_META, name)
+            for name in self._vault.names(_META)
+            if name.startswith(_PENDING)
+        ]
+        return tuple(sorted(records, key=lambda r: (r.get("created_at", 0), r.get("id", ""))))
+
+    def drop_pending(self, pending_id: str) -> None:
+        """Forget a deferred issuance (collected, or refused by the issuer)."""
+        self._vault.delete(_META, _PENDING + check_name(pending_id))
 
     # --- documents -----------------------------------------------------------------------
 

@@ -257,22 +257,3 @@ def test_answer_and_describe(platform: Platform, wallet: Wallet) -> None:
     )
     assert answer.status == 200
     assert platform.verifier.result(Caller(None), created.id).claims == {"age_over_18": True}
-
-
-def test_trust_root_pinning(wallet: Wallet) -> None:
-    """The first root pinned stays: the same again is a no-op, another is refused unless
-    replaced on purpose."""
-    first = RootAuthority.create(
-        f"{BASE}/trust/root", "HM Government", [PrivateKey.generate("EdDSA").public_key]
-    )
-    other = RootAuthority.create(
-        f"{BASE}/trust/root", "Impostor", [PrivateKey.generate("EdDSA").public_key]
-    )
-    assert wallet.trust_root() is None
-    wallet.pin_trust_root(first)
-    assert wallet.pin_trust_root(first) == first
-    assert _code(lambda: wallet.pin_trust_root(other)) == "untrusted_issuer"
-    wallet.pin_trust_root(other, replace=True)
-    pinned = wallet.trust_root()
-    assert pinned is not None
-    assert pinned.name == "Impostor"
