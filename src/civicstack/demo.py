@@ -98,12 +98,14 @@ class Story:
     employer_learned: dict[str, Any] = field(default_factory=dict)
 
 
-def _value(value: Any) -> str:
+def shown(value: Any) -> str:
+    """A claim value as the story prints it."""
     return value if isinstance(value, str) else json_dumps(value).decode()
 
 
-def _consent_rows(summary: ConsentSummary) -> tuple[tuple[str, str], ...]:
-    rows = [(c.path, _value(c.value)) for item in summary.items for c in item.claims]
+def consent_rows(summary: ConsentSummary) -> tuple[tuple[str, str], ...]:
+    """The claims (with values) and metadata a consent screen lists."""
+    rows = [(c.path, shown(c.value)) for item in summary.items for c in item.claims]
     rows += [
         (m.path, "(sent with every presentation)")
         for item in summary.items
@@ -148,7 +150,7 @@ class _Cast:
                     f"(registration {summary.registration})",
                     "exactly what would leave her device:",
                 ),
-                _consent_rows(summary),
+                consent_rows(summary),
             )
         )
         return True
@@ -237,7 +239,7 @@ def _wallet(cast: _Cast, wallet_path: Path) -> tuple[Wallet, IssuedCredential]:
                 "the platform keeps who, what type and which status entry: never her claims",
             ),
             tuple(
-                (k, _value(stored.claims[k]))
+                (k, shown(stored.claims[k]))
                 for k in sorted(stored.claims, key=lambda k: (len(k), k))
                 if k.startswith("age_over_")
             ),
@@ -284,7 +286,7 @@ def _employer(cast: _Cast, wallet: Wallet, story: Story) -> None:
         Step(
             "Acme Ltd verifies: signature, key binding, accreditation chain, status",
             (f"issued by {seen.iss}, holder key proven, status valid",),
-            tuple((k, _value(seen.claims[k])) for k in EMPLOYER_CLAIMS),
+            tuple((k, shown(seen.claims[k])) for k in EMPLOYER_CLAIMS),
         )
     )
 
@@ -311,7 +313,7 @@ def _shop(cast: _Cast, wallet: Wallet, story: Story) -> None:
         Step(
             "Corner Shop verifies: over 18, and nothing else",
             ("no name, no birthdate, no address: one disclosed claim",),
-            tuple((k, _value(v)) for k, v in seen.claims.items()),
+            tuple((k, shown(v)) for k, v in seen.claims.items()),
         )
     )
     asked_before = len(cast.consents)

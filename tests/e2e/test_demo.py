@@ -16,7 +16,7 @@ from civicstack.settings import Settings
 def _demo(*args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CIVIC_")}
     return subprocess.run(
-        [sys.executable, "-m", "civicstack.cli.main", "demo", *args],
+        [sys.executable, "-m", "civicstack.cli.main", "demo", "--local", *args],
         capture_output=True,
         text=True,
         env={**env, "COLUMNS": "200"},
@@ -85,3 +85,50 @@ def test_the_story_in_process(tmp_path: Path) -> None:
     assert "birthdate" not in shop_rows
     assert "given_name" not in shop_rows
     assert clock.offset == 301
+
+
+def test_demo_against_the_running_platform(tmp_path: Path) -> None:
+    """`civic demo` walks the story over HTTP against `civic up`: OpenID4VCI issuance,
+    OpenID4VP checks, the over-asking refusal and the revocation, each step as told."""
+    from tests.e2e.server import running_platform
+
+    with running_platform(tmp_path / "up") as base:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CIVIC_")}
+        done = subprocess.run(
+            [sys.executable, "-m", "civicstack.cli.main", "demo", "--server", base, "--json"],
+            capture_output=True,
+            text=True,
+            env={**env, "CIVIC_DATA_DIR": str(tmp_path / "up")},
+            timeout=180,
+            check=False,
+        )
+    assert done.returncode == 0, done.stderr
+    steps = json.loads(done.stdout)["steps"]
+    titles = [s["title"] for s in steps]
+    assert any("over OpenID4VCI" in t and "PID" in t for t in titles)
+    refused = [s["refused"] for s in steps if s["refused"]]
+    assert refused == ["overasking", "revoked"]
+    shop = next(s for s in steps if "age_over_18" in s["title"])
+    assert shop["rows"] == [["age_over_18", "true"]]
+
+
+def test_demo_without_a_server_says_so() -> None:
+    """Without a running platform the demo fails on one line, pointing at --local."""
+    from tests.e2e.server import free_port
+
+    done = _demo_raw("--server", f"http://127.0.0.1:{free_port()}")
+    assert done.returncode == 1
+    assert done.stderr.startswith("error [server_unreachable]")
+    assert "--local" in done.stderr
+
+
+def _demo_raw(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CIVIC_")}
+    return subprocess.run(
+        [sys.executable, "-m", "civicstack.cli.main", "demo", *args],
+        capture_output=True,
+        text=True,
+        env={**env, "COLUMNS": "200", "CIVIC_ADMIN_TOKEN": "unused"},
+        timeout=60,
+        check=False,
+    )

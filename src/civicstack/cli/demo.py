@@ -1,8 +1,14 @@
-"""``civic demo``: the whole issue-2 story in one process, step by step."""
+"""``civic demo``: the whole story, step by step.
+
+By default against the running platform (``--server``, as ``civic up`` serves it) over its
+published protocols (:mod:`civicstack.demo_http`); ``--local`` tells the same story in one
+process on a scratch database, no server needed (:mod:`civicstack.demo`).
+"""
 
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -11,7 +17,9 @@ from rich.table import Table
 from rich.text import Text
 
 from civicstack.cli._output import JsonOption, console, emit
-from civicstack.demo import ShiftedClock, Step, tell
+from civicstack.cli._server import DEFAULT_SERVER, ServerOption, admin_token
+from civicstack.demo import ShiftedClock, Step, Story, tell
+from civicstack.demo_http import tell_over_http
 from civicstack.errors import CivicError
 from civicstack.platform import Platform
 from civicstack.settings import Settings
@@ -36,8 +44,15 @@ def _show(step: Step, number: int) -> None:
 def demo(
     data_dir: Annotated[
         Path | None,
-        typer.Option("--data-dir", help="An empty directory to keep (default: a temporary one)."),
+        typer.Option(
+            "--data-dir",
+            help="An empty directory to keep the wallet in (and, with --local, the database).",
+        ),
     ] = None,
+    local: Annotated[
+        bool, typer.Option("--local", help="Tell the story in this process, without a server.")
+    ] = False,
+    url: ServerOption = DEFAULT_SERVER,
     as_json: JsonOption = False,
 ) -> None:
     """Run the whole story: authorities, a wallet, relying parties, consent, revocation."""
@@ -45,14 +60,6 @@ def demo(
         where = (data_dir or Path(scratch)).expanduser()
         if where.exists() and any(where.iterdir()):
             raise CivicError("conflict", f"{where} is not empty: the demo needs an empty directory")
-        # The demo keeps its own database and wallet: it never touches CIVIC_DATA_DIR's.
-        settings = Settings.from_env(
-            data_dir=where,
-            database_url=f"sqlite:///{where / 'civic.db'}",
-            wallet_dir=where / "wallet",
-        )
-        clock = ShiftedClock()
-        platform = Platform(settings, clock=clock)
         count = 0
 
         def report(step: Step) -> None:
@@ -61,15 +68,32 @@ def demo(
             if not as_json:
                 _show(step, count)
 
-        try:
-            platform.migrate()
+        if local:
+            story = _local(where, report, as_json)
+        else:
             if not as_json:
-                console.print(f"[bold]civicstack demo[/] in {where}")
-            story = tell(platform, where / "wallet", clock, report)
-        finally:
-            platform.close()
+                console.print(f"[bold]civicstack demo[/] against {url} (wallet in {where})")
+            story = tell_over_http(url, admin_token(), where / "wallet", report)
     emit(
         {"data_dir": str(where), "steps": [s.to_json() for s in story.steps]},
         as_json,
         lambda: console.print("\n[bold green]The story ran as told.[/]"),
     )
+
+
+def _local(where: Path, report: Callable[[Step], None], as_json: bool) -> Story:
+    # The local demo keeps its own database and wallet: it never touches CIVIC_DATA_DIR's.
+    settings = Settings.from_env(
+        data_dir=where,
+        database_url=f"sqlite:///{where / 'civic.db'}",
+        wallet_dir=where / "wallet",
+    )
+    clock = ShiftedClock()
+    platform = Platform(settings, clock=clock)
+    try:
+        platform.migrate()
+        if not as_json:
+            console.print(f"[bold]civicstack demo[/] in {where} (in process)")
+        return tell(platform, where / "wallet", clock, report)
+    finally:
+        platform.close()

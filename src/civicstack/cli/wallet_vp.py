@@ -15,7 +15,6 @@ from the platform's published statements (``--server``), verifying each from the
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -26,43 +25,13 @@ from civicstack._crypto import json_dumps
 from civicstack.cli._common import read_json
 from civicstack.cli._output import console, emit, err_console
 from civicstack.cli._server import raise_for_problem, server
-from civicstack.errors import CivicError, InputError
-from civicstack.fetch import HttpFetcher
+from civicstack.errors import InputError
 from civicstack.openid4vp import parse_authorization_request
 from civicstack.trust import RootAuthority, TrustRegistry
 from civicstack.wallet import ConsentSummary, Wallet
 from civicstack.wallet import openid4vp as protocol
 
 MAX_REGISTRY_BYTES = 16 * 1024 * 1024
-
-
-class HttpTransport:
-    """The wallet's HTTP: GET with a size cap, POST form-encoded, no identifying headers
-    beyond what HTTP needs (OpenID4VP §15.8)."""
-
-    def __init__(self) -> None:
-        self.fetcher = HttpFetcher()
-
-    def fetch(self, url: str, *, accept: str, max_bytes: int) -> bytes:
-        """GET ``url`` (``fetch_failed`` on any failure)."""
-        return self.fetcher.fetch(url, accept=accept, max_bytes=max_bytes)
-
-    def post_form(self, url: str, fields: Mapping[str, str]) -> tuple[int, bytes]:
-        """POST ``fields`` form-encoded; the status and body (capped)."""
-        try:
-            with self.fetcher.client.stream("POST", url, data=dict(fields)) as response:
-                body = bytearray()
-                for chunk in response.iter_bytes():
-                    body += chunk
-                    if len(body) > protocol.MAX_RESPONSE_BYTES:
-                        break
-                return response.status_code, bytes(body)
-        except httpx.HTTPError as exc:
-            raise CivicError("fetch_failed", f"{url}: {type(exc).__name__}") from exc
-
-    def close(self) -> None:
-        """Release the connection pool."""
-        self.fetcher.close()
 
 
 def _roots_from(value: Any) -> list[RootAuthority]:
@@ -99,16 +68,7 @@ def trusted_registry(wallet: Wallet, url: str, trust_root: str | None) -> TrustR
                 )
             )
         anchors = wallet.trust_anchors()
-    registry = TrustRegistry(anchors)
-    statements = export.get("statements") if isinstance(export, dict) else None
-    if not isinstance(statements, list):
-        raise InputError("malformed", f"{url}/trust/registry is not a trust registry export")
-    for token in statements:
-        try:
-            registry.add(token)
-        except CivicError:
-            continue  # not signed under the root this wallet trusts: it does not count
-    return registry
+    return protocol.registry_from_export(export, anchors)
 
 
 def present_request(
@@ -124,7 +84,7 @@ def present_request(
     """Answer an ``openid4vp://`` request; ``render(summary)`` shows the consent screen."""
     parse_authorization_request(request)  # refuse a malformed request before any network
     registry = trusted_registry(wallet, url, trust_root)
-    transport = HttpTransport()
+    transport = protocol.HttpTransport()
     try:
         received = protocol.receive(
             request, transport=transport, registry=registry, now=wallet.now()

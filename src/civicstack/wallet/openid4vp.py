@@ -30,11 +30,14 @@ any other.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import httpx
+
 from civicstack.errors import CivicError, InputError, ProtocolError, VerificationError
+from civicstack.fetch import HttpFetcher
 from civicstack.openid4vp import (
     FORMAT_SD_JWT_VC,
     REQUEST_MEDIA_TYPE,
@@ -46,7 +49,7 @@ from civicstack.openid4vp import (
     vp_token_form,
 )
 from civicstack.openid4vp.request import MAX_REQUEST_OBJECT_BYTES
-from civicstack.trust import RelyingPartyRegistration, TrustRegistry
+from civicstack.trust import RelyingPartyRegistration, RootAuthority, TrustRegistry
 from civicstack.wallet.holder import Wallet
 from civicstack.wallet.presentation import (
     ConsentPrompt,
@@ -70,6 +73,36 @@ class PresentationTransport(Protocol):
         ...
 
 
+class HttpTransport:
+    """The wallet's HTTP (a :class:`PresentationTransport`): GET with the fetcher's scheme
+    check, redirect limit and size cap, POST form-encoded; no headers about the wallet beyond
+    what HTTP needs (§15.8)."""
+
+    def __init__(self) -> None:
+        self.fetcher = HttpFetcher()
+
+    def fetch(self, url: str, *, accept: str, max_bytes: int) -> bytes:
+        """GET ``url`` (``fetch_failed`` on any failure)."""
+        return self.fetcher.fetch(url, accept=accept, max_bytes=max_bytes)
+
+    def post_form(self, url: str, fields: Mapping[str, str]) -> tuple[int, bytes]:
+        """POST ``fields`` form-encoded; the status and the body (capped)."""
+        try:
+            with self.fetcher.client.stream("POST", url, data=dict(fields)) as response:
+                body = bytearray()
+                for chunk in response.iter_bytes():
+                    body += chunk
+                    if len(body) > MAX_RESPONSE_BYTES:
+                        break
+                return response.status_code, bytes(body[:MAX_RESPONSE_BYTES])
+        except httpx.HTTPError as exc:
+            raise CivicError("fetch_failed", f"{url}: {type(exc).__name__}") from exc
+
+    def close(self) -> None:
+        """Release the connection pool."""
+        self.fetcher.close()
+
+
 @dataclass(frozen=True, slots=True)
 class ReceivedRequest:
     """A request the wallet authenticated, with the registration its key belongs to."""
@@ -85,6 +118,22 @@ class Answer:
     presentation: Presentation
     status: int
     body: bytes
+
+
+def registry_from_export(export: object, anchors: Sequence[RootAuthority]) -> TrustRegistry:
+    """The trust registry a wallet rebuilds from a platform's published statements
+    (``GET /trust/registry``), each verified under the roots the wallet itself trusts; a
+    statement that does not verify under them simply does not count."""
+    statements = export.get("statements") if isinstance(export, Mapping) else None
+    if not isinstance(statements, list):
+        raise InputError("malformed", "a trust registry export has a list of statements")
+    registry = TrustRegistry(anchors)
+    for token in statements:
+        try:
+            registry.add(token)
+        except CivicError:
+            continue
+    return registry
 
 
 def receive(

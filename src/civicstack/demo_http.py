@@ -1,0 +1,352 @@
+"""The story of ``civic demo``, told against the running platform over its published protocols.
+
+The same story as :mod:`civicstack.demo`, but every party reaches the others the way it would
+in production, through ``civic up``'s HTTP services:
+
+* the trust registry publishes its root and statements (``/trust``); Amara's wallet pins the
+  root on first use and rebuilds the registry from the statements itself;
+* the passport office and the Home Office offer credentials with the OpenID4VCI 1.0
+  pre-authorized code flow and a transaction code (``/issuers``, their admin API for the
+  officer's offer); her wallet redeems each offer with a key proof and stores the credential
+  after checking its issuer's accreditation;
+* the employer and the shop ask with OpenID4VP 1.0 (``/verifier``: a preset, a signed request
+  object by reference, ``direct_post``); her wallet authenticates each request against the
+  registry, asks her (the story consents and shows exactly what leaves the device), answers,
+  and the relying party's backend reads the outcome by API;
+* an over-asking request is refused before anyone is asked; the passport office revokes her
+  PID through its admin API and the shop's next check is refused (this platform re-reads its
+  own status lists every second, so the story waits a second and a half, not five minutes).
+
+:func:`tell_over_http` checks that each step went as told and raises ``internal_error``
+otherwise, so ``civic demo`` exits non-zero when the platform misbehaves.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from civicstack.credential_types import PID_VCT, RIGHT_TO_WORK_VCT, right_to_work_claims
+from civicstack.demo import AMARA, Step, Story, consent_rows, shown
+from civicstack.errors import CODES, CivicError
+from civicstack.issuance.client import IssuanceClient, Issued
+from civicstack.trust import RootAuthority, TrustRegistry
+from civicstack.wallet import ConsentSummary, Wallet
+from civicstack.wallet import openid4vp as protocol
+from civicstack.world import EMPLOYER_CLAIMS
+
+#: This platform re-reads its own status lists each second (verifier.FreshLocalStatus).
+STATUS_REFRESH = 1.5
+RTW = right_to_work_claims(
+    given_name="Amara",
+    family_name="Okafor",
+    right_to_work=True,
+    share_code="W4X 9KL 2PQ",
+    valid_until="2030-01-01",
+)
+
+
+def _checked(response: httpx.Response) -> Any:
+    """The JSON body of a success; the coded error a problem+json describes otherwise."""
+    if response.is_success:
+        return response.json()
+    code, detail = "internal_error", f"HTTP {response.status_code}"
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        if body.get("code") in CODES:
+            code = str(body["code"])
+        detail = str(body.get("detail") or body.get("error_description") or detail)
+    raise CivicError(str(code), detail)
+
+
+def _expect(code: str, call: Callable[[], object]) -> CivicError:
+    try:
+        call()
+    except CivicError as exc:
+        if exc.code != code:
+            raise CivicError(
+                "internal_error", f"the story expected {code}, the platform said {exc.code}"
+            ) from exc
+        return exc
+    raise CivicError("internal_error", f"the story expected a refusal ({code}); none came")
+
+
+class _Story:
+    """The actors: the platform's admin (for the officers and relying parties' backends),
+    Amara's wallet and its transports."""
+
+    def __init__(
+        self, http: httpx.Client, admin_token: str, wallet: Wallet, step: Callable[[Step], None]
+    ) -> None:
+        self.http = http
+        self.admin = {"Authorization": f"Bearer {admin_token}"}
+        self.wallet = wallet
+        self.step = step
+        self.transport = protocol.HttpTransport()
+        self.issuance = IssuanceClient(http)
+        self.names: dict[str, str] = {}
+
+    def registry(self) -> TrustRegistry:
+        """The registry as Amara's wallet rebuilds it, under the root it pinned."""
+        export = _checked(self.http.get("/trust/registry"))
+        return protocol.registry_from_export(export, self.wallet.trust_anchors())
+
+    def consent(self, summary: ConsentSummary) -> bool:
+        """Amara reads what would leave her device, and agrees."""
+        self.step(
+            Step(
+                f"Amara is asked: {summary.relying_party_name} wants to know, "
+                f"for '{summary.purpose_description}'",
+                (
+                    f"registered by {self.names.get(summary.registrar, summary.registrar)} "
+                    f"(registration {summary.registration})",
+                    "exactly what would leave her device:",
+                ),
+                consent_rows(summary),
+            )
+        )
+        return True
+
+
+def tell_over_http(
+    server: str, admin_token: str, wallet_path: Path, report: Callable[[Step], None]
+) -> Story:
+    """Run the story against the platform at ``server``, reporting each step."""
+    story = Story()
+
+    def step(s: Step) -> None:
+        story.steps.append(s)
+        report(s)
+
+    with httpx.Client(base_url=server.rstrip("/"), timeout=30) as http:
+        try:
+            _checked(http.get("/healthz"))
+        except httpx.TransportError as exc:
+            raise CivicError(
+                "server_unreachable",
+                f"{server}: {exc} (start it with `civic up`, or run `civic demo --local`)",
+            ) from exc
+        cast = _Story(http, admin_token, _wallet(wallet_path), step)
+        try:
+            _platform(cast)
+            pid_id = _issue(cast, "passport-office", PID_VCT, AMARA)
+            _issue(cast, "home-office", RIGHT_TO_WORK_VCT, RTW)
+            story.employer_learned = _ask(cast, "right_to_work", expect=set(EMPLOYER_CLAIMS))
+            story.shop_learned = _ask(cast, "age_over_18", expect={"age_over_18"})
+            _overasking(cast)
+            _revocation(cast, pid_id)
+            _history(cast)
+        finally:
+            cast.transport.close()
+    return story
+
+
+def _wallet(path: Path) -> Wallet:
+    return Wallet.create(path, secrets.token_urlsafe(24))
+
+
+def _platform(cast: _Story) -> None:
+    services = _checked(cast.http.get("/services"))
+    mounts = {s["mount"] for s in services}
+    missing = {"/issuers", "/verifier", "/trust"} - mounts
+    if missing:
+        raise CivicError("internal_error", f"the platform serves no {', '.join(sorted(missing))}")
+    cast.step(
+        Step(
+            f"The platform at {cast.http.base_url} serves {len(services)} services",
+            tuple(f"{s['title']}: {s['mount']}/docs" for s in services),
+        )
+    )
+    root = RootAuthority.from_json(_checked(cast.http.get("/trust/root")))
+    cast.wallet.pin_trust_anchor(root)
+    cast.names[root.id] = root.name
+    authorities = _checked(cast.http.get("/trust/authorities"))
+    parties = _checked(cast.http.get("/trust/relying-parties"))
+    for a in authorities:
+        cast.names[a["identifier"]] = a["display_name"] or a["identifier"]
+    for p in parties:
+        cast.names[p["name"] or p["identifier"]] = p["display_name"] or p["identifier"]
+    cast.step(
+        Step(
+            f"The trust registry publishes its root, {root.name}: Amara's wallet pins it",
+            (
+                f"root {root.id}, keys {', '.join(sorted(root.keys.thumbprints()))}",
+                *(f"accredited: {a['display_name']} ({a['standing']})" for a in authorities),
+                *(f"registered: {p['display_name']} ({p['standing']})" for p in parties),
+                f"holder key {cast.wallet.holder_key.alg} {cast.wallet.holder_key.thumbprint()}",
+            ),
+        )
+    )
+
+
+def _issue(cast: _Story, issuer: str, vct: str, claims: dict[str, Any]) -> str:
+    """An officer offers, Amara's wallet redeems over OpenID4VCI; the issued record's id."""
+    offer = _checked(
+        cast.http.post(
+            f"/issuers/{issuer}/admin/offers",
+            json={"vct": vct, "claims": claims},
+            headers=cast.admin,
+        )
+    )
+    prepared = cast.issuance.discover(cast.issuance.resolve(offer["offer"]))
+    token, outcome = cast.issuance.receive(
+        prepared,
+        tx_code=offer["tx_code"],
+        sign=lambda aud, nonce: cast.wallet.sign_key_proof(audience=aud, nonce=nonce),
+    )
+    if not isinstance(outcome, Issued):
+        raise CivicError("internal_error", "the story expected the credential at once")
+    registry = cast.registry()
+    stored = [cast.wallet.add_credential(c, trust=registry) for c in outcome.credentials]
+    cast.issuance.notify(
+        prepared.issuer.notification_endpoint, token, outcome.notification_id, "credential_accepted"
+    )
+    held = stored[0]
+    rows = tuple(
+        (k, shown(held.claims[k]))
+        for k in sorted(held.claims, key=lambda k: (len(k), k))
+        if k.startswith("age_over_") or vct != PID_VCT
+    )
+    cast.step(
+        Step(
+            f"{prepared.issuer.display_name or issuer} issues Amara's "
+            f"{'PID' if vct == PID_VCT else 'right to work'} over OpenID4VCI",
+            (
+                f"offer {offer['id']} with a transaction code, redeemed with a key proof",
+                "her wallet checked the issuer's accreditation up to the pinned root first",
+            ),
+            rows,
+        )
+    )
+    records = _checked(cast.http.get(f"/issuers/{issuer}/admin/credentials", headers=cast.admin))
+    mine = [
+        r
+        for r in records
+        if r.get("holder_thumbprint") == cast.wallet.holder_key.thumbprint() and r["vct"] == vct
+    ]
+    if not mine:
+        raise CivicError("internal_error", f"{issuer} keeps no record of the credential")
+    return str(mine[0]["id"])
+
+
+def _request(cast: _Story, preset: str, relying_party: str | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"preset": preset}
+    if relying_party is not None:
+        body["relying_party"] = relying_party
+    created: dict[str, Any] = _checked(
+        cast.http.post("/verifier/requests", json=body, headers=cast.admin)
+    )
+    return created
+
+
+def _present(cast: _Story, created: dict[str, Any]) -> protocol.Answer:
+    registry = cast.registry()
+    received = protocol.receive(
+        created["request"], transport=cast.transport, registry=registry, now=cast.wallet.now()
+    )
+    return protocol.answer(
+        cast.wallet,
+        received,
+        registry=registry,
+        consent=cast.consent,
+        transport=cast.transport,
+    )
+
+
+def _outcome(cast: _Story, created: dict[str, Any]) -> dict[str, Any]:
+    outcome: dict[str, Any] = _checked(
+        cast.http.get(f"/verifier/requests/{quote(created['id'], safe='')}", headers=cast.admin)
+    )
+    return outcome
+
+
+def _ask(cast: _Story, preset: str, *, expect: set[str]) -> dict[str, Any]:
+    created = _request(cast, preset)
+    answer = _present(cast, created)
+    if answer.status != 200:
+        raise CivicError("internal_error", f"the verifier refused the answer: {answer.body!r}")
+    outcome = _outcome(cast, created)
+    if outcome["status"] != "verified" or set(outcome["claims"]) != expect:
+        raise CivicError("internal_error", f"the {preset} check learnt {outcome}")
+    (credential,) = next(iter(outcome["credentials"].values()))
+    cast.step(
+        Step(
+            f"{cast.names.get(created['relying_party'], created['relying_party'])}'s backend "
+            f"reads the verified result ({preset})",
+            (
+                f"request {created['id']}: client_id {created['client_id']}",
+                f"issued by {credential['iss']}; signature, key binding, accreditation chain, "
+                "status and single use all checked by the verifier",
+            ),
+            tuple((k, shown(v)) for k, v in outcome["claims"].items()),
+        )
+    )
+    claims: dict[str, Any] = outcome["claims"]
+    return claims
+
+
+def _overasking(cast: _Story) -> None:
+    asked = len(cast.wallet.history())
+    refusal = _expect("overasking", lambda: _request(cast, "identity", relying_party="shop"))
+    if len(cast.wallet.history()) != asked:
+        raise CivicError("internal_error", "Amara was asked about an over-asking request")
+    cast.step(
+        Step(
+            "Corner Shop asks for her identity: the verifier refuses before anyone is asked",
+            (refusal.detail,),
+            refused=refusal.code,
+        )
+    )
+
+
+def _revocation(cast: _Story, pid_id: str) -> None:
+    _checked(
+        cast.http.post(
+            f"/issuers/passport-office/admin/credentials/{quote(pid_id, safe='')}/status",
+            json={"status": "revoked"},
+            headers=cast.admin,
+        )
+    )
+    cast.step(
+        Step(
+            "HM Passport Office revokes Amara's PID (her passport was reported stolen)",
+            (f"credential {pid_id}: its status list entry now says INVALID",),
+        )
+    )
+    time.sleep(STATUS_REFRESH)
+    created = _request(cast, "age_over_18")
+    answer = _present(cast, created)
+    outcome = _outcome(cast, created)
+    error = outcome.get("error") or {}
+    if answer.status == 200 or outcome["status"] != "failed" or error.get("code") != "revoked":
+        raise CivicError("internal_error", f"the revoked PID was not refused: {outcome}")
+    cast.step(
+        Step(
+            "The shop checks again: the revoked PID is refused",
+            (f"request {created['id']} failed: {error.get('detail')}",),
+            refused="revoked",
+        )
+    )
+
+
+def _history(cast: _Story) -> None:
+    cast.step(
+        Step(
+            "Amara's history on her device",
+            tuple(
+                f"{r.seq}. {r.outcome} to {r.relying_party_name or r.relying_party} "
+                f"for {r.purpose}: "
+                + (", ".join(c.path for i in r.items for c in i.claims) or r.error or "-")
+                for r in cast.wallet.history()
+            ),
+        )
+    )
