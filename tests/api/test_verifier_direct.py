@@ -171,3 +171,53 @@ def test_admin_endpoints_need_the_admin_token(world: World) -> None:
     assert world.client.post("/verifier/relying-parties/shop/api-keys").status_code == 401
     r = world.client.post("/verifier/relying-parties/nobody/api-keys", headers=world.admin)
     assert r.json()["code"] == "unknown_authority"
+
+
+def test_the_documented_route_answers_like_the_fast_path(world: World, wallet: SpecWallet) -> None:
+    """Without the fast path (the app as mounted, unwrapped) POST /verifier/verify verifies,
+    refuses and documents alike."""
+    from fastapi.testclient import TestClient
+
+    shop = _key(world, "shop")
+    with TestClient(world.platform_app, raise_server_exceptions=False) as plain:
+        presentation = _presentation(world, wallet)
+        body = {"presentation": presentation, "nonce": NONCE}
+        r = plain.post("/verifier/verify", json=body, headers=shop)
+        assert r.status_code == 200, r.text
+        fast = world.client.post("/verifier/verify", json=body, headers=shop)
+        assert (fast.status_code, fast.json()["code"]) == (409, "replayed")
+        bad = plain.post("/verifier/verify", json={**body, "nonce": "x" * 20}, headers=shop)
+        assert bad.json()["code"] == "wrong_nonce"
+        assert (
+            plain.post("/verifier/verify", content=b"{", headers=shop).json()["code"] == "malformed"
+        )
+        spec = plain.get("/verifier/openapi.json").json()
+        assert spec["paths"]["/verify"]["post"]["requestBody"]["content"]["application/json"]
+
+
+def test_the_fast_path_never_leaks_a_bug() -> None:
+    """A bug behind the fast path is a logged internal_error problem, and other requests pass
+    through to the app."""
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from civicstack.api.verifier import FastVerify
+
+    class Broken:
+        @property
+        def verifier(self) -> Any:
+            raise RuntimeError("a bug")
+
+    inner = FastAPI()
+
+    @inner.get("/other")
+    def other() -> dict[str, str]:
+        return {"passed": "through"}
+
+    app = FastVerify(inner, Broken())  # type annotations aside, only .verifier is read
+    with TestClient(app, raise_server_exceptions=False) as client:
+        r = client.post("/verifier/verify", json={})
+        assert (r.status_code, r.json()["code"]) == (500, "internal_error")
+        assert "a bug" not in r.text
+        assert client.get("/other").json() == {"passed": "through"}
+        assert client.get("/verifier/verify").status_code == 404  # only POST is the fast path

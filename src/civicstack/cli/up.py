@@ -59,4 +59,8 @@ def up(
         workers=settings.workers,
         log_level="warning",
         access_log=False,
+        # URLs come from CIVIC_BASE_URL, never from forwarded headers: no proxy-header layer
+        # on every request. No Server header either (nothing to fingerprint).
+        proxy_headers=False,
+        server_header=False,
     )
