@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from civicstack.errors import CivicError
+from civicstack._crypto import b64url_decode, b64url_encode
+from civicstack.errors import CivicError, InputError
 from civicstack.settings import Settings
 from civicstack.stores import db
 
@@ -72,12 +73,35 @@ class Platform:
         if not presented or not hmac.compare_digest(presented.encode(), self.admin_token.encode()):
             raise CivicError("unauthorized", "admin endpoints need the admin bearer token")
 
+    @cached_property
+    def master_key(self) -> bytes:
+        """The 32-byte key-encryption key of the platform's signing keys."""
+        if self.settings.master_key:
+            return _master_key(self.settings.master_key, "CIVIC_MASTER_KEY")
+        path = self.settings.data_dir / "master-key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Another process may win the race; then read what it wrote.
+            with contextlib.suppress(FileExistsError):
+                _write_secret(path, b64url_encode(secrets.token_bytes(32)))
+        return _master_key(path.read_text().strip(), str(path))
+
     def close(self) -> None:
         """Release database connections."""
         if "logs" in self.__dict__:
             self.logs.close()
         if "engine" in self.__dict__:
             self.engine.dispose()
+
+
+def _master_key(text: str, where: str) -> bytes:
+    try:
+        key = b64url_decode(text)
+    except CivicError as exc:
+        raise InputError("invalid_key", f"{where} is not base64url") from exc
+    if len(key) != 32:
+        raise InputError("invalid_key", f"{where} must hold 32 bytes (base64url, 43 characters)")
+    return key
 
 
 def _write_secret(path: Path, value: str) -> None:

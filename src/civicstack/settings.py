@@ -25,6 +25,11 @@ class Settings:
     ``CIVIC_BASE_URL``      the public URL of the platform (default http://HOST:PORT)
     ``CIVIC_ADMIN_TOKEN``   bearer token for admin APIs (default: generated into the data dir)
     ``CIVIC_EVENTS_URL``    NATS URL for scale-out background work (default: in-process)
+    ``CIVIC_MASTER_KEY``    base64url of 32 bytes: the key-encryption key sealing the platform's
+                            signing keys (default: generated into ``<data dir>/master-key``)
+    ``CIVIC_REGISTERS_ARCHIVE``  directory of archived GOV.UK registers (``*.rsf``) seeded at the
+                            first ``civic up`` (default: ``../shared/data/gov-uk-registers-2021``
+                            next to a source checkout, when present)
     """
 
     data_dir: Path
@@ -35,6 +40,8 @@ class Settings:
     base_url: str = ""
     admin_token: str | None = None
     events_url: str | None = None
+    master_key: str | None = None
+    registers_archive: Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -57,6 +64,10 @@ class Settings:
             base_url=env.get("CIVIC_BASE_URL", ""),
             admin_token=env.get("CIVIC_ADMIN_TOKEN") or None,
             events_url=env.get("CIVIC_EVENTS_URL") or None,
+            master_key=env.get("CIVIC_MASTER_KEY") or None,
+            registers_archive=Path(env["CIVIC_REGISTERS_ARCHIVE"]).expanduser()
+            if env.get("CIVIC_REGISTERS_ARCHIVE")
+            else None,
         )
         settings = replace(settings, **{k: v for k, v in overrides.items() if v is not None})
         if not settings.database_url:

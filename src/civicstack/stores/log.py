@@ -33,11 +33,10 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
 from itertools import islice
-from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -73,7 +72,7 @@ from civicstack.log.tiles import (
     root_at,
     tile_width,
 )
-from civicstack.stores.db import metadata
+from civicstack.stores.db import DirectReads, Fetch, metadata
 
 __all__ = ["MAX_APPEND", "MAX_READ", "LogHead", "LogStore"]
 
@@ -173,10 +172,6 @@ def _check_entries(entries: Iterable[bytes]) -> list[bytes]:
     return out
 
 
-#: Runs one statement (written with ``?`` placeholders) and returns its rows.
-Fetch = Callable[[str, tuple[Any, ...]], list[Any]]
-
-
 class _CachedTiles:
     """Committed tiles of one log: from the cache, and from the database only for misses."""
 
@@ -224,75 +219,27 @@ class LogStore:
         self._cond = threading.Condition()
         self._queue: list[_Pending] = []
         self._leading = False
-        self._idle: list[Connection] = []
-        self._idle_lock = threading.Lock()
-        self._max_idle = idle_readers
-        self._statements: dict[str, str] = {}
+        self._reads = DirectReads(engine, idle_readers)
         # name -> (log id, largest size seen committed); log id -> span hashes.
         self._known: dict[str, tuple[int, int]] = {}
         self._proving: dict[int, tuple[ProofMemo, TilePeek, _CachedTiles]] = {}
 
     def close(self) -> None:
         """Close the connections kept open for reads."""
-        with self._idle_lock:
-            idle, self._idle = self._idle, []
-        for conn in idle:
-            conn.close()
+        self._reads.close()
 
     # --- SQL plumbing -----------------------------------------------------------------------
 
     def _sql(self, sql: str) -> str:
         """Statements are written with ``?``; psycopg wants ``%s``."""
-        if self._sqlite:
-            return sql
-        out = self._statements.get(sql)
-        if out is None:
-            out = self._statements[sql] = sql.replace("?", "%s")
-        return out
+        return self._reads.sql(sql)
 
     def _fetcher(self, conn: Connection) -> Fetch:
-        def fetch(sql: str, params: tuple[Any, ...]) -> list[Any]:
-            return list(conn.exec_driver_sql(self._sql(sql), params).all())
+        return self._reads.fetcher(conn)
 
-        return fetch
-
-    @contextmanager
-    def _reading(self) -> Iterator[Fetch]:
-        """A read outside any transaction, on a kept-open autocommit connection.
-
-        Proofs are a few point reads: the pool checkout, ping and rollback around each would
-        cost more than the reads, so a few connections stay open and are used through the
-        driver's cursor directly. Every row read is committed (no dirty reads).
-        """
-        with self._idle_lock:
-            conn = self._idle.pop() if self._idle else None
-        if conn is None:
-            conn = self.engine.connect()
-            conn.execution_options(isolation_level="AUTOCOMMIT")
-        dbapi = conn.connection.dbapi_connection
-        if dbapi is None:  # pragma: no cover - a fresh connection always has one
-            raise CivicError("internal_error", "no database connection")
-        cursor = dbapi.cursor()
-
-        def fetch(sql: str, params: tuple[Any, ...]) -> list[Any]:
-            cursor.execute(self._sql(sql), params)
-            return list(cursor.fetchall())
-
-        healthy = False
-        try:
-            yield fetch
-            healthy = True
-        except CivicError:
-            healthy = True  # a refused request, not a broken connection
-            raise
-        finally:
-            cursor.close()
-            with self._idle_lock:
-                keep = healthy and len(self._idle) < self._max_idle
-                if keep:
-                    self._idle.append(conn)
-            if not keep:
-                conn.close()
+    def _reading(self) -> AbstractContextManager[Fetch]:
+        """A read outside any transaction (see :class:`~civicstack.stores.db.DirectReads`)."""
+        return self._reads.reading()
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
