@@ -25,6 +25,7 @@ from civicstack.stores import db
 
 if TYPE_CHECKING:
     from civicstack.stores.log import LogStore
+    from civicstack.stores.registers import RegisterStore
 
 
 class Platform:
@@ -44,6 +45,15 @@ class Platform:
         from civicstack.stores.log import LogStore
 
         return LogStore(self.engine)
+
+    @cached_property
+    def registers(self) -> RegisterStore:
+        """The registers, each with its own log in :attr:`logs` and key sealed by
+        :attr:`master_key`; new logs are named after the platform's host (C2SP origins)."""
+        from civicstack.stores.registers import RegisterStore
+
+        host = self.settings.base_url.split("://", 1)[-1]
+        return RegisterStore(self.engine, self.logs, lambda: self.master_key, origin_prefix=host)
 
     def migrate(self) -> None:
         """Bring the schema to the latest revision of every component."""
@@ -88,6 +98,8 @@ class Platform:
 
     def close(self) -> None:
         """Release database connections."""
+        if "registers" in self.__dict__:
+            self.registers.close()
         if "logs" in self.__dict__:
             self.logs.close()
         if "engine" in self.__dict__:
