@@ -147,12 +147,14 @@ class LinkedRegisters(ABC, Generic[R]):
         registry: str | None = None,
         phase: str | None = None,
         metadata: Mapping[str, Item] | None = None,
+        records: Sequence[tuple[str, Sequence[Item]]] = (),
     ) -> dict[str, Changeset]:
         """Create a register, and describe it in the ``register``, ``field`` and ``datatype``
         registers when the catalogue holds them, in one transaction.
 
         ``metadata`` adds further system entries after the definition (key -> item; for
-        example ``synthetic``), inside the register's log like the rest of its metadata.
+        example ``synthetic``), inside the register's log like the rest of its metadata;
+        ``records`` its first user entries, one per ``(key, items)``, in the same batch.
         Raises ``conflict`` when the register exists or a field is already defined otherwise
         (fields are shared: reuse :meth:`field`), ``invalid_schema`` for a bad definition.
         """
@@ -173,6 +175,8 @@ class LinkedRegisters(ABC, Generic[R]):
         )
         for key, item in (metadata or {}).items():
             batch.append_items(Scope.SYSTEM, key, [item], now=now)
+        for key, items in records:
+            batch.append_items(Scope.USER, key, items, now=now)
         self._describe(staged, name, definition, fields, now=now)
         return self._apply(staged, False)
 

@@ -772,11 +772,13 @@ class RegisterStore:
         registry: str | None = None,
         phase: str | None = None,
         metadata: Mapping[str, Item] | None = None,
+        records: Sequence[tuple[str, Sequence[Item]]] = (),
     ) -> dict[str, Changeset]:
-        """Create a register and describe it in the metadata registers, in one transaction."""
+        """Create a register, describe it in the metadata registers and append its first
+        ``records``, all in one transaction (so a register never exists half-seeded)."""
         with self._writing() as catalogue:
             catalogue.lock([name, *METADATA_REGISTERS])
-            return catalogue.create_register(
+            changes: dict[str, Changeset] = catalogue.create_register(
                 name,
                 fields,
                 now=now,
@@ -786,7 +788,9 @@ class RegisterStore:
                 registry=registry,
                 phase=phase,
                 metadata=metadata,
+                records=records,
             )
+            return changes
 
     def add_field(self, register: str, field: Field, *, now: int) -> dict[str, Changeset]:
         """Add a field to a register (RFC 0001) and describe it, in one transaction."""
@@ -845,6 +849,14 @@ class RegisterStore:
         except CivicError:
             return False
         return True
+
+    def field(self, name: str) -> Field | None:
+        """The definition of field ``name`` in the ``field`` register, if there is one."""
+        try:
+            _, row = self.record("field", name)
+        except CivicError:
+            return None
+        return Field.from_item(row.record().item) if row is not None else None
 
     def metadata(self, head: StoredHead) -> dict[str, tuple[Item, ...]]:
         """The register's system records (name, custodian, fields, definition...)."""
