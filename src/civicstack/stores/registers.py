@@ -91,6 +91,7 @@ from civicstack.registers.datatypes import NAME_RE
 from civicstack.registers.define import METADATA_REGISTERS
 from civicstack.registers.entries import Entry
 from civicstack.registers.rsf import AddItem
+from civicstack.registers.schema import KEY_RE, MAX_KEY_LENGTH
 from civicstack.stores.db import DirectReads, Fetch, metadata
 from civicstack.stores.log import LogStore
 
@@ -195,6 +196,12 @@ def check_register_name(name: str) -> str:
     if not isinstance(name, str) or len(name) > MAX_NAME or NAME_RE.fullmatch(name) is None:
         raise CivicError("not_found", f"no register {name[:80]!r}")
     return name
+
+
+def _is_key(key: str) -> bool:
+    """Whether ``key`` could name a record (what is not a key is in no table, and is never sent
+    to the database: PostgreSQL refuses strings holding NUL, for one)."""
+    return len(key) <= MAX_KEY_LENGTH and KEY_RE.fullmatch(key) is not None
 
 
 def _digest(item_hash: str) -> bytes:
@@ -399,7 +406,7 @@ class StoredRegister:
         if self.row is None or not keys:
             return set(keys)
         found: set[str] = set()
-        wanted = sorted(keys)
+        wanted = sorted(k for k in keys if _is_key(k))
         for i in range(0, len(wanted), _CHUNK):
             chunk = wanted[i : i + _CHUNK]
             marks = ", ".join("?" * len(chunk))
@@ -415,7 +422,7 @@ class StoredRegister:
 
     def record(self, key: str) -> Record | None:
         """The user record for ``key``."""
-        if self.row is None:
+        if self.row is None or not _is_key(key):
             return None
         rows = self._fetch(
             f"SELECT {_RECORD_COLUMNS} FROM reg_records"  # noqa: S608
@@ -591,7 +598,10 @@ class StoredRegister:
                     int(seq) + n,
                     d.entry_number,
                     d.field,
-                    d.target.register + (f":{d.target.key}" if d.target.key else ""),
+                    # Text columns refuse NUL on PostgreSQL: keep the target, visibly escaped.
+                    (d.target.register + (f":{d.target.key}" if d.target.key else "")).replace(
+                        "\x00", "\\u0000"
+                    ),
                     d.line,
                 )
                 for n, d in enumerate(changes.dangling_links, start=1)
@@ -632,6 +642,8 @@ class _StoreCatalogue(LinkedRegisters[StoredRegister]):
 
     def lookup(self, name: str) -> StoredRegister | None:
         """The register called ``name`` as this transaction sees it."""
+        if len(name) > MAX_NAME or NAME_RE.fullmatch(name) is None:
+            return None  # a link's prefix may be anything; no register has such a name
         if name not in self._held:
             rows = self.fetch(
                 f"SELECT {_HEAD_COLUMNS}, govuk_range, log_range FROM reg_registers"  # noqa: S608
@@ -883,6 +895,8 @@ class RegisterStore:
     def record(self, name: str, key: str) -> tuple[StoredHead, RecordRow | None]:
         """The register's head and the record for ``key`` (``None`` when there is none), in one
         read."""
+        if not _is_key(key):
+            return self.head(name), None
         rows = self._read(
             "SELECT g.id, g.name, g.log_name, g.user_count, g.system_count, g.size,"
             " g.record_count, g.root, g.log_root, r.position, r.number, r.timestamp,"
@@ -907,6 +921,8 @@ class RegisterStore:
         """Records in key order after ``after`` (keyset pagination), each of whose ``where``
         fields holds the value (any value of a list field)."""
         limit = max(1, min(limit, MAX_PAGE))
+        if after is not None and not _is_key(after):
+            raise InputError("invalid_request", "the cursor is not a record key")
         joins = ""
         params: list[Any] = []
         for n, (field_name, value) in enumerate(where):
@@ -934,6 +950,8 @@ class RegisterStore:
 
     def trail(self, head: StoredHead, key: str, *, after: int = 0, limit: int = 100) -> list[Entry]:
         """The user entries for ``key``, oldest first, numbered above ``after``."""
+        if not _is_key(key):
+            return []
         rows = self._read(
             f"SELECT {_ENTRY_COLUMNS} FROM reg_entries WHERE register_id = ? AND scope = ?"  # noqa: S608
             " AND key = ? AND number > ? ORDER BY number LIMIT ?",
@@ -1002,7 +1020,7 @@ class RegisterStore:
         except CivicError:
             return set(keys)
         found: set[str] = set()
-        wanted = sorted(keys)
+        wanted = sorted(k for k in keys if _is_key(k))
         for i in range(0, len(wanted), _CHUNK):
             chunk = wanted[i : i + _CHUNK]
             marks = ", ".join("?" * len(chunk))

@@ -75,6 +75,8 @@ def seed_registers(
 ) -> SeedReport:
     """Bring the platform's registers up to the seeded set; a no-op when they are there."""
     report = SeedReport(archive=archive)
+    if archive is not None and not archive.is_dir():
+        raise CivicError("io_error", f"the registers archive {archive} is not a directory")
     held = {head.name for head in store.heads()}
     # 1. The archive, or the bare metadata registers.
     if archive is not None:
