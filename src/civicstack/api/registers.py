@@ -39,8 +39,9 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import orjson
-from fastapi import APIRouter, FastAPI, Header, Path, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict
 from pydantic import Field as PydanticField
 
@@ -413,7 +414,9 @@ class RegistersAPI:
         }
         return out
 
-    def authorise(self, head: StoredHead | None, authorization: str | None) -> None:
+    def authorise(
+        self, head: StoredHead | None, authorization: HTTPAuthorizationCredentials | None
+    ) -> None:
         """Admin token, or (for an existing register) one of its custodian tokens."""
         token = _bearer(authorization)
         try:
@@ -438,13 +441,11 @@ class RegistersAPI:
         }
 
 
-def _bearer(authorization: str | None) -> str | None:
-    if not authorization:
+def _bearer(authorization: HTTPAuthorizationCredentials | None) -> str | None:
+    if authorization is None or authorization.scheme.lower() != "bearer":
         return None
-    scheme, _, token = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip() or len(token) > 512:
-        return None
-    return token.strip()
+    token = authorization.credentials.strip()
+    return token if 0 < len(token) <= 512 else None
 
 
 def _not_modified(request: Request, etag: str) -> Response | None:
@@ -502,7 +503,13 @@ TreeSize = Annotated[
     int | None,
     Query(alias="tree-size", ge=0, le=MAX_INT, description="Tree size (default: the latest)."),
 ]
-Authorization = Annotated[str | None, Header(max_length=1024)]
+#: Writes carry ``Authorization: Bearer <admin or custodian token>`` (OpenAPI: a security scheme).
+_bearer_scheme = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearer",
+    description="The platform's admin token, or a custodian token of the register.",
+)
+Authorization = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer_scheme)]
 
 
 def registers_service(platform: Platform) -> tuple[Service, FastAPI]:
