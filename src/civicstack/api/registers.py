@@ -65,7 +65,6 @@ from civicstack.registers import (
 from civicstack.registers.canonical import json_string
 from civicstack.registers.entries import ITEM_HASH_RE
 from civicstack.registers.schema import KEY_RE, MAX_KEY_LENGTH
-from civicstack.registers.synthetic import SYNTHETIC_KEY
 from civicstack.stores.registers import (
     MAX_PAGE,
     RecordRow,
@@ -336,13 +335,6 @@ def records_json(rows: Sequence[RecordRow]) -> bytes:
     return b"{" + b",".join(parts) + b"}"
 
 
-def _first(items: tuple[Item, ...] | None, name: str) -> str | None:
-    if not items:
-        return None
-    value = items[0].get(name)
-    return value if isinstance(value, str) else None
-
-
 class RegistersAPI:
     """The routes' logic over a :class:`RegisterStore` (kept apart from FastAPI wiring)."""
 
@@ -356,54 +348,14 @@ class RegistersAPI:
     def summary(
         self, head: StoredHead, meta: dict[str, tuple[Item, ...]], *, full: bool
     ) -> dict[str, Any]:
-        """The register's description (``full`` adds fields, log and dangling links)."""
+        """The register's description, with the URLs of its resources."""
         base = f"{MOUNT}/{head.name}"
-        definition_items = meta.get(f"register:{head.name}")
-        definition = RegisterDefinition.from_item(definition_items[0]) if definition_items else None
-        out: dict[str, Any] = {
-            "name": head.name,
-            "title": _first(meta.get("register-name"), "register-name"),
-            "text": definition.text if definition else None,
-            "registry": definition.registry if definition else None,
-            "phase": definition.phase if definition else None,
-            "custodian": _first(meta.get("custodian"), "custodian"),
-            "copyright": definition.copyright if definition else None,
-            "synthetic": SYNTHETIC_KEY in meta,
-            "records": head.record_count,
-            "entries": {"user": head.user_count, "system": head.system_count},
-            "root-hash": "sha-256:" + head.root.hex(),
-        }
+        out = self.store.describe(head, meta, full=full)
         if not full:
             out["links"] = {"self": base}
             return out
-        fields = []
-        for name in definition.fields if definition else ():
-            field_items = meta.get(f"field:{name}")
-            if field_items:
-                f = Field.from_item(field_items[0])
-                fields.append(
-                    {
-                        "field": f.name,
-                        "datatype": f.datatype.value,
-                        "cardinality": f.cardinality.value,
-                        "register": f.register,
-                        "text": f.text,
-                    }
-                )
-        log = self.store.logs.head(head.log_name)
-        out["fields"] = fields
-        out["log"] = {
-            "origin": log.origin,
-            "size": log.size,
-            "root": b64std_encode(log.root),
-            "verifier-key": log.verifier_key,
-            "checkpoint": f"{base}/checkpoint",
-            "tiles": f"{base}/log",
-        }
-        out["dangling-links"] = [
-            {"entry-number": d.entry_number, "field": d.field, "target": d.target, "line": d.line}
-            for d in self.store.dangling_links(head)
-        ]
+        out["log"]["checkpoint"] = f"{base}/checkpoint"
+        out["log"]["tiles"] = f"{base}/log"
         out["links"] = {
             "self": base,
             "records": f"{base}/records",

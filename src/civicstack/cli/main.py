@@ -43,10 +43,11 @@ def _root(
 def _register() -> None:
     """Attach the command groups (each module owns its ``typer.Typer``)."""
     # Command groups register here, one line each.
-    from civicstack.cli import log, up
+    from civicstack.cli import log, registers, up
 
     app.registered_commands += up.app.registered_commands
     app.add_typer(log.app)
+    app.add_typer(registers.app)
 
 
 _register()

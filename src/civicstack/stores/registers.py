@@ -71,6 +71,7 @@ from civicstack._crypto import (
 )
 from civicstack.errors import CivicError, InputError
 from civicstack.log import NoteSigner
+from civicstack.log.note import b64std_encode
 from civicstack.registers import (
     AssertRootHash,
     Changeset,
@@ -79,6 +80,7 @@ from civicstack.registers import (
     LinkedRegisters,
     Record,
     RegisterBatch,
+    RegisterDefinition,
     RegisterHead,
     RSFLimits,
     Schema,
@@ -92,6 +94,7 @@ from civicstack.registers.define import METADATA_REGISTERS
 from civicstack.registers.entries import Entry
 from civicstack.registers.rsf import AddItem
 from civicstack.registers.schema import KEY_RE, MAX_KEY_LENGTH
+from civicstack.registers.synthetic import SYNTHETIC_KEY
 from civicstack.stores.db import DirectReads, Fetch, metadata
 from civicstack.stores.log import LogStore
 
@@ -879,6 +882,56 @@ class RegisterStore:
         )
         return {str(r[0]): _record_row(str(r[0]), _SYSTEM, r[1:]).record().items for r in rows}
 
+    def describe(
+        self, head: StoredHead, meta: Mapping[str, tuple[Item, ...]], *, full: bool
+    ) -> dict[str, Any]:
+        """The register as JSON: definition, sizes, roots (``full``: fields, log, dangling
+        links). ``meta`` is :meth:`metadata` (read once for a listing)."""
+        definition_items = meta.get(f"register:{head.name}")
+        definition = RegisterDefinition.from_item(definition_items[0]) if definition_items else None
+        out: dict[str, Any] = {
+            "name": head.name,
+            "title": _first(meta.get("register-name"), "register-name"),
+            "text": definition.text if definition else None,
+            "registry": definition.registry if definition else None,
+            "phase": definition.phase if definition else None,
+            "custodian": _first(meta.get("custodian"), "custodian"),
+            "copyright": definition.copyright if definition else None,
+            "synthetic": SYNTHETIC_KEY in meta,
+            "records": head.record_count,
+            "entries": {"user": head.user_count, "system": head.system_count},
+            "root-hash": "sha-256:" + head.root.hex(),
+        }
+        if not full:
+            return out
+        fields = []
+        for name in definition.fields if definition else ():
+            field_items = meta.get(f"field:{name}")
+            if field_items:
+                f = Field.from_item(field_items[0])
+                fields.append(
+                    {
+                        "field": f.name,
+                        "datatype": f.datatype.value,
+                        "cardinality": f.cardinality.value,
+                        "register": f.register,
+                        "text": f.text,
+                    }
+                )
+        log = self.logs.head(head.log_name)
+        out["fields"] = fields
+        out["log"] = {
+            "origin": log.origin,
+            "size": log.size,
+            "root": b64std_encode(log.root),
+            "verifier-key": log.verifier_key,
+        }
+        out["dangling-links"] = [
+            {"entry-number": d.entry_number, "field": d.field, "target": d.target, "line": d.line}
+            for d in self.dangling_links(head)
+        ]
+        return out
+
     def all_metadata(self) -> dict[int, dict[str, tuple[Item, ...]]]:
         """Every register's system records, by register id (one query for a listing)."""
         rows = self._read(
@@ -1164,6 +1217,13 @@ class RegisterStore:
             (sha256_digest(token.encode()),),
         )
         return bool(rows) and int(rows[0][0]) == head.id
+
+
+def _first(items: tuple[Item, ...] | None, name: str) -> str | None:
+    if not items:
+        return None
+    value = items[0].get(name)
+    return value if isinstance(value, str) else None
 
 
 def _matches(row: RecordRow, where: Sequence[tuple[str, str]]) -> bool:
