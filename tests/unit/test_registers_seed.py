@@ -6,6 +6,8 @@ import random
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
 from civicstack.registers import Catalogue, Scope
@@ -72,6 +74,26 @@ def test_synthetic_registers_are_deterministic_and_valid() -> None:
         company = catalogue.get("company").record(str(record.item.get("company")))
         assert company is not None
         assert company.item.get("name") == record.item.get("name")
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32))
+def test_synthetic_registers_are_valid_for_any_seed(seed: int) -> None:
+    """Whatever the seed, every generated item fits its register (dates, links, keys), and
+    nothing ends before it starts."""
+    tiny = SyntheticSizes(addresses=40, companies=30, labour_providers=10, gp_practices=20)
+    catalogue = Catalogue.bootstrap(now=NOW)
+    for register in synthetic_registers(rng=random.Random(seed), sizes=tiny):
+        catalogue.create_register(
+            register.name,
+            register.fields,
+            now=NOW,
+            records=[(key, [item]) for key, item in register.records],
+        )
+        assert catalogue.get(register.name).record_count == len(register.records)
+        for _, item in register.records:
+            start, end = item.get("start-date"), item.get("end-date")
+            assert end is None or str(start) <= str(end)
 
 
 def test_seeding_imports_the_archive_and_links_the_synthetic_registers(

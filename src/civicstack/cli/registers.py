@@ -328,6 +328,7 @@ def verify(
             err_console.print(
                 f"note: the key came from the same server; pin it with --key {key}",
                 markup=False,
+                soft_wrap=True,
             )
 
     emit(data, as_json, human)

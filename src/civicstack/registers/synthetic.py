@@ -175,6 +175,9 @@ _POSTCODE_LETTERS = "ABDEFGHJLNPQRSTUWXYZ"  # the inward code's letters (no C, I
 
 
 def _day(rng: random.Random, first: date, last: date) -> date:
+    """A day from ``first`` to ``last`` (``last`` itself when the range is empty)."""
+    if first >= last:
+        return last
     return first + timedelta(days=rng.randrange((last - first).days + 1))
 
 
