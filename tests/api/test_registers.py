@@ -83,6 +83,16 @@ def test_the_registers_are_listed_at_the_mount_point(api: Api) -> None:
     assert api.client.get(f"{R}/openapi.json").json()["openapi"].startswith("3.1")
 
 
+def test_the_listing_etag_follows_every_register(api: Api) -> None:
+    """A write to any register (here the last listed) changes the listing's ETag."""
+    etag = api.client.get(R).headers["etag"]
+    assert api.client.get(R, headers={"If-None-Match": etag}).status_code == 304
+    _write(api, "shade", [{"key": "grey", "item": {"shade": "grey"}}])
+    again = api.client.get(R, headers={"If-None-Match": etag})
+    assert again.status_code == 200
+    assert again.headers["etag"] != etag
+
+
 def test_a_register_describes_its_schema_log_and_links(api: Api) -> None:
     """The summary gives fields, counts, the GOV.UK root, the log's origin, key and URLs."""
     body = api.client.get(f"{R}/colour").json()

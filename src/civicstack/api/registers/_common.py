@@ -153,18 +153,21 @@ def ok(
     cache: str = REVALIDATE,
     headers: dict[str, str] | None = None,
 ) -> Response:
+    """A 200 response carrying the validator and caching policy."""
     return Response(
         body, media_type=media, headers={"ETag": etag, "Cache-Control": cache, **(headers or {})}
     )
 
 
 def check_key(key: str) -> str:
+    """Return ``key`` if it could name a record, else raise ``not_found``."""
     if len(key) > MAX_KEY_LENGTH or KEY_RE.fullmatch(key) is None:
         raise CivicError("not_found", "no record with that key")
     return key
 
 
 def filters(request: Request) -> list[tuple[str, str]]:
+    """The ``?FIELD=VALUE`` filters of a record search, within the caps."""
     out = [(k, v) for k, v in request.query_params.multi_items() if k not in RESERVED]
     if len(out) > MAX_FILTERS:
         raise InputError("too_large", f"at most {MAX_FILTERS} field filters")
@@ -199,5 +202,6 @@ Authorization = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer_s
 
 
 def registers_api(request: Request) -> RegistersAPI:
+    """The registers' logic the app was built with."""
     api: RegistersAPI = request.app.state.registers_api
     return api

@@ -170,12 +170,14 @@ _ETAG_HEADER = {"ETag": {"schema": {"type": "string"}, "description": "The regis
 def read_responses(
     schema: dict[str, Any], description: str, media: str = "application/json"
 ) -> Any:
+    """The documented responses of a read: the body, 304, and problems."""
     ok = _json(schema, description, media)
     ok["headers"] = _ETAG_HEADER
     return {200: ok, **NOT_MODIFIED, **PROBLEMS}
 
 
 def write_responses(status: int, schema: dict[str, Any], description: str) -> Any:
+    """The documented responses of a write: the body and problems."""
     return {
         status: _json(schema, description),
         **dict.fromkeys((400, 401, 404, 409, 413), PROBLEM_SCHEMA),

@@ -47,6 +47,7 @@ async def inclusion(
     index: Annotated[int, Path(ge=0, le=MAX_INT)],
     tree_size: TreeSize = None,
 ) -> Response:
+    """The audit path from the log entry at INDEX to the root of the tree of ?tree-size."""
     api = registers_api(request)
     store = api.store
     head = store.head(name)
@@ -83,6 +84,7 @@ async def consistency(
     first: Annotated[int, Path(ge=0, le=MAX_INT)],
     second: Annotated[int, Path(ge=0, le=MAX_INT)],
 ) -> Response:
+    """The proof that the tree of FIRST entries is a prefix of the tree of SECOND."""
     api = registers_api(request)
     store = api.store
     head = store.head(name)
@@ -111,6 +113,7 @@ async def consistency(
     responses=read_responses({"type": "string"}, "A C2SP signed note.", TEXT_PLAIN),
 )
 async def checkpoint(request: Request, name: Name, tree_size: TreeSize = None) -> Response:
+    """The latest signed checkpoint, or the one signed when the log had ?tree-size entries."""
     api = registers_api(request)
     store = api.store
     head = store.head(name)
@@ -123,6 +126,7 @@ async def checkpoint(request: Request, name: Name, tree_size: TreeSize = None) -
     responses=read_responses({"type": "string"}, "A C2SP signed note.", TEXT_PLAIN),
 )
 async def tiles_checkpoint(request: Request, name: Name) -> Response:
+    """The latest signed checkpoint, where tlog-tiles clients look for it."""
     api = registers_api(request)
     store = api.store
     return _checkpoint(request, store, store.head(name), None)
@@ -151,6 +155,7 @@ async def receipt(
     index: Annotated[int, Path(ge=0, le=MAX_INT)],
     tree_size: TreeSize = None,
 ) -> Response:
+    """A tlog-proof: the entry, its inclusion proof and the signed checkpoint it is under."""
     api = registers_api(request)
     store = api.store
     head = store.head(name)
@@ -177,6 +182,7 @@ async def receipt(
     },
 )
 async def tile(request: Request, name: Name, tile_path: str) -> Response:
+    """A tlog-tiles hash tile or entry bundle (full ones never change)."""
     api = registers_api(request)
     store = api.store
     head = store.head(name)

@@ -11,6 +11,7 @@ import orjson
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
+from civicstack._crypto import sha256_digest
 from civicstack.api.registers._common import (
     IMMUTABLE,
     MAX_INT,
@@ -58,10 +59,13 @@ router = APIRouter()
     responses=read_responses(LISTING_DOC, "The registers of this platform."),
 )
 async def list_registers(request: Request) -> Response:
+    """Every register, with its sizes and root hash."""
     api = registers_api(request)
     store = api.store
     heads = store.heads()
-    etag = '"' + "-".join(h.etag.strip('"')[:12] for h in heads)[:64] + f'-{len(heads)}"'
+    # The listing changes when any register does: a digest of every register's state.
+    states = "".join(f"{h.name} {h.etag}\n" for h in heads).encode()
+    etag = f'"{len(heads)}-{sha256_digest(states).hex()[:24]}"'
     if (cached := not_modified(request, etag)) is not None:
         return cached
     metadata = store.all_metadata()
@@ -75,6 +79,7 @@ async def list_registers(request: Request) -> Response:
     responses=read_responses(SUMMARY_DOC, "The register."),
 )
 async def register(request: Request, name: Name) -> Response:
+    """The register's definition, fields, sizes, log key and links."""
     api = registers_api(request)
     store = api.store
     head = store.head(name)
@@ -95,6 +100,7 @@ async def records(
     after: Annotated[str | None, Query(max_length=MAX_KEY_LENGTH)] = None,
     page_size: PageSize = 100,
 ) -> Response:
+    """A page of records in key order, filtered by ?FIELD=VALUE."""
     api = registers_api(request)
     store = api.store
     where = filters(request)
@@ -125,6 +131,7 @@ async def trail(
     after: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
     page_size: PageSize = 100,
 ) -> Response:
+    """Every entry for a key, oldest first."""
     api = registers_api(request)
     store = api.store
     head = store.head(name)
@@ -148,6 +155,7 @@ async def trail(
 async def record(
     request: Request, name: Name, key: Annotated[str, Path(max_length=1024)]
 ) -> Response:
+    """The latest entry for a key, with its item."""
     api = registers_api(request)
     store = api.store
     head, row = store.record(name, key)
@@ -171,6 +179,7 @@ async def entries(
     after: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
     page_size: PageSize = 100,
 ) -> Response:
+    """A page of entries of one scope, in order."""
     api = registers_api(request)
     store = api.store
     head = store.head(name)
@@ -194,6 +203,7 @@ async def entry(
     number: Annotated[int, Path(ge=1, le=MAX_INT)],
     scope: Scope = Scope.USER,
 ) -> Response:
+    """One entry by number."""
     api = registers_api(request)
     store = api.store
     head = store.head(name)
@@ -212,6 +222,7 @@ async def entry(
 async def item(
     request: Request, name: Name, item_hash: Annotated[str, Path(max_length=128)]
 ) -> Response:
+    """One item by hash, as canonical JSON."""
     api = registers_api(request)
     store = api.store
     if ITEM_HASH_RE.fullmatch(item_hash) is None:
@@ -232,6 +243,7 @@ async def item(
     responses=read_responses({"type": "string"}, "Register Serialisation Format.", TEXT_PLAIN),
 )
 def download_rsf(request: Request, name: Name) -> Response:
+    """The register as RSF, streamed."""
     api = registers_api(request)
     store = api.store
     head = store.head(name)
@@ -255,6 +267,7 @@ def download_rsf(request: Request, name: Name) -> Response:
     responses=read_responses(RECORDS_DOC, "Records keyed by key."),
 )
 def download_json(request: Request, name: Name) -> Response:
+    """Every record as one JSON object, streamed."""
     api = registers_api(request)
     store = api.store
     head = store.head(name)
@@ -284,6 +297,7 @@ def download_json(request: Request, name: Name) -> Response:
     responses=read_responses({"type": "string"}, "RFC 4180 CSV.", "text/csv"),
 )
 def download_csv(request: Request, name: Name) -> Response:
+    """Every record as CSV, streamed."""
     api = registers_api(request)
     store = api.store
     head = store.head(name)

@@ -40,6 +40,7 @@ router = APIRouter()
 def append(
     request: Request, name: Name, body: EntriesIn, authorization: Authorization = None
 ) -> Response:
+    """Append records as one signed batch."""
     api = registers_api(request)
     store = api.store
     head = store.head(name)
@@ -70,6 +71,7 @@ def append(
     responses=write_responses(200, WRITTEN_DOC, "The new entries and signed checkpoint."),
 )
 async def patch(request: Request, name: Name, authorization: Authorization = None) -> Response:
+    """Append an RSF patch as one signed batch."""
     api = registers_api(request)
     store = api.store
     head = store.head(name)
@@ -91,6 +93,7 @@ async def patch(request: Request, name: Name, authorization: Authorization = Non
 def add_field(
     request: Request, name: Name, body: FieldIn, authorization: Authorization = None
 ) -> Response:
+    """Add a field to the register's schema."""
     api = registers_api(request)
     store = api.store
     head = store.head(name)
@@ -111,6 +114,7 @@ def add_field(
     responses=write_responses(201, SUMMARY_DOC, "The new register."),
 )
 def create(request: Request, body: RegisterIn, authorization: Authorization = None) -> Response:
+    """Create a register."""
     api = registers_api(request)
     store = api.store
     api.authorise(None, authorization)
@@ -141,6 +145,7 @@ def create(request: Request, body: RegisterIn, authorization: Authorization = No
 def issue_token(
     request: Request, name: Name, body: TokenIn, authorization: Authorization = None
 ) -> Response:
+    """Issue a custodian token for the register."""
     api = registers_api(request)
     store = api.store
     api.authorise(None, authorization)

@@ -137,10 +137,12 @@ def is_key(key: str) -> bool:
 
 
 def digest(item_hash: str) -> bytes:
+    """The 32 bytes of a ``sha-256:<hex>`` item hash."""
     return bytes.fromhex(item_hash[len(HASH_PREFIX) :])
 
 
 def hash_text(digest: bytes) -> str:
+    """The ``sha-256:<hex>`` form of 32 hash bytes."""
     return HASH_PREFIX + digest.hex()
 
 
@@ -149,10 +151,12 @@ def _split_hashes(blob: bytes) -> tuple[str, ...]:
 
 
 def range_bytes(head: TreeHead) -> bytes:
+    """A compact range as one column value."""
     return b"".join(head.range)
 
 
 def tree_head(size: int, blob: bytes) -> TreeHead:
+    """A compact range read back from its column."""
     return TreeHead(
         size, tuple(blob[i : i + _HASH_BYTES] for i in range(0, len(blob), _HASH_BYTES))
     )
@@ -203,6 +207,7 @@ HEAD_COLUMNS = "id, name, log_name, user_count, system_count, size, record_count
 
 
 def head_of(row: Sequence[Any]) -> StoredHead:
+    """A :class:`StoredHead` from a row of :data:`HEAD_COLUMNS`."""
     return StoredHead(
         int(row[0]),
         str(row[1]),
@@ -244,6 +249,7 @@ class DanglingRecord:
 
 def record_row(key: str, scope: int, row: Sequence[Any]) -> RecordRow:
     # row: position, number, timestamp, item_hashes, items
+    """A :class:`RecordRow` from a row of :data:`RECORD_COLUMNS`."""
     entry = Entry(
         Scope.USER if scope == USER else Scope.SYSTEM,
         int(row[1]),
@@ -257,6 +263,7 @@ def record_row(key: str, scope: int, row: Sequence[Any]) -> RecordRow:
 
 def entry_of(row: Sequence[Any]) -> Entry:
     # row: position, scope, number, key, timestamp, item_hashes
+    """An :class:`~civicstack.registers.Entry` from a row of :data:`ENTRY_COLUMNS`."""
     return Entry(
         Scope.USER if int(row[1]) == USER else Scope.SYSTEM,
         int(row[2]),
