@@ -23,6 +23,10 @@ CODES: dict[str, tuple[int, str]] = {
     "unsupported": (400, "The feature, algorithm or version is not supported."),
     "internal_error": (500, "An unexpected error; it has been logged."),
     "io_error": (500, "A file could not be read or written."),
+    "server_unreachable": (
+        503,
+        "The civicstack server could not be reached (is `civic up` running?).",
+    ),
     "fetch_failed": (502, "A remote resource could not be fetched (network, status or size)."),
     # --- keys and JWS -----------------------------------------------------------------------
     "invalid_key": (400, "The key is malformed, of an unsupported type, or not on its curve."),
@@ -73,6 +77,10 @@ CODES: dict[str, tuple[int, str]] = {
     "wallet_corrupted": (500, "The wallet's files are damaged or were tampered with."),
     "no_matching_credential": (404, "No credential in the wallet can answer the request."),
     "decryption_failed": (400, "The ciphertext does not decrypt (wrong key or tampered data)."),
+    # --- hosted authorities and their storage (authorities.py, stores/) -----------------------
+    "unknown_authority": (404, "No authority or relying party of that name on this platform."),
+    "no_root_authority": (404, "The platform has no root authority yet (`civic authority init`)."),
+    "database_error": (503, "The database is unreachable or refused the operation."),
     # --- registers (GOV.UK Registers model, RSF) --------------------------------------------
     "invalid_rsf": (400, "An RSF line is malformed (command, arity, key, timestamp or hash)."),
     "invalid_item": (400, "An item is not a canonical JSON object of strings or string lists."),
@@ -97,6 +105,25 @@ CODES: dict[str, tuple[int, str]] = {
     "origin_mismatch": (400, "The checkpoint comes from another log (origin)."),
     "unknown_log": (404, "No log with that name."),
     "log_exists": (409, "A log with that name already exists."),
+    # --- credential issuance (OpenID4VCI 1.0 §6.3, §8.3.1, §9.3, §11.3; RFC 6749 §5.2; RFC 6750)
+    "invalid_grant": (
+        400,
+        "The pre-authorized code or transaction code is wrong, used or expired.",
+    ),
+    "unsupported_grant_type": (400, "The token endpoint does not support this grant type."),
+    "invalid_token": (401, "The access token is missing, unknown, expired or already used."),
+    "invalid_credential_request": (400, "The credential request is malformed."),
+    "unknown_credential_configuration": (400, "The credential configuration is not offered."),
+    "unknown_credential_identifier": (400, "The credential identifier is unknown."),
+    "invalid_proof": (400, "A key proof is missing or invalid."),
+    "invalid_nonce": (400, "A key proof carries an unknown, used or expired c_nonce."),
+    "invalid_encryption_parameters": (400, "Credential response encryption is not supported."),
+    "credential_request_denied": (400, "The credential issuer will not issue this credential."),
+    "invalid_transaction_id": (400, "The deferred transaction is unknown or already collected."),
+    "invalid_notification_id": (400, "The notification id is unknown."),
+    "invalid_notification_request": (400, "The notification request is malformed."),
+    "invalid_offer": (400, "The credential offer or the issuer's metadata is malformed."),
+    "invalid_document": (415, "An uploaded document is not an accepted type (PDF, PNG, JPEG)."),
 }
 
 
@@ -134,3 +161,16 @@ class InputError(CivicError):
     """The input could not be read at all: too large, malformed, unsupported."""
 
     default_code = "malformed"
+
+
+class ProtocolError(CivicError):
+    """A failure that an OAuth-family protocol names with its own ``error`` value.
+
+    OpenID4VCI (§6.3, §8.3.1), OpenID4VP and RFC 6749 §5.2 clients read ``error`` and
+    ``error_description``; the HTTP adapter puts both into the problem+json body next to the
+    stable ``code``, so spec clients and civicstack clients each find what they look for.
+    """
+
+    def __init__(self, code: str, oauth_error: str, detail: str = "") -> None:
+        super().__init__(code, detail)
+        self.oauth_error = oauth_error

@@ -3,6 +3,14 @@
 ``civic up`` (and each of its worker processes), the CLI commands that act on local state and the
 test suite all build one :class:`Platform`. It owns the engine, runs migrations, and holds the
 admin token. Components add their repositories here as properties; nothing else wires storage.
+
+Authorities (issue 2): :attr:`Platform.authorities` sets up the root, accredits, registers relying
+parties, issues and revokes; :meth:`Platform.trust_registry` is the registry rebuilt from the
+stored statements (cached, re-checked against the database's trust version);
+:meth:`Platform.fetcher` serves this platform's status lists from the database and fetches
+anything else over HTTP; :meth:`Platform.verify` checks a presentation against both. Private keys
+are wrapped under :attr:`Platform.master_key` (``CIVIC_MASTER_KEY``, else a key generated once
+into ``<data dir>/master-key``, mode 0600).
 """
 
 from __future__ import annotations
@@ -22,17 +30,33 @@ from civicstack._crypto import b64url_decode, b64url_encode
 from civicstack.errors import CivicError, InputError
 from civicstack.settings import Settings
 from civicstack.stores import db
+from civicstack.types import Clock, Fetcher, SystemClock
 
 if TYPE_CHECKING:
+    from civicstack.authorities import Authorities, StatusListFetcher
+    from civicstack.credentials import VerifiedCredential
+    from civicstack.fetch import HttpFetcher
+    from civicstack.issuance.applications import ApplicationCheck
+    from civicstack.issuer import CredentialIssuer
+    from civicstack.review import ApplicationDesk
+    from civicstack.status import StatusListClient
+    from civicstack.stores.applications import ApplicationStore
+    from civicstack.stores.authorities import AuthorityStore
+    from civicstack.stores.documents import DocumentStore
+    from civicstack.stores.issuance import IssuanceStore
     from civicstack.stores.log import LogStore
     from civicstack.stores.registers import RegisterStore
+    from civicstack.stores.status_lists import StatusListStore
+    from civicstack.stores.trust import TrustStore
+    from civicstack.trust import TrustRegistry
 
 
 class Platform:
     """One deployment's state, reachable from every adapter."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, clock: Clock | None = None) -> None:
         self.settings = settings
+        self.clock: Clock = clock or SystemClock()
 
     @cached_property
     def engine(self) -> Engine:
@@ -85,7 +109,7 @@ class Platform:
 
     @cached_property
     def master_key(self) -> bytes:
-        """The 32-byte key-encryption key of the platform's signing keys."""
+        """The 32-byte key-encryption key of the authorities' (and registers' log) signing keys."""
         if self.settings.master_key:
             return _master_key(self.settings.master_key, "CIVIC_MASTER_KEY")
         path = self.settings.data_dir / "master-key"
@@ -96,12 +120,156 @@ class Platform:
                 _write_secret(path, b64url_encode(secrets.token_bytes(32)))
         return _master_key(path.read_text().strip(), str(path))
 
+    # --- authorities (issue 2) -------------------------------------------------------------
+
+    @cached_property
+    def authority_store(self) -> AuthorityStore:
+        """Hosted authorities and their wrapped keys."""
+        from civicstack.stores.authorities import AuthorityStore
+
+        return AuthorityStore(self.engine, lambda: self.master_key)
+
+    @cached_property
+    def trust(self) -> TrustStore:
+        """The stored trust statements and the registry cache."""
+        from civicstack.stores.trust import TrustStore
+
+        return TrustStore(self.engine)
+
+    @cached_property
+    def status_lists(self) -> StatusListStore:
+        """Status lists and the issued-credential index."""
+        from civicstack.stores.status_lists import StatusListStore
+
+        return StatusListStore(self.engine)
+
+    @cached_property
+    def authorities(self) -> Authorities:
+        """The platform's authorities at work (see :mod:`civicstack.authorities`)."""
+        from civicstack.authorities import Authorities
+
+        return Authorities(
+            store=self.authority_store,
+            trust=self.trust,
+            status=self.status_lists,
+            base_url=self.settings.base_url,
+            clock=self.clock,
+        )
+
+    def trust_registry(self, *, max_age: float = 0.0) -> TrustRegistry:
+        """The trust registry as stored now (``no_root_authority`` before a root exists).
+
+        Each call checks the trust version (one primary-key read) and catches up on changes
+        made by any process; ``max_age`` > 0 skips that read for a registry checked within
+        that many seconds (for hot verification paths).
+        """
+        return self.trust.registry(max_age=max_age)
+
+    def fetcher(self) -> Fetcher:
+        """Status lists of this platform from the database, anything else over HTTP."""
+        return self._status_fetcher
+
+    @cached_property
+    def _http(self) -> HttpFetcher:
+        from civicstack.fetch import HttpFetcher
+
+        return HttpFetcher()
+
+    @cached_property
+    def _status_fetcher(self) -> StatusListFetcher:
+        from civicstack.authorities import StatusListFetcher
+
+        return StatusListFetcher(self.authorities, self._http)
+
+    @cached_property
+    def status_checker(self) -> StatusListClient:
+        """A status-list client over :meth:`fetcher`, caching tokens for their ``ttl``."""
+        from civicstack.status import StatusListClient
+
+        return StatusListClient(self.fetcher(), clock=self.clock)
+
+    def verify(
+        self, presentation: str, *, aud: str, nonce: str, max_age: float = 0.0
+    ) -> VerifiedCredential:
+        """Verify an SD-JWT VC presentation: signature, key binding, chain to the root,
+        scope, and status. Returns what was verified or raises a ``VerificationError``."""
+        from civicstack.credentials import verify_presentation
+
+        return verify_presentation(
+            presentation,
+            trust=self.trust_registry(max_age=max_age),
+            aud=aud,
+            nonce=nonce,
+            now=self.clock.now(),
+            status=self.status_checker,
+        )
+
+    # --- credential issuance (issue 3) -----------------------------------------------------
+
+    #: Automatic checks of citizens' applications; no register is wired in yet, and the
+    #: default says so on every application (see civicstack.issuance.applications).
+    application_checks: ApplicationCheck | None = None
+
+    @cached_property
+    def issuance(self) -> IssuanceStore:
+        """Offers, tokens, nonces, applications and deferred transactions."""
+        from civicstack.issuer import derive_issuance_key
+        from civicstack.stores.issuance import IssuanceStore
+
+        return IssuanceStore(self.engine, lambda: derive_issuance_key(self.master_key))
+
+    @cached_property
+    def documents(self) -> DocumentStore:
+        """Uploaded proof documents, content-addressed under ``<data dir>/documents``."""
+        from civicstack.issuance.applications import MAX_DOCUMENT_BYTES
+        from civicstack.stores.documents import DocumentStore
+
+        return DocumentStore(self.settings.data_dir / "documents", max_bytes=MAX_DOCUMENT_BYTES)
+
+    @cached_property
+    def applications(self) -> ApplicationStore:
+        """Citizens' applications and their documents' records."""
+        from civicstack.issuer import derive_issuance_key
+        from civicstack.stores.applications import ApplicationStore
+
+        return ApplicationStore(self.engine, lambda: derive_issuance_key(self.master_key))
+
+    @cached_property
+    def issuer(self) -> CredentialIssuer:
+        """Every hosted authority as an OpenID4VCI Credential Issuer."""
+        from civicstack.issuer import CredentialIssuer, derive_issuance_key
+
+        return CredentialIssuer(
+            authorities=self.authorities,
+            store=self.issuance,
+            applications=self.applications,
+            key=lambda: derive_issuance_key(self.master_key),
+            base_url=self.settings.base_url,
+            clock=self.clock,
+        )
+
+    @cached_property
+    def review(self) -> ApplicationDesk:
+        """Citizens' applications: submission, automatic checks, officers' decisions."""
+        from civicstack.issuance.applications import NoRegisterChecks
+        from civicstack.review import ApplicationDesk
+
+        return ApplicationDesk(
+            issuer=self.issuer,
+            store=self.applications,
+            documents=self.documents,
+            checks=self.application_checks or NoRegisterChecks(),
+            clock=self.clock,
+        )
+
     def close(self) -> None:
-        """Release database connections."""
+        """Release database connections, the log and register stores and the HTTP client."""
         if "registers" in self.__dict__:
             self.registers.close()
         if "logs" in self.__dict__:
             self.logs.close()
+        if "_http" in self.__dict__:
+            self._http.close()
         if "engine" in self.__dict__:
             self.engine.dispose()
 

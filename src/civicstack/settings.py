@@ -25,8 +25,9 @@ class Settings:
     ``CIVIC_BASE_URL``      the public URL of the platform (default http://HOST:PORT)
     ``CIVIC_ADMIN_TOKEN``   bearer token for admin APIs (default: generated into the data dir)
     ``CIVIC_EVENTS_URL``    NATS URL for scale-out background work (default: in-process)
-    ``CIVIC_MASTER_KEY``    base64url of 32 bytes: the key-encryption key sealing the platform's
+    ``CIVIC_MASTER_KEY``    base64url of 32 bytes: the key-encryption key sealing authorities'
                             signing keys (default: generated into ``<data dir>/master-key``)
+    ``CIVIC_WALLET_DIR``    the local holder wallet of ``civic wallet`` (default <data dir>/wallet)
     ``CIVIC_REGISTERS_ARCHIVE``  directory of archived GOV.UK registers (``*.rsf``) seeded at the
                             first ``civic up`` (default: ``../shared/data/gov-uk-registers-2021``
                             next to a source checkout, when present)
@@ -41,6 +42,7 @@ class Settings:
     admin_token: str | None = None
     events_url: str | None = None
     master_key: str | None = None
+    wallet_dir: Path | None = None
     registers_archive: Path | None = None
 
     @classmethod
@@ -65,6 +67,9 @@ class Settings:
             admin_token=env.get("CIVIC_ADMIN_TOKEN") or None,
             events_url=env.get("CIVIC_EVENTS_URL") or None,
             master_key=env.get("CIVIC_MASTER_KEY") or None,
+            wallet_dir=Path(env["CIVIC_WALLET_DIR"]).expanduser()
+            if env.get("CIVIC_WALLET_DIR")
+            else None,
             registers_archive=Path(env["CIVIC_REGISTERS_ARCHIVE"]).expanduser()
             if env.get("CIVIC_REGISTERS_ARCHIVE")
             else None,
@@ -72,6 +77,8 @@ class Settings:
         settings = replace(settings, **{k: v for k, v in overrides.items() if v is not None})
         if not settings.database_url:
             settings = replace(settings, database_url=f"sqlite:///{settings.data_dir / 'civic.db'}")
+        if settings.wallet_dir is None:
+            settings = replace(settings, wallet_dir=settings.data_dir / "wallet")
         if not settings.base_url:
             settings = replace(settings, base_url=f"http://{settings.host}:{settings.port}")
         return replace(settings, base_url=settings.base_url.rstrip("/"))

@@ -23,10 +23,16 @@ def free_port() -> int:
 
 @contextmanager
 def running_platform(
-    data_dir: Path, *, workers: int = 1, env: dict[str, str] | None = None, timeout: float = 60
+    data_dir: Path,
+    *,
+    workers: int = 1,
+    env: dict[str, str] | None = None,
+    timeout: float = 60,
+    port: int | None = None,
 ) -> Iterator[str]:
-    """Start ``civic up`` on a free port; yield its base URL once /healthz answers 200."""
-    port = free_port()
+    """Start ``civic up`` on ``port`` (default: a free one); yield its base URL once /healthz
+    answers 200. A restart on the same port keeps the platform's URLs valid."""
+    port = port or free_port()
     full_env = {**os.environ, "CIVIC_DATA_DIR": str(data_dir), **(env or {})}
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir / "civic-up.log"

@@ -3,7 +3,15 @@
 Everything else in civicstack calls these names; nothing else imports a crypto library.
 """
 
-from civicstack._crypto.aead import aead_decrypt, aead_encrypt, open_bytes, seal_bytes
+from civicstack._crypto.aead import (
+    aead_decrypt,
+    aead_encrypt,
+    kek_id,
+    open_bytes,
+    seal_bytes,
+    unwrap_private_key,
+    wrap_private_key,
+)
 from civicstack._crypto.encoding import (
     b64url_decode,
     b64url_encode,
@@ -60,6 +68,7 @@ __all__ = [
     "json_dumps",
     "json_loads_strict",
     "json_object_strict",
+    "kek_id",
     "merkle_leaf_hash",
     "merkle_leaf_hashes",
     "merkle_node_hash",
@@ -75,6 +84,8 @@ __all__ = [
     "sign_compact",
     "sign_detached",
     "sign_jwt",
+    "unwrap_private_key",
     "verify_compact",
     "verify_detached",
+    "wrap_private_key",
 ]

@@ -12,6 +12,9 @@ Two layers, the usual key hierarchy of an encrypted store (the wallet uses both)
   cannot be swapped or replayed between slots unnoticed.
 
 Opening costs one Argon2id derivation however many records follow.
+
+A third use, for servers: :func:`wrap_private_key` / :func:`unwrap_private_key` keep signing keys
+at rest under a platform key-encryption key (AES-256-GCM as above, one fresh nonce per key).
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from civicstack._crypto.encoding import b64url_decode, b64url_encode, json_canonical
+from civicstack._crypto.hashing import sha256_digest
+from civicstack._crypto.keys import ALGORITHMS, PrivateKey
 from civicstack._crypto.sealing import DEFAULT_KDF, _derive
 from civicstack.errors import InputError, VerificationError
 
@@ -103,3 +108,57 @@ def open_bytes(sealed: object, passphrase: str, *, context: str) -> bytes:
         return AESGCM(_derive(passphrase, params, salt)).decrypt(nonce, ct, _aad(params, context))
     except InvalidTag as exc:
         raise VerificationError("wrong_passphrase") from exc
+
+
+# --- private keys wrapped under a key-encryption key -------------------------------------------
+#
+# A server holds many signing keys (one or more per hosted authority). Sealing each under a
+# passphrase would cost an Argon2id derivation per signature; instead each is encrypted with
+# AES-256-GCM under the platform's 256-bit key-encryption key (the usual KEK/DEK split of an
+# HSM-less key store). The associated data binds the algorithm and a caller-chosen ``context``
+# (the key's owner and kid), so a wrapped key cannot be moved to another owner or algorithm.
+
+
+def kek_id(kek: bytes) -> str:
+    """A short public name for a key-encryption key, to tell which KEK wrapped a key."""
+    _check_key(kek)
+    return b64url_encode(sha256_digest(b"civicstack/kek-id/v1\x00" + kek)[:12])
+
+
+def _wrap_aad(alg: str, context: str) -> bytes:
+    return json_canonical({"alg": alg, "context": context, "kind": "wrapped-key", "v": 1})
+
+
+def wrap_private_key(key: PrivateKey, kek: bytes, *, context: str) -> dict[str, Any]:
+    """Encrypt ``key`` under the 32-byte ``kek`` for ``context``; safe to store in a database."""
+    blob = aead_encrypt(kek, key._private_bytes(), _wrap_aad(key.alg, context))
+    return {
+        "v": 1,
+        "kind": "wrapped-key",
+        "alg": key.alg,
+        "kek": kek_id(kek),
+        "ct": b64url_encode(blob),
+    }
+
+
+def unwrap_private_key(wrapped: object, kek: bytes, *, context: str) -> PrivateKey:
+    """Decrypt :func:`wrap_private_key` output.
+
+    ``decryption_failed`` when ``kek`` is not the key it was wrapped under, or the record was
+    changed or moved to another ``context``; ``malformed`` when it is not a wrapped key at all.
+    """
+    if (
+        not isinstance(wrapped, dict)
+        or wrapped.get("v") != 1
+        or wrapped.get("kind") != "wrapped-key"
+    ):
+        raise InputError("malformed", "not a wrapped key (version 1)")
+    alg, ct, named = wrapped.get("alg"), wrapped.get("ct"), wrapped.get("kek")
+    if alg not in ALGORITHMS or not isinstance(ct, str) or len(ct) > 1024:
+        raise InputError("malformed", "a wrapped key needs its algorithm and a short ciphertext")
+    if named != kek_id(kek):
+        raise VerificationError(
+            "decryption_failed", "the key was wrapped under another key-encryption key"
+        )
+    raw = aead_decrypt(kek, b64url_decode(ct), _wrap_aad(str(alg), context))
+    return PrivateKey._from_private_bytes(alg, raw)

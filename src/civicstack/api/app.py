@@ -12,7 +12,7 @@ import html
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -32,6 +32,8 @@ class Service:
     title: str
     summary: str
     specs: tuple[str, ...] = ()
+    #: Routes the service needs at the server root (``/.well-known/...``), if any.
+    routes: APIRouter | None = None
 
 
 #: A service factory builds its sub-app for a platform and says how to list it.
@@ -47,9 +49,10 @@ def service_app(title: str, summary: str, *, version: str = __version__) -> Fast
 
 def service_factories() -> list[ServiceFactory]:
     """Every service the platform serves, in catalogue order (components add theirs here)."""
+    from civicstack.api.issuers import issuers_service
     from civicstack.api.registers import registers_service
 
-    return [registers_service]
+    return [issuers_service, registers_service]
 
 
 def create_app(platform: Platform, factories: list[ServiceFactory] | None = None) -> FastAPI:
@@ -67,6 +70,8 @@ def create_app(platform: Platform, factories: list[ServiceFactory] | None = None
         root.mount(service.mount, sub)
         # The mount point itself (``/registers``) is the service's root, not a redirect to it.
         root.router.routes.append(Route(service.mount, _ServiceRoot(sub), include_in_schema=False))
+        if service.routes is not None:
+            root.include_router(service.routes)
         services.append(service)
     root.state.services = services
 

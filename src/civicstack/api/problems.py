@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from civicstack.errors import CODES, CivicError
+from civicstack.errors import CODES, CivicError, ProtocolError
 
 log = logging.getLogger("civicstack.api")
 
@@ -78,6 +78,14 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     async def civic_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, CivicError)
+        if isinstance(exc, ProtocolError):
+            response = problem(
+                exc.code, exc.detail, error=exc.oauth_error, error_description=exc.detail
+            )
+            response.headers["Cache-Control"] = "no-store"
+            if response.status_code == 401:  # RFC 6750 §3: the challenge names the error
+                response.headers["WWW-Authenticate"] = f'Bearer error="{exc.oauth_error}"'
+            return response
         return problem(exc.code, exc.detail)
 
     async def validation_error(_: Request, exc: Exception) -> JSONResponse:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import orjson
 import typer
 from rich.console import Console
-from rich.markup import escape
+from rich.text import Text
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -29,8 +29,13 @@ def emit(data: Any, as_json: bool, human: Callable[[], None] | None = None) -> N
         console.print_json(orjson.dumps(data).decode())
 
 
+def error_line(code: str, detail: str) -> None:
+    """Print ``error [code] detail`` on stderr as one line (no markup, never wrapped)."""
+    flat = " ".join(detail.split())
+    err_console.print(Text.assemble(("error", "bold red"), f" [{code}] {flat}"), soft_wrap=True)
+
+
 def fail(code: str, detail: str) -> None:
     """Print the one-line error and exit non-zero."""
-    # The code and detail are data: escaped, "[code]" is not taken for a style tag.
-    err_console.print(f"[bold red]error[/] {escape(f'[{code}] {detail}')}", highlight=False)
+    error_line(code, detail)
     raise SystemExit(1)

@@ -8,16 +8,56 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Any
 
 import typer
-from rich.markup import escape
+from typer.core import TyperGroup
 
 from civicstack import __version__
-from civicstack.cli._output import err_console
+from civicstack.cli._output import err_console, error_line
 from civicstack.errors import CivicError
+
+log = logging.getLogger("civicstack.cli")
+
+
+def _error_line(exc: BaseException) -> CivicError:
+    """The coded error a failure is reported as."""
+    if isinstance(exc, CivicError):
+        return exc
+    if isinstance(exc, OSError):
+        return CivicError("io_error", f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
+    from sqlalchemy.exc import SQLAlchemyError
+
+    if isinstance(exc, SQLAlchemyError):
+        return CivicError("database_error", str(exc).splitlines()[0][:300])
+    log.debug("unexpected failure", exc_info=exc)
+    return CivicError("internal_error", f"{type(exc).__name__}: {exc}")
+
+
+class _ContractGroup(TyperGroup):
+    """The root group: any failure inside a command becomes ``error [code] detail``, exit 1.
+
+    Enforced here rather than only in :func:`run` so that every way of invoking the app (the
+    console script, ``python -m``, click's test runner) keeps the contract.
+    """
+
+    def invoke(self, ctx: Any) -> Any:  # click's Context (typer vendors click privately)
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise  # click's own exits, aborts and usage errors keep their meaning
+        except KeyboardInterrupt:
+            err_console.print("interrupted")
+            raise typer.Exit(130) from None
+        except Exception as exc:
+            err = _error_line(exc)
+            error_line(err.code, err.detail)
+            raise typer.Exit(1) from None
+
 
 app = typer.Typer(
     name="civic",
+    cls=_ContractGroup,
     help="civicstack: eID wallet, authorities, verifiers, registers.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -43,10 +83,27 @@ def _root(
 def _register() -> None:
     """Attach the command groups (each module owns its ``typer.Typer``)."""
     # Command groups register here, one line each.
-    from civicstack.cli import log, registers, up
+    from civicstack.cli import (
+        authority,
+        demo,
+        issuance,
+        log,
+        receive,
+        registers,
+        up,
+        verify,
+        wallet,
+    )
+
+    authority.app.registered_commands += issuance.app.registered_commands
+    wallet.app.registered_commands += receive.app.registered_commands
 
     app.registered_commands += up.app.registered_commands
     app.add_typer(log.app)
+    app.add_typer(wallet.app, name="wallet")
+    app.add_typer(authority.app, name="authority")
+    app.registered_commands += verify.app.registered_commands
+    app.registered_commands += demo.app.registered_commands
     app.add_typer(registers.app)
 
 
@@ -58,19 +115,12 @@ def run() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         app(standalone_mode=True)
-    except CivicError as exc:
-        err_console.print(
-            f"[bold red]error[/] {escape(f'[{exc.code}] {exc.detail}')}", highlight=False
-        )
-        sys.exit(1)
     except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(130)
-    except OSError as exc:
-        err = CivicError("io_error", f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
-        err_console.print(
-            f"[bold red]error[/] {escape(f'[{err.code}] {err.detail}')}", highlight=False
-        )
+    except (CivicError, OSError) as exc:  # raised outside a command (option callbacks)
+        err = _error_line(exc)
+        error_line(err.code, err.detail)
         sys.exit(1)
 
 

@@ -10,6 +10,7 @@ import typer
 from civicstack.cli._output import console
 from civicstack.platform import Platform
 from civicstack.settings import Settings
+from civicstack.world import seed_demo_world
 
 app = typer.Typer()
 
@@ -27,6 +28,8 @@ def up(
     platform = Platform(settings)
     # Migrations and seeding run once here, before any worker starts, so workers never race.
     platform.migrate()
+    if seed_demo_world(platform):
+        console.print("seeded the demo world: HM Government, two authorities, four relying parties")
     _seed_registers(platform)
     token = platform.admin_token
     platform.close()

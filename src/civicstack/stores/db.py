@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +77,31 @@ def alembic_config(engine: Engine) -> Config:
 def upgrade(engine: Engine) -> None:
     """Apply every migration branch up to its head."""
     command.upgrade(alembic_config(engine), "heads")
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A read-modify-write transaction: committed on success, rolled back on any exception.
+
+    On SQLite the write lock is taken up front (``BEGIN IMMEDIATE``): pysqlite's deferred
+    transactions let two readers both try to upgrade to writers, and one then fails with
+    SQLITE_BUSY instead of waiting (``busy_timeout`` only helps a transaction that has not read
+    yet). On PostgreSQL callers lock the rows they read with ``SELECT ... FOR UPDATE``.
+    """
+    with engine.connect() as conn:
+        if conn.dialect.name != "sqlite":
+            with conn.begin():
+                yield conn
+            return
+        conn.execution_options(isolation_level="AUTOCOMMIT")
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            with suppress(Exception):  # SQLite may have rolled back already
+                conn.exec_driver_sql("ROLLBACK")
+            raise
+        conn.exec_driver_sql("COMMIT")
 
 
 #: Runs one statement (written with ``?`` placeholders) and returns its rows.

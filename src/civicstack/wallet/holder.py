@@ -22,10 +22,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from civicstack._crypto import Alg, PublicKey, b64url_encode
+from civicstack._crypto import Alg, PublicKey, b64url_encode, sha256_b64url
 from civicstack.credentials import inspect, present_credential, verify_presentation
 from civicstack.errors import CivicError, InputError, VerificationError
-from civicstack.trust import ALWAYS_VISIBLE_CLAIMS, RelyingPartyRegistration
+from civicstack.issuance.proofs import create_key_proof
+from civicstack.trust import ALWAYS_VISIBLE_CLAIMS, RelyingPartyRegistration, RootAuthority
 from civicstack.types import Clock, IssuerTrust, SystemClock
 from civicstack.wallet.documents import DocumentSignature, sign_document
 from civicstack.wallet.presentation import (
@@ -46,6 +47,9 @@ MAX_CREDENTIAL_BYTES = 256 * 1024
 #: Claims sent with every presentation of an SD-JWT VC, shown to the holder as metadata.
 METADATA_CLAIMS = ("iss", "vct", "iat", "nbf", "exp", "status", "cnf")
 _CREDENTIALS = "credentials"
+_META = "meta"
+_ANCHOR = "anchor-"
+_PENDING = "pending-"
 #: Refusals worth remembering: the relying party asked and was turned away.
 _RECORDED_REFUSALS = frozenset(
     {
@@ -382,6 +386,65 @@ class Wallet:
             except (KeyError, TypeError, ValueError) as exc:
                 raise CivicError("wallet_corrupted", f"history record {seq} is damaged") from exc
         return tuple(out)
+
+    # --- receiving credentials (OpenID4VCI) -------------------------------------------------
+
+    def sign_key_proof(self, *, audience: str, nonce: str | None) -> str:
+        """A key proof for a Credential Request (OpenID4VCI Appendix F.1), signed by the holder
+        key: ``typ`` ``openid4vci-proof+jwt``, the public key as ``jwk``, ``aud`` the Credential
+        Issuer, ``iat`` now and the issuer's ``c_nonce``. The key never leaves the wallet."""
+        if not isinstance(audience, str) or not 0 < len(audience) <= 2048:
+            raise InputError("invalid_request", "the audience is the Credential Issuer's URL")
+        return create_key_proof(
+            self._vault.holder, audience=audience, nonce=nonce, now=self._clock.now()
+        )
+
+    def trust_anchors(self) -> tuple[RootAuthority, ...]:
+        """The roots this wallet trusts issuers under (pinned on first use or by the holder)."""
+        out = []
+        for name in self._vault.names(_META):
+            if name.startswith(_ANCHOR):
+                try:
+                    out.append(RootAuthority.from_json(self._vault.get(_META, name)))
+                except CivicError as exc:
+                    raise CivicError(
+                        "wallet_corrupted", f"trust anchor {name}: {exc.detail}"
+                    ) from exc
+        return tuple(out)
+
+    def pin_trust_anchor(self, root: RootAuthority) -> bool:
+        """Trust ``root`` from now on; False if it was pinned already (same id and keys)."""
+        name = _ANCHOR + sha256_b64url(root.id.encode())[:32]
+        try:
+            current = RootAuthority.from_json(self._vault.get(_META, name))
+        except CivicError as exc:
+            if exc.code != "not_found":
+                raise
+        else:
+            if current.keys.thumbprints() == root.keys.thumbprints():
+                return False
+        self._vault.put(_META, name, root.to_json(), replace=True)
+        return True
+
+    def save_pending(self, record: Mapping[str, Any]) -> str:
+        """Keep a deferred issuance (its transaction id and access token, encrypted at rest as
+        OpenID4VCI §13.6 asks) until it is collected; returns its local id."""
+        pending_id = self._rng(9).hex()
+        self._vault.put(_META, _PENDING + pending_id, {**record, "id": pending_id})
+        return pending_id
+
+    def pending(self) -> tuple[dict[str, Any], ...]:
+        """Deferred issuances still to collect, oldest first."""
+        records = [
+            self._vault.get(_META, name)
+            for name in self._vault.names(_META)
+            if name.startswith(_PENDING)
+        ]
+        return tuple(sorted(records, key=lambda r: (r.get("created_at", 0), r.get("id", ""))))
+
+    def drop_pending(self, pending_id: str) -> None:
+        """Forget a deferred issuance (collected, or refused by the issuer)."""
+        self._vault.delete(_META, _PENDING + check_name(pending_id))
 
     # --- documents -----------------------------------------------------------------------
 

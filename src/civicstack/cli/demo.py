@@ -1,0 +1,75 @@
+"""``civic demo``: the whole issue-2 story in one process, step by step."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from civicstack.cli._output import JsonOption, console, emit
+from civicstack.demo import ShiftedClock, Step, tell
+from civicstack.errors import CivicError
+from civicstack.platform import Platform
+from civicstack.settings import Settings
+
+app = typer.Typer()
+
+
+def _show(step: Step, number: int) -> None:
+    mark = ("ok", "green") if step.refused is None else (f"refused [{step.refused}]", "yellow")
+    console.print()
+    console.print(Text.assemble((f"{number:>2}. ", "bold"), (step.title, "bold"), " ", mark))
+    for line in step.details:
+        console.print(Text("    " + line))
+    if step.rows:
+        table = Table("claim", "value", box=None, padding=(0, 2), show_header=False)
+        for name, value in step.rows:
+            table.add_row(Text("    " + name, "cyan"), Text(value))
+        console.print(table)
+
+
+@app.command("demo")
+def demo(
+    data_dir: Annotated[
+        Path | None,
+        typer.Option("--data-dir", help="An empty directory to keep (default: a temporary one)."),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Run the whole story: authorities, a wallet, relying parties, consent, revocation."""
+    with tempfile.TemporaryDirectory(prefix="civic-demo-") as scratch:
+        where = (data_dir or Path(scratch)).expanduser()
+        if where.exists() and any(where.iterdir()):
+            raise CivicError("conflict", f"{where} is not empty: the demo needs an empty directory")
+        # The demo keeps its own database and wallet: it never touches CIVIC_DATA_DIR's.
+        settings = Settings.from_env(
+            data_dir=where,
+            database_url=f"sqlite:///{where / 'civic.db'}",
+            wallet_dir=where / "wallet",
+        )
+        clock = ShiftedClock()
+        platform = Platform(settings, clock=clock)
+        count = 0
+
+        def report(step: Step) -> None:
+            nonlocal count
+            count += 1
+            if not as_json:
+                _show(step, count)
+
+        try:
+            platform.migrate()
+            if not as_json:
+                console.print(f"[bold]civicstack demo[/] in {where}")
+            story = tell(platform, where / "wallet", clock, report)
+        finally:
+            platform.close()
+    emit(
+        {"data_dir": str(where), "steps": [s.to_json() for s in story.steps]},
+        as_json,
+        lambda: console.print("\n[bold green]The story ran as told.[/]"),
+    )

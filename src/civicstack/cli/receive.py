@@ -1,0 +1,414 @@
+"""``civic wallet receive|deferred|apply``: the wallet speaks OpenID4VCI 1.0.
+
+``receive`` takes a Credential Offer (by value or by reference), discovers the issuer, asks the
+holder to accept it (``--yes`` for scripts) and for the Transaction Code (``--tx-code``),
+redeems the Pre-Authorized Code, proves possession of the holder key (the wallet signs the key
+proof; the key never leaves it), and stores the credential once its issuer's chain checks out.
+A deferred issuance is kept (encrypted) in the wallet; ``--wait`` polls until it is decided,
+``civic wallet deferred`` collects later. ``apply`` sends a citizen's application with proof
+documents to an issuer and prints the offer to receive.
+
+Which root does the wallet trust? The roots it pinned. With none pinned yet, ``--trust-root``
+pins the given one (a root ``{"id","name","jwks"}`` or a trust export); otherwise the root the
+issuer's JWT VC Issuer Metadata names is pinned on first use, and said so on stderr. Every
+later credential must chain to a pinned root.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+import httpx
+import typer
+from rich.text import Text
+
+from civicstack._crypto import json_dumps
+from civicstack.cli._common import (
+    interactive,
+    passphrase,
+    read_bytes,
+    read_json,
+    read_json_object,
+    read_value,
+    wallet_dir,
+)
+from civicstack.cli._output import JsonOption, console, emit, err_console
+from civicstack.cli._server import DEFAULT_SERVER, ServerOption, raise_for_problem
+from civicstack.cli.wallet import shown, type_name
+from civicstack.errors import CivicError, InputError
+from civicstack.issuance.applications import MAX_DOCUMENT_BYTES
+from civicstack.issuance.client import Deferred, IssuanceClient, Issued, PreparedOffer
+from civicstack.issuance.offers import MAX_OFFER_BYTES
+from civicstack.trust import RootAuthority, TrustRegistry
+from civicstack.wallet import StoredCredential, Wallet
+
+app = typer.Typer()
+
+WaitOption = Annotated[bool, typer.Option("--wait", help="Poll until a deferred issuance ends.")]
+PollOption = Annotated[
+    float | None,
+    typer.Option("--poll-interval", help="Seconds between polls (default: the issuer's interval)."),
+]
+TimeoutOption = Annotated[int, typer.Option("--timeout", help="Give up waiting after seconds.")]
+TrustRootOption = Annotated[
+    str | None,
+    typer.Option("--trust-root", help="Pin this root: JSON {id,name,jwks} or a trust export."),
+]
+AllowHttpOption = Annotated[
+    bool, typer.Option("--allow-http", help="Accept http:// issuers beyond this machine.")
+]
+
+
+def _open() -> Wallet:
+    return Wallet.open(wallet_dir(), passphrase())
+
+
+def _client(http: httpx.Client, allow_http: bool) -> IssuanceClient:
+    return IssuanceClient(http, allow_http=True if allow_http else "loopback")
+
+
+def _http() -> httpx.Client:
+    # Redirects are not followed: every URL the wallet contacts is one it checked.
+    return httpx.Client(timeout=30.0, follow_redirects=False)
+
+
+# --- trust -------------------------------------------------------------------------------------
+
+
+def _roots_from(value: Any) -> list[RootAuthority]:
+    if isinstance(value, dict) and "roots" in value:
+        value = value["roots"]
+    items = value if isinstance(value, list) else [value]
+    if not items:
+        raise InputError("invalid_request", "--trust-root names no root")
+    return [RootAuthority.from_json(item) for item in items]
+
+
+def issuer_registry(
+    client: IssuanceClient, wallet: Wallet, issuer: str, trust_root: str | None
+) -> TrustRegistry:
+    """The trust registry a credential from ``issuer`` is checked against: the wallet's pinned
+    roots (pinning ``--trust-root``, or the issuer's on first use) and the accreditation
+    statements the issuer publishes (each re-verified; unverifiable ones are left out)."""
+    bundle = client.issuer_trust(issuer)
+    if trust_root is not None:
+        for root in _roots_from(read_json(trust_root, "--trust-root")):
+            if wallet.pin_trust_anchor(root):
+                err_console.print(Text(f"pinned trust root {root.name} ({root.id})"))
+    anchors = wallet.trust_anchors()
+    if not anchors:
+        if not bundle.roots:
+            raise CivicError(
+                "untrusted_issuer", f"{issuer} names no root: pin one with --trust-root"
+            )
+        for root in bundle.roots:
+            wallet.pin_trust_anchor(root)
+            kids = ", ".join(sorted(root.keys.thumbprints()))
+            err_console.print(
+                Text(
+                    f"trusting {root.name} ({root.id}) from now on, first seen at {issuer} "
+                    f"(keys {kids}); use --trust-root to choose another"
+                )
+            )
+        anchors = wallet.trust_anchors()
+    registry = TrustRegistry(anchors)
+    for token in bundle.statements:
+        try:
+            registry.add(token)
+        except CivicError:
+            continue  # not from a root we trust, or not valid: it simply does not count
+    return registry
+
+
+def _store(
+    client: IssuanceClient,
+    wallet: Wallet,
+    issued: Issued,
+    *,
+    issuer: str,
+    trust_root: str | None,
+    access_token: str,
+    notification_endpoint: str | None,
+) -> list[StoredCredential]:
+    registry = issuer_registry(client, wallet, issuer, trust_root)
+    stored: list[StoredCredential] = []
+    try:
+        for credential in issued.credentials:
+            held = wallet.add_credential(credential, trust=registry)
+            if held.iss != issuer:
+                wallet.remove_credential(held.id)
+                raise CivicError("untrusted_issuer", f"the credential names {held.iss} as issuer")
+            stored.append(held)
+    except CivicError:
+        for held in stored:
+            wallet.remove_credential(held.id)
+        client.notify(
+            notification_endpoint, access_token, issued.notification_id, "credential_failure"
+        )
+        raise
+    client.notify(
+        notification_endpoint, access_token, issued.notification_id, "credential_accepted"
+    )
+    return stored
+
+
+def _stored_json(c: StoredCredential) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "vct": c.vct,
+        "iss": c.iss,
+        "iat": c.iat,
+        "exp": c.exp,
+        "claims": dict(c.claims),
+    }
+
+
+def _show_stored(stored: list[StoredCredential]) -> None:
+    for c in stored:
+        console.print(Text(f"Stored {type_name(c.vct)} from {c.iss} as {c.id}"))
+        for name, value in c.claims.items():
+            console.print(Text(f"  {name}: {shown(value)}"))
+
+
+# --- receive -----------------------------------------------------------------------------------
+
+
+def _consent(prepared: PreparedOffer, yes: bool) -> None:
+    who = prepared.issuer.display_name or prepared.offer.credential_issuer
+    what = type_name(prepared.vct or prepared.configuration_id)
+    err_console.print(
+        Text.assemble((who, "bold"), f" ({prepared.offer.credential_issuer}) offers you a {what}")
+    )
+    if yes:
+        err_console.print("accepted (--yes)")
+        return
+    if not interactive():
+        raise InputError("invalid_request", "accept the offer with --yes when not on a terminal")
+    try:
+        accepted = bool(typer.confirm("Accept this credential?", default=False, err=True))
+    except typer.Abort:
+        accepted = False
+    if not accepted:
+        raise CivicError("consent_declined", "the offer was declined")
+
+
+def _tx_code(prepared: PreparedOffer, given: str | None) -> str | None:
+    shape = prepared.offer.tx_code
+    if shape is None:
+        return None
+    if given is not None:
+        return shape.check(given)
+    if not interactive():
+        raise InputError("invalid_request", "this offer needs its transaction code: --tx-code")
+    if shape.description:
+        err_console.print(Text(shape.description))
+    try:
+        entered = str(typer.prompt("Transaction code", err=True))
+    except typer.Abort as exc:
+        raise InputError("invalid_request", "no transaction code given") from exc
+    return shape.check(entered.strip())
+
+
+def _wait(
+    client: IssuanceClient, deferred: Deferred, poll: float | None, timeout: int
+) -> Issued | Deferred:
+    deadline = time.monotonic() + timeout
+    outcome: Issued | Deferred = deferred
+    while isinstance(outcome, Deferred):
+        pause = poll if poll is not None else outcome.interval
+        if time.monotonic() + pause > deadline:
+            return outcome
+        time.sleep(max(0.0, pause))
+        outcome = client.collect(outcome)
+    return outcome
+
+
+@app.command("receive")
+def receive(
+    offer: Annotated[str, typer.Argument(help="The credential offer URI, @FILE, or - for stdin.")],
+    *,
+    tx_code: Annotated[
+        str | None, typer.Option("--tx-code", help="The transaction code sent to you.")
+    ] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Accept without asking (scripts).")] = False,
+    wait: WaitOption = False,
+    poll_interval: PollOption = None,
+    timeout: TimeoutOption = 600,
+    trust_root: TrustRootOption = None,
+    allow_http: AllowHttpOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Receive a credential over OpenID4VCI from a credential offer, and store it."""
+    text = read_value(offer, "the offer", limit=MAX_OFFER_BYTES)
+    wallet = _open()
+    with _http() as http:
+        client = _client(http, allow_http)
+        # 1.-2. the offer and the issuer's metadata
+        prepared = client.discover(client.resolve(text))
+        _consent(prepared, yes)
+        # 3.-6. token, nonce, key proof by the wallet, credential
+        token, outcome = client.receive(
+            prepared,
+            tx_code=_tx_code(prepared, tx_code),
+            sign=lambda aud, nonce: wallet.sign_key_proof(audience=aud, nonce=nonce),
+        )
+        if isinstance(outcome, Deferred) and wait:
+            outcome = _wait(client, outcome, poll_interval, timeout)
+        if isinstance(outcome, Deferred):
+            data = _keep_pending(wallet, outcome)
+            emit(data, as_json, lambda: _show_pending(data))
+            return
+        stored = _store(
+            client,
+            wallet,
+            outcome,
+            issuer=prepared.offer.credential_issuer,
+            trust_root=trust_root,
+            access_token=token,
+            notification_endpoint=prepared.issuer.notification_endpoint,
+        )
+    data = {"status": "stored", "credentials": [_stored_json(c) for c in stored]}
+    emit(data, as_json, lambda: _show_stored(stored))
+
+
+def _keep_pending(wallet: Wallet, deferred: Deferred) -> dict[str, Any]:
+    record = {**deferred.to_json(), "created_at": int(time.time())}
+    pending_id = wallet.save_pending(record)
+    return {
+        "status": "pending",
+        "pending_id": pending_id,
+        "credential_issuer": deferred.credential_issuer,
+        "interval": deferred.interval,
+    }
+
+
+def _show_pending(data: dict[str, Any]) -> None:
+    console.print(
+        Text(
+            f"{data['credential_issuer']} is reviewing your application; collect the credential "
+            f"later with `civic wallet deferred` (kept as {data['pending_id']})"
+        )
+    )
+
+
+@app.command("deferred")
+def deferred(
+    *,
+    wait: WaitOption = False,
+    poll_interval: PollOption = None,
+    timeout: TimeoutOption = 600,
+    trust_root: TrustRootOption = None,
+    allow_http: AllowHttpOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Collect deferred credentials (OpenID4VCI §9) whose issuers have decided."""
+    wallet = _open()
+    results: list[dict[str, Any]] = []
+    with _http() as http:
+        client = _client(http, allow_http)
+        for record in wallet.pending():
+            pending = Deferred.from_json(record)
+            try:
+                outcome: Issued | Deferred = client.collect(pending)
+                if isinstance(outcome, Deferred) and wait:
+                    outcome = _wait(client, outcome, poll_interval, timeout)
+            except CivicError as exc:
+                if exc.code not in ("credential_request_denied", "invalid_transaction_id"):
+                    raise
+                wallet.drop_pending(record["id"])
+                results.append(
+                    {
+                        "pending_id": record["id"],
+                        "status": "refused",
+                        "error": exc.code,
+                        "detail": exc.detail,
+                    }
+                )
+                continue
+            if isinstance(outcome, Deferred):
+                results.append({"pending_id": record["id"], "status": "pending"})
+                continue
+            stored = _store(
+                client,
+                wallet,
+                outcome,
+                issuer=pending.credential_issuer,
+                trust_root=trust_root,
+                access_token=pending.access_token,
+                notification_endpoint=pending.notification_endpoint,
+            )
+            wallet.drop_pending(record["id"])
+            results.append(
+                {
+                    "pending_id": record["id"],
+                    "status": "stored",
+                    "credentials": [_stored_json(c) for c in stored],
+                }
+            )
+
+    def human() -> None:
+        if not results:
+            console.print("Nothing is pending.")
+        for r in results:
+            if r["status"] == "stored":
+                console.print(Text(f"{r['pending_id']}: stored"))
+                for c in r["credentials"]:
+                    console.print(Text(f"  {type_name(c['vct'])} as {c['id']}"))
+            elif r["status"] == "refused":
+                console.print(Text(f"{r['pending_id']}: refused ({r['detail']})"))
+            else:
+                console.print(Text(f"{r['pending_id']}: still under review"))
+
+    emit(results, as_json, human)
+
+
+# --- apply ---------------------------------------------------------------------------------------
+
+
+@app.command("apply")
+def apply(
+    *,
+    issuer: Annotated[str, typer.Option("--issuer", help="The authority to apply to.")],
+    vct: Annotated[str, typer.Option(help="The credential type, e.g. urn:eudi:pid:1.")],
+    claims: Annotated[str, typer.Option(help="Your claims: a JSON object, @FILE, or -.")],
+    document: Annotated[
+        list[Path] | None,
+        typer.Option("--document", help="A proof document (PDF, PNG, JPEG); repeat."),
+    ] = None,
+    server_url: ServerOption = DEFAULT_SERVER,
+    as_json: JsonOption = False,
+) -> None:
+    """Apply to an authority for a credential, with proof documents.
+
+    Prints the application and the offer (with its transaction code) to `receive`.
+    """
+    given = read_json_object(claims, "--claims")
+    # Text fields go as file-less parts, so the body is multipart even without documents.
+    parts: list[tuple[str, tuple[str | None, bytes | str]]] = [
+        ("vct", (None, vct)),
+        ("claims", (None, json_dumps(given).decode())),
+    ]
+    for path in document or []:
+        content = read_bytes(str(path), "--document", limit=MAX_DOCUMENT_BYTES)
+        parts.append(("documents", ("document", content)))
+    with httpx.Client(base_url=server_url.rstrip("/"), timeout=60.0) as http:
+        try:
+            response = http.post(f"/issuers/{quote(issuer, safe='')}/applications", files=parts)
+        except httpx.TransportError as exc:
+            raise CivicError("server_unreachable", f"{server_url}: {exc}") from exc
+        raise_for_problem(response)
+        result: dict[str, Any] = response.json()
+
+    def human() -> None:
+        a = result["application"]
+        console.print(Text(f"application {a['id']}: {a['status']}"))
+        if result["offer"]:
+            typer.echo(result["offer"])
+            console.print(Text(f"transaction code: {result['tx_code']}"), style="dim")
+        elif a.get("reason"):
+            console.print(Text(f"reason: {a['reason']}"))
+
+    emit(result, as_json, human)

@@ -1,0 +1,70 @@
+"""OpenID for Verifiable Credential Issuance 1.0: the protocol's pure parts.
+
+* :mod:`.offers` — Credential Offers (§4.1), the Pre-Authorized Code grant's secrets, URLs;
+* :mod:`.proofs` — ``jwt`` key proofs (Appendix F.1, F.4);
+* :mod:`.metadata` — Credential Issuer (§12.2), Authorization Server (RFC 8414) and JWT VC
+  Issuer metadata, to publish and to read;
+* :mod:`.applications` — a citizen's application with proof documents, and automatic checks;
+* :mod:`.client` — the Wallet's side of the protocol (over an injected HTTP client).
+
+The issuer's state (offers, tokens, nonces, deferred transactions) lives in
+:mod:`civicstack.stores.issuance`; :mod:`civicstack.issuer` composes both into the Credential
+Issuer that :mod:`civicstack.api.issuers` serves.
+"""
+
+from civicstack.issuance.applications import (
+    AllChecks,
+    Application,
+    ApplicationCheck,
+    DocumentRef,
+    Finding,
+    NoRegisterChecks,
+    UprnInAddressRegister,
+    sniff_document,
+)
+from civicstack.issuance.metadata import (
+    AuthorizationServerMetadata,
+    CredentialConfiguration,
+    IssuerMetadata,
+    authorization_server_metadata,
+    credential_issuer_metadata,
+    jwt_vc_issuer_metadata,
+)
+from civicstack.issuance.offers import (
+    PRE_AUTHORIZED_GRANT,
+    CredentialOffer,
+    OfferReference,
+    TxCode,
+    parse_offer_uri,
+    reference_uri,
+    well_known,
+)
+from civicstack.issuance.proofs import PROOF_TYP, KeyProof, create_key_proof, verify_key_proof
+
+__all__ = [
+    "PRE_AUTHORIZED_GRANT",
+    "PROOF_TYP",
+    "AllChecks",
+    "Application",
+    "ApplicationCheck",
+    "AuthorizationServerMetadata",
+    "CredentialConfiguration",
+    "CredentialOffer",
+    "DocumentRef",
+    "Finding",
+    "IssuerMetadata",
+    "KeyProof",
+    "NoRegisterChecks",
+    "OfferReference",
+    "TxCode",
+    "UprnInAddressRegister",
+    "authorization_server_metadata",
+    "create_key_proof",
+    "credential_issuer_metadata",
+    "jwt_vc_issuer_metadata",
+    "parse_offer_uri",
+    "reference_uri",
+    "sniff_document",
+    "verify_key_proof",
+    "well_known",
+]

@@ -1,0 +1,402 @@
+"""The Wallet's side of OpenID4VCI 1.0: from a Credential Offer to credentials.
+
+The steps of the Pre-Authorized Code Flow (§3.5, Figure 2), each a method of
+:class:`IssuanceClient`, run in order by :meth:`IssuanceClient.receive`:
+
+1. read the offer, fetching it when it comes by reference (§4.1.3);
+2. fetch the Credential Issuer Metadata from the identifier's well-known URL (§12.2.2) and the
+   Authorization Server Metadata (RFC 8414 §3; the issuer itself unless
+   ``authorization_servers`` names another);
+3. redeem the Pre-Authorized Code at the token endpoint, with the Transaction Code if the offer
+   asks for one (§6.1);
+4. get a ``c_nonce`` from the nonce endpoint when there is one (§7.1);
+5. send the Credential Request with a key proof signed by the holder (§8.2); one fresh nonce
+   and a retry if the issuer answers ``invalid_nonce``;
+6. take the credentials (200), or the ``transaction_id`` and ``interval`` of a deferred issuance
+   (202) to collect later at the deferred endpoint (§9).
+
+HTTP goes through an injected :class:`httpx.Client` (tests pass a transport). Everything the
+issuer sends is hostile: responses are read up to a size cap and parsed strictly; offers and
+metadata are checked before use; URLs must be https, except on the loopback interface (a
+platform running on this machine) or when the caller allows http outright.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import httpx
+
+from civicstack._crypto import json_loads_strict
+from civicstack.errors import CODES, CivicError, InputError
+from civicstack.issuance.metadata import (
+    AuthorizationServerMetadata,
+    IssuerMetadata,
+    IssuerTrustBundle,
+)
+from civicstack.issuance.offers import (
+    PRE_AUTHORIZED_GRANT,
+    CredentialOffer,
+    OfferReference,
+    check_issuer_identifier,
+    check_url,
+    parse_offer_uri,
+    well_known,
+)
+
+MAX_RESPONSE_BYTES = 1024 * 1024
+MAX_INTERVAL = 86_400 * 7
+HttpPolicy = bool | Literal["loopback"]
+SignProof = Callable[[str, str | None], str]
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedOffer:
+    """An offer with the issuer's metadata, ready for the token request."""
+
+    offer: CredentialOffer
+    issuer: IssuerMetadata
+    authorization_server: AuthorizationServerMetadata
+    configuration_id: str
+
+    @property
+    def vct(self) -> str | None:
+        """The offered credential type (SD-JWT VC ``vct``)."""
+        vct = self.issuer.configuration(self.configuration_id).get("vct")
+        return vct if isinstance(vct, str) else None
+
+
+@dataclass(frozen=True, slots=True)
+class Issued:
+    """Credentials received (§8.3)."""
+
+    credentials: tuple[str, ...]
+    notification_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Deferred:
+    """A deferred issuance to collect at ``endpoint`` with ``access_token`` (§9)."""
+
+    credential_issuer: str
+    endpoint: str
+    access_token: str
+    transaction_id: str
+    interval: int
+    notification_endpoint: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """What a wallet keeps to come back later."""
+        return {
+            "credential_issuer": self.credential_issuer,
+            "deferred_credential_endpoint": self.endpoint,
+            "access_token": self.access_token,
+            "transaction_id": self.transaction_id,
+            "interval": self.interval,
+            "notification_endpoint": self.notification_endpoint,
+        }
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> Deferred:
+        """Read what :meth:`to_json` wrote."""
+        try:
+            return cls(
+                str(value["credential_issuer"]),
+                str(value["deferred_credential_endpoint"]),
+                str(value["access_token"]),
+                str(value["transaction_id"]),
+                int(value["interval"]),
+                value.get("notification_endpoint"),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CivicError("wallet_corrupted", "a pending issuance record is damaged") from exc
+
+
+Outcome = Issued | Deferred
+
+
+def _loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class IssuanceClient:
+    """A Wallet's OpenID4VCI client over ``http``."""
+
+    def __init__(self, http: httpx.Client, *, allow_http: HttpPolicy = "loopback") -> None:
+        self.http = http
+        self.allow_http = allow_http
+
+    # --- plumbing ---------------------------------------------------------------------------
+
+    def _http_ok(self, url: str) -> bool:
+        return self.allow_http is True or (self.allow_http == "loopback" and _loopback(url))
+
+    def _url(self, value: object, what: str) -> str:
+        url = value if isinstance(value, str) else ""
+        return check_url(value, what, allow_http=self._http_ok(url))
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        what: str,
+        accept: tuple[int, ...] = (200,),
+        **kwargs: Any,
+    ) -> tuple[int, Any]:
+        """Send a request; return the status and the strictly parsed JSON body.
+
+        An error response becomes the CivicError its ``code`` (civicstack) or OAuth ``error``
+        names when that is a known code, else ``fetch_failed``.
+        """
+        try:
+            with self.http.stream(method, url, **kwargs) as response:
+                body = bytearray()
+                for chunk in response.iter_bytes():
+                    body += chunk
+                    if len(body) > MAX_RESPONSE_BYTES:
+                        raise CivicError("fetch_failed", f"{what}: the response is too large")
+                status = response.status_code
+        except httpx.HTTPError as exc:
+            raise CivicError("server_unreachable", f"{what}: {type(exc).__name__}") from exc
+        try:
+            parsed = json_loads_strict(bytes(body)) if body else None
+        except CivicError:
+            parsed = None
+        if status not in accept:
+            raise _error_from(status, parsed, what)
+        if parsed is None:
+            raise InputError("invalid_offer", f"{what}: the response is not JSON")
+        return status, parsed
+
+    # --- 1. the offer ------------------------------------------------------------------------
+
+    def resolve(self, text: str) -> CredentialOffer:
+        """The Credential Offer in ``text`` (by value), or fetched from its URI (by reference)."""
+        parsed = parse_offer_uri(text)
+        if isinstance(parsed, OfferReference):
+            url = self._url(parsed.url, "credential_offer_uri")
+            _, body = self._send(
+                "GET", url, what="the credential offer", headers={"Accept": "application/json"}
+            )
+            parsed = CredentialOffer.from_json(body)
+        return parsed
+
+    # --- 2. metadata -------------------------------------------------------------------------
+
+    def discover(self, offer: CredentialOffer) -> PreparedOffer:
+        """Fetch and check the issuer's and its Authorization Server's metadata."""
+        identifier = offer.credential_issuer
+        allow = self._http_ok(identifier)
+        check_issuer_identifier(identifier, allow_http=allow)
+        if offer.pre_authorized_code is None:
+            raise InputError("unsupported", "the offer has no pre-authorized code grant")
+        _, body = self._send(
+            "GET",
+            well_known(identifier, "openid-credential-issuer"),
+            what="the credential issuer metadata",
+            headers={"Accept": "application/json"},
+        )
+        issuer = IssuerMetadata.from_json(body, identifier=identifier, allow_http=allow)
+        configuration_id = offer.credential_configuration_ids[0]
+        issuer.configuration(configuration_id)
+        # The Authorization Server: the issuer itself unless it names others (§12.2.4).
+        server = issuer.authorization_servers[0] if issuer.authorization_servers else identifier
+        check_issuer_identifier(server, allow_http=self._http_ok(server))
+        _, body = self._send(
+            "GET",
+            well_known(server, "oauth-authorization-server"),
+            what="the authorization server metadata",
+            headers={"Accept": "application/json"},
+        )
+        authorization_server = AuthorizationServerMetadata.from_json(
+            body, issuer=server, allow_http=self._http_ok(server)
+        )
+        return PreparedOffer(offer, issuer, authorization_server, configuration_id)
+
+    def issuer_trust(self, issuer: str) -> IssuerTrustBundle:
+        """The JWT VC Issuer Metadata of a credential's ``iss`` (its keys and trust chain)."""
+        check_issuer_identifier(issuer, allow_http=self._http_ok(issuer))
+        _, body = self._send(
+            "GET",
+            well_known(issuer, "jwt-vc-issuer"),
+            what="the JWT VC issuer metadata",
+            headers={"Accept": "application/json"},
+        )
+        return IssuerTrustBundle.from_json(body, issuer=issuer)
+
+    # --- 3. token ------------------------------------------------------------------------------
+
+    def token(self, prepared: PreparedOffer, tx_code: str | None) -> str:
+        """Redeem the Pre-Authorized Code (§6.1); return the access token."""
+        code = prepared.offer.pre_authorized_code
+        assert code is not None
+        form = {"grant_type": PRE_AUTHORIZED_GRANT, "pre-authorized_code": code}
+        if prepared.offer.tx_code is not None:
+            if tx_code is None:
+                raise InputError("invalid_request", "this offer needs its transaction code")
+            form["tx_code"] = prepared.offer.tx_code.check(tx_code)
+        _, body = self._send(
+            "POST",
+            prepared.authorization_server.token_endpoint,
+            what="the token endpoint",
+            data=form,
+        )
+        token = body.get("access_token") if isinstance(body, dict) else None
+        token_type = body.get("token_type") if isinstance(body, dict) else None
+        if not isinstance(token, str) or not token or not isinstance(token_type, str):
+            raise InputError("invalid_offer", "the token response has no access_token")
+        if token_type.lower() != "bearer":
+            raise InputError("unsupported", f"token_type {token_type!r} is not supported")
+        return token
+
+    # --- 4. nonce ------------------------------------------------------------------------------
+
+    def nonce(self, prepared: PreparedOffer) -> str | None:
+        """A fresh ``c_nonce``, or None when the issuer has no nonce endpoint (§7)."""
+        endpoint = prepared.issuer.nonce_endpoint
+        if endpoint is None:
+            return None
+        _, body = self._send("POST", endpoint, what="the nonce endpoint")
+        nonce = body.get("c_nonce") if isinstance(body, dict) else None
+        if not isinstance(nonce, str) or not 0 < len(nonce) <= 512:
+            raise InputError("invalid_offer", "the nonce response has no c_nonce")
+        return nonce
+
+    # --- 5.-6. credential ----------------------------------------------------------------------
+
+    def credential(self, prepared: PreparedOffer, access_token: str, sign: SignProof) -> Outcome:
+        """Send the Credential Request with one key proof (§8.2); retry once on a stale nonce."""
+        identifier = prepared.issuer.credential_issuer
+        for attempt in (1, 2):
+            nonce = self.nonce(prepared)
+            request: dict[str, Any] = {"credential_configuration_id": prepared.configuration_id}
+            if prepared.issuer.proof_algorithms(prepared.configuration_id) is not None:
+                request["proofs"] = {"jwt": [sign(identifier, nonce)]}
+            try:
+                status, body = self._send(
+                    "POST",
+                    prepared.issuer.credential_endpoint,
+                    what="the credential endpoint",
+                    accept=(200, 202),
+                    json=request,
+                    headers={"Authorization": f"Bearer {access_token}"},
+                )
+            except CivicError as exc:
+                if exc.code == "invalid_nonce" and attempt == 1:
+                    continue  # §8.3.1: fetch a new c_nonce and try again
+                raise
+            return self._outcome(
+                status, body, prepared.issuer, access_token, prepared.issuer.credential_issuer
+            )
+        raise CivicError("invalid_nonce", "the issuer refused two fresh nonces")
+
+    def _outcome(
+        self, status: int, body: Any, issuer: IssuerMetadata | None, token: str, iss: str
+    ) -> Outcome:
+        if not isinstance(body, dict):
+            raise InputError("invalid_offer", "the credential response is not a JSON object")
+        if status == 202:
+            transaction_id, interval = body.get("transaction_id"), body.get("interval")
+            if not isinstance(transaction_id, str) or not transaction_id:
+                raise InputError("invalid_offer", "a deferred response needs a transaction_id")
+            if isinstance(interval, bool) or not isinstance(interval, int | float) or interval <= 0:
+                raise InputError("invalid_offer", "a deferred response needs a positive interval")
+            endpoint = issuer.deferred_credential_endpoint if issuer else None
+            if endpoint is None:
+                raise InputError("invalid_offer", "deferred, but the issuer has no endpoint for it")
+            return Deferred(
+                iss,
+                endpoint,
+                token,
+                transaction_id,
+                min(int(interval), MAX_INTERVAL),
+                issuer.notification_endpoint if issuer else None,
+            )
+        items = body.get("credentials")
+        if not isinstance(items, list) or not items:
+            raise InputError("invalid_offer", "the credential response has no credentials")
+        credentials = []
+        for item in items:
+            credential = item.get("credential") if isinstance(item, dict) else None
+            if not isinstance(credential, str) or not credential:
+                raise InputError("invalid_offer", "an SD-JWT VC credential is a string")
+            credentials.append(credential)
+        notification_id = body.get("notification_id")
+        return Issued(
+            tuple(credentials), notification_id if isinstance(notification_id, str) else None
+        )
+
+    def collect(self, deferred: Deferred) -> Outcome:
+        """Ask the Deferred Credential Endpoint once (§9.1)."""
+        endpoint = self._url(deferred.endpoint, "deferred_credential_endpoint")
+        status, body = self._send(
+            "POST",
+            endpoint,
+            what="the deferred credential endpoint",
+            accept=(200, 202),
+            json={"transaction_id": deferred.transaction_id},
+            headers={"Authorization": f"Bearer {deferred.access_token}"},
+        )
+        if status == 202:
+            interval = body.get("interval") if isinstance(body, dict) else None
+            if isinstance(interval, bool) or not isinstance(interval, int | float) or interval <= 0:
+                raise InputError("invalid_offer", "a deferred response needs a positive interval")
+            return Deferred(
+                deferred.credential_issuer,
+                deferred.endpoint,
+                deferred.access_token,
+                deferred.transaction_id,
+                min(int(interval), MAX_INTERVAL),
+                deferred.notification_endpoint,
+            )
+        return self._outcome(status, body, None, deferred.access_token, deferred.credential_issuer)
+
+    def notify(
+        self, endpoint: str | None, access_token: str, notification_id: str | None, event: str
+    ) -> None:
+        """Tell the issuer what became of the credentials (§11); best effort, never raises."""
+        if endpoint is None or notification_id is None:
+            return
+        try:
+            self.http.post(
+                self._url(endpoint, "notification_endpoint"),
+                json={"notification_id": notification_id, "event": event},
+                headers={"Authorization": f"Bearer {access_token}"},
+            )
+        except (httpx.HTTPError, CivicError):
+            return
+
+    # --- the whole flow --------------------------------------------------------------------------
+
+    def receive(
+        self, prepared: PreparedOffer, *, tx_code: str | None, sign: SignProof
+    ) -> tuple[str, Outcome]:
+        """Steps 3 to 6 for an offer already resolved and discovered (steps 1 and 2 come
+        first, so the holder can be shown who offers what and asked for the Transaction Code):
+        returns the access token (for notifications) and the outcome."""
+        token = self.token(prepared, tx_code)
+        return token, self.credential(prepared, token, sign)
+
+
+def _error_from(status: int, body: Any, what: str) -> CivicError:
+    """The coded error an issuer's error response describes."""
+    if isinstance(body, dict):
+        code, error = body.get("code"), body.get("error")
+        detail = body.get("error_description") or body.get("detail") or f"HTTP {status}"
+        detail = f"{what}: {str(detail)[:300]}"
+        if isinstance(code, str) and code in CODES:
+            return CivicError(code, detail)
+        if isinstance(error, str) and error in CODES:
+            return CivicError(error, detail)
+    return CivicError("fetch_failed", f"{what} answered HTTP {status}")

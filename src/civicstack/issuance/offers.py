@@ -1,0 +1,305 @@
+"""Credential Offers (OpenID4VCI 1.0 §4.1) and the secrets of the Pre-Authorized Code grant.
+
+A Credential Offer names the Credential Issuer, the offered Credential Configurations and the
+grants the Wallet may use (§4.1.1). civicstack offers only the Pre-Authorized Code grant
+(``urn:ietf:params:oauth:grant-type:pre-authorized_code``, §3.5) with an optional Transaction
+Code (``tx_code``: ``input_mode``, ``length``, ``description`` of at most 300 characters). The
+offer travels by value (``credential_offer=<JSON>``, §4.1.2) or by reference
+(``credential_offer_uri=<URL>``, §4.1.3), inside the ``openid-credential-offer://`` URI (§12.1).
+
+Everything parsed here comes from outside (a QR code, a link, an issuer's response): sizes are
+capped, JSON is parsed strictly, query parameters may not repeat, and every failure is one
+``invalid_offer`` error. The secrets are made here too: pre-authorized codes, access tokens,
+nonces and transaction ids are 256-bit random strings; transaction codes are short digit strings
+meant for people, so the store keeps them only under a keyed hash (see
+:func:`keyed_digest`), and the issuer locks an offer after a few wrong guesses.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, quote, urlsplit
+
+from civicstack._crypto import json_dumps, json_loads_strict, sha256_digest
+from civicstack.errors import CivicError, InputError
+
+PRE_AUTHORIZED_GRANT = "urn:ietf:params:oauth:grant-type:pre-authorized_code"
+OFFER_SCHEME = "openid-credential-offer"
+#: Largest offer URI or offer document accepted (QR codes hold far less).
+MAX_OFFER_BYTES = 16 * 1024
+MAX_TX_DESCRIPTION = 300  # §4.1.1
+MAX_CONFIGURATIONS = 16
+MAX_ID_CHARS = 256
+TX_CODE_LENGTHS = range(4, 13)
+_SECRET_BYTES = 32
+
+
+def _bad(detail: str) -> InputError:
+    return InputError("invalid_offer", detail)
+
+
+# --- secrets -------------------------------------------------------------------------------------
+
+
+def new_secret() -> str:
+    """A fresh 256-bit secret, base64url without padding (43 characters)."""
+    return secrets.token_urlsafe(_SECRET_BYTES)
+
+
+def new_id() -> str:
+    """A fresh 128-bit public identifier: 32 hex digits (never starting with ``-``, which a
+    command line would take for an option)."""
+    return secrets.token_hex(16)
+
+
+def new_tx_code(length: int = 6) -> str:
+    """A numeric Transaction Code of ``length`` digits, drawn uniformly."""
+    if length not in TX_CODE_LENGTHS:
+        raise InputError("invalid_request", "a transaction code has 4 to 12 digits")
+    return "".join(str(secrets.randbelow(10)) for _ in range(length))
+
+
+def digest(secret: str) -> str:
+    """SHA-256 of a high-entropy secret (codes, tokens, nonces), hex: what the store keeps."""
+    return sha256_digest(secret.encode("utf-8", "surrogatepass")).hex()
+
+
+def keyed_digest(key: bytes, context: str, secret: str) -> str:
+    """HMAC-SHA-256 of a low-entropy secret (a transaction code) bound to ``context``.
+
+    A plain hash of six digits falls to a million guesses; keyed with a platform secret, a
+    stolen database alone reveals nothing.
+    """
+    message = context.encode() + b"\x00" + secret.encode("utf-8", "surrogatepass")
+    return hmac.new(key, message, "sha256").hexdigest()
+
+
+def same_digest(a: str, b: str) -> bool:
+    """Constant-time comparison of two digests."""
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+# --- the offer -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TxCode:
+    """What the Wallet tells the End-User about the Transaction Code it must type (§4.1.1)."""
+
+    input_mode: str = "numeric"
+    length: int | None = None
+    description: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``tx_code`` object."""
+        out: dict[str, Any] = {"input_mode": self.input_mode}
+        if self.length is not None:
+            out["length"] = self.length
+        if self.description is not None:
+            out["description"] = self.description
+        return out
+
+    @classmethod
+    def from_json(cls, value: object) -> TxCode:
+        """Read a ``tx_code`` object (an empty object is allowed)."""
+        if not isinstance(value, dict):
+            raise _bad("tx_code must be an object")
+        mode = value.get("input_mode", "numeric")
+        if mode not in ("numeric", "text"):
+            raise _bad("tx_code.input_mode is numeric or text")
+        length = value.get("length")
+        if length is not None and (
+            isinstance(length, bool) or not isinstance(length, int) or not 1 <= length <= 64
+        ):
+            raise _bad("tx_code.length must be a small positive integer")
+        description = value.get("description")
+        if description is not None and (
+            not isinstance(description, str) or len(description) > MAX_TX_DESCRIPTION
+        ):
+            raise _bad(f"tx_code.description is a string of at most {MAX_TX_DESCRIPTION}")
+        return cls(mode, length, description)
+
+    def check(self, entered: str) -> str:
+        """Check what the End-User typed against the announced shape; return it."""
+        if not isinstance(entered, str) or not entered or len(entered) > 64:
+            raise InputError("invalid_request", "the transaction code is 1-64 characters")
+        if not entered.isprintable():
+            raise InputError("invalid_request", "the transaction code has unexpected characters")
+        if self.input_mode == "numeric" and not (entered.isascii() and entered.isdigit()):
+            raise InputError("invalid_request", "the transaction code is made of digits")
+        if self.length is not None and len(entered) != self.length:
+            raise InputError("invalid_request", f"the transaction code has {self.length} digits")
+        return entered
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialOffer:
+    """A Credential Offer object with the Pre-Authorized Code grant (§4.1.1)."""
+
+    credential_issuer: str
+    credential_configuration_ids: tuple[str, ...]
+    pre_authorized_code: str | None = None
+    tx_code: TxCode | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object of §4.1.1."""
+        out: dict[str, Any] = {
+            "credential_issuer": self.credential_issuer,
+            "credential_configuration_ids": list(self.credential_configuration_ids),
+        }
+        if self.pre_authorized_code is not None:
+            grant: dict[str, Any] = {"pre-authorized_code": self.pre_authorized_code}
+            if self.tx_code is not None:
+                grant["tx_code"] = self.tx_code.to_json()
+            out["grants"] = {PRE_AUTHORIZED_GRANT: grant}
+        return out
+
+    def by_value(self) -> str:
+        """``openid-credential-offer://?credential_offer=<JSON>`` (§4.1.2)."""
+        return f"{OFFER_SCHEME}://?credential_offer={quote(json_dumps(self.to_json()), safe='')}"
+
+    @classmethod
+    def from_json(cls, value: object) -> CredentialOffer:
+        """Read an offer object; unknown members and other grants are ignored (§4.1.1)."""
+        if not isinstance(value, dict):
+            raise _bad("a credential offer is a JSON object")
+        issuer = value.get("credential_issuer")
+        check_issuer_identifier(issuer, allow_http=True)
+        assert isinstance(issuer, str)
+        ids = value.get("credential_configuration_ids")
+        if (
+            not isinstance(ids, list)
+            or not 1 <= len(ids) <= MAX_CONFIGURATIONS
+            or not all(isinstance(i, str) and 0 < len(i) <= MAX_ID_CHARS for i in ids)
+            or len(set(ids)) != len(ids)
+        ):
+            raise _bad("credential_configuration_ids is a non-empty array of unique strings")
+        grants = value.get("grants", {})
+        if not isinstance(grants, dict):
+            raise _bad("grants must be an object")
+        code: str | None = None
+        tx_code: TxCode | None = None
+        grant = grants.get(PRE_AUTHORIZED_GRANT)
+        if grant is not None:
+            if not isinstance(grant, dict):
+                raise _bad("the pre-authorized_code grant must be an object")
+            code = grant.get("pre-authorized_code")
+            if not isinstance(code, str) or not 0 < len(code) <= 1024:
+                raise _bad("the pre-authorized_code grant needs its pre-authorized_code")
+            if "tx_code" in grant:
+                tx_code = TxCode.from_json(grant["tx_code"])
+        return cls(issuer, tuple(ids), code, tx_code)
+
+
+def reference_uri(offer_url: str) -> str:
+    """``openid-credential-offer://?credential_offer_uri=<URL>`` (§4.1.3)."""
+    return f"{OFFER_SCHEME}://?credential_offer_uri={quote(offer_url, safe='')}"
+
+
+@dataclass(frozen=True, slots=True)
+class OfferReference:
+    """An offer passed by reference: the Wallet must GET ``url`` for the offer object."""
+
+    url: str
+
+
+def parse_offer_uri(text: str) -> CredentialOffer | OfferReference:
+    """Read a Credential Offer as a Wallet receives it (a link, a QR code's text).
+
+    Accepts ``openid-credential-offer://`` and any https link to a Wallet's offer endpoint
+    (§4.1) carrying exactly one of ``credential_offer`` or ``credential_offer_uri``; a bare
+    offer JSON object is accepted too.
+    """
+    if not isinstance(text, str) or len(text.encode()) > MAX_OFFER_BYTES:
+        raise _bad(f"an offer is a string of at most {MAX_OFFER_BYTES} bytes")
+    text = text.strip()
+    if text.startswith("{"):
+        return CredentialOffer.from_json(_json(text))
+    try:
+        parts = urlsplit(text)
+        pairs = parse_qsl(parts.query, keep_blank_values=True, strict_parsing=True)
+    except ValueError as exc:
+        raise _bad("the offer is not a URI with a query") from exc
+    if parts.scheme not in (OFFER_SCHEME, "https", "http", "haip"):
+        raise _bad(f"unexpected offer URI scheme {parts.scheme!r}")
+    names = [name for name, _ in pairs]
+    if len(set(names)) != len(names):
+        raise _bad("an offer URI repeats a parameter")
+    params = dict(pairs)
+    by_value, by_reference = params.get("credential_offer"), params.get("credential_offer_uri")
+    # §4.1: exactly one of the two parameters.
+    if (by_value is None) == (by_reference is None):
+        raise _bad("an offer carries exactly one of credential_offer, credential_offer_uri")
+    if by_value is not None:
+        return CredentialOffer.from_json(_json(by_value))
+    assert by_reference is not None
+    check_url(by_reference, "credential_offer_uri", allow_http=True)
+    return OfferReference(by_reference)
+
+
+def _json(text: str) -> Any:
+    try:
+        return json_loads_strict(text)
+    except CivicError as exc:
+        raise _bad(f"the offer is not valid JSON: {exc.detail}") from exc
+
+
+# --- URLs ----------------------------------------------------------------------------------------
+
+_HOST = re.compile(r"[A-Za-z0-9.\-\[\]:]+")
+
+
+def check_url(value: object, what: str, *, allow_http: bool) -> str:
+    """An absolute https URL (http when ``allow_http``) with a host; else ``invalid_offer``."""
+    if not isinstance(value, str) or not 0 < len(value) <= 2048:
+        raise _bad(f"{what} must be a URL")
+    try:
+        parts = urlsplit(value)
+        port = parts.port  # raises on a malformed port
+    except ValueError as exc:
+        raise _bad(f"{what} is not a valid URL") from exc
+    schemes = ("https", "http") if allow_http else ("https",)
+    if parts.scheme not in schemes or not parts.hostname or not _HOST.fullmatch(parts.netloc):
+        raise _bad(f"{what} must be an {' or '.join(schemes)} URL with a host")
+    if port == 0 or any(c.isspace() for c in value):
+        raise _bad(f"{what} is not a valid URL")
+    return value
+
+
+def check_issuer_identifier(value: object, *, allow_http: bool) -> str:
+    """A Credential Issuer Identifier (§12.2.1): scheme, host, optional port and path, and no
+    query or fragment."""
+    url = check_url(value, "credential_issuer", allow_http=allow_http)
+    parts = urlsplit(url)
+    if parts.query or parts.fragment or "?" in url or "#" in url:
+        raise _bad("credential_issuer has no query or fragment")
+    return url
+
+
+def well_known(identifier: str, suffix: str) -> str:
+    """Insert ``/.well-known/<suffix>`` between the host and the path of ``identifier``
+    (OpenID4VCI §12.2.2, RFC 8414 §3.1, SD-JWT VC's JWT VC Issuer Metadata)."""
+    parts = urlsplit(identifier)
+    path = parts.path.rstrip("/")
+    return f"{parts.scheme}://{parts.netloc}/.well-known/{suffix}{path}"
+
+
+def form_fields(body: bytes, *, max_fields: int = 32) -> Mapping[str, str]:
+    """Parse an ``application/x-www-form-urlencoded`` body strictly (RFC 6749 §3.2: no
+    parameter may repeat); ``invalid_request`` otherwise."""
+    try:
+        text = body.decode("ascii")
+        pairs = parse_qsl(
+            text, keep_blank_values=True, strict_parsing=bool(text), max_num_fields=max_fields
+        )
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise InputError("invalid_request", "the body is not a URL-encoded form") from exc
+    names = [name for name, _ in pairs]
+    if len(set(names)) != len(names):
+        raise InputError("invalid_request", "a parameter is repeated")
+    return dict(pairs)

@@ -1,0 +1,160 @@
+"""Citizens' applications under review: the desk between an application and its credential.
+
+OpenID4VCI leaves out of scope how the End-User provides the information a credential is issued
+from (§3.5 step 1), and offers deferred issuance (§9) for "a manual review process being
+required" (§8.3). This is that process: a citizen applies with claims and proof documents
+(kept by hash, typed by content); automatic checks run at once through the
+:class:`~civicstack.issuance.applications.ApplicationCheck` seam (a blocking finding rejects the
+application there and then); otherwise the citizen gets an offer with a Transaction Code, their
+wallet redeems it and is told to come back (202 with a ``transaction_id``), and an officer
+approves or rejects, after which the wallet's next deferred request is answered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from civicstack.errors import InputError
+from civicstack.issuance.applications import (
+    MAX_DOCUMENTS,
+    Application,
+    ApplicationCheck,
+    DocumentRef,
+    Status,
+    check_reason,
+    check_reviewer,
+    sniff_document,
+)
+from civicstack.issuance.offers import new_id
+from civicstack.issuer import APPLICATION_OFFER_TTL, CreatedOffer, CredentialIssuer
+from civicstack.stores.applications import ApplicationStore
+from civicstack.stores.documents import DocumentStore
+from civicstack.types import Clock
+
+
+class ApplicationDesk:
+    """Takes applications for the platform's issuers and records the officers' decisions."""
+
+    def __init__(
+        self,
+        *,
+        issuer: CredentialIssuer,
+        store: ApplicationStore,
+        documents: DocumentStore,
+        checks: ApplicationCheck,
+        clock: Clock,
+    ) -> None:
+        self.issuer = issuer
+        self.store = store
+        self.documents = documents
+        self.checks = checks
+        self.clock = clock
+
+    def apply(
+        self,
+        name: str,
+        *,
+        vct: str,
+        claims: Mapping[str, Any],
+        documents: Sequence[bytes],
+    ) -> tuple[Application, CreatedOffer | None]:
+        """Take a citizen's application with its proof documents.
+
+        The claims must be issuable by ``name`` (checked now, not after a review); the
+        documents are PDF, PNG or JPEG files. Automatic checks run at once: a blocking finding
+        rejects the application; otherwise it waits for an officer, and the citizen gets an
+        offer (with a Transaction Code) their wallet can redeem now and collect later (§9).
+        """
+        self.issuer.issuer(name)
+        if len(documents) > MAX_DOCUMENTS:
+            raise InputError("too_large", f"at most {MAX_DOCUMENTS} documents")
+        types = [sniff_document(content) for content in documents]
+        self.issuer.authorities.check_issuable(name, vct=vct, claims=claims)
+        now = self.clock.now()
+        refs = tuple(
+            DocumentRef(self.documents.put(content), len(content), media_type)
+            for content, media_type in zip(documents, types, strict=True)
+        )
+        application = Application(
+            id=new_id(),
+            issuer=name,
+            vct=vct,
+            claims=dict(claims),
+            documents=refs,
+            status="pending",
+            findings=(),
+            submitted_at=now,
+        )
+        findings = tuple(self.checks.check(application))
+        application = replace(application, findings=findings)
+        blocked = application.blocked
+        if blocked is not None:
+            application = replace(
+                application,
+                status="rejected",
+                reviewer="automatic checks",
+                reason=f"{blocked.check}: {blocked.detail}",
+                decided_at=now,
+            )
+        with self.issuer.store.transaction() as conn:
+            self.store.create_application(application, conn=conn)
+            created = (
+                None
+                if blocked is not None
+                else self.issuer.create_offer(
+                    name,
+                    vct=vct,
+                    claims=claims,
+                    expires_in=APPLICATION_OFFER_TTL,
+                    application_id=application.id,
+                    conn=conn,
+                )
+            )
+        if created is not None:
+            application = replace(application, offer_id=created.record.id)
+        return application, created
+
+    def applications(self, name: str, status: Status | None = None) -> tuple[Application, ...]:
+        """The review queue (``status`` filters)."""
+        self.issuer.issuer(name)
+        return self.store.applications(name, status=status)
+
+    def application(self, name: str, application_id: str) -> Application:
+        """One application."""
+        self.issuer.issuer(name)
+        return self.store.application(name, application_id)
+
+    def document(self, name: str, application_id: str, sha256: str) -> tuple[bytes, str]:
+        """A proof document of an application and its media type."""
+        self.issuer.issuer(name)
+        ref = self.store.has_document(name, application_id, sha256)
+        return self.documents.get(ref.sha256), ref.media_type
+
+    def approve(self, name: str, application_id: str, *, reviewer: str) -> Application:
+        """An officer approves: the wallet's next deferred request gets the credential."""
+        self.issuer.issuer(name)
+        current = self.store.application(name, application_id)
+        # the authority must still be able to issue it, or approving would only defer a refusal
+        self.issuer.authorities.check_issuable(name, vct=current.vct, claims=current.claims)
+        return self.store.decide(
+            name,
+            application_id,
+            status="approved",
+            reviewer=check_reviewer(reviewer),
+            reason=None,
+            now=self.clock.now(),
+        )
+
+    def reject(self, name: str, application_id: str, *, reviewer: str, reason: str) -> Application:
+        """An officer rejects, saying why: the wallet's next request is denied."""
+        self.issuer.issuer(name)
+        return self.store.decide(
+            name,
+            application_id,
+            status="rejected",
+            reviewer=check_reviewer(reviewer),
+            reason=check_reason(reason),
+            now=self.clock.now(),
+        )

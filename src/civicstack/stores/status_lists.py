@@ -1,0 +1,476 @@
+"""Status lists per authority (Token Status List) and the index of issued credentials.
+
+Tables (Alembic branch ``authorities``):
+
+``status_lists``         one row per list: its authority, public ``list_id`` (the last segment of
+                         ``{identifier}/status/{list_id}``), ``bits`` per entry, capacity, how many
+                         indices were handed out, the uncompressed byte array (§4.1), a
+                         ``version`` bumped by every change, and the last signed token with the
+                         version it was signed at (so every worker serves one token per change).
+``issued_credentials``   one row per credential issued: id, authority, ``vct``, the holder key's
+                         RFC 7638 thumbprint, list and index, ``iat``/``exp`` and its state. No
+                         claim value is ever kept: the platform can revoke what it issued without
+                         holding a copy of anyone's personal data.
+
+Index allocation. Token Status List (Implementation Considerations, "Default Values and Double
+Allocation") asks issuers never to hand the same index out twice; its Privacy Considerations rely
+on herd privacy, which sequential indices weaken: index 41 of a fresh list tells a verifier when
+the credential was issued and roughly how many others were. Each list therefore draws its
+``n``-th index (``n`` = 0, 1, 2... from an atomic counter) through a keyed pseudorandom
+permutation of ``[0, capacity)`` (an 8-round Feistel network over the index bits, keyed per
+list): distinct by construction, and unordered.
+When a list is full the next allocation opens a new one. Allocation locks the authority's row
+(``FOR UPDATE`` on PostgreSQL, the write lock on SQLite), so concurrent issuers in any number of
+processes get distinct indices.
+
+Status values (§7.1): VALID 0, INVALID 1 (revoked: final), SUSPENDED 2 (reversible).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar, cast
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import Connection, Engine
+
+from civicstack._crypto import b64url_encode, sha256_digest
+from civicstack.errors import CivicError, InputError
+from civicstack.status import INVALID, SUSPENDED, VALID, StatusList
+from civicstack.stores.authorities import authorities_table, check_slug, maybe_transaction
+from civicstack.stores.db import metadata, write_transaction
+
+State = Literal["valid", "revoked", "suspended"]
+STATE_VALUES: dict[State, int] = {"valid": VALID, "revoked": INVALID, "suspended": SUSPENDED}
+#: Default capacity: 2**16 entries per list (16 KiB uncompressed at 2 bits; a few hundred bytes
+#: compressed while sparse), large enough for herd privacy, small enough to rewrite per change.
+DEFAULT_SIZE_LOG2 = 16
+DEFAULT_BITS = 2
+_ROUNDS = 8
+_MAX_LIST = 1000
+
+status_lists_table = Table(
+    "status_lists",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("authority_id", Integer, ForeignKey("authorities.id"), nullable=False),
+    Column("list_id", String(64), nullable=False),
+    Column("bits", SmallInteger, nullable=False),
+    Column("size_log2", SmallInteger, nullable=False),
+    Column("allocated", BigInteger, nullable=False),
+    Column("perm_key", LargeBinary, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("token", Text, nullable=True),
+    Column("token_version", BigInteger, nullable=True),
+    Column("token_iat", BigInteger, nullable=True),
+    UniqueConstraint("authority_id", "list_id"),
+    sqlite_autoincrement=True,
+)
+issued_credentials_table = Table(
+    "issued_credentials",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("authority_id", Integer, ForeignKey("authorities.id"), nullable=False, index=True),
+    Column("vct", String(256), nullable=False),
+    Column("holder_thumbprint", String(64), nullable=True),
+    Column("status_list_id", Integer, ForeignKey("status_lists.id"), nullable=False),
+    Column("idx", BigInteger, nullable=False),
+    Column("iat", BigInteger, nullable=False),
+    Column("exp", BigInteger, nullable=True),
+    Column("state", String(16), nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    UniqueConstraint("status_list_id", "idx"),
+    CheckConstraint("state IN ('valid', 'revoked', 'suspended')", name="state"),
+)
+
+
+def permute(n: int, key: bytes, size_log2: int) -> int:
+    """The ``n``-th index of a list: a keyed permutation of ``[0, 2**size_log2)``.
+
+    A balanced Feistel network is a bijection whatever its round function, so distinct ``n``
+    give distinct indices; SHA-256 keyed per list makes the order unpredictable without the key.
+    """
+    if size_log2 % 2 or not 0 <= n < (1 << size_log2):
+        raise ValueError("n must lie in [0, 2**size_log2) and size_log2 must be even")
+    half = size_log2 // 2
+    mask = (1 << half) - 1
+    left, right = n >> half, n & mask
+    for round_ in range(_ROUNDS):
+        digest = sha256_digest(key + bytes([round_]) + right.to_bytes(4, "big"))
+        left, right = right, left ^ (int.from_bytes(digest[:4], "big") & mask)
+    return (left << half) | right
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedRecord:
+    """What the platform remembers of a credential it issued (never its claims)."""
+
+    id: str
+    authority: str
+    vct: str
+    holder_thumbprint: str | None
+    list_id: str
+    idx: int
+    iat: int
+    exp: int | None
+    state: State
+    updated_at: int
+
+    def to_json(self) -> dict[str, Any]:
+        """A plain description."""
+        return {
+            "id": self.id,
+            "authority": self.authority,
+            "vct": self.vct,
+            "holder_thumbprint": self.holder_thumbprint,
+            "list_id": self.list_id,
+            "idx": self.idx,
+            "iat": self.iat,
+            "exp": self.exp,
+            "state": self.state,
+            "updated_at": self.updated_at,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class StatusListState:
+    """A list as stored: its entries, its version and the token last signed for it."""
+
+    pk: int
+    authority: str
+    list_id: str
+    bits: int
+    capacity: int
+    allocated: int
+    data: bytes
+    version: int
+    updated_at: int
+    token: str | None
+    token_version: int | None
+    token_iat: int | None
+
+    def status_list(self) -> StatusList:
+        """The entries as a :class:`civicstack.status.StatusList`."""
+        return StatusList.from_bytes(self.data, self.bits)
+
+
+T = TypeVar("T")
+
+
+class StatusListStore:
+    """Status lists and the issued-credential index."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        size_log2: int = DEFAULT_SIZE_LOG2,
+        bits: int = DEFAULT_BITS,
+    ) -> None:
+        if size_log2 % 2 or not 4 <= size_log2 <= 24:
+            raise InputError("invalid_request", "size_log2 must be even, from 4 to 24")
+        if bits not in (2, 4, 8):
+            raise InputError("invalid_request", "lists hold 2, 4 or 8 bits (suspension needs 2)")
+        self.engine = engine
+        self.size_log2 = size_log2
+        self.bits = bits
+
+    # --- issuing --------------------------------------------------------------------------
+
+    def issue(
+        self,
+        authority: str,
+        *,
+        vct: str,
+        holder_thumbprint: str | None,
+        iat: int,
+        exp: int | None,
+        sign: Callable[[str, int], T],
+        conn: Connection | None = None,
+    ) -> tuple[IssuedRecord, T]:
+        """Allocate an index of ``authority``'s lists and record the credential ``sign`` makes.
+
+        ``sign(list_id, idx)`` runs inside the transaction: if it raises, nothing is recorded
+        and the index is not used up. Pass ``conn`` to record inside a caller's
+        :func:`civicstack.stores.db.write_transaction` (an issuer spending an access token).
+        """
+        check_slug(authority, "an authority name")
+        if not isinstance(vct, str) or not vct or len(vct) > 256:
+            raise InputError("invalid_request", "vct must be 1-256 characters")
+        with maybe_transaction(self.engine, conn) as tx:
+            authority_id = _lock_authority(tx, authority)
+            list_pk, list_id, idx = self._allocate(tx, authority_id, iat)
+            made = sign(list_id, idx)
+            credential_id = b64url_encode(os.urandom(16))
+            tx.execute(
+                insert(issued_credentials_table).values(
+                    id=credential_id,
+                    authority_id=authority_id,
+                    vct=vct,
+                    holder_thumbprint=holder_thumbprint,
+                    status_list_id=list_pk,
+                    idx=idx,
+                    iat=iat,
+                    exp=exp,
+                    state="valid",
+                    updated_at=iat,
+                )
+            )
+        record = IssuedRecord(
+            credential_id, authority, vct, holder_thumbprint, list_id, idx, iat, exp, "valid", iat
+        )
+        return record, made
+
+    def allocate(self, authority: str, *, now: int) -> tuple[str, int]:
+        """Hand out the next index of ``authority``'s lists, as ``(list_id, idx)``."""
+        with write_transaction(self.engine) as conn:
+            _, list_id, idx = self._allocate(conn, _lock_authority(conn, authority), now)
+        return list_id, idx
+
+    def _allocate(self, conn: Connection, authority_id: int, now: int) -> tuple[int, str, int]:
+        row = conn.execute(
+            select(
+                status_lists_table.c.id,
+                status_lists_table.c.list_id,
+                status_lists_table.c.size_log2,
+                status_lists_table.c.allocated,
+                status_lists_table.c.perm_key,
+            )
+            .where(status_lists_table.c.authority_id == authority_id)
+            .order_by(status_lists_table.c.id.desc())
+            .limit(1)
+        ).first()
+        if row is None or row.allocated >= (1 << row.size_log2):
+            number = 1 if row is None else int(row.list_id) + 1
+            if number > _MAX_LIST:
+                raise CivicError("conflict", "this authority has used up its status lists")
+            key = os.urandom(32)
+            size = 1 << self.size_log2
+            pk = conn.execute(
+                insert(status_lists_table).values(
+                    authority_id=authority_id,
+                    list_id=str(number),
+                    bits=self.bits,
+                    size_log2=self.size_log2,
+                    allocated=1,
+                    perm_key=key,
+                    data=bytes(size * self.bits // 8),
+                    version=1,
+                    created_at=now,
+                    updated_at=now,
+                )
+            ).inserted_primary_key
+            assert pk is not None
+            return int(pk[0]), str(number), permute(0, key, self.size_log2)
+        conn.execute(
+            update(status_lists_table)
+            .where(status_lists_table.c.id == row.id)
+            .values(allocated=status_lists_table.c.allocated + 1)
+        )
+        return int(row.id), row.list_id, permute(int(row.allocated), row.perm_key, row.size_log2)
+
+    # --- status changes -------------------------------------------------------------------
+
+    def set_state(self, credential_id: str, state: State, *, now: int) -> IssuedRecord:
+        """Set a credential's status; revoked is final (``conflict`` to change it again)."""
+        if state not in STATE_VALUES:
+            raise InputError("invalid_request", f"state must be one of {sorted(STATE_VALUES)}")
+        _check_credential_id(credential_id)
+        with write_transaction(self.engine) as conn:
+            record = _record(conn, credential_id, lock=True)
+            if record.state == state:
+                return record
+            if record.state == "revoked":
+                raise CivicError("conflict", f"credential {credential_id} is revoked for good")
+            row = conn.execute(
+                select(
+                    status_lists_table.c.id, status_lists_table.c.data, status_lists_table.c.bits
+                )
+                .select_from(status_lists_table.join(authorities_table))
+                .where(
+                    (authorities_table.c.name == record.authority)
+                    & (status_lists_table.c.list_id == record.list_id)
+                )
+                .with_for_update()
+            ).one()
+            entries = StatusList.from_bytes(row.data, int(row.bits))
+            entries[record.idx] = STATE_VALUES[state]
+            conn.execute(
+                update(status_lists_table)
+                .where(status_lists_table.c.id == row.id)
+                .values(
+                    data=entries.to_bytes(),
+                    version=status_lists_table.c.version + 1,
+                    updated_at=now,
+                )
+            )
+            conn.execute(
+                update(issued_credentials_table)
+                .where(issued_credentials_table.c.id == credential_id)
+                .values(state=state, updated_at=now)
+            )
+        return IssuedRecord(
+            record.id,
+            record.authority,
+            record.vct,
+            record.holder_thumbprint,
+            record.list_id,
+            record.idx,
+            record.iat,
+            record.exp,
+            state,
+            now,
+        )
+
+    # --- reading --------------------------------------------------------------------------
+
+    def credential(self, credential_id: str) -> IssuedRecord:
+        """One issued credential's record; ``not_found`` otherwise."""
+        _check_credential_id(credential_id)
+        with self.engine.connect() as conn:
+            return _record(conn, credential_id)
+
+    def credentials(
+        self, authority: str | None = None, *, limit: int = 1000
+    ) -> tuple[IssuedRecord, ...]:
+        """Issued credentials (of ``authority``), newest first, at most ``limit``."""
+        query = _records_query().order_by(
+            issued_credentials_table.c.iat.desc(), issued_credentials_table.c.id
+        )
+        if authority is not None:
+            query = query.where(authorities_table.c.name == check_slug(authority))
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.limit(max(1, min(limit, 10_000)))).all()
+        return tuple(_to_record(r) for r in rows)
+
+    def state(self, authority: str, list_id: str) -> StatusListState:
+        """A list as stored; ``not_found`` if ``authority`` has no such list."""
+        if not isinstance(list_id, str) or not list_id.isdigit() or len(list_id) > 6:
+            raise CivicError("not_found", f"no status list {list_id!r}")
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(status_lists_table, authorities_table.c.name)
+                .select_from(status_lists_table.join(authorities_table))
+                .where(
+                    (authorities_table.c.name == authority)
+                    & (status_lists_table.c.list_id == list_id)
+                )
+            ).first()
+        if row is None:
+            raise CivicError("not_found", f"{authority} has no status list {list_id}")
+        return StatusListState(
+            pk=int(row.id),
+            authority=row.name,
+            list_id=row.list_id,
+            bits=int(row.bits),
+            capacity=1 << int(row.size_log2),
+            allocated=int(row.allocated),
+            data=bytes(row.data),
+            version=int(row.version),
+            updated_at=int(row.updated_at),
+            token=row.token,
+            token_version=None if row.token_version is None else int(row.token_version),
+            token_iat=None if row.token_iat is None else int(row.token_iat),
+        )
+
+    def lists(self, authority: str) -> tuple[str, ...]:
+        """The ids of ``authority``'s lists, oldest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(status_lists_table.c.list_id)
+                .select_from(status_lists_table.join(authorities_table))
+                .where(authorities_table.c.name == authority)
+                .order_by(status_lists_table.c.id)
+            ).all()
+        return tuple(r.list_id for r in rows)
+
+    def save_token(self, pk: int, *, version: int, token: str, iat: int) -> None:
+        """Keep ``token`` as the list's published token, if the list is still at ``version``."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(status_lists_table)
+                .where((status_lists_table.c.id == pk) & (status_lists_table.c.version == version))
+                .values(token=token, token_version=version, token_iat=iat)
+            )
+
+
+def _check_credential_id(credential_id: object) -> str:
+    if (
+        not isinstance(credential_id, str)
+        or not 1 <= len(credential_id) <= 32
+        or not all(c.isalnum() or c in "-_" for c in credential_id)
+        or not credential_id.isascii()
+    ):
+        raise InputError("invalid_request", f"not a credential id: {credential_id!r}")
+    return credential_id
+
+
+def _lock_authority(conn: Connection, authority: str) -> int:
+    row = conn.execute(
+        select(authorities_table.c.id, authorities_table.c.role)
+        .where(authorities_table.c.name == authority)
+        .with_for_update()
+    ).first()
+    if row is None:
+        raise CivicError("unknown_authority", f"no authority named {authority!r}")
+    return int(row.id)
+
+
+def _records_query() -> Any:
+    return select(
+        issued_credentials_table,
+        authorities_table.c.name.label("authority"),
+        status_lists_table.c.list_id,
+    ).select_from(
+        issued_credentials_table.join(
+            authorities_table, issued_credentials_table.c.authority_id == authorities_table.c.id
+        ).join(
+            status_lists_table,
+            issued_credentials_table.c.status_list_id == status_lists_table.c.id,
+        )
+    )
+
+
+def _to_record(row: Any) -> IssuedRecord:
+    return IssuedRecord(
+        id=row.id,
+        authority=row.authority,
+        vct=row.vct,
+        holder_thumbprint=row.holder_thumbprint,
+        list_id=row.list_id,
+        idx=int(row.idx),
+        iat=int(row.iat),
+        exp=None if row.exp is None else int(row.exp),
+        state=cast(State, row.state),
+        updated_at=int(row.updated_at),
+    )
+
+
+def _record(conn: Connection, credential_id: str, *, lock: bool = False) -> IssuedRecord:
+    query = _records_query().where(issued_credentials_table.c.id == credential_id)
+    if lock:
+        query = query.with_for_update(of=issued_credentials_table)
+    row = conn.execute(query).first()
+    if row is None:
+        raise CivicError("not_found", f"no issued credential {credential_id!r}")
+    return _to_record(row)

@@ -1,0 +1,110 @@
+"""The demo world ``civic up`` seeds and ``civic demo`` tells its story in.
+
+One root authority (the sovereign government) accredits two identity authorities and registers
+four relying parties with their purposes. Both the in-process demo and the HTTP platform build
+exactly this world, so a preset on the verifier (``right_to_work``, ``age_over_18``,
+``identity``) always finds its relying party registered for it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from civicstack.credential_types import PID, PID_VCT, RIGHT_TO_WORK, RIGHT_TO_WORK_VCT
+from civicstack.errors import CivicError
+from civicstack.platform import Platform
+from civicstack.trust import Purpose
+
+ROOT = ("root", "HM Government")
+
+#: name -> (display name, vct, claims it may attest)
+AUTHORITIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "passport-office": ("HM Passport Office", PID_VCT, tuple(sorted(PID.claim_names))),
+    "home-office": (
+        "Home Office",
+        RIGHT_TO_WORK_VCT,
+        tuple(sorted(RIGHT_TO_WORK.claim_names)),
+    ),
+}
+
+EMPLOYER_CLAIMS = ("given_name", "family_name", "right_to_work", "valid_until")
+IDENTITY_CLAIMS = ("given_name", "family_name", "birthdate", "address")
+
+
+@dataclass(frozen=True)
+class PurposeSpec:
+    """A purpose a relying party is registered for."""
+
+    id: str
+    description: str
+    vct: str
+    claims: tuple[str, ...]
+
+
+#: name -> (display name, purposes)
+RELYING_PARTIES: dict[str, tuple[str, tuple[PurposeSpec, ...]]] = {
+    "employer": (
+        "Acme Ltd",
+        (
+            PurposeSpec(
+                "right_to_work",
+                "Check that you may work for us",
+                RIGHT_TO_WORK_VCT,
+                EMPLOYER_CLAIMS,
+            ),
+        ),
+    ),
+    "shop": (
+        "Corner Shop",
+        (PurposeSpec("age_check", "Sell you alcohol", PID_VCT, ("age_over_18",)),),
+    ),
+    "landlord": (
+        "Northside Lettings",
+        (
+            PurposeSpec(
+                "identity", "Confirm who you are before a tenancy", PID_VCT, IDENTITY_CLAIMS
+            ),
+        ),
+    ),
+    "bank": (
+        "Civic Bank",
+        (
+            PurposeSpec(
+                "identity",
+                "Know our customer (anti-money-laundering)",
+                PID_VCT,
+                (*IDENTITY_CLAIMS, "nationalities", "document_number"),
+            ),
+        ),
+    ),
+}
+
+
+def purposes_of(name: str) -> list[Purpose]:
+    """The :class:`Purpose` objects relying party ``name`` is registered for."""
+    return [
+        Purpose.create(p.id, p.description, {p.vct: list(p.claims)})
+        for p in RELYING_PARTIES[name][1]
+    ]
+
+
+def seed_demo_world(platform: Platform) -> bool:
+    """Create the demo world unless a root authority exists already; True if it was created.
+
+    Idempotent and safe to call on every start: an existing root means the operator (or an
+    earlier start) has set up the trust framework, and it is left as it is.
+    """
+    authorities = platform.authorities
+    try:
+        authorities.root()
+    except CivicError as exc:
+        if exc.code != "no_root_authority":
+            raise
+    else:
+        return False
+    authorities.init_root(*ROOT)
+    for name, (display, vct, claims) in AUTHORITIES.items():
+        authorities.accredit(name, scope={vct: list(claims)}, display_name=display)
+    for name, (display, _) in RELYING_PARTIES.items():
+        authorities.register(name, purposes=purposes_of(name), display_name=display)
+    return True
