@@ -7,9 +7,10 @@
 Both servers run as one process on this machine: ``civic up --workers 1`` over the seeded
 platform (SQLite), and Datasette 0.65.5 (installed into its own virtual environment under
 ``bench/_peers``, never into our dependencies) over a SQLite file holding the ``address``
-register's records as a table keyed by UPRN. The same load generator drives both: an asyncio
-HTTP/1.1 client written here (keep-alive connections, ``--concurrency`` of them, each sending
-its next request when the last answer is read), so neither side gets a faster client.
+register's records as a table keyed by UPRN. The same load generator drives both
+(bench/_load.py: ``--concurrency`` closed-loop keep-alive HTTP/1.1 clients cycling through
+pre-built requests for random keys), and each server's CPU time per request is read from
+/proc, a figure that holds up on a shared machine better than the rate does.
 
 Measured, requests per second with p50/p99 latency and the error count:
 
@@ -26,22 +27,32 @@ Datasette file are cached under ``bench/_peers/registers-<N>`` so that re-runs s
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+if __name__ == "__main__":
+    # Run as a script: import bench._load from the repository root, and do not let bench/http.py
+    # stand in for the standard library's http package.
+    _here = Path(__file__).resolve().parent
+    if sys.path and Path(sys.path[0] or ".").resolve() == _here:
+        sys.path[0] = str(_here.parent)
+
 import argparse
-import asyncio
 import os
 import random
 import socket
 import sqlite3
 import subprocess
-import sys
 import time
 import venv
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
+
+if TYPE_CHECKING:
+    from bench._load import LoadResult
 
 ROOT = Path(__file__).resolve().parent
 PEERS = ROOT / "_peers"
@@ -144,7 +155,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(argv: list[str], ready: str, env: dict[str, str] | None = None) -> Iterator[None]:
+def serving(
+    argv: list[str], ready: str, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
     """Run a server process until the block ends; wait until ``ready`` answers 200."""
     log = open(PEERS / "server.log", "ab")  # noqa: SIM115 - closed below, after the process
     proc = subprocess.Popen(argv, env={**os.environ, **(env or {})}, stdout=log, stderr=log)
@@ -161,7 +174,7 @@ def serving(argv: list[str], ready: str, env: dict[str, str] | None = None) -> I
             if time.monotonic() > deadline:
                 raise SystemExit(f"{argv[0]} did not become ready")
             time.sleep(0.2)
-        yield
+        yield proc
     finally:
         proc.terminate()
         try:
@@ -172,102 +185,18 @@ def serving(argv: list[str], ready: str, env: dict[str, str] | None = None) -> I
         log.close()
 
 
-# --- the load generator ----------------------------------------------------------------------
-
-
-@dataclass
-class Run:
-    """One measurement: completed requests, errors, latencies."""
-
-    seconds: float
-    done: int
-    errors: int
-    latencies: list[float]
-    #: Errors by HTTP status (200 for a body that was not the data asked for).
-    failures: dict[int, int] = field(default_factory=dict)
-
-    @property
-    def rate(self) -> float:
-        return self.done / self.seconds
-
-    def percentile(self, p: float) -> float:
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(len(ordered) * p))] * 1000 if ordered else 0.0
-
-
-async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
-    """One HTTP/1.1 response: status and body (Content-Length or chunked)."""
-    head = await reader.readuntil(b"\r\n\r\n")
-    lines = head.split(b"\r\n")
-    status = int(lines[0].split(b" ", 2)[1])
-    headers = {}
-    for line in lines[1:]:
-        name, _, value = line.partition(b":")
-        headers[name.strip().lower()] = value.strip()
-    if b"content-length" in headers:
-        return status, await reader.readexactly(int(headers[b"content-length"]))
-    if headers.get(b"transfer-encoding", b"").lower() == b"chunked":
-        body = bytearray()
-        while True:
-            size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
-            if size == 0:
-                await reader.readuntil(b"\r\n")
-                return status, bytes(body)
-            body += await reader.readexactly(size)
-            await reader.readexactly(2)
-    return status, b""
-
-
-async def _client(
-    port: int, path: Callable[[], str], stop: float, run: Run, check: Callable[[bytes], bool]
-) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        while (now := time.perf_counter()) < stop:
-            request = f"GET {path()} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: */*\r\n\r\n"
-            writer.write(request.encode())
-            status, body = await _read_response(reader)
-            took = time.perf_counter() - now
-            if status == 200 and check(body):
-                run.done += 1
-                run.latencies.append(took)
-            else:
-                run.errors += 1
-                run.failures[status] = run.failures.get(status, 0) + 1
-    finally:
-        writer.close()
-
-
-def load(
-    port: int,
-    path: Callable[[], str],
-    seconds: float,
-    concurrency: int,
-    check: Callable[[bytes], bool],
-) -> Run:
-    """``concurrency`` keep-alive clients requesting ``path()`` for ``seconds``."""
-
-    async def main() -> Run:
-        run = Run(seconds, 0, 0, [])
-        start = time.perf_counter()
-        stop = start + seconds
-        await asyncio.gather(*(_client(port, path, stop, run, check) for _ in range(concurrency)))
-        run.seconds = time.perf_counter() - start
-        return run
-
-    return asyncio.run(main())
-
-
 # --- report ----------------------------------------------------------------------------------
 
 
-def line(label: str, run: Run, peer: Run | None) -> str:
+def line(label: str, run: LoadResult, peer: LoadResult | None) -> str:
     """One row of the report."""
     ratio = f"{run.rate / peer.rate:,.2f}x" if peer and peer.rate else "1.00x"
-    errors = f"{run.errors}" + (f" {dict(sorted(run.failures.items()))}" if run.failures else "")
+    kinds = f" {dict(run.error_kinds)}" if run.errors else ""
+    server = run.metered / max(1, run.successes) * 1e6 if run.metered is not None else 0.0
     return (
-        f"  {label:<12} {run.rate:>10,.0f}/s   p50 {run.percentile(0.5):6.2f} ms"
-        f"   p99 {run.percentile(0.99):6.2f} ms   {ratio:>7}   errors {errors}"
+        f"  {label:<12} {run.rate:>9,.0f}/s {ratio:>7}   p50 {run.p50 * 1000:6.2f} ms"
+        f"   p99 {run.p99 * 1000:6.2f} ms   server {server:6.0f} µs/req"
+        f"   errors {run.errors}{kinds}"
     )
 
 
@@ -285,9 +214,12 @@ def main() -> None:
     if args.quick:
         args.records, args.seconds, args.warmup = 5_000, 3.0, 1.0
     PEERS.mkdir(exist_ok=True)
+    from bench._load import event_loop_name
+
     print(
-        f"civicstack registers API vs Datasette {DATASETTE_VERSION}"
-        f"  (python {sys.version.split()[0]}, {args.concurrency} clients, one server process)"
+        f"civicstack registers API vs Datasette {DATASETTE_VERSION}  (python"
+        f" {sys.version.split()[0]}; one server process each; bench/_load.py on"
+        f" {event_loop_name()}, {args.concurrency} keep-alive clients)"
     )
     data = seeded_platform(args.records)
     db, keys = datasette_file(data)
@@ -302,30 +234,31 @@ def main() -> None:
         "--setting", "suggest_facets", "off", "--setting", "default_page_size", "100",
     ]  # fmt: skip
 
-    def key() -> str:
-        return rng.choice(keys)
+    from bench._load import Request, drive, process_tree_cpu
 
-    # Pages start far enough from the end to be full (keys come in key order).
-    firsts = keys[:-100]
-
-    def after() -> str:
-        return rng.choice(firsts)
-
+    # The same random keys for both, each request built once; pages start far enough from the
+    # end to be full (keys come in key order).
+    lookups = [rng.choice(keys) for _ in range(20_000)]
+    afters = [rng.choice(keys[:-100]) for _ in range(5_000)]
     suites = {
         "civicstack": (
             civic_port,
-            lambda: f"/registers/address/records/{key()}",
-            lambda: f"/registers/address/records?after={after()}&page-size=100",
+            [Request("GET", f"/registers/address/records/{k}") for k in lookups],
+            [Request("GET", f"/registers/address/records?after={k}&page-size=100") for k in afters],
         ),
         "datasette": (
             datasette_port,
-            lambda: f"/bench/address/{key()}.json?_shape=objects",
-            lambda: (
-                f"/bench/address.json?_next={after()}&_size=100&_shape=objects&_nocount=1&_nofacet=1"
-            ),
+            [Request("GET", f"/bench/address/{k}.json?_shape=objects") for k in lookups],
+            [
+                Request(
+                    "GET",
+                    f"/bench/address.json?_next={k}&_size=100&_shape=objects&_nocount=1&_nofacet=1",
+                )
+                for k in afters
+            ],
         ),
     }
-    results: dict[str, dict[str, Run]] = {}
+    results: dict[str, dict[str, LoadResult]] = {}
     servers = {
         "civicstack": (
             civic,
@@ -336,12 +269,12 @@ def main() -> None:
     }
     for label, (argv, ready, env) in servers.items():
         port, lookup, page = suites[label]
-        with serving(argv, ready, env):
+        with serving(argv, ready, env) as proc:
             # A response is counted only if it is the data asked for (a record, a page of 100).
-            sample = httpx.get(f"http://127.0.0.1:{port}{lookup()}").json()
+            sample = httpx.get(f"http://127.0.0.1:{port}{lookup[0].path}").json()
             assert sample, f"{label} returned no record"
             results[label] = {}
-            for name, path, check in (
+            for name, requests, check in (
                 (
                     "lookups",
                     lookup,
@@ -349,8 +282,17 @@ def main() -> None:
                 ),
                 ("pages", page, lambda body: body.count(b'"street-address"') >= 100),
             ):
-                load(port, path, args.warmup, args.concurrency, check)
-                results[label][name] = load(port, path, args.seconds, args.concurrency, check)
+                results[label][name] = drive(
+                    "127.0.0.1",
+                    port,
+                    requests[0],
+                    variants=requests,
+                    concurrency=args.concurrency,
+                    seconds=args.seconds,
+                    warmup=args.warmup,
+                    check=check,
+                    meter=lambda pid=proc.pid: process_tree_cpu(pid),
+                )
     for name, title in (("lookups", "record lookups"), ("pages", "record pages (100 each)")):
         print(f"\n{title}, {args.seconds:g} s, {len(keys):,} records")
         peer = results["datasette"][name]
