@@ -17,6 +17,9 @@ Response framing follows RFC 9112 §6.3, in its order (the steps that apply to a
    protocol error, never a guess);
 7. otherwise the body runs to the end of the connection, which then cannot be reused.
 
+``variants`` makes the clients cycle through several requests (each built once, too) instead of
+repeating one: lookups of random keys, say, where one key would only measure a cache.
+
 What counts: a request *started* inside the measured window is counted, and a client finishes
 the request it has in flight when the window closes, so every counted request has a result.
 A success is a 2xx whose body passes the optional ``check``; anything else is an error, by kind:
@@ -36,7 +39,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Coroutine, Iterator, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -229,10 +232,11 @@ class _Tally:
 
     def __init__(
         self, host: str, port: int, request: Request, *, check: Check | None, warmup: float,
-        seconds: float,
+        seconds: float, variants: Sequence[Request] = (),
     ) -> None:  # fmt: skip
         self.host, self.port, self.check = host, port, check
         self.wire = request.encode(host, port)
+        self.wires = [r.encode(host, port) for r in variants] or [self.wire]
         self.head_request = request.method == "HEAD"
         start = time.perf_counter()
         measure_from, end = start + warmup, start + warmup + seconds
@@ -255,7 +259,8 @@ class _Tally:
 async def _client(number: int, tally: _Tally) -> None:
     """One closed-loop client: send, read the whole response, repeat until the window ends."""
     perf = time.perf_counter
-    host, port, wire, check = tally.host, tally.port, tally.wire, tally.check
+    host, port, check = tally.host, tally.port, tally.check
+    wires, turn = tally.wires, number
     head_request = tally.head_request
     end, measure_from = tally.end, tally.measure_from
     latencies, in_flight = tally.latencies, tally.in_flight
@@ -277,7 +282,8 @@ async def _client(number: int, tally: _Tally) -> None:
                     continue
             assert reader is not None
             in_flight[number] = counted
-            writer.write(wire)
+            writer.write(wires[turn % len(wires)])
+            turn += 1
             try:
                 status, body, keep = await read_response(reader, head_request=head_request)
             except (asyncio.IncompleteReadError, ConnectionError):
@@ -317,6 +323,7 @@ async def run_load(
     check: Check | None = None,
     grace: float = 5.0,
     meter: Callable[[], float] | None = None,
+    variants: Sequence[Request] = (),
 ) -> LoadResult:
     """Drive ``concurrency`` keep-alive clients for ``warmup`` + ``seconds``; see the module doc.
 
@@ -326,7 +333,9 @@ async def run_load(
     """
     if concurrency < 1 or seconds <= 0 or warmup < 0 or grace < 0:
         raise ValueError("concurrency >= 1, seconds > 0, warmup >= 0 and grace >= 0")
-    tally = _Tally(host, port, request, check=check, warmup=warmup, seconds=seconds)
+    tally = _Tally(
+        host, port, request, check=check, warmup=warmup, seconds=seconds, variants=variants
+    )
     tasks = [asyncio.create_task(_client(n, tally)) for n in range(concurrency)]
     if warmup:
         await asyncio.sleep(max(0.0, tally.measure_from - time.perf_counter()))
@@ -390,6 +399,7 @@ def drive(
     check: Check | None = None,
     grace: float = 5.0,
     meter: Callable[[], float] | None = None,
+    variants: Sequence[Request] = (),
 ) -> LoadResult:
     """:func:`run_load` from synchronous code, on its own event loop."""
     return run(
@@ -403,6 +413,7 @@ def drive(
             check=check,
             grace=grace,
             meter=meter,
+            variants=variants,
         )
     )
 

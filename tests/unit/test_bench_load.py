@@ -155,6 +155,25 @@ def test_keeps_connections_alive_and_sends_the_request_as_given() -> None:
     assert all(request == server.requests[0] for request in server.requests)
 
 
+def test_variants_are_sent_in_turn_by_every_client() -> None:
+    """With variants, each client cycles through them: every variant is sent, in turn."""
+    variants = [Request("GET", f"/records/k{i}") for i in range(5)]
+    server = Server(ok_response)
+
+    async def scenario() -> LoadResult:
+        async with server:
+            return await run_load(
+                "127.0.0.1", server.port, variants[0], concurrency=1, seconds=0.2,
+                variants=variants,
+            )  # fmt: skip
+
+    result = asyncio.run(scenario())
+    lines = [line for line, _, _ in server.requests]
+    assert result.successes == len(lines) >= 5
+    assert lines[:5] == [b"GET /records/k%d HTTP/1.1" % i for i in range(5)]
+    assert lines[5:10] == lines[: len(lines[5:10])]
+
+
 def test_client_and_server_errors_are_counted_by_status() -> None:
     """4xx and 5xx answers are errors, counted by status code, with no latency recorded."""
     answers = [plain(200, b"{}"), plain(404), plain(503, b"busy")]

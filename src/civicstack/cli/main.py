@@ -83,7 +83,17 @@ def _root(
 def _register() -> None:
     """Attach the command groups (each module owns its ``typer.Typer``)."""
     # Command groups register here, one line each.
-    from civicstack.cli import authority, demo, issuance, log, receive, up, verify, wallet
+    from civicstack.cli import (
+        authority,
+        demo,
+        issuance,
+        log,
+        receive,
+        registers,
+        up,
+        verify,
+        wallet,
+    )
 
     authority.app.registered_commands += issuance.app.registered_commands
     wallet.app.registered_commands += receive.app.registered_commands
@@ -94,6 +104,7 @@ def _register() -> None:
     app.add_typer(authority.app, name="authority")
     app.registered_commands += verify.app.registered_commands
     app.registered_commands += demo.app.registered_commands
+    app.add_typer(registers.app)
 
 
 _register()

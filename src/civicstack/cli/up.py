@@ -30,6 +30,7 @@ def up(
     platform.migrate()
     if seed_demo_world(platform):
         console.print("seeded the demo world: HM Government, two authorities, four relying parties")
+    _seed_registers(platform)
     token = platform.admin_token
     platform.close()
     # Workers rebuild the same settings from the environment.
@@ -55,3 +56,20 @@ def up(
         log_level="warning",
         access_log=False,
     )
+
+
+def _seed_registers(platform: Platform) -> None:
+    """The archived GOV.UK registers and the synthetic ones, at the first start only."""
+    import time
+
+    from civicstack.stores.registers_seed import default_archive, seed_registers
+
+    archive = platform.settings.registers_archive or default_archive()
+    report = seed_registers(platform.registers, archive=archive, now=int(time.time()))
+    if report.imported or report.created:
+        dangling = sum(report.dangling_links.values())
+        console.print(
+            f"  registers  seeded {len(report.imported)} archived GOV.UK registers"
+            f" ({dangling} historic dangling links recorded) and"
+            f" {len(report.created)} synthetic ones"
+        )
