@@ -172,7 +172,9 @@ def measure_civicstack_http(
             load = drive(
                 "127.0.0.1",
                 port,
-                pool,
+                pool[0],
+                variants=pool,
+                once=True,
                 concurrency=concurrency,
                 seconds=seconds,
                 warmup=warmup,

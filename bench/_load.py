@@ -17,6 +17,12 @@ Response framing follows RFC 9112 §6.3, in its order (the steps that apply to a
    protocol error, never a guess);
 7. otherwise the body runs to the end of the connection, which then cannot be reused.
 
+``variants`` makes the clients cycle through several requests (each built once, too) instead of
+repeating one: lookups of random keys, say, where one key would only measure a cache. With
+``once``, the variants are a pool the clients share, sent in turn, each request once while the
+pool lasts: for servers that accept a request only once (a verifier refusing a replayed
+presentation).
+
 What counts: a request *started* inside the measured window is counted, and a client finishes
 the request it has in flight when the window closes, so every counted request has a result.
 A success is a 2xx whose body passes the optional ``check``; anything else is an error, by kind:
@@ -228,18 +234,17 @@ class _Tally:
     """One run's target and shared counters (one event loop, so no locking)."""
 
     def __init__(
-        self, host: str, port: int, request: Request | Sequence[Request], *,
-        check: Check | None, warmup: float, seconds: float,
+        self, host: str, port: int, request: Request, *, check: Check | None, warmup: float,
+        seconds: float, variants: Sequence[Request] = (), once: bool = False,
     ) -> None:  # fmt: skip
         self.host, self.port, self.check = host, port, check
-        requests = [request] if isinstance(request, Request) else list(request)
-        if not requests or len({r.method for r in requests}) != 1:
-            raise ValueError("give one request, or a pool of requests of one method")
-        # A pool is encoded up front (nothing is built inside the window) and sent in turn by
-        # all the clients: each request goes once unless the run outlasts the pool.
-        self.wires = [r.encode(host, port) for r in requests]
-        self.sent = 0
-        self.head_request = requests[0].method == "HEAD"
+        self.wire = request.encode(host, port)
+        self.wires = [r.encode(host, port) for r in variants] or [self.wire]
+        if any(r.method != request.method for r in variants):
+            raise ValueError("the variants share the request's method")
+        self.once = once
+        self.sent = 0  # with ``once``: the pool's next request, shared by every client
+        self.head_request = request.method == "HEAD"
         start = time.perf_counter()
         measure_from, end = start + warmup, start + warmup + seconds
         self.measure_from = measure_from
@@ -261,8 +266,8 @@ class _Tally:
 async def _client(number: int, tally: _Tally) -> None:
     """One closed-loop client: send, read the whole response, repeat until the window ends."""
     perf = time.perf_counter
-    host, port, wires, check = tally.host, tally.port, tally.wires, tally.check
-    pool = len(wires)
+    host, port, check = tally.host, tally.port, tally.check
+    wires, turn = tally.wires, number
     head_request = tally.head_request
     end, measure_from = tally.end, tally.measure_from
     latencies, in_flight = tally.latencies, tally.in_flight
@@ -284,8 +289,12 @@ async def _client(number: int, tally: _Tally) -> None:
                     continue
             assert reader is not None
             in_flight[number] = counted
-            writer.write(wires[tally.sent % pool])
-            tally.sent += 1
+            if tally.once:
+                writer.write(wires[tally.sent % len(wires)])
+                tally.sent += 1
+            else:
+                writer.write(wires[turn % len(wires)])
+                turn += 1
             try:
                 status, body, keep = await read_response(reader, head_request=head_request)
             except (asyncio.IncompleteReadError, ConnectionError):
@@ -317,7 +326,7 @@ async def _client(number: int, tally: _Tally) -> None:
 async def run_load(
     host: str,
     port: int,
-    request: Request | Sequence[Request],
+    request: Request,
     *,
     concurrency: int,
     seconds: float,
@@ -325,11 +334,10 @@ async def run_load(
     check: Check | None = None,
     grace: float = 5.0,
     meter: Callable[[], float] | None = None,
+    variants: Sequence[Request] = (),
+    once: bool = False,
 ) -> LoadResult:
     """Drive ``concurrency`` keep-alive clients for ``warmup`` + ``seconds``; see the module doc.
-
-    ``request`` is one request every client repeats, or a pool the clients send in turn (for
-    servers that accept each request once, such as a verifier refusing replays).
 
     Returns within ``warmup + seconds + grace`` whatever the server does: a client still
     waiting then is cancelled and its request counted as a ``timeout`` error. ``meter`` (say,
@@ -337,7 +345,10 @@ async def run_load(
     """
     if concurrency < 1 or seconds <= 0 or warmup < 0 or grace < 0:
         raise ValueError("concurrency >= 1, seconds > 0, warmup >= 0 and grace >= 0")
-    tally = _Tally(host, port, request, check=check, warmup=warmup, seconds=seconds)
+    tally = _Tally(
+        host, port, request, check=check, warmup=warmup, seconds=seconds, variants=variants,
+        once=once,
+    )  # fmt: skip
     tasks = [asyncio.create_task(_client(n, tally)) for n in range(concurrency)]
     if warmup:
         await asyncio.sleep(max(0.0, tally.measure_from - time.perf_counter()))
@@ -393,7 +404,7 @@ def run(main: Coroutine[Any, Any, T]) -> T:
 def drive(
     host: str,
     port: int,
-    request: Request | Sequence[Request],
+    request: Request,
     *,
     concurrency: int,
     seconds: float,
@@ -401,6 +412,8 @@ def drive(
     check: Check | None = None,
     grace: float = 5.0,
     meter: Callable[[], float] | None = None,
+    variants: Sequence[Request] = (),
+    once: bool = False,
 ) -> LoadResult:
     """:func:`run_load` from synchronous code, on its own event loop."""
     return run(
@@ -414,6 +427,8 @@ def drive(
             check=check,
             grace=grace,
             meter=meter,
+            variants=variants,
+            once=once,
         )
     )
 

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from civicstack.stores.documents import DocumentStore
     from civicstack.stores.issuance import IssuanceStore
     from civicstack.stores.log import LogStore
+    from civicstack.stores.registers import RegisterStore
     from civicstack.stores.status_lists import StatusListStore
     from civicstack.stores.trust import TrustStore
     from civicstack.stores.verifier import VerifierStore
@@ -70,6 +71,15 @@ class Platform:
         from civicstack.stores.log import LogStore
 
         return LogStore(self.engine)
+
+    @cached_property
+    def registers(self) -> RegisterStore:
+        """The registers, each with its own log in :attr:`logs` and key sealed by
+        :attr:`master_key`; new logs are named after the platform's host (C2SP origins)."""
+        from civicstack.stores.registers import RegisterStore
+
+        host = self.settings.base_url.split("://", 1)[-1]
+        return RegisterStore(self.engine, self.logs, lambda: self.master_key, origin_prefix=host)
 
     def migrate(self) -> None:
         """Bring the schema to the latest revision of every component."""
@@ -101,7 +111,7 @@ class Platform:
 
     @cached_property
     def master_key(self) -> bytes:
-        """The 32-byte key-encryption key of the authorities' signing keys."""
+        """The 32-byte key-encryption key of the authorities' (and registers' log) signing keys."""
         if self.settings.master_key:
             return _master_key(self.settings.master_key, "CIVIC_MASTER_KEY")
         path = self.settings.data_dir / "master-key"
@@ -281,7 +291,9 @@ class Platform:
         )
 
     def close(self) -> None:
-        """Release database connections, the log store and the HTTP client."""
+        """Release database connections, the log and register stores and the HTTP client."""
+        if "registers" in self.__dict__:
+            self.registers.close()
         if "logs" in self.__dict__:
             self.logs.close()
         if "_http" in self.__dict__:

@@ -28,6 +28,9 @@ class Settings:
     ``CIVIC_MASTER_KEY``    base64url of 32 bytes: the key-encryption key sealing authorities'
                             signing keys (default: generated into ``<data dir>/master-key``)
     ``CIVIC_WALLET_DIR``    the local holder wallet of ``civic wallet`` (default <data dir>/wallet)
+    ``CIVIC_REGISTERS_ARCHIVE``  directory of archived GOV.UK registers (``*.rsf``) seeded at the
+                            first ``civic up`` (default: ``../shared/data/gov-uk-registers-2021``
+                            next to a source checkout, when present)
     """
 
     data_dir: Path
@@ -40,6 +43,7 @@ class Settings:
     events_url: str | None = None
     master_key: str | None = None
     wallet_dir: Path | None = None
+    registers_archive: Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -65,6 +69,9 @@ class Settings:
             master_key=env.get("CIVIC_MASTER_KEY") or None,
             wallet_dir=Path(env["CIVIC_WALLET_DIR"]).expanduser()
             if env.get("CIVIC_WALLET_DIR")
+            else None,
+            registers_archive=Path(env["CIVIC_REGISTERS_ARCHIVE"]).expanduser()
+            if env.get("CIVIC_REGISTERS_ARCHIVE")
             else None,
         )
         settings = replace(settings, **{k: v for k, v in overrides.items() if v is not None})

@@ -155,14 +155,37 @@ def test_keeps_connections_alive_and_sends_the_request_as_given() -> None:
     assert all(request == server.requests[0] for request in server.requests)
 
 
-def test_a_pool_of_requests_is_sent_in_turn() -> None:
-    """With a pool, the clients send its requests in turn, each once while the pool lasts."""
+def test_variants_are_sent_in_turn_by_every_client() -> None:
+    """With variants, each client cycles through them: every variant is sent, in turn."""
+    variants = [Request("GET", f"/records/k{i}") for i in range(5)]
+    server = Server(ok_response)
+
+    async def scenario() -> LoadResult:
+        async with server:
+            return await run_load(
+                "127.0.0.1", server.port, variants[0], concurrency=1, seconds=0.2,
+                variants=variants,
+            )  # fmt: skip
+
+    result = asyncio.run(scenario())
+    lines = [line for line, _, _ in server.requests]
+    assert result.successes == len(lines) >= 5
+    assert lines[:5] == [b"GET /records/k%d HTTP/1.1" % i for i in range(5)]
+    assert lines[5:10] == lines[: len(lines[5:10])]
+
+
+def test_a_pool_sent_once_is_shared_by_the_clients() -> None:
+    """With ``once`` the clients share the variants as a pool, sent in turn: every request
+    goes once while the pool lasts."""
     pool = [Request("POST", "/verify", {}, b"%d" % i) for i in range(200_000)]
     server = Server(ok_response)
 
     async def scenario() -> LoadResult:
         async with server:
-            return await run_load("127.0.0.1", server.port, pool, concurrency=3, seconds=0.2)
+            return await run_load(
+                "127.0.0.1", server.port, pool[0], concurrency=3, seconds=0.2, variants=pool,
+                once=True,
+            )  # fmt: skip
 
     result = asyncio.run(scenario())
     bodies = [body for _, _, body in server.requests]
@@ -171,13 +194,11 @@ def test_a_pool_of_requests_is_sent_in_turn() -> None:
     assert sorted(bodies, key=int) == [b"%d" % i for i in range(len(bodies))]
 
 
-def test_a_pool_needs_one_method() -> None:
-    """An empty pool, or one mixing methods, is refused."""
-    with pytest.raises(ValueError, match="pool"):
-        asyncio.run(run_load("127.0.0.1", 9, [], concurrency=1, seconds=0.1))
+def test_variants_share_the_request_method() -> None:
+    """Variants of another method than the request's are refused."""
     mixed = [Request("GET", "/"), Request("POST", "/")]
-    with pytest.raises(ValueError, match="pool"):
-        asyncio.run(run_load("127.0.0.1", 9, mixed, concurrency=1, seconds=0.1))
+    with pytest.raises(ValueError, match="method"):
+        asyncio.run(run_load("127.0.0.1", 9, mixed[0], concurrency=1, seconds=0.1, variants=mixed))
 
 
 def test_client_and_server_errors_are_counted_by_status() -> None:

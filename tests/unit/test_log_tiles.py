@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from civicstack.errors import CivicError, InputError
-from civicstack.log import MemoryTiles, leaf_hash, mth
+from civicstack.log import MemoryTiles, leaf_hash, mth, verify_consistency, verify_inclusion
 from civicstack.log.tiles import (
+    ProofMemo,
     Tile,
     TileRef,
     decode_bundle,
@@ -16,7 +19,10 @@ from civicstack.log.tiles import (
     grow,
     index_path,
     parse_tile_path,
+    prove_consistency,
+    prove_inclusion,
     right_edge,
+    root_at,
     tile_width,
 )
 
@@ -124,3 +130,68 @@ def test_tile_paths_parse_back_and_non_canonical_ones_are_refused() -> None:
         with pytest.raises(InputError) as err:
             parse_tile_path(bad)
         assert err.value.code == "not_found"
+
+
+def _remembering_reader(
+    tiles: MemoryTiles,
+) -> tuple[ProofMemo, Callable[[int, int, int], Tile | None]]:
+    memo = ProofMemo()
+
+    def peek(level: int, index: int, width: int) -> Tile | None:
+        tile = tiles.tiles.get((level, index))
+        return tile if tile is not None and tile.width >= width else None
+
+    return memo, peek
+
+
+@pytest.fixture(scope="module")
+def tree_70k() -> tuple[MemoryTiles, list[bytes]]:
+    """The spec's example size: three tile levels, partial tiles on every one."""
+    entries = [b"leaf %d" % i for i in range(70_000)]
+    tiles = MemoryTiles()
+    tiles.append(0, entries)
+    return tiles, [leaf_hash(e) for e in entries]
+
+
+@settings(max_examples=80, deadline=None)
+@given(data=st.data())
+def test_remembered_proofs_equal_proofs_read_from_tiles(
+    tree_70k: tuple[MemoryTiles, list[bytes]], data: st.DataObject
+) -> None:
+    """Proofs served from a memo and cached tiles are the proofs read from tiles, and verify."""
+    tiles, leaves = tree_70k
+    memo, peek = _remembering_reader(tiles)
+    boundary = st.sampled_from([1, 255, 256, 257, 511, 512, 65_535, 65_536, 65_537, 69_999])
+    for _ in range(3):
+        size2 = data.draw(st.one_of(boundary, st.integers(2, 70_000)) | st.just(70_000))
+        size1 = min(size2, data.draw(st.one_of(boundary, st.integers(1, size2))))
+        index = data.draw(st.integers(0, size2 - 1))
+        for _again in range(2):  # the second time comes from what the first remembered
+            proof = prove_consistency(size1, size2, tiles, memo, peek)
+            assert proof == prove_consistency(size1, size2, tiles)
+            # Roots read from tiles without a memo (checked against MTH in test_stores_log).
+            root1, root2 = root_at(size1, tiles), root_at(size2, tiles)
+            verify_consistency(size1, size2, root1, root2, proof)
+            path = prove_inclusion(index, size2, tiles, memo, peek)
+            assert path == prove_inclusion(index, size2, tiles)
+            verify_inclusion(leaves[index], index, size2, path, root2)
+            assert root_at(size2, tiles, memo) == root2
+
+
+def test_a_proof_needing_an_uncached_tile_falls_back_to_reading_it(
+    tree_70k: tuple[MemoryTiles, list[bytes]],
+) -> None:
+    """When peek lacks a tile the proof is still complete (read through the tile source)."""
+    tiles, leaves = tree_70k
+    memo = ProofMemo()
+    proof = prove_consistency(1000, 70_000, tiles, memo, lambda level, index, width: None)
+    verify_consistency(1000, 70_000, mth(leaves[:1000]), mth(leaves), proof)
+    assert memo.spans  # the wide spans read from tiles were remembered
+
+
+def test_a_full_memo_starts_afresh() -> None:
+    """Past its bound a memo forgets everything rather than grow."""
+    memo = ProofMemo(max_entries=2)
+    memo.spans.update({(0, 256): b"a" * 32, (256, 512): b"b" * 32, (0, 512): b"c" * 32})
+    memo.trim()
+    assert memo.spans == {}

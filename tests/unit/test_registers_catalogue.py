@@ -69,6 +69,28 @@ def test_created_register_is_described_in_the_same_transaction() -> None:
     assert len(changes["field"].entries) == 3
 
 
+def test_extra_metadata_goes_into_the_new_registers_log_after_its_definition() -> None:
+    """create_register's metadata become system entries after the definition, in the log."""
+    catalogue = Catalogue.bootstrap(now=NOW)
+    marker = Item.of({"synthetic": "generated test data"})
+    catalogue.create_register("gp-practice", PRACTICE, now=NOW, metadata={"synthetic": marker})
+    practice = catalogue.get("gp-practice")
+    assert practice.metadata("synthetic") == marker
+    system = practice.entries(Scope.SYSTEM)
+    assert [e.key for e in system][-2:] == ["register:gp-practice", "synthetic"]
+    assert practice.log_leaves()[-1].endswith(b',"entry-type":"system"}')
+
+
+def test_metadata_registers_cannot_be_created_twice() -> None:
+    """Creating the metadata registers where they exist is a conflict that changes nothing."""
+    catalogue = Catalogue.bootstrap(now=NOW)
+    before = {n: r.head() for n, r in catalogue.registers.items()}
+    with pytest.raises(CivicError) as caught:
+        catalogue.create_metadata_registers(now=NOW)
+    assert caught.value.code == "conflict"
+    assert {n: r.head() for n, r in catalogue.registers.items()} == before
+
+
 def test_a_new_datatype_in_use_is_added_to_the_datatype_register() -> None:
     """A field whose datatype the datatype register lacks adds that datatype's record."""
     catalogue = Catalogue()

@@ -376,3 +376,44 @@ def test_cached_tiles_follow_appends_made_elsewhere(store: LogStore, engine: Eng
     for i in (0, 255, 299, 511, 699):
         verify_inclusion(leaves[i], i, 700, store.inclusion_proof("test", i), root)
     verify_consistency(300, 700, mth(leaves[:300]), root, store.consistency_proof("test", 300))
+
+
+def test_a_rolled_back_append_never_becomes_a_known_size(store: LogStore) -> None:
+    """Sizes seen only inside a write that rolled back are refused for proofs afterwards."""
+    store.append("test", _entries(300), SIGNER)
+    leaves = [leaf_hash(e) for e in _entries(300)]
+    verify_consistency(10, 300, mth(leaves[:10]), mth(leaves), store.consistency_proof("test", 10))
+
+    def append_then_fail() -> None:
+        with store.transaction() as conn:
+            store.append_in(conn, "test", _entries(600, "gone"), SIGNER)
+            raise RuntimeError("abort")
+
+    with pytest.raises(RuntimeError):
+        append_then_fail()
+    for ask in (lambda: store.consistency_proof("test", 10, 900), lambda: store.root("test", 301)):
+        with pytest.raises(CivicError) as err:
+            ask()
+        assert err.value.code == "proof_out_of_range"
+
+
+def test_remembered_proofs_stay_correct_as_the_log_grows(store: LogStore, engine: Engine) -> None:
+    """Proofs to every size seen, asked again from memory as another store appends, verify."""
+    entries = _entries(2000)
+    leaves = [leaf_hash(e) for e in entries]
+    elsewhere = LogStore(engine)
+    sizes: list[int] = []
+    for start, stop in ((0, 300), (300, 700), (700, 1500), (1500, 2000)):
+        elsewhere.append("test", entries[start:stop], SIGNER)
+        sizes.append(stop)
+        store.root("test")  # the reader learns the new size
+        for size2 in sizes:
+            root2 = mth(leaves[:size2])
+            assert store.root("test", size2) == root2
+            for size1 in (1, 255, 256, 257, size2 // 2 or 1, size2):
+                proof = store.consistency_proof("test", size1, size2)
+                verify_consistency(size1, size2, mth(leaves[:size1]), root2, proof)
+            for index in (0, size2 - 1, size2 // 3):
+                path = store.inclusion_proof("test", index, size2)
+                verify_inclusion(leaves[index], index, size2, path, root2)
+    elsewhere.close()

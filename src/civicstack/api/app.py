@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse
-from starlette.types import ASGIApp
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from civicstack import __version__
 from civicstack.api.limits import BodySizeLimit
@@ -51,10 +52,11 @@ def service_app(title: str, summary: str, *, version: str = __version__) -> Fast
 def service_factories() -> list[ServiceFactory]:
     """Every service the platform serves, in catalogue order (components add theirs here)."""
     from civicstack.api.issuers import issuers_service
+    from civicstack.api.registers import registers_service
     from civicstack.api.trust import trust_service
     from civicstack.api.verifier import verifier_service
 
-    return [issuers_service, verifier_service, trust_service]
+    return [issuers_service, verifier_service, trust_service, registers_service]
 
 
 def create_app(platform: Platform, factories: list[ServiceFactory] | None = None) -> FastAPI:
@@ -70,6 +72,8 @@ def create_app(platform: Platform, factories: list[ServiceFactory] | None = None
     for factory in service_factories() if factories is None else factories:
         service, sub = factory(platform)
         root.mount(service.mount, sub)
+        # The mount point itself (``/registers``) is the service's root, not a redirect to it.
+        root.router.routes.append(Route(service.mount, _ServiceRoot(sub), include_in_schema=False))
         if service.routes is not None:
             root.include_router(service.routes)
         services.append(service)
@@ -102,6 +106,19 @@ def create_app(platform: Platform, factories: list[ServiceFactory] | None = None
         ]
 
     return root
+
+
+class _ServiceRoot:
+    """Serves a mounted sub-app's ``/`` at the bare mount path (ASGI)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        mount = scope.get("root_path", "") + scope["path"]
+        await self.app(
+            {**scope, "root_path": mount, "path": mount + "/", "raw_path": None}, receive, send
+        )
 
 
 def _catalogue_html(services: list[Service]) -> str:

@@ -57,3 +57,18 @@ class BodySizeLimit:
             return await receive()
 
         await self.app(scope, replay, send)
+
+
+class QueryStringLimit:
+    """ASGI middleware: refuse a query string over ``max_bytes`` with a 414 problem."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int = 4096) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and len(scope.get("query_string", b"")) > self.max_bytes:
+            detail = f"query strings are limited to {self.max_bytes} bytes"
+            await problem("too_large", detail, status=414)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)

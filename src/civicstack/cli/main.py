@@ -89,6 +89,7 @@ def _register() -> None:
         issuance,
         log,
         receive,
+        registers,
         up,
         verifier,
         verify,
@@ -105,6 +106,7 @@ def _register() -> None:
     app.add_typer(verifier.app, name="verifier")
     app.registered_commands += verify.app.registered_commands
     app.registered_commands += demo.app.registered_commands
+    app.add_typer(registers.app)
 
 
 _register()

@@ -30,6 +30,7 @@ def up(
     platform.migrate()
     if seed_demo_world(platform):
         console.print("seeded the demo world: HM Government, two authorities, four relying parties")
+    _seed_registers(platform)
     token = platform.admin_token
     from civicstack.api.app import create_app
 
@@ -64,3 +65,20 @@ def up(
         proxy_headers=False,
         server_header=False,
     )
+
+
+def _seed_registers(platform: Platform) -> None:
+    """The archived GOV.UK registers and the synthetic ones, at the first start only."""
+    import time
+
+    from civicstack.stores.registers_seed import default_archive, seed_registers
+
+    archive = platform.settings.registers_archive or default_archive()
+    report = seed_registers(platform.registers, archive=archive, now=int(time.time()))
+    if report.imported or report.created:
+        dangling = sum(report.dangling_links.values())
+        console.print(
+            f"  registers  seeded {len(report.imported)} archived GOV.UK registers"
+            f" ({dangling} historic dangling links recorded) and"
+            f" {len(report.created)} synthetic ones"
+        )

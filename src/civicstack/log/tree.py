@@ -51,11 +51,6 @@ def leaf_hash(entry: bytes) -> bytes:
     return merkle_leaf_hash(entry)
 
 
-def _split(n: int) -> int:
-    """The largest power of two smaller than ``n`` (n >= 2): where §2.1.1 splits D[n]."""
-    return 1 << ((n - 1).bit_length() - 1)
-
-
 def mth(leaf_hashes: Sequence[bytes]) -> bytes:
     """MTH(D[n]) from leaf hashes held in memory (RFC 9162 §2.1.1); for small trees and tests."""
     if not leaf_hashes:
@@ -107,7 +102,8 @@ def inclusion_spans(index: int, size: int) -> list[Span]:
     # PATH(m, D[n]) = PATH(m, D[0:k]) : MTH(D[k:n]) for m < k, else PATH(m - k, D[k:n]) :
     # MTH(D[0:k]), descended iteratively: each step's sibling is the next hash up from the leaf.
     while hi - lo > 1:
-        k = _split(hi - lo)
+        # k: the largest power of two smaller than hi - lo, where §2.1.1 splits the tree.
+        k = 1 << ((hi - lo - 1).bit_length() - 1)
         if index < lo + k:
             spans.append((lo + k, hi))
             hi = lo + k
@@ -127,7 +123,7 @@ def consistency_spans(size1: int, size2: int) -> list[Span]:
     # SUBPROOF(m, D[n], b): while m < n, split at k; m <= k recurses left with the right subtree
     # as a proof hash, m > k recurses right (b becomes false) with the left subtree as a hash.
     while m != n:
-        k = _split(n)
+        k = 1 << ((n - 1).bit_length() - 1)  # the largest power of two smaller than n
         if m <= k:
             spans.append((lo + k, lo + n))
             n = k

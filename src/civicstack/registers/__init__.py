@@ -13,7 +13,8 @@ The public surface:
   :func:`stage_rsf`;
 - schema changes: :func:`stage_definition`, :func:`stage_new_field` (system entries in the log);
 - linked registers: :class:`Catalogue` (implements :class:`civicstack.types.RegisterLinks`):
-  multi-register imports, ``create_register``, ``add_field``, ``bootstrap``.
+  multi-register imports, ``create_register``, ``add_field``, ``bootstrap``; its rules over any
+  storage in :class:`LinkedRegisters` (registers that fit :class:`CatalogueRegister`).
 """
 
 from civicstack.registers.batch import (
@@ -26,7 +27,12 @@ from civicstack.registers.batch import (
     RegisterHead,
 )
 from civicstack.registers.canonical import Item, Value, canonical_json, item_hash, json_string
-from civicstack.registers.catalogue import Catalogue, NoRegisters
+from civicstack.registers.catalogue import (
+    Catalogue,
+    CatalogueRegister,
+    LinkedRegisters,
+    NoRegisters,
+)
 from civicstack.registers.datatypes import Datatype, check_value
 from civicstack.registers.define import stage_definition, stage_new_field
 from civicstack.registers.entries import Entry, Record, Scope, check_timestamp, format_timestamp
@@ -53,6 +59,7 @@ __all__ = [
     "AssertRootHash",
     "Cardinality",
     "Catalogue",
+    "CatalogueRegister",
     "Changeset",
     "Command",
     "DanglingLink",
@@ -62,6 +69,7 @@ __all__ = [
     "Item",
     "LineError",
     "Link",
+    "LinkedRegisters",
     "NoRegisters",
     "PendingLink",
     "RSFImport",

@@ -7,16 +7,24 @@ resolved against the staged state of all of them plus the registers already held
 applied. One bad line in any file leaves every register as it was. Creating a register or adding
 a field also records it in the ``register``, ``field`` and ``datatype`` registers (see
 :mod:`civicstack.registers.define`), in the same transaction.
+
+The rules live in :class:`LinkedRegisters`, generic over where registers are kept: the in-memory
+:class:`Catalogue` holds :class:`~civicstack.registers.register.Register` objects, and the storage
+adapter (``civicstack.stores.registers``) runs the same rules over database-backed registers
+inside one database transaction. A storage provides three things: :meth:`LinkedRegisters.lookup`,
+:meth:`LinkedRegisters.new_register`, and registers that apply a changeset (``apply``) without
+failing part-way once every batch has closed.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence, Set
 from types import MappingProxyType
-from typing import BinaryIO
+from typing import Any, BinaryIO, Generic, Protocol, TypeVar
 
 from civicstack.errors import CivicError, VerificationError
-from civicstack.registers.batch import Changeset, LineError, RegisterBatch
+from civicstack.registers.batch import Changeset, LineError, RegisterBase, RegisterBatch
 from civicstack.registers.canonical import Item
 from civicstack.registers.datatypes import Datatype
 from civicstack.registers.define import (
@@ -26,10 +34,10 @@ from civicstack.registers.define import (
     stage_definition,
     stage_new_field,
 )
-from civicstack.registers.entries import Scope
+from civicstack.registers.entries import Record, Scope
 from civicstack.registers.register import Register
 from civicstack.registers.rsf import RSFLimits, stage_rsf
-from civicstack.registers.schema import Field, RegisterDefinition
+from civicstack.registers.schema import Field, RegisterDefinition, Schema
 from civicstack.types import RegisterLinks
 
 RSFSource = bytes | BinaryIO | Iterable[bytes]
@@ -47,32 +55,58 @@ class NoRegisters:
         return set(keys)
 
 
-class Catalogue:
-    """Registers by name, answering link lookups across them (and ``external`` beyond)."""
+class CatalogueRegister(RegisterBase, Protocol):
+    """What the catalogue rules need of a register, wherever it is kept."""
 
-    def __init__(self, external: RegisterLinks | None = None) -> None:
-        self._registers: dict[str, Register] = {}
-        self._external: RegisterLinks = external or NoRegisters()
+    def batch(self, *, name: str | None = None) -> RegisterBatch:
+        """A batch staged on this register."""
+        ...
+
+    def apply(self, changes: Changeset) -> None:
+        """Apply a closed changeset built on the current head (raise ``conflict`` otherwise)."""
+        ...
+
+    def record(self, key: str) -> Record | None:
+        """The user record for ``key``."""
+        ...
 
     @property
-    def registers(self) -> Mapping[str, Register]:
-        """The registers held, by name."""
-        return MappingProxyType(self._registers)
+    def schema(self) -> Schema:
+        """The schema in force."""
+        ...
 
-    def get(self, name: str) -> Register:
-        """The register called ``name``; raises ``not_found``."""
-        register = self._registers.get(name)
-        if register is None:
-            raise CivicError("not_found", f"no register {name!r}")
-        return register
+
+R = TypeVar("R", bound=CatalogueRegister)
+
+
+class LinkedRegisters(ABC, Generic[R]):
+    """The rules of changing linked registers together, over any storage of registers.
+
+    Implements :class:`~civicstack.types.RegisterLinks` for the registers it can look up (and
+    ``external`` beyond them).
+    """
+
+    def __init__(self, external: RegisterLinks | None = None) -> None:
+        self._external: RegisterLinks = external or NoRegisters()
+
+    @abstractmethod
+    def lookup(self, name: str) -> R | None:
+        """The register called ``name``, if the storage holds it."""
+
+    @abstractmethod
+    def new_register(self, name: str) -> R:
+        """An empty register to stage a new register ``name`` on (kept once applied)."""
+
+    def applied(self, name: str, register: R) -> None:
+        """Called after ``register`` took its changes (a storage may start holding it)."""
 
     def has_register(self, name: str) -> bool:
-        """Whether the catalogue (or the external lookup) has a register called ``name``."""
-        return name in self._registers or self._external.has_register(name)
+        """Whether the storage (or the external lookup) has a register called ``name``."""
+        return self.lookup(name) is not None or self._external.has_register(name)
 
     def missing_keys(self, register: str, keys: Set[str]) -> Set[str]:
         """The keys with no record in ``register``."""
-        held = self._registers.get(register)
+        held = self.lookup(register)
         if held is not None:
             return held.missing_keys(keys)
         return self._external.missing_keys(register, keys)
@@ -90,7 +124,7 @@ class Catalogue:
         except in the registers named in ``unsafe_allow_dangling_links`` (or all, with
         ``True``), where they are reported in the changeset. Errors name the register and line.
         """
-        staged: dict[str, tuple[Register, RegisterBatch]] = {}
+        staged: dict[str, tuple[R, RegisterBatch]] = {}
         for name, source in sources.items():
             _, batch = self._stage(name, staged)
             try:
@@ -112,16 +146,21 @@ class Catalogue:
         text: str | None = None,
         registry: str | None = None,
         phase: str | None = None,
+        metadata: Mapping[str, Item] | None = None,
+        records: Sequence[tuple[str, Sequence[Item]]] = (),
     ) -> dict[str, Changeset]:
         """Create a register, and describe it in the ``register``, ``field`` and ``datatype``
         registers when the catalogue holds them, in one transaction.
 
+        ``metadata`` adds further system entries after the definition (key -> item; for
+        example ``synthetic``), inside the register's log like the rest of its metadata;
+        ``records`` its first user entries, one per ``(key, items)``, in the same batch.
         Raises ``conflict`` when the register exists or a field is already defined otherwise
         (fields are shared: reuse :meth:`field`), ``invalid_schema`` for a bad definition.
         """
-        if name in self._registers:
+        if self.lookup(name) is not None:
             raise CivicError("conflict", f"register {name!r} exists")
-        staged: dict[str, tuple[Register, RegisterBatch]] = {}
+        staged: dict[str, tuple[R, RegisterBatch]] = {}
         _, batch = self._stage(name, staged)
         definition = stage_definition(
             batch,
@@ -134,13 +173,18 @@ class Catalogue:
             registry=registry,
             phase=phase,
         )
+        for key, item in (metadata or {}).items():
+            batch.append_items(Scope.SYSTEM, key, [item], now=now)
+        for key, items in records:
+            batch.append_items(Scope.USER, key, items, now=now)
         self._describe(staged, name, definition, fields, now=now)
         return self._apply(staged, False)
 
     def add_field(self, register: str, field: Field, *, now: int) -> dict[str, Changeset]:
         """Add a field to a register (RFC 0001) and describe it, in one transaction."""
-        self.get(register)
-        staged: dict[str, tuple[Register, RegisterBatch]] = {}
+        if self.lookup(register) is None:
+            raise CivicError("not_found", f"no register {register!r}")
+        staged: dict[str, tuple[R, RegisterBatch]] = {}
         _, batch = self._stage(register, staged)
         definition = stage_new_field(batch, field, now=now)
         self._describe(staged, register, definition, [field], now=now)
@@ -148,18 +192,24 @@ class Catalogue:
 
     def field(self, name: str) -> Field | None:
         """The definition of field ``name`` in the ``field`` register, if held."""
-        held = self._registers.get("field")
+        held = self.lookup("field")
         record = held.record(name) if held is not None else None
         return Field.from_item(record.item) if record is not None else None
 
-    @classmethod
-    def bootstrap(cls, *, now: int, registry: str | None = None) -> Catalogue:
-        """A catalogue holding only the self-describing ``datatype``, ``field`` and ``register``
-        registers: the start of an installation that does not import GOV.UK's."""
-        catalogue = cls()
-        staged: dict[str, tuple[Register, RegisterBatch]] = {}
+    def create_metadata_registers(
+        self, *, now: int, registry: str | None = None
+    ) -> dict[str, Changeset]:
+        """Create the self-describing ``datatype``, ``field`` and ``register`` registers, in one
+        transaction: the start of an installation that does not import GOV.UK's.
+
+        Raises ``conflict`` when any of them exists.
+        """
+        present = sorted(n for n in METADATA_REGISTERS if self.lookup(n) is not None)
+        if present:
+            raise CivicError("conflict", f"metadata registers exist: {', '.join(present)}")
+        staged: dict[str, tuple[R, RegisterBatch]] = {}
         for name, (field_names, text) in METADATA_REGISTERS.items():
-            _, batch = catalogue._stage(name, staged)
+            _, batch = self._stage(name, staged)
             fields = [METADATA_FIELDS[f] for f in field_names]
             stage_definition(
                 batch, name, fields, now=now, text=text, registry=registry, phase="beta"
@@ -177,20 +227,20 @@ class Catalogue:
                 field_names, register=name, registry=registry, phase="beta", text=text
             )
             register_register.append_items(Scope.USER, name, [definition.to_item()], now=now)
-        catalogue._apply(staged, False)
-        return catalogue
+        return self._apply(staged, False)
 
     def _stage(
-        self, name: str, staged: dict[str, tuple[Register, RegisterBatch]]
-    ) -> tuple[Register, RegisterBatch]:
+        self, name: str, staged: dict[str, tuple[R, RegisterBatch]]
+    ) -> tuple[R, RegisterBatch]:
         if name not in staged:
-            register = self._registers.get(name) or Register()
+            held = self.lookup(name)
+            register = held if held is not None else self.new_register(name)
             staged[name] = (register, register.batch(name=name))
         return staged[name]
 
     def _describe(
         self,
-        staged: dict[str, tuple[Register, RegisterBatch]],
+        staged: dict[str, tuple[R, RegisterBatch]],
         name: str,
         definition: RegisterDefinition,
         fields: Sequence[Field],
@@ -198,13 +248,14 @@ class Catalogue:
         now: int,
     ) -> None:
         # The metadata registers describe every register and field (and datatype) in use.
-        if "register" in self._registers:
+        register_register = self.lookup("register")
+        if register_register is not None:
             item = definition.to_item()
-            existing = self._registers["register"].record(name)
+            existing = register_register.record(name)
             if existing is None or existing.item != item:
                 _, registers = self._stage("register", staged)
                 registers.append_items(Scope.USER, name, [item], now=now)
-        if "field" in self._registers:
+        if self.lookup("field") is not None:
             for field in fields:
                 known = self.field(field.name)
                 if known is None:
@@ -214,8 +265,8 @@ class Catalogue:
                     raise CivicError(
                         "conflict", f"field {field.name!r} is already defined differently"
                     )
-        if "datatype" in self._registers:
-            held = self._registers["datatype"]
+        held = self.lookup("datatype")
+        if held is not None:
             columns = held.schema.fields
             for value in sorted(held.missing_keys({f.datatype.value for f in fields})):
                 described = {"datatype": value, "phase": "beta"}
@@ -226,7 +277,7 @@ class Catalogue:
 
     def _apply(
         self,
-        staged: Mapping[str, tuple[Register, RegisterBatch]],
+        staged: Mapping[str, tuple[R, RegisterBatch]],
         unsafe_allow_dangling_links: Set[str] | bool,
     ) -> dict[str, Changeset]:
         links = _StagedLinks(self, {name: batch for name, (_, batch) in staged.items()})
@@ -245,8 +296,48 @@ class Catalogue:
         for name, change in changes.items():
             register = staged[name][0]
             register.apply(change)
-            self._registers[name] = register
+            self.applied(name, register)
         return changes
+
+
+class Catalogue(LinkedRegisters[Register]):
+    """Registers held in memory, by name, answering link lookups across them."""
+
+    def __init__(self, external: RegisterLinks | None = None) -> None:
+        super().__init__(external)
+        self._registers: dict[str, Register] = {}
+
+    @property
+    def registers(self) -> Mapping[str, Register]:
+        """The registers held, by name."""
+        return MappingProxyType(self._registers)
+
+    def get(self, name: str) -> Register:
+        """The register called ``name``; raises ``not_found``."""
+        register = self._registers.get(name)
+        if register is None:
+            raise CivicError("not_found", f"no register {name!r}")
+        return register
+
+    def lookup(self, name: str) -> Register | None:
+        """The register called ``name``, if held."""
+        return self._registers.get(name)
+
+    def new_register(self, name: str) -> Register:
+        """An empty in-memory register."""
+        return Register()
+
+    def applied(self, name: str, register: Register) -> None:
+        """Hold ``register`` from now on."""
+        self._registers[name] = register
+
+    @classmethod
+    def bootstrap(cls, *, now: int, registry: str | None = None) -> Catalogue:
+        """A catalogue holding only the self-describing ``datatype``, ``field`` and ``register``
+        registers: the start of an installation that does not import GOV.UK's."""
+        catalogue = cls()
+        catalogue.create_metadata_registers(now=now, registry=registry)
+        return catalogue
 
 
 def _in_register(error: CivicError, name: str) -> LineError:
@@ -258,7 +349,9 @@ def _in_register(error: CivicError, name: str) -> LineError:
 class _StagedLinks:
     """Link lookups that see the batches being imported on top of the catalogue."""
 
-    def __init__(self, catalogue: Catalogue, batches: Mapping[str, RegisterBatch]) -> None:
+    def __init__(
+        self, catalogue: LinkedRegisters[Any], batches: Mapping[str, RegisterBatch]
+    ) -> None:
         self._catalogue = catalogue
         self._batches = batches
 

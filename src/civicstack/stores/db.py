@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,8 @@ from alembic.config import Config
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.engine import create_engine as _sa_create_engine
+
+from civicstack.errors import CivicError
 
 #: Constraint names are explicit so migrations are identical on SQLite and PostgreSQL.
 metadata = MetaData(
@@ -99,3 +102,83 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
                 conn.exec_driver_sql("ROLLBACK")
             raise
         conn.exec_driver_sql("COMMIT")
+
+
+#: Runs one statement (written with ``?`` placeholders) and returns its rows.
+Fetch = Callable[[str, tuple[Any, ...]], list[Any]]
+
+
+class DirectReads:
+    """Point reads outside any transaction, on a few kept-open autocommit connections.
+
+    Proofs and record lookups are one or two indexed reads: the pool checkout, ping and
+    rollback around each would cost more than the reads, so a few connections stay open and
+    are used through the driver's cursor directly. Every row read is committed (no dirty reads).
+    Statements are written with ``?`` placeholders and rewritten for psycopg.
+    """
+
+    def __init__(self, engine: Engine, max_idle: int = 2) -> None:
+        self.engine = engine
+        self.sqlite = engine.dialect.name == "sqlite"
+        self._idle: list[Connection] = []
+        self._lock = threading.Lock()
+        self._max_idle = max_idle
+        self._statements: dict[str, str] = {}
+
+    def sql(self, sql: str) -> str:
+        """``sql`` with the driver's placeholders (``?`` for SQLite, ``%s`` for psycopg)."""
+        if self.sqlite:
+            return sql
+        out = self._statements.get(sql)
+        if out is None:
+            out = self._statements[sql] = sql.replace("?", "%s")
+        return out
+
+    def fetcher(self, conn: Connection) -> Fetch:
+        """A :data:`Fetch` running inside ``conn`` (a caller's transaction)."""
+
+        def fetch(sql: str, params: tuple[Any, ...]) -> list[Any]:
+            return list(conn.exec_driver_sql(self.sql(sql), params).all())
+
+        return fetch
+
+    @contextmanager
+    def reading(self) -> Iterator[Fetch]:
+        """A :data:`Fetch` on a kept-open autocommit connection (committed rows only)."""
+        with self._lock:
+            conn = self._idle.pop() if self._idle else None
+        if conn is None:
+            conn = self.engine.connect()
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+        dbapi = conn.connection.dbapi_connection
+        if dbapi is None:  # pragma: no cover - a fresh connection always has one
+            raise CivicError("internal_error", "no database connection")
+        cursor = dbapi.cursor()
+        sql = self.sql
+
+        def fetch(statement: str, params: tuple[Any, ...]) -> list[Any]:
+            cursor.execute(sql(statement), params)
+            return list(cursor.fetchall())
+
+        healthy = False
+        try:
+            yield fetch
+            healthy = True
+        except CivicError:
+            healthy = True  # a refused request, not a broken connection
+            raise
+        finally:
+            cursor.close()
+            with self._lock:
+                keep = healthy and len(self._idle) < self._max_idle
+                if keep:
+                    self._idle.append(conn)
+            if not keep:
+                conn.close()
+
+    def close(self) -> None:
+        """Close the kept-open connections."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()

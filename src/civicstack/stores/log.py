@@ -20,7 +20,12 @@ to the same log. :meth:`LogStore.append_in` appends inside a caller's transactio
 the log entries (a register import).
 
 Reads never touch the leaves: roots and proofs come from the tiles; full tiles never change, so
-they are cached in memory.
+they are cached in memory. A committed tree never changes either, so the store remembers the
+largest size it has seen committed for each log: a proof or root for a size within it needs no
+read of the log's row, and no database access at all when its tiles and span hashes are cached
+(:class:`~civicstack.log.tiles.ProofMemo`). A proof never uses anything that could still change:
+sizes only grow, tiles only grow (a cached prefix is final), and span hashes are of committed
+leaves.
 """
 
 from __future__ import annotations
@@ -28,11 +33,10 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
 from itertools import islice
-from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -55,7 +59,9 @@ from civicstack.log.tiles import (
     MAX_ENTRY_BYTES,
     TILE_WIDTH,
     MemoryTiles,
+    ProofMemo,
     Tile,
+    TilePeek,
     TileRef,
     decode_bundle,
     encode_bundle,
@@ -66,7 +72,7 @@ from civicstack.log.tiles import (
     root_at,
     tile_width,
 )
-from civicstack.stores.db import metadata
+from civicstack.stores.db import DirectReads, Fetch, metadata
 
 __all__ = ["MAX_APPEND", "MAX_READ", "LogHead", "LogStore"]
 
@@ -111,6 +117,8 @@ checkpoints_table = Table(
 MAX_APPEND = 1_000_000
 #: Entries one read may return.
 MAX_READ = 10_000
+#: Span hashes remembered per log before its memo starts afresh (about 200 bytes each).
+MEMO_ENTRIES = 1 << 17
 _NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}(/[a-z0-9][a-z0-9._-]{0,63}){0,3}")
 
 
@@ -164,18 +172,26 @@ def _check_entries(entries: Iterable[bytes]) -> list[bytes]:
     return out
 
 
-#: Runs one statement (written with ``?`` placeholders) and returns its rows.
-Fetch = Callable[[str, tuple[Any, ...]], list[Any]]
+class _CachedTiles:
+    """Committed tiles of one log: from the cache, and from the database only for misses."""
 
-
-class _DbTiles:
-    """A :class:`~civicstack.log.tiles.TileSource` over one log's rows."""
-
-    def __init__(self, store: LogStore, fetch: Fetch, log_id: int, *, cache: bool) -> None:
-        self._store, self._fetch, self._log_id, self._cache = store, fetch, log_id, cache
+    def __init__(self, store: LogStore, log_id: int) -> None:
+        self._store, self._log_id = store, log_id
 
     def read_tiles(self, refs: Collection[TileRef]) -> Mapping[tuple[int, int], Tile]:
-        return self._store._read_tiles(self._fetch, self._log_id, refs, cache=self._cache)
+        store, log_id = self._store, self._log_id
+        out: dict[tuple[int, int], Tile] = {}
+        missing: list[TileRef] = []
+        for ref in refs:
+            hit = store._cache_get((log_id, ref.level, ref.idx))
+            if hit is not None and hit.width >= ref.width:
+                out[(ref.level, ref.idx)] = hit
+            else:
+                missing.append(ref)
+        if missing:
+            with store._reading() as fetch:
+                out.update(store._read_tiles(fetch, log_id, missing, cache=True))
+        return out
 
 
 class LogStore:
@@ -203,72 +219,27 @@ class LogStore:
         self._cond = threading.Condition()
         self._queue: list[_Pending] = []
         self._leading = False
-        self._idle: list[Connection] = []
-        self._idle_lock = threading.Lock()
-        self._max_idle = idle_readers
-        self._statements: dict[str, str] = {}
+        self._reads = DirectReads(engine, idle_readers)
+        # name -> (log id, largest size seen committed); log id -> span hashes.
+        self._known: dict[str, tuple[int, int]] = {}
+        self._proving: dict[int, tuple[ProofMemo, TilePeek, _CachedTiles]] = {}
 
     def close(self) -> None:
         """Close the connections kept open for reads."""
-        with self._idle_lock:
-            idle, self._idle = self._idle, []
-        for conn in idle:
-            conn.close()
+        self._reads.close()
 
     # --- SQL plumbing -----------------------------------------------------------------------
 
     def _sql(self, sql: str) -> str:
         """Statements are written with ``?``; psycopg wants ``%s``."""
-        if self._sqlite:
-            return sql
-        out = self._statements.get(sql)
-        if out is None:
-            out = self._statements[sql] = sql.replace("?", "%s")
-        return out
+        return self._reads.sql(sql)
 
     def _fetcher(self, conn: Connection) -> Fetch:
-        def fetch(sql: str, params: tuple[Any, ...]) -> list[Any]:
-            return list(conn.exec_driver_sql(self._sql(sql), params).all())
+        return self._reads.fetcher(conn)
 
-        return fetch
-
-    @contextmanager
-    def _reading(self) -> Iterator[Fetch]:
-        """A read outside any transaction, on a kept-open autocommit connection.
-
-        Proofs are a few point reads: the pool checkout, ping and rollback around each would
-        cost more than the reads, so a few connections stay open and are used through the
-        driver's cursor directly. Every row read is committed (no dirty reads).
-        """
-        with self._idle_lock:
-            conn = self._idle.pop() if self._idle else None
-        if conn is None:
-            conn = self.engine.connect()
-            conn.execution_options(isolation_level="AUTOCOMMIT")
-        dbapi = conn.connection.dbapi_connection
-        if dbapi is None:  # pragma: no cover - a fresh connection always has one
-            raise CivicError("internal_error", "no database connection")
-        cursor = dbapi.cursor()
-
-        def fetch(sql: str, params: tuple[Any, ...]) -> list[Any]:
-            cursor.execute(self._sql(sql), params)
-            return list(cursor.fetchall())
-
-        healthy = False
-        try:
-            yield fetch
-            healthy = True
-        except CivicError:
-            healthy = True  # a refused request, not a broken connection
-            raise
-        finally:
-            cursor.close()
-            with self._idle_lock:
-                keep = healthy and len(self._idle) < self._max_idle
-                if keep:
-                    self._idle.append(conn)
-            if not keep:
-                conn.close()
+    def _reading(self) -> AbstractContextManager[Fetch]:
+        """A read outside any transaction (see :class:`~civicstack.stores.db.DirectReads`)."""
+        return self._reads.reading()
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
@@ -324,6 +295,23 @@ class LogStore:
             if tile is not None:
                 self._tile_cache.move_to_end(key)
             return tile
+
+    def _peek(self, log_id: int) -> TilePeek:
+        """A tile lookup in the cache only, for proofs of committed sizes."""
+        cache = self._tile_cache
+
+        def peek(level: int, index: int, width: int) -> Tile | None:
+            # No lock: OrderedDict's C methods are atomic under the GIL; a tile evicted by
+            # another thread between the two calls is simply a miss.
+            key = (log_id, level, index)
+            tile = cache.get(key)
+            if tile is None or tile.width < width:
+                return None
+            with suppress(KeyError):
+                cache.move_to_end(key)
+            return tile
+
+        return peek
 
     def _cache_put(self, key: tuple[int, int, int], tile: Tile) -> None:
         with self._cache_lock:
@@ -619,45 +607,69 @@ class LogStore:
 
     # --- reads ------------------------------------------------------------------------------
 
-    def _sized(self, fetch: Fetch, name: str, size: int | None) -> tuple[_Row, int]:
-        row = self._row(fetch, name)
+    def _saw(self, name: str, row: _Row) -> None:
+        """Remember that ``row`` (read outside any write transaction) is committed."""
+        known = self._known.get(name)
+        if known is None or row.size > known[1]:
+            self._known[name] = (row.id, row.size)
+
+    def _sized(self, name: str, size: int | None) -> tuple[int, int]:
+        """The log's id and the tree size to use (default: the latest).
+
+        A size within the largest one seen committed needs no database read: trees only grow.
+        Raises ``unknown_log``, ``invalid_request`` or ``proof_out_of_range``.
+        """
+        if isinstance(size, int) and size >= 0:
+            known = self._known.get(name)
+            if known is not None and size <= known[1]:
+                return known[0], size
+        with self._reading() as fetch:
+            row = self._row(fetch, name)
+        self._saw(name, row)
         if size is None:
-            return row, row.size
+            return row.id, row.size
         if not isinstance(size, int) or not 0 <= size <= row.size:
             raise InputError(
                 "proof_out_of_range", f"log {name!r} has {row.size} entries, not {size}"
             )
-        return row, size
+        return row.id, size
+
+    def _prover(self, log_id: int) -> tuple[ProofMemo, TilePeek, _CachedTiles]:
+        """What proofs of one log read from: remembered spans, the tile cache, the database."""
+        held = self._proving.get(log_id)
+        if held is None:
+            held = (ProofMemo(MEMO_ENTRIES), self._peek(log_id), _CachedTiles(self, log_id))
+            self._proving[log_id] = held
+        held[0].trim()
+        return held
 
     def root(self, name: str, size: int | None = None) -> bytes:
         """The root hash of the log's first ``size`` entries (default: all)."""
-        with self._reading() as fetch:
-            row, size = self._sized(fetch, name, size)
-            return root_at(size, _DbTiles(self, fetch, row.id, cache=True))
+        log_id, size = self._sized(name, size)
+        memo, _, tiles = self._prover(log_id)
+        return root_at(size, tiles, memo)
 
     def inclusion_proof(self, name: str, index: int, size: int | None = None) -> list[bytes]:
         """RFC 9162 inclusion proof of entry ``index`` in the tree of ``size`` (default: all).
 
         Raises ``unknown_log`` or ``proof_out_of_range``.
         """
-        with self._reading() as fetch:
-            row, size = self._sized(fetch, name, size)
-            if not isinstance(index, int) or not 0 <= index < size:
-                raise InputError("proof_out_of_range", f"no entry {index} in a tree of {size}")
-            return prove_inclusion(index, size, _DbTiles(self, fetch, row.id, cache=True))
+        log_id, size = self._sized(name, size)
+        if not isinstance(index, int) or not 0 <= index < size:
+            raise InputError("proof_out_of_range", f"no entry {index} in a tree of {size}")
+        memo, peek, tiles = self._prover(log_id)
+        return prove_inclusion(index, size, tiles, memo, peek)
 
     def consistency_proof(self, name: str, size1: int, size2: int | None = None) -> list[bytes]:
         """RFC 9162 consistency proof from tree size ``size1`` to ``size2`` (default: all).
 
         Raises ``unknown_log`` or ``proof_out_of_range`` (sizes must be 0 < size1 <= size2).
         """
-        with self._reading() as fetch:
-            row, size2 = self._sized(fetch, name, size2)
-            if not isinstance(size1, int) or not 0 < size1 <= size2:
-                raise InputError(
-                    "proof_out_of_range", f"no consistency proof from {size1} to {size2}"
-                )
-            return prove_consistency(size1, size2, _DbTiles(self, fetch, row.id, cache=True))
+        log_id, size2 = self._sized(name, size2)
+        if not isinstance(size1, int) or not 0 < size1 <= size2:
+            raise InputError("proof_out_of_range", f"no consistency proof from {size1} to {size2}")
+        memo, peek, tiles = self._prover(log_id)
+        return prove_consistency(size1, size2, tiles, memo, peek)
 
     def checkpoint(self, name: str, size: int | None = None) -> str:
         """The signed checkpoint of the log at ``size`` (default: the latest)."""

@@ -1,0 +1,304 @@
+"""Benchmark the registers API against Datasette serving the same records, in the same run.
+
+    .venv/bin/python bench/registers.py                 # 20,000 addresses, 10 s per measurement
+    .venv/bin/python bench/registers.py --quick         # 5,000 addresses, 3 s
+    .venv/bin/python bench/registers.py --records 100000 --seconds 20 --concurrency 32
+
+Both servers run as one process on this machine: ``civic up --workers 1`` over the seeded
+platform (SQLite), and Datasette 0.65.5 (installed into its own virtual environment under
+``bench/_peers``, never into our dependencies) over a SQLite file holding the ``address``
+register's records as a table keyed by UPRN. The same load generator drives both
+(bench/_load.py: ``--concurrency`` closed-loop keep-alive HTTP/1.1 clients cycling through
+pre-built requests for random keys), and each server's CPU time per request is read from
+/proc, a figure that holds up on a shared machine better than the rate does.
+
+Measured, requests per second with p50/p99 latency and the error count:
+
+1. record lookups: a random existing key each time
+   (``/registers/address/records/{key}`` against Datasette's ``/bench/address/{key}.json``);
+2. record pages: 100 records after a random key, keyset-paginated
+   (``/registers/address/records?after=K&page-size=100`` against Datasette's
+   ``/bench/address.json?_next=K&_size=100``, with ``_nocount=1`` and facet suggestions off,
+   Datasette's fastest settings for this).
+
+Target (issue 4): HTTP record lookups >= Datasette. The platform's data directory and the
+Datasette file are cached under ``bench/_peers/registers-<N>`` so that re-runs skip seeding.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+if __name__ == "__main__":
+    # Run as a script: import bench._load from the repository root, and do not let bench/http.py
+    # stand in for the standard library's http package.
+    _here = Path(__file__).resolve().parent
+    if sys.path and Path(sys.path[0] or ".").resolve() == _here:
+        sys.path[0] = str(_here.parent)
+
+import argparse
+import os
+import random
+import socket
+import sqlite3
+import subprocess
+import time
+import venv
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+import httpx
+
+if TYPE_CHECKING:
+    from bench._load import LoadResult
+
+ROOT = Path(__file__).resolve().parent
+PEERS = ROOT / "_peers"
+DATASETTE_VENV = PEERS / "datasette-venv"
+DATASETTE_VERSION = "0.65.5"
+PROJECT = ROOT.parent
+COLUMNS = (
+    "street-address",
+    "post-town",
+    "postcode",
+    "local-authority-eng",
+    "location",
+    "start-date",
+)
+
+
+# --- the data --------------------------------------------------------------------------------
+
+
+def seeded_platform(records: int) -> Path:
+    """A data directory whose platform holds the seeded registers, ``records`` addresses."""
+    from civicstack.platform import Platform
+    from civicstack.registers.synthetic import SyntheticSizes
+    from civicstack.settings import Settings
+    from civicstack.stores.registers_seed import default_archive, seed_registers
+
+    data = PEERS / f"registers-{records}"
+    marker = data / "seeded"
+    if marker.exists():
+        return data
+    platform = Platform(Settings.from_env({"CIVIC_DATA_DIR": str(data)}))
+    platform.migrate()
+    start = time.perf_counter()
+    sizes = SyntheticSizes(addresses=records)
+    seed_registers(platform.registers, archive=default_archive(), now=int(time.time()), sizes=sizes)
+    print(
+        f"  seeded the platform with {records:,} addresses in {time.perf_counter() - start:.1f} s"
+    )
+    platform.close()
+    marker.touch()
+    return data
+
+
+def datasette_file(data: Path) -> tuple[Path, list[str]]:
+    """The address records as a SQLite table for Datasette (built once), and every key."""
+    from civicstack.platform import Platform
+    from civicstack.settings import Settings
+
+    path = data / "bench.db"
+    platform = Platform(Settings.from_env({"CIVIC_DATA_DIR": str(data)}))
+    store = platform.registers
+    head = store.head("address")
+    keys: list[str] = []
+    rows = []
+    after: str | None = None
+    while page := store.records(head, after=after, limit=1000):
+        for row in page:
+            item = row.record().item
+            keys.append(row.entry.key)
+            rows.append((row.entry.key, *(item.get(c) for c in COLUMNS)))
+        after = page[-1].entry.key
+    platform.close()
+    if not path.exists():
+        db = sqlite3.connect(path)
+        columns = ", ".join(f'"{c}" TEXT' for c in COLUMNS)
+        db.execute(f'CREATE TABLE address ("address" TEXT PRIMARY KEY, {columns})')
+        marks = ", ".join("?" * (len(COLUMNS) + 1))
+        db.executemany(f"INSERT INTO address VALUES ({marks})", rows)
+        db.commit()
+        db.close()
+    return path, keys
+
+
+def datasette_binary() -> Path:
+    """Datasette in its own virtual environment under bench/_peers (created on first use)."""
+    binary = DATASETTE_VENV / "bin" / "datasette"
+    if not binary.exists():
+        print(f"  installing datasette {DATASETTE_VERSION} into {DATASETTE_VENV}")
+        venv.create(DATASETTE_VENV, with_pip=True)
+        subprocess.run(
+            [
+                str(DATASETTE_VENV / "bin" / "pip"),
+                "install",
+                "--quiet",
+                f"datasette=={DATASETTE_VERSION}",
+            ],
+            check=True,
+        )
+    return binary
+
+
+# --- the servers -----------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def serving(
+    argv: list[str], ready: str, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run a server process until the block ends; wait until ``ready`` answers 200."""
+    log = open(PEERS / "server.log", "ab")  # noqa: SIM115 - closed below, after the process
+    proc = subprocess.Popen(argv, env={**os.environ, **(env or {})}, stdout=log, stderr=log)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if proc.poll() is not None:
+                raise SystemExit(f"{argv[0]} exited with {proc.returncode}; see {log.name}")
+            try:
+                if httpx.get(ready, timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit(f"{argv[0]} did not become ready")
+            time.sleep(0.2)
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+# --- report ----------------------------------------------------------------------------------
+
+
+def line(label: str, run: LoadResult, peer: LoadResult | None) -> str:
+    """One row of the report."""
+    ratio = f"{run.rate / peer.rate:,.2f}x" if peer and peer.rate else "1.00x"
+    kinds = f" {dict(run.error_kinds)}" if run.errors else ""
+    server = run.metered / max(1, run.successes) * 1e6 if run.metered is not None else 0.0
+    return (
+        f"  {label:<12} {run.rate:>9,.0f}/s {ratio:>7}   p50 {run.p50 * 1000:6.2f} ms"
+        f"   p99 {run.p99 * 1000:6.2f} ms   server {server:6.0f} µs/req"
+        f"   errors {run.errors}{kinds}"
+    )
+
+
+def main() -> None:
+    """Prepare the data, start both servers in turn, measure, print the figures and ratios."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--records", type=int, default=20_000, help="address records")
+    parser.add_argument("--seconds", type=float, default=10.0, help="measuring window")
+    parser.add_argument("--warmup", type=float, default=2.0, help="warm-up before each window")
+    parser.add_argument("--concurrency", type=int, default=16, help="keep-alive clients")
+    parser.add_argument("--quick", action="store_true", help="5,000 records, 3 s windows")
+    args = parser.parse_args()
+    if args.quick:
+        args.records, args.seconds, args.warmup = 5_000, 3.0, 1.0
+    PEERS.mkdir(exist_ok=True)
+    from bench._load import event_loop_name
+
+    print(
+        f"civicstack registers API vs Datasette {DATASETTE_VERSION}  (python"
+        f" {sys.version.split()[0]}; one server process each; bench/_load.py on"
+        f" {event_loop_name()}, {args.concurrency} keep-alive clients)"
+    )
+    data = seeded_platform(args.records)
+    db, keys = datasette_file(data)
+    rng = random.Random(args.records)
+    civic_port, datasette_port = free_port(), free_port()
+    civic = [
+        sys.executable, "-m", "civicstack.cli.main", "up",
+        "--port", str(civic_port), "--workers", "1",
+    ]  # fmt: skip
+    datasette = [
+        str(datasette_binary()), "serve", str(db), "--port", str(datasette_port),
+        "--setting", "suggest_facets", "off", "--setting", "default_page_size", "100",
+    ]  # fmt: skip
+
+    from bench._load import Request, drive, process_tree_cpu
+
+    # The same random keys for both, each request built once; pages start far enough from the
+    # end to be full (keys come in key order).
+    lookups = [rng.choice(keys) for _ in range(20_000)]
+    afters = [rng.choice(keys[:-100]) for _ in range(5_000)]
+    suites = {
+        "civicstack": (
+            civic_port,
+            [Request("GET", f"/registers/address/records/{k}") for k in lookups],
+            [Request("GET", f"/registers/address/records?after={k}&page-size=100") for k in afters],
+        ),
+        "datasette": (
+            datasette_port,
+            [Request("GET", f"/bench/address/{k}.json?_shape=objects") for k in lookups],
+            [
+                Request(
+                    "GET",
+                    f"/bench/address.json?_next={k}&_size=100&_shape=objects&_nocount=1&_nofacet=1",
+                )
+                for k in afters
+            ],
+        ),
+    }
+    results: dict[str, dict[str, LoadResult]] = {}
+    servers = {
+        "civicstack": (
+            civic,
+            f"http://127.0.0.1:{civic_port}/healthz",
+            {"CIVIC_DATA_DIR": str(data)},
+        ),
+        "datasette": (datasette, f"http://127.0.0.1:{datasette_port}/-/versions.json", None),
+    }
+    for label, (argv, ready, env) in servers.items():
+        port, lookup, page = suites[label]
+        with serving(argv, ready, env) as proc:
+            # A response is counted only if it is the data asked for (a record, a page of 100).
+            sample = httpx.get(f"http://127.0.0.1:{port}{lookup[0].path}").json()
+            assert sample, f"{label} returned no record"
+            results[label] = {}
+            for name, requests, check in (
+                (
+                    "lookups",
+                    lookup,
+                    lambda body: body.startswith(b"{") and b"street-address" in body,
+                ),
+                ("pages", page, lambda body: body.count(b'"street-address"') >= 100),
+            ):
+                results[label][name] = drive(
+                    "127.0.0.1",
+                    port,
+                    requests[0],
+                    variants=requests,
+                    concurrency=args.concurrency,
+                    seconds=args.seconds,
+                    warmup=args.warmup,
+                    check=check,
+                    meter=lambda pid=proc.pid: process_tree_cpu(pid),
+                )
+    for name, title in (("lookups", "record lookups"), ("pages", "record pages (100 each)")):
+        print(f"\n{title}, {args.seconds:g} s, {len(keys):,} records")
+        peer = results["datasette"][name]
+        for label in ("civicstack", "datasette"):
+            print(line(label, results[label][name], peer if label != "datasette" else None))
+
+
+if __name__ == "__main__":
+    main()

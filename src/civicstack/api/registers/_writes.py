@@ -1,0 +1,157 @@
+"""Custodian writes: records, RSF patches, fields, new registers, tokens."""
+
+from __future__ import annotations
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from civicstack.api.registers._common import (
+    MAX_RSF_PATCH,
+    Authorization,
+    Name,
+    registers_api,
+)
+from civicstack.api.registers._docs import (
+    SUMMARY_DOC,
+    TOKEN_DOC,
+    WRITTEN_DOC,
+    EntriesIn,
+    FieldIn,
+    RegisterIn,
+    TokenIn,
+    write_responses,
+)
+from civicstack.errors import InputError
+from civicstack.registers import (
+    Item,
+    RSFLimits,
+)
+
+router = APIRouter()
+
+
+@router.post(
+    "/{name}/entries",
+    status_code=201,
+    summary="Append records (custodian): validated, written and signed as one batch",
+    responses=write_responses(201, WRITTEN_DOC, "The new entries and signed checkpoint."),
+)
+def append(
+    request: Request, name: Name, body: EntriesIn, authorization: Authorization = None
+) -> Response:
+    """Append records as one signed batch."""
+    api = registers_api(request)
+    store = api.store
+    head = store.head(name)
+    api.authorise(head, authorization)
+    batch = []
+    for record_in in body.entries:
+        given = ([record_in.item] if record_in.item is not None else []) + (record_in.items or [])
+        if not given:
+            raise InputError("invalid_request", f"record {record_in.key!r} has no item")
+        batch.append((record_in.key, [Item.of(i) for i in given]))
+    changes = store.append(name, batch, now=api.clock.now())
+    return Response(
+        orjson.dumps(api.written(name, changes.entries)),
+        status_code=201,
+        media_type="application/json",
+    )
+
+
+@router.post(
+    "/{name}/rsf",
+    summary="Append an RSF patch (custodian): checked line by line, applied whole or not",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        }
+    },
+    responses=write_responses(200, WRITTEN_DOC, "The new entries and signed checkpoint."),
+)
+async def patch(request: Request, name: Name, authorization: Authorization = None) -> Response:
+    """Append an RSF patch as one signed batch."""
+    api = registers_api(request)
+    store = api.store
+    head = store.head(name)
+    api.authorise(head, authorization)
+    data = await request.body()
+    if len(data) > MAX_RSF_PATCH:
+        raise InputError("too_large", f"an RSF patch is at most {MAX_RSF_PATCH} bytes")
+    limits = RSFLimits(max_bytes=MAX_RSF_PATCH)
+    changes = store.import_rsf({name: data}, limits=limits)[name]
+    return Response(orjson.dumps(api.written(name, changes.entries)), media_type="application/json")
+
+
+@router.post(
+    "/{name}/fields",
+    status_code=201,
+    summary="Add a field to the register (registers RFC 0001), described in the field register",
+    responses=write_responses(201, SUMMARY_DOC, "The register with its new field."),
+)
+def add_field(
+    request: Request, name: Name, body: FieldIn, authorization: Authorization = None
+) -> Response:
+    """Add a field to the register's schema."""
+    api = registers_api(request)
+    store = api.store
+    head = store.head(name)
+    api.authorise(head, authorization)
+    store.add_field(name, body.definition(), now=api.clock.now())
+    head = store.head(name)
+    return Response(
+        orjson.dumps(api.summary(head, store.metadata(head), full=True)),
+        status_code=201,
+        media_type="application/json",
+    )
+
+
+@router.post(
+    "/",
+    status_code=201,
+    summary="Create a register (admin): its schema entries open its log",
+    responses=write_responses(201, SUMMARY_DOC, "The new register."),
+)
+def create(request: Request, body: RegisterIn, authorization: Authorization = None) -> Response:
+    """Create a register."""
+    api = registers_api(request)
+    store = api.store
+    api.authorise(None, authorization)
+    store.create_register(
+        body.name,
+        [f.definition() for f in body.fields],
+        now=api.clock.now(),
+        custodian=body.custodian,
+        title=body.title,
+        text=body.text,
+        registry=body.registry,
+        phase=body.phase,
+    )
+    head = store.head(body.name)
+    return Response(
+        orjson.dumps(api.summary(head, store.metadata(head), full=True)),
+        status_code=201,
+        media_type="application/json",
+    )
+
+
+@router.post(
+    "/{name}/custodian-tokens",
+    status_code=201,
+    summary="Issue a custodian token for the register (admin); shown once",
+    responses=write_responses(201, TOKEN_DOC, "The token."),
+)
+def issue_token(
+    request: Request, name: Name, body: TokenIn, authorization: Authorization = None
+) -> Response:
+    """Issue a custodian token for the register."""
+    api = registers_api(request)
+    store = api.store
+    api.authorise(None, authorization)
+    token = store.issue_custodian_token(name, label=body.label, now=api.clock.now())
+    return Response(
+        orjson.dumps({"register": name, "token": token}),
+        status_code=201,
+        media_type="application/json",
+    )

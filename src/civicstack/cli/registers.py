@@ -1,0 +1,334 @@
+"""``civic registers``: list, show, import, export and verify registers.
+
+``list``, ``show``, ``import`` and ``export`` work on the platform's database (``CIVIC_DATA_DIR``
+/ ``CIVIC_DATABASE_URL``), as the running platform sees it. ``verify`` needs no database: it
+checks a downloaded RSF file (or the server's download URL) against a signed checkpoint (a file
+or a URL) with the register's verifier key, and fetches a consistency proof from the server's
+tlog-tiles when the checkpoint is newer than the download.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Annotated, Any
+
+import typer
+
+from civicstack.cli._output import JsonOption, console, emit, err_console
+from civicstack.errors import InputError
+
+app = typer.Typer(
+    name="registers",
+    help="Registers: browse, import and export RSF, verify downloads against checkpoints.",
+    no_args_is_help=True,
+)
+
+#: The largest RSF ``verify`` reads (the whole 2021 archive is 3.8 MB).
+MAX_DOWNLOAD_BYTES = 512 * 1024 * 1024
+
+
+def _say(text: str, **kwargs: Any) -> None:
+    """One line for people; hashes and keys are never wrapped (they get copied and pasted)."""
+    console.print(text, soft_wrap=True, **kwargs)
+
+
+@contextmanager
+def _platform() -> Iterator[Any]:
+    """The local platform, migrations applied (CIVIC_DATA_DIR / CIVIC_DATABASE_URL)."""
+    from civicstack.platform import Platform
+    from civicstack.settings import Settings
+
+    platform = Platform(Settings.from_env())
+    try:
+        platform.migrate()
+        yield platform
+    finally:
+        platform.close()
+
+
+@app.command("list")
+def list_registers(as_json: JsonOption = False) -> None:
+    """List the registers with their sizes."""
+    with _platform() as platform:
+        store = platform.registers
+        metadata = store.all_metadata()
+        rows = [store.describe(h, metadata.get(h.id, {}), full=False) for h in store.heads()]
+
+    def human() -> None:
+        if not rows:
+            _say("no registers yet (civic up seeds them, or civic registers import)")
+        for r in rows:
+            mark = " [yellow](synthetic)[/]" if r["synthetic"] else ""
+            title = f"  {r['title']}" if r["title"] else ""
+            _say(
+                f"[bold]{r['name']}[/]{mark}{title}\n"
+                f"  {r['records']} records, {r['entries']['user']} entries  {r['root-hash']}"
+            )
+
+    emit(rows, as_json, human)
+
+
+@app.command("show")
+def show(
+    name: Annotated[str, typer.Argument(help="Register name.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Show a register: its definition, fields, sizes, roots and log key."""
+    with _platform() as platform:
+        store = platform.registers
+        head = store.head(name)
+        data = store.describe(head, store.metadata(head), full=True)
+
+    def human() -> None:
+        _say(f"[bold]{data['name']}[/]  {data['title'] or ''}")
+        if data["text"]:
+            _say(f"  {data['text']}", markup=False)
+        if data["synthetic"]:
+            _say("  [yellow]synthetic data[/]: generated, not real")
+        _say(
+            f"  {data['records']} records, {data['entries']['user']} user entries,"
+            f" {data['entries']['system']} system entries"
+        )
+        _say(f"  root hash  {data['root-hash']}")
+        log = data["log"]
+        _say(f"  log        {log['origin']}  size {log['size']}  root {log['root']}")
+        _say(f"  key        {log['verifier-key']}")
+        _say("  fields:")
+        for f in data["fields"]:
+            link = f" -> {f['register']}" if f["register"] else ""
+            _say(f"    {f['field']} ({f['datatype']}, {f['cardinality']}){link}")
+        if data["dangling-links"]:
+            _say(f"  {len(data['dangling-links'])} historic dangling links (see --json)")
+
+    emit(data, as_json, human)
+
+
+class _Counted:
+    """A binary file whose reads advance a progress bar."""
+
+    def __init__(self, handle: IO[bytes], advance: Any) -> None:
+        self._handle = handle
+        self._advance = advance
+
+    def readline(self, limit: int = -1) -> bytes:
+        line = self._handle.readline(limit)
+        self._advance(len(line))
+        return line
+
+
+@app.command("import")
+def import_rsf(
+    files: Annotated[list[Path], typer.Argument(help="RSF files (one transaction for all).")],
+    name: Annotated[
+        str | None, typer.Option("--name", help="Register name (one file; default: file stem).")
+    ] = None,
+    unsafe_allow_dangling_links: Annotated[
+        bool,
+        typer.Option(
+            "--unsafe-allow-dangling-links",
+            help="Accept links that name nothing (only for importing history); they are recorded.",
+        ),
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Import RSF files: new registers, or patches to existing ones. All or nothing."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+
+    if name is not None and len(files) != 1:
+        raise InputError("invalid_request", "--name names one file's register")
+    names = [name] if name is not None else [f.stem for f in files]
+    if len(set(names)) != len(names):
+        raise InputError("invalid_request", "two files for one register")
+    total = sum(f.stat().st_size for f in files)
+    handles = [f.open("rb") for f in files]
+    progress = Progress(
+        TextColumn("importing"),
+        BarColumn(),
+        DownloadColumn(),
+        console=err_console,
+        transient=True,
+        disable=as_json or total < 1024 * 1024,
+    )
+    try:
+        with _platform() as platform, progress:
+            task = progress.add_task("rsf", total=total)
+
+            def advance(n: int) -> None:
+                progress.advance(task, n)
+
+            sources = {n: _Counted(h, advance) for n, h in zip(names, handles, strict=True)}
+            changes = platform.registers.import_rsf(
+                sources, unsafe_allow_dangling_links=unsafe_allow_dangling_links
+            )
+            heads = {n: platform.registers.head(n) for n in changes}
+    finally:
+        for h in handles:
+            h.close()
+    data = [
+        {
+            "name": n,
+            "entries": len(c.entries),
+            "dangling_links": len(c.dangling_links),
+            "orphan_items": len(c.orphan_items),
+            "size": heads[n].size,
+            "root-hash": "sha-256:" + heads[n].root.hex(),
+        }
+        for n, c in sorted(changes.items())
+    ]
+
+    def human() -> None:
+        for d in data:
+            extra = (
+                f", {d['dangling_links']} dangling links recorded" if d["dangling_links"] else ""
+            )
+            _say(f"[green]imported[/] {d['name']}: {d['entries']} entries{extra}  {d['root-hash']}")
+
+    emit(data, as_json, human)
+
+
+@app.command("export")
+def export(name: Annotated[str, typer.Argument(help="Register name.")]) -> None:
+    """Write the register as RSF to standard output, ending with assert-root-hash."""
+    with _platform() as platform:
+        out = sys.stdout
+        for chunk in platform.registers.export_rsf(name):
+            out.write(chunk)
+        out.flush()
+
+
+def _fetch(url: str, limit: int) -> bytes:
+    from civicstack.cli.log import _http_get
+
+    return _http_get(url, limit)
+
+
+def _read(source: str, limit: int) -> bytes:
+    """A file, ``-`` or an http(s) URL, at most ``limit`` bytes."""
+    if source.startswith(("http://", "https://")):
+        return _fetch(source, limit)
+    if source == "-":
+        data = sys.stdin.buffer.read(limit + 1)
+    else:
+        path = Path(source)
+        if path.is_file() and path.stat().st_size > limit:
+            raise InputError("too_large", f"{source} is larger than {limit} bytes")
+        data = path.read_bytes()
+    if len(data) > limit:
+        raise InputError("too_large", f"{source} is larger than {limit} bytes")
+    return data
+
+
+def _register_url(source: str) -> str | None:
+    """``http://host/registers/NAME`` for a download URL ``.../registers/NAME/download-rsf``."""
+    if source.startswith(("http://", "https://")) and source.endswith("/download-rsf"):
+        return source.removesuffix("/download-rsf")
+    return None
+
+
+@app.command("verify")
+def verify(
+    source: Annotated[
+        str, typer.Argument(help="The RSF: a file, - or the server's .../download-rsf URL.")
+    ],
+    *,
+    checkpoint: Annotated[
+        str | None,
+        typer.Option(
+            "--checkpoint", help="Signed checkpoint: file or URL (default: the server's)."
+        ),
+    ] = None,
+    key: Annotated[
+        str | None,
+        typer.Option("--key", help="The register's verifier key (default: the server's)."),
+    ] = None,
+    tiles: Annotated[
+        str | None,
+        typer.Option("--tiles", help="tlog-tiles URL prefix for a consistency proof."),
+    ] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Expected register name.")] = None,
+    origin: Annotated[str | None, typer.Option("--origin", help="Expected log origin.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Recompute a register's roots from its RSF and check them against a signed checkpoint.
+
+    With a download URL the checkpoint, key and tiles default to the same server's; give --key
+    (from a source you trust) to make the check independent of that server.
+    """
+    import orjson
+
+    from civicstack.log import NoteVerifier, prove_consistency
+    from civicstack.log.note import b64std_encode
+    from civicstack.log.tiles import FetchedTiles
+    from civicstack.registers.verify import verify_download
+
+    base = _register_url(source)
+    if checkpoint is None:
+        if base is None:
+            raise InputError("invalid_request", "give --checkpoint (a file or URL)")
+        checkpoint = f"{base}/checkpoint"
+    trusted_on_first_use = False
+    if key is None:
+        if base is None:
+            raise InputError("invalid_request", "give the register's verifier --key")
+        summary = orjson.loads(_fetch(base, 1024 * 1024))
+        key = str(summary["log"]["verifier-key"])
+        trusted_on_first_use = True
+    if tiles is None and base is not None:
+        tiles = f"{base}/log"
+    note = _read(checkpoint, 256 * 1024)
+    rsf = _read(source, MAX_DOWNLOAD_BYTES)
+
+    def consistency(size1: int, size2: int) -> list[bytes]:
+        if tiles is None:
+            raise InputError("proof_out_of_range", "the checkpoint is newer: give --tiles")
+        prefix = tiles.rstrip("/")
+        fetched = FetchedTiles(lambda path: _fetch(f"{prefix}/{path}", 1024 * 1024))
+        return prove_consistency(size1, size2, fetched)
+
+    result = verify_download(
+        rsf,
+        note,
+        [NoteVerifier.parse(key)],
+        name=name,
+        origin=origin,
+        consistency=consistency,
+    )
+    data = {
+        "verified": True,
+        "register": result.name,
+        "records": result.records,
+        "size": result.size,
+        "root-hash": "sha-256:" + result.root_hash.hex(),
+        "log-root": b64std_encode(result.log_root),
+        "checkpoint": {
+            "origin": result.checkpoint.origin,
+            "size": result.checkpoint.size,
+            "root": b64std_encode(result.checkpoint.root),
+        },
+        "method": result.method,
+        "unresolved-links": result.unresolved_links,
+        "key": key,
+        "key-from-server": trusted_on_first_use,
+    }
+
+    def human() -> None:
+        cp = result.checkpoint
+        _say(
+            f"[green]verified[/]: {result.name}, {result.size} entries"
+            f" ({result.records} records) under the checkpoint of {cp.size} signed by {cp.origin}"
+        )
+        _say(f"  root hash  {data['root-hash']}  (RSF assert-root-hash)")
+        _say(f"  log root   {data['log-root']}  ({result.method})")
+        if result.unresolved_links:
+            _say(f"  {result.unresolved_links} links to other registers not checked")
+        if trusted_on_first_use:
+            err_console.print(
+                f"note: the key came from the same server; pin it with --key {key}",
+                markup=False,
+                soft_wrap=True,
+            )
+
+    emit(data, as_json, human)

@@ -1,0 +1,161 @@
+"""The registers a platform starts with: GOV.UK's archive, and synthetic ones it needs.
+
+:func:`seed_registers` runs at ``civic up`` (before any worker starts) and is idempotent and
+cheap once done: it only reads the register names when everything is there.
+
+1. The archived GOV.UK registers (``CIVIC_REGISTERS_ARCHIVE``, else ``../shared/data/
+   gov-uk-registers-2021`` beside a source checkout) are imported in ONE transaction, because
+   they link to each other in cycles; each file's ``assert-root-hash`` lines are checked on the
+   way. Five of them hold 36 links that named nothing even when GOV.UK published them: they
+   are imported with ``unsafe_allow_dangling_links`` and recorded, so ``/registers/{name}``
+   reports them. Without an archive, the self-describing ``datatype``, ``field`` and
+   ``register`` registers are created instead.
+2. The synthetic registers (:mod:`civicstack.registers.synthetic`), each created with all its
+   records in one transaction, linked to the archive's local authorities and clinical
+   commissioning groups when those exist, and marked ``synthetic`` inside their logs.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import civicstack
+from civicstack.errors import CivicError
+from civicstack.registers.define import METADATA_REGISTERS
+from civicstack.registers.schema import Field
+from civicstack.registers.synthetic import (
+    SYNTHETIC_KEY,
+    SyntheticSizes,
+    synthetic_marker,
+    synthetic_registers,
+)
+from civicstack.stores.registers import RegisterStore
+
+__all__ = ["SEED", "SeedReport", "default_archive", "seed_registers"]
+
+#: The random seed of the synthetic registers: the same everywhere, so are their items.
+SEED = 2026
+#: Local authorities whose areas contain addresses (not counties or combined authorities).
+_LOWER_TIER = {"UA", "MD", "LBO", "NMD"}
+
+
+@dataclass
+class SeedReport:
+    """What a seeding run did."""
+
+    imported: list[str] = field(default_factory=list)
+    created: list[str] = field(default_factory=list)
+    dangling_links: dict[str, int] = field(default_factory=dict)
+    archive: Path | None = None
+
+
+def default_archive() -> Path | None:
+    """``../shared/data/gov-uk-registers-2021`` next to this source checkout, if present."""
+    checkout = Path(civicstack.__file__).resolve().parents[2]
+    path = checkout.parent / "shared" / "data" / "gov-uk-registers-2021"
+    return path if path.is_dir() else None
+
+
+def _compatible(ours: Field, theirs: Field) -> bool:
+    return (ours.datatype, ours.cardinality, ours.register) == (
+        theirs.datatype,
+        theirs.cardinality,
+        theirs.register,
+    )
+
+
+def seed_registers(
+    store: RegisterStore,
+    *,
+    archive: Path | None,
+    now: int,
+    sizes: SyntheticSizes | None = None,
+) -> SeedReport:
+    """Bring the platform's registers up to the seeded set; a no-op when they are there."""
+    report = SeedReport(archive=archive)
+    if archive is not None and not archive.is_dir():
+        raise CivicError("io_error", f"the registers archive {archive} is not a directory")
+    held = {head.name for head in store.heads()}
+    # 1. The archive, or the bare metadata registers.
+    if archive is not None:
+        sources = {p.stem: p for p in sorted(archive.glob("*.rsf"))}
+        missing = {name: path for name, path in sources.items() if name not in held}
+        if missing:
+            changes = store.import_rsf(
+                {name: path.read_bytes() for name, path in missing.items()},
+                unsafe_allow_dangling_links=True,
+            )
+            report.imported = sorted(missing)
+            report.dangling_links = {
+                name: len(c.dangling_links) for name, c in changes.items() if c.dangling_links
+            }
+            held |= set(missing)
+    if not held & set(METADATA_REGISTERS):
+        store.create_metadata_registers(now=now)
+        held |= set(METADATA_REGISTERS)
+    # 2. The synthetic registers, linked to what the archive holds.
+    wanted = ("address", "company", "licensed-labour-provider", "gp-practice")
+    if all(name in held for name in wanted):
+        return report
+    registers = synthetic_registers(
+        rng=random.Random(SEED),  # noqa: S311 - reproducible demo data, not secrets
+        local_authorities=_local_authorities(store, held),
+        ccgs=_current_keys(store, "clinical-commissioning-group", held),
+        sizes=sizes,
+    )
+    for register in registers:
+        if register.name in held:
+            continue
+        fields = []
+        for ours in register.fields:
+            # Fields are shared across registers: reuse the field register's definition.
+            theirs = store.field(ours.name)
+            if theirs is not None and not _compatible(ours, theirs):
+                raise CivicError(
+                    "conflict", f"field {ours.name!r} is defined otherwise in the field register"
+                )
+            fields.append(theirs or ours)
+        store.create_register(
+            register.name,
+            fields,
+            now=now,
+            custodian=register.custodian,
+            title=register.title,
+            text=register.text,
+            registry=register.registry,
+            phase=register.phase,
+            metadata={SYNTHETIC_KEY: synthetic_marker(SEED)},
+            records=[(key, [item]) for key, item in register.records],
+        )
+        report.created.append(register.name)
+        held.add(register.name)
+    return report
+
+
+def _current_keys(store: RegisterStore, name: str, held: set[str]) -> list[str]:
+    if name not in held:
+        return []
+    head = store.head(name)
+    keys: list[str] = []
+    after: str | None = None
+    while page := store.records(head, after=after, limit=1000):
+        keys += [r.entry.key for r in page if "end-date" not in r.record().item.fields]
+        after = page[-1].entry.key
+    return keys
+
+
+def _local_authorities(store: RegisterStore, held: set[str]) -> list[tuple[str, str]]:
+    if "local-authority-eng" not in held:
+        return []
+    head = store.head("local-authority-eng")
+    out: list[tuple[str, str]] = []
+    after: str | None = None
+    while page := store.records(head, after=after, limit=1000):
+        for row in page:
+            item = row.record().item
+            if "end-date" not in item.fields and item.get("local-authority-type") in _LOWER_TIER:
+                out.append((row.entry.key, str(item.get("name"))))
+        after = page[-1].entry.key
+    return out

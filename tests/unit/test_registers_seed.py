@@ -1,0 +1,148 @@
+"""Seeded registers: the archive and the synthetic registers, once, linked and marked."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy.engine import Engine
+
+from civicstack.registers import Catalogue, Scope
+from civicstack.registers.synthetic import (
+    SYNTHETIC_KEY,
+    SyntheticSizes,
+    synthetic_marker,
+    synthetic_registers,
+)
+from civicstack.stores.db import create_engine, upgrade
+from civicstack.stores.log import LogStore
+from civicstack.stores.registers import RegisterStore
+from civicstack.stores.registers_seed import SEED, seed_registers
+from tests.conftest import shared_path
+
+NOW = 1_767_225_600
+SMALL = SyntheticSizes(addresses=300, companies=200, labour_providers=60, gp_practices=100)
+SYNTHETIC = ("address", "company", "licensed-labour-provider", "gp-practice")
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[RegisterStore]:
+    """An empty register store on a migrated database."""
+    engine: Engine = create_engine(database_url)
+    upgrade(engine)
+    logs = LogStore(engine)
+    s = RegisterStore(engine, logs, lambda: b"k" * 32, origin_prefix="seed.test")
+    yield s
+    s.close()
+    logs.close()
+    engine.dispose()
+
+
+def test_synthetic_registers_are_deterministic_and_valid() -> None:
+    """The same seed gives the same items; every record fits its schema and every link resolves."""
+    first = synthetic_registers(rng=random.Random(7), sizes=SMALL)
+    again = synthetic_registers(rng=random.Random(7), sizes=SMALL)
+    other = synthetic_registers(rng=random.Random(8), sizes=SMALL)
+    assert [r.records for r in first] == [r.records for r in again]
+    assert [r.records for r in first] != [r.records for r in other]
+    catalogue = Catalogue.bootstrap(now=NOW)
+    for register in first:
+        catalogue.create_register(
+            register.name,
+            register.fields,
+            now=NOW,
+            title=register.title,
+            metadata={SYNTHETIC_KEY: synthetic_marker(7)},
+            records=[(key, [item]) for key, item in register.records],
+        )
+    sizes = {name: catalogue.get(name).record_count for name in SYNTHETIC}
+    assert sizes == {
+        "address": 300,
+        "company": 200,
+        "licensed-labour-provider": 60,
+        "gp-practice": 100,
+    }
+    providers = catalogue.get("licensed-labour-provider")
+    statuses = {r.item.get("licence-status") for r in providers.records()}
+    assert statuses == {"licensed", "revoked", "surrendered"}
+    for record in providers.records():
+        ended = record.item.get("end-date") is not None
+        assert ended == (record.item.get("licence-status") != "licensed")
+        company = catalogue.get("company").record(str(record.item.get("company")))
+        assert company is not None
+        assert company.item.get("name") == record.item.get("name")
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32))
+def test_synthetic_registers_are_valid_for_any_seed(seed: int) -> None:
+    """Whatever the seed, every generated item fits its register (dates, links, keys), and
+    nothing ends before it starts."""
+    tiny = SyntheticSizes(addresses=40, companies=30, labour_providers=10, gp_practices=20)
+    catalogue = Catalogue.bootstrap(now=NOW)
+    for register in synthetic_registers(rng=random.Random(seed), sizes=tiny):
+        catalogue.create_register(
+            register.name,
+            register.fields,
+            now=NOW,
+            records=[(key, [item]) for key, item in register.records],
+        )
+        assert catalogue.get(register.name).record_count == len(register.records)
+        for _, item in register.records:
+            start, end = item.get("start-date"), item.get("end-date")
+            assert end is None or str(start) <= str(end)
+
+
+def test_seeding_imports_the_archive_and_links_the_synthetic_registers(
+    store: RegisterStore,
+) -> None:
+    """The archive (with its 36 reported dangling links) and four linked synthetic registers;
+    a second run changes nothing."""
+    archive = shared_path("data", "gov-uk-registers-2021")
+    report = seed_registers(store, archive=archive, now=NOW, sizes=SMALL)
+    assert len(report.imported) == 51
+    assert sum(report.dangling_links.values()) == 36
+    assert report.created == list(SYNTHETIC)
+    heads = {h.name: h for h in store.heads()}
+    assert len(heads) == 55
+    assert sum(len(store.dangling_links(h)) for h in heads.values()) == 36
+    for name in SYNTHETIC:
+        meta = store.metadata(heads[name])
+        assert meta[SYNTHETIC_KEY] == (synthetic_marker(SEED),)
+        assert "Synthetic" in str(meta[f"register:{name}"][0].get("text"))
+        # Described in the archived register register, in its log after GOV.UK's history.
+        assert store.record("register", name)[1] is not None
+    address = store.records(heads["address"], limit=50)
+    assert all(r.record().item.get("local-authority-eng") for r in address)
+    authorities = {str(r.record().item.get("local-authority-eng")) for r in address}
+    assert store.missing_keys("local-authority-eng", authorities) == set()
+    practice = store.records(heads["gp-practice"], limit=1)[0].record().item
+    assert (
+        store.record(
+            "clinical-commissioning-group", str(practice.get("clinical-commissioning-group"))
+        )[1]
+        is not None
+    )
+    again = seed_registers(store, archive=archive, now=NOW + 60, sizes=SMALL)
+    assert (again.imported, again.created) == ([], [])
+    assert {h.name: h for h in store.heads()} == heads
+
+
+def test_seeding_without_an_archive_bootstraps_the_metadata_registers(
+    store: RegisterStore,
+) -> None:
+    """With no archive the datatype, field and register registers describe the synthetic ones."""
+    report = seed_registers(store, archive=None, now=NOW, sizes=SMALL)
+    assert report.imported == []
+    names = {h.name for h in store.heads()}
+    assert names == {"datatype", "field", "register", *SYNTHETIC}
+    address = store.records(store.head("address"), limit=5)
+    assert all(r.record().item.get("local-authority-eng") is None for r in address)
+    point = store.record("datatype", "point")[1]
+    assert point is not None
+    company = store.head("company")
+    system = store.entries(company, scope=Scope.SYSTEM, limit=100)
+    assert system[-1].key == SYNTHETIC_KEY
