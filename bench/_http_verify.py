@@ -4,9 +4,12 @@ In one run, with the same load generator (bench/_load.py: closed-loop keep-alive
 clients, 16 by default, for 20 s after a warm-up) and the same workload as
 bench/credentials.py (a 12-claim PID presenting only ``age_over_18`` with key binding):
 
-* civicstack: ``civic up --workers 2`` verifying presentations at its verifier service, with
-  the in-process verify rate of the same run (``verify_presentation`` on one core) as the
-  ratio HTTP / in-process (see :func:`measure_civicstack_http`);
+* civicstack: ``civic up --workers 2`` verifying presentations at ``POST /verifier/verify``
+  with the shop's API key, each request its own presentation (the replay guard accepts a
+  KB-JWT once), checked against the signatures, the KB-JWT's audience and nonce, the trust
+  chain to the root, the status list and the replay guard; with the in-process verify rate
+  of the same run (``verify_presentation`` on one core) as the ratio HTTP / in-process (see
+  :func:`measure_civicstack_http`);
 * the peer, ACA-Py 1.7.0 (bench/_acapy.py): ``POST /wallet/sd-jwt/verify`` on its admin API,
   one agent process, a credential its own ``/wallet/sd-jwt/sign`` issued. That endpoint does
   less than ours: it never checks the KB-JWT, expiry, or that a Disclosure is referenced by a
@@ -309,8 +312,8 @@ def main() -> int:
     print(f"  civicstack HTTP / in-process verify: {vs_inprocess}")
     print(
         "  (over HTTP every presentation is also checked against the trust chain, the status\n"
-        "   list and the replay guard, with one database write each; in-process it is the\n"
-        "   verify recipe alone, as in bench/credentials.py)"
+        "   list and the replay guard, whose writes are group-committed per event-loop turn;\n"
+        "   in-process it is the verify recipe alone, as in bench/credentials.py)"
     )
     if peer is not None:
         print(
