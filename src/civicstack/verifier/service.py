@@ -1,289 +1,57 @@
-"""The verifier service at work: relying parties ask, wallets answer over OpenID4VP 1.0.
+"""The :class:`Verifier`: requests made, answered and read; presentations verified directly.
 
-This is a composition layer like :mod:`civicstack.authorities`: it joins the protocol
-(:mod:`civicstack.openid4vp`), credential verification (:mod:`civicstack.credentials`), the trust
-registry and storage (:mod:`civicstack.stores.verifier`); the HTTP service
-(:mod:`civicstack.api.verifier`) and the CLI only call it.
-
-A relying party's backend creates a request from a preset or a DCQL query (§6). Before anything
-is signed the request is checked against the relying party's registration: a suspended,
-unregistered or over-asking relying party is refused up front. The request is then:
-
-* a Verifier Attestation JWT (§12) from the registration's registrar (hosted here), binding
-  the client identifier ``verifier_attestation:<registered identifier>`` (§5.9.3) to the key
-  of the registration, valid as long as the request;
-* a Request Object (§5, RFC 9101) signed with that key, carrying the attestation in its
-  ``jwt`` header, ``dcql_query``, a fresh ``nonce`` and ``state``, ``response_mode``
-  ``direct_post`` and the ``response_uri`` (§8.2), served by reference at ``request_uri``.
-
-The wallet's answer (§8.2) is verified as §8.6 lists, every presentation against the trust
-registry (chain to the root, scope) and the status lists, its Key Binding JWT against this
-request's ``client_id`` and ``nonce`` (§14.1, Appendix B.3), and the set of presentations
-against the query (§6.4). The outcome is stored once (a request is answered once; concurrent
-answers get exactly one success) and the relying party's backend reads it.
-
-For backends that received a presentation some other way, :meth:`Verifier.verify_presentation`
-checks it against the ``aud`` and ``nonce`` they expect, with the same checks and the replay
-guard: a Key Binding JWT accepted once is refused after (until it is too old to pass anyway).
-
-Presets: ``right_to_work`` (the employer), ``age_over_18`` (the shop), ``identity`` (the
-landlord; the bank may use it too), from :mod:`civicstack.world`.
+The protocol steps are numbered in each method; the package docstring
+(:mod:`civicstack.verifier`) gives the whole picture.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import secrets
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
-from civicstack._crypto import b64url_encode, json_dumps, json_loads_strict, sha256_b64url
+from civicstack._crypto import b64url_encode, json_dumps, json_loads_strict
 from civicstack.authorities import Authorities
-from civicstack.credential_types import PID_VCT, RIGHT_TO_WORK_VCT
 from civicstack.credentials import VerifiedCredential, verify_presentation
 from civicstack.errors import CivicError, InputError, VerificationError
 from civicstack.openid4vp import (
     DcqlQuery,
     authorization_request_uri,
     client_id_for,
-    query_for,
     read_authorization_response,
     sign_request_object,
     sign_verifier_attestation,
 )
-from civicstack.status import StatusListClient
 from civicstack.stores.authorities import HostedAuthority, check_slug
 from civicstack.stores.verifier import StoredRequest, VerifierStore
 from civicstack.trust import RelyingPartyRegistration, TrustRegistry
-from civicstack.types import Clock, Fetcher, IssuerTrust, StatusChecker
-from civicstack.world import EMPLOYER_CLAIMS, IDENTITY_CLAIMS
+from civicstack.types import Clock, StatusChecker
+from civicstack.verifier.checks import Accepted, ReplayBatches, kb_digest
+from civicstack.verifier.values import (
+    API_KEY_PREFIX,
+    MAX_KB_AGE,
+    MAX_PRESENTATION_BYTES,
+    MAX_SKEW,
+    PRESETS,
+    REQUEST_LIFETIME,
+    Caller,
+    CreatedRequest,
+    Outcome,
+    Preset,
+)
 
-#: How long a wallet has to answer a request (its Request Object and attestation expire too).
-REQUEST_LIFETIME = 600
-#: How old a KB-JWT may be (RFC 9901 §7.3 step 5.5 policy), and the clock skew allowed.
-MAX_KB_AGE = 300
-MAX_SKEW = 60
-#: Largest presentation the direct verify endpoint reads.
-MAX_PRESENTATION_BYTES = 256 * 1024
-API_KEY_PREFIX = "cvk"
 _KEY_CACHE_SECONDS = 1.0
 _PURGE_EVERY = 60
-
 #: Wallet errors (§8.5) as the outcome a relying party reads.
 _WALLET_ERRORS = {"access_denied": "consent_declined"}
 
 
-@dataclass(frozen=True, slots=True)
-class Preset:
-    """A ready-made request: its purpose, the relying party that usually makes it, the query."""
-
-    name: str
-    description: str
-    relying_party: str
-    purpose: str
-    query: DcqlQuery
-
-    def to_json(self) -> dict[str, Any]:
-        """The wire form."""
-        return {
-            "name": self.name,
-            "description": self.description,
-            "relying_party": self.relying_party,
-            "purpose": self.purpose,
-            "dcql_query": self.query.to_json(),
-        }
-
-
-PRESETS: dict[str, Preset] = {
-    p.name: p
-    for p in (
-        Preset(
-            "right_to_work",
-            "Right-to-work check: name, the right to work and until when",
-            "employer",
-            "right_to_work",
-            query_for([("right_to_work", RIGHT_TO_WORK_VCT, EMPLOYER_CLAIMS)]),
-        ),
-        Preset(
-            "age_over_18",
-            "Age check: over 18, and nothing else",
-            "shop",
-            "age_check",
-            query_for([("pid", PID_VCT, ("age_over_18",))]),
-        ),
-        Preset(
-            "identity",
-            "Identity check: names, birth date and address",
-            "landlord",
-            "identity",
-            query_for([("pid", PID_VCT, IDENTITY_CLAIMS)]),
-        ),
-    )
-}
-
-
-@dataclass(frozen=True, slots=True)
-class Caller:
-    """Who calls the relying-party API: the admin (acting for any relying party) or one
-    relying party through its API key."""
-
-    relying_party: str | None  # None: the admin
-
-    def acting_for(self, named: str | None) -> str | None:
-        """The relying party this call acts for (``forbidden`` for another one's key)."""
-        if self.relying_party is None:
-            return named
-        if named is not None and named != self.relying_party:
-            raise CivicError("forbidden", "an API key acts only for its own relying party")
-        return self.relying_party
-
-
-@dataclass(frozen=True, slots=True)
-class CreatedRequest:
-    """A request just made: what the relying party shows the holder (as a link or QR code)."""
-
-    id: str
-    request: str  # openid4vp://?client_id=...&request_uri=...
-    client_id: str
-    request_uri: str
-    relying_party: str
-    purpose: str
-    preset: str | None
-    expires_at: int
-
-    def to_json(self) -> dict[str, Any]:
-        """The wire form."""
-        return {
-            "id": self.id,
-            "request": self.request,
-            "client_id": self.client_id,
-            "request_uri": self.request_uri,
-            "relying_party": self.relying_party,
-            "purpose": self.purpose,
-            "preset": self.preset,
-            "expires_at": self.expires_at,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """A request as its relying party reads it."""
-
-    id: str
-    status: str
-    relying_party: str
-    purpose: str
-    preset: str | None
-    created_at: int
-    expires_at: int
-    answered_at: int | None
-    claims: dict[str, Any] = field(default_factory=dict)
-    credentials: dict[str, Any] = field(default_factory=dict)
-    error: dict[str, str] | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        """The wire form: ``{"status", "claims", "error", ...}``."""
-        return {
-            "id": self.id,
-            "status": self.status,
-            "claims": self.claims,
-            "credentials": self.credentials,
-            "error": self.error,
-            "relying_party": self.relying_party,
-            "purpose": self.purpose,
-            "preset": self.preset,
-            "created_at": self.created_at,
-            "expires_at": self.expires_at,
-            "answered_at": self.answered_at,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Accepted:
-    """A presentation that passed every check but the replay guard."""
-
-    result: dict[str, Any]
-    digest: str
-    relying_party: str
-    until: int
-
-
-class ReplayBatches:
-    """Group commit for the replay guard, per event loop.
-
-    Requests verified in the same turn of the loop queue their KB-JWT digests; one callback
-    inserts them all in one transaction and tells each request whether its digest was new.
-    The answer waits for the commit, so a digest is on record (for every process) before its
-    presentation is reported verified; a digest twice in one batch is new only once.
-    """
-
-    def __init__(self, store: VerifierStore) -> None:
-        self.store = store
-        self._pending: dict[
-            asyncio.AbstractEventLoop, list[tuple[Accepted, asyncio.Future[bool]]]
-        ] = {}
-
-    async def remember(self, accepted: Accepted) -> None:
-        """Record ``accepted``'s digest; ``replayed`` if it was accepted before."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[bool] = loop.create_future()
-        queue = self._pending.get(loop)
-        if queue is None:
-            queue = self._pending[loop] = []
-            loop.call_soon(self._flush, loop)
-        queue.append((accepted, future))
-        if not await future:
-            raise CivicError("replayed", "this presentation was accepted before")
-
-    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
-        batch = self._pending.pop(loop, [])
-        try:
-            inserted = self.store.remember_many(
-                [(a.digest, a.relying_party, a.until) for a, _ in batch]
-            )
-        except Exception as exc:  # every waiter learns the failure
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
-            return
-        for accepted, future in batch:
-            new = accepted.digest in inserted
-            inserted.discard(accepted.digest)  # a second copy in the batch is a replay
-            if not future.done():
-                future.set_result(new)
-
-
-class FreshLocalStatus:
-    """A :class:`StatusChecker`: this platform's own lists (same database) are read again each
-    second, so a revocation takes effect within a second; other platforms' lists are cached
-    for their ``ttl`` (Token Status List §8.3 step 4.d)."""
-
-    def __init__(self, fetcher: Fetcher, remote: StatusChecker, prefix: str, clock: Clock) -> None:
-        self.local = StatusListClient(fetcher, clock=clock, min_ttl=1, max_ttl=1)
-        self.remote = remote
-        self.prefix = prefix.rstrip("/") + "/"
-
-    def check(self, status: Mapping[str, Any], iss: str, trust: IssuerTrust, now: int) -> None:
-        """Check with the client that fits the list's location."""
-        reference = status.get("status_list")
-        uri = reference.get("uri") if isinstance(reference, Mapping) else None
-        local = isinstance(uri, str) and uri.startswith(self.prefix)
-        (self.local if local else self.remote).check(status, iss, trust, now)
-
-
 def _random_id() -> str:
     return b64url_encode(secrets.token_bytes(16))
-
-
-def kb_digest(presentation: str) -> str:
-    """The replay guard's key for an SD-JWT+KB: SHA-256 of its KB-JWT's signing input."""
-    kb = presentation[presentation.rfind("~") + 1 :]
-    return sha256_b64url(kb[: kb.rfind(".")].encode())
 
 
 def _credential_json(verified: VerifiedCredential) -> dict[str, Any]:
