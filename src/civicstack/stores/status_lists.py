@@ -51,7 +51,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection, Engine
 
-from civicstack._crypto import b64url_encode, sha256_digest
+from civicstack._crypto import sha256_digest
 from civicstack.errors import CivicError, InputError
 from civicstack.status import INVALID, SUSPENDED, VALID, StatusList
 from civicstack.stores.authorities import authorities_table, check_slug, maybe_transaction
@@ -221,7 +221,8 @@ class StatusListStore:
             authority_id = _lock_authority(tx, authority)
             list_pk, list_id, idx = self._allocate(tx, authority_id, iat)
             made = sign(list_id, idx)
-            credential_id = b64url_encode(os.urandom(16))
+            # Hex, not base64url: an id starting with "-" would read as a CLI option.
+            credential_id = os.urandom(16).hex()
             tx.execute(
                 insert(issued_credentials_table).values(
                     id=credential_id,

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from civicstack._crypto import b64url_encode, json_dumps, json_loads_strict
+from civicstack._crypto import json_dumps, json_loads_strict
 from civicstack.authorities import Authorities
 from civicstack.credentials import VerifiedCredential, verify_presentation
 from civicstack.errors import CivicError, InputError, VerificationError
@@ -51,7 +51,9 @@ _WALLET_ERRORS = {"access_denied": "consent_declined"}
 
 
 def _random_id() -> str:
-    return b64url_encode(secrets.token_bytes(16))
+    # Hex, not base64url: `civic verifier result ID` would read an id starting with "-" as an
+    # option.
+    return secrets.token_hex(16)
 
 
 def _credential_json(verified: VerifiedCredential) -> dict[str, Any]:
