@@ -132,15 +132,21 @@ def datasette_binary() -> Path:
     if not binary.exists():
         print(f"  installing datasette {DATASETTE_VERSION} into {DATASETTE_VENV}")
         venv.create(DATASETTE_VENV, with_pip=True)
-        subprocess.run(
+        done = subprocess.run(
             [
                 str(DATASETTE_VENV / "bin" / "pip"),
                 "install",
                 "--quiet",
+                "--disable-pip-version-check",
                 f"datasette=={DATASETTE_VERSION}",
             ],
-            check=True,
+            capture_output=True,
+            text=True,
+            check=False,
         )
+        # pip's chatter (index warnings) would bury the figures; show it only on failure.
+        if done.returncode != 0:
+            raise SystemExit(f"installing datasette failed:\n{done.stdout}{done.stderr}")
     return binary
 
 
