@@ -77,11 +77,20 @@ def test_synthetic_registers_are_deterministic_and_valid() -> None:
 
 
 @settings(max_examples=25, deadline=None)
-@given(seed=st.integers(0, 2**32))
-def test_synthetic_registers_are_valid_for_any_seed(seed: int) -> None:
-    """Whatever the seed, every generated item fits its register (dates, links, keys), and
-    nothing ends before it starts."""
-    tiny = SyntheticSizes(addresses=40, companies=30, labour_providers=10, gp_practices=20)
+@given(
+    seed=st.integers(0, 2**32),
+    companies=st.integers(1, 30),
+    labour_providers=st.integers(0, 40),
+)
+def test_synthetic_registers_are_valid_for_any_seed(
+    seed: int, companies: int, labour_providers: int
+) -> None:
+    """Whatever the seed and sizes (even more licences asked for than trading companies),
+    every generated item fits its register (dates, links, keys), and nothing ends before it
+    starts."""
+    tiny = SyntheticSizes(
+        addresses=40, companies=companies, labour_providers=labour_providers, gp_practices=20
+    )
     catalogue = Catalogue.bootstrap(now=NOW)
     for register in synthetic_registers(rng=random.Random(seed), sizes=tiny):
         catalogue.create_register(

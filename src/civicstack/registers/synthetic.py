@@ -265,8 +265,10 @@ def _companies(rng: random.Random, count: int, addresses: Sequence[str]) -> list
 def _labour_providers(
     rng: random.Random, count: int, companies: Sequence[tuple[str, Item]]
 ) -> list[tuple[str, Item]]:
-    # Licence holders are companies; a company holds at most one licence here.
-    holders = rng.sample([c for c in companies if c[1].get("company-status") != "dissolved"], count)
+    # Licence holders are companies still trading; a company holds at most one licence here,
+    # so there are never more licences than such companies.
+    trading = [c for c in companies if c[1].get("company-status") != "dissolved"]
+    holders = rng.sample(trading, min(count, len(trading)))
     out: list[tuple[str, Item]] = []
     for n, (number, company) in enumerate(holders):
         licence = f"GLAA{n * 7 + rng.randrange(7) + 100:05d}"
@@ -343,7 +345,7 @@ def synthetic_registers(
     addresses = _addresses(rng, sizes.addresses, local_authorities)
     uprns = [key for key, _ in addresses]
     companies = _companies(rng, sizes.companies, uprns)
-    providers = _labour_providers(rng, min(sizes.labour_providers, len(companies)), companies)
+    providers = _labour_providers(rng, sizes.labour_providers, companies)
     practices = _gp_practices(rng, sizes.gp_practices, [item for _, item in addresses], ccgs)
 
     absent = set()
