@@ -279,14 +279,17 @@ class Platform:
     @cached_property
     def review(self) -> ApplicationDesk:
         """Citizens' applications: submission, automatic checks, officers' decisions."""
-        from civicstack.issuance.applications import NoRegisterChecks
+        from civicstack.issuance.applications import AllChecks, UprnInAddressRegister
         from civicstack.review import ApplicationDesk
+
+        # The platform's own registers are the authoritative source for automatic checks.
+        checks = self.application_checks or AllChecks([UprnInAddressRegister(self.registers)])
 
         return ApplicationDesk(
             issuer=self.issuer,
             store=self.applications,
             documents=self.documents,
-            checks=self.application_checks or NoRegisterChecks(),
+            checks=checks,
             clock=self.clock,
         )
 

@@ -648,7 +648,7 @@ def test_applications_must_be_multipart_with_json_claims(api: Api) -> None:
 
 def test_the_review_queue(api: Api) -> None:
     """Pending applications are listed oldest first without claims; one shows its claims,
-    its document hashes and the note that no register was checked."""
+    its document hashes and what the automatic register check found."""
     clock = api.platform.clock
     assert isinstance(clock, FixedClock)
     first = _apply(api).json()["application"]["id"]
@@ -664,7 +664,11 @@ def test_the_review_queue(api: Api) -> None:
     ).json()
     assert shown["claims"] == RTW
     assert shown["findings"] == [
-        {"check": "registers", "outcome": "flag", "detail": "no register checks configured"}
+        {
+            "check": "address-register",
+            "outcome": "pass",
+            "detail": "no UPRN given: nothing to check",
+        }
     ]
     _error(
         api.client.get("/issuers/home-office/admin/applications?status=bogus", headers=api.admin),
@@ -861,3 +865,46 @@ def test_openapi_documents_every_route(api: Api) -> None:
                 )
     root = api.client.get("/openapi.json").json()
     assert "/.well-known/openid-credential-issuer/{path}" in root["paths"]
+
+
+def test_an_application_is_checked_against_the_address_register(api: Api) -> None:
+    """With the platform's registers seeded, an application naming a UPRN of the address
+    register passes the automatic check and one naming an unknown UPRN is rejected by it."""
+    from civicstack.registers.synthetic import SyntheticSizes
+    from civicstack.stores.registers_seed import seed_registers
+
+    registers = api.platform.registers
+    seed_registers(
+        registers,
+        archive=None,
+        now=api.platform.clock.now(),
+        sizes=SyntheticSizes(addresses=20, companies=5, labour_providers=5, gp_practices=5),
+    )
+    known = registers.records(registers.head("address"), limit=1)[0].record().key
+
+    def apply(uprn: str) -> dict[str, Any]:
+        claims = {**AMARA, "address": {"locality": "Leeds", "country": "GB", "uprn": uprn}}
+        r = api.client.post(
+            "/issuers/passport-office/applications",
+            data={"vct": PID_VCT, "claims": json_dumps(claims).decode()},
+            files=[("documents", ("passport.pdf", PDF, "application/pdf"))],
+        )
+        assert r.status_code == 201, r.text
+        application: dict[str, Any] = r.json()["application"]
+        return application
+
+    passed = apply(known)
+    assert passed["status"] == "pending"
+    shown = api.client.get(
+        f"/issuers/passport-office/admin/applications/{passed['id']}", headers=api.admin
+    ).json()
+    assert shown["findings"] == [
+        {
+            "check": "address-register",
+            "outcome": "pass",
+            "detail": f"UPRN {known} is a record of the address register",
+        }
+    ]
+    blocked = apply("999999999999")
+    assert blocked["status"] == "rejected"
+    assert "UPRN 999999999999 is not in the address register" in blocked["reason"]
