@@ -32,6 +32,23 @@ def running_platform(
 ) -> Iterator[str]:
     """Start ``civic up`` on ``port`` (default: a free one); yield its base URL once /healthz
     answers 200. A restart on the same port keeps the platform's URLs valid."""
+    with running_process(data_dir, workers=workers, env=env, timeout=timeout, port=port) as (
+        base,
+        _,
+    ):
+        yield base
+
+
+@contextmanager
+def running_process(
+    data_dir: Path,
+    *,
+    workers: int = 1,
+    env: dict[str, str] | None = None,
+    timeout: float = 60,
+    port: int | None = None,
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """:func:`running_platform`, yielding the ``civic up`` process beside the base URL."""
     port = port or free_port()
     full_env = {**os.environ, "CIVIC_DATA_DIR": str(data_dir), **(env or {})}
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -67,7 +84,7 @@ def running_platform(
             if time.monotonic() > deadline:
                 raise TimeoutError("civic up did not become ready")
             time.sleep(0.2)
-        yield base
+        yield base, proc
     finally:
         proc.terminate()
         try:

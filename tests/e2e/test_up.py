@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.e2e.server import running_platform
+from tests.e2e.server import running_platform, running_process
 
 
 @pytest.mark.parametrize("workers", [1, 2])
@@ -18,3 +25,110 @@ def test_up_becomes_ready(tmp_path: Path, workers: int) -> None:
         assert "civicstack" in httpx.get(f"{base}/").text
     assert (tmp_path / "civic.db").exists()
     assert (tmp_path / "admin-token").exists()
+
+
+linux_only = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="per-worker sockets are used on Linux only"
+)
+
+
+def _children(pid: int) -> set[int]:
+    """The live child processes of ``pid`` (Linux /proc)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process ended while we looked
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.add(int(stat.parent.name))
+    return found
+
+
+def _listening_sockets(port: int) -> int:
+    """How many TCP sockets listen on 127.0.0.1:``port`` (state 0A in /proc/net/tcp)."""
+    wanted = f"0100007F:{port:04X}"
+    rows = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    return sum(1 for row in rows if row.split()[1] == wanted and row.split()[3] == "0A")
+
+
+def _workers(proc: subprocess.Popen[bytes], count: int, timeout: float = 30) -> set[int]:
+    """Wait until ``civic up`` has ``count`` worker processes, the children holding a socket
+    (multiprocessing's resource tracker holds none); their pids."""
+    deadline = time.monotonic() + timeout
+    while True:
+        workers = {pid for pid in _children(proc.pid) if _holds_socket(pid)}
+        if len(workers) == count or time.monotonic() > deadline:
+            return workers
+        time.sleep(0.2)
+
+
+def _holds_socket(pid: int) -> bool:
+    try:
+        return any("socket:" in str(fd.readlink()) for fd in Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:
+        return False
+
+
+@linux_only
+def test_each_worker_listens_on_its_own_socket(tmp_path: Path) -> None:
+    """With two workers the port has two listening sockets (SO_REUSEPORT), so the kernel
+    spreads connections between the workers; with uvicorn's one shared socket it would have one.
+    64 simultaneous connections are all served."""
+    with running_process(tmp_path, workers=2) as (base, proc):
+        port = int(base.rsplit(":", 1)[1])
+        assert _listening_sockets(port) == 2
+        assert len(_workers(proc, 2)) == 2
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            codes = list(pool.map(lambda _: httpx.get(f"{base}/healthz").status_code, range(64)))
+        assert codes == [200] * 64
+
+
+@linux_only
+def test_a_dead_worker_is_replaced_on_its_socket(tmp_path: Path) -> None:
+    """A worker killed outright is restarted; the port keeps its two sockets and answers."""
+    with running_process(tmp_path, workers=2) as (base, proc):
+        port = int(base.rsplit(":", 1)[1])
+        before = _workers(proc, 2)
+        victim = min(before)
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while True:
+            after = _workers(proc, 2, timeout=1)
+            if victim not in after and len(after) == 2:
+                break
+            assert time.monotonic() < deadline, f"no replacement worker: {after}"
+            time.sleep(0.2)
+        assert _listening_sockets(port) == 2
+        for _ in range(20):  # some of these land on the new worker's socket
+            assert httpx.get(f"{base}/healthz", timeout=30).json()["status"] == "ok"
+        assert proc.poll() is None
+    assert b"restarting it" in (tmp_path / "civic-up.log").read_bytes()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("reuse_port", [False, True])
+def test_a_taken_port_fails_at_once_in_one_line(
+    tmp_path: Path, workers: int, reuse_port: bool
+) -> None:
+    """Something already listening on the port, even with SO_REUSEPORT set as a stale
+    ``civic up`` would have it, stops ``civic up`` before it seeds anything: one line, exit 1."""
+    with socket.socket() as taken:
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "civicstack.cli.main", "up", "--port", str(port),
+             "--workers", str(workers)],
+            env={**os.environ, "CIVIC_DATA_DIR": str(tmp_path / "data")},
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.decode().strip() == "error [io_error] Address already in use"
+    assert b"Traceback" not in result.stdout + result.stderr
+    assert not (tmp_path / "data" / "civic.db").exists()

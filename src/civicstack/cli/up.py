@@ -22,9 +22,10 @@ def up(
     workers: Annotated[int | None, typer.Option(min=1, max=64, help="Worker processes.")] = None,
 ) -> None:
     """Start every service (issuers, verifier, trust registry, registers) with a demo world."""
-    import uvicorn
+    from civicstack.api.serve import listen, serve
 
     settings = Settings.from_env(host=host, port=port, workers=workers)
+    sockets = listen(settings.host, settings.port, settings.workers)
     platform = Platform(settings)
     # Migrations and seeding run once here, before any worker starts, so workers never race.
     platform.migrate()
@@ -52,19 +53,9 @@ def up(
     for service in services:
         console.print(f"  {service.title:<24} {settings.base_url}{service.mount}/docs")
     console.print(f"  admin token in {settings.data_dir / 'admin-token'} or CIVIC_ADMIN_TOKEN")
-    uvicorn.run(
-        "civicstack.api.app:create_app_from_env",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        log_level="warning",
-        access_log=False,
-        # URLs come from CIVIC_BASE_URL, never from forwarded headers: no proxy-header layer
-        # on every request. No Server header either (nothing to fingerprint).
-        proxy_headers=False,
-        server_header=False,
-    )
+    status = serve(settings.host, settings.port, settings.workers, sockets, say=console.print)
+    if status:
+        raise typer.Exit(status)
 
 
 def _seed_registers(platform: Platform) -> None:
