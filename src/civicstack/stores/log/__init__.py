@@ -1,0 +1,60 @@
+"""Durable Merkle logs on SQLite and PostgreSQL, stored as C2SP tlog-tiles.
+
+Many independent logs live side by side (one per register, the access log, ...), each named,
+each with its own origin and Ed25519 key (C2SP tlog-checkpoint "Signatures"). A log is stored as
+
+- ``log_tiles``: its tlog-tiles hash tiles (level, index) with civicstack's ``inner_hashes``
+  (:mod:`civicstack.log.tiles`), so a proof reads one tile per tile level: O(log n) rows, and at
+  10M entries three rows;
+- ``log_bundles``: its entries in tlog-tiles entry bundles of 256;
+- ``log_checkpoints``: every checkpoint it signed (one per write batch);
+- ``log_logs``: name, origin, verifier key, current size, root and latest checkpoint.
+
+Writes. :meth:`LogStore.append` is a group commit: concurrent callers queue their entries; one
+of them (the leader) writes everything queued in one transaction, signs one checkpoint per log,
+commits, and only then hands each caller its indices. A batch is all-or-nothing. On SQLite the
+write transaction is ``BEGIN IMMEDIATE`` with ``synchronous=FULL`` (a returned index survives a
+power cut); on PostgreSQL the log row is locked ``FOR UPDATE``, so several processes may append
+to the same log. :meth:`LogStore.append_in` appends inside a caller's transaction (from
+:meth:`LogStore.transaction`), for components that must commit their own rows atomically with
+the log entries (a register import).
+
+Reads never touch the leaves: roots and proofs come from the tiles; full tiles never change, so
+they are cached in memory. A committed tree never changes either, so the store remembers the
+largest size it has seen committed for each log: a proof or root for a size within it needs no
+read of the log's row, and no database access at all when its tiles and span hashes are cached
+(:class:`~civicstack.log.tiles.ProofMemo`). A proof never uses anything that could still change:
+sizes only grow, tiles only grow (a cached prefix is final), and span hashes are of committed
+leaves.
+
+The package:
+
+- :mod:`.store` — :class:`LogStore`: its state, creating logs;
+- :mod:`.appends` — the group commit and :meth:`LogStore.append_in`, writing one batch;
+- :mod:`.reads` — heads, roots and proofs, checkpoints, entries, receipts, served tiles;
+- :mod:`.database` — connections, the write transaction, log rows, tile reads;
+- :mod:`.tile_cache` — committed tiles in memory;
+- :mod:`.tables` — the four tables; :mod:`.values` — :class:`LogHead`, limits and checks.
+"""
+
+from civicstack.stores.log.reads import MEMO_ENTRIES
+from civicstack.stores.log.store import LogStore
+from civicstack.stores.log.tables import (
+    bundles_table,
+    checkpoints_table,
+    logs_table,
+    tiles_table,
+)
+from civicstack.stores.log.values import MAX_APPEND, MAX_READ, LogHead
+
+__all__ = [
+    "MAX_APPEND",
+    "MAX_READ",
+    "MEMO_ENTRIES",
+    "LogHead",
+    "LogStore",
+    "bundles_table",
+    "checkpoints_table",
+    "logs_table",
+    "tiles_table",
+]

@@ -1,0 +1,130 @@
+"""The SQL side every part of the log store shares: connections, the write transaction, log rows
+and tile reads."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator
+from contextlib import AbstractContextManager, contextmanager, suppress
+
+from sqlalchemy.engine import Connection, Engine
+
+from civicstack.errors import CivicError, InputError
+from civicstack.log.tiles import Tile, TileRef
+from civicstack.stores.db import DirectReads, Fetch
+from civicstack.stores.log.tile_cache import TileCache
+from civicstack.stores.log.values import _check_name, _Row
+
+__all__ = ["LogDatabase"]
+
+
+class LogDatabase:
+    """The plumbing of :class:`~civicstack.stores.log.LogStore`, which sets these attributes."""
+
+    engine: Engine
+    _sqlite: bool
+    _reads: DirectReads
+    _tile_cache: TileCache
+
+    def close(self) -> None:
+        """Close the connections kept open for reads."""
+        self._reads.close()
+
+    # --- SQL plumbing -----------------------------------------------------------------------
+
+    def _sql(self, sql: str) -> str:
+        """Statements are written with ``?``; psycopg wants ``%s``."""
+        return self._reads.sql(sql)
+
+    def _fetcher(self, conn: Connection) -> Fetch:
+        return self._reads.fetcher(conn)
+
+    def _reading(self) -> AbstractContextManager[Fetch]:
+        """A read outside any transaction (see :class:`~civicstack.stores.db.DirectReads`)."""
+        return self._reads.reading()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A write transaction that serialises appenders to a log and is durable at commit.
+
+        Use it to append (:meth:`append_in`) together with your own writes, atomically.
+        """
+        with self.engine.connect() as conn:
+            if not self._sqlite:
+                with conn.begin():
+                    yield conn
+                return
+            # pysqlite opens deferred transactions; a deferred reader that later writes can fail
+            # with SQLITE_BUSY instead of waiting. Take the write lock up front instead, and make
+            # this commit reach the disk (the shared engine runs synchronous=NORMAL).
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+            conn.exec_driver_sql("PRAGMA synchronous=FULL")
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                committed = False
+                try:
+                    yield conn
+                    conn.exec_driver_sql("COMMIT")
+                    committed = True
+                finally:
+                    if not committed:
+                        with suppress(Exception):  # already rolled back by SQLite itself
+                            conn.exec_driver_sql("ROLLBACK")
+            finally:
+                conn.exec_driver_sql("PRAGMA synchronous=NORMAL")
+
+    @contextmanager
+    def _maybe_transaction(self, conn: Connection | None) -> Iterator[Connection]:
+        if conn is not None:
+            yield conn
+        else:
+            with self.transaction() as own:
+                yield own
+
+    def _row(self, fetch: Fetch, name: str, *, lock: bool = False) -> _Row:
+        sql = "SELECT id, origin, verifier_key, size FROM log_logs WHERE name = ?"
+        if lock and not self._sqlite:
+            sql += " FOR UPDATE"
+        rows = fetch(sql, (_check_name(name),))
+        if not rows:
+            raise InputError("unknown_log", f"no log named {name!r}")
+        row = rows[0]
+        return _Row(int(row[0]), str(row[1]), str(row[2]), int(row[3]))
+
+    def _read_tiles(
+        self, fetch: Fetch, log_id: int, refs: Collection[TileRef], *, cache: bool
+    ) -> dict[tuple[int, int], Tile]:
+        """Tiles by ``(level, index)``, from the cache when allowed.
+
+        Only reads outside a write transaction may use the cache: they see committed rows, and
+        a committed tile never changes except by growing, so a cached tile serves any request
+        up to its width (full tiles: for ever).
+        """
+        out: dict[tuple[int, int], Tile] = {}
+        missing: list[TileRef] = []
+        for ref in refs:
+            hit = self._tile_cache.get((log_id, ref.level, ref.idx)) if cache else None
+            if hit is not None and hit.width >= ref.width:
+                out[(ref.level, ref.idx)] = hit
+            else:
+                missing.append(ref)
+        if missing:
+            where = " OR ".join(["(level = ? AND idx = ?)"] * len(missing))
+            params: list[int] = [log_id]
+            for ref in missing:
+                params += (ref.level, ref.idx)
+            # Only "?" placeholders are interpolated; every value is a bound parameter.
+            sql = (
+                "SELECT level, idx, hashes, inner_hashes FROM log_tiles"  # noqa: S608
+                f" WHERE log_id = ? AND ({where})"
+            )
+            for level, idx, hashes, inner in fetch(sql, tuple(params)):
+                tile = Tile(int(level), int(idx), bytes(hashes), bytes(inner))
+                tile.check()
+                out[(tile.level, tile.index)] = tile
+                if cache:
+                    self._tile_cache.put((log_id, tile.level, tile.index), tile)
+        for ref in refs:
+            got = out.get((ref.level, ref.idx))
+            if got is None or got.width < ref.width:
+                raise CivicError("internal_error", f"log tile {ref.level}/{ref.idx} is missing")
+        return out
