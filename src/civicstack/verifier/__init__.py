@@ -28,6 +28,14 @@ guard: a Key Binding JWT accepted once is refused after (until it is too old to 
 
 Presets: ``right_to_work`` (the employer), ``age_over_18`` (the shop), ``identity`` (the
 landlord; the bank may use it too), from :mod:`civicstack.world`.
+
+* :mod:`.values` — presets, callers, requests made and their outcomes;
+* :mod:`.api_keys` — relying parties' API keys and the callers they stand for;
+* :mod:`.requests` — what is asked, and the signed Request Object with its attestation;
+* :mod:`.answers` — a wallet's answer checked (§8.6) and read back as an outcome;
+* :mod:`.direct` — a presentation received elsewhere, checked for a relying party's backend;
+* :mod:`.checks` — the replay guard and fresh status lists;
+* :mod:`.service` — the :class:`Verifier` that joins them.
 """
 
 from civicstack.verifier.checks import Accepted, FreshLocalStatus, ReplayBatches, kb_digest

@@ -1,96 +1,43 @@
 """The :class:`Verifier`: requests made, answered and read; presentations verified directly.
 
-The protocol steps are numbered in each method; the package docstring
+The protocol steps are numbered in each method and in the functions it calls (:mod:`.requests`,
+:mod:`.answers`, :mod:`.direct`); API keys live in :mod:`.api_keys`. The package docstring
 (:mod:`civicstack.verifier`) gives the whole picture.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
-import threading
-import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from civicstack._crypto import json_dumps, json_loads_strict
 from civicstack.authorities import Authorities
-from civicstack.credentials import VerifiedCredential, verify_presentation
-from civicstack.errors import CivicError, InputError, VerificationError
+from civicstack.errors import CivicError, InputError
 from civicstack.openid4vp import (
     DcqlQuery,
     authorization_request_uri,
     client_id_for,
     read_authorization_response,
-    sign_request_object,
-    sign_verifier_attestation,
 )
 from civicstack.stores.authorities import HostedAuthority, check_slug
 from civicstack.stores.verifier import StoredRequest, VerifierStore
-from civicstack.trust import RelyingPartyRegistration, TrustRegistry
+from civicstack.trust import TrustRegistry
 from civicstack.types import Clock, StatusChecker
-from civicstack.verifier.checks import Accepted, ReplayBatches, kb_digest
+from civicstack.verifier.answers import WALLET_ERRORS, outcome_of, verify_vp_token
+from civicstack.verifier.api_keys import ApiKeys
+from civicstack.verifier.checks import Accepted, ReplayBatches
+from civicstack.verifier.direct import check_direct
+from civicstack.verifier.requests import only_purpose, random_id, sign_request, what_is_asked
 from civicstack.verifier.values import (
-    API_KEY_PREFIX,
     MAX_KB_AGE,
-    MAX_PRESENTATION_BYTES,
     MAX_SKEW,
-    PRESETS,
     REQUEST_LIFETIME,
     Caller,
     CreatedRequest,
     Outcome,
-    Preset,
 )
 
-_KEY_CACHE_SECONDS = 1.0
 _PURGE_EVERY = 60
-#: Wallet errors (§8.5) as the outcome a relying party reads.
-_WALLET_ERRORS = {"access_denied": "consent_declined"}
-
-
-def _random_id() -> str:
-    # Hex, not base64url: `civic verifier result ID` would read an id starting with "-" as an
-    # option.
-    return secrets.token_hex(16)
-
-
-def _credential_json(verified: VerifiedCredential) -> dict[str, Any]:
-    return {
-        "iss": verified.iss,
-        "vct": verified.vct,
-        "claims": verified.claims,
-        "disclosed": list(verified.disclosed),
-        "exp": verified.exp,
-    }
-
-
-def _outcome(row: StoredRequest, now: int) -> Outcome:
-    status, error = row.status, None
-    claims: dict[str, Any] = {}
-    credentials: dict[str, Any] = {}
-    if row.status == "pending" and now >= row.expires_at:
-        status = "failed"
-        error = {"code": "expired", "detail": "the presentation request expired unanswered"}
-    elif row.status == "failed":
-        error = {"code": row.error_code or "internal_error", "detail": row.error_detail or ""}
-    elif row.status == "verified" and row.result is not None:
-        result = json_loads_strict(row.result)
-        claims, credentials = result["claims"], result["credentials"]
-    return Outcome(
-        id=row.id,
-        status=status,
-        relying_party=row.relying_party,
-        purpose=row.purpose,
-        preset=row.preset,
-        created_at=row.created_at,
-        expires_at=row.expires_at,
-        answered_at=row.answered_at,
-        claims=claims,
-        credentials=credentials,
-        error=error,
-    )
 
 
 class Verifier:
@@ -113,10 +60,8 @@ class Verifier:
         self.status = status
         self.clock = clock
         self.base_url = base_url.rstrip("/")
-        self._admin_check = admin_check
         self._parties: dict[str, HostedAuthority] = {}
-        self._keys: dict[str, tuple[float, str | None, str]] = {}
-        self._lock = threading.Lock()
+        self._api_keys = ApiKeys(store, clock, admin_check)
         self._purged = 0
         self._batches = ReplayBatches(store)
 
@@ -147,50 +92,15 @@ class Verifier:
     def issue_api_key(self, relying_party: str) -> tuple[str, str]:
         """A new API key for ``relying_party``'s backend: ``(id, key)``; the key is shown once."""
         self.relying_party(relying_party)
-        key_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
-        digest = hashlib.sha256(secret.encode()).hexdigest()
-        self.store.add_key(key_id, relying_party, digest, now=self.clock.now())
-        return key_id, f"{API_KEY_PREFIX}.{key_id}.{secret}"
+        return self._api_keys.issue(relying_party)
 
     def revoke_api_key(self, key_id: str) -> None:
         """Revoke an API key at once (in every process within a second)."""
-        self.store.revoke_key(key_id, now=self.clock.now())
-        with self._lock:
-            self._keys.pop(key_id, None)
+        self._api_keys.revoke(key_id)
 
     def authenticate(self, token: str | None) -> Caller:
         """The caller behind a bearer token: the admin, or a relying party's API key."""
-        if token is None:
-            raise CivicError("unauthorized", "send the admin token or an API key as a bearer")
-        prefix, _, rest = token.partition(".")
-        if prefix != API_KEY_PREFIX:
-            self._admin_check(token)
-            return Caller(None)
-        key_id, _, secret = rest.partition(".")
-        entry = self._key(key_id)
-        digest = hashlib.sha256(secret.encode()).hexdigest()
-        rp, expected = entry[1], entry[2]
-        if rp is None or not hmac.compare_digest(digest, expected):
-            raise CivicError("unauthorized", "unknown or revoked API key")
-        return Caller(rp)
-
-    def _key(self, key_id: str) -> tuple[float, str | None, str]:
-        # Looked up at most once a second per process: the verify endpoint stays off the
-        # database, and a revocation reaches every worker within a second.
-        now = time.monotonic()
-        cached = self._keys.get(key_id)
-        if cached is not None and now - cached[0] < _KEY_CACHE_SECONDS:
-            return cached
-        stored = self.store.key(key_id) if 0 < len(key_id) <= 32 else None
-        if stored is None or stored.revoked_at is not None:
-            entry: tuple[float, str | None, str] = (now, None, "")
-        else:
-            entry = (now, stored.relying_party, stored.secret_hash)
-        with self._lock:
-            if len(self._keys) > 10_000:
-                self._keys.clear()
-            self._keys[key_id] = entry
-        return entry
+        return self._api_keys.authenticate(token)
 
     # --- requests ------------------------------------------------------------------------
 
@@ -206,27 +116,27 @@ class Verifier:
         """Make a request from a preset or a DCQL query for the relying party acting."""
         now = self.clock.now()
         # 1. what is asked, and by whom: a preset, or a DCQL query with its purpose
-        chosen, query, name = self._what(caller, relying_party, preset, dcql_query)
+        chosen, query, name = what_is_asked(caller, relying_party, preset, dcql_query)
         hosted = self.relying_party(name)
         registry = self._registry(0)
         if purpose is None:
-            purpose = (
-                chosen.purpose if chosen is not None else self._only_purpose(registry, hosted, now)
-            )
+            purpose = chosen.purpose if chosen is not None else only_purpose(registry, hosted, now)
         # 2. the registration allows it: refused up front when suspended, unregistered or
         # over-asking (the wallet checks the same, but nobody should be asked for it)
         registration = registry.check_request(
             hosted.identifier, purpose, query.claims_by_vct(), now
         )
         # 3. fresh identifiers, nonce and state (§5.2, §13.3: 128 bits each)
-        request_id, nonce, state = _random_id(), _random_id(), _random_id()
+        request_id, nonce, state = random_id(), random_id(), random_id()
         client_id = client_id_for(hosted.identifier)
         expires_at = now + REQUEST_LIFETIME
         # 4. the registrar attests the relying party's key (§12); 5. the relying party signs
-        token = self._sign(
+        token = sign_request(
+            self.authorities,
             hosted,
             registration=registration,
             registry=registry,
+            response_uri=self.response_uri,
             client_id=client_id,
             nonce=nonce,
             state=state,
@@ -263,84 +173,6 @@ class Verifier:
             expires_at=expires_at,
         )
 
-    def _what(
-        self, caller: Caller, relying_party: str | None, preset: str | None, dcql_query: object
-    ) -> tuple[Preset | None, DcqlQuery, str]:
-        if (preset is None) == (dcql_query is None):
-            raise InputError("invalid_request", "give a preset or a dcql_query (one of them)")
-        if preset is not None:
-            chosen = PRESETS.get(preset)
-            if chosen is None:
-                raise InputError(
-                    "invalid_request", f"no preset {preset!r}: one of {', '.join(PRESETS)}"
-                )
-            return chosen, chosen.query, caller.acting_for(relying_party) or chosen.relying_party
-        acting = caller.acting_for(relying_party)
-        if acting is None:
-            raise InputError("invalid_request", "name the relying_party the query is made for")
-        return None, DcqlQuery.parse(dcql_query), acting
-
-    def _only_purpose(self, registry: TrustRegistry, hosted: HostedAuthority, now: int) -> str:
-        purposes = {p for r in registry.relying_party(hosted.identifier, now) for p in r.purposes}
-        if len(purposes) != 1:
-            raise InputError(
-                "invalid_request", f"name the purpose: one of {', '.join(sorted(purposes))}"
-            )
-        return purposes.pop()
-
-    def _sign(
-        self,
-        hosted: HostedAuthority,
-        *,
-        registration: RelyingPartyRegistration,
-        registry: TrustRegistry,
-        client_id: str,
-        nonce: str,
-        state: str,
-        query: DcqlQuery,
-        purpose: str,
-        now: int,
-        expires_at: int,
-    ) -> str:
-        _, key = self.authorities.store.signing_key(hosted.name)
-        if registration.keys.find(key.public_key.thumbprint()) is None:
-            raise VerificationError(
-                "unregistered_relying_party",
-                f"{hosted.name}'s signing key is not in its registration: register it again",
-            )
-        registrar = self.authorities.store.by_identifier(registration.registrar)
-        if registrar is None:
-            raise CivicError(
-                "unregistered_relying_party",
-                f"{hosted.name}'s registrar {registration.registrar} is not hosted here",
-            )
-        _, registrar_key = self.authorities.store.signing_key(registrar.name)
-        # The attestation must verify as a wallet will check it (never sign what is refused).
-        registry.registrar_key(registrar.identifier, registrar_key.public_key.thumbprint(), now)
-        attestation = sign_verifier_attestation(
-            registrar_key,
-            iss=registrar.identifier,
-            sub=hosted.identifier,
-            key=key.public_key,
-            now=now,
-            exp=expires_at,
-            redirect_uris=[self.response_uri],
-            name=registration.name,
-        )
-        return sign_request_object(
-            key,
-            attestation=attestation,
-            client_id=client_id,
-            response_uri=self.response_uri,
-            nonce=nonce,
-            state=state,
-            dcql=query,
-            now=now,
-            exp=expires_at,
-            purpose=purpose,
-            registration=registration.token,
-        )
-
     def request_object(self, request_id: str) -> str:
         """The signed Request Object of a pending request (RFC 9101 §5.2: by reference)."""
         now = self.clock.now()
@@ -366,7 +198,7 @@ class Verifier:
         row = self.store.get(request_id)
         if caller.relying_party is not None and caller.relying_party != row.relying_party:
             raise CivicError("not_found", "no such presentation request")
-        return _outcome(row, self.clock.now())
+        return outcome_of(row, self.clock.now())
 
     # --- answers (§8.2) ------------------------------------------------------------------
 
@@ -388,12 +220,12 @@ class Verifier:
             raise CivicError("expired", "the presentation request has expired")
         # 2. an Authorization Error Response (§8.5): the wallet declined or could not answer
         if response.error is not None:
-            code = _WALLET_ERRORS.get(response.error, "wallet_error")
+            code = WALLET_ERRORS.get(response.error, "wallet_error")
             detail = f"{response.error}: {response.error_description or 'no description'}"
             self.store.finish(
                 row.id, status="failed", now=now, error_code=code, error_detail=detail[:1024]
             )
-            return _outcome(self.store.get(row.id), now)
+            return outcome_of(self.store.get(row.id), now)
         assert response.vp_token is not None
         try:
             credentials, claims, digests = self._verify_token(row, response.vp_token, now)
@@ -415,7 +247,7 @@ class Verifier:
             if exc.code == "replayed":
                 self._fail(row, exc, now)
             raise
-        return _outcome(self.store.get(row.id), now)
+        return outcome_of(self.store.get(row.id), now)
 
     def _fail(self, row: StoredRequest, error: CivicError, now: int) -> None:
         try:
@@ -434,39 +266,18 @@ class Verifier:
         self, row: StoredRequest, vp_token: Mapping[str, tuple[str, ...]], now: int
     ) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
         query = DcqlQuery.parse(json_loads_strict(row.dcql_query))
-        by_id = query.by_id()
         registry = self._registry(1)
         # The relying party is still registered and not suspended (refused everywhere).
         registry.relying_party(self.relying_party(row.relying_party).identifier, now)
-        credentials: dict[str, Any] = {}
-        claims: dict[str, Any] = {}
-        digests: list[str] = []
-        # §8.6 step 1: the format of the VP Token was read strictly; step 3 first for the
-        # ids, so an unknown id is refused before any signature work.
-        query.check_presented(vp_token)
-        for query_id, presentations in vp_token.items():
-            wanted = by_id[query_id]
-            for presentation in presentations:
-                # §8.6 step 2.a, 2.c, 2.d, 2.e: integrity and authenticity, holder binding to
-                # this client_id and nonce (§14.1), the chain to the root and status
-                verified = verify_presentation(
-                    presentation,
-                    trust=registry,
-                    aud=row.client_id,
-                    nonce=row.nonce,
-                    now=now,
-                    status=self.status,
-                    max_kb_age=MAX_KB_AGE,
-                )
-                # §8.6 step 2.b: it answers its Credential Query
-                wanted.check(verified.vct, verified.payload)
-                credentials.setdefault(query_id, []).append(_credential_json(verified))
-                asked = {p.split(".")[0] for p in wanted.requested_paths()}
-                for name, value in verified.claims.items():
-                    if name in asked:  # keep only what was asked for
-                        claims.setdefault(name, value)
-                digests.append(kb_digest(presentation))
-        return credentials, claims, digests
+        return verify_vp_token(
+            query,
+            vp_token,
+            registry=registry,
+            status=self.status,
+            client_id=row.client_id,
+            nonce=row.nonce,
+            now=now,
+        )
 
     def _purge(self, now: int) -> None:
         if now - self._purged >= _PURGE_EVERY:
@@ -487,43 +298,20 @@ class Verifier:
     ) -> Accepted:
         """Steps 1-3 of :meth:`verify_presentation`: everything but the replay guard."""
         now = self.clock.now()
-        name = caller.acting_for(relying_party)
-        if name is None:
-            raise InputError("invalid_request", "name the relying_party the check is for")
-        if not isinstance(presentation, str) or not presentation:
-            raise InputError("invalid_request", "presentation must be an SD-JWT+KB string")
-        if len(presentation) > MAX_PRESENTATION_BYTES:
-            raise InputError("too_large", f"presentations are at most {MAX_PRESENTATION_BYTES} B")
-        if not isinstance(nonce, str) or not nonce or len(nonce) > 1024:
-            raise InputError("invalid_request", "nonce must be the string the holder was given")
-        hosted = self.relying_party(name)
-        expected_aud = client_id_for(hosted.identifier) if aud is None else aud
-        if not isinstance(expected_aud, str) or not expected_aud or len(expected_aud) > 4096:
-            raise InputError("invalid_request", "aud must be a string")
-        registry = self._registry(1)
-        # 1. the relying party is registered and not suspended (refused everywhere)
-        registry.relying_party(hosted.identifier, now)
-        # 2. the presentation: signatures, disclosures, KB-JWT aud/nonce/iat, chain, status
-        verified = verify_presentation(
+        accepted = check_direct(
+            caller,
             presentation,
-            trust=registry,
-            aud=expected_aud,
             nonce=nonce,
-            now=now,
+            aud=aud,
+            relying_party=relying_party,
+            query=query,
+            hosted_as=self.relying_party,
+            registry_at=self._registry,
             status=self.status,
-            max_kb_age=MAX_KB_AGE,
+            now=now,
         )
-        # 3. what it shows answers the query, when one is given
-        if query is not None:
-            fits = [c for c in query.credentials if verified.vct in c.vct_values]
-            (fits or list(query.credentials))[0].check(verified.vct, verified.payload)
         self._purge(now)
-        return Accepted(
-            result={"verified": True, "relying_party": name, **_credential_json(verified)},
-            digest=kb_digest(presentation),
-            relying_party=name,
-            until=now + MAX_KB_AGE + MAX_SKEW,
-        )
+        return accepted
 
     def verify_presentation(
         self,

@@ -1,0 +1,107 @@
+"""A wallet's answer: its presentations checked (OpenID4VP 1.0 §8.6), and the outcome read back.
+
+An answer is either an Authorization Error Response (§8.5), stored as a failure with the
+wallet's error, or a VP Token whose presentations are verified one by one and then as a set
+against the request's DCQL query. What a relying party reads is the stored request as an
+:class:`~civicstack.verifier.values.Outcome`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from civicstack._crypto import json_loads_strict
+from civicstack.credentials import VerifiedCredential, verify_presentation
+from civicstack.openid4vp import DcqlQuery
+from civicstack.stores.verifier import StoredRequest
+from civicstack.trust import TrustRegistry
+from civicstack.types import StatusChecker
+from civicstack.verifier.checks import kb_digest
+from civicstack.verifier.values import MAX_KB_AGE, Outcome
+
+#: Wallet errors (§8.5) as the outcome a relying party reads.
+WALLET_ERRORS = {"access_denied": "consent_declined"}
+
+
+def verify_vp_token(
+    query: DcqlQuery,
+    vp_token: Mapping[str, tuple[str, ...]],
+    *,
+    registry: TrustRegistry,
+    status: StatusChecker,
+    client_id: str,
+    nonce: str,
+    now: int,
+) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+    """Verify a VP Token answering ``query``: the credentials by query id, the claims asked
+    for, and the Key Binding JWT digests for the replay guard."""
+    by_id = query.by_id()
+    credentials: dict[str, Any] = {}
+    claims: dict[str, Any] = {}
+    digests: list[str] = []
+    # §8.6 step 1: the format of the VP Token was read strictly; step 3 first for the
+    # ids, so an unknown id is refused before any signature work.
+    query.check_presented(vp_token)
+    for query_id, presentations in vp_token.items():
+        wanted = by_id[query_id]
+        for presentation in presentations:
+            # §8.6 step 2.a, 2.c, 2.d, 2.e: integrity and authenticity, holder binding to
+            # this client_id and nonce (§14.1), the chain to the root and status
+            verified = verify_presentation(
+                presentation,
+                trust=registry,
+                aud=client_id,
+                nonce=nonce,
+                now=now,
+                status=status,
+                max_kb_age=MAX_KB_AGE,
+            )
+            # §8.6 step 2.b: it answers its Credential Query
+            wanted.check(verified.vct, verified.payload)
+            credentials.setdefault(query_id, []).append(credential_json(verified))
+            asked = {p.split(".")[0] for p in wanted.requested_paths()}
+            for name, value in verified.claims.items():
+                if name in asked:  # keep only what was asked for
+                    claims.setdefault(name, value)
+            digests.append(kb_digest(presentation))
+    return credentials, claims, digests
+
+
+def credential_json(verified: VerifiedCredential) -> dict[str, Any]:
+    """A verified credential as a relying party reads it."""
+    return {
+        "iss": verified.iss,
+        "vct": verified.vct,
+        "claims": verified.claims,
+        "disclosed": list(verified.disclosed),
+        "exp": verified.exp,
+    }
+
+
+def outcome_of(row: StoredRequest, now: int) -> Outcome:
+    """A stored request as its relying party reads it (pending past its expiry: expired)."""
+    status, error = row.status, None
+    claims: dict[str, Any] = {}
+    credentials: dict[str, Any] = {}
+    if row.status == "pending" and now >= row.expires_at:
+        status = "failed"
+        error = {"code": "expired", "detail": "the presentation request expired unanswered"}
+    elif row.status == "failed":
+        error = {"code": row.error_code or "internal_error", "detail": row.error_detail or ""}
+    elif row.status == "verified" and row.result is not None:
+        result = json_loads_strict(row.result)
+        claims, credentials = result["claims"], result["credentials"]
+    return Outcome(
+        id=row.id,
+        status=status,
+        relying_party=row.relying_party,
+        purpose=row.purpose,
+        preset=row.preset,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        answered_at=row.answered_at,
+        claims=claims,
+        credentials=credentials,
+        error=error,
+    )
