@@ -77,7 +77,7 @@ CODES: dict[str, tuple[int, str]] = {
     "wallet_corrupted": (500, "The wallet's files are damaged or were tampered with."),
     "no_matching_credential": (404, "No credential in the wallet can answer the request."),
     "decryption_failed": (400, "The ciphertext does not decrypt (wrong key or tampered data)."),
-    # --- hosted authorities and their storage (authorities.py, stores/) -----------------------
+    # --- hosted authorities and their storage (authorities/, stores/) -------------------------
     "unknown_authority": (404, "No authority or relying party of that name on this platform."),
     "no_root_authority": (404, "The platform has no root authority yet (`civic authority init`)."),
     "database_error": (503, "The database is unreachable or refused the operation."),

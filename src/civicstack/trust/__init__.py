@@ -11,7 +11,10 @@ parties. Sub-accreditations stay within their accreditor's scope. Relying partie
 * :mod:`.signing` — making statements (refusing to sign anything out of the signer's scope);
 * :mod:`.registry` — :class:`TrustRegistry`: verifies statements as they are added, resolves
   chains (it is the :class:`civicstack.types.IssuerTrust` of credential verification), and checks
-  relying parties' requests.
+  relying parties' requests; it draws on
+* :mod:`.chains` — resolving an authority's accreditations up to a root, step by step;
+* :mod:`.relying_parties` — suspensions, valid registrations and requests within a purpose;
+* :mod:`.keys` — picking the key a statement, credential or request was signed with.
 
 Standards: RFC 7519 (JWT), RFC 7515 (JWS), RFC 8725 §3.11 (explicit typing), RFC 7638 (``kid``
 thumbprints), OpenID Federation 1.0 §3 and §10.2 (subordinate statements, validating a trust

@@ -10,44 +10,35 @@ forged link that slipped in (say, an over-scoped sub-accreditation signed with a
 resolves.
 
 Resolving an authority walks its accreditations up to a root, in the manner of OpenID Federation
-1.0 §10.2 (Validating a Trust Chain). For each accreditation of the subject:
-
-1. refuse it if a revocation of it took effect at or before ``now`` (``accreditation_revoked``);
-2. refuse it outside ``nbf <= now < exp`` (``accreditation_expired``);
-3. if its accreditor is a root, accept it when signed by one of the root's configured keys;
-4. otherwise resolve the accreditor in turn (bounded depth and no cycles, else
-   ``untrusted_issuer``), and accept it when one of the accreditor's valid accreditations lists
-   the key that signed it (``untrusted_issuer``), may accredit, and contains it: credential
-   types, claims per type, validity period and rights (``out_of_scope``).
-
-The subject is trusted if any of its accreditations is accepted. When none is, the most serious
-failure is reported: revoked, then expired, then out of scope, then untrusted. Results are cached
-for exactly the interval in which they cannot change (between the nearest validity or revocation
-boundaries around ``now``); adding a statement drops the cache.
-
-Relying parties: one is refused everywhere while a suspension stands (``relying_party_suspended``);
-otherwise one of its registrations must be valid at ``now`` and signed by a root, or by an
-authority whose valid accreditation may register and covers the registration's validity
-(``unregistered_relying_party``); and a request must stay within the purpose it names
-(``overasking``).
+1.0 §10.2 (:mod:`civicstack.trust.chains` lists the steps). Results are cached for exactly the
+interval in which they cannot change (between the nearest validity or revocation boundaries
+around ``now``); adding a statement drops the cache. Relying parties are checked as
+:mod:`civicstack.trust.relying_parties` describes.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping, Set
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from civicstack._crypto import PublicKey, json_dumps, json_loads_strict
 from civicstack.errors import InputError, VerificationError
+from civicstack.trust.chains import DEFAULT_MAX_CHAIN, ChainOutcome, ChainWalk
 from civicstack.trust.fields import (
     TYP_ACCREDITATION,
     TYP_REGISTRATION,
     TYP_REVOCATION,
     TYP_SUSPENSION,
-    KeySet,
-    check_claim_path,
     check_identifier,
+)
+from civicstack.trust.keys import pick_key, verify_on_record
+from civicstack.trust.relying_parties import (
+    MAX_REQUEST_CLAIMS,
+    registration_allowing,
+    registration_problem,
+    request_claims,
+    suspension_stands,
 )
 from civicstack.trust.statements import (
     Accreditation,
@@ -60,54 +51,17 @@ from civicstack.trust.statements import (
     read_statement,
 )
 
-#: Longest chain of accreditations from a root to an issuer (the root itself not counted).
-DEFAULT_MAX_CHAIN = 5
-#: Caps on a registry loaded from JSON and on one request.
+__all__ = [
+    "DEFAULT_MAX_CHAIN",
+    "MAX_EXPORT_BYTES",
+    "MAX_REQUEST_CLAIMS",
+    "MAX_STATEMENTS",
+    "TrustRegistry",
+]
+
+#: Caps on a registry loaded from JSON.
 MAX_EXPORT_BYTES = 64 * 1024 * 1024
 MAX_STATEMENTS = 100_000
-MAX_REQUEST_CLAIMS = 256
-
-_SEVERITY = {
-    "accreditation_revoked": 3,
-    "accreditation_expired": 2,
-    "out_of_scope": 1,
-    "untrusted_issuer": 0,
-}
-_FAR = 1 << 62
-_MAX_KID_CANDIDATES = 4
-
-
-@dataclass(frozen=True, slots=True)
-class _Failure:
-    code: str
-    detail: str
-
-    def worse_than(self, other: _Failure | None) -> bool:
-        return other is None or _SEVERITY[self.code] > _SEVERITY[other.code]
-
-    def error(self) -> VerificationError:
-        return VerificationError(self.code, self.detail)
-
-
-_Outcome = tuple[tuple[Accreditation, ...], _Failure | None]
-
-
-@dataclass(slots=True)
-class _Walk:
-    """One resolution: the time, the time boundaries compared against, a memo."""
-
-    now: int
-    points: list[int] = field(default_factory=list)
-    memo: dict[str, _Outcome] = field(default_factory=dict)
-    cut: bool = False  # a cycle was cut somewhere: results may depend on the path taken
-
-    def within(self, nbf: int, exp: int) -> bool:
-        self.points += (nbf, exp)
-        return nbf <= self.now < exp
-
-    def reached(self, t: int) -> bool:
-        self.points.append(t)
-        return t <= self.now
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +69,7 @@ class _Cached:
     version: int  # the registry's version it was computed at: stale after any add
     lo: int
     hi: int
-    outcome: _Outcome
+    outcome: ChainOutcome
 
 
 class TrustRegistry:
@@ -207,7 +161,7 @@ class TrustRegistry:
 
     def _verify(self, unverified: UnverifiedStatement) -> Statement:
         """Verify with a key ``iss`` holds on record (any validity) named by the ``kid``."""
-        iss, kid = unverified.iss, unverified.kid
+        iss = unverified.iss
         root = self.roots.get(iss)
         if root is not None:
             keysets = [root.keys]
@@ -215,18 +169,7 @@ class TrustRegistry:
             keysets = [a.keys for a in self._accreditations.get(iss, ())]
             if not keysets:
                 raise VerificationError("untrusted_issuer", f"{iss} is not a root nor accredited")
-        # Several accreditations may name different keys with the same JWK kid: try each (a
-        # few at most), so that one authority's odd kid cannot shadow another's real key.
-        candidates = {k.thumbprint(): k for ks in keysets if (k := ks.find(kid)) is not None}
-        if not candidates:
-            raise VerificationError("invalid_signature", f"{iss} holds no key {kid!r}")
-        for key in list(candidates.values())[:_MAX_KID_CANDIDATES]:
-            try:
-                return unverified.build(key)
-            except VerificationError as exc:
-                if exc.code not in ("invalid_signature", "unsupported_algorithm"):
-                    raise
-        raise VerificationError("invalid_signature", f"not signed by {iss}'s key {kid!r}")
+        return verify_on_record(unverified, keysets)
 
     def _file(self, statement: Statement) -> None:
         """The checks that need the registry; then file the statement under its subject."""
@@ -312,102 +255,18 @@ class TrustRegistry:
             raise failure.error()
         return valid
 
-    def _outcome(self, authority: str, now: int) -> _Outcome:
+    def _outcome(self, authority: str, now: int) -> ChainOutcome:
         # A resolution racing an add may finish after the add cleared the cache: the version
         # read before resolving marks what it computed as stale, so it is never served.
         version = self._version
         cached = self._cache.get(authority)
         if cached is not None and cached.version == version and cached.lo <= now < cached.hi:
             return cached.outcome
-        walk = _Walk(now)
-        outcome = self._resolve(authority, walk, 1, frozenset())
-        lo = max((t for t in walk.points if t <= now), default=-_FAR)
-        hi = min((t for t in walk.points if t > now), default=_FAR)
+        walk = ChainWalk(now, self.roots, self._accreditations, self._revocations, self.max_chain)
+        outcome = walk.resolve(authority)
+        lo, hi = walk.span()
         self._cache[authority] = _Cached(version, lo, hi, outcome)
         return outcome
-
-    def _resolve(self, authority: str, walk: _Walk, depth: int, visiting: Set[str]) -> _Outcome:
-        memo = walk.memo.get(authority)
-        if memo is not None:
-            return memo
-        cut_before = walk.cut
-        walk.cut = False
-        candidates = self._accreditations.get(authority, [])
-        valid: list[Accreditation] = []
-        failure: _Failure | None = None
-        if not candidates:
-            failure = _Failure("untrusted_issuer", f"{authority} is not accredited")
-        for acc in candidates:
-            problem = self._check_link(acc, walk, depth, visiting | {authority})
-            if problem is None:
-                valid.append(acc)
-            elif problem.worse_than(failure):
-                failure = problem
-        outcome: _Outcome = (tuple(valid), None if valid else failure)
-        if not walk.cut:
-            walk.memo[authority] = outcome
-        walk.cut = walk.cut or cut_before
-        return outcome
-
-    def _check_link(
-        self, acc: Accreditation, walk: _Walk, depth: int, visiting: Set[str]
-    ) -> _Failure | None:
-        # 1. a revocation that has taken effect
-        for revocation in self._revocations.get(acc.jti, ()):
-            if walk.reached(revocation.iat):
-                return _Failure(
-                    "accreditation_revoked",
-                    f"{acc.accreditor} revoked {acc.authority}'s accreditation {acc.jti}"
-                    if revocation.revoker == acc.accreditor
-                    else f"the root revoked {acc.authority}'s accreditation {acc.jti}",
-                )
-        # 2. the validity period
-        if not walk.within(acc.nbf, acc.exp):
-            return _Failure(
-                "accreditation_expired",
-                f"{acc.authority}'s accreditation {acc.jti} is valid only from {acc.nbf} "
-                f"until {acc.exp}",
-            )
-        return self._check_under(acc, walk, depth, visiting)
-
-    def _check_under(
-        self, acc: Accreditation, walk: _Walk, depth: int, visiting: Set[str]
-    ) -> _Failure | None:
-        # 3. directly under a root
-        root = self.roots.get(acc.accreditor)
-        if root is not None:
-            if acc.signed_by in root.keys.thumbprints():
-                return None
-            return _Failure("untrusted_issuer", f"{acc.jti} is signed by a key the root lacks")
-        # 4. under an accredited authority: resolve it, then check this link against it
-        limit = self._chain_limit(acc, walk, depth, visiting)
-        if limit is not None:
-            return limit
-        parents, parent_failure = self._resolve(acc.accreditor, walk, depth + 1, visiting)
-        if not parents:
-            cause = parent_failure or _Failure("untrusted_issuer", "no valid accreditation")
-            return _Failure(cause.code, f"{acc.accreditor}: {cause.detail}")
-        failure = _Failure("untrusted_issuer", f"{acc.jti} is signed by a key its accreditor lacks")
-        for parent in parents:
-            if acc.signed_by not in parent.keys.thumbprints():
-                continue
-            reason = acc.outside(parent)
-            if reason is None:
-                return None
-            failure = _Failure("out_of_scope", reason)
-        return failure
-
-    def _chain_limit(
-        self, acc: Accreditation, walk: _Walk, depth: int, visiting: Set[str]
-    ) -> _Failure | None:
-        # Both outcomes depend on the path taken, not only on the authority: never memoise them.
-        if depth >= self.max_chain:
-            walk.cut = True
-            return _Failure("untrusted_issuer", f"chain longer than {self.max_chain} links")
-        if acc.accreditor in visiting:
-            walk.cut = True
-            return _Failure("untrusted_issuer", f"accreditation cycle through {acc.accreditor}")
-        return None
 
     # --- IssuerTrust ---------------------------------------------------------------------
 
@@ -422,7 +281,7 @@ class TrustRegistry:
             keysets = [root.keys]
         else:
             keysets = [a.keys for a in self.valid_accreditations(iss, now)]
-        return _pick_key(keysets, kid, "untrusted_issuer", iss)
+        return pick_key(keysets, kid, "untrusted_issuer", iss)
 
     def check_scope(self, iss: str, vct: str | None, claim_names: Set[str], now: int) -> None:
         """Return if ``iss`` may attest ``vct`` with these claims at ``now``; else raise.
@@ -455,18 +314,7 @@ class TrustRegistry:
         Suspensions and reinstatements apply in time order; a reinstatement lifts its own
         signer's suspension, and a root's lifts every earlier one.
         """
-        standing: set[str] = set()
-        # sorted() is stable, so statements with the same iat keep the order they were added.
-        for s in sorted(self._suspensions.get(relying_party, ()), key=lambda s: s.iat):
-            if s.iat > now:
-                break
-            if s.suspended:
-                standing.add(s.by)
-            elif s.by in self.roots:
-                standing.clear()
-            else:
-                standing.discard(s.by)
-        return bool(standing)
+        return suspension_stands(self._suspensions.get(relying_party, ()), self.roots, now)
 
     def relying_party(self, relying_party: str, now: int) -> tuple[RelyingPartyRegistration, ...]:
         """The registrations of ``relying_party`` valid at ``now``.
@@ -480,7 +328,7 @@ class TrustRegistry:
         valid: list[RelyingPartyRegistration] = []
         reasons: list[str] = []
         for reg in registrations:
-            reason = self._registration_problem(reg, now)
+            reason = registration_problem(reg, now, self.roots, self._outcome)
             if reason is None:
                 valid.append(reg)
             else:
@@ -490,31 +338,10 @@ class TrustRegistry:
             raise VerificationError("unregistered_relying_party", f"{relying_party}: {detail}")
         return tuple(valid)
 
-    def _registration_problem(self, reg: RelyingPartyRegistration, now: int) -> str | None:
-        if not reg.valid_at(now):
-            return f"registration {reg.jti} is valid only from {reg.nbf} until {reg.exp}"
-        root = self.roots.get(reg.registrar)
-        if root is not None:
-            if reg.signed_by in root.keys.thumbprints():
-                return None
-            return f"registration {reg.jti} is signed by a key the root lacks"
-        valid, failure = self._outcome(reg.registrar, now)
-        if failure is not None:
-            return f"registrar {failure.detail}"
-        for acc in valid:
-            if (
-                acc.may_register
-                and reg.signed_by in acc.keys.thumbprints()
-                and acc.nbf <= reg.nbf
-                and reg.exp <= acc.exp
-            ):
-                return None
-        return f"{reg.registrar} is not accredited to make registration {reg.jti}"
-
     def relying_party_key(self, relying_party: str, kid: str | None, now: int) -> PublicKey:
         """A key ``relying_party`` signs its requests with (OpenID4VP request objects)."""
         keysets = [r.keys for r in self.relying_party(relying_party, now)]
-        return _pick_key(keysets, kid, "unregistered_relying_party", relying_party)
+        return pick_key(keysets, kid, "unregistered_relying_party", relying_party)
 
     def registrar_key(self, registrar: str, kid: str | None, now: int) -> PublicKey:
         """A key ``registrar`` vouches for relying parties with at ``now`` (OpenID4VP Verifier
@@ -524,13 +351,13 @@ class TrustRegistry:
         """
         root = self.roots.get(registrar)
         if root is not None:
-            return _pick_key([root.keys], kid, "untrusted_issuer", registrar)
+            return pick_key([root.keys], kid, "untrusted_issuer", registrar)
         keysets = [a.keys for a in self.valid_accreditations(registrar, now) if a.may_register]
         if not keysets:
             raise VerificationError(
                 "untrusted_issuer", f"{registrar} is not accredited to register relying parties"
             )
-        return _pick_key(keysets, kid, "untrusted_issuer", registrar)
+        return pick_key(keysets, kid, "untrusted_issuer", registrar)
 
     def check_request(
         self,
@@ -544,19 +371,9 @@ class TrustRegistry:
         Returns the registration that allows it. Raises ``relying_party_suspended``,
         ``unregistered_relying_party`` or ``overasking`` (more than any registration allows).
         """
-        requested = _request_claims(claims)
+        requested = request_claims(claims)
         registrations = self.relying_party(relying_party, now)
-        first: VerificationError | None = None
-        for reg in registrations:
-            try:
-                reg.check(purpose, requested)
-            except VerificationError as exc:
-                first = first or exc
-                continue
-            return reg
-        if first is None:  # pragma: no cover - relying_party() never returns an empty tuple
-            raise VerificationError("unregistered_relying_party", relying_party)
-        raise VerificationError(first.code, first.detail)
+        return registration_allowing(relying_party, registrations, purpose, requested)
 
 
 _TYPED = {
@@ -567,42 +384,8 @@ _TYPED = {
 }
 
 
-def _pick_key(keysets: list[KeySet], kid: str | None, code: str, who: str) -> PublicKey:
-    if kid is not None:
-        for keys in keysets:
-            key = keys.find(kid)
-            if key is not None:
-                return key
-        raise VerificationError(code, f"{who} holds no valid key {kid!r}")
-    distinct = {k.thumbprint(): k for keys in keysets for k in keys.keys}
-    if len(distinct) != 1:
-        raise VerificationError(code, f"{who} holds {len(distinct)} keys: the JWS must name one")
-    return next(iter(distinct.values()))
-
-
 def _expect(token: str, typ: str) -> UnverifiedStatement:
     unverified = read_statement(token)
     if unverified.typ != typ:
         raise InputError("malformed", f"expected {_TYPED[typ]} ({typ}), got {unverified.typ}")
     return unverified
-
-
-def _request_claims(claims: Mapping[str, Iterable[str]]) -> dict[str, tuple[str, ...]]:
-    if not isinstance(claims, Mapping):
-        raise InputError("malformed", "requested claims map credential types to claim paths")
-    out: dict[str, tuple[str, ...]] = {}
-    total = 0
-    for vct, paths in claims.items():
-        check_identifier(vct, "a credential type (vct)")
-        if isinstance(paths, str):
-            raise InputError("malformed", "claim paths come as a list, not a string")
-        checked: list[str] = []
-        for path in paths:
-            total += 1
-            if total > MAX_REQUEST_CLAIMS:
-                raise InputError(
-                    "too_large", f"a request names at most {MAX_REQUEST_CLAIMS} claims"
-                )
-            checked.append(check_claim_path(path))
-        out[vct] = tuple(checked)
-    return out

@@ -1,41 +1,19 @@
-"""The platform's authorities at work: set up, accredit, register, issue, revoke, publish.
+"""The :class:`Authorities` service: the hosted parties and the trust statements they sign.
 
-This is the composition layer, like :mod:`civicstack.platform` (it uses ``stores/``; the pure
-core never imports it). Every adapter calls it: the ``civic authority`` commands, ``civic demo``,
-and the HTTP issuer and trust-registry services. It adds no trust rules of its own: statements
-are signed by :mod:`civicstack.trust.signing` (which refuses anything outside the signer's
-accreditation), verified again by the :class:`~civicstack.trust.TrustRegistry` before they are
-stored, and credentials are issued by :func:`civicstack.credentials.issue_credential`.
-
-Two safety checks happen before an authority signs a credential: its signing key must resolve
-through the trust registry to the root (``untrusted_issuer``, ``accreditation_revoked``...) and
-the credential type and claims must lie within its accreditation (``out_of_scope``): the platform
-never issues what a verifier would refuse.
-
-Status List Tokens (draft-ietf-oauth-status-list §5.1) are signed on demand with the issuer's
-active key, ``sub`` = ``{identifier}/status/{list_id}``, ``iss`` = the identifier, ``ttl`` 300 s
-and ``exp`` one day ahead; the signed token is kept with the list's version, so it is re-signed
-only after a change (or when it is an hour old) and every worker serves the same bytes.
+Issuing credentials (:mod:`.issuing`) and publishing status lists (:mod:`.status_lists`) are
+defined beside it, in the classes it builds on; the package docstring
+(:mod:`civicstack.authorities`) gives the whole picture.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
-from civicstack._crypto import Alg, PrivateKey, PublicKey, json_dumps
-from civicstack.credential_types import (
-    AGE_THRESHOLDS,
-    CREDENTIAL_TYPES,
-    PID_VCT,
-    age_predicates,
-    pid_disclosable,
-)
-from civicstack.credentials import issue_credential
+from civicstack._crypto import Alg, PrivateKey, PublicKey
+from civicstack.authorities.issuing import CredentialIssuing
+from civicstack.authorities.validity import DEFAULT_VALIDITY_DAYS, validity_seconds
 from civicstack.errors import CivicError, InputError
-from civicstack.status import sign_status_list_token, status_reference
 from civicstack.stores.authorities import (
     AuthorityStore,
     HostedAuthority,
@@ -43,7 +21,7 @@ from civicstack.stores.authorities import (
     check_slug,
 )
 from civicstack.stores.db import write_transaction
-from civicstack.stores.status_lists import IssuedRecord, State, StatusListStore
+from civicstack.stores.status_lists import StatusListStore
 from civicstack.stores.trust import TrustStore
 from civicstack.trust import (
     Accreditation,
@@ -60,47 +38,12 @@ from civicstack.trust import (
 )
 from civicstack.trust.fields import TYP_REVOCATION
 from civicstack.trust.statements import read_statement
-from civicstack.types import Clock, Fetcher
-
-if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection
+from civicstack.types import Clock
 
 S = TypeVar("S")
 
-DAY = 86_400
-DEFAULT_VALIDITY_DAYS = 365
-MAX_VALIDITY_DAYS = 20 * 366
-STATUS_TTL = 300
-STATUS_TOKEN_LIFETIME = DAY
-STATUS_RESIGN_AFTER = 3_600
-MAX_CLAIMS_BYTES = 64 * 1024
-_STATUS_URL = re.compile(r"(?P<identifier>.+)/status/(?P<list_id>[0-9]{1,6})")
 
-
-@dataclass(frozen=True, slots=True)
-class IssuedCredential:
-    """A credential just issued: the SD-JWT VC, and what the platform keeps of it."""
-
-    record: IssuedRecord
-    credential: str
-    status_uri: str
-
-    def to_json(self) -> dict[str, Any]:
-        """The record, the status reference and the credential."""
-        return {
-            **self.record.to_json(),
-            "status": status_reference(self.status_uri, self.record.idx),
-            "credential": self.credential,
-        }
-
-
-def _validity(days: int) -> int:
-    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_VALIDITY_DAYS:
-        raise InputError("invalid_request", f"validity is 1 to {MAX_VALIDITY_DAYS} days")
-    return days * DAY
-
-
-class Authorities:
+class Authorities(CredentialIssuing):
     """The authorities and relying parties this platform holds keys for, and what they sign."""
 
     def __init__(
@@ -257,7 +200,7 @@ class Authorities:
         ``by`` (default: the root). The validity ends with the signer's own accreditation."""
         now = self.clock.now()
         signer = self.signer(by, now=now, right="accredit")
-        exp = now + _validity(valid_days)
+        exp = now + validity_seconds(valid_days)
         if signer.accreditation is not None:
             exp = min(exp, signer.accreditation.exp)
         return self._with_party(
@@ -295,7 +238,7 @@ class Authorities:
         ``by`` (default: the root)."""
         now = self.clock.now()
         signer = self.signer(by, now=now, right="register")
-        exp = now + _validity(valid_days)
+        exp = now + validity_seconds(valid_days)
         if signer.accreditation is not None:
             exp = min(exp, signer.accreditation.exp)
         return self._with_party(
@@ -402,141 +345,6 @@ class Authorities:
             raise CivicError("internal_error", "the registry filed another kind of statement")
         return statement
 
-    # --- credentials ----------------------------------------------------------------------
-
-    def issue(
-        self,
-        name: str,
-        *,
-        vct: str,
-        claims: Mapping[str, Any],
-        holder: PublicKey | None,
-        valid_days: int = DEFAULT_VALIDITY_DAYS,
-        disclosable: Sequence[str] | None = None,
-        conn: Connection | None = None,
-    ) -> IssuedCredential:
-        """Issue an SD-JWT VC from ``name`` with a status-list entry, bound to ``holder``.
-
-        A PID gets its ``age_over_*`` predicates from ``birthdate`` and ``issuing_authority``
-        from the authority's name when absent, and discloses address members and nationalities
-        one by one; other types disclose each top-level claim (unless ``disclosable`` says
-        otherwise). With ``conn``, the credential is recorded inside the caller's write
-        transaction (it commits or rolls back with the caller's other writes).
-        """
-        now = self.clock.now()
-        lifetime = _validity(valid_days)
-        hosted, key = self.store.signing_key(name)
-        if hosted.role == "relying_party":
-            raise InputError("invalid_request", f"{name} is a relying party: it issues nothing")
-        full = _complete_claims(vct, claims, hosted, now)
-        registry = self.trust.registry()
-        kid = key.public_key.thumbprint()
-        # Never issue what a verifier would refuse: the chain and the scope first.
-        registry.issuer_key(hosted.identifier, kid, now)
-        registry.check_scope(hosted.identifier, vct, frozenset(full), now)
-        paths = list(disclosable) if disclosable is not None else None
-        if paths is None and vct == PID_VCT:
-            paths = pid_disclosable(full)
-
-        def sign(list_id: str, idx: int) -> str:
-            return issue_credential(
-                key,
-                iss=hosted.identifier,
-                vct=vct,
-                claims=full,
-                holder=holder,
-                disclosable=paths,
-                status=status_reference(self.status_uri(hosted, list_id), idx),
-                iat=now,
-                exp=now + lifetime,
-                kid=kid,
-            )
-
-        record, credential = self.status.issue(
-            hosted.name,
-            vct=vct,
-            holder_thumbprint=holder.thumbprint() if holder is not None else None,
-            iat=now,
-            exp=now + lifetime,
-            sign=sign,
-            conn=conn,
-        )
-        return IssuedCredential(record, credential, self.status_uri(hosted, record.list_id))
-
-    def check_issuable(self, name: str, *, vct: str, claims: Mapping[str, Any]) -> None:
-        """Raise what :meth:`issue` would raise for these claims (``out_of_scope``,
-        ``invalid_credential``, ``untrusted_issuer``...), without signing anything: offers and
-        applications are refused up front rather than at the end of a protocol run."""
-        now = self.clock.now()
-        hosted = self.store.get(name)
-        if hosted.role != "authority":
-            raise InputError("invalid_request", f"{name} is not an authority: it issues nothing")
-        full = _complete_claims(vct, claims, hosted, now)
-        registry = self.trust.registry()
-        registry.issuer_key(hosted.identifier, hosted.active_key.kid, now)
-        registry.check_scope(hosted.identifier, vct, frozenset(full), now)
-
-    def set_status(self, credential_id: str, state: State) -> IssuedRecord:
-        """Revoke (final), suspend or reinstate an issued credential."""
-        return self.status.set_state(credential_id, state, now=self.clock.now())
-
-    def credential(self, credential_id: str) -> IssuedRecord:
-        """The record of an issued credential."""
-        return self.status.credential(credential_id)
-
-    def credentials(self, name: str | None = None) -> tuple[IssuedRecord, ...]:
-        """Issued credentials (of ``name``), newest first."""
-        if name is not None:
-            self.store.get(name)
-        return self.status.credentials(name)
-
-    # --- status lists ---------------------------------------------------------------------
-
-    def status_uri(self, authority: HostedAuthority, list_id: str) -> str:
-        """Where a list is published: ``{identifier}/status/{list_id}``."""
-        return f"{authority.identifier}/status/{list_id}"
-
-    def status_list_token(self, name: str, list_id: str) -> str:
-        """The signed ``statuslist+jwt`` of ``name``'s list ``list_id``."""
-        now = self.clock.now()
-        try:
-            state = self.status.state(name, list_id)
-        except CivicError as exc:
-            if exc.code == "not_found":
-                self.store.get(name)  # an unknown authority says so
-            raise
-        if (
-            state.token is not None
-            and state.token_version == state.version
-            and state.token_iat is not None
-            and 0 <= now - state.token_iat < STATUS_RESIGN_AFTER
-        ):
-            return state.token
-        hosted, key = self.store.signing_key(name)
-        token = sign_status_list_token(
-            key,
-            state.status_list(),
-            uri=self.status_uri(hosted, list_id),
-            iat=now,
-            exp=now + STATUS_TOKEN_LIFETIME,
-            ttl=STATUS_TTL,
-            iss=hosted.identifier,
-            kid=key.public_key.thumbprint(),
-        )
-        self.status.save_token(state.pk, version=state.version, token=token, iat=now)
-        return token
-
-    def status_list_token_at(self, url: str) -> str | None:
-        """The token published at ``url`` if it names one of this platform's lists, else None
-        (``not_found`` for a list of a hosted authority that does not exist)."""
-        match = _STATUS_URL.fullmatch(url) if isinstance(url, str) else None
-        if match is None:
-            return None
-        hosted = self.store.by_identifier(match["identifier"])
-        if hosted is None or hosted.role == "relying_party":
-            return None
-        return self.status_list_token(hosted.name, match["list_id"])
-
     # --- publication ----------------------------------------------------------------------
 
     def export(self) -> dict[str, Any]:
@@ -557,52 +365,3 @@ def _revoked(registry: TrustRegistry) -> list[str]:
         if statement.typ == TYP_REVOCATION and isinstance(accreditation, str):
             revoked.append(accreditation)
     return revoked
-
-
-def _complete_claims(
-    vct: str, claims: Mapping[str, Any], authority: HostedAuthority, now: int
-) -> dict[str, Any]:
-    if not isinstance(claims, Mapping):
-        raise InputError("invalid_request", "claims must be a JSON object")
-    try:
-        size = len(json_dumps(dict(claims)))
-    except TypeError as exc:
-        raise InputError("invalid_request", "claims must be JSON values") from exc
-    if size > MAX_CLAIMS_BYTES:
-        raise InputError("too_large", f"claims larger than {MAX_CLAIMS_BYTES} bytes")
-    full = dict(claims)
-    if vct == PID_VCT:
-        full.setdefault("issuing_authority", authority.display_name)
-        birthdate = full.get("birthdate")
-        if isinstance(birthdate, str):
-            for name, value in age_predicates(birthdate, now, AGE_THRESHOLDS).items():
-                given = full.setdefault(name, value)
-                if given is not value:
-                    raise InputError("invalid_request", f"{name} contradicts the birthdate")
-    known = CREDENTIAL_TYPES.get(vct)
-    if known is not None:
-        known.check(full)
-    return full
-
-
-class StatusListFetcher:
-    """A :class:`civicstack.types.Fetcher` serving this platform's status lists from the
-    database (so the CLI verifies without a running server) and anything else through
-    ``fallback`` (HTTP)."""
-
-    def __init__(self, authorities: Authorities, fallback: Fetcher) -> None:
-        self.authorities = authorities
-        self.fallback = fallback
-
-    def fetch(self, url: str, *, accept: str, max_bytes: int) -> bytes:
-        """The list token for a local list URL; otherwise whatever ``fallback`` fetches."""
-        try:
-            token = self.authorities.status_list_token_at(url)
-        except CivicError as exc:
-            raise CivicError("fetch_failed", f"{url}: {exc.detail}") from exc
-        if token is None:
-            return self.fallback.fetch(url, accept=accept, max_bytes=max_bytes)
-        raw = token.encode()
-        if len(raw) > max_bytes:
-            raise CivicError("fetch_failed", f"{url} is larger than {max_bytes} bytes")
-        return raw
