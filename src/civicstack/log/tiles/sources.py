@@ -34,7 +34,7 @@ class MemoryTiles:
             self.tiles[(t.level, t.index)] = t
 
     def read_tiles(self, refs: Collection[TileRef]) -> Mapping[tuple[int, int], Tile]:
-        """The wanted tiles that are held (missing ones fail later, in :func:`node_hashes`)."""
+        """The wanted tiles that are held (missing ones fail later, in :func:`span_hashes`)."""
         return {
             (r.level, r.idx): self.tiles[(r.level, r.idx)]
             for r in refs
