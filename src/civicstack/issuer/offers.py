@@ -1,0 +1,172 @@
+"""Credential Offers (§4.1) and the Token Endpoint (§6) that redeems their Pre-Authorized
+Codes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from civicstack.errors import InputError, ProtocolError
+from civicstack.issuance.offers import (
+    MAX_TX_DESCRIPTION,
+    PRE_AUTHORIZED_GRANT,
+    CredentialOffer,
+    TxCode,
+    digest,
+    keyed_digest,
+    new_id,
+    new_secret,
+    new_tx_code,
+    reference_uri,
+)
+from civicstack.issuer.hosted import HostedIssuers
+from civicstack.issuer.messages import authorization_details
+from civicstack.issuer.values import (
+    ACCESS_TOKEN_TTL,
+    DEFAULT_OFFER_TTL,
+    MAX_OFFER_TTL,
+    MINUTE,
+    CreatedOffer,
+)
+from civicstack.stores.issuance import OfferRecord
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+
+class OfferEndpoints(HostedIssuers):
+    """Offers made and listed, and their codes redeemed for access tokens."""
+
+    # --- offers -------------------------------------------------------------------------
+
+    def create_offer(
+        self,
+        name: str,
+        *,
+        vct: str,
+        claims: Mapping[str, Any],
+        tx_code: bool = True,
+        tx_code_length: int = 6,
+        tx_code_description: str | None = None,
+        by_reference: bool = False,
+        expires_in: int = DEFAULT_OFFER_TTL,
+        application_id: str | None = None,
+        conn: Connection | None = None,
+    ) -> CreatedOffer:
+        """Offer a credential of type ``vct`` with ``claims`` (refused up front when the
+        authority could not issue it)."""
+        hosted = self.issuer(name)
+        if isinstance(expires_in, bool) or not isinstance(expires_in, int):
+            raise InputError("invalid_request", "expires_in is a number of seconds")
+        if not MINUTE <= expires_in <= MAX_OFFER_TTL:
+            raise InputError("invalid_request", f"expires_in is {MINUTE} to {MAX_OFFER_TTL} s")
+        if tx_code_description is not None and (
+            not isinstance(tx_code_description, str)
+            or not 0 < len(tx_code_description) <= MAX_TX_DESCRIPTION
+            or not tx_code_description.isprintable()
+        ):
+            raise InputError("invalid_request", "the tx_code description is 1-300 characters")
+        self.authorities.check_issuable(name, vct=vct, claims=claims)
+        now = self.clock.now()
+        offer_id, code = new_id(), new_secret()
+        entered = new_tx_code(tx_code_length) if tx_code else None
+        shape = (
+            TxCode(
+                "numeric",
+                tx_code_length,
+                tx_code_description
+                or f"The {tx_code_length}-digit code {hosted.display_name} sent you separately",
+            )
+            if entered is not None
+            else None
+        )
+        offer = CredentialOffer(hosted.identifier, (vct,), code, shape)
+        offer_url = f"{self.endpoints(hosted)}/offers/{offer_id}" if by_reference else None
+        record = self.store.create_offer(
+            name,
+            offer_id=offer_id,
+            configuration_id=vct,
+            claims=claims,
+            code_hash=digest(code),
+            tx_code=shape,
+            tx_code_hash=self._tx_digest(offer_id, entered) if entered is not None else None,
+            document=offer.to_json() if by_reference else None,
+            now=now,
+            expires_at=now + expires_in,
+            application_id=application_id,
+            conn=conn,
+        )
+        uri = reference_uri(offer_url) if offer_url is not None else offer.by_value()
+        return CreatedOffer(record, offer, uri, entered, offer_url)
+
+    def _tx_digest(self, offer_id: str, entered: str) -> str:
+        return keyed_digest(self._key(), f"tx-code/{offer_id}", entered)
+
+    def offer_document(self, name: str, offer_id: str) -> dict[str, Any]:
+        """The offer object behind a ``credential_offer_uri`` (§4.1.3)."""
+        self.issuer(name)
+        return self.store.offer_document(name, offer_id, now=self.clock.now())
+
+    def offers(self, name: str) -> tuple[OfferRecord, ...]:
+        """``name``'s offers, newest first (no claims)."""
+        self.issuer(name)
+        return self.store.offers(name)
+
+    # --- token endpoint (§6) --------------------------------------------------------------
+
+    def token(self, name: str, form: Mapping[str, str]) -> dict[str, Any]:
+        """Answer a Token Request (§6.1) of the Pre-Authorized Code grant."""
+        self.issuer(name)
+        # 1. the grant type (RFC 6749 §5.2: unsupported_grant_type for any other)
+        grant_type = form.get("grant_type")
+        if not grant_type:
+            raise ProtocolError("invalid_request", "invalid_request", "grant_type is required")
+        if grant_type != PRE_AUTHORIZED_GRANT:
+            raise ProtocolError(
+                "unsupported_grant_type",
+                "unsupported_grant_type",
+                f"only {PRE_AUTHORIZED_GRANT} is supported",
+            )
+        # 2. the Pre-Authorized Code, and the Transaction Code if one came
+        code = form.get("pre-authorized_code")
+        if not code or len(code) > 1024:
+            raise ProtocolError(
+                "invalid_request", "invalid_request", "pre-authorized_code is required"
+            )
+        entered = form.get("tx_code")
+        if entered is not None and not 0 < len(entered) <= 64:
+            raise ProtocolError("invalid_request", "invalid_request", "tx_code is 1-64 characters")
+        # 3. authorization_details (RFC 9396 §6.1), if used, ask for offered configurations
+        details = form.get("authorization_details")
+        configuration_ids = authorization_details(details) if details is not None else None
+        # 4. redeem the code once, and issue the token bound to its offer
+        token = new_secret()
+        now = self.clock.now()
+        self.store.redeem(
+            name,
+            code_hash=digest(code),
+            tx_code_hash=None
+            if entered is None
+            else (lambda offer_id: self._tx_digest(offer_id, entered)),
+            token_hash=digest(token),
+            token_expires_at=now + ACCESS_TOKEN_TTL,
+            identifiers=configuration_ids,
+            configuration_ids=configuration_ids,
+            now=now,
+        )
+        response: dict[str, Any] = {
+            "access_token": token,
+            "token_type": "Bearer",
+            "expires_in": ACCESS_TOKEN_TTL,
+        }
+        if configuration_ids is not None:
+            # §6.2: one Credential Dataset per configuration: its identifier is the config id
+            response["authorization_details"] = [
+                {
+                    "type": "openid_credential",
+                    "credential_configuration_id": c,
+                    "credential_identifiers": [c],
+                }
+                for c in dict.fromkeys(configuration_ids)
+            ]
+        return response
