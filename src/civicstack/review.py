@@ -33,6 +33,10 @@ from civicstack.stores.applications import ApplicationStore
 from civicstack.stores.documents import DocumentStore
 from civicstack.types import Clock
 
+#: How old an unreferenced document must be before a sweep deletes it: far longer than any
+#: submission takes from storing its documents to committing the application.
+ORPHAN_GRACE = 24 * 3600
+
 
 class ApplicationDesk:
     """Takes applications for the platform's issuers and records the officers' decisions."""
@@ -131,6 +135,16 @@ class ApplicationDesk:
         self.issuer.issuer(name)
         ref = self.store.has_document(name, application_id, sha256)
         return self.documents.get(ref.sha256), ref.media_type
+
+    def sweep_documents(self, *, grace: int = ORPHAN_GRACE) -> int:
+        """Delete uploaded documents no application refers to (left by a failed or interrupted
+        submission) once older than ``grace`` seconds; how many were deleted.
+
+        The referenced set is read first: a document stored after that is younger than the
+        grace period, and so is one reused by a submission in flight (storing refreshes it).
+        """
+        referenced = self.store.document_hashes()
+        return self.documents.sweep(referenced, older_than=self.clock.now() - grace)
 
     def approve(self, name: str, application_id: str, *, reviewer: str) -> Application:
         """An officer approves: the wallet's next deferred request gets the credential."""

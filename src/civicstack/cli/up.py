@@ -32,6 +32,9 @@ def up(
     if seed_demo_world(platform):
         console.print("seeded the demo world: HM Government, two authorities, four relying parties")
     _seed_registers(platform)
+    swept = platform.review.sweep_documents()
+    if swept:
+        console.print(f"deleted {swept} uploaded document(s) no application refers to")
     token = platform.admin_token
     from civicstack.api.app import create_app
 

@@ -196,6 +196,12 @@ class ApplicationStore:
                 )
         return replace(current, status=status, reviewer=reviewer, reason=reason, decided_at=now)
 
+    def document_hashes(self) -> set[str]:
+        """The SHA-256 of every document some application refers to."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(issuance_documents_table.c.sha256).distinct())
+            return {row.sha256 for row in rows}
+
     def has_document(self, authority: str, application_id: str, sha256: str) -> DocumentRef:
         """The document ``sha256`` of an application; ``not_found`` otherwise."""
         with self.engine.connect() as conn:

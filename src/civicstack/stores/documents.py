@@ -6,6 +6,12 @@ a name can never be chosen by an uploader (their file names are ignored altogeth
 a document back re-checks its hash, so a file changed on disk is reported rather than served.
 Writes go to a temporary file that is fsynced and then linked into place, so a crash leaves
 either no document or the whole document.
+
+A document is written before the application that refers to it is committed (a record must
+never name a missing file), so a failed commit or a crash leaves a file nobody refers to:
+proof documents are personal data, and :meth:`DocumentStore.sweep` deletes such files (and
+abandoned temporary files) once they are older than a grace period that covers uploads still
+in flight. Storing bytes that are already kept refreshes the file's time for the same reason.
 """
 
 from __future__ import annotations
@@ -14,11 +20,13 @@ import contextlib
 import hashlib
 import os
 import re
+from collections.abc import Container
 from pathlib import Path
 
 from civicstack.errors import CivicError, InputError
 
 _HEX = re.compile(r"[0-9a-f]{64}")
+_SHARD = re.compile(r"[0-9a-f]{2}")
 
 
 class DocumentStore:
@@ -39,8 +47,14 @@ class DocumentStore:
             raise InputError("too_large", f"a document is at most {self.max_bytes} bytes")
         sha256 = hashlib.sha256(content).hexdigest()
         path = self._path(sha256)
-        if path.exists():
-            return sha256
+        try:
+            if path.exists():
+                os.utime(path)  # reused now, so a sweep's grace period covers it again
+                return sha256
+        except FileNotFoundError:
+            pass  # swept meanwhile: written again below
+        except OSError as exc:
+            raise CivicError("io_error", f"cannot store a document: {exc.strerror}") from exc
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_name(f".{sha256}.{os.getpid()}.{os.urandom(6).hex()}.tmp")
@@ -72,3 +86,29 @@ class DocumentStore:
         if hashlib.sha256(content).hexdigest() != sha256:
             raise CivicError("internal_error", f"document {sha256} is damaged on disk")
         return content
+
+    def sweep(self, keep: Container[str], *, older_than: float) -> int:
+        """Delete the documents not in ``keep`` (hex SHA-256s) and the abandoned temporary
+        files, of those last modified before ``older_than`` (a POSIX time); how many."""
+        base = self.root / "sha256"
+        removed = 0
+        try:
+            shards = [d for d in base.iterdir() if _SHARD.fullmatch(d.name) and d.is_dir()]
+            for shard in shards:
+                for entry in shard.iterdir():
+                    name = entry.name
+                    temporary = name.startswith(".") and name.endswith(".tmp")
+                    if not temporary and (not _HEX.fullmatch(name) or name in keep):
+                        continue
+                    try:
+                        if entry.stat().st_mtime >= older_than:
+                            continue
+                        entry.unlink()
+                    except FileNotFoundError:
+                        continue
+                    removed += 1
+        except FileNotFoundError:  # no document was ever stored
+            return removed
+        except OSError as exc:
+            raise CivicError("io_error", f"cannot sweep documents: {exc.strerror}") from exc
+        return removed

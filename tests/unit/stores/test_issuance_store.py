@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +13,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+from civicstack import review
 from civicstack._crypto import PrivateKey
 from civicstack.credential_types import PID_VCT
 from civicstack.errors import CivicError
@@ -19,6 +22,7 @@ from civicstack.issuance.offers import PRE_AUTHORIZED_GRANT, digest
 from civicstack.issuer import CreatedOffer
 from civicstack.platform import Platform
 from civicstack.stores import applications, db, issuance
+from civicstack.stores.documents import DocumentStore
 from civicstack.testing import FixedClock
 from tests.unit.stores.conftest import build_world
 
@@ -278,3 +282,65 @@ def test_an_application_is_decided_once(world: Platform) -> None:
             sa.select(applications.issuance_applications_table.c.claims)
         ).scalar_one()
     assert b"Okafor" not in bytes(sealed)
+
+
+def _age(path: Path, seconds_before: int, clock: FixedClock) -> None:
+    """Set a file's modification time to ``seconds_before`` the test clock's now."""
+    then = clock.now() - seconds_before
+    os.utime(path, (then, then))
+
+
+def test_a_sweep_deletes_only_old_documents_no_application_refers_to(
+    world: Platform, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A submission whose commit fails leaves its stored document behind; the sweep deletes
+    it (and an abandoned temporary file) once past the grace period, and nothing else."""
+    desk, documents = world.review, world.documents
+    kept, _ = desk.apply("passport-office", vct=PID_VCT, claims=AMARA, documents=[b"%PDF-1.4 a"])
+
+    def database_down(*args: Any, **kwargs: Any) -> None:
+        raise sa.exc.OperationalError("INSERT", {}, Exception("database down"))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(desk.store, "create_application", database_down)
+        with pytest.raises(sa.exc.OperationalError):
+            desk.apply("passport-office", vct=PID_VCT, claims=AMARA, documents=[b"%PDF-1.4 b"])
+    orphan = documents.put(b"%PDF-1.4 b")  # already there: the failed submission stored it
+    young = documents.put(b"%PDF-1.4 young orphan")
+    paths = {sha: documents.root / "sha256" / sha[:2] / sha for sha in (orphan, young)}
+    referenced = kept.documents[0].sha256
+    temporary = paths[orphan].with_name(f".{orphan}.1.abc.tmp")
+    temporary.write_bytes(b"%PDF-1.4 half")
+    for path in (paths[orphan], temporary, documents.root / "sha256" / referenced[:2] / referenced):
+        _age(path, review.ORPHAN_GRACE + 60, clock)
+    _age(paths[young], review.ORPHAN_GRACE - 60, clock)
+
+    assert desk.sweep_documents() == 2
+    assert not paths[orphan].exists()
+    assert not temporary.exists()
+    assert paths[young].exists()
+    assert desk.document("passport-office", kept.id, referenced) == (
+        b"%PDF-1.4 a",
+        "application/pdf",
+    )
+    assert desk.sweep_documents() == 0
+    assert documents.put(b"%PDF-1.4 b") == orphan  # stored again after the sweep
+    assert documents.get(orphan) == b"%PDF-1.4 b"
+
+
+def test_storing_known_bytes_refreshes_the_file_so_a_sweep_spares_it(
+    world: Platform, clock: FixedClock
+) -> None:
+    """A document reused by a submission in flight is young again when the sweep looks."""
+    documents = world.documents
+    sha = documents.put(b"%PDF-1.4 shared scan")
+    path = documents.root / "sha256" / sha[:2] / sha
+    _age(path, review.ORPHAN_GRACE + 60, clock)
+    documents.put(b"%PDF-1.4 shared scan")
+    assert path.stat().st_mtime > clock.now() - review.ORPHAN_GRACE
+    assert documents.sweep(set(), older_than=clock.now() - review.ORPHAN_GRACE) == 0
+    assert path.exists()
+
+
+def test_a_sweep_of_an_empty_store_deletes_nothing(tmp_path: Path) -> None:
+    assert DocumentStore(tmp_path / "none", max_bytes=10).sweep(set(), older_than=2e9) == 0
