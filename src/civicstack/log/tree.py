@@ -114,15 +114,16 @@ def inclusion_spans(index: int, size: int) -> list[Span]:
     return spans
 
 
-def consistency_spans(size1: int, size2: int) -> list[Span]:
-    """RFC 9162 §2.1.4.1 PROOF(m, D[n]) as subtree spans, for 0 < m < n."""
-    if not 0 < size1 < size2 <= MAX_TREE_SIZE:
-        raise ValueError(f"no consistency proof from size {size1} to {size2}")
+def subproof_walk(
+    m: int, lo: int, n: int, complete: bool, *, down_to: int = 0
+) -> tuple[list[Span], int, int, int, bool]:
+    """RFC 9162 §2.1.4.1 SUBPROOF(m, D[lo:lo+n], b) unrolled, while ``m != n`` and the subtree
+    is wider than ``down_to`` leaves: the spans it sends (innermost last) and where the walk
+    then stands, ``(spans, lo, m, n, b)``; a caller may go on from there."""
     spans: list[Span] = []
-    m, lo, n, complete = size1, 0, size2, True
-    # SUBPROOF(m, D[n], b): while m < n, split at k; m <= k recurses left with the right subtree
-    # as a proof hash, m > k recurses right (b becomes false) with the left subtree as a hash.
-    while m != n:
+    # While m < n, split at k; m <= k recurses left with the right subtree as a proof hash,
+    # m > k recurses right (b becomes false) with the left subtree as a hash.
+    while m != n and n > down_to:
         k = 1 << ((n - 1).bit_length() - 1)  # the largest power of two smaller than n
         if m <= k:
             spans.append((lo + k, lo + n))
@@ -130,6 +131,14 @@ def consistency_spans(size1: int, size2: int) -> list[Span]:
         else:
             spans.append((lo, lo + k))
             lo, m, n, complete = lo + k, m - k, n - k, False
+    return spans, lo, m, n, complete
+
+
+def consistency_spans(size1: int, size2: int) -> list[Span]:
+    """RFC 9162 §2.1.4.1 PROOF(m, D[n]) as subtree spans, for 0 < m < n."""
+    if not 0 < size1 < size2 <= MAX_TREE_SIZE:
+        raise ValueError(f"no consistency proof from size {size1} to {size2}")
+    spans, lo, _, n, complete = subproof_walk(size1, 0, size2, True)
     # SUBPROOF(m, D[m], false) = {MTH(D[m])}; with b true the old root itself is not sent.
     if not complete:
         spans.append((lo, lo + n))

@@ -28,6 +28,7 @@ from civicstack.log.tree import (
     fold_nodes,
     inclusion_spans,
     span_nodes,
+    subproof_walk,
 )
 
 __all__ = [
@@ -190,31 +191,13 @@ def _fast_consistency(size1: int, size2: int, memo: ProofMemo, peek: TilePeek) -
     key = (size2, (size1 - 1) >> TILE_HEIGHT, not size1 & (TILE_WIDTH - 1))
     top = memo.tops.get(key)
     if top is None:
-        spans: list[Span] = []
-        m, lo, n, complete = size1, 0, size2, True
-        while m != n and n > TILE_WIDTH:
-            k = 1 << ((n - 1).bit_length() - 1)
-            if m <= k:
-                spans.append((lo + k, lo + n))
-                n = k
-            else:
-                spans.append((lo, lo + k))
-                lo, m, n, complete = lo + k, m - k, n - k, False
+        spans, lo, _, n, complete = subproof_walk(size1, 0, size2, True, down_to=TILE_WIDTH)
         hashes = _fast_span_hashes(spans, memo.spans, peek)
         hashes.reverse()
         top = (tuple(hashes), lo, n, complete)
         memo.tops[key] = top
     upper, lo, n, complete = top
-    m = size1 - lo
-    below: list[Span] = []
-    while m != n:
-        k = 1 << ((n - 1).bit_length() - 1)
-        if m <= k:
-            below.append((lo + k, lo + n))
-            n = k
-        else:
-            below.append((lo, lo + k))
-            lo, m, n, complete = lo + k, m - k, n - k, False
+    below, lo, _, n, complete = subproof_walk(size1 - lo, lo, n, complete)
     if not complete:
         below.append((lo, lo + n))
     proof = _fast_span_hashes(below, memo.spans, peek)
