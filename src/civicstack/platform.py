@@ -33,12 +33,13 @@ from civicstack.stores import db
 from civicstack.types import Clock, Fetcher, SystemClock
 
 if TYPE_CHECKING:
-    from civicstack.authorities import Authorities, StatusListFetcher
     from civicstack.credentials import VerifiedCredential
     from civicstack.fetch import HttpFetcher
-    from civicstack.issuance.applications import ApplicationCheck
-    from civicstack.issuer import CredentialIssuer
-    from civicstack.review import ApplicationDesk
+    from civicstack.openid4vci.applications import ApplicationCheck
+    from civicstack.services.authorities import Authorities, StatusListFetcher
+    from civicstack.services.issuer import CredentialIssuer
+    from civicstack.services.review import ApplicationDesk
+    from civicstack.services.verifier import Verifier
     from civicstack.status import StatusListClient
     from civicstack.stores.applications import ApplicationStore
     from civicstack.stores.authorities import AuthorityStore
@@ -50,7 +51,6 @@ if TYPE_CHECKING:
     from civicstack.stores.trust import TrustStore
     from civicstack.stores.verifier import VerifierStore
     from civicstack.trust import TrustRegistry
-    from civicstack.verifier import Verifier
 
 
 class Platform:
@@ -147,8 +147,8 @@ class Platform:
 
     @cached_property
     def authorities(self) -> Authorities:
-        """The platform's authorities at work (see :mod:`civicstack.authorities`)."""
-        from civicstack.authorities import Authorities
+        """The platform's authorities at work (see :mod:`civicstack.services.authorities`)."""
+        from civicstack.services.authorities import Authorities
 
         return Authorities(
             store=self.authority_store,
@@ -179,7 +179,7 @@ class Platform:
 
     @cached_property
     def _status_fetcher(self) -> StatusListFetcher:
-        from civicstack.authorities import StatusListFetcher
+        from civicstack.services.authorities import StatusListFetcher
 
         return StatusListFetcher(self.authorities, self._http)
 
@@ -218,7 +218,7 @@ class Platform:
     @cached_property
     def verifier(self) -> Verifier:
         """The OpenID4VP verifier for this platform's relying parties."""
-        from civicstack.verifier import FreshLocalStatus, Verifier
+        from civicstack.services.verifier import FreshLocalStatus, Verifier
 
         return Verifier(
             authorities=self.authorities,
@@ -235,13 +235,13 @@ class Platform:
     # --- credential issuance (issue 3) -----------------------------------------------------
 
     #: Automatic checks of citizens' applications; no register is wired in yet, and the
-    #: default says so on every application (see civicstack.issuance.applications).
+    #: default says so on every application (see civicstack.openid4vci.applications).
     application_checks: ApplicationCheck | None = None
 
     @cached_property
     def issuance(self) -> IssuanceStore:
         """Offers, tokens, nonces, applications and deferred transactions."""
-        from civicstack.issuer import derive_issuance_key
+        from civicstack.services.issuer import derive_issuance_key
         from civicstack.stores.issuance import IssuanceStore
 
         return IssuanceStore(self.engine, lambda: derive_issuance_key(self.master_key))
@@ -249,7 +249,7 @@ class Platform:
     @cached_property
     def documents(self) -> DocumentStore:
         """Uploaded proof documents, content-addressed under ``<data dir>/documents``."""
-        from civicstack.issuance.applications import MAX_DOCUMENT_BYTES
+        from civicstack.openid4vci.applications import MAX_DOCUMENT_BYTES
         from civicstack.stores.documents import DocumentStore
 
         return DocumentStore(self.settings.data_dir / "documents", max_bytes=MAX_DOCUMENT_BYTES)
@@ -257,7 +257,7 @@ class Platform:
     @cached_property
     def applications(self) -> ApplicationStore:
         """Citizens' applications and their documents' records."""
-        from civicstack.issuer import derive_issuance_key
+        from civicstack.services.issuer import derive_issuance_key
         from civicstack.stores.applications import ApplicationStore
 
         return ApplicationStore(self.engine, lambda: derive_issuance_key(self.master_key))
@@ -265,7 +265,7 @@ class Platform:
     @cached_property
     def issuer(self) -> CredentialIssuer:
         """Every hosted authority as an OpenID4VCI Credential Issuer."""
-        from civicstack.issuer import CredentialIssuer, derive_issuance_key
+        from civicstack.services.issuer import CredentialIssuer, derive_issuance_key
 
         return CredentialIssuer(
             authorities=self.authorities,
@@ -279,8 +279,8 @@ class Platform:
     @cached_property
     def review(self) -> ApplicationDesk:
         """Citizens' applications: submission, automatic checks, officers' decisions."""
-        from civicstack.issuance.applications import AllChecks, UprnInAddressRegister
-        from civicstack.review import ApplicationDesk
+        from civicstack.openid4vci.applications import AllChecks, UprnInAddressRegister
+        from civicstack.services.review import ApplicationDesk
 
         # The platform's own registers are the authoritative source for automatic checks.
         checks = self.application_checks or AllChecks([UprnInAddressRegister(self.registers)])

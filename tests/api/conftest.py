@@ -15,11 +15,11 @@ from fastapi.testclient import TestClient
 from civicstack._crypto import PublicKey
 from civicstack.api.app import create_app, wrap
 from civicstack.credential_types import PID_VCT, right_to_work_claims
+from civicstack.demo.world import seed_demo_world
 from civicstack.errors import CivicError
 from civicstack.platform import Platform
 from civicstack.settings import Settings
 from civicstack.testing import FixedClock
-from civicstack.world import seed_demo_world
 
 BASE = "http://testserver"
 AMARA = {

@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 
 from civicstack._crypto import PrivateKey
 from civicstack.credential_types import PID_VCT
-from civicstack.issuance import create_key_proof
-from civicstack.issuance.offers import PRE_AUTHORIZED_GRANT
+from civicstack.openid4vci import create_key_proof
+from civicstack.openid4vci.offers import PRE_AUTHORIZED_GRANT
 from civicstack.platform import Platform
 
 BASE = "http://testserver"

@@ -15,13 +15,13 @@ from civicstack._crypto import PrivateKey, b64url_encode, json_dumps, sign_compa
 from civicstack.api.app import create_app
 from civicstack.credential_types import PID_VCT, RIGHT_TO_WORK_VCT
 from civicstack.credentials import inspect, present_credential
+from civicstack.demo.world import seed_demo_world
 from civicstack.errors import CivicError
-from civicstack.issuance.offers import PRE_AUTHORIZED_GRANT, parse_offer_uri
-from civicstack.issuance.proofs import PROOF_TYP
+from civicstack.openid4vci.offers import PRE_AUTHORIZED_GRANT, parse_offer_uri
+from civicstack.openid4vci.proofs import PROOF_TYP
 from civicstack.platform import Platform
 from civicstack.settings import Settings
 from civicstack.testing import FixedClock
-from civicstack.world import seed_demo_world
 from tests.api.issuers_client import AMARA, BASE, PO, Api
 
 RTW = {

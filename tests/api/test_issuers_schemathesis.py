@@ -25,9 +25,9 @@ from schemathesis.checks import (
 )
 
 from civicstack.api.app import create_app
+from civicstack.demo.world import seed_demo_world
 from civicstack.platform import Platform
 from civicstack.settings import Settings
-from civicstack.world import seed_demo_world
 
 BASE = "http://testserver"
 ISSUERS = ("passport-office", "home-office")

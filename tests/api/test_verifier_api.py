@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from civicstack.credential_types import PID_VCT, RIGHT_TO_WORK_VCT
-from civicstack.verifier import REQUEST_LIFETIME
+from civicstack.services.verifier import REQUEST_LIFETIME
 from civicstack.wallet import Wallet
 from civicstack.wallet import openid4vp as wallet_vp
 from tests.api.conftest import FAST_KDF, ClientTransport, World

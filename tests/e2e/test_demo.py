@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from civicstack.demo import ShiftedClock, Step, tell
+from civicstack.demo.local import ShiftedClock, Step, tell
 from civicstack.platform import Platform
 from civicstack.settings import Settings
 

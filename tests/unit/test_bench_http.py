@@ -60,9 +60,9 @@ def test_civicstack_side_measures_civic_up() -> None:
 
 def test_the_pool_is_distinct_valid_presentations(tmp_path: Path) -> None:
     """Each request of the pool carries its own nonce and KB-JWT, for the shop's client_id."""
+    from civicstack.demo.world import seed_demo_world
     from civicstack.platform import Platform
     from civicstack.settings import Settings
-    from civicstack.world import seed_demo_world
 
     platform = Platform(Settings.from_env({"CIVIC_DATA_DIR": str(tmp_path)}))
     platform.migrate()

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from civicstack.credential_types import PID_VCT, RIGHT_TO_WORK_VCT
+from civicstack.demo.world import AUTHORITIES, RELYING_PARTIES, seed_demo_world
 from civicstack.platform import Platform
 from civicstack.settings import Settings
-from civicstack.world import AUTHORITIES, RELYING_PARTIES, seed_demo_world
 
 
 def test_seed_creates_the_world_once(tmp_path: Path) -> None:

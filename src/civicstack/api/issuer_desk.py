@@ -31,7 +31,7 @@ from civicstack.api._openapi import (
 )
 from civicstack.api.auth import admin_guard
 from civicstack.errors import CivicError, InputError
-from civicstack.issuance.applications import MAX_DOCUMENT_BYTES, MAX_DOCUMENTS, STATUSES
+from civicstack.openid4vci.applications import MAX_DOCUMENT_BYTES, MAX_DOCUMENTS, STATUSES
 from civicstack.platform import Platform
 
 MAX_ADMIN_BODY = 128 * 1024

@@ -46,12 +46,12 @@ from civicstack.api._openapi import (
 from civicstack.api.app import Service, service_app
 from civicstack.api.issuer_desk import add_desk_routes
 from civicstack.api.problems import PROBLEM_SCHEMA
-from civicstack.authorities import STATUS_TTL
 from civicstack.errors import CivicError, ProtocolError
-from civicstack.issuance.applications import MAX_DOCUMENT_BYTES, MAX_DOCUMENTS
-from civicstack.issuance.offers import form_fields
-from civicstack.issuer import CredentialIssuer, IssuerResponse
+from civicstack.openid4vci.applications import MAX_DOCUMENT_BYTES, MAX_DOCUMENTS
+from civicstack.openid4vci.offers import form_fields
 from civicstack.platform import Platform
+from civicstack.services.authorities import STATUS_TTL
+from civicstack.services.issuer import CredentialIssuer, IssuerResponse
 
 TITLE = "Credential issuers"
 SUMMARY = (

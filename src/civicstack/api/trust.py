@@ -30,10 +30,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from civicstack.api.app import Service, service_app
 from civicstack.api.auth import admin_guard
 from civicstack.api.problems import PROBLEM_SCHEMA
-from civicstack.authorities import MAX_VALIDITY_DAYS
 from civicstack.errors import CivicError, VerificationError
 from civicstack.openid4vp import client_id_for
 from civicstack.platform import Platform
+from civicstack.services.authorities import MAX_VALIDITY_DAYS
 from civicstack.stores.authorities import HostedAuthority
 from civicstack.trust import (
     Accreditation,

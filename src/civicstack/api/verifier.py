@@ -36,7 +36,7 @@ from civicstack.errors import CivicError, InputError, ProtocolError
 from civicstack.openid4vp import REQUEST_MEDIA_TYPE, DcqlQuery
 from civicstack.openid4vp.response import MAX_VP_TOKEN_BYTES
 from civicstack.platform import Platform
-from civicstack.verifier import PRESETS, Caller, Verifier
+from civicstack.services.verifier import PRESETS, Caller, Verifier
 
 log = logging.getLogger("civicstack.api")
 SUMMARY = (

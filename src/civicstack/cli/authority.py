@@ -1,7 +1,7 @@
 """``civic authority``: the platform's root, authorities and relying parties, and what they sign.
 
 Acts on the local platform (``CIVIC_DATA_DIR``, ``CIVIC_DATABASE_URL``); every command is a thin
-call into :class:`civicstack.authorities.Authorities`.
+call into :class:`civicstack.services.authorities.Authorities`.
 """
 
 from __future__ import annotations

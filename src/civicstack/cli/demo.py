@@ -1,8 +1,8 @@
 """``civic demo``: the whole story, step by step.
 
 By default against the running platform (``--server``, as ``civic up`` serves it) over its
-published protocols (:mod:`civicstack.demo_http`); ``--local`` tells the same story in one
-process on a scratch database, no server needed (:mod:`civicstack.demo`).
+published protocols (:mod:`civicstack.demo.http`); ``--local`` tells the same story in one
+process on a scratch database, no server needed (:mod:`civicstack.demo.local`).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from rich.text import Text
 
 from civicstack.cli._output import JsonOption, console, emit
 from civicstack.cli._server import DEFAULT_SERVER, ServerOption, admin_token
-from civicstack.demo import ShiftedClock, Step, Story, tell
-from civicstack.demo_http import tell_over_http
+from civicstack.demo.http import tell_over_http
+from civicstack.demo.local import ShiftedClock, Step, Story, tell
 from civicstack.errors import CivicError
 from civicstack.platform import Platform
 from civicstack.settings import Settings

@@ -39,11 +39,11 @@ from civicstack.cli._output import JsonOption, console, emit, err_console
 from civicstack.cli._server import DEFAULT_SERVER, ServerOption, raise_for_problem
 from civicstack.cli.wallet import shown, type_name
 from civicstack.errors import CivicError, InputError
-from civicstack.issuance.applications import MAX_DOCUMENT_BYTES
-from civicstack.issuance.client import Deferred, IssuanceClient, Issued, PreparedOffer
-from civicstack.issuance.offers import MAX_OFFER_BYTES
+from civicstack.openid4vci.applications import MAX_DOCUMENT_BYTES
+from civicstack.openid4vci.offers import MAX_OFFER_BYTES
 from civicstack.trust import RootAuthority, TrustRegistry
 from civicstack.wallet import StoredCredential, Wallet
+from civicstack.wallet.openid4vci import Deferred, IssuanceClient, Issued, PreparedOffer
 
 app = typer.Typer()
 

@@ -8,9 +8,9 @@ from typing import Annotated
 import typer
 
 from civicstack.cli._output import console
+from civicstack.demo.world import seed_demo_world
 from civicstack.platform import Platform
 from civicstack.settings import Settings
-from civicstack.world import seed_demo_world
 
 app = typer.Typer()
 

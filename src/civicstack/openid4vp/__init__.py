@@ -6,7 +6,7 @@
   (§12), and the wallet's checks of a request;
 * :mod:`.response` — ``direct_post`` Authorization Responses (§8.1, §8.2, §8.5).
 
-The verifier service (:mod:`civicstack.verifier`, served by :mod:`civicstack.api.verifier`)
+The verifier service (:mod:`civicstack.services.verifier`, served by :mod:`civicstack.api.verifier`)
 and the wallet (:mod:`civicstack.wallet.openid4vp`) are built on these.
 """
 

@@ -38,7 +38,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from civicstack._crypto import json_dumps, json_loads_strict
 from civicstack.errors import CivicError
-from civicstack.issuance.applications import Application, DocumentRef, Finding, Status
+from civicstack.openid4vci.applications import Application, DocumentRef, Finding, Status
 from civicstack.stores.authorities import authorities_table, check_slug
 from civicstack.stores.db import metadata, write_transaction
 from civicstack.stores.issuance import (

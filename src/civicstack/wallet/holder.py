@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from civicstack._crypto import Alg, PublicKey, sha256_b64url
 from civicstack.credentials import inspect, present_credential, verify_presentation
 from civicstack.errors import CivicError, InputError, VerificationError
-from civicstack.issuance.proofs import create_key_proof
+from civicstack.openid4vci.proofs import create_key_proof
 from civicstack.trust import ALWAYS_VISIBLE_CLAIMS, RelyingPartyRegistration, RootAuthority
 from civicstack.types import Clock, IssuerTrust, SystemClock
 from civicstack.wallet.documents import DocumentSignature, sign_document

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 import pytest
 
 from civicstack.errors import CivicError
-from civicstack.issuance.applications import (
+from civicstack.openid4vci.applications import (
     MAX_DOCUMENT_BYTES,
     AllChecks,
     Application,

@@ -16,14 +16,14 @@ from civicstack._crypto import PrivateKey
 from civicstack.api.app import create_app
 from civicstack.credential_types import PID_VCT, RIGHT_TO_WORK_VCT
 from civicstack.credentials import inspect
+from civicstack.demo.world import seed_demo_world
 from civicstack.errors import CivicError
-from civicstack.issuance import create_key_proof
-from civicstack.issuance.client import Deferred, IssuanceClient, Issued
-from civicstack.issuance.offers import CredentialOffer, TxCode
+from civicstack.openid4vci import create_key_proof
+from civicstack.openid4vci.offers import CredentialOffer, TxCode
 from civicstack.platform import Platform
 from civicstack.settings import Settings
 from civicstack.testing import FixedClock
-from civicstack.world import seed_demo_world
+from civicstack.wallet.openid4vci import Deferred, IssuanceClient, Issued
 
 BASE = "http://civic.test"
 AMARA = {

@@ -9,7 +9,7 @@ import pytest
 
 from civicstack._crypto import PrivateKey
 from civicstack.errors import CivicError
-from civicstack.issuance.metadata import (
+from civicstack.openid4vci.metadata import (
     AuthorizationServerMetadata,
     CredentialConfiguration,
     IssuerMetadata,
@@ -18,7 +18,7 @@ from civicstack.issuance.metadata import (
     credential_issuer_metadata,
     jwt_vc_issuer_metadata,
 )
-from civicstack.issuance.offers import PRE_AUTHORIZED_GRANT
+from civicstack.openid4vci.offers import PRE_AUTHORIZED_GRANT
 from civicstack.trust import RootAuthority
 
 ID = "https://gov.example/issuers/home-office"

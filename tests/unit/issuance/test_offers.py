@@ -9,7 +9,7 @@ from urllib.parse import quote
 import pytest
 
 from civicstack.errors import CivicError
-from civicstack.issuance.offers import (
+from civicstack.openid4vci.offers import (
     PRE_AUTHORIZED_GRANT,
     CredentialOffer,
     OfferReference,

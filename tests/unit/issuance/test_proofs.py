@@ -11,7 +11,7 @@ import pytest
 
 from civicstack._crypto import PrivateKey, b64url_encode, json_dumps, sign_compact
 from civicstack.errors import CivicError, ProtocolError
-from civicstack.issuance.proofs import PROOF_TYP, create_key_proof, verify_key_proof
+from civicstack.openid4vci.proofs import PROOF_TYP, create_key_proof, verify_key_proof
 
 AUD = "https://gov.example/issuers/passport-office"
 NOW = 1_767_225_600

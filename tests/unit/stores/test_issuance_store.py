@@ -13,14 +13,14 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from civicstack import review
 from civicstack._crypto import PrivateKey
 from civicstack.credential_types import PID_VCT
 from civicstack.errors import CivicError
-from civicstack.issuance import create_key_proof
-from civicstack.issuance.offers import PRE_AUTHORIZED_GRANT, digest
-from civicstack.issuer import CreatedOffer
+from civicstack.openid4vci import create_key_proof
+from civicstack.openid4vci.offers import PRE_AUTHORIZED_GRANT, digest
 from civicstack.platform import Platform
+from civicstack.services import review
+from civicstack.services.issuer import CreatedOffer
 from civicstack.stores import applications, db, issuance
 from civicstack.stores.documents import DocumentStore
 from civicstack.testing import FixedClock

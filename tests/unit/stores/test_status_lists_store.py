@@ -227,7 +227,7 @@ def test_the_list_token_is_signed_once_per_change(world: Platform, clock: FixedC
 
 def test_fetcher_serves_local_lists_and_delegates_the_rest(world: Platform) -> None:
     """Our status URLs come from the database; other URLs go to the fallback fetcher."""
-    from civicstack.authorities import StatusListFetcher
+    from civicstack.services.authorities import StatusListFetcher
 
     issued = world.authorities.issue(
         "home-office", vct=RIGHT_TO_WORK_VCT, claims=RTW_CLAIMS, holder=None

@@ -9,7 +9,7 @@ import pytest
 
 from civicstack._crypto import PrivateKey
 from civicstack.errors import CivicError
-from civicstack.issuance import verify_key_proof
+from civicstack.openid4vci import verify_key_proof
 from civicstack.testing import FixedClock
 from civicstack.trust import RootAuthority
 from civicstack.wallet import Wallet

@@ -10,6 +10,7 @@ import pytest
 
 from civicstack._crypto import PrivateKey
 from civicstack.credential_types import PID_VCT
+from civicstack.demo.world import seed_demo_world
 from civicstack.errors import CivicError
 from civicstack.openid4vp import (
     authorization_request_uri,
@@ -19,13 +20,12 @@ from civicstack.openid4vp import (
     sign_verifier_attestation,
 )
 from civicstack.platform import Platform
+from civicstack.services.verifier import Caller
 from civicstack.settings import Settings
 from civicstack.testing import FixedClock
 from civicstack.trust import RootAuthority, TrustRegistry
-from civicstack.verifier import Caller
 from civicstack.wallet import Wallet
 from civicstack.wallet import openid4vp as protocol
-from civicstack.world import seed_demo_world
 
 BASE = "http://civic.test"
 SHOP = f"{BASE}/verifiers/shop"

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from civicstack._crypto import json_loads_strict
 from civicstack.errors import CivicError, InputError
-from civicstack.issuance.offers import TxCode
+from civicstack.openid4vci.offers import TxCode
 from civicstack.stores.authorities import authorities_table, check_slug
 from civicstack.stores.db import write_transaction
 from civicstack.stores.issuance.records import OfferRecord, OfferState

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from civicstack.issuance.offers import TxCode
+from civicstack.openid4vci.offers import TxCode
 
 OfferState = Literal["offered", "redeemed", "deferred", "issued", "locked"]
 DeferredState = Literal["pending", "issued", "denied"]

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 
 from civicstack._crypto import json_dumps, json_loads_strict
 from civicstack.errors import CivicError, ProtocolError
-from civicstack.issuance.offers import same_digest
+from civicstack.openid4vci.offers import same_digest
 from civicstack.stores.authorities import authorities_table
 from civicstack.stores.db import write_transaction
 from civicstack.stores.issuance.offers import OfferStore

@@ -1,6 +1,6 @@
 """The verifier service at work: relying parties ask, wallets answer over OpenID4VP 1.0.
 
-This is a composition layer like :mod:`civicstack.authorities`: it joins the protocol
+This is a composition layer like :mod:`civicstack.services.authorities`: it joins the protocol
 (:mod:`civicstack.openid4vp`), credential verification (:mod:`civicstack.credentials`), the trust
 registry and storage (:mod:`civicstack.stores.verifier`); the HTTP service
 (:mod:`civicstack.api.verifier`) and the CLI only call it.
@@ -27,7 +27,7 @@ checks it against the ``aud`` and ``nonce`` they expect, with the same checks an
 guard: a Key Binding JWT accepted once is refused after (until it is too old to pass anyway).
 
 Presets: ``right_to_work`` (the employer), ``age_over_18`` (the shop), ``identity`` (the
-landlord; the bank may use it too), from :mod:`civicstack.world`.
+landlord; the bank may use it too), from :mod:`civicstack.demo.world`.
 
 * :mod:`.values` — presets, callers, requests made and their outcomes;
 * :mod:`.api_keys` — relying parties' API keys and the callers they stand for;
@@ -38,9 +38,9 @@ landlord; the bank may use it too), from :mod:`civicstack.world`.
 * :mod:`.service` — the :class:`Verifier` that joins them.
 """
 
-from civicstack.verifier.checks import Accepted, FreshLocalStatus, ReplayBatches, kb_digest
-from civicstack.verifier.service import Verifier
-from civicstack.verifier.values import (
+from civicstack.services.verifier.checks import Accepted, FreshLocalStatus, ReplayBatches, kb_digest
+from civicstack.services.verifier.service import Verifier
+from civicstack.services.verifier.values import (
     API_KEY_PREFIX,
     MAX_KB_AGE,
     MAX_PRESENTATION_BYTES,

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 
-from civicstack.authorities.validity import DAY
 from civicstack.errors import CivicError
+from civicstack.services.authorities.validity import DAY
 from civicstack.status import sign_status_list_token
 from civicstack.stores.authorities import AuthorityStore, HostedAuthority
 from civicstack.stores.status_lists import StatusListStore
@@ -24,8 +24,8 @@ _STATUS_URL = re.compile(r"(?P<identifier>.+)/status/(?P<list_id>[0-9]{1,6})")
 
 
 class StatusListPublishing:
-    """Where :class:`~civicstack.authorities.Authorities` publishes its status lists, and the
-    signed token of each; ``store``, ``status`` and ``clock`` are the service's own."""
+    """Where :class:`~civicstack.services.authorities.Authorities` publishes its status lists, and
+    the signed token of each; ``store``, ``status`` and ``clock`` are the service's own."""
 
     store: AuthorityStore
     status: StatusListStore

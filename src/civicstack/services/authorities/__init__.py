@@ -17,15 +17,15 @@ stored, and credentials are issued by :func:`civicstack.credentials.issue_creden
 * :mod:`.validity` — how long what the authorities sign stays valid.
 """
 
-from civicstack.authorities.issuing import MAX_CLAIMS_BYTES, IssuedCredential
-from civicstack.authorities.service import Authorities
-from civicstack.authorities.status_lists import (
+from civicstack.services.authorities.issuing import MAX_CLAIMS_BYTES, IssuedCredential
+from civicstack.services.authorities.service import Authorities
+from civicstack.services.authorities.status_lists import (
     STATUS_RESIGN_AFTER,
     STATUS_TOKEN_LIFETIME,
     STATUS_TTL,
     StatusListFetcher,
 )
-from civicstack.authorities.validity import DAY, DEFAULT_VALIDITY_DAYS, MAX_VALIDITY_DAYS
+from civicstack.services.authorities.validity import DAY, DEFAULT_VALIDITY_DAYS, MAX_VALIDITY_DAYS
 
 __all__ = [
     "DAY",

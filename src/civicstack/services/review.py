@@ -4,7 +4,7 @@ OpenID4VCI leaves out of scope how the End-User provides the information a crede
 from (§3.5 step 1), and offers deferred issuance (§9) for "a manual review process being
 required" (§8.3). This is that process: a citizen applies with claims and proof documents
 (kept by hash, typed by content); automatic checks run at once through the
-:class:`~civicstack.issuance.applications.ApplicationCheck` seam (a blocking finding rejects the
+:class:`~civicstack.openid4vci.applications.ApplicationCheck` seam (a blocking finding rejects the
 application there and then); otherwise the citizen gets an offer with a Transaction Code, their
 wallet redeems it and is told to come back (202 with a ``transaction_id``), and an officer
 approves or rejects, after which the wallet's next deferred request is answered.
@@ -17,7 +17,7 @@ from dataclasses import replace
 from typing import Any
 
 from civicstack.errors import InputError
-from civicstack.issuance.applications import (
+from civicstack.openid4vci.applications import (
     MAX_DOCUMENTS,
     Application,
     ApplicationCheck,
@@ -27,8 +27,8 @@ from civicstack.issuance.applications import (
     check_reviewer,
     sniff_document,
 )
-from civicstack.issuance.offers import new_id
-from civicstack.issuer import APPLICATION_OFFER_TTL, CreatedOffer, CredentialIssuer
+from civicstack.openid4vci.offers import new_id
+from civicstack.services.issuer import APPLICATION_OFFER_TTL, CreatedOffer, CredentialIssuer
 from civicstack.stores.applications import ApplicationStore
 from civicstack.stores.documents import DocumentStore
 from civicstack.types import Clock

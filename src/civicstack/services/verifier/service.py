@@ -2,7 +2,7 @@
 
 The protocol steps are numbered in each method and in the functions it calls (:mod:`.requests`,
 :mod:`.answers`, :mod:`.direct`); API keys live in :mod:`.api_keys`. The package docstring
-(:mod:`civicstack.verifier`) gives the whole picture.
+(:mod:`civicstack.services.verifier`) gives the whole picture.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from civicstack._crypto import json_dumps, json_loads_strict
-from civicstack.authorities import Authorities
 from civicstack.errors import CivicError, InputError
 from civicstack.openid4vp import (
     DcqlQuery,
@@ -19,16 +18,18 @@ from civicstack.openid4vp import (
     client_id_for,
     read_authorization_response,
 )
-from civicstack.stores.authorities import HostedAuthority, check_slug
-from civicstack.stores.verifier import StoredRequest, VerifierStore
-from civicstack.trust import TrustRegistry
-from civicstack.types import Clock, StatusChecker
-from civicstack.verifier.answers import WALLET_ERRORS, outcome_of, verify_vp_token
-from civicstack.verifier.api_keys import ApiKeys
-from civicstack.verifier.checks import Accepted, ReplayBatches
-from civicstack.verifier.direct import check_direct
-from civicstack.verifier.requests import only_purpose, random_id, sign_request, what_is_asked
-from civicstack.verifier.values import (
+from civicstack.services.authorities import Authorities
+from civicstack.services.verifier.answers import WALLET_ERRORS, outcome_of, verify_vp_token
+from civicstack.services.verifier.api_keys import ApiKeys
+from civicstack.services.verifier.checks import Accepted, ReplayBatches
+from civicstack.services.verifier.direct import check_direct
+from civicstack.services.verifier.requests import (
+    only_purpose,
+    random_id,
+    sign_request,
+    what_is_asked,
+)
+from civicstack.services.verifier.values import (
     MAX_KB_AGE,
     MAX_SKEW,
     REQUEST_LIFETIME,
@@ -36,6 +37,10 @@ from civicstack.verifier.values import (
     CreatedRequest,
     Outcome,
 )
+from civicstack.stores.authorities import HostedAuthority, check_slug
+from civicstack.stores.verifier import StoredRequest, VerifierStore
+from civicstack.trust import TrustRegistry
+from civicstack.types import Clock, StatusChecker
 
 _PURGE_EVERY = 60
 

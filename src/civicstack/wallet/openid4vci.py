@@ -33,12 +33,12 @@ import httpx
 
 from civicstack._crypto import json_loads_strict
 from civicstack.errors import CODES, CivicError, InputError
-from civicstack.issuance.metadata import (
+from civicstack.openid4vci.metadata import (
     AuthorizationServerMetadata,
     IssuerMetadata,
     IssuerTrustBundle,
 )
-from civicstack.issuance.offers import (
+from civicstack.openid4vci.offers import (
     PRE_AUTHORIZED_GRANT,
     CredentialOffer,
     OfferReference,

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from civicstack.errors import InputError
-from civicstack.issuance.offers import PRE_AUTHORIZED_GRANT, check_url
-from civicstack.issuance.proofs import PROOF_TYPE
+from civicstack.openid4vci.offers import PRE_AUTHORIZED_GRANT, check_url
+from civicstack.openid4vci.proofs import PROOF_TYPE
 from civicstack.trust import RootAuthority
 
 FORMAT = "dc+sd-jwt"

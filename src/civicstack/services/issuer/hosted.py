@@ -1,7 +1,7 @@
 """The hosted authorities as Credential Issuers: who issues, the configurations they offer,
 the metadata they publish (§12.2, RFC 8414, JWT VC Issuer Metadata) and what they issued.
 
-:class:`HostedIssuers` is the base of :class:`~civicstack.issuer.CredentialIssuer`; the
+:class:`HostedIssuers` is the base of :class:`~civicstack.services.issuer.CredentialIssuer`; the
 endpoints build on it.
 """
 
@@ -10,17 +10,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from civicstack.authorities import Authorities
 from civicstack.credential_types import CREDENTIAL_TYPES
 from civicstack.errors import CivicError
-from civicstack.issuance.metadata import (
+from civicstack.openid4vci.metadata import (
     DEFAULT_BATCH_SIZE,
     CredentialConfiguration,
     authorization_server_metadata,
     credential_issuer_metadata,
     jwt_vc_issuer_metadata,
 )
-from civicstack.issuer.values import DEFAULT_INTERVAL
+from civicstack.services.authorities import Authorities
+from civicstack.services.issuer.values import DEFAULT_INTERVAL
 from civicstack.stores.applications import ApplicationStore
 from civicstack.stores.authorities import HostedAuthority
 from civicstack.stores.issuance import IssuanceStore

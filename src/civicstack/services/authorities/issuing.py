@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from civicstack._crypto import PublicKey, json_dumps
-from civicstack.authorities.status_lists import StatusListPublishing
-from civicstack.authorities.validity import DEFAULT_VALIDITY_DAYS, validity_seconds
 from civicstack.credential_types import (
     AGE_THRESHOLDS,
     CREDENTIAL_TYPES,
@@ -24,6 +22,8 @@ from civicstack.credential_types import (
 )
 from civicstack.credentials import issue_credential
 from civicstack.errors import InputError
+from civicstack.services.authorities.status_lists import StatusListPublishing
+from civicstack.services.authorities.validity import DEFAULT_VALIDITY_DAYS, validity_seconds
 from civicstack.status import status_reference
 from civicstack.stores.authorities import HostedAuthority
 from civicstack.stores.status_lists import IssuedRecord, State
@@ -53,8 +53,8 @@ class IssuedCredential:
 
 
 class CredentialIssuing(StatusListPublishing):
-    """How :class:`~civicstack.authorities.Authorities` issues credentials and changes their
-    status; ``trust`` and the stores are the service's own."""
+    """How :class:`~civicstack.services.authorities.Authorities` issues credentials and changes
+    their status; ``trust`` and the stores are the service's own."""
 
     trust: TrustStore
 

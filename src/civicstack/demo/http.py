@@ -1,6 +1,6 @@
 """The story of ``civic demo``, told against the running platform over its published protocols.
 
-The same story as :mod:`civicstack.demo`, but every party reaches the others the way it would
+The same story as :mod:`civicstack.demo.local`, but every party reaches the others the way it would
 in production, through ``civic up``'s HTTP services:
 
 * the trust registry publishes its root and statements (``/trust``); Amara's wallet pins the
@@ -33,13 +33,13 @@ from urllib.parse import quote
 import httpx
 
 from civicstack.credential_types import PID_VCT, RIGHT_TO_WORK_VCT, right_to_work_claims
-from civicstack.demo import AMARA, Step, Story, consent_rows, shown
+from civicstack.demo.local import AMARA, Step, Story, consent_rows, shown
+from civicstack.demo.world import EMPLOYER_CLAIMS
 from civicstack.errors import CODES, CivicError
-from civicstack.issuance.client import IssuanceClient, Issued
 from civicstack.trust import RootAuthority, TrustRegistry
 from civicstack.wallet import ConsentSummary, Wallet
 from civicstack.wallet import openid4vp as protocol
-from civicstack.world import EMPLOYER_CLAIMS
+from civicstack.wallet.openid4vci import IssuanceClient, Issued
 
 #: This platform re-reads its own status lists each second (verifier.FreshLocalStatus).
 STATUS_REFRESH = 1.5

@@ -2,7 +2,7 @@
 
 Issuing credentials (:mod:`.issuing`) and publishing status lists (:mod:`.status_lists`) are
 defined beside it, in the classes it builds on; the package docstring
-(:mod:`civicstack.authorities`) gives the whole picture.
+(:mod:`civicstack.services.authorities`) gives the whole picture.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal, TypeVar
 
 from civicstack._crypto import Alg, PrivateKey, PublicKey
-from civicstack.authorities.issuing import CredentialIssuing
-from civicstack.authorities.validity import DEFAULT_VALIDITY_DAYS, validity_seconds
 from civicstack.errors import CivicError, InputError
+from civicstack.services.authorities.issuing import CredentialIssuing
+from civicstack.services.authorities.validity import DEFAULT_VALIDITY_DAYS, validity_seconds
 from civicstack.stores.authorities import (
     AuthorityStore,
     HostedAuthority,

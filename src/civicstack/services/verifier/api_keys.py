@@ -14,9 +14,9 @@ import time
 from collections.abc import Callable
 
 from civicstack.errors import CivicError
+from civicstack.services.verifier.values import API_KEY_PREFIX, Caller
 from civicstack.stores.verifier import VerifierStore
 from civicstack.types import Clock
-from civicstack.verifier.values import API_KEY_PREFIX, Caller
 
 _KEY_CACHE_SECONDS = 1.0
 

@@ -1,8 +1,9 @@
 """The :class:`CredentialIssuer`: the Nonce (§7), Credential (§8), Deferred Credential (§9)
-and Notification (§11) Endpoints over the offers and tokens of :mod:`civicstack.issuer.offers`.
+and Notification (§11) Endpoints over the offers and tokens of
+:mod:`civicstack.services.issuer.offers`.
 
-Each endpoint's steps are numbered as comments in its method; :mod:`civicstack.issuer` describes
-the issuer as a whole.
+Each endpoint's steps are numbered as comments in its method; :mod:`civicstack.services.issuer`
+describes the issuer as a whole.
 """
 
 from __future__ import annotations
@@ -12,12 +13,17 @@ from typing import TYPE_CHECKING
 
 from civicstack._crypto import PublicKey, json_object_strict
 from civicstack.errors import CivicError, ProtocolError
-from civicstack.issuance.applications import Status
-from civicstack.issuance.offers import digest, new_secret
-from civicstack.issuance.proofs import PROOF_TYPE, verify_key_proof
-from civicstack.issuer.messages import bearer, invalid_request, json_request, request_denied
-from civicstack.issuer.offers import OfferEndpoints
-from civicstack.issuer.values import (
+from civicstack.openid4vci.applications import Status
+from civicstack.openid4vci.offers import digest, new_secret
+from civicstack.openid4vci.proofs import PROOF_TYPE, verify_key_proof
+from civicstack.services.issuer.messages import (
+    bearer,
+    invalid_request,
+    json_request,
+    request_denied,
+)
+from civicstack.services.issuer.offers import OfferEndpoints
+from civicstack.services.issuer.values import (
     DEFERRED_TTL,
     MAX_REQUEST_BYTES,
     NONCE_TTL,

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import secrets
 
-from civicstack.authorities import Authorities
 from civicstack.errors import CivicError, InputError, VerificationError
 from civicstack.openid4vp import DcqlQuery, sign_request_object, sign_verifier_attestation
+from civicstack.services.authorities import Authorities
+from civicstack.services.verifier.values import PRESETS, Caller, Preset
 from civicstack.stores.authorities import HostedAuthority
 from civicstack.trust import RelyingPartyRegistration, TrustRegistry
-from civicstack.verifier.values import PRESETS, Caller, Preset
 
 
 def random_id() -> str:

@@ -26,13 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from civicstack._crypto import json_dumps
-from civicstack.authorities import IssuedCredential
 from civicstack.credential_types import PID_VCT, RIGHT_TO_WORK_VCT, right_to_work_claims
+from civicstack.demo.world import AUTHORITIES, EMPLOYER_CLAIMS, RELYING_PARTIES, ROOT, purposes_of
 from civicstack.errors import CivicError
 from civicstack.platform import Platform
+from civicstack.services.authorities import IssuedCredential
 from civicstack.trust import RelyingPartyRegistration
 from civicstack.wallet import ConsentSummary, CredentialQuery, PresentationRequest, Wallet
-from civicstack.world import AUTHORITIES, EMPLOYER_CLAIMS, RELYING_PARTIES, ROOT, purposes_of
 
 #: How far the story moves time on before the shop checks again (past the list's ttl of 300 s).
 CACHE_EXPIRY = 301

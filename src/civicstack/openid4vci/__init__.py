@@ -5,14 +5,14 @@
 * :mod:`.metadata` — Credential Issuer (§12.2), Authorization Server (RFC 8414) and JWT VC
   Issuer metadata, to publish and to read;
 * :mod:`.applications` — a citizen's application with proof documents, and automatic checks;
-* :mod:`.client` — the Wallet's side of the protocol (over an injected HTTP client).
+* the Wallet's side of the protocol is :mod:`civicstack.wallet.openid4vci`.
 
 The issuer's state (offers, tokens, nonces, deferred transactions) lives in
-:mod:`civicstack.stores.issuance`; :mod:`civicstack.issuer` composes both into the Credential
-Issuer that :mod:`civicstack.api.issuers` serves.
+:mod:`civicstack.stores.issuance`; :mod:`civicstack.services.issuer` composes both into the
+Credential Issuer that :mod:`civicstack.api.issuers` serves.
 """
 
-from civicstack.issuance.applications import (
+from civicstack.openid4vci.applications import (
     AllChecks,
     Application,
     ApplicationCheck,
@@ -22,7 +22,7 @@ from civicstack.issuance.applications import (
     UprnInAddressRegister,
     sniff_document,
 )
-from civicstack.issuance.metadata import (
+from civicstack.openid4vci.metadata import (
     AuthorizationServerMetadata,
     CredentialConfiguration,
     IssuerMetadata,
@@ -30,7 +30,7 @@ from civicstack.issuance.metadata import (
     credential_issuer_metadata,
     jwt_vc_issuer_metadata,
 )
-from civicstack.issuance.offers import (
+from civicstack.openid4vci.offers import (
     PRE_AUTHORIZED_GRANT,
     CredentialOffer,
     OfferReference,
@@ -39,7 +39,7 @@ from civicstack.issuance.offers import (
     reference_uri,
     well_known,
 )
-from civicstack.issuance.proofs import PROOF_TYP, KeyProof, create_key_proof, verify_key_proof
+from civicstack.openid4vci.proofs import PROOF_TYP, KeyProof, create_key_proof, verify_key_proof
 
 __all__ = [
     "PRE_AUTHORIZED_GRANT",

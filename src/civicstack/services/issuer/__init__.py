@@ -1,7 +1,7 @@
 """The platform's Credential Issuers at work: OpenID4VCI 1.0 over the hosted authorities.
 
-This is the composition layer of issuance, like :mod:`civicstack.authorities`: it joins the
-protocol's pure parts (:mod:`civicstack.issuance`), the issuer's state
+This is the composition layer of issuance, like :mod:`civicstack.services.authorities`: it joins the
+protocol's pure parts (:mod:`civicstack.openid4vci`), the issuer's state
 (:mod:`civicstack.stores.issuance`), the content-addressed documents and the authorities who
 sign. :mod:`civicstack.api.issuers` serves it over HTTP; nothing here knows about HTTP.
 
@@ -19,17 +19,18 @@ identifier (``{base_url}/issuers/NAME`` by default) and whose endpoints live und
 * the Notification Endpoint (§11).
 
 Citizens' applications, whose offers end in deferred issuance, are taken by
-:class:`civicstack.review.ApplicationDesk`.
+:class:`civicstack.services.review.ApplicationDesk`.
 
-The package, one concept a module: :mod:`~civicstack.issuer.values` (lifetimes, limits, offers
-made, responses), :mod:`~civicstack.issuer.messages` (reading the Wallet's requests),
-:mod:`~civicstack.issuer.hosted` (who issues, metadata, issued credentials),
-:mod:`~civicstack.issuer.offers` (offers and the Token Endpoint) and
-:mod:`~civicstack.issuer.service` (the :class:`CredentialIssuer` and its other endpoints).
+The package, one concept a module: :mod:`~civicstack.services.issuer.values` (lifetimes, limits,
+offers made, responses), :mod:`~civicstack.services.issuer.messages`
+(reading the Wallet's requests),
+:mod:`~civicstack.services.issuer.hosted` (who issues, metadata, issued credentials),
+:mod:`~civicstack.services.issuer.offers` (offers and the Token Endpoint) and
+:mod:`~civicstack.services.issuer.service` (the :class:`CredentialIssuer` and its other endpoints).
 """
 
-from civicstack.issuer.service import CredentialIssuer
-from civicstack.issuer.values import (
+from civicstack.services.issuer.service import CredentialIssuer
+from civicstack.services.issuer.values import (
     ACCESS_TOKEN_TTL,
     APPLICATION_OFFER_TTL,
     DAY,

@@ -3,7 +3,7 @@
 An answer is either an Authorization Error Response (§8.5), stored as a failure with the
 wallet's error, or a VP Token whose presentations are verified one by one and then as a set
 against the request's DCQL query. What a relying party reads is the stored request as an
-:class:`~civicstack.verifier.values.Outcome`.
+:class:`~civicstack.services.verifier.values.Outcome`.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from typing import Any
 from civicstack._crypto import json_loads_strict
 from civicstack.credentials import VerifiedCredential, verify_presentation
 from civicstack.openid4vp import DcqlQuery
+from civicstack.services.verifier.checks import kb_digest
+from civicstack.services.verifier.values import MAX_KB_AGE, Outcome
 from civicstack.stores.verifier import StoredRequest
 from civicstack.trust import TrustRegistry
 from civicstack.types import StatusChecker
-from civicstack.verifier.checks import kb_digest
-from civicstack.verifier.values import MAX_KB_AGE, Outcome
 
 #: Wallet errors (§8.5) as the outcome a relying party reads.
 WALLET_ERRORS = {"access_denied": "consent_declined"}

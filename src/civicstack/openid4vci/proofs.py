@@ -10,7 +10,7 @@ does not ask for.
 
 :func:`verify_key_proof` returns the proved key and the nonce it carries, or raises
 ``invalid_proof``; whether the nonce is still unused is the issuer's store's business (it is
-consumed atomically with the access token, see :mod:`civicstack.issuer`).
+consumed atomically with the access token, see :mod:`civicstack.services.issuer`).
 """
 
 from __future__ import annotations

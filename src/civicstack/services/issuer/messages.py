@@ -7,7 +7,7 @@ from typing import Any
 
 from civicstack._crypto import json_loads_strict, json_object_strict
 from civicstack.errors import CivicError, ProtocolError
-from civicstack.issuer.values import MAX_REQUEST_BYTES
+from civicstack.services.issuer.values import MAX_REQUEST_BYTES
 
 
 def invalid_request(detail: str) -> ProtocolError:

@@ -3,7 +3,7 @@
 A backend that got a presentation some other way than an OpenID4VP response names the ``nonce``
 it gave the holder and the ``aud`` it expects (by default its client_id); the presentation gets
 the same checks as one in a response. The replay guard, last, is the
-:class:`~civicstack.verifier.service.Verifier`'s.
+:class:`~civicstack.services.verifier.service.Verifier`'s.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from collections.abc import Callable
 from civicstack.credentials import verify_presentation
 from civicstack.errors import InputError
 from civicstack.openid4vp import DcqlQuery, client_id_for
+from civicstack.services.verifier.answers import credential_json
+from civicstack.services.verifier.checks import Accepted, kb_digest
+from civicstack.services.verifier.values import MAX_KB_AGE, MAX_PRESENTATION_BYTES, MAX_SKEW, Caller
 from civicstack.stores.authorities import HostedAuthority
 from civicstack.trust import TrustRegistry
 from civicstack.types import StatusChecker
-from civicstack.verifier.answers import credential_json
-from civicstack.verifier.checks import Accepted, kb_digest
-from civicstack.verifier.values import MAX_KB_AGE, MAX_PRESENTATION_BYTES, MAX_SKEW, Caller
 
 
 def check_direct(

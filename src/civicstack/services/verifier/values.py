@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from civicstack.credential_types import PID_VCT, RIGHT_TO_WORK_VCT
+from civicstack.demo.world import EMPLOYER_CLAIMS, IDENTITY_CLAIMS
 from civicstack.errors import CivicError
 from civicstack.openid4vp import DcqlQuery, query_for
-from civicstack.world import EMPLOYER_CLAIMS, IDENTITY_CLAIMS
 
 #: How long a wallet has to answer a request (its Request Object and attestation expire too).
 REQUEST_LIFETIME = 600

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from civicstack.errors import InputError, ProtocolError
-from civicstack.issuance.offers import (
+from civicstack.openid4vci.offers import (
     MAX_TX_DESCRIPTION,
     PRE_AUTHORIZED_GRANT,
     CredentialOffer,
@@ -19,9 +19,9 @@ from civicstack.issuance.offers import (
     new_tx_code,
     reference_uri,
 )
-from civicstack.issuer.hosted import HostedIssuers
-from civicstack.issuer.messages import authorization_details
-from civicstack.issuer.values import (
+from civicstack.services.issuer.hosted import HostedIssuers
+from civicstack.services.issuer.messages import authorization_details
+from civicstack.services.issuer.values import (
     ACCESS_TOKEN_TTL,
     DEFAULT_OFFER_TTL,
     MAX_OFFER_TTL,

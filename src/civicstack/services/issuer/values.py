@@ -14,7 +14,7 @@ import hmac
 from dataclasses import dataclass
 from typing import Any
 
-from civicstack.issuance.offers import CredentialOffer
+from civicstack.openid4vci.offers import CredentialOffer
 from civicstack.stores.issuance import OfferRecord
 
 MINUTE = 60
