@@ -13,7 +13,7 @@ from civicstack.log.tiles import root_at
 from civicstack.registers import Catalogue, Item, Scope, export_rsf
 from civicstack.registers.verify import verify_download
 
-GOOD = Path(__file__).resolve().parent.parent / "vectors" / "registers" / "good"
+GOOD = Path(__file__).resolve().parents[2] / "vectors" / "registers" / "good"
 SHADE_ROOT = b"c7df63e1d127ee883d642fd472be9bfc2ff0d1b03eb42e85a3af4dbad5e5e4bf"
 SIGNER = NoteSigner("civic.test/registers/shade", PrivateKey.generate("EdDSA"))
 

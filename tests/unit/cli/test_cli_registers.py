@@ -21,7 +21,7 @@ from civicstack.registers import Item
 from civicstack.settings import Settings
 from tests.e2e.server import free_port
 
-GOOD = Path(__file__).resolve().parent.parent / "vectors" / "registers" / "good"
+GOOD = Path(__file__).resolve().parents[2] / "vectors" / "registers" / "good"
 COLOUR = GOOD / "colour.rsf"
 SHADE = GOOD / "shade.rsf"
 

@@ -36,7 +36,7 @@ from civicstack.stores.log import LogStore
 from civicstack.stores.registers import RegisterStore
 from tests.conftest import shared_path
 
-GOOD = Path(__file__).resolve().parent.parent / "vectors" / "registers" / "good"
+GOOD = Path(__file__).resolve().parents[2] / "vectors" / "registers" / "good"
 COLOUR = (GOOD / "colour.rsf").read_bytes()
 SHADE = (GOOD / "shade.rsf").read_bytes()
 NOW = 1_767_225_600
