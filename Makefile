@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit bench clean
+.PHONY: run test check lint typecheck imports unit bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "civicstack needs Python >= 3.11")'
@@ -27,10 +27,20 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# The layering contracts in pyproject.toml ([tool.importlinter]): imports go down only.
+imports: $(STAMP)
+	$(BIN)/lint-imports
+
 unit: $(STAMP)
 	$(BIN)/python -m pytest -n 2
 
-test: lint typecheck unit
+# The edit loop: lint, types, layering and every test not marked `slow` (end-to-end runs of
+# `civic up`, schemathesis, the full GOV.UK archive).
+check: lint typecheck imports
+	$(BIN)/python -m pytest -n 2 -m "not slow"
+
+# Everything, slow tests included: what CI runs.
+test: lint typecheck imports unit
 
 bench: $(STAMP)
 	for f in bench/*.py; do $(BIN)/python $$f || exit 1; done

@@ -29,6 +29,8 @@ from civicstack.demo.world import seed_demo_world
 from civicstack.platform import Platform
 from civicstack.settings import Settings
 
+pytestmark = pytest.mark.slow
+
 BASE = "http://testserver"
 ISSUERS = ("passport-office", "home-office")
 CHECKS = [

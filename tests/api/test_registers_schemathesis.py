@@ -22,6 +22,8 @@ from civicstack.api.app import create_app, wrap
 from civicstack.platform import Platform
 from civicstack.settings import Settings
 
+pytestmark = pytest.mark.slow
+
 GOOD = Path(__file__).resolve().parent.parent / "vectors" / "registers" / "good"
 #: Generated requests per operation and mode: about 30 operations, in well under a minute.
 EXAMPLES = 10

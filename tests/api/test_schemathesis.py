@@ -23,6 +23,8 @@ from civicstack.testing import FixedClock
 from tests.api.conftest import World, make_world
 from tests.conftest import _postgres_database
 
+pytestmark = pytest.mark.slow
+
 EXAMPLES = 20
 
 

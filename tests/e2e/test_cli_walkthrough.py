@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow
+
 PID = "urn:eudi:pid:1"
 SHOP = "http://civic.test/verifiers/shop"
 ERROR_LINE = re.compile(r"error \[([a-z_]+)\] [^\n]+\n")

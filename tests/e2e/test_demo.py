@@ -8,9 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from civicstack.demo.local import ShiftedClock, Step, tell
 from civicstack.platform import Platform
 from civicstack.settings import Settings
+
+pytestmark = pytest.mark.slow
 
 
 def _demo(*args: str) -> subprocess.CompletedProcess[str]:

@@ -22,6 +22,8 @@ from civicstack._crypto import PrivateKey
 from tests.e2e.server import free_port, running_platform
 from tests.e2e.spec_client import PRE_AUTH, HolderKey, SpecClientError, SpecWallet
 
+pytestmark = pytest.mark.slow
+
 PID = "urn:eudi:pid:1"
 RTW = "urn:civicstack:right-to-work:1"
 AMARA = {

@@ -9,9 +9,12 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import shared_path
 from tests.e2e.server import running_platform
+
+pytestmark = pytest.mark.slow
 
 SYNTHETIC = {"address", "company", "licensed-labour-provider", "gp-practice"}
 

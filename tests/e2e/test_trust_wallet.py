@@ -31,6 +31,8 @@ from civicstack.trust import (
 )
 from civicstack.wallet import ConsentSummary, CredentialQuery, PresentationRequest, Wallet
 
+pytestmark = pytest.mark.slow
+
 T0 = 1_767_225_600
 YEAR = 365 * 86_400
 FAST_KDF = {"name": "argon2id", "m": 1024, "t": 1, "p": 1}

@@ -16,6 +16,8 @@ import pytest
 
 from tests.e2e.server import running_platform, running_process
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_up_becomes_ready(tmp_path: Path, workers: int) -> None:

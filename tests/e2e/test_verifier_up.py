@@ -22,6 +22,8 @@ from tests.api.conftest import AMARA
 from tests.api.spec_wallet import SpecWallet
 from tests.e2e.server import running_platform
 
+pytestmark = pytest.mark.slow
+
 PARALLEL = 8
 
 

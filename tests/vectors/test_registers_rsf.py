@@ -27,6 +27,8 @@ from civicstack.registers import (
 )
 from tests.conftest import SHARED, shared_path
 
+pytestmark = pytest.mark.slow
+
 ARCHIVE = SHARED / "data" / "gov-uk-registers-2021"
 FIXTURES = SHARED / "vectors" / "registers"
 HERE = Path(__file__).parent / "registers"
