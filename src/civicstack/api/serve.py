@@ -33,6 +33,8 @@ from typing import Any
 
 import uvicorn
 
+from civicstack.api.http_guard import guarded_protocol
+
 __all__ = ["listen", "serve"]
 
 #: The app every process serves: built in the worker from the environment ``civic up`` set.
@@ -62,6 +64,8 @@ def _options(host: str, port: int) -> dict[str, Any]:
         "proxy_headers": False,
         "server_header": False,
         "backlog": BACKLOG,
+        # httptools with a header cap and timeouts for slow requests (api/http_guard.py)
+        "http": guarded_protocol(),
     }
 
 
