@@ -3,8 +3,8 @@
 :func:`seed_registers` runs at ``civic up`` (before any worker starts) and is idempotent and
 cheap once done: it only reads the register names when everything is there.
 
-1. The archived GOV.UK registers (``CIVIC_REGISTERS_ARCHIVE``, else ``../shared/data/
-   gov-uk-registers-2021`` beside a source checkout) are imported in ONE transaction, because
+1. The archived GOV.UK registers (``CIVIC_REGISTERS_ARCHIVE``, else the copy shipped in the
+   package, :func:`default_archive`) are imported in ONE transaction, because
    they link to each other in cycles; each file's ``assert-root-hash`` lines are checked on the
    way. Five of them hold 36 links that named nothing even when GOV.UK published them: they
    are imported with ``unsafe_allow_dangling_links`` and recorded, so ``/registers/{name}``
@@ -51,11 +51,14 @@ class SeedReport:
     archive: Path | None = None
 
 
-def default_archive() -> Path | None:
-    """``../shared/data/gov-uk-registers-2021`` next to this source checkout, if present."""
-    checkout = Path(civicstack.__file__).resolve().parents[2]
-    path = checkout.parent / "shared" / "data" / "gov-uk-registers-2021"
-    return path if path.is_dir() else None
+#: The directory of the shipped archive, named as its source names it.
+ARCHIVE_NAME = "gov-uk-registers-2021"
+
+
+def default_archive() -> Path:
+    """The archived GOV.UK registers shipped in the package (``registers/archive/``; source
+    and licence in its README)."""
+    return Path(civicstack.__file__).resolve().parent / "registers" / "archive" / ARCHIVE_NAME
 
 
 def _compatible(ours: Field, theirs: Field) -> bool:

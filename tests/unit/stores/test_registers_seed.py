@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
+import civicstack
 from civicstack.registers import Catalogue, Scope
 from civicstack.registers.synthetic import (
     SYNTHETIC_KEY,
@@ -20,8 +22,8 @@ from civicstack.registers.synthetic import (
 from civicstack.stores.db import create_engine, upgrade
 from civicstack.stores.log import LogStore
 from civicstack.stores.registers import RegisterStore
-from civicstack.stores.registers_seed import SEED, seed_registers
-from tests.conftest import shared_path
+from civicstack.stores.registers_seed import SEED, default_archive, seed_registers
+from tests.conftest import SHARED, shared_path
 
 NOW = 1_767_225_600
 SMALL = SyntheticSizes(addresses=300, companies=200, labour_providers=60, gp_practices=100)
@@ -155,3 +157,18 @@ def test_seeding_without_an_archive_bootstraps_the_metadata_registers(
     company = store.head("company")
     system = store.entries(company, scope=Scope.SYSTEM, limit=100)
     assert system[-1].key == SYNTHETIC_KEY
+
+
+def test_the_archive_ships_inside_the_package() -> None:
+    """A clone without ../shared still seeds the 51 archived registers: they are package data,
+    byte for byte the archive in ../shared (when that is present)."""
+    archive = default_archive()
+    package = Path(civicstack.__file__).resolve().parent
+    assert archive.is_relative_to(package)
+    files = sorted(archive.glob("*.rsf"))
+    assert len(files) == 51
+    readme = " ".join((archive.parent / "README.md").read_text().split())
+    assert "Open Government Licence v3.0" in readme
+    shared = SHARED / "data" / "gov-uk-registers-2021"
+    if shared.is_dir():
+        assert [f.read_bytes() for f in files] == [(shared / f.name).read_bytes() for f in files]
