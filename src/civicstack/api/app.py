@@ -18,6 +18,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from civicstack import __version__
+from civicstack.api.docs import install_docs, mount_docs_assets
 from civicstack.api.limits import BodySizeLimit
 from civicstack.api.problems import install_problem_handlers, problem
 from civicstack.platform import Platform
@@ -44,8 +45,9 @@ ServiceFactory = Callable[[Platform], tuple[Service, FastAPI]]
 
 def service_app(title: str, summary: str, *, version: str = __version__) -> FastAPI:
     """A sub-application with problem+json handlers and OpenAPI 3.1 metadata."""
-    app = FastAPI(title=title, description=summary, version=version)
+    app = FastAPI(title=title, description=summary, version=version, docs_url=None, redoc_url=None)
     install_problem_handlers(app)
+    install_docs(app)
     return app
 
 
@@ -65,8 +67,12 @@ def create_app(platform: Platform, factories: list[ServiceFactory] | None = None
         title="civicstack",
         description="Government as a platform: every service, one process.",
         version=__version__,
+        docs_url=None,
+        redoc_url=None,
     )
     install_problem_handlers(root)
+    install_docs(root)
+    mount_docs_assets(root)
     root.state.platform = platform
     services: list[Service] = []
     for factory in service_factories() if factories is None else factories:
