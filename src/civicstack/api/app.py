@@ -18,6 +18,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from civicstack import __version__
+from civicstack.api.control_characters import ControlCharacters
 from civicstack.api.docs import install_docs, mount_docs_assets
 from civicstack.api.limits import BodySizeLimit
 from civicstack.api.problems import install_problem_handlers, problem
@@ -151,12 +152,13 @@ text-align:left;vertical-align:top}}</style></head>
 
 
 def wrap(app: FastAPI, max_body: int) -> BodySizeLimit:
-    """The ASGI app as served: the root app, the services' fast paths, the body size cap."""
+    """The ASGI app as served: the root app, the services' fast paths, control characters
+    refused (api/control_characters.py), the body size cap."""
     served: ASGIApp = app
     for service in app.state.services:
         if service.fast_path is not None:
             served = service.fast_path(served)
-    return BodySizeLimit(served, max_body)
+    return BodySizeLimit(ControlCharacters(served), max_body)
 
 
 def create_app_from_env() -> BodySizeLimit:
