@@ -83,7 +83,7 @@ class Platform:
 
     def migrate(self) -> None:
         """Bring the schema to the latest revision of every component."""
-        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         db.upgrade(self.engine)
 
     def ping(self) -> None:
@@ -98,7 +98,7 @@ class Platform:
             return self.settings.admin_token
         path = self.settings.data_dir / "admin-token"
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             # Another worker may win the race; then read what it wrote.
             with contextlib.suppress(FileExistsError):
                 _write_secret(path, secrets.token_urlsafe(32))
@@ -116,7 +116,7 @@ class Platform:
             return _master_key(self.settings.master_key, "CIVIC_MASTER_KEY")
         path = self.settings.data_dir / "master-key"
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             # Another process may win the race; then read what it wrote.
             with contextlib.suppress(FileExistsError):
                 _write_secret(path, b64url_encode(secrets.token_bytes(32)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -50,13 +51,22 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def _create_private_file(path: Path) -> None:
+    """Create the SQLite file 0600 in a directory created 0700, if they do not exist yet
+    (SQLite gives its -wal and -shm files the database file's permissions). Existing files and
+    directories keep the permissions their owner chose."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 def create_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for ``url`` with the settings this project relies on."""
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            _create_private_file(Path(parsed.database))
         engine = _sa_create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
