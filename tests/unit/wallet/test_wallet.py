@@ -11,7 +11,7 @@ import pytest
 
 from civicstack._crypto import PrivateKey, PublicKey
 from civicstack.credential_types import PID_VCT, pid_claims, pid_disclosable
-from civicstack.credentials import issue_credential, verify_presentation
+from civicstack.credentials import UnsafeSkipStatus, issue_credential, verify_presentation
 from civicstack.errors import CivicError
 from civicstack.testing import FixedClock
 from civicstack.trust import Authority, Purpose, sign_suspension
@@ -253,7 +253,7 @@ def test_consent_shows_exactly_what_the_verifier_gets(setup: Setup) -> None:
         aud=RP,
         nonce=request.nonce,
         now=NOW,
-        status=None,
+        status=UnsafeSkipStatus(),
     )
     assert verified.claims == {"given_name": "Erika", "family_name": "Mustermann"}
     assert verified.holder == setup.wallet.holder_key
@@ -274,7 +274,7 @@ def test_nested_claim_reveals_only_that_member(setup: Setup) -> None:
         aud=RP,
         nonce=request.nonce,
         now=NOW,
-        status=None,
+        status=UnsafeSkipStatus(),
     )
     assert verified.claims == {"address": {"locality": "Leeds"}}
 
@@ -290,7 +290,7 @@ def test_age_check_reveals_only_the_predicate(setup: Setup) -> None:
         aud=SHOP,
         nonce=request.nonce,
         now=NOW,
-        status=None,
+        status=UnsafeSkipStatus(),
     )
     assert verified.claims == {"age_over_18": True}
 
@@ -386,7 +386,7 @@ def test_presentation_is_bound_to_the_moment_it_is_sent(setup: Setup) -> None:
         aud=RP,
         nonce=request.nonce,
         now=NOW + 600,
-        status=None,
+        status=UnsafeSkipStatus(),
     )
     assert verified.claims == {"given_name": "Erika", "family_name": "Mustermann"}
     assert result.record.at == NOW + 600
@@ -407,7 +407,12 @@ def test_several_queries(setup: Setup) -> None:
     result = setup.wallet.present(request, trust=setup.world.registry, consent=Consent())
     assert set(result.tokens) == {"name", "home"}
     home = verify_presentation(
-        result.tokens["home"], trust=setup.world.registry, aud=RP, nonce="abc", now=NOW, status=None
+        result.tokens["home"],
+        trust=setup.world.registry,
+        aud=RP,
+        nonce="abc",
+        now=NOW,
+        status=UnsafeSkipStatus(),
     )
     assert home.claims == {"address": {"postal_code": "LS1"}}
 
