@@ -18,6 +18,7 @@ from civicstack.trust import Authority, Purpose, sign_suspension
 from civicstack.wallet import (
     ConsentSummary,
     CredentialQuery,
+    Limits,
     PresentationRequest,
     Wallet,
     verify_document,
@@ -495,3 +496,18 @@ def test_wrong_passphrase(setup: Setup) -> None:
 def test_malformed_requests(args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
     """Malformed presentation requests are refused before anything else happens."""
     assert _code(lambda: PresentationRequest.create(*args, **kwargs)) == "malformed"
+
+
+def test_lowered_wallet_limits_are_enforced(setup: Setup, tmp_path: Path) -> None:
+    """An operator's lower caps refuse what the defaults accept, with the same codes."""
+    claims = {PID_VCT: ["given_name", "family_name"]}
+    assert PresentationRequest.create(RP, "onboarding", claims, nonce="n")
+    one_claim = Limits(claims_per_query=1)
+    assert _code(
+        lambda: PresentationRequest.create(RP, "onboarding", claims, nonce="n", limits=one_claim)
+    ) == ("malformed")
+    token = setup.pid()
+    small = Wallet.open(setup.wallet.path, PASS, limits=Limits(credential_bytes=len(token) - 1))
+    assert _code(lambda: small.add_credential(token)) == "too_large"
+    tiny = Wallet.open(setup.wallet.path, PASS, limits=Limits(document_bytes=9))
+    assert _code(lambda: tiny.sign_document(b"x" * 10)) == "too_large"
