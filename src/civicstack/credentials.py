@@ -43,6 +43,26 @@ DEFAULT_DECOYS = 3
 _OTHER_JWT = re.compile(r"\+jwt$", re.IGNORECASE)
 _log = logging.getLogger(__name__)
 
+__all__ = [
+    "DEFAULT_DECOYS",
+    "NEVER_DISCLOSED",
+    "REGISTERED",
+    "VC_TYP",
+    "VC_TYPS",
+    "HeldCredential",
+    "StaticIssuer",
+    "UnsafeSkipStatus",
+    "VerifiedCredential",
+    "inspect",
+    "issue",
+    "issue_credential",
+    "present",
+    "present_credential",
+    "verify",
+    "verify_issued",
+    "verify_presentation",
+]
+
 
 # --- issuance ----------------------------------------------------------------------------------
 
