@@ -23,6 +23,7 @@ from civicstack._crypto import PrivateKey, PublicKey, verify_compact
 from civicstack.credential_types import PID_VCT, pid_claims, pid_disclosable
 from civicstack.credentials import (
     StaticIssuer,
+    UnsafeSkipStatus,
     issue_credential,
     present_credential,
     verify_presentation,
@@ -155,12 +156,17 @@ def main() -> None:
             aud="https://shop.example",
             nonce="n",
             now=NOW,
-            status=None,
+            status=UnsafeSkipStatus(),
         )
 
     def with_pinned_key() -> None:
         verify_presentation(
-            presentation, trust=pinned, aud="https://shop.example", nonce="n", now=NOW, status=None
+            presentation,
+            trust=pinned,
+            aud="https://shop.example",
+            nonce="n",
+            now=NOW,
+            status=UnsafeSkipStatus(),
         )
 
     # Interleaved rounds, best of each: the machine is shared, so single runs drift.

@@ -17,6 +17,7 @@ an array element. The recipes take parsed keys; :func:`issue`, :func:`present` a
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Iterable, Mapping, Set
@@ -40,6 +41,27 @@ REGISTERED = NEVER_DISCLOSED | {"iat"}
 DEFAULT_DECOYS = 3
 # A typ naming another specific kind of JWT (kb+jwt, statuslist+jwt...); +sd-jwt and JWT pass.
 _OTHER_JWT = re.compile(r"\+jwt$", re.IGNORECASE)
+_log = logging.getLogger(__name__)
+
+__all__ = [
+    "DEFAULT_DECOYS",
+    "NEVER_DISCLOSED",
+    "REGISTERED",
+    "VC_TYP",
+    "VC_TYPS",
+    "HeldCredential",
+    "StaticIssuer",
+    "UnsafeSkipStatus",
+    "VerifiedCredential",
+    "inspect",
+    "issue",
+    "issue_credential",
+    "present",
+    "present_credential",
+    "verify",
+    "verify_issued",
+    "verify_presentation",
+]
 
 
 # --- issuance ----------------------------------------------------------------------------------
@@ -277,6 +299,30 @@ def _check_vc_rules(
             )
 
 
+class UnsafeSkipStatus:
+    """Do not check a credential's ``status`` (Token Status List): a revoked or suspended
+    credential passes. Every status left unchecked is logged as a warning."""
+
+    def skip(self, iss: str) -> None:
+        """Check nothing, with a warning."""
+        _log.warning("UnsafeSkipStatus: the status of a credential from %s was not checked", iss)
+
+
+class _NotPresentedYet:
+    """An issued credential, as its Holder receives it, carries no KB-JWT (RFC 9901 §7.2):
+    key binding is checked when it is presented, not before."""
+
+    def missing(self) -> None:
+        return None
+
+
+class _CheckedWhenPresented(UnsafeSkipStatus):
+    """An issued credential's status is every verifier's to check when it is presented."""
+
+    def skip(self, iss: str) -> None:
+        return None
+
+
 def verify_presentation(
     presentation: str,
     *,
@@ -284,15 +330,16 @@ def verify_presentation(
     aud: str,
     nonce: str,
     now: int,
-    status: StatusChecker | None,
+    status: StatusChecker | UnsafeSkipStatus,
     max_kb_age: int = 300,
-    require_key_binding: bool = True,
+    key_binding: sdjwt.KeyBindingPolicy = sdjwt.REQUIRE_KEY_BINDING,
 ) -> VerifiedCredential:
     """Verify an SD-JWT(+KB) presentation: RFC 9901 §7.1/§7.3, SD-JWT VC §3.4, then trust.
 
-    ``status=None`` skips the status check (the caller's policy); otherwise a ``status``
-    claim is checked after every other check passed (Token Status List §8.3 first validates
-    the Referenced Token itself).
+    A ``status`` claim is checked after every other check passed (Token Status List §8.3
+    first validates the Referenced Token itself), unless ``status`` is
+    :class:`UnsafeSkipStatus`; a presentation without a KB-JWT is refused unless
+    ``key_binding`` is :class:`civicstack.sdjwt.UnsafeNoKeyBinding`.
     """
     parsed = sdjwt.parse_sd_jwt(presentation)
     typ = parsed.header.get("typ")
@@ -312,7 +359,7 @@ def verify_presentation(
         now=now,
         aud=aud,
         nonce=nonce,
-        require_key_binding=require_key_binding,
+        key_binding=key_binding,
         max_kb_age=max_kb_age,
     )
     payload = verified.claims
@@ -322,10 +369,13 @@ def verify_presentation(
     claims = _subject_claims(payload)
     trust.check_scope(iss, vct if isinstance(vct, str) else None, frozenset(claims), now)
     status_claim = payload.get("status")
-    if status_claim is not None and status is not None:
-        if not isinstance(status_claim, dict):
-            raise VerificationError("invalid_credential", "status must be a JSON object")
-        status.check(status_claim, iss, trust, now)
+    if status_claim is not None:
+        if isinstance(status, UnsafeSkipStatus):
+            status.skip(iss)
+        else:
+            if not isinstance(status_claim, dict):
+                raise VerificationError("invalid_credential", "status must be a JSON object")
+            status.check(status_claim, iss, trust, now)
     holder = verified.holder
     cnf = payload.get("cnf")
     jwk = cnf.get("jwk") if isinstance(cnf, dict) else None
@@ -344,6 +394,23 @@ def verify_presentation(
         payload=payload,
         typ=typ if isinstance(typ, str) else None,
         kid=parsed.signatures[0].kid,
+    )
+
+
+def verify_issued(sd_jwt: str, *, trust: IssuerTrust, now: int) -> VerifiedCredential:
+    """What a Holder checks of a credential it receives: the issuer's signature and key, its
+    accreditation and scope, the SD-JWT's structure and validity (RFC 9901 §7.1), as a verifier
+    would. Key binding and status are left to each verifier at presentation: an issued SD-JWT
+    has no KB-JWT yet, and a status answers for the moment it is presented.
+    """
+    return verify_presentation(
+        sd_jwt,
+        trust=trust,
+        aud="",
+        nonce="",
+        now=now,
+        status=_CheckedWhenPresented(),
+        key_binding=_NotPresentedYet(),
     )
 
 

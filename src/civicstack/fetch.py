@@ -1,25 +1,71 @@
-"""Fetching remote documents (status lists, issuer metadata): the HTTP :class:`Fetcher`.
+"""HTTP for the core's :class:`~civicstack.types.Fetcher` and the wallet's transport.
 
 This is an adapter: the core asks a :class:`civicstack.types.Fetcher` for bytes and never
 imports this module, except the :func:`civicstack.credentials.verify` front door, which needs a
-default. :class:`HttpFetcher` refuses anything but ``http``/``https`` (also after redirects),
-bounds every phase with a timeout, follows at most a few redirects (Token Status List §11.4
-warns about redirect loops) and stops reading as soon as the body passes the cap, so neither a
-huge nor a compressed bomb of a response is ever held in memory. Every failure is
-``fetch_failed``. For tests, :class:`civicstack.testing.InMemoryFetcher` serves a dict.
+default; the wallet's protocol clients talk through :class:`civicstack.wallet.transport.Transport`,
+which :class:`HttpTransport` implements here.
+
+* :func:`read_capped` is the one capped read of a streamed response: it stops reading as soon as
+  the body passes the cap (or refuses a larger ``Content-Length`` before reading at all), so
+  neither a huge nor a compressed bomb of a response is ever held in memory (``fetch_failed``);
+* :class:`HttpFetcher` refuses anything but ``http``/``https`` (also after redirects), bounds
+  every phase with a timeout and follows at most a few redirects (Token Status List §11.4 warns
+  about redirect loops). Every failure is ``fetch_failed``. For tests,
+  :class:`civicstack.testing.InMemoryFetcher` serves a dict;
+* :class:`HttpTransport` sends the wallet's requests over an httpx client (the fetcher's, or one
+  the caller configured); tests pass an ``httpx.Client`` over a mock or ASGI transport, or any
+  other implementation of the Protocol.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import httpx
 
 from civicstack.errors import CivicError
 
-DEFAULT_TIMEOUT = 5.0
-DEFAULT_MAX_REDIRECTS = 3
 _SCHEMES = ("http", "https")
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What an HTTP client built here allows a remote server.
+
+    ``redirects``  redirects followed for one request (default 3)
+    ``timeout``    seconds for each phase: connect, write, read, pool (default 5.0)
+    """
+
+    redirects: int = 3
+    timeout: float = 5.0
+
+
+DEFAULT_LIMITS = Limits()
+
+
+def read_capped(
+    response: httpx.Response, max_bytes: int, *, what: str, truncate: bool = False
+) -> bytes:
+    """The body of a streamed ``response``, of which no more than ``max_bytes`` is ever held.
+
+    A body declared (``Content-Length``) or found larger than ``max_bytes`` is refused with
+    ``fetch_failed``; with ``truncate`` it is cut at the cap instead (for an answer that is
+    only shown, never parsed).
+    """
+    if not truncate:
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > max_bytes:
+            raise CivicError("fetch_failed", f"{what} is larger than {max_bytes} bytes")
+    body = bytearray()
+    for chunk in response.iter_bytes():
+        body += chunk
+        if len(body) > max_bytes:
+            if truncate:
+                break
+            raise CivicError("fetch_failed", f"{what} is larger than {max_bytes} bytes")
+    return bytes(body[:max_bytes])
 
 
 def _check_scheme(url: httpx.URL) -> None:
@@ -35,14 +81,13 @@ class HttpFetcher:
     def __init__(
         self,
         *,
-        timeout: float = DEFAULT_TIMEOUT,
-        max_redirects: int = DEFAULT_MAX_REDIRECTS,
+        limits: Limits = DEFAULT_LIMITS,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self._options: dict[str, Any] = {
-            "timeout": httpx.Timeout(timeout),
+            "timeout": httpx.Timeout(limits.timeout),
             "follow_redirects": True,
-            "max_redirects": max_redirects,
+            "max_redirects": limits.redirects,
             "transport": transport,
             "event_hooks": {"request": [lambda request: _check_scheme(request.url)]},
         }
@@ -62,15 +107,7 @@ class HttpFetcher:
             with self.client.stream("GET", url, headers={"Accept": accept}) as response:
                 if not response.is_success:
                     raise CivicError("fetch_failed", f"{url} answered {response.status_code}")
-                declared = response.headers.get("content-length", "")
-                if declared.isdigit() and int(declared) > max_bytes:
-                    raise CivicError("fetch_failed", f"{url} is larger than {max_bytes} bytes")
-                body = bytearray()
-                for chunk in response.iter_bytes():
-                    body += chunk
-                    if len(body) > max_bytes:
-                        raise CivicError("fetch_failed", f"{url} is larger than {max_bytes} bytes")
-                return bytes(body)
+                return read_capped(response, max_bytes, what=url)
         except CivicError:
             raise
         except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
@@ -81,3 +118,60 @@ class HttpFetcher:
         if self._client is not None:
             self._client.close()
             self._client = None
+
+
+class HttpTransport:
+    """The wallet's :class:`~civicstack.wallet.transport.Transport` over httpx.
+
+    Without ``client`` it uses an :class:`HttpFetcher`'s pool (scheme check after every
+    redirect, few redirects, timeouts) and closes it in :meth:`close`; a given ``client`` is the
+    caller's to configure and close. Nothing about the wallet is sent beyond what HTTP needs
+    (OpenID4VP §15.8).
+    """
+
+    def __init__(self, client: httpx.Client | None = None, *, limits: Limits = DEFAULT_LIMITS):
+        self._fetcher = HttpFetcher(limits=limits) if client is None else None
+        self._client = client
+
+    @property
+    def client(self) -> httpx.Client:
+        """The httpx client requests go through."""
+        if self._client is not None:
+            return self._client
+        assert self._fetcher is not None
+        return self._fetcher.client
+
+    def send(
+        self,
+        method: Literal["GET", "POST"],
+        url: str,
+        *,
+        max_bytes: int,
+        headers: Mapping[str, str] | None = None,
+        form: Mapping[str, str] | None = None,
+        json: Any = None,
+        truncate: bool = False,
+    ) -> tuple[int, bytes]:
+        """Send one request; the status and the body read by :func:`read_capped`.
+
+        ``server_unreachable`` when no answer comes (network, timeout, a bad URL).
+        """
+        try:
+            with self.client.stream(
+                method,
+                url,
+                headers=dict(headers or {}),
+                data=None if form is None else dict(form),
+                json=json,
+            ) as response:
+                body = read_capped(response, max_bytes, what=url, truncate=truncate)
+                return response.status_code, body
+        except CivicError:
+            raise
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            raise CivicError("server_unreachable", f"{url}: {type(exc).__name__}") from exc
+
+    def close(self) -> None:
+        """Release the connection pool this transport made (never a client it was given)."""
+        if self._fetcher is not None:
+            self._fetcher.close()

@@ -46,6 +46,26 @@ DEFAULT_TTL = 300
 MAX_TTL = 24 * 3600
 MAX_SKEW = 60
 
+__all__ = [
+    "BITS",
+    "DEFAULT_TTL",
+    "INVALID",
+    "MAX_LIST_BYTES",
+    "MAX_SKEW",
+    "MAX_TOKEN_BYTES",
+    "MAX_TTL",
+    "MEDIA_TYPE",
+    "SUSPENDED",
+    "TYP",
+    "VALID",
+    "StatusList",
+    "StatusListClient",
+    "StatusListToken",
+    "sign_status_list_token",
+    "status_reference",
+    "verify_status_list_token",
+]
+
 
 def _invalid(detail: str) -> VerificationError:
     return VerificationError("invalid_status_list", detail)

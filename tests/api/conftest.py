@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -16,7 +15,7 @@ from civicstack._crypto import PublicKey
 from civicstack.api.app import create_app, wrap
 from civicstack.credential_types import PID_VCT, right_to_work_claims
 from civicstack.demo.world import seed_demo_world
-from civicstack.errors import CivicError
+from civicstack.fetch import HttpTransport
 from civicstack.platform import Platform
 from civicstack.settings import Settings
 from civicstack.testing import FixedClock
@@ -111,20 +110,5 @@ def world(database_url: str, tmp_path: Path, clock: FixedClock) -> Iterator[Worl
     w.platform.close()
 
 
-class ClientTransport:
+class ClientTransport(HttpTransport):
     """civicstack's wallet transport over a TestClient (fetch and direct_post)."""
-
-    def __init__(self, client: httpx.Client) -> None:
-        self.client = client
-
-    def fetch(self, url: str, *, accept: str, max_bytes: int) -> bytes:
-        """GET, as the HTTP fetcher would."""
-        r = self.client.get(url, headers={"Accept": accept})
-        if r.status_code != 200:
-            raise CivicError("fetch_failed", f"{url} answered {r.status_code}")
-        return r.content[:max_bytes]
-
-    def post_form(self, url: str, fields: Mapping[str, str]) -> tuple[int, bytes]:
-        """POST form-encoded."""
-        r = self.client.post(url, data=dict(fields))
-        return r.status_code, r.content

@@ -16,7 +16,7 @@ from civicstack.credential_types import (
     pid_disclosable,
     right_to_work_claims,
 )
-from civicstack.credentials import issue_credential, verify_presentation
+from civicstack.credentials import UnsafeSkipStatus, issue_credential, verify_presentation
 from civicstack.errors import CivicError
 from civicstack.testing import FixedClock
 from civicstack.trust import (
@@ -187,7 +187,7 @@ def test_the_whole_story(tmp_path: Path) -> None:
         aud=EMPLOYER,
         nonce="employer-nonce-1",
         now=clock.now(),
-        status=None,
+        status=UnsafeSkipStatus(),
     )
     name_seen = verify_presentation(
         result.tokens["name"],
@@ -195,7 +195,7 @@ def test_the_whole_story(tmp_path: Path) -> None:
         aud=EMPLOYER,
         nonce="employer-nonce-1",
         now=clock.now(),
-        status=None,
+        status=UnsafeSkipStatus(),
     )
     assert rtw_seen.claims["right_to_work"] is True
     assert name_seen.claims == {"given_name": "Amara", "family_name": "Okafor"}
@@ -212,7 +212,7 @@ def test_the_whole_story(tmp_path: Path) -> None:
         aud=SHOP,
         nonce="shop-1",
         now=clock.now(),
-        status=None,
+        status=UnsafeSkipStatus(),
     )
     assert shop_seen.claims == {"age_over_18": True}
 
@@ -231,7 +231,7 @@ def test_the_whole_story(tmp_path: Path) -> None:
             aud=SHOP,
             nonce="shop-2",
             now=clock.now(),
-            status=None,
+            status=UnsafeSkipStatus(),
         )
     assert err.value.code == "accreditation_revoked"
     verify_presentation(
@@ -240,7 +240,7 @@ def test_the_whole_story(tmp_path: Path) -> None:
         aud=EMPLOYER,
         nonce="employer-nonce-1",
         now=clock.now(),
-        status=None,
+        status=UnsafeSkipStatus(),
     )
 
     # The registrar suspends the shop: the wallet refuses it before asking the holder.

@@ -64,7 +64,7 @@ def _verify(presentation: str, **kw: Any) -> cred.VerifiedCredential:
         "aud": "shop",
         "nonce": "n-1",
         "now": NOW + 20,
-        "status": None,
+        "status": cred.UnsafeSkipStatus(),
     }
     args.update(kw)
     return cred.verify_presentation(presentation, **args)
@@ -243,6 +243,19 @@ def test_status_checker_sees_the_status_claim() -> None:
     assert len(checker.seen) == 1
 
 
+def test_unsafe_skip_status_is_logged(caplog: pytest.LogCaptureFixture) -> None:
+    """UnsafeSkipStatus leaves a status claim unchecked, with a warning naming the issuer; a
+    credential without a status claim logs nothing."""
+    status = {"status_list": {"idx": 7, "uri": "https://s/1"}}
+    with caplog.at_level("WARNING", logger="civicstack.credentials"):
+        _verify(_present(_issue(), []), status=cred.UnsafeSkipStatus())
+        assert caplog.records == []
+        _verify(_present(_issue(status=status), []), status=cred.UnsafeSkipStatus())
+    assert [r.levelname for r in caplog.records] == ["WARNING"]
+    assert "UnsafeSkipStatus" in caplog.records[0].getMessage()
+    assert ISS in caplog.records[0].getMessage()
+
+
 def _forge(payload: dict[str, Any], disclosures: list[sdjwt.Disclosure], typ: str) -> str:
     jwt = sign_compact(ISSUER, json_dumps(payload), {"typ": typ})
     sd = jwt + "~" + "".join(d.encoded + "~" for d in disclosures)
@@ -264,10 +277,22 @@ def test_key_binding_policy() -> None:
     """Without KB the presentation fails unless the verifier's policy says KB is not required."""
     bare = _issue()
     assert _code(lambda: _verify(bare)) == "key_binding_required"
-    result = _verify(bare, require_key_binding=False)
+    result = _verify(bare, key_binding=sdjwt.UnsafeNoKeyBinding())
     assert not result.key_bound
     assert result.holder is None
     assert result.claims == _pid()
+
+
+def test_unsafe_no_key_binding_is_logged(caplog: pytest.LogCaptureFixture) -> None:
+    """Accepting a presentation without key binding through UnsafeNoKeyBinding logs a warning;
+    a presentation with a KB-JWT still has it checked under that policy."""
+    with caplog.at_level("WARNING", logger="civicstack.sdjwt._verify"):
+        _verify(_issue(), key_binding=sdjwt.UnsafeNoKeyBinding())
+    assert [r.levelname for r in caplog.records] == ["WARNING"]
+    assert "UnsafeNoKeyBinding" in caplog.records[0].getMessage()
+    stale = _present(_issue(), [], nonce="other")
+    unsafe = sdjwt.UnsafeNoKeyBinding()
+    assert _code(lambda: _verify(stale, key_binding=unsafe)) == "wrong_nonce"
 
 
 def test_unbound_credential_cannot_be_presented_with_key_binding() -> None:

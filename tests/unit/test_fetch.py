@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from civicstack.errors import CivicError
-from civicstack.fetch import HttpFetcher
+from civicstack.fetch import HttpFetcher, HttpTransport, Limits, read_capped
 from civicstack.testing import InMemoryFetcher
 
 URL = "https://status.example.gov/lists/1"
@@ -105,3 +105,48 @@ def test_in_memory_fetcher_keeps_the_contract() -> None:
     assert _fails(fetcher, max_bytes=2) == "fetch_failed"
     assert _fails(fetcher, url="https://elsewhere") == "fetch_failed"
     assert fetcher.requests[0] == (URL, "a/b")
+
+
+def test_lowered_redirect_limit_is_enforced() -> None:
+    """With Limits(redirects=0) a redirect the default follows is fetch_failed."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/old":
+            return httpx.Response(301, headers={"location": URL})
+        return httpx.Response(200, content=b"moved")
+
+    old = "https://status.example.gov/old"
+    assert _fetcher(httpx.MockTransport(handler)).fetch(old, accept="a", max_bytes=10) == b"moved"
+    strict = HttpFetcher(limits=Limits(redirects=0), transport=httpx.MockTransport(handler))
+    assert _fails(strict, url=old) == "fetch_failed"
+
+
+def test_read_capped_refuses_or_truncates() -> None:
+    """The one capped read: over the cap is fetch_failed, or cut at the cap when asked."""
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, content=b"x" * 50))
+    with httpx.Client(transport=transport) as client:
+        with client.stream("GET", URL) as response, pytest.raises(CivicError) as err:
+            read_capped(response, 10, what=URL)
+        assert err.value.code == "fetch_failed"
+        with client.stream("GET", URL) as response:
+            assert read_capped(response, 10, what=URL, truncate=True) == b"x" * 10
+
+
+def test_wallet_transport_codes() -> None:
+    """HttpTransport answers with status and body; no answer is server_unreachable and a body
+    over the cap fetch_failed."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/down":
+            raise httpx.ConnectError("down", request=request)
+        return httpx.Response(201, content=request.content)
+
+    with httpx.Client(transport=httpx.MockTransport(handler)) as client:
+        transport = HttpTransport(client)
+        assert transport.send("POST", URL, max_bytes=100, form={"a": "b"}) == (201, b"a=b")
+        with pytest.raises(CivicError) as err:
+            transport.send("POST", URL, max_bytes=2, form={"a": "b"})
+        assert err.value.code == "fetch_failed"
+        with pytest.raises(CivicError) as err:
+            transport.send("GET", "https://status.example.gov/down", max_bytes=2)
+        assert err.value.code == "server_unreachable"

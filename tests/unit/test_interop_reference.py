@@ -59,7 +59,7 @@ def _our_verify(presentation: str, issuer_jwk: dict[str, str]) -> dict[str, Any]
         aud=AUD,
         nonce=NONCE,
         now=NOW + 5,
-        status=None,
+        status=cred.UnsafeSkipStatus(),
     )
     return result.payload
 
@@ -96,7 +96,8 @@ def test_ours_issued_their_holder_presents_we_verify() -> None:
     )
     ours = cred.verify_presentation(
         their_holder.sd_jwt_presentation, trust=cred.StaticIssuer(_public(issuer)), aud=AUD,
-        nonce=NONCE, now=int(their_holder.key_binding_jwt_payload["iat"]), status=None,
+        nonce=NONCE, now=int(their_holder.key_binding_jwt_payload["iat"]),
+        status=cred.UnsafeSkipStatus(),
     )  # fmt: skip
     assert ours.claims == {
         "given_name": "Ada",
@@ -130,7 +131,7 @@ def test_theirs_issued_and_presented_we_verify(issuer_alg: Alg) -> None:
     presentation = their_holder.sd_jwt_presentation
     ours = cred.verify_presentation(
         presentation, trust=cred.StaticIssuer(_public(issuer)), aud=AUD, nonce=NONCE,
-        now=int(their_holder.key_binding_jwt_payload["iat"]), status=None,
+        now=int(their_holder.key_binding_jwt_payload["iat"]), status=cred.UnsafeSkipStatus(),
     )  # fmt: skip
     assert ours.claims == {
         "address": {"locality": "London", "country": "GB"},

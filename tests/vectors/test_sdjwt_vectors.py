@@ -16,9 +16,9 @@ import yaml
 
 from civicstack import sdjwt
 from civicstack._crypto import PrivateKey, PublicKey, b64url_decode
-from civicstack.credentials import StaticIssuer, verify_presentation
+from civicstack.credentials import StaticIssuer, UnsafeSkipStatus, verify_presentation
 from civicstack.errors import VerificationError
-from civicstack.sdjwt import Path
+from civicstack.sdjwt import REQUIRE_KEY_BINDING, Path, UnsafeNoKeyBinding
 from tests.conftest import SHARED, shared_path
 from tests.vectors.sdjwt_spec import Case, load_case, salts_in_order
 
@@ -46,8 +46,8 @@ def _verify(case: Case, presentation: str) -> dict[str, Any]:
         aud=case.settings["identifiers"]["verifier"],
         nonce=case.settings["key_binding_nonce"],
         now=_now(case),
-        status=None,
-        require_key_binding=case.key_binding,
+        status=UnsafeSkipStatus(),
+        key_binding=REQUIRE_KEY_BINDING if case.key_binding else UnsafeNoKeyBinding(),
     )
     return result.payload
 

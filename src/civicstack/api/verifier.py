@@ -33,8 +33,8 @@ from civicstack.api.app import Service, service_app
 from civicstack.api.auth import admin_guard, bearer_token
 from civicstack.api.problems import PROBLEM_SCHEMA, problem
 from civicstack.errors import CivicError, InputError, ProtocolError
+from civicstack.openid4vp import DEFAULT_LIMITS as VP_LIMITS
 from civicstack.openid4vp import REQUEST_MEDIA_TYPE, DcqlQuery
-from civicstack.openid4vp.response import MAX_VP_TOKEN_BYTES
 from civicstack.platform import Platform
 from civicstack.services.verifier import PRESETS, Caller, Verifier
 
@@ -46,7 +46,7 @@ SUMMARY = (
 _ID = r"^[A-Za-z0-9_-]{1,32}$"
 _SLUG = r"^[a-z0-9][a-z0-9-]{0,62}$"
 _FORM = "application/x-www-form-urlencoded"
-_MAX_FORM_BYTES = MAX_VP_TOKEN_BYTES + 8 * 1024
+_MAX_FORM_BYTES = VP_LIMITS.vp_token_bytes + 8 * 1024
 _FORM_FIELDS = ("vp_token", "state", "error", "error_description")
 _PROBLEMS: dict[int | str, dict[str, Any]] = {
     400: PROBLEM_SCHEMA,

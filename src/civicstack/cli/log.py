@@ -20,6 +20,7 @@ import typer
 
 from civicstack.cli._output import JsonOption, console, emit
 from civicstack.errors import CivicError, InputError, VerificationError
+from civicstack.fetch import read_capped
 
 app = typer.Typer(
     name="log",
@@ -68,12 +69,7 @@ def _http_get(url: str, limit: int = MAX_INPUT_BYTES) -> bytes:
         ):
             if response.status_code != 200:
                 raise CivicError("fetch_failed", f"{url}: HTTP {response.status_code}")
-            body = bytearray()
-            for chunk in response.iter_bytes():
-                body += chunk
-                if len(body) > limit:
-                    raise CivicError("fetch_failed", f"{url}: more than {limit} bytes")
-            return bytes(body)
+            return read_capped(response, limit, what=url)
     except httpx.HTTPError as exc:
         raise CivicError("fetch_failed", f"{url}: {exc}") from exc
 

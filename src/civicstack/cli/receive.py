@@ -39,8 +39,10 @@ from civicstack.cli._output import JsonOption, console, emit, err_console
 from civicstack.cli._server import DEFAULT_SERVER, ServerOption, raise_for_problem
 from civicstack.cli.wallet import shown, type_name
 from civicstack.errors import CivicError, InputError
+from civicstack.fetch import HttpTransport
 from civicstack.openid4vci.applications import MAX_DOCUMENT_BYTES
-from civicstack.openid4vci.offers import MAX_OFFER_BYTES
+from civicstack.openid4vci.offers import DEFAULT_LIMITS as OFFER_LIMITS
+from civicstack.openid4vci.offers import LOOPBACK_HTTP, UnsafeAllowHttp
 from civicstack.trust import RootAuthority, TrustRegistry
 from civicstack.wallet import StoredCredential, Wallet
 from civicstack.wallet.openid4vci import Deferred, IssuanceClient, Issued, PreparedOffer
@@ -67,7 +69,8 @@ def _open() -> Wallet:
 
 
 def _client(http: httpx.Client, allow_http: bool) -> IssuanceClient:
-    return IssuanceClient(http, allow_http=True if allow_http else "loopback")
+    policy = UnsafeAllowHttp() if allow_http else LOOPBACK_HTTP
+    return IssuanceClient(HttpTransport(http), http=policy)
 
 
 def _http() -> httpx.Client:
@@ -242,7 +245,7 @@ def receive(
     as_json: JsonOption = False,
 ) -> None:
     """Receive a credential over OpenID4VCI from a credential offer, and store it."""
-    text = read_value(offer, "the offer", limit=MAX_OFFER_BYTES)
+    text = read_value(offer, "the offer", limit=OFFER_LIMITS.offer_bytes)
     wallet = _open()
     with _http() as http:
         client = _client(http, allow_http)

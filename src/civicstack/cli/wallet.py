@@ -38,7 +38,7 @@ from civicstack.wallet import (
     Wallet,
     verify_document,
 )
-from civicstack.wallet.documents import MAX_DOCUMENT_BYTES
+from civicstack.wallet.limits import DEFAULT_LIMITS as WALLET_LIMITS
 
 app = typer.Typer(help="The holder wallet: keys, credentials, consent, history, signatures.")
 
@@ -341,7 +341,7 @@ def sign(
     as_json: JsonOption = False,
 ) -> None:
     """Sign a document with the holder key: prints a detached JWS (header..signature)."""
-    content = read_bytes(document, "the document", limit=MAX_DOCUMENT_BYTES)
+    content = read_bytes(document, "the document", limit=WALLET_LIMITS.document_bytes)
     wallet = _open()
     signature = wallet.sign_document(content)
     data = {
@@ -365,7 +365,7 @@ def verify_signature(
     as_json: JsonOption = False,
 ) -> None:
     """Check a detached document signature against the signer's public key."""
-    content = read_bytes(document, "the document", limit=MAX_DOCUMENT_BYTES)
+    content = read_bytes(document, "the document", limit=WALLET_LIMITS.document_bytes)
     jws = read_value(signature, "--signature", limit=16 * 1024)
     key = (
         PublicKey.from_jwk(read_json_object(jwk, "--jwk"))

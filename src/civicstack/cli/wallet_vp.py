@@ -26,6 +26,7 @@ from civicstack.cli._common import read_json
 from civicstack.cli._output import console, emit, err_console
 from civicstack.cli._server import raise_for_problem, server
 from civicstack.errors import InputError
+from civicstack.fetch import HttpTransport
 from civicstack.openid4vp import parse_authorization_request
 from civicstack.trust import RootAuthority, TrustRegistry
 from civicstack.wallet import ConsentSummary, Wallet
@@ -84,7 +85,7 @@ def present_request(
     """Answer an ``openid4vp://`` request; ``render(summary)`` shows the consent screen."""
     parse_authorization_request(request)  # refuse a malformed request before any network
     registry = trusted_registry(wallet, url, trust_root)
-    transport = protocol.HttpTransport()
+    transport = HttpTransport()
     try:
         received = protocol.receive(
             request, transport=transport, registry=registry, now=wallet.now()

@@ -36,6 +36,7 @@ from civicstack.credential_types import PID_VCT, RIGHT_TO_WORK_VCT, right_to_wor
 from civicstack.demo.local import AMARA, Step, Story, consent_rows, shown
 from civicstack.demo.world import EMPLOYER_CLAIMS
 from civicstack.errors import CODES, CivicError
+from civicstack.fetch import HttpTransport
 from civicstack.trust import RootAuthority, TrustRegistry
 from civicstack.wallet import ConsentSummary, Wallet
 from civicstack.wallet import openid4vp as protocol
@@ -91,8 +92,8 @@ class _Story:
         self.admin = {"Authorization": f"Bearer {admin_token}"}
         self.wallet = wallet
         self.step = step
-        self.transport = protocol.HttpTransport()
-        self.issuance = IssuanceClient(http)
+        self.transport = HttpTransport()
+        self.issuance = IssuanceClient(HttpTransport(http))
         self.names: dict[str, str] = {}
 
     def registry(self) -> TrustRegistry:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from civicstack.errors import InputError
-from civicstack.openid4vci.offers import PRE_AUTHORIZED_GRANT, check_url
+from civicstack.openid4vci.offers import HTTPS_ONLY, PRE_AUTHORIZED_GRANT, HttpPolicy, check_url
 from civicstack.openid4vci.proofs import PROOF_TYPE
 from civicstack.trust import RootAuthority
 
@@ -135,8 +135,11 @@ class IssuerMetadata:
     raw: Mapping[str, Any] = field(repr=False)
 
     @classmethod
-    def from_json(cls, value: object, *, identifier: str, allow_http: bool) -> IssuerMetadata:
-        """Read metadata fetched for ``identifier`` (§12.2.4)."""
+    def from_json(
+        cls, value: object, *, identifier: str, http: HttpPolicy = HTTPS_ONLY
+    ) -> IssuerMetadata:
+        """Read metadata fetched for ``identifier`` (§12.2.4); ``http`` judges, by the
+        identifier, whether its endpoints may be plain http."""
         if not isinstance(value, dict):
             raise _bad("issuer metadata is a JSON object")
         if value.get("credential_issuer") != identifier:
@@ -146,7 +149,7 @@ class IssuerMetadata:
             url = value.get(name)
             if url is None and not required:
                 return None
-            return check_url(url, name, allow_http=allow_http)
+            return check_url(url, name, http=http, origin=identifier)
 
         servers = value.get("authorization_servers", [])
         if not isinstance(servers, list) or not all(isinstance(s, str) for s in servers):
@@ -216,7 +219,7 @@ class AuthorizationServerMetadata:
 
     @classmethod
     def from_json(
-        cls, value: object, *, issuer: str, allow_http: bool
+        cls, value: object, *, issuer: str, http: HttpPolicy = HTTPS_ONLY
     ) -> AuthorizationServerMetadata:
         """Read metadata fetched for ``issuer`` (RFC 8414 §3.3: ``issuer`` must match)."""
         if not isinstance(value, dict):
@@ -228,7 +231,7 @@ class AuthorizationServerMetadata:
             not isinstance(grants, list) or PRE_AUTHORIZED_GRANT not in grants
         ):
             raise InputError("unsupported", "the authorization server has no pre-authorized grant")
-        token = check_url(value.get("token_endpoint"), "token_endpoint", allow_http=allow_http)
+        token = check_url(value.get("token_endpoint"), "token_endpoint", http=http, origin=issuer)
         return cls(issuer, token)
 
 

@@ -18,11 +18,13 @@ meant for people, so the store keeps them only under a keyed hash (see
 from __future__ import annotations
 
 import hmac
+import ipaddress
+import logging
 import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, quote, urlsplit
 
 from civicstack._crypto import json_dumps, json_loads_strict, sha256_digest
@@ -30,13 +32,29 @@ from civicstack.errors import CivicError, InputError
 
 PRE_AUTHORIZED_GRANT = "urn:ietf:params:oauth:grant-type:pre-authorized_code"
 OFFER_SCHEME = "openid-credential-offer"
-#: Largest offer URI or offer document accepted (QR codes hold far less).
-MAX_OFFER_BYTES = 16 * 1024
-MAX_TX_DESCRIPTION = 300  # §4.1.1
-MAX_CONFIGURATIONS = 16
-MAX_ID_CHARS = 256
 TX_CODE_LENGTHS = range(4, 13)
 _SECRET_BYTES = 32
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Caps on what an offer may hold.
+
+    ``offer_bytes``       largest offer URI or offer document (default 16 KiB; QR codes hold
+                          far less)
+    ``tx_description``    characters of a ``tx_code.description`` (default 300, §4.1.1)
+    ``configurations``    credential configurations one offer names (default 16)
+    ``id_chars``          characters of one credential configuration id (default 256)
+    """
+
+    offer_bytes: int = 16 * 1024
+    tx_description: int = 300
+    configurations: int = 16
+    id_chars: int = 256
+
+
+DEFAULT_LIMITS = Limits()
 
 
 def _bad(detail: str) -> InputError:
@@ -105,7 +123,7 @@ class TxCode:
         return out
 
     @classmethod
-    def from_json(cls, value: object) -> TxCode:
+    def from_json(cls, value: object, *, limits: Limits = DEFAULT_LIMITS) -> TxCode:
         """Read a ``tx_code`` object (an empty object is allowed)."""
         if not isinstance(value, dict):
             raise _bad("tx_code must be an object")
@@ -119,9 +137,9 @@ class TxCode:
             raise _bad("tx_code.length must be a small positive integer")
         description = value.get("description")
         if description is not None and (
-            not isinstance(description, str) or len(description) > MAX_TX_DESCRIPTION
+            not isinstance(description, str) or len(description) > limits.tx_description
         ):
-            raise _bad(f"tx_code.description is a string of at most {MAX_TX_DESCRIPTION}")
+            raise _bad(f"tx_code.description is a string of at most {limits.tx_description}")
         return cls(mode, length, description)
 
     def check(self, entered: str) -> str:
@@ -164,18 +182,22 @@ class CredentialOffer:
         return f"{OFFER_SCHEME}://?credential_offer={quote(json_dumps(self.to_json()), safe='')}"
 
     @classmethod
-    def from_json(cls, value: object) -> CredentialOffer:
-        """Read an offer object; unknown members and other grants are ignored (§4.1.1)."""
+    def from_json(cls, value: object, *, limits: Limits = DEFAULT_LIMITS) -> CredentialOffer:
+        """Read an offer object; unknown members and other grants are ignored (§4.1.1).
+
+        The issuer's scheme is the Wallet's to judge, with its :class:`HttpPolicy`, before
+        anything is fetched from it.
+        """
         if not isinstance(value, dict):
             raise _bad("a credential offer is a JSON object")
         issuer = value.get("credential_issuer")
-        check_issuer_identifier(issuer, allow_http=True)
+        check_issuer_identifier(issuer, http=_SCHEME_JUDGED_LATER)
         assert isinstance(issuer, str)
         ids = value.get("credential_configuration_ids")
         if (
             not isinstance(ids, list)
-            or not 1 <= len(ids) <= MAX_CONFIGURATIONS
-            or not all(isinstance(i, str) and 0 < len(i) <= MAX_ID_CHARS for i in ids)
+            or not 1 <= len(ids) <= limits.configurations
+            or not all(isinstance(i, str) and 0 < len(i) <= limits.id_chars for i in ids)
             or len(set(ids)) != len(ids)
         ):
             raise _bad("credential_configuration_ids is a non-empty array of unique strings")
@@ -192,7 +214,7 @@ class CredentialOffer:
             if not isinstance(code, str) or not 0 < len(code) <= 1024:
                 raise _bad("the pre-authorized_code grant needs its pre-authorized_code")
             if "tx_code" in grant:
-                tx_code = TxCode.from_json(grant["tx_code"])
+                tx_code = TxCode.from_json(grant["tx_code"], limits=limits)
         return cls(issuer, tuple(ids), code, tx_code)
 
 
@@ -208,18 +230,21 @@ class OfferReference:
     url: str
 
 
-def parse_offer_uri(text: str) -> CredentialOffer | OfferReference:
+def parse_offer_uri(
+    text: str, *, limits: Limits = DEFAULT_LIMITS
+) -> CredentialOffer | OfferReference:
     """Read a Credential Offer as a Wallet receives it (a link, a QR code's text).
 
     Accepts ``openid-credential-offer://`` and any https link to a Wallet's offer endpoint
     (§4.1) carrying exactly one of ``credential_offer`` or ``credential_offer_uri``; a bare
-    offer JSON object is accepted too.
+    offer JSON object is accepted too. The schemes of the URLs inside are the Wallet's to
+    judge (with its :class:`HttpPolicy`) before it fetches them.
     """
-    if not isinstance(text, str) or len(text.encode()) > MAX_OFFER_BYTES:
-        raise _bad(f"an offer is a string of at most {MAX_OFFER_BYTES} bytes")
+    if not isinstance(text, str) or len(text.encode()) > limits.offer_bytes:
+        raise _bad(f"an offer is a string of at most {limits.offer_bytes} bytes")
     text = text.strip()
     if text.startswith("{"):
-        return CredentialOffer.from_json(_json(text))
+        return CredentialOffer.from_json(_json(text), limits=limits)
     try:
         parts = urlsplit(text)
         pairs = parse_qsl(parts.query, keep_blank_values=True, strict_parsing=True)
@@ -236,9 +261,9 @@ def parse_offer_uri(text: str) -> CredentialOffer | OfferReference:
     if (by_value is None) == (by_reference is None):
         raise _bad("an offer carries exactly one of credential_offer, credential_offer_uri")
     if by_value is not None:
-        return CredentialOffer.from_json(_json(by_value))
+        return CredentialOffer.from_json(_json(by_value), limits=limits)
     assert by_reference is not None
-    check_url(by_reference, "credential_offer_uri", allow_http=True)
+    check_url(by_reference, "credential_offer_uri", http=_SCHEME_JUDGED_LATER)
     return OfferReference(by_reference)
 
 
@@ -254,8 +279,64 @@ def _json(text: str) -> Any:
 _HOST = re.compile(r"[A-Za-z0-9.\-\[\]:]+")
 
 
-def check_url(value: object, what: str, *, allow_http: bool) -> str:
-    """An absolute https URL (http when ``allow_http``) with a host; else ``invalid_offer``."""
+class HttpPolicy(Protocol):
+    """Decides whether a plain-http URL may be used (https always may)."""
+
+    def allows_http(self, url: str) -> bool:
+        """Whether ``url``, an http URL, is acceptable."""
+        ...
+
+
+class HttpsOnly:
+    """https only: what a Wallet on the Internet accepts."""
+
+    def allows_http(self, url: str) -> bool:
+        """Never."""
+        return False
+
+
+class LoopbackHttp:
+    """https, or http on the loopback interface (a platform running on this machine)."""
+
+    def allows_http(self, url: str) -> bool:
+        """When ``url``'s host is ``localhost`` or a loopback address."""
+        host = urlsplit(url).hostname or ""
+        if host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
+
+
+class UnsafeAllowHttp:
+    """Plain http anywhere: requests and tokens travel unprotected. For closed test networks
+    only; every http URL it lets through is logged as a warning."""
+
+    def allows_http(self, url: str) -> bool:
+        """Always, with a warning."""
+        _log.warning("UnsafeAllowHttp: accepting the plain-http URL %s", url)
+        return True
+
+
+class _SchemeJudgedLater:
+    """For parsing only: the Wallet judges the scheme with its own policy before any fetch."""
+
+    def allows_http(self, url: str) -> bool:
+        return True
+
+
+HTTPS_ONLY = HttpsOnly()
+LOOPBACK_HTTP = LoopbackHttp()
+_SCHEME_JUDGED_LATER = _SchemeJudgedLater()
+
+
+def check_url(
+    value: object, what: str, *, http: HttpPolicy = HTTPS_ONLY, origin: str | None = None
+) -> str:
+    """An absolute https URL (or http, if ``http`` allows it) with a host; else
+    ``invalid_offer``. ``http`` judges ``origin`` (by default the URL itself; a metadata
+    document's endpoints are judged by the identifier it was fetched for)."""
     if not isinstance(value, str) or not 0 < len(value) <= 2048:
         raise _bad(f"{what} must be a URL")
     try:
@@ -263,7 +344,8 @@ def check_url(value: object, what: str, *, allow_http: bool) -> str:
         port = parts.port  # raises on a malformed port
     except ValueError as exc:
         raise _bad(f"{what} is not a valid URL") from exc
-    schemes = ("https", "http") if allow_http else ("https",)
+    allowed = parts.scheme == "http" and http.allows_http(value if origin is None else origin)
+    schemes = ("https", "http") if allowed else ("https",)
     if parts.scheme not in schemes or not parts.hostname or not _HOST.fullmatch(parts.netloc):
         raise _bad(f"{what} must be an {' or '.join(schemes)} URL with a host")
     if port == 0 or any(c.isspace() for c in value):
@@ -271,10 +353,10 @@ def check_url(value: object, what: str, *, allow_http: bool) -> str:
     return value
 
 
-def check_issuer_identifier(value: object, *, allow_http: bool) -> str:
+def check_issuer_identifier(value: object, *, http: HttpPolicy = HTTPS_ONLY) -> str:
     """A Credential Issuer Identifier (§12.2.1): scheme, host, optional port and path, and no
     query or fragment."""
-    url = check_url(value, "credential_issuer", allow_http=allow_http)
+    url = check_url(value, "credential_issuer", http=http)
     parts = urlsplit(url)
     if parts.query or parts.fragment or "?" in url or "#" in url:
         raise _bad("credential_issuer has no query or fragment")

@@ -4,7 +4,8 @@
 * :mod:`.request` — signed Request Objects by reference (§5, RFC 9101), the
   ``verifier_attestation`` Client Identifier Prefix (§5.9.3) and Verifier Attestation JWTs
   (§12), and the wallet's checks of a request;
-* :mod:`.response` — ``direct_post`` Authorization Responses (§8.1, §8.2, §8.5).
+* :mod:`.response` — ``direct_post`` Authorization Responses (§8.1, §8.2, §8.5);
+* :mod:`.limits` — the caps every message is read under (:class:`Limits`).
 
 The verifier service (:mod:`civicstack.services.verifier`, served by :mod:`civicstack.api.verifier`)
 and the wallet (:mod:`civicstack.wallet.openid4vp`) are built on these.
@@ -21,6 +22,7 @@ from civicstack.openid4vp.dcql import (
     query_for,
     select,
 )
+from civicstack.openid4vp.limits import DEFAULT_LIMITS, Limits
 from civicstack.openid4vp.request import (
     ATTESTATION_TYP,
     PREFIX,
@@ -47,6 +49,7 @@ from civicstack.openid4vp.response import (
 
 __all__ = [
     "ATTESTATION_TYP",
+    "DEFAULT_LIMITS",
     "FORMAT_SD_JWT_VC",
     "PREFIX",
     "REQUEST_MEDIA_TYPE",
@@ -57,6 +60,7 @@ __all__ = [
     "DcqlCredential",
     "DcqlCredentialSet",
     "DcqlQuery",
+    "Limits",
     "RequestObject",
     "VerifierAttestation",
     "authorization_request_uri",

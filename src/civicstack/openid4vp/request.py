@@ -39,6 +39,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from civicstack._crypto import PrivateKey, PublicKey, parse_compact, sign_jwt
 from civicstack.errors import CivicError, InputError, VerificationError
 from civicstack.openid4vp.dcql import FORMAT_SD_JWT_VC, DcqlQuery
+from civicstack.openid4vp.limits import DEFAULT_LIMITS, Limits
 
 PREFIX = "verifier_attestation"
 REQUEST_TYP = "oauth-authz-req+jwt"
@@ -51,8 +52,6 @@ RESPONSE_MODE = "direct_post"
 REGISTRATION_INFO_FORMAT = "urn:civicstack:rp-registration+jwt"
 #: Algorithms of issuer-signed JWTs and KB-JWTs this platform verifies (Appendix B.3.4).
 ALGORITHMS = ("ES256", "EdDSA")
-MAX_REQUEST_OBJECT_BYTES = 64 * 1024
-MAX_URI_CHARS = 4096
 MAX_SKEW = 60
 # §5.2: nonce and state are ASCII URL-safe characters.
 _URL_SAFE = re.compile(r"[A-Za-z0-9._~-]+")
@@ -111,14 +110,16 @@ def authorization_request_uri(client_id: str, request_uri: str) -> str:
     return f"{SCHEME}://?" + urlencode({"client_id": client_id, "request_uri": request_uri})
 
 
-def parse_authorization_request(uri: object) -> tuple[str, str]:
+def parse_authorization_request(uri: object, *, limits: Limits = DEFAULT_LIMITS) -> tuple[str, str]:
     """``(client_id, request_uri)`` from an Authorization Request URI, strictly.
 
     Parameters other than these two are ignored except ``request`` (by value is not supported
     here) and ``request_uri_method``, which must be absent or ``get`` (§5.1).
     """
-    if not isinstance(uri, str) or not uri or len(uri) > MAX_URI_CHARS:
-        raise InputError("invalid_request", "an OpenID4VP request is a URI of at most 4096 chars")
+    if not isinstance(uri, str) or not uri or len(uri) > limits.uri_chars:
+        raise InputError(
+            "invalid_request", f"an OpenID4VP request is a URI of at most {limits.uri_chars} chars"
+        )
     try:
         parts = urlsplit(uri.strip())
         pairs = parse_qsl(parts.query, keep_blank_values=True, strict_parsing=True)
@@ -137,13 +138,13 @@ def parse_authorization_request(uri: object) -> tuple[str, str]:
     client_id, request_uri = params.get("client_id"), params.get("request_uri")
     if not client_id or not request_uri:
         raise InputError("invalid_request", "the request needs client_id and request_uri")
-    check_http_url(request_uri, "request_uri")
+    check_http_url(request_uri, "request_uri", limits=limits)
     return client_id, request_uri
 
 
-def check_http_url(value: object, what: str) -> str:
+def check_http_url(value: object, what: str, *, limits: Limits = DEFAULT_LIMITS) -> str:
     """An absolute http(s) URL without a fragment, bounded."""
-    if not isinstance(value, str) or len(value) > MAX_URI_CHARS:
+    if not isinstance(value, str) or len(value) > limits.uri_chars:
         raise _invalid(f"{what} must be an http(s) URL")
     try:
         parts = urlsplit(value)
@@ -337,6 +338,7 @@ def verify_request_object(
     client_id: str,
     issuer_key: AttestationKeys,
     now: int,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> RequestObject:
     """The wallet's checks of a Request Object fetched from ``request_uri`` (§5, §5.9.3, §12).
 
@@ -347,7 +349,7 @@ def verify_request_object(
     if not isinstance(token, str | bytes):
         raise _invalid("the request object is a compact JWS")
     try:
-        jws = parse_compact(token, max_bytes=MAX_REQUEST_OBJECT_BYTES)
+        jws = parse_compact(token, max_bytes=limits.request_object_bytes)
         claims = jws.payload_json()
     except CivicError as exc:
         raise _invalid(f"request object: {exc.detail}") from exc
@@ -373,7 +375,7 @@ def verify_request_object(
     exp = _check_validity(claims, now)
     # 7. response_type vp_token and response_mode direct_post with a response_uri the
     # attestation allows (§5.6, §8.2)
-    response_uri = _response_uri(claims, attestation)
+    response_uri = _response_uri(claims, attestation, limits)
     # 8. a fresh nonce (§5.2, §14.1) and an optional state, URL-safe
     nonce = url_safe(claims.get("nonce"), "nonce", min_chars=16)
     state = claims.get("state")
@@ -409,7 +411,9 @@ def _check_validity(claims: Mapping[str, Any], now: int) -> int | None:
     return exp
 
 
-def _response_uri(claims: Mapping[str, Any], attestation: VerifierAttestation) -> str:
+def _response_uri(
+    claims: Mapping[str, Any], attestation: VerifierAttestation, limits: Limits
+) -> str:
     if claims.get("response_type") != RESPONSE_TYPE:
         raise _invalid("response_type must be vp_token")
     if claims.get("response_mode") != RESPONSE_MODE:
@@ -417,7 +421,7 @@ def _response_uri(claims: Mapping[str, Any], attestation: VerifierAttestation) -
     # §8.2: with response_uri, a redirect_uri must not be present.
     if "redirect_uri" in claims:
         raise _invalid("redirect_uri must not be present with direct_post")
-    response_uri = check_http_url(claims.get("response_uri"), "response_uri")
+    response_uri = check_http_url(claims.get("response_uri"), "response_uri", limits=limits)
     # §5.9.3: redirect_uris in the attestation bind where the response may go.
     if attestation.redirect_uris is not None and response_uri not in attestation.redirect_uris:
         raise _invalid("the response_uri is not one the attestation allows")

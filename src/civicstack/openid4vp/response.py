@@ -19,11 +19,9 @@ from dataclasses import dataclass
 
 from civicstack._crypto import json_dumps, json_loads_strict
 from civicstack.errors import CivicError, InputError
+from civicstack.openid4vp.limits import DEFAULT_LIMITS, Limits
 from civicstack.openid4vp.request import url_safe
 
-MAX_VP_TOKEN_BYTES = 1024 * 1024
-MAX_PRESENTATIONS = 16
-MAX_ERROR_CHARS = 1024
 #: §8.5 and RFC 6749 §4.1.2.1: what a wallet may answer instead of presentations.
 WALLET_ERRORS = frozenset(
     {
@@ -57,15 +55,15 @@ def _bad(detail: str) -> InputError:
     return InputError("invalid_request", detail)
 
 
-def read_vp_token(text: str) -> dict[str, tuple[str, ...]]:
+def read_vp_token(text: str, *, limits: Limits = DEFAULT_LIMITS) -> dict[str, tuple[str, ...]]:
     """§8.1: ``{"<query id>": ["<presentation>", ...]}``, strictly."""
-    if len(text) > MAX_VP_TOKEN_BYTES:
-        raise InputError("too_large", f"vp_token larger than {MAX_VP_TOKEN_BYTES} bytes")
+    if len(text) > limits.vp_token_bytes:
+        raise InputError("too_large", f"vp_token larger than {limits.vp_token_bytes} bytes")
     try:
         value = json_loads_strict(text)
     except CivicError as exc:
         raise _bad(f"vp_token is not JSON: {exc.detail}") from exc
-    if not isinstance(value, dict) or not 1 <= len(value) <= MAX_PRESENTATIONS:
+    if not isinstance(value, dict) or not 1 <= len(value) <= limits.presentations:
         raise _bad("vp_token is a JSON object mapping credential query ids to presentations")
     out: dict[str, tuple[str, ...]] = {}
     total = 0
@@ -73,15 +71,17 @@ def read_vp_token(text: str) -> dict[str, tuple[str, ...]]:
         if not isinstance(items, list) or not items:
             raise _bad(f"vp_token[{query_id!r}] must be a non-empty array of presentations")
         total += len(items)
-        if total > MAX_PRESENTATIONS:
-            raise _bad(f"vp_token holds at most {MAX_PRESENTATIONS} presentations")
+        if total > limits.presentations:
+            raise _bad(f"vp_token holds at most {limits.presentations} presentations")
         if not all(isinstance(item, str) and item for item in items):
             raise _bad(f"vp_token[{query_id!r}] holds SD-JWT+KB strings")
         out[query_id] = tuple(items)
     return out
 
 
-def read_authorization_response(form: Mapping[str, str | None]) -> AuthorizationResponse:
+def read_authorization_response(
+    form: Mapping[str, str | None], *, limits: Limits = DEFAULT_LIMITS
+) -> AuthorizationResponse:
     """Read a direct_post Authorization Response (or Error Response) from its form fields."""
     # The state ties the response to its request (§8.2, §14.3.2); this verifier always sends
     # one, so a response without it answers nothing.
@@ -93,12 +93,12 @@ def read_authorization_response(form: Mapping[str, str | None]) -> Authorization
         if error not in WALLET_ERRORS:
             raise _bad(f"unknown error {error[:64]!r}")
         description = form.get("error_description")
-        if description is not None and len(description) > MAX_ERROR_CHARS:
+        if description is not None and len(description) > limits.error_chars:
             raise _bad("error_description is too long")
         return AuthorizationResponse(state, None, error, description)
     if vp_token is None:
         raise _bad("the response carries neither vp_token nor error")
-    return AuthorizationResponse(state, read_vp_token(vp_token))
+    return AuthorizationResponse(state, read_vp_token(vp_token, limits=limits))
 
 
 def vp_token_form(tokens: Mapping[str, Sequence[str]], state: str | None) -> dict[str, str]:

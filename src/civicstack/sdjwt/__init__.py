@@ -45,13 +45,23 @@ from civicstack.sdjwt._serialization import (
     SdJwt,
     parse_sd_jwt,
 )
-from civicstack.sdjwt._verify import KeyResolver, VerifiedSdJwt, check_validity, verify_sd_jwt
+from civicstack.sdjwt._verify import (
+    REQUIRE_KEY_BINDING,
+    KeyBindingPolicy,
+    KeyResolver,
+    RequireKeyBinding,
+    UnsafeNoKeyBinding,
+    VerifiedSdJwt,
+    check_validity,
+    verify_sd_jwt,
+)
 
 __all__ = [
     "DOTS",
     "KB_TYP",
     "MAX_DISCLOSURES",
     "MAX_SD_JWT_BYTES",
+    "REQUIRE_KEY_BINDING",
     "SD",
     "SD_ALG",
     "SHA_256",
@@ -59,11 +69,14 @@ __all__ = [
     "DisclosedClaim",
     "Disclosure",
     "IssuerSignature",
+    "KeyBindingPolicy",
     "KeyResolver",
     "Path",
     "Processed",
+    "RequireKeyBinding",
     "Rng",
     "SdJwt",
+    "UnsafeNoKeyBinding",
     "VerifiedSdJwt",
     "check_validity",
     "cnf_key",

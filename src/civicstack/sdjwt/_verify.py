@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from civicstack._crypto import PublicKey
 from civicstack.errors import CivicError, VerificationError
@@ -20,6 +21,36 @@ from civicstack.sdjwt._serialization import IssuerSignature, SdJwt
 
 #: Resolves the key that must have made a signature (RFC 9901 §7.1 step 2.3); raises if none.
 KeyResolver = Callable[[IssuerSignature], PublicKey]
+_log = logging.getLogger(__name__)
+
+
+class KeyBindingPolicy(Protocol):
+    """Whether a presentation must carry a KB-JWT (RFC 9901 §7.3 step 1: the Verifier's
+    policy, never the input's)."""
+
+    def missing(self) -> None:
+        """Called when the presentation has no KB-JWT: raise to refuse it."""
+        ...
+
+
+class RequireKeyBinding:
+    """The default: a presentation without a KB-JWT is refused (``key_binding_required``)."""
+
+    def missing(self) -> None:
+        """Refuse."""
+        raise VerificationError("key_binding_required", "the presentation has no KB-JWT")
+
+
+class UnsafeNoKeyBinding:
+    """Accept a presentation without a KB-JWT: whoever holds a copy of the credential can
+    present it. Every presentation accepted that way is logged as a warning."""
+
+    def missing(self) -> None:
+        """Accept, with a warning."""
+        _log.warning("UnsafeNoKeyBinding: a presentation without key binding was accepted")
+
+
+REQUIRE_KEY_BINDING = RequireKeyBinding()
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,15 +108,15 @@ def verify_sd_jwt(
     now: int,
     aud: str,
     nonce: str,
-    require_key_binding: bool = True,
+    key_binding: KeyBindingPolicy = REQUIRE_KEY_BINDING,
     max_kb_age: int = DEFAULT_MAX_AGE,
     max_skew: int = DEFAULT_MAX_SKEW,
 ) -> VerifiedSdJwt:
     """Verify a parsed presentation (§7.1 and §7.3) and return its processed payload."""
-    # 7.3 step 1 is the caller's: require_key_binding comes from policy, never from the input.
+    # 7.3 step 1 is the caller's: key_binding comes from policy, never from the input.
     # 7.3 step 2. Key Binding required but the Holder sent a bare SD-JWT: reject.
-    if require_key_binding and parsed.kb_jwt is None:
-        raise VerificationError("key_binding_required", "the presentation has no KB-JWT")
+    if parsed.kb_jwt is None:
+        key_binding.missing()
     # 7.3 step 3 and 7.1 step 1 were done by parse_sd_jwt. 7.3 step 4 is 7.1:
     # 7.1 step 2.1 to 2.3: algorithm, signature, issuer key.
     _check_signature(parsed, resolve)

@@ -1,48 +1,60 @@
 """The holder wallet, on the citizen's device: a directory opened with a passphrase.
 
 * :mod:`.vault` — the directory: a holder key and a data key sealed under the passphrase
-  (Argon2id, then AES-256-GCM), every record encrypted, atomic writes, a hash-chained history;
+  (Argon2id, then AES-256-GCM), every record encrypted, atomic writes;
 * :mod:`.holder` — :class:`Wallet`: the credential store, presentation with the relying
-  party's registration checked and the holder's consent asked first, the history, document
-  signing;
-* :mod:`.presentation` — requests, consent summaries and history records (frozen values);
-* :mod:`.documents` — detached-JWS signatures over any document, and their verification.
+  party's registration checked and the holder's consent asked first, document signing;
+* :mod:`.presentation` — what a relying party asks for and what the wallet sends;
+* :mod:`.consent` — what the holder is shown before anything leaves the device, and decides on;
+* :mod:`.history` — every presentation, decline and refusal, in a hash chain;
+* :mod:`.documents` — detached-JWS signatures over any document, and their verification;
+* :mod:`.openid4vci` and :mod:`.openid4vp` — the protocol clients that receive and present
+  credentials, both behind one :class:`~civicstack.wallet.transport.Transport`;
+* :mod:`.limits` — the wallet's size and count caps (:class:`Limits`).
 
 A library first: everything returns values and nothing prints, so the ``civic wallet`` commands
 are a thin layer on top. No code path exports the holder's private key.
 """
 
+from civicstack.wallet.consent import (
+    METADATA_CLAIMS,
+    ConsentItem,
+    ConsentPrompt,
+    ConsentSummary,
+    DisclosedClaim,
+)
 from civicstack.wallet.documents import (
     DOCUMENT_TYP,
     DocumentSignature,
     sign_document,
     verify_document,
 )
+from civicstack.wallet.history import History, PresentationOutcome, PresentationRecord
 from civicstack.wallet.holder import RelyingPartyTrust, StoredCredential, Wallet
-from civicstack.wallet.presentation import (
-    ConsentItem,
-    ConsentPrompt,
-    ConsentSummary,
-    CredentialQuery,
-    DisclosedClaim,
-    Presentation,
-    PresentationRecord,
-    PresentationRequest,
-)
+from civicstack.wallet.limits import DEFAULT_LIMITS, Limits
+from civicstack.wallet.presentation import CredentialQuery, Presentation, PresentationRequest
+from civicstack.wallet.transport import Method, Transport
 
 __all__ = [
+    "DEFAULT_LIMITS",
     "DOCUMENT_TYP",
+    "METADATA_CLAIMS",
     "ConsentItem",
     "ConsentPrompt",
     "ConsentSummary",
     "CredentialQuery",
     "DisclosedClaim",
     "DocumentSignature",
+    "History",
+    "Limits",
+    "Method",
     "Presentation",
+    "PresentationOutcome",
     "PresentationRecord",
     "PresentationRequest",
     "RelyingPartyTrust",
     "StoredCredential",
+    "Transport",
     "Wallet",
     "sign_document",
     "verify_document",

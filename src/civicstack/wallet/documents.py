@@ -16,11 +16,10 @@ from typing import Any
 
 from civicstack._crypto import PrivateKey, PublicKey, sha256_b64url, sign_detached, verify_detached
 from civicstack.errors import InputError, VerificationError
+from civicstack.wallet.limits import DEFAULT_LIMITS, Limits
 
 DOCUMENT_TYP = "civic-document+jws"
-#: Largest document signed or verified in memory (64 MiB).
-MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
-_MAX_SIGNATURE_CHARS = 8 * 1024
+_SIGNATURE_CHARS = 8 * 1024  # a detached JWS header and one signature: far less than this
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,32 +33,38 @@ class DocumentSignature:
     digest: str  # SHA-256 of the document, base64url: what was signed, for the record
 
 
-def _check_document(content: bytes) -> None:
+def _check_document(content: bytes, limits: Limits) -> None:
     if not isinstance(content, bytes):
         raise InputError("invalid_request", "a document is bytes")
-    if len(content) > MAX_DOCUMENT_BYTES:
-        raise InputError("too_large", f"documents are signed up to {MAX_DOCUMENT_BYTES} bytes")
+    if len(content) > limits.document_bytes:
+        raise InputError("too_large", f"documents are signed up to {limits.document_bytes} bytes")
 
 
-def sign_document(key: PrivateKey, content: bytes, *, now: int) -> DocumentSignature:
+def sign_document(
+    key: PrivateKey, content: bytes, *, now: int, limits: Limits = DEFAULT_LIMITS
+) -> DocumentSignature:
     """Sign ``content`` with ``key`` as a detached JWS at time ``now``."""
-    _check_document(content)
+    _check_document(content, limits)
     kid = key.public_key.thumbprint()
     jws = sign_detached(key, content, {"typ": DOCUMENT_TYP, "kid": kid, "iat": now})
     return DocumentSignature(jws, key.alg, kid, now, sha256_b64url(content))
 
 
 def verify_document(
-    signature: str, content: bytes, key: PublicKey | Mapping[str, Any]
+    signature: str,
+    content: bytes,
+    key: PublicKey | Mapping[str, Any],
+    *,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> DocumentSignature:
     """Check that ``signature`` is ``key``'s signature over ``content``; return what it says.
 
     Raises ``invalid_signature`` (wrong key, changed document, tampered signature),
     ``unsupported_algorithm``, or ``malformed`` (not a document signature).
     """
-    _check_document(content)
+    _check_document(content, limits)
     public = key if isinstance(key, PublicKey) else PublicKey.from_jwk(dict(key))
-    if not isinstance(signature, str) or len(signature) > _MAX_SIGNATURE_CHARS:
+    if not isinstance(signature, str) or len(signature) > _SIGNATURE_CHARS:
         raise InputError("malformed", "a document signature is a short detached JWS string")
     # 1. the signature itself (alg allowlist, alg matching the key, no crit): verify_detached
     header = verify_detached(signature, content, public)

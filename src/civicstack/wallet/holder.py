@@ -23,29 +23,25 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from civicstack._crypto import Alg, PublicKey, sha256_b64url
-from civicstack.credentials import inspect, present_credential, verify_presentation
+from civicstack.credentials import inspect, present_credential, verify_issued
 from civicstack.errors import CivicError, InputError, VerificationError
 from civicstack.openid4vci.proofs import create_key_proof
 from civicstack.trust import ALWAYS_VISIBLE_CLAIMS, RelyingPartyRegistration, RootAuthority
 from civicstack.types import Clock, IssuerTrust, SystemClock
-from civicstack.wallet.documents import DocumentSignature, sign_document
-from civicstack.wallet.presentation import (
+from civicstack.wallet.consent import (
+    METADATA_CLAIMS,
     ConsentItem,
     ConsentPrompt,
     ConsentSummary,
-    CredentialQuery,
     DisclosedClaim,
-    Outcome,
-    Presentation,
-    PresentationRecord,
-    PresentationRequest,
+    revealed_claims,
 )
+from civicstack.wallet.documents import DocumentSignature, sign_document
+from civicstack.wallet.history import History, PresentationOutcome, PresentationRecord
+from civicstack.wallet.limits import DEFAULT_LIMITS, Limits
+from civicstack.wallet.presentation import CredentialQuery, Presentation, PresentationRequest
 from civicstack.wallet.vault import Rng, Vault, check_name
 
-#: Largest credential the wallet accepts (the SD-JWT parser's own cap).
-MAX_CREDENTIAL_BYTES = 256 * 1024
-#: Claims sent with every presentation of an SD-JWT VC, shown to the holder as metadata.
-METADATA_CLAIMS = ("iss", "vct", "iat", "nbf", "exp", "status", "cnf")
 _CREDENTIALS = "credentials"
 _META = "meta"
 _ANCHOR = "anchor-"
@@ -107,25 +103,22 @@ def _has_claim(claims: Mapping[str, Any], path: str) -> bool:
     return True
 
 
-def _flatten(claims: Mapping[str, Any], prefix: str = "") -> list[DisclosedClaim]:
-    """Leaves of the revealed claims; objects are walked, arrays shown whole."""
-    out: list[DisclosedClaim] = []
-    for name, value in claims.items():
-        path = f"{prefix}{name}"
-        if isinstance(value, Mapping) and value:
-            out.extend(_flatten(value, path + "."))
-        else:
-            out.append(DisclosedClaim(path, value))
-    return out
-
-
 class Wallet:
     """A holder wallet in a directory, opened with its passphrase. Returns values; never prints."""
 
-    def __init__(self, vault: Vault, *, clock: Clock | None = None, rng: Rng = os.urandom) -> None:
+    def __init__(
+        self,
+        vault: Vault,
+        *,
+        clock: Clock | None = None,
+        rng: Rng = os.urandom,
+        limits: Limits = DEFAULT_LIMITS,
+    ) -> None:
         self._vault = vault
+        self._history = History(vault)
         self._clock: Clock = clock or SystemClock()
         self._rng = rng
+        self.limits = limits
 
     @classmethod
     def create(
@@ -137,9 +130,11 @@ class Wallet:
         clock: Clock | None = None,
         rng: Rng = os.urandom,
         kdf: dict[str, Any] | None = None,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> Wallet:
         """Create a wallet in ``path`` with a new holder key (``ES256`` or ``EdDSA``)."""
-        return cls(Vault.create(path, passphrase, alg=alg, kdf=kdf, rng=rng), clock=clock, rng=rng)
+        vault = Vault.create(path, passphrase, alg=alg, kdf=kdf, rng=rng, limits=limits)
+        return cls(vault, clock=clock, rng=rng, limits=limits)
 
     @classmethod
     def open(
@@ -149,12 +144,13 @@ class Wallet:
         *,
         clock: Clock | None = None,
         rng: Rng = os.urandom,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> Wallet:
         """Open the wallet in ``path``.
 
         Raises ``no_wallet``, ``wrong_passphrase`` or ``wallet_corrupted``.
         """
-        return cls(Vault.open(path, passphrase), clock=clock, rng=rng)
+        return cls(Vault.open(path, passphrase, limits=limits), clock=clock, rng=rng, limits=limits)
 
     @property
     def path(self) -> str:
@@ -186,7 +182,7 @@ class Wallet:
         """
         if not isinstance(sd_jwt, str):
             raise InputError("malformed", "a credential is an SD-JWT string")
-        if len(sd_jwt) > MAX_CREDENTIAL_BYTES:
+        if len(sd_jwt) > self.limits.credential_bytes:
             raise InputError("too_large", "credential too large")
         now = self._clock.now()
         held = inspect(sd_jwt)
@@ -197,15 +193,7 @@ class Wallet:
         if PublicKey.from_jwk(held.holder_jwk) != self.holder_key:
             raise VerificationError("invalid_credential", "the credential is bound to another key")
         if trust is not None:
-            verify_presentation(
-                sd_jwt,
-                trust=trust,
-                aud="",
-                nonce="",
-                now=now,
-                status=None,
-                require_key_binding=False,
-            )
+            verify_issued(sd_jwt, trust=trust, now=now)
         if any(c.sd_jwt == sd_jwt for c in self.credentials()):
             raise CivicError("conflict", "this credential is already in the wallet")
         # Hex, not base64url: an id starting with "-" would read as an option on the CLI.
@@ -349,7 +337,7 @@ class Wallet:
                     credential=credential.id,
                     vct=credential.vct,
                     issuer=credential.iss,
-                    claims=tuple(sorted(_flatten(revealed.claims), key=lambda c: c.path)),
+                    claims=tuple(sorted(revealed_claims(revealed.claims), key=lambda c: c.path)),
                     metadata=tuple(metadata),
                 )
             )
@@ -359,7 +347,7 @@ class Wallet:
         self,
         request: PresentationRequest,
         at: int,
-        outcome: Outcome,
+        outcome: PresentationOutcome,
         *,
         summary: ConsentSummary | None = None,
         error: str = "",
@@ -379,18 +367,12 @@ class Wallet:
             items=summary.items if summary else (),
             error=error,
         )
-        seq = self._vault.append(record.to_json())
+        seq = self._history.append(record.to_json())
         return PresentationRecord.from_json(seq, record.to_json())
 
     def history(self) -> tuple[PresentationRecord, ...]:
         """Every presentation, decline and refusal, oldest first (the chain is checked)."""
-        out: list[PresentationRecord] = []
-        for seq, entry in enumerate(self._vault.log(), start=1):
-            try:
-                out.append(PresentationRecord.from_json(seq, entry))
-            except (KeyError, TypeError, ValueError) as exc:
-                raise CivicError("wallet_corrupted", f"history record {seq} is damaged") from exc
-        return tuple(out)
+        return self._history.records()
 
     # --- receiving credentials (OpenID4VCI) -------------------------------------------------
 
@@ -455,7 +437,7 @@ class Wallet:
 
     def sign_document(self, content: bytes) -> DocumentSignature:
         """Sign ``content`` with the holder key (a detached JWS; see :mod:`.documents`)."""
-        return sign_document(self._vault.holder, content, now=self._clock.now())
+        return sign_document(self._vault.holder, content, now=self._clock.now(), limits=self.limits)
 
 
 def _without_kb(presentation: str) -> str:

@@ -15,21 +15,19 @@ The steps of the Pre-Authorized Code Flow (§3.5, Figure 2), each a method of
 6. take the credentials (200), or the ``transaction_id`` and ``interval`` of a deferred issuance
    (202) to collect later at the deferred endpoint (§9).
 
-HTTP goes through an injected :class:`httpx.Client` (tests pass a transport). Everything the
-issuer sends is hostile: responses are read up to a size cap and parsed strictly; offers and
-metadata are checked before use; URLs must be https, except on the loopback interface (a
-platform running on this machine) or when the caller allows http outright.
+HTTP goes through the wallet's :class:`~civicstack.wallet.transport.Transport`, as for
+OpenID4VP. Everything the issuer sends is hostile: responses are read up to a size cap and
+parsed strictly; offers and metadata are checked before use; URLs must be https, except as the
+client's :class:`~civicstack.openid4vci.offers.HttpPolicy` allows (by default on the loopback
+interface: a platform running on this machine; :class:`UnsafeAllowHttp` anywhere, with a
+warning).
 """
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
-from urllib.parse import urlsplit
-
-import httpx
+from typing import Any
 
 from civicstack._crypto import json_loads_strict
 from civicstack.errors import CODES, CivicError, InputError
@@ -39,18 +37,19 @@ from civicstack.openid4vci.metadata import (
     IssuerTrustBundle,
 )
 from civicstack.openid4vci.offers import (
+    LOOPBACK_HTTP,
     PRE_AUTHORIZED_GRANT,
     CredentialOffer,
+    HttpPolicy,
     OfferReference,
     check_issuer_identifier,
     check_url,
     parse_offer_uri,
     well_known,
 )
+from civicstack.wallet.limits import DEFAULT_LIMITS, Limits
+from civicstack.wallet.transport import Method, Transport
 
-MAX_RESPONSE_BYTES = 1024 * 1024
-MAX_INTERVAL = 86_400 * 7
-HttpPolicy = bool | Literal["loopback"]
 SignProof = Callable[[str, str | None], str]
 
 
@@ -116,61 +115,59 @@ class Deferred:
             raise CivicError("wallet_corrupted", "a pending issuance record is damaged") from exc
 
 
-Outcome = Issued | Deferred
-
-
-def _loopback(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+IssuanceOutcome = Issued | Deferred
 
 
 class IssuanceClient:
-    """A Wallet's OpenID4VCI client over ``http``."""
+    """A Wallet's OpenID4VCI client over ``transport``; ``http`` decides where plain http
+    is acceptable."""
 
-    def __init__(self, http: httpx.Client, *, allow_http: HttpPolicy = "loopback") -> None:
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        http: HttpPolicy = LOOPBACK_HTTP,
+        limits: Limits = DEFAULT_LIMITS,
+    ) -> None:
+        self.transport = transport
         self.http = http
-        self.allow_http = allow_http
+        self.limits = limits
 
     # --- plumbing ---------------------------------------------------------------------------
 
-    def _http_ok(self, url: str) -> bool:
-        return self.allow_http is True or (self.allow_http == "loopback" and _loopback(url))
-
     def _url(self, value: object, what: str) -> str:
-        url = value if isinstance(value, str) else ""
-        return check_url(value, what, allow_http=self._http_ok(url))
+        return check_url(value, what, http=self.http)
 
     def _send(
         self,
-        method: str,
+        method: Method,
         url: str,
         *,
         what: str,
         accept: tuple[int, ...] = (200,),
-        **kwargs: Any,
+        headers: dict[str, str] | None = None,
+        form: dict[str, str] | None = None,
+        json: Any = None,
     ) -> tuple[int, Any]:
         """Send a request; return the status and the strictly parsed JSON body.
 
-        An error response becomes the CivicError its ``code`` (civicstack) or OAuth ``error``
+        A body over the cap is ``fetch_failed``, no answer at all ``server_unreachable``. An
+        error response becomes the CivicError its ``code`` (civicstack) or OAuth ``error``
         names when that is a known code, else ``fetch_failed``.
         """
         try:
-            with self.http.stream(method, url, **kwargs) as response:
-                body = bytearray()
-                for chunk in response.iter_bytes():
-                    body += chunk
-                    if len(body) > MAX_RESPONSE_BYTES:
-                        raise CivicError("fetch_failed", f"{what}: the response is too large")
-                status = response.status_code
-        except httpx.HTTPError as exc:
-            raise CivicError("server_unreachable", f"{what}: {type(exc).__name__}") from exc
+            status, body = self.transport.send(
+                method,
+                url,
+                max_bytes=self.limits.issuer_response_bytes,
+                headers=headers,
+                form=form,
+                json=json,
+            )
+        except CivicError as exc:
+            raise CivicError(exc.code, f"{what}: {exc.detail}") from exc
         try:
-            parsed = json_loads_strict(bytes(body)) if body else None
+            parsed = json_loads_strict(body) if body else None
         except CivicError:
             parsed = None
         if status not in accept:
@@ -197,8 +194,7 @@ class IssuanceClient:
     def discover(self, offer: CredentialOffer) -> PreparedOffer:
         """Fetch and check the issuer's and its Authorization Server's metadata."""
         identifier = offer.credential_issuer
-        allow = self._http_ok(identifier)
-        check_issuer_identifier(identifier, allow_http=allow)
+        check_issuer_identifier(identifier, http=self.http)
         if offer.pre_authorized_code is None:
             raise InputError("unsupported", "the offer has no pre-authorized code grant")
         _, body = self._send(
@@ -207,12 +203,12 @@ class IssuanceClient:
             what="the credential issuer metadata",
             headers={"Accept": "application/json"},
         )
-        issuer = IssuerMetadata.from_json(body, identifier=identifier, allow_http=allow)
+        issuer = IssuerMetadata.from_json(body, identifier=identifier, http=self.http)
         configuration_id = offer.credential_configuration_ids[0]
         issuer.configuration(configuration_id)
         # The Authorization Server: the issuer itself unless it names others (§12.2.4).
         server = issuer.authorization_servers[0] if issuer.authorization_servers else identifier
-        check_issuer_identifier(server, allow_http=self._http_ok(server))
+        check_issuer_identifier(server, http=self.http)
         _, body = self._send(
             "GET",
             well_known(server, "oauth-authorization-server"),
@@ -220,13 +216,13 @@ class IssuanceClient:
             headers={"Accept": "application/json"},
         )
         authorization_server = AuthorizationServerMetadata.from_json(
-            body, issuer=server, allow_http=self._http_ok(server)
+            body, issuer=server, http=self.http
         )
         return PreparedOffer(offer, issuer, authorization_server, configuration_id)
 
     def issuer_trust(self, issuer: str) -> IssuerTrustBundle:
         """The JWT VC Issuer Metadata of a credential's ``iss`` (its keys and trust chain)."""
-        check_issuer_identifier(issuer, allow_http=self._http_ok(issuer))
+        check_issuer_identifier(issuer, http=self.http)
         _, body = self._send(
             "GET",
             well_known(issuer, "jwt-vc-issuer"),
@@ -250,7 +246,7 @@ class IssuanceClient:
             "POST",
             prepared.authorization_server.token_endpoint,
             what="the token endpoint",
-            data=form,
+            form=form,
         )
         token = body.get("access_token") if isinstance(body, dict) else None
         token_type = body.get("token_type") if isinstance(body, dict) else None
@@ -275,7 +271,9 @@ class IssuanceClient:
 
     # --- 5.-6. credential ----------------------------------------------------------------------
 
-    def credential(self, prepared: PreparedOffer, access_token: str, sign: SignProof) -> Outcome:
+    def credential(
+        self, prepared: PreparedOffer, access_token: str, sign: SignProof
+    ) -> IssuanceOutcome:
         """Send the Credential Request with one key proof (§8.2); retry once on a stale nonce."""
         identifier = prepared.issuer.credential_issuer
         for attempt in (1, 2):
@@ -303,7 +301,7 @@ class IssuanceClient:
 
     def _outcome(
         self, status: int, body: Any, issuer: IssuerMetadata | None, token: str, iss: str
-    ) -> Outcome:
+    ) -> IssuanceOutcome:
         if not isinstance(body, dict):
             raise InputError("invalid_offer", "the credential response is not a JSON object")
         if status == 202:
@@ -320,7 +318,7 @@ class IssuanceClient:
                 endpoint,
                 token,
                 transaction_id,
-                min(int(interval), MAX_INTERVAL),
+                min(int(interval), self.limits.deferred_interval),
                 issuer.notification_endpoint if issuer else None,
             )
         items = body.get("credentials")
@@ -337,7 +335,7 @@ class IssuanceClient:
             tuple(credentials), notification_id if isinstance(notification_id, str) else None
         )
 
-    def collect(self, deferred: Deferred) -> Outcome:
+    def collect(self, deferred: Deferred) -> IssuanceOutcome:
         """Ask the Deferred Credential Endpoint once (§9.1)."""
         endpoint = self._url(deferred.endpoint, "deferred_credential_endpoint")
         status, body = self._send(
@@ -357,7 +355,7 @@ class IssuanceClient:
                 deferred.endpoint,
                 deferred.access_token,
                 deferred.transaction_id,
-                min(int(interval), MAX_INTERVAL),
+                min(int(interval), self.limits.deferred_interval),
                 deferred.notification_endpoint,
             )
         return self._outcome(status, body, None, deferred.access_token, deferred.credential_issuer)
@@ -369,19 +367,22 @@ class IssuanceClient:
         if endpoint is None or notification_id is None:
             return
         try:
-            self.http.post(
+            self.transport.send(
+                "POST",
                 self._url(endpoint, "notification_endpoint"),
+                max_bytes=self.limits.issuer_response_bytes,
                 json={"notification_id": notification_id, "event": event},
                 headers={"Authorization": f"Bearer {access_token}"},
+                truncate=True,
             )
-        except (httpx.HTTPError, CivicError):
+        except CivicError:
             return
 
     # --- the whole flow --------------------------------------------------------------------------
 
     def receive(
         self, prepared: PreparedOffer, *, tx_code: str | None, sign: SignProof
-    ) -> tuple[str, Outcome]:
+    ) -> tuple[str, IssuanceOutcome]:
         """Steps 3 to 6 for an offer already resolved and discovered (steps 1 and 2 come
         first, so the holder can be shown who offers what and asked for the Transaction Code):
         returns the access token (for notifications) and the outcome."""

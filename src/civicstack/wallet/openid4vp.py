@@ -24,20 +24,18 @@ The wallet is handed an Authorization Request (``openid4vp://?client_id=...&requ
    ``response_uri`` with ``direct_post`` (§8.2); a declined request is answered with the error
    ``access_denied`` (§8.5).
 
-Transport is a seam (:class:`PresentationTransport`): the CLI passes an HTTP one, tests may pass
-any other.
+HTTP goes through the wallet's :class:`~civicstack.wallet.transport.Transport`, as for
+OpenID4VCI: the CLI passes :class:`civicstack.fetch.HttpTransport`, tests may pass any other.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
-import httpx
-
+from civicstack import openid4vp
 from civicstack.errors import CivicError, InputError, ProtocolError, VerificationError
-from civicstack.fetch import HttpFetcher
 from civicstack.openid4vp import (
     FORMAT_SD_JWT_VC,
     REQUEST_MEDIA_TYPE,
@@ -48,59 +46,37 @@ from civicstack.openid4vp import (
     verify_request_object,
     vp_token_form,
 )
-from civicstack.openid4vp.request import MAX_REQUEST_OBJECT_BYTES
 from civicstack.trust import RelyingPartyRegistration, RootAuthority, TrustRegistry
+from civicstack.wallet.consent import ConsentPrompt
 from civicstack.wallet.holder import Wallet
-from civicstack.wallet.presentation import (
-    ConsentPrompt,
-    CredentialQuery,
-    Presentation,
-    PresentationRequest,
-)
-
-MAX_RESPONSE_BYTES = 64 * 1024
+from civicstack.wallet.limits import DEFAULT_LIMITS, Limits
+from civicstack.wallet.presentation import CredentialQuery, Presentation, PresentationRequest
+from civicstack.wallet.transport import Transport
 
 
-class PresentationTransport(Protocol):
-    """How the wallet reaches a verifier (HTTP in the CLI)."""
+def _fetch(transport: Transport, url: str, *, accept: str, max_bytes: int) -> bytes:
+    """GET ``url``: its body, or ``fetch_failed`` for any failure (no answer, an error status,
+    a body over the cap)."""
+    try:
+        status, body = transport.send("GET", url, max_bytes=max_bytes, headers={"Accept": accept})
+    except CivicError as exc:
+        raise CivicError("fetch_failed", exc.detail) from exc
+    if not 200 <= status < 300:
+        raise CivicError("fetch_failed", f"{url} answered {status}")
+    return body
 
-    def fetch(self, url: str, *, accept: str, max_bytes: int) -> bytes:
-        """GET ``url``; raise ``fetch_failed`` on any failure (a :class:`Fetcher`)."""
-        ...
 
-    def post_form(self, url: str, fields: Mapping[str, str]) -> tuple[int, bytes]:
-        """POST ``fields`` form-encoded to ``url``; the status and (capped) body."""
-        ...
-
-
-class HttpTransport:
-    """The wallet's HTTP (a :class:`PresentationTransport`): GET with the fetcher's scheme
-    check, redirect limit and size cap, POST form-encoded; no headers about the wallet beyond
-    what HTTP needs (§15.8)."""
-
-    def __init__(self) -> None:
-        self.fetcher = HttpFetcher()
-
-    def fetch(self, url: str, *, accept: str, max_bytes: int) -> bytes:
-        """GET ``url`` (``fetch_failed`` on any failure)."""
-        return self.fetcher.fetch(url, accept=accept, max_bytes=max_bytes)
-
-    def post_form(self, url: str, fields: Mapping[str, str]) -> tuple[int, bytes]:
-        """POST ``fields`` form-encoded; the status and the body (capped)."""
-        try:
-            with self.fetcher.client.stream("POST", url, data=dict(fields)) as response:
-                body = bytearray()
-                for chunk in response.iter_bytes():
-                    body += chunk
-                    if len(body) > MAX_RESPONSE_BYTES:
-                        break
-                return response.status_code, bytes(body[:MAX_RESPONSE_BYTES])
-        except httpx.HTTPError as exc:
-            raise CivicError("fetch_failed", f"{url}: {type(exc).__name__}") from exc
-
-    def close(self) -> None:
-        """Release the connection pool."""
-        self.fetcher.close()
+def _post_form(
+    transport: Transport, url: str, fields: Mapping[str, str], limits: Limits
+) -> tuple[int, bytes]:
+    """POST ``fields`` form-encoded: the status and the body, cut at the cap; ``fetch_failed``
+    when no answer comes."""
+    try:
+        return transport.send(
+            "POST", url, max_bytes=limits.verifier_response_bytes, form=fields, truncate=True
+        )
+    except CivicError as exc:
+        raise CivicError("fetch_failed", exc.detail) from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,14 +113,19 @@ def registry_from_export(export: object, anchors: Sequence[RootAuthority]) -> Tr
 
 
 def receive(
-    uri: str, *, transport: PresentationTransport, registry: TrustRegistry, now: int
+    uri: str,
+    *,
+    transport: Transport,
+    registry: TrustRegistry,
+    now: int,
+    limits: openid4vp.Limits = openid4vp.DEFAULT_LIMITS,
 ) -> ReceivedRequest:
     """Steps 1-4: read, fetch, authenticate a request and bind it to a registration."""
     # 1. client_id and request_uri
-    client_id, request_uri = parse_authorization_request(uri)
+    client_id, request_uri = parse_authorization_request(uri, limits=limits)
     # 2. the Request Object, by reference
-    token = transport.fetch(
-        request_uri, accept=REQUEST_MEDIA_TYPE, max_bytes=MAX_REQUEST_OBJECT_BYTES
+    token = _fetch(
+        transport, request_uri, accept=REQUEST_MEDIA_TYPE, max_bytes=limits.request_object_bytes
     )
     # 3. authenticated by a registrar this wallet trusts
     try:
@@ -154,7 +135,11 @@ def receive(
             "invalid_request_object", "the request object is not a JWS"
         ) from exc
     request = verify_request_object(
-        text.strip(), client_id=client_id, issuer_key=registry.registrar_key, now=now
+        text.strip(),
+        client_id=client_id,
+        issuer_key=registry.registrar_key,
+        now=now,
+        limits=limits,
     )
     # 4. the attested key is a key of the relying party's registration (refused when suspended)
     key = request.attestation.key
@@ -224,7 +209,8 @@ def answer(
     *,
     registry: TrustRegistry,
     consent: ConsentPrompt,
-    transport: PresentationTransport,
+    transport: Transport,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Answer:
     """Steps 5-8: choose, present with consent, and post the response to the verifier.
 
@@ -237,15 +223,17 @@ def answer(
         presented = wallet.present(wanted, trust=registry, consent=consent)
     except CivicError as exc:
         if exc.code == "consent_declined":
-            transport.post_form(
+            _post_form(
+                transport,
                 request.response_uri,
                 error_form("access_denied", request.state, "the holder declined"),
+                limits,
             )
         raise
     # 8. direct_post the vp_token
     form = vp_token_form({k: [v] for k, v in presented.tokens.items()}, request.state)
-    status, body = transport.post_form(request.response_uri, form)
-    return Answer(presented, status, body[:MAX_RESPONSE_BYTES])
+    status, body = _post_form(transport, request.response_uri, form, limits)
+    return Answer(presented, status, body)
 
 
 def describe(received: ReceivedRequest) -> dict[str, Any]:

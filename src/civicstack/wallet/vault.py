@@ -16,11 +16,7 @@ The holder key is sealed under the passphrase (Argon2id, then AES-256-GCM:
 record cannot be moved to another slot unnoticed. Nothing personal is stored in clear: not the
 credentials, not the history, not even the holder's public key (a correlation handle).
 
-The history is append-only and tamper-evident: each record carries the SHA-256 of the previous
-record's file, records are created with a no-overwrite link, and ``head.rec`` (rewritten after each
-append) pins the count and the last hash, so removing, reordering or truncating records is
-detected (``wallet_corrupted``). A crash between an append and its head update leaves a valid
-longer chain, which is accepted.
+The history kept in ``history/`` is a hash chain: :mod:`civicstack.wallet.history`.
 
 Writes go to a temporary file that is fsynced, then renamed (or linked) into place and the
 directory fsynced: a crash leaves either the old state or the new, never a torn file.
@@ -31,7 +27,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,9 +42,9 @@ from civicstack._crypto import (
     open_private_key,
     seal_bytes,
     seal_private_key,
-    sha256_b64url,
 )
 from civicstack.errors import CivicError, InputError, VerificationError
+from civicstack.wallet.limits import DEFAULT_LIMITS, Limits
 
 FORMAT = "civicstack-wallet"
 VERSION = 1
@@ -56,14 +52,10 @@ HEADER = "wallet.json"
 _DATA_KEY_CONTEXT = "civicstack-wallet/v1/data-key"
 _AAD_PREFIX = "civicstack-wallet/v1/"
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
-_MAX_HEADER_BYTES = 16 * 1024
-#: Largest record file read back (a credential is at most 256 KiB; records hold one or a few).
-MAX_RECORD_FILE_BYTES = 4 * 1024 * 1024
+_HEADER_BYTES = 16 * 1024  # a header holds two sealed keys: far less than this
 _LOG = "history"
 _META = "meta"
 _HOLDER = "holder"
-_HEAD = "head"
-_APPEND_RETRIES = 8
 
 Rng = Callable[[int], bytes]
 
@@ -132,10 +124,13 @@ def check_name(name: str) -> str:
 class Vault:
     """An opened wallet directory: the holder key in memory, records encrypted on disk."""
 
-    def __init__(self, path: Path, holder: PrivateKey, data_key: bytes) -> None:
+    def __init__(
+        self, path: Path, holder: PrivateKey, data_key: bytes, *, limits: Limits = DEFAULT_LIMITS
+    ) -> None:
         self.path = path
         self._holder = holder
         self._data_key = data_key
+        self._limits = limits
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -148,6 +143,7 @@ class Vault:
         alg: Alg = "ES256",
         kdf: dict[str, Any] | None = None,
         rng: Rng = os.urandom,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> Vault:
         """Make a new wallet in ``path`` (created if needed) with a fresh holder key."""
         _check_passphrase(passphrase)
@@ -170,7 +166,7 @@ class Vault:
             "holder_key": seal_private_key(holder, passphrase, kdf=kdf),
             "data_key": seal_bytes(data_key, passphrase, context=_DATA_KEY_CONTEXT, kdf=kdf),
         }
-        vault = cls(root, holder, data_key)
+        vault = cls(root, holder, data_key, limits=limits)
         # Bind the holder key to the data key: a sealed key swapped in from another wallet
         # with the same passphrase would otherwise open silently as a different identity.
         vault.put(_META, _HOLDER, {"thumbprint": holder.public_key.thumbprint()}, replace=True)
@@ -182,7 +178,9 @@ class Vault:
         return vault
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], passphrase: str) -> Vault:
+    def open(
+        cls, path: str | os.PathLike[str], passphrase: str, *, limits: Limits = DEFAULT_LIMITS
+    ) -> Vault:
         """Open the wallet in ``path``; ``no_wallet``, ``wrong_passphrase`` or
         ``wallet_corrupted`` otherwise."""
         root = Path(path)
@@ -196,7 +194,7 @@ class Vault:
         except CivicError as exc:
             # The passphrase opened the data key, so a failure here is damage, not a typo.
             raise _corrupted(f"{HEADER}: the sealed holder key is damaged ({exc.detail})") from exc
-        vault = cls(root, holder, data_key)
+        vault = cls(root, holder, data_key, limits=limits)
         try:
             meta = vault.get(_META, _HOLDER)
         except CivicError as exc:
@@ -252,7 +250,7 @@ class Vault:
     def get(self, kind: str, name: str) -> dict[str, Any]:
         """The record ``kind/name``; ``not_found`` if absent."""
         try:
-            blob = _read(self._file(kind, name), MAX_RECORD_FILE_BYTES)
+            blob = _read(self._file(kind, name), self._limits.record_file_bytes)
         except FileNotFoundError as exc:
             raise CivicError("not_found", f"no {kind} record {name!r}") from exc
         return self._open(kind, name, blob)
@@ -280,77 +278,24 @@ class Vault:
             raise CivicError("io_error", f"cannot remove {kind}/{name}: {exc.strerror}") from exc
         _fsync_dir(self.path / kind)
 
-    # --- the append-only log -------------------------------------------------------------
-
-    def append(self, value: dict[str, Any]) -> int:
-        """Append ``value`` to the history; return its sequence number (from 1)."""
-        count, prev = self._head()
-        seq = count + 1
-        if count:
-            # O(1) guard: the record the head pins must still be there, unchanged (log()
-            # checks the whole chain).
-            try:
-                pinned = _read(self._file(_LOG, f"{count:010d}"), MAX_RECORD_FILE_BYTES)
-            except FileNotFoundError as exc:
-                raise _corrupted(f"history record {count} is missing") from exc
-            if sha256_b64url(pinned) != prev:
-                raise _corrupted(f"history record {count} differs from the one the head pins")
-        for _ in range(_APPEND_RETRIES):
-            name = f"{seq:010d}"
-            blob = self._seal(_LOG, name, {"seq": seq, "prev": prev, "entry": value})
-            try:
-                _write_atomic(self._file(_LOG, name), blob, replace=False)
-            except FileExistsError:
-                # Another writer (or a crash before its head update) took this number: find
-                # the true end of the chain and try again after it.
-                chain = list(self._chain())
-                seq, prev = len(chain) + 1, chain[-1][1] if chain else ""
-                continue
-            self.put(_LOG, _HEAD, {"count": seq, "last": sha256_b64url(blob)}, replace=True)
-            return seq
-        raise CivicError("conflict", "the history is being appended to concurrently")
-
-    def _head(self) -> tuple[int, str]:
+    def sealed(self, kind: str, name: str) -> tuple[dict[str, Any], bytes]:
+        """The record ``kind/name`` and its file's bytes (what a hash chain links);
+        ``not_found`` if absent."""
         try:
-            head = self.get(_LOG, _HEAD)
-        except CivicError as exc:
-            if exc.code != "not_found":
-                raise
-            if any(n != _HEAD for n in self.names(_LOG)):
-                raise _corrupted("the history head is missing") from exc
-            return 0, ""
-        count, last = head.get("count"), head.get("last")
-        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
-            raise _corrupted("the history head is damaged")
-        if not isinstance(last, str):
-            raise _corrupted("the history head is damaged")
-        return count, last
+            blob = _read(self._file(kind, name), self._limits.record_file_bytes)
+        except FileNotFoundError as exc:
+            raise CivicError("not_found", f"no {kind} record {name!r}") from exc
+        return self._open(kind, name, blob), blob
 
-    def log(self) -> list[dict[str, Any]]:
-        """Every history entry, oldest first, after checking the chain and the head."""
-        return [entry for entry, _ in self._chain()]
-
-    def _chain(self) -> Iterator[tuple[dict[str, Any], str]]:
-        count, last = self._head()
-        names = [n for n in self.names(_LOG) if n != _HEAD]
-        if len(names) < count:
-            raise _corrupted("history records are missing")
-        prev = ""
-        for i, name in enumerate(names, start=1):
-            if name != f"{i:010d}":
-                raise _corrupted(f"history record {i} is missing")
-            try:
-                blob = _read(self._file(_LOG, name), MAX_RECORD_FILE_BYTES)
-            except FileNotFoundError as exc:
-                raise _corrupted(f"history record {i} vanished while reading") from exc
-            record = self._open(_LOG, name, blob)
-            entry = record.get("entry")
-            if record.get("seq") != i or record.get("prev") != prev or not isinstance(entry, dict):
-                raise _corrupted(f"history record {i} does not follow record {i - 1}")
-            prev = sha256_b64url(blob)
-            if i == count and prev != last:
-                raise _corrupted(f"history record {i} differs from the one the head pins")
-            yield entry, prev
+    def put_new(self, kind: str, name: str, value: dict[str, Any]) -> bytes | None:
+        """Store ``value`` as ``kind/name`` unless that exists; the file's bytes, or None when
+        the name was taken (the history's chain is built on this)."""
+        blob = self._seal(kind, name, value)
+        try:
+            _write_atomic(self._file(kind, name), blob, replace=False)
+        except FileExistsError:
+            return None
+        return blob
 
 
 def _check_passphrase(passphrase: str) -> None:
@@ -362,7 +307,7 @@ def _check_passphrase(passphrase: str) -> None:
 
 def _read_header(root: Path) -> dict[str, Any]:
     try:
-        raw = _read(root / HEADER, _MAX_HEADER_BYTES)
+        raw = _read(root / HEADER, _HEADER_BYTES)
     except FileNotFoundError as exc:
         raise CivicError("no_wallet", f"no wallet in {root}") from exc
     except NotADirectoryError as exc:

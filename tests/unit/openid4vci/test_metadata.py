@@ -72,20 +72,18 @@ def test_authorization_server_metadata_offers_the_pre_authorized_grant() -> None
     assert md["token_endpoint"] == f"{ID}/token"
     assert PRE_AUTHORIZED_GRANT in md["grant_types_supported"]
     assert md["pre-authorized_grant_anonymous_access_supported"] is True
-    parsed = AuthorizationServerMetadata.from_json(md, issuer=ID, allow_http=False)
+    parsed = AuthorizationServerMetadata.from_json(md, issuer=ID)
     assert parsed.token_endpoint == f"{ID}/token"
 
 
 def test_wallet_reads_metadata_for_the_identifier_it_asked() -> None:
     """The wallet accepts metadata only for the identifier it fetched it for."""
     md = _metadata()
-    parsed = IssuerMetadata.from_json(md, identifier=ID, allow_http=False)
+    parsed = IssuerMetadata.from_json(md, identifier=ID)
     assert parsed.credential_endpoint == f"{ID}/credential"
     assert parsed.proof_algorithms(CONFIG.id) == ("ES256", "EdDSA")
     assert parsed.display_name == "Home Office"
-    assert _code(lambda: IssuerMetadata.from_json(md, identifier=ID + "x", allow_http=False)) == (
-        "invalid_offer"
-    )
+    assert _code(lambda: IssuerMetadata.from_json(md, identifier=ID + "x")) == ("invalid_offer")
 
 
 @pytest.mark.parametrize(
@@ -102,16 +100,14 @@ def test_wallet_reads_metadata_for_the_identifier_it_asked() -> None:
 def test_wallet_refuses_bad_metadata(change: dict[str, Any]) -> None:
     """Plain http endpoints (off loopback), non-URLs and malformed members are refused."""
     md = {**_metadata(), **change}
-    assert _code(lambda: IssuerMetadata.from_json(md, identifier=ID, allow_http=False)) == (
-        "invalid_offer"
-    )
+    assert _code(lambda: IssuerMetadata.from_json(md, identifier=ID)) == ("invalid_offer")
 
 
 def test_unsupported_configurations_are_named() -> None:
     """An unknown configuration is invalid_offer; a non-SD-JWT format is unsupported."""
     md = _metadata()
     md["credential_configurations_supported"]["mdl"] = {"format": "mso_mdoc"}
-    parsed = IssuerMetadata.from_json(md, identifier=ID, allow_http=False)
+    parsed = IssuerMetadata.from_json(md, identifier=ID)
     assert _code(lambda: parsed.configuration("nope")) == "invalid_offer"
     assert _code(lambda: parsed.configuration("mdl")) == "unsupported"
 
@@ -119,13 +115,11 @@ def test_unsupported_configurations_are_named() -> None:
 def test_authorization_server_must_match_and_offer_the_grant() -> None:
     """An AS naming another issuer, or lacking the pre-authorized grant, is refused."""
     md = authorization_server_metadata(ID, endpoints=ENDPOINTS)
-    assert _code(
-        lambda: AuthorizationServerMetadata.from_json(md, issuer="https://x", allow_http=False)
-    ) == ("invalid_offer")
+    assert _code(lambda: AuthorizationServerMetadata.from_json(md, issuer="https://x")) == (
+        "invalid_offer"
+    )
     md["grant_types_supported"] = ["authorization_code"]
-    assert _code(
-        lambda: AuthorizationServerMetadata.from_json(md, issuer=ID, allow_http=False)
-    ) == ("unsupported")
+    assert _code(lambda: AuthorizationServerMetadata.from_json(md, issuer=ID)) == ("unsupported")
 
 
 def test_jwt_vc_issuer_metadata_carries_keys_and_trust() -> None:

@@ -10,10 +10,14 @@ import pytest
 
 from civicstack.errors import CivicError
 from civicstack.openid4vci.offers import (
+    LOOPBACK_HTTP,
     PRE_AUTHORIZED_GRANT,
     CredentialOffer,
+    Limits,
     OfferReference,
     TxCode,
+    UnsafeAllowHttp,
+    check_url,
     digest,
     form_fields,
     keyed_digest,
@@ -196,3 +200,28 @@ def test_form_fields_refuse_repeated_parameters() -> None:
     assert _code(lambda: form_fields(b"&".join(b"x%d=1" % i for i in range(40)))) == (
         "invalid_request"
     )
+
+
+def test_unsafe_allow_http_is_logged(caplog: pytest.LogCaptureFixture) -> None:
+    """UnsafeAllowHttp lets a plain-http URL through with a warning; the default refuses it
+    and loopback http is allowed only by LoopbackHttp."""
+    url = "http://issuer.example/x"
+    assert _code(lambda: check_url(url, "credential_issuer")) == "invalid_offer"
+    assert _code(lambda: check_url(url, "credential_issuer", http=LOOPBACK_HTTP)) == (
+        "invalid_offer"
+    )
+    assert check_url("http://127.0.0.1:8000/x", "credential_issuer", http=LOOPBACK_HTTP)
+    with caplog.at_level("WARNING", logger="civicstack.openid4vci.offers"):
+        assert check_url(url, "credential_issuer", http=UnsafeAllowHttp()) == url
+    assert [r.levelname for r in caplog.records] == ["WARNING"]
+    assert "UnsafeAllowHttp" in caplog.records[0].getMessage()
+
+
+def test_lowered_offer_limits_are_enforced() -> None:
+    """An operator's lower caps refuse what the defaults accept, with the same invalid_offer."""
+    uri = OFFER.by_value()
+    assert parse_offer_uri(uri) == OFFER
+    small = Limits(offer_bytes=len(uri) - 1)
+    assert _code(lambda: parse_offer_uri(uri, limits=small)) == "invalid_offer"
+    one_id = Limits(id_chars=len(OFFER.credential_configuration_ids[0]) - 1)
+    assert _code(lambda: parse_offer_uri(uri, limits=one_id)) == "invalid_offer"

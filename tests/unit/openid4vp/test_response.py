@@ -8,6 +8,7 @@ import pytest
 
 from civicstack.errors import CivicError
 from civicstack.openid4vp import (
+    Limits,
     error_form,
     read_authorization_response,
     read_vp_token,
@@ -80,3 +81,19 @@ def test_at_most_sixteen_presentations() -> None:
     assert read_vp_token('{"a": ' + str(["x"] * 16).replace("'", '"') + "}")
     with pytest.raises(CivicError):
         read_vp_token('{"a": ' + str(["x"] * 17).replace("'", '"') + "}")
+
+
+def test_lowered_limits_are_enforced() -> None:
+    """Lower caps refuse what the defaults accept, with the same codes."""
+    token = '{"a": ["x", "y"]}'
+    assert read_vp_token(token)
+    with pytest.raises(CivicError) as err:
+        read_vp_token(token, limits=Limits(presentations=1))
+    assert err.value.code == "invalid_request"
+    with pytest.raises(CivicError) as err:
+        read_vp_token(token, limits=Limits(vp_token_bytes=len(token) - 1))
+    assert err.value.code == "too_large"
+    form = vp_token_form({"pid": ["a.b.c~d~e.f.g", "h.i.j~"]}, STATE)
+    with pytest.raises(CivicError) as err:
+        read_authorization_response(form, limits=Limits(presentations=1))
+    assert err.value.code == "invalid_request"

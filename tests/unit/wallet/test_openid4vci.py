@@ -18,8 +18,9 @@ from civicstack.credential_types import PID_VCT, RIGHT_TO_WORK_VCT
 from civicstack.credentials import inspect
 from civicstack.demo.world import seed_demo_world
 from civicstack.errors import CivicError
+from civicstack.fetch import HttpTransport
 from civicstack.openid4vci import create_key_proof
-from civicstack.openid4vci.offers import CredentialOffer, TxCode
+from civicstack.openid4vci.offers import CredentialOffer, TxCode, UnsafeAllowHttp
 from civicstack.platform import Platform
 from civicstack.settings import Settings
 from civicstack.testing import FixedClock
@@ -72,7 +73,7 @@ def client(platform: Platform) -> Iterator[IssuanceClient]:
         TestClient(create_app(platform), base_url=BASE) as app_client,
         httpx.Client(transport=bridge(app_client)) as http,
     ):
-        yield IssuanceClient(http, allow_http=True)
+        yield IssuanceClient(HttpTransport(http), http=UnsafeAllowHttp())
 
 
 def _signer(key: PrivateKey, platform: Platform) -> Callable[[str, str | None], str]:
@@ -177,7 +178,7 @@ def _hostile(routes: dict[str, Callable[[httpx.Request], httpx.Response]]) -> Is
             return httpx.Response(404, json={"error": "not_found_at_all"})
         return route(request)
 
-    return IssuanceClient(httpx.Client(transport=httpx.MockTransport(handle)))
+    return IssuanceClient(HttpTransport(httpx.Client(transport=httpx.MockTransport(handle))))
 
 
 def _json(body: Any, status: int = 200) -> Callable[[httpx.Request], httpx.Response]:
@@ -219,7 +220,7 @@ def test_lying_or_insecure_metadata_is_refused(metadata: dict[str, Any]) -> None
 def test_plain_http_is_refused_beyond_this_machine() -> None:
     """An http:// issuer on another host is refused; on loopback it is allowed."""
     client = IssuanceClient(
-        httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(500)))
+        HttpTransport(httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(500))))
     )
     remote = CredentialOffer("http://issuer.example/x", ("pid",), "code")
     assert _code(lambda: client.discover(remote)) == "invalid_offer"

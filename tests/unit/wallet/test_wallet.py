@@ -11,13 +11,14 @@ import pytest
 
 from civicstack._crypto import PrivateKey, PublicKey
 from civicstack.credential_types import PID_VCT, pid_claims, pid_disclosable
-from civicstack.credentials import issue_credential, verify_presentation
+from civicstack.credentials import UnsafeSkipStatus, issue_credential, verify_presentation
 from civicstack.errors import CivicError
 from civicstack.testing import FixedClock
 from civicstack.trust import Authority, Purpose, sign_suspension
 from civicstack.wallet import (
     ConsentSummary,
     CredentialQuery,
+    Limits,
     PresentationRequest,
     Wallet,
     verify_document,
@@ -253,7 +254,7 @@ def test_consent_shows_exactly_what_the_verifier_gets(setup: Setup) -> None:
         aud=RP,
         nonce=request.nonce,
         now=NOW,
-        status=None,
+        status=UnsafeSkipStatus(),
     )
     assert verified.claims == {"given_name": "Erika", "family_name": "Mustermann"}
     assert verified.holder == setup.wallet.holder_key
@@ -274,7 +275,7 @@ def test_nested_claim_reveals_only_that_member(setup: Setup) -> None:
         aud=RP,
         nonce=request.nonce,
         now=NOW,
-        status=None,
+        status=UnsafeSkipStatus(),
     )
     assert verified.claims == {"address": {"locality": "Leeds"}}
 
@@ -290,7 +291,7 @@ def test_age_check_reveals_only_the_predicate(setup: Setup) -> None:
         aud=SHOP,
         nonce=request.nonce,
         now=NOW,
-        status=None,
+        status=UnsafeSkipStatus(),
     )
     assert verified.claims == {"age_over_18": True}
 
@@ -386,7 +387,7 @@ def test_presentation_is_bound_to_the_moment_it_is_sent(setup: Setup) -> None:
         aud=RP,
         nonce=request.nonce,
         now=NOW + 600,
-        status=None,
+        status=UnsafeSkipStatus(),
     )
     assert verified.claims == {"given_name": "Erika", "family_name": "Mustermann"}
     assert result.record.at == NOW + 600
@@ -407,7 +408,12 @@ def test_several_queries(setup: Setup) -> None:
     result = setup.wallet.present(request, trust=setup.world.registry, consent=Consent())
     assert set(result.tokens) == {"name", "home"}
     home = verify_presentation(
-        result.tokens["home"], trust=setup.world.registry, aud=RP, nonce="abc", now=NOW, status=None
+        result.tokens["home"],
+        trust=setup.world.registry,
+        aud=RP,
+        nonce="abc",
+        now=NOW,
+        status=UnsafeSkipStatus(),
     )
     assert home.claims == {"address": {"postal_code": "LS1"}}
 
@@ -490,3 +496,18 @@ def test_wrong_passphrase(setup: Setup) -> None:
 def test_malformed_requests(args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
     """Malformed presentation requests are refused before anything else happens."""
     assert _code(lambda: PresentationRequest.create(*args, **kwargs)) == "malformed"
+
+
+def test_lowered_wallet_limits_are_enforced(setup: Setup, tmp_path: Path) -> None:
+    """An operator's lower caps refuse what the defaults accept, with the same codes."""
+    claims = {PID_VCT: ["given_name", "family_name"]}
+    assert PresentationRequest.create(RP, "onboarding", claims, nonce="n")
+    one_claim = Limits(claims_per_query=1)
+    assert _code(
+        lambda: PresentationRequest.create(RP, "onboarding", claims, nonce="n", limits=one_claim)
+    ) == ("malformed")
+    token = setup.pid()
+    small = Wallet.open(setup.wallet.path, PASS, limits=Limits(credential_bytes=len(token) - 1))
+    assert _code(lambda: small.add_credential(token)) == "too_large"
+    tiny = Wallet.open(setup.wallet.path, PASS, limits=Limits(document_bytes=9))
+    assert _code(lambda: tiny.sign_document(b"x" * 10)) == "too_large"

@@ -26,6 +26,7 @@ from civicstack.testing import FixedClock
 from civicstack.trust import RootAuthority, TrustRegistry
 from civicstack.wallet import Wallet
 from civicstack.wallet import openid4vp as protocol
+from civicstack.wallet.transport import Method
 
 BASE = "http://civic.test"
 SHOP = f"{BASE}/verifiers/shop"
@@ -46,15 +47,25 @@ class Direct:
         self.objects = objects or {}
         self.posted: list[Mapping[str, str]] = []
 
-    def fetch(self, url: str, *, accept: str, max_bytes: int) -> bytes:
-        if url in self.objects:
-            return self.objects[url].encode()
-        return self.platform.verifier.request_object(url.rsplit("/", 1)[1]).encode()
-
-    def post_form(self, url: str, fields: Mapping[str, str]) -> tuple[int, bytes]:
-        self.posted.append(fields)
+    def send(
+        self,
+        method: Method,
+        url: str,
+        *,
+        max_bytes: int,
+        headers: Mapping[str, str] | None = None,
+        form: Mapping[str, str] | None = None,
+        json: Any = None,
+        truncate: bool = False,
+    ) -> tuple[int, bytes]:
+        if method == "GET":
+            if url in self.objects:
+                return 200, self.objects[url].encode()
+            return 200, self.platform.verifier.request_object(url.rsplit("/", 1)[1]).encode()
+        assert form is not None
+        self.posted.append(form)
         try:
-            self.platform.verifier.respond(fields)
+            self.platform.verifier.respond(form)
         except CivicError as exc:
             return 400, exc.code.encode()
         return 200, b'{"status":"verified"}'

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from civicstack.errors import InputError, ProtocolError
 from civicstack.openid4vci.offers import (
-    MAX_TX_DESCRIPTION,
+    DEFAULT_LIMITS,
     PRE_AUTHORIZED_GRANT,
     CredentialOffer,
     TxCode,
@@ -62,7 +62,7 @@ class OfferEndpoints(HostedIssuers):
             raise InputError("invalid_request", f"expires_in is {MINUTE} to {MAX_OFFER_TTL} s")
         if tx_code_description is not None and (
             not isinstance(tx_code_description, str)
-            or not 0 < len(tx_code_description) <= MAX_TX_DESCRIPTION
+            or not 0 < len(tx_code_description) <= DEFAULT_LIMITS.tx_description
             or not tx_code_description.isprintable()
         ):
             raise InputError("invalid_request", "the tx_code description is 1-300 characters")
