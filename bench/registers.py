@@ -77,7 +77,7 @@ def seeded_platform(records: int) -> Path:
     from civicstack.platform import Platform
     from civicstack.registers.synthetic import SyntheticSizes
     from civicstack.settings import Settings
-    from civicstack.stores.registers_seed import default_archive, seed_registers
+    from civicstack.services.registers import default_archive, seed_registers
 
     data = PEERS / f"registers-{records}"
     marker = data / "seeded"
