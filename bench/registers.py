@@ -76,8 +76,8 @@ def seeded_platform(records: int) -> Path:
     """A data directory whose platform holds the seeded registers, ``records`` addresses."""
     from civicstack.platform import Platform
     from civicstack.registers.synthetic import SyntheticSizes
+    from civicstack.services.registers import default_archive, seed_registers
     from civicstack.settings import Settings
-    from civicstack.stores.registers_seed import default_archive, seed_registers
 
     data = PEERS / f"registers-{records}"
     marker = data / "seeded"

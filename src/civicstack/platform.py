@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from civicstack.openid4vci.applications import ApplicationCheck
     from civicstack.services.authorities import Authorities, StatusListFetcher
     from civicstack.services.issuer import CredentialIssuer
+    from civicstack.services.registers import Registers
     from civicstack.services.review import ApplicationDesk
     from civicstack.services.verifier import Verifier
     from civicstack.status import StatusListClient
@@ -73,13 +74,21 @@ class Platform:
         return LogStore(self.engine)
 
     @cached_property
-    def registers(self) -> RegisterStore:
-        """The registers, each with its own log in :attr:`logs` and key sealed by
-        :attr:`master_key`; new logs are named after the platform's host (C2SP origins)."""
+    def register_store(self) -> RegisterStore:
+        """The registers' tables, each register with its own log in :attr:`logs` and key sealed
+        by :attr:`master_key`; new logs are named after the platform's host (C2SP origins)."""
         from civicstack.stores.registers import RegisterStore
 
         host = self.settings.base_url.split("://", 1)[-1]
         return RegisterStore(self.engine, self.logs, lambda: self.master_key, origin_prefix=host)
+
+    @cached_property
+    def registers(self) -> Registers:
+        """The registers service: its writes (admin or custodian token) over
+        :attr:`register_store`."""
+        from civicstack.services.registers import Registers
+
+        return Registers(self.register_store, admin_check=self.check_admin)
 
     def migrate(self) -> None:
         """Bring the schema to the latest revision of every component."""
@@ -283,7 +292,7 @@ class Platform:
         from civicstack.services.review import ApplicationDesk
 
         # The platform's own registers are the authoritative source for automatic checks.
-        checks = self.application_checks or AllChecks([UprnInAddressRegister(self.registers)])
+        checks = self.application_checks or AllChecks([UprnInAddressRegister(self.register_store)])
 
         return ApplicationDesk(
             issuer=self.issuer,
@@ -295,8 +304,8 @@ class Platform:
 
     def close(self) -> None:
         """Release database connections, the log and register stores and the HTTP client."""
-        if "registers" in self.__dict__:
-            self.registers.close()
+        if "register_store" in self.__dict__:
+            self.register_store.close()
         if "logs" in self.__dict__:
             self.logs.close()
         if "_http" in self.__dict__:

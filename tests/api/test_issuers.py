@@ -871,7 +871,7 @@ def test_an_application_is_checked_against_the_address_register(api: Api) -> Non
     """With the platform's registers seeded, an application naming a UPRN of the address
     register passes the automatic check and one naming an unknown UPRN is rejected by it."""
     from civicstack.registers.synthetic import SyntheticSizes
-    from civicstack.stores.registers_seed import seed_registers
+    from civicstack.services.registers import seed_registers
 
     registers = api.platform.registers
     seed_registers(

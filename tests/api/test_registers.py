@@ -188,7 +188,7 @@ def test_proofs_verify_against_the_signed_checkpoint(api: Api) -> None:
     verify_consistency(old.size, new.size, old.root, new.root, hashes)
     index = written["entries"][0]["log-index"]
     path = api.client.get(f"{R}/colour/proofs/inclusion/{index}?tree-size={new.size}").json()
-    leaf = api.platform.registers.logs.entry("registers/colour", index)
+    leaf = api.platform.logs.entry("registers/colour", index)
     assert b64std_decode(path["leaf_hash"]) == leaf_hash(leaf)
     audit = [b64std_decode(h) for h in path["audit_path"]]
     verify_inclusion(leaf_hash(leaf), index, new.size, audit, new.root)

@@ -19,7 +19,7 @@ from typing import Annotated, Any
 import typer
 
 from civicstack.cli._output import JsonOption, console, emit
-from civicstack.errors import CivicError, InputError, VerificationError
+from civicstack.errors import CivicError, InputError
 from civicstack.fetch import read_capped
 
 app = typer.Typer(
@@ -299,6 +299,22 @@ def _local_proof(origin: str, log: str | None, size1: int, size2: int) -> list[b
     return proof
 
 
+class _GivenCheckpoint:
+    """A checkpoint named on the command line: the monitor's last seen, or its source."""
+
+    def __init__(self, where: str) -> None:
+        self._where = where
+
+    def last_seen(self) -> bytes:
+        return _read(self._where)
+
+    def remember(self, note: bytes) -> None:
+        """Nothing to keep: the older checkpoint is given each time."""
+
+    def checkpoint(self) -> bytes:
+        return _read(self._where)
+
+
 @app.command("monitor")
 def monitor(
     old: Annotated[
@@ -324,41 +340,21 @@ def monitor(
 
     The proof comes from --proof, else from --tiles, else from the local database.
     """
-    from civicstack._crypto import MERKLE_EMPTY_ROOT
-    from civicstack.log import open_checkpoint, verify_consistency
+    from civicstack.log.monitor import check_checkpoint
 
     verifiers = _verifiers(key)
-    # 1. Both checkpoints must be signed by a trusted key.
-    a = open_checkpoint(_read(old), verifiers)
-    b = open_checkpoint(_read(new), verifiers)
-    # 2. They must be checkpoints of the same log.
-    if a.origin != b.origin:
-        raise VerificationError("origin_mismatch", f"{a.origin!r} and {b.origin!r} are two logs")
-    # 3. Consistency is checked from the smaller tree to the larger, whatever the order given.
-    first, second = (a, b) if a.size <= b.size else (b, a)
-    source = "none needed"
-    try:
-        if first.size == 0:
-            # The empty tree is a prefix of every tree; its root is fixed by RFC 9162 §2.1.1.
-            if first.root != MERKLE_EMPTY_ROOT:
-                raise VerificationError("consistency_proof_invalid", "a wrong root for size 0")
-        elif first.size == second.size:
-            verify_consistency(first.size, second.size, first.root, second.root, [])
-        else:
-            if proof is not None:
-                hashes, source = _proof_lines(_read(str(proof))), str(proof)
-            elif tiles is not None:
-                hashes, source = _fetched_proof(tiles, first.size, second.size), tiles
-            else:
-                hashes = _local_proof(first.origin, log, first.size, second.size)
-                source = "local database"
-            verify_consistency(first.size, second.size, first.root, second.root, hashes)
-    except VerificationError as exc:
-        raise VerificationError(
-            exc.code,
-            f"checkpoints {first.size} and {second.size} of {first.origin} are INCONSISTENT: "
-            f"{exc.detail}",
-        ) from exc
+
+    def prove(origin: str, size1: int, size2: int) -> tuple[list[bytes], str]:
+        if proof is not None:
+            return _proof_lines(_read(str(proof))), str(proof)
+        if tiles is not None:
+            return _fetched_proof(tiles, size1, size2), tiles
+        return _local_proof(origin, log, size1, size2), "local database"
+
+    # The older checkpoint is the monitor's last seen (this command keeps no state of its own)
+    # and the newer its source; either may be the larger tree.
+    checked = check_checkpoint(_GivenCheckpoint(old), _GivenCheckpoint(new), verifiers, prove)
+    first, second, source = checked.older, checked.newer, checked.proof_source
     data = {
         "consistent": True,
         "origin": first.origin,

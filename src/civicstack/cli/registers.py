@@ -53,9 +53,7 @@ def _platform() -> Iterator[Any]:
 def list_registers(as_json: JsonOption = False) -> None:
     """List the registers with their sizes."""
     with _platform() as platform:
-        store = platform.registers
-        metadata = store.all_metadata()
-        rows = [store.describe(h, metadata.get(h.id, {}), full=False) for h in store.heads()]
+        rows = [described for _, described in platform.registers.describe_all()]
 
     def human() -> None:
         if not rows:
@@ -78,9 +76,8 @@ def show(
 ) -> None:
     """Show a register: its definition, fields, sizes, roots and log key."""
     with _platform() as platform:
-        store = platform.registers
-        head = store.head(name)
-        data = store.describe(head, store.metadata(head), full=True)
+        registers = platform.registers
+        data = registers.describe(registers.head(name), full=True)
 
     def human() -> None:
         _say(f"[bold]{data['name']}[/]  {data['title'] or ''}")

@@ -65,7 +65,7 @@ def _seed_registers(platform: Platform) -> None:
     """The archived GOV.UK registers and the synthetic ones, at the first start only."""
     import time
 
-    from civicstack.stores.registers_seed import default_archive, seed_registers
+    from civicstack.services.registers import default_archive, seed_registers
 
     archive = platform.settings.registers_archive or default_archive()
     report = seed_registers(platform.registers, archive=archive, now=int(time.time()))

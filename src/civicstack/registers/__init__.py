@@ -9,6 +9,8 @@ The public surface:
 - the log: :class:`Entry` (``govuk_leaf()``, ``log_leaf()``), :class:`Scope`, :class:`Record`,
   :class:`Register`, :class:`RegisterBatch` and its :class:`Changeset`, :class:`RegisterHead`,
   :class:`TreeHead`; the storage seam :class:`RegisterBase`;
+- caps: :class:`Limits` (every reading entry point takes ``limits=``, default
+  :data:`DEFAULT_LIMITS`);
 - RSF: :func:`parse_rsf`, :func:`import_rsf`, :func:`export_rsf`, :func:`serialise_rsf`,
   :func:`stage_rsf`;
 - schema changes: :func:`stage_definition`, :func:`stage_new_field` (system entries in the log);
@@ -36,6 +38,7 @@ from civicstack.registers.catalogue import (
 from civicstack.registers.datatypes import Datatype, check_value
 from civicstack.registers.define import stage_definition, stage_new_field
 from civicstack.registers.entries import Entry, Record, Scope, check_timestamp, format_timestamp
+from civicstack.registers.limits import DEFAULT_LIMITS, Limits
 from civicstack.registers.register import Register
 from civicstack.registers.rsf import (
     AddItem,
@@ -43,7 +46,6 @@ from civicstack.registers.rsf import (
     AssertRootHash,
     Command,
     RSFImport,
-    RSFLimits,
     export_rsf,
     import_rsf,
     parse_rsf,
@@ -54,6 +56,7 @@ from civicstack.registers.schema import Cardinality, Field, Link, RegisterDefini
 from civicstack.registers.tree import TreeHead, root_of
 
 __all__ = [
+    "DEFAULT_LIMITS",
     "AddItem",
     "AppendEntry",
     "AssertRootHash",
@@ -67,13 +70,13 @@ __all__ = [
     "Entry",
     "Field",
     "Item",
+    "Limits",
     "LineError",
     "Link",
     "LinkedRegisters",
     "NoRegisters",
     "PendingLink",
     "RSFImport",
-    "RSFLimits",
     "Record",
     "Register",
     "RegisterBase",

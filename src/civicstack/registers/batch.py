@@ -29,15 +29,14 @@ from civicstack.errors import CivicError, VerificationError
 from civicstack.registers.canonical import Item
 from civicstack.registers.entries import (
     ITEM_HASH_RE,
-    MAX_ENTRY_ITEMS,
     Entry,
     Scope,
     check_timestamp,
     format_timestamp,
 )
+from civicstack.registers.limits import DEFAULT_LIMITS, Limits
 from civicstack.registers.schema import (
     KEY_RE,
-    MAX_KEY_LENGTH,
     SYSTEM_KEY_RE,
     Link,
     Schema,
@@ -167,6 +166,7 @@ class RegisterBatch:
 
     base: RegisterBase
     expected_name: str | None = None
+    limits: Limits = field(default=DEFAULT_LIMITS, kw_only=True)
     _head: RegisterHead = field(init=False)
     _base_head: RegisterHead = field(init=False)
     _entries: list[Entry] = field(default_factory=list, init=False)
@@ -254,11 +254,13 @@ class RegisterBatch:
     ) -> Entry:
         # 1. well-formed key, timestamp and item list
         pattern = KEY_RE if scope is Scope.USER else SYSTEM_KEY_RE
-        if len(key) > MAX_KEY_LENGTH or pattern.fullmatch(key) is None:
+        if len(key) > self.limits.max_key_length or pattern.fullmatch(key) is None:
             raise VerificationError("invalid_entry", f"{scope.value} key {key!r} is not valid")
         check_timestamp(timestamp)
-        if not hashes or len(hashes) > MAX_ENTRY_ITEMS:
-            raise VerificationError("invalid_entry", f"an entry names 1 to {MAX_ENTRY_ITEMS} items")
+        if not hashes or len(hashes) > self.limits.max_entry_items:
+            raise VerificationError(
+                "invalid_entry", f"an entry names 1 to {self.limits.max_entry_items} items"
+            )
         if len(set(hashes)) != len(hashes):
             raise VerificationError("invalid_entry", "an entry names the same item twice")
         # 2. every item exists

@@ -34,14 +34,10 @@ import orjson
 
 from civicstack._crypto import sha256_digest
 from civicstack.errors import InputError
+from civicstack.registers.limits import DEFAULT_LIMITS, Limits
 
 #: A field's value in an item: one string, or the strings of a cardinality-n field.
 Value = str | tuple[str, ...]
-
-#: Caps on one item (the largest archived item has 15 fields and an 18-element list).
-MAX_ITEM_FIELDS = 256
-MAX_LIST_VALUES = 4096
-MAX_ITEM_BYTES = 1 << 20
 
 HASH_PREFIX = "sha-256:"
 
@@ -110,11 +106,13 @@ class Item:
     fields: Mapping[str, Value] = field(repr=False, compare=False)
 
     @classmethod
-    def of(cls, fields: Mapping[str, str | Sequence[str] | None]) -> Item:
+    def of(
+        cls, fields: Mapping[str, str | Sequence[str] | None], *, limits: Limits = DEFAULT_LIMITS
+    ) -> Item:
         """Normalise ``fields`` (RFC 0020: drop empty values) and build the item.
 
         Raises ``invalid_item`` for a value that is neither a string nor a list of strings, or an
-        item left with no fields.
+        item left with no fields; ``too_large`` past ``limits``.
         """
         normal: dict[str, Value] = {}
         for name, value in fields.items():
@@ -130,17 +128,17 @@ class Item:
             kept = tuple(v for v in value if v != "")
             if kept:
                 normal[name] = kept
-        return cls._build(normal)
+        return cls._build(normal, limits)
 
     @classmethod
-    def from_json(cls, raw: bytes) -> Item:
+    def from_json(cls, raw: bytes, *, limits: Limits = DEFAULT_LIMITS) -> Item:
         """Parse an item that must already be in canonical form (an RSF ``add-item`` argument).
 
         Raises ``too_large`` or ``invalid_item`` (not JSON, not a flat object of strings and
         string lists, an empty value, or any byte differing from the canonical form).
         """
-        if len(raw) > MAX_ITEM_BYTES:
-            raise InputError("too_large", f"item exceeds {MAX_ITEM_BYTES} bytes")
+        if len(raw) > limits.max_item_bytes:
+            raise InputError("too_large", f"item exceeds {limits.max_item_bytes} bytes")
         try:
             parsed: Any = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
@@ -157,7 +155,7 @@ class Item:
                 raise InputError(
                     "invalid_item", f"field {name!r}: expected a non-empty string or string list"
                 )
-        item = cls._build(fields)
+        item = cls._build(fields, limits)
         # Byte equality with the re-serialised form subsumes every other strictness check:
         # whitespace, member order, escapes, duplicate names (which the parse would collapse).
         if item.canonical != raw:
@@ -165,17 +163,19 @@ class Item:
         return item
 
     @classmethod
-    def _build(cls, fields: dict[str, Value]) -> Item:
+    def _build(cls, fields: dict[str, Value], limits: Limits) -> Item:
         if not fields:
             raise InputError("invalid_item", "an item has at least one field")
-        if len(fields) > MAX_ITEM_FIELDS:
-            raise InputError("too_large", f"an item has at most {MAX_ITEM_FIELDS} fields")
+        if len(fields) > limits.max_item_fields:
+            raise InputError("too_large", f"an item has at most {limits.max_item_fields} fields")
         for name, value in fields.items():
-            if not isinstance(value, str) and len(value) > MAX_LIST_VALUES:
-                raise InputError("too_large", f"field {name!r} has over {MAX_LIST_VALUES} values")
+            if not isinstance(value, str) and len(value) > limits.max_list_values:
+                raise InputError(
+                    "too_large", f"field {name!r} has over {limits.max_list_values} values"
+                )
         canonical = canonical_json(fields)
-        if len(canonical) > MAX_ITEM_BYTES:
-            raise InputError("too_large", f"item exceeds {MAX_ITEM_BYTES} bytes")
+        if len(canonical) > limits.max_item_bytes:
+            raise InputError("too_large", f"item exceeds {limits.max_item_bytes} bytes")
         ordered = {name: fields[name] for name in _sorted_names(fields)}
         return cls(item_hash(canonical), canonical, MappingProxyType(ordered))
 

@@ -35,8 +35,9 @@ from civicstack.registers.define import (
     stage_new_field,
 )
 from civicstack.registers.entries import Record, Scope
+from civicstack.registers.limits import DEFAULT_LIMITS, Limits
 from civicstack.registers.register import Register
-from civicstack.registers.rsf import RSFLimits, stage_rsf
+from civicstack.registers.rsf import stage_rsf
 from civicstack.registers.schema import Field, RegisterDefinition, Schema
 from civicstack.types import RegisterLinks
 
@@ -116,7 +117,7 @@ class LinkedRegisters(ABC, Generic[R]):
         sources: Mapping[str, RSFSource],
         *,
         unsafe_allow_dangling_links: Set[str] | bool = False,
-        limits: RSFLimits | None = None,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> dict[str, Changeset]:
         """Import RSF files (by register name) as one transaction; return each one's changes.
 

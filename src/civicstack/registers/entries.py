@@ -37,9 +37,6 @@ from civicstack.registers.canonical import Item, json_string
 
 TIMESTAMP_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
 ITEM_HASH_RE = re.compile(r"sha-256:[0-9a-f]{64}")
-#: Items one entry may reference (GOV.UK used exactly one; the RSF grammar allows a list).
-#: Kept low enough that the largest leaf fits a C2SP tlog-tiles entry (at most 65535 bytes).
-MAX_ENTRY_ITEMS = 512
 
 
 class Scope(StrEnum):

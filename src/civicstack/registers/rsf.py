@@ -34,29 +34,20 @@ from typing import BinaryIO
 
 from civicstack.errors import CivicError, InputError, VerificationError
 from civicstack.registers.batch import Changeset, LineError, RegisterBatch, at_line
-from civicstack.registers.canonical import MAX_ITEM_BYTES, Item
+from civicstack.registers.canonical import Item
 from civicstack.registers.entries import (
     ITEM_HASH_RE,
-    MAX_ENTRY_ITEMS,
     TIMESTAMP_RE,
     Entry,
     Scope,
 )
+from civicstack.registers.limits import DEFAULT_LIMITS, Limits
 from civicstack.registers.register import Register
-from civicstack.registers.schema import KEY_RE, MAX_KEY_LENGTH, SYSTEM_KEY_RE
+from civicstack.registers.schema import KEY_RE, SYSTEM_KEY_RE
 from civicstack.types import RegisterLinks
 
 _ROOT_RE = re.compile(rb"sha-256:([0-9a-f]{64})")
 _SCOPES = {b"user": Scope.USER, b"system": Scope.SYSTEM}
-
-
-@dataclass(frozen=True, slots=True)
-class RSFLimits:
-    """Caps on an RSF input. The whole 2021 archive is 3.8 MB, its longest line 2.1 kB."""
-
-    max_bytes: int = 1 << 30
-    max_line_bytes: int = MAX_ITEM_BYTES + 16
-    max_lines: int = 50_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,11 +97,11 @@ def _bad(detail: str) -> InputError:
     return InputError("invalid_rsf", detail)
 
 
-def _lines(source: bytes | BinaryIO | Iterable[bytes], limits: RSFLimits) -> Iterator[bytes]:
+def _lines(source: bytes | BinaryIO | Iterable[bytes], limits: Limits) -> Iterator[bytes]:
     if isinstance(source, bytes | bytearray | memoryview):
         data = bytes(source)
-        if len(data) > limits.max_bytes:
-            raise InputError("too_large", f"RSF exceeds {limits.max_bytes} bytes")
+        if len(data) > limits.max_rsf_bytes:
+            raise InputError("too_large", f"RSF exceeds {limits.max_rsf_bytes} bytes")
         pieces = data.split(b"\n")
         if pieces[-1] == b"":
             pieces.pop()
@@ -120,14 +111,14 @@ def _lines(source: bytes | BinaryIO | Iterable[bytes], limits: RSFLimits) -> Ite
     chunks: Iterable[bytes]
     if readline is not None:
         # readline(limit) keeps one hostile line from being read whole into memory.
-        chunks = iter(lambda: readline(limits.max_line_bytes + 2), b"")
+        chunks = iter(lambda: readline(limits.max_rsf_line_bytes + 2), b"")
     else:
         chunks = source
     total = 0
     for chunk in chunks:
         total += len(chunk)
-        if total > limits.max_bytes:
-            raise InputError("too_large", f"RSF exceeds {limits.max_bytes} bytes")
+        if total > limits.max_rsf_bytes:
+            raise InputError("too_large", f"RSF exceeds {limits.max_rsf_bytes} bytes")
         line = chunk[:-1] if chunk.endswith(b"\n") else chunk
         if b"\n" in line:
             raise _bad("an input chunk holds more than one line")
@@ -135,26 +126,25 @@ def _lines(source: bytes | BinaryIO | Iterable[bytes], limits: RSFLimits) -> Ite
 
 
 def parse_rsf(
-    source: bytes | BinaryIO | Iterable[bytes], *, limits: RSFLimits | None = None
+    source: bytes | BinaryIO | Iterable[bytes], *, limits: Limits = DEFAULT_LIMITS
 ) -> Iterator[Command]:
     """Parse RSF strictly, one command per line, checking the grammar and the caps.
 
     ``source`` is the whole file as bytes, a binary stream, or an iterable of lines. Raises a
     :class:`LineError` (``invalid_rsf``, ``invalid_item`` or ``too_large``) naming the line.
     """
-    limits = limits or RSFLimits()
     for number, raw in enumerate(_lines(source, limits), start=1):
-        if number > limits.max_lines:
-            raise at_line(InputError("too_large", f"over {limits.max_lines} lines"), number)
+        if number > limits.max_rsf_lines:
+            raise at_line(InputError("too_large", f"over {limits.max_rsf_lines} lines"), number)
         try:
             yield _parse_line(raw, number, limits)
         except CivicError as exc:
             raise at_line(exc, number) from None
 
 
-def _parse_line(raw: bytes, number: int, limits: RSFLimits) -> Command:
-    if len(raw) > limits.max_line_bytes:
-        raise InputError("too_large", f"line exceeds {limits.max_line_bytes} bytes")
+def _parse_line(raw: bytes, number: int, limits: Limits) -> Command:
+    if len(raw) > limits.max_rsf_line_bytes:
+        raise InputError("too_large", f"line exceeds {limits.max_rsf_line_bytes} bytes")
     if raw.endswith(b"\r"):
         raw = raw[:-1]
     if not raw:
@@ -164,9 +154,9 @@ def _parse_line(raw: bytes, number: int, limits: RSFLimits) -> Command:
     if command == b"add-item":
         if len(parts) != 2:
             raise _bad("add-item takes one argument: the item's canonical JSON")
-        return AddItem(Item.from_json(parts[1]), number)
+        return AddItem(Item.from_json(parts[1], limits=limits), number)
     if command == b"append-entry":
-        return _parse_append_entry(parts, number)
+        return _parse_append_entry(parts, number, limits)
     if command == b"assert-root-hash":
         if len(parts) != 2:
             raise _bad("assert-root-hash takes one argument: the root hash")
@@ -178,7 +168,7 @@ def _parse_line(raw: bytes, number: int, limits: RSFLimits) -> Command:
     raise _bad(f"unknown command {shown!r}")
 
 
-def _parse_append_entry(parts: list[bytes], number: int) -> AppendEntry:
+def _parse_append_entry(parts: list[bytes], number: int, limits: Limits) -> AppendEntry:
     if len(parts) != 5:
         raise _bad("append-entry takes four arguments: type, key, timestamp, hashes")
     scope = _SCOPES.get(parts[1])
@@ -189,13 +179,13 @@ def _parse_append_entry(parts: list[bytes], number: int) -> AppendEntry:
     except UnicodeDecodeError:
         raise _bad("key, timestamp and hashes are ASCII") from None
     pattern = KEY_RE if scope is Scope.USER else SYSTEM_KEY_RE
-    if len(key) > MAX_KEY_LENGTH or pattern.fullmatch(key) is None:
+    if len(key) > limits.max_key_length or pattern.fullmatch(key) is None:
         raise _bad(f"{scope.value} key {key!r} is not valid")
     if TIMESTAMP_RE.fullmatch(timestamp) is None:
         raise _bad(f"timestamp {timestamp!r} is not YYYY-MM-DDThh:mm:ssZ")
     item_hashes = tuple(hashes.split(";"))
-    if len(item_hashes) > MAX_ENTRY_ITEMS:
-        raise _bad(f"an entry names at most {MAX_ENTRY_ITEMS} items")
+    if len(item_hashes) > limits.max_entry_items:
+        raise _bad(f"an entry names at most {limits.max_entry_items} items")
     for item_hash in item_hashes:
         if ITEM_HASH_RE.fullmatch(item_hash) is None:
             raise _bad(f"{item_hash!r} is not sha-256: and 64 lower-case hex digits")
@@ -206,7 +196,7 @@ def stage_rsf(
     batch: RegisterBatch,
     source: bytes | BinaryIO | Iterable[bytes],
     *,
-    limits: RSFLimits | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> int:
     """Apply the commands of an RSF file to ``batch``; return the number of lines read."""
     lines = 0
@@ -242,7 +232,7 @@ def import_rsf(
     into: Register | None = None,
     name: str | None = None,
     unsafe_allow_dangling_links: bool = False,
-    limits: RSFLimits | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> RSFImport:
     """Import an RSF file into a new register (or ``into`` an existing one), atomically.
 
@@ -310,7 +300,6 @@ __all__ = [
     "Command",
     "LineError",
     "RSFImport",
-    "RSFLimits",
     "export_rsf",
     "import_rsf",
     "parse_rsf",

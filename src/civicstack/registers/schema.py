@@ -46,7 +46,6 @@ class Cardinality(StrEnum):
 KEY_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9]|[-_./](?![-_./]))*")
 #: System keys: ``name``, ``custodian``... (keys), or ``field:<f>``, ``register:<r>`` (names).
 SYSTEM_KEY_RE = re.compile(rf"[a-z][a-z0-9-]*:[a-z][a-z0-9-]*|{KEY_RE.pattern}")
-MAX_KEY_LENGTH = 256
 
 
 def _schema_error(detail: str) -> VerificationError:

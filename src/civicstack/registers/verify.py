@@ -29,7 +29,8 @@ from typing import BinaryIO
 from civicstack.errors import InputError, VerificationError
 from civicstack.log import Checkpoint, NoteVerifier, open_checkpoint, verify_consistency
 from civicstack.registers.catalogue import NoRegisters
-from civicstack.registers.rsf import RSFLimits, import_rsf
+from civicstack.registers.limits import DEFAULT_LIMITS, Limits
+from civicstack.registers.rsf import import_rsf
 from civicstack.registers.tree import root_of
 
 __all__ = ["VerifiedDownload", "verify_download"]
@@ -62,7 +63,7 @@ def verify_download(
     name: str | None = None,
     origin: str | None = None,
     consistency: ConsistencySource | None = None,
-    limits: RSFLimits | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> VerifiedDownload:
     """Verify a register's RSF download against a signed checkpoint (module docstring)."""
     # 1. The download must be a valid register on its own.

@@ -237,7 +237,7 @@ def test_log_monitor_reads_a_registers_checkpoints_and_tiles(
         "--tiles",
         f"{base}/registers/colour/log",
     )
-    logs = platform.registers.logs
+    logs = platform.logs
     assert got == {
         "consistent": True,
         "origin": "127.0.0.1:8000/registers/colour",

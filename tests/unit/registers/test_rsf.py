@@ -18,10 +18,10 @@ from civicstack.registers import (
     Datatype,
     Field,
     Item,
+    Limits,
     LineError,
     NoRegisters,
     Register,
-    RSFLimits,
     Scope,
     export_rsf,
     import_rsf,
@@ -95,12 +95,12 @@ def test_streams_and_line_iterables_are_accepted() -> None:
 @pytest.mark.parametrize(
     ("limits", "line"),
     [
-        (RSFLimits(max_bytes=100), None),
-        (RSFLimits(max_line_bytes=100), 3),
-        (RSFLimits(max_lines=5), 6),
+        (Limits(max_rsf_bytes=100), None),
+        (Limits(max_rsf_line_bytes=100), 3),
+        (Limits(max_rsf_lines=5), 6),
     ],
 )
-def test_caps_give_too_large(limits: RSFLimits, line: int | None) -> None:
+def test_caps_give_too_large(limits: Limits, line: int | None) -> None:
     """Input over a cap fails with too_large (at the offending line, when there is one)."""
     data = _rsf(_register())
     with pytest.raises(CivicError) as caught:
@@ -113,7 +113,7 @@ def test_stream_cap_stops_reading_a_huge_line() -> None:
     """A stream is read a bounded line at a time: one endless line fails as too_large."""
     stream = io.BytesIO(b"add-item\t" + b"x" * 10_000)
     with pytest.raises(CivicError) as caught:
-        list(parse_rsf(stream, limits=RSFLimits(max_line_bytes=1000)))
+        list(parse_rsf(stream, limits=Limits(max_rsf_line_bytes=1000)))
     assert caught.value.code == "too_large"
 
 

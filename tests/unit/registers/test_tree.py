@@ -7,9 +7,7 @@ import hashlib
 from hypothesis import given
 from hypothesis import strategies as st
 
-from civicstack.registers import Entry, Scope, TreeHead, root_of
-from civicstack.registers.entries import MAX_ENTRY_ITEMS
-from civicstack.registers.schema import MAX_KEY_LENGTH
+from civicstack.registers import DEFAULT_LIMITS, Entry, Scope, TreeHead, root_of
 
 HASH = "sha-256:" + "ab" * 32
 
@@ -80,6 +78,8 @@ def test_multi_item_entry_lists_every_hash() -> None:
 
 def test_largest_entry_leaf_fits_a_tlog_tiles_entry() -> None:
     """An entry at every cap (key length, item count) still has a leaf under 64 KiB."""
-    hashes = tuple(f"sha-256:{n:064x}" for n in range(MAX_ENTRY_ITEMS))
-    entry = Entry(Scope.SYSTEM, 10**12, "k" * MAX_KEY_LENGTH, "2020-01-01T00:00:00Z", hashes, 0)
+    hashes = tuple(f"sha-256:{n:064x}" for n in range(DEFAULT_LIMITS.max_entry_items))
+    entry = Entry(
+        Scope.SYSTEM, 10**12, "k" * DEFAULT_LIMITS.max_key_length, "2020-01-01T00:00:00Z", hashes, 0
+    )
     assert len(entry.log_leaf()) < 0x10000

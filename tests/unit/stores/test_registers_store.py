@@ -31,6 +31,7 @@ from civicstack.registers import (
     import_rsf,
 )
 from civicstack.registers.catalogue import NoRegisters
+from civicstack.services.registers import Registers
 from civicstack.stores.db import create_engine, upgrade
 from civicstack.stores.log import LogStore
 from civicstack.stores.registers import RegisterStore
@@ -41,6 +42,15 @@ COLOUR = (GOOD / "colour.rsf").read_bytes()
 SHADE = (GOOD / "shade.rsf").read_bytes()
 NOW = 1_767_225_600
 MASTER = bytes(range(32))
+
+
+def writes(store: RegisterStore) -> Registers:
+    """The registers service writing through ``store`` (the store runs its transactions)."""
+    return Registers(store, admin_check=_no_admin)
+
+
+def _no_admin(token: str | None) -> None:
+    raise CivicError("unauthorized", "no admin in these tests")
 
 
 @pytest.fixture
@@ -83,7 +93,7 @@ def stores(engine: Engine) -> Iterator[_Stores]:
 def store(stores: _Stores) -> RegisterStore:
     """A register store holding the colour and shade fixtures."""
     s = stores()
-    s.import_rsf({"colour": COLOUR, "shade": SHADE})
+    writes(s).import_rsf({"colour": COLOUR, "shade": SHADE})
     return s
 
 
@@ -165,7 +175,7 @@ def test_records_entries_items_and_trails_read_back(store: RegisterStore) -> Non
 def test_custodian_writes_update_records_trails_search_and_sign(store: RegisterStore) -> None:
     """A write batch supersedes records, re-indexes them and signs a consistent checkpoint."""
     before = store.logs.head(store.head("colour").log_name)
-    changes = store.append(
+    changes = writes(store).append(
         "colour",
         [
             ("red", [Item.of({"colour": "red", "name": "Rouge", "aliases": ["vermilion"]})]),
@@ -220,7 +230,7 @@ def test_a_bad_write_is_refused_whole(
     before = _rows(engine)
     batch = [(key, [Item.of(fields)]) for key, fields in records]
     with pytest.raises(CivicError) as err:
-        store.append("colour", batch, now=NOW)
+        writes(store).append("colour", batch, now=NOW)
     assert err.value.code == code
     assert _rows(engine) == before
 
@@ -245,7 +255,7 @@ def test_a_bad_import_leaves_nothing_behind(
     s = stores()
     before = _rows(engine)
     with pytest.raises(LineError) as err:
-        s.import_rsf({"colour": COLOUR, "shade": shade})
+        writes(s).import_rsf({"colour": COLOUR, "shade": shade})
     assert err.value.code == code
     assert err.value.register == "shade"
     assert _rows(engine) == before
@@ -263,11 +273,11 @@ def test_a_bad_patch_leaves_the_register_as_it_was(store: RegisterStore, engine:
         + b"\n"
     )
     with pytest.raises(LineError) as err:
-        store.import_rsf({"colour": patch})
+        writes(store).import_rsf({"colour": patch})
     assert (err.value.code, err.value.line) == ("root_hash_mismatch", 1)
     assert _rows(engine) == before
     good = patch.replace(b"0" * 64, store.head("colour").root.hex().encode())
-    store.import_rsf({"colour": good})
+    writes(store).import_rsf({"colour": good})
     assert store.record("colour", "teal")[1] is not None
 
 
@@ -282,7 +292,7 @@ def test_concurrent_writers_to_one_register_are_serialised(
         try:
             for i in range(8):
                 key = f"{tag}{i}"
-                s.append("colour", [(key, [Item.of({"colour": key})])], now=NOW)
+                writes(s).append("colour", [(key, [Item.of({"colour": key})])], now=NOW)
         except BaseException as exc:  # reported below
             errors.append(exc)
 
@@ -321,12 +331,12 @@ def test_log_keys_are_sealed_under_the_master_key(
         sealed = conn.exec_driver_sql("SELECT sealed_key FROM reg_registers").scalars().all()
     assert all('"d"' not in s and "kty" not in s for s in sealed)
     again = stores()
-    again.append("shade", [("grey", [Item.of({"shade": "grey"})])], now=NOW)
+    writes(again).append("shade", [("grey", [Item.of({"shade": "grey"})])], now=NOW)
     head = again.logs.head(again.head("shade").log_name)
     assert open_checkpoint(head.checkpoint, [_verifier(store, "shade")]).size == head.size
     stranger = stores(master=b"\x01" * 32)
     with pytest.raises(CivicError) as err:
-        stranger.append("shade", [("black", [Item.of({"shade": "black"})])], now=NOW)
+        writes(stranger).append("shade", [("black", [Item.of({"shade": "black"})])], now=NOW)
     assert err.value.code == "decryption_failed"
     assert store.record("shade", "black")[1] is None
 
@@ -334,13 +344,15 @@ def test_log_keys_are_sealed_under_the_master_key(
 def test_new_registers_are_described_in_the_metadata_registers(stores: _Stores) -> None:
     """Created registers and fields are recorded in register/field/datatype in one transaction."""
     s = stores()
-    s.create_metadata_registers(now=NOW)
+    writes(s).create_metadata_registers(now=NOW)
     fields = [
         Field("depot", Datatype.STRING, Cardinality.ONE, register="depot", text="A depot."),
         Field("opened", Datatype.DATETIME, Cardinality.ONE, text="When it opened."),
     ]
     marker = Item.of({"synthetic": "made up for a test"})
-    s.create_register("depot", fields, now=NOW, title="Depots", metadata={"synthetic": marker})
+    writes(s).create_register(
+        "depot", fields, now=NOW, title="Depots", metadata={"synthetic": marker}
+    )
     registers = s.head("register")
     assert s.record("register", "depot")[1] is not None
     assert s.record("field", "opened")[1] is not None
@@ -349,10 +361,10 @@ def test_new_registers_are_described_in_the_metadata_registers(stores: _Stores) 
     assert meta["synthetic"] == (marker,)
     assert meta["register-name"][0].get("register-name") == "Depots"
     with pytest.raises(CivicError) as err:
-        s.create_register("depot", fields, now=NOW)
+        writes(s).create_register("depot", fields, now=NOW)
     assert err.value.code == "conflict"
-    s.add_field("depot", Field("capacity", Datatype.INTEGER, Cardinality.ONE), now=NOW)
-    s.append("depot", [("d1", [Item.of({"depot": "d1", "capacity": "40"})])], now=NOW)
+    writes(s).add_field("depot", Field("capacity", Datatype.INTEGER, Cardinality.ONE), now=NOW)
+    writes(s).append("depot", [("d1", [Item.of({"depot": "d1", "capacity": "40"})])], now=NOW)
     assert s.head("register").size == registers.size + 1
 
 
@@ -360,7 +372,7 @@ def test_a_download_snapshot_ignores_writes_made_while_it_streams(store: Registe
     """Records streamed for a download are those of one moment, whatever is written meanwhile."""
     head, schema, rows = store.snapshot_records("colour", chunk=1)
     first = next(rows)
-    store.append("colour", [("zebra", [Item.of({"colour": "zebra"})])], now=NOW)
+    writes(store).append("colour", [("zebra", [Item.of({"colour": "zebra"})])], now=NOW)
     rest = list(rows)
     assert [r.entry.key for r in [first, *rest]] == ["pink", "red"]
     assert head.user_count == 2
@@ -372,9 +384,9 @@ def test_dangling_links_accepted_on_import_are_reported(stores: _Stores) -> None
     """History imported with unsafe_allow_dangling_links keeps a record of every such link."""
     s = stores()
     with pytest.raises(LineError) as err:
-        s.import_rsf({"colour": COLOUR})
+        writes(s).import_rsf({"colour": COLOUR})
     assert err.value.code == "dangling_link"
-    s.import_rsf({"colour": COLOUR}, unsafe_allow_dangling_links=True)
+    writes(s).import_rsf({"colour": COLOUR}, unsafe_allow_dangling_links=True)
     dangling = s.dangling_links(s.head("colour"))
     assert [(d.entry_number, d.field, d.target) for d in dangling] == [
         (1, "shade", "shade:dark"),
@@ -399,7 +411,7 @@ def test_the_archive_imports_with_every_root_reproduced(stores: _Stores) -> None
     directory = shared_path("data", "gov-uk-registers-2021")
     sources = {p.stem: p.read_bytes() for p in sorted(directory.glob("*.rsf"))}
     s = stores()
-    s.import_rsf(sources, unsafe_allow_dangling_links=True)
+    writes(s).import_rsf(sources, unsafe_allow_dangling_links=True)
     memory = Catalogue(NoRegisters())
     memory.import_rsf(sources, unsafe_allow_dangling_links=True)
     assert len(s.heads()) == 51

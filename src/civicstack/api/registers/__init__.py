@@ -37,7 +37,8 @@ from fastapi import FastAPI
 from civicstack.api.app import Service, service_app
 from civicstack.api.limits import QueryStringLimit
 from civicstack.api.registers import _proofs, _reads, _writes
-from civicstack.api.registers._common import MAX_QUERY_BYTES, MOUNT, RegistersAPI
+from civicstack.api.registers._representations import MOUNT
+from civicstack.api.registers._requests import RegistersAPI
 from civicstack.platform import Platform
 
 __all__ = ["MOUNT", "RegistersAPI", "registers_service"]
@@ -50,9 +51,9 @@ def registers_service(platform: Platform) -> tuple[Service, FastAPI]:
         "Authoritative registers (GOV.UK Registers model) with RFC 9162 proofs, C2SP "
         "checkpoints and tiles, RSF/CSV/JSON downloads and a custodian write API.",
     )
-    app.state.registers_api = RegistersAPI(platform)
+    api = app.state.registers_api = RegistersAPI(platform)
     # Every operation: a hostile URL is refused before any route parses it.
-    app.add_middleware(QueryStringLimit, max_bytes=MAX_QUERY_BYTES)
+    app.add_middleware(QueryStringLimit, max_bytes=api.limits.max_query_bytes)
     for routes in (_reads.router, _proofs.router, _writes.router):
         app.include_router(routes)
     service = Service(

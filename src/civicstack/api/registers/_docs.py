@@ -8,13 +8,12 @@ from pydantic import BaseModel, ConfigDict
 from pydantic import Field as PydanticField
 
 from civicstack.api.problems import PROBLEM_SCHEMA
-from civicstack.api.registers._common import MAX_WRITE_RECORDS
 from civicstack.registers import (
+    DEFAULT_LIMITS,
     Cardinality,
     Datatype,
     Field,
 )
-from civicstack.registers.schema import MAX_KEY_LENGTH
 
 # --- OpenAPI: response documents ------------------------------------------------------------
 
@@ -191,7 +190,7 @@ class RecordIn(BaseModel):
     """One record to append: its key and its item (or items)."""
 
     model_config = ConfigDict(extra="forbid")
-    key: str = PydanticField(max_length=MAX_KEY_LENGTH)
+    key: str = PydanticField(max_length=DEFAULT_LIMITS.max_key_length)
     item: dict[str, str | list[str]] | None = None
     items: list[dict[str, str | list[str]]] | None = PydanticField(default=None, max_length=16)
 
@@ -200,7 +199,9 @@ class EntriesIn(BaseModel):
     """A custodian's batch: records appended as one signed write."""
 
     model_config = ConfigDict(extra="forbid")
-    entries: list[RecordIn] = PydanticField(min_length=1, max_length=MAX_WRITE_RECORDS)
+    entries: list[RecordIn] = PydanticField(
+        min_length=1, max_length=DEFAULT_LIMITS.max_write_records
+    )
 
 
 class FieldIn(BaseModel):

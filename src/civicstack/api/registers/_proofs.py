@@ -8,16 +8,6 @@ import orjson
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
-from civicstack.api.registers._common import (
-    IMMUTABLE,
-    MAX_INT,
-    TEXT_PLAIN,
-    Name,
-    TreeSize,
-    not_modified,
-    ok,
-    registers_api,
-)
 from civicstack.api.registers._docs import (
     CONSISTENCY_DOC,
     INCLUSION_DOC,
@@ -25,13 +15,18 @@ from civicstack.api.registers._docs import (
     PROBLEMS,
     read_responses,
 )
+from civicstack.api.registers._representations import (
+    IMMUTABLE,
+    TEXT_PLAIN,
+    not_modified,
+    ok,
+)
+from civicstack.api.registers._requests import INT64, Name, TreeSize, registers_api
 from civicstack.errors import CivicError, InputError
 from civicstack.log.note import b64std_encode
 from civicstack.log.tiles import TILE_WIDTH, parse_tile_path
-from civicstack.stores.registers import (
-    RegisterStore,
-    StoredHead,
-)
+from civicstack.registers.stored import StoredHead
+from civicstack.stores.registers import RegisterStore
 
 router = APIRouter()
 
@@ -44,7 +39,7 @@ router = APIRouter()
 async def inclusion(
     request: Request,
     name: Name,
-    index: Annotated[int, Path(ge=0, le=MAX_INT)],
+    index: Annotated[int, Path(ge=0, le=INT64)],
     tree_size: TreeSize = None,
 ) -> Response:
     """The audit path from the log entry at INDEX to the root of the tree of ?tree-size."""
@@ -81,8 +76,8 @@ async def inclusion(
 async def consistency(
     request: Request,
     name: Name,
-    first: Annotated[int, Path(ge=0, le=MAX_INT)],
-    second: Annotated[int, Path(ge=0, le=MAX_INT)],
+    first: Annotated[int, Path(ge=0, le=INT64)],
+    second: Annotated[int, Path(ge=0, le=INT64)],
 ) -> Response:
     """The proof that the tree of FIRST entries is a prefix of the tree of SECOND."""
     api = registers_api(request)
@@ -152,7 +147,7 @@ def _checkpoint(
 async def receipt(
     request: Request,
     name: Name,
-    index: Annotated[int, Path(ge=0, le=MAX_INT)],
+    index: Annotated[int, Path(ge=0, le=INT64)],
     tree_size: TreeSize = None,
 ) -> Response:
     """A tlog-proof: the entry, its inclusion proof and the signed checkpoint it is under."""
@@ -187,7 +182,7 @@ async def tile(request: Request, name: Name, tile_path: str) -> Response:
     store = api.store
     head = store.head(name)
     level, index, width = parse_tile_path("tile/" + tile_path)
-    if index > MAX_INT // (TILE_WIDTH * TILE_WIDTH):
+    if index > INT64 // (TILE_WIDTH * TILE_WIDTH):
         raise CivicError("not_found", "no such tile")
     partial = width < TILE_WIDTH
     etag = f'"{tile_path}"' if not partial else f'"{tile_path}-{head.log_root.hex()[:16]}"'
@@ -199,6 +194,3 @@ async def tile(request: Request, name: Name, tile_path: str) -> Response:
         data = store.logs.tile(head.log_name, level, index, width if partial else None)
     # A full tile never changes; a partial one is a prefix of what it becomes.
     return ok(data, etag, media="application/octet-stream", cache=IMMUTABLE)
-
-
-# -- downloads --------------------------------------------------------------------------

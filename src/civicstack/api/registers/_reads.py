@@ -12,23 +12,6 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from civicstack._crypto import sha256_digest
-from civicstack.api.registers._common import (
-    IMMUTABLE,
-    MAX_INT,
-    REVALIDATE,
-    TEXT_PLAIN,
-    Name,
-    PageSize,
-    check_key,
-    entry_json,
-    filters,
-    next_link,
-    not_modified,
-    ok,
-    record_json,
-    records_json,
-    registers_api,
-)
 from civicstack.api.registers._docs import (
     ENTRY_DOC,
     ITEM_DOC,
@@ -37,18 +20,31 @@ from civicstack.api.registers._docs import (
     SUMMARY_DOC,
     read_responses,
 )
-from civicstack.errors import CivicError
-from civicstack.registers import (
-    RegisterDefinition,
-    Scope,
+from civicstack.api.registers._representations import (
+    IMMUTABLE,
+    REVALIDATE,
+    TEXT_PLAIN,
+    entry_json,
+    not_modified,
+    ok,
+    record_json,
+    records_json,
+    summary_json,
+    with_links,
 )
+from civicstack.api.registers._requests import (
+    INT64,
+    Name,
+    PageSize,
+    check_key,
+    filters,
+    next_link,
+    registers_api,
+)
+from civicstack.errors import CivicError
+from civicstack.registers import DEFAULT_LIMITS, Scope
 from civicstack.registers.canonical import json_string
 from civicstack.registers.entries import ITEM_HASH_RE
-from civicstack.registers.schema import MAX_KEY_LENGTH
-from civicstack.stores.registers import (
-    RegisterStore,
-    StoredHead,
-)
 
 router = APIRouter()
 
@@ -69,7 +65,11 @@ async def list_registers(request: Request) -> Response:
     if (cached := not_modified(request, etag)) is not None:
         return cached
     metadata = store.all_metadata()
-    body = {"registers": [api.summary(h, metadata.get(h.id, {}), full=False) for h in heads]}
+    described = [
+        with_links(h, api.registers.describe(h, metadata.get(h.id, {}), full=False), full=False)
+        for h in heads
+    ]
+    body = {"registers": described}
     return ok(orjson.dumps(body), etag)
 
 
@@ -85,7 +85,7 @@ async def register(request: Request, name: Name) -> Response:
     head = store.head(name)
     if (cached := not_modified(request, head.etag)) is not None:
         return cached
-    body = api.summary(head, store.metadata(head), full=True)
+    body = summary_json(api.registers, head, full=True)
     return ok(orjson.dumps(body), head.etag)
 
 
@@ -97,22 +97,18 @@ async def register(request: Request, name: Name) -> Response:
 async def records(
     request: Request,
     name: Name,
-    after: Annotated[str | None, Query(max_length=MAX_KEY_LENGTH)] = None,
+    after: Annotated[str | None, Query(max_length=DEFAULT_LIMITS.max_key_length)] = None,
     page_size: PageSize = 100,
 ) -> Response:
     """A page of records in key order, filtered by ?FIELD=VALUE."""
     api = registers_api(request)
-    store = api.store
-    where = filters(request)
-    head = store.head(name)
+    where = filters(request, api.limits)
+    head = api.store.head(name)
     if where:
-        schema_fields = _field_names(store, head)
-        for field_name, _ in where:
-            if field_name not in schema_fields:
-                raise CivicError("unknown_field", f"register {name!r} has no field {field_name!r}")
+        api.registers.check_filters(head, where)
     if (cached := not_modified(request, head.etag)) is not None:
         return cached
-    rows = store.records(head, after=after, limit=page_size, where=where)
+    rows = api.registers.records(head, after=after, limit=page_size, where=where)
     headers = {}
     if len(rows) == page_size:
         headers["Link"] = next_link(request, rows[-1].entry.key)
@@ -128,14 +124,14 @@ async def trail(
     request: Request,
     name: Name,
     key: Annotated[str, Path(max_length=1024)],
-    after: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
+    after: Annotated[int, Query(ge=0, le=INT64)] = 0,
     page_size: PageSize = 100,
 ) -> Response:
     """Every entry for a key, oldest first."""
     api = registers_api(request)
     store = api.store
     head = store.head(name)
-    check_key(key)
+    check_key(key, api.limits)
     if (cached := not_modified(request, head.etag)) is not None:
         return cached
     entries = store.trail(head, key, after=after, limit=page_size)
@@ -176,7 +172,7 @@ async def entries(
     request: Request,
     name: Name,
     scope: Scope = Scope.USER,
-    after: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
+    after: Annotated[int, Query(ge=0, le=INT64)] = 0,
     page_size: PageSize = 100,
 ) -> Response:
     """A page of entries of one scope, in order."""
@@ -200,7 +196,7 @@ async def entries(
 async def entry(
     request: Request,
     name: Name,
-    number: Annotated[int, Path(ge=1, le=MAX_INT)],
+    number: Annotated[int, Path(ge=1, le=INT64)],
     scope: Scope = Scope.USER,
 ) -> Response:
     """One entry by number."""
@@ -249,7 +245,7 @@ def download_rsf(request: Request, name: Name) -> Response:
     head = store.head(name)
     if (cached := not_modified(request, head.etag)) is not None:
         return cached
-    lines = store.export_rsf(name)
+    lines = api.registers.export_rsf(name)
     return StreamingResponse(
         (line.encode() for line in lines),
         media_type=TEXT_PLAIN,
@@ -333,12 +329,3 @@ def download_csv(request: Request, name: Name) -> Response:
             "Content-Disposition": f'attachment; filename="{name}.csv"',
         },
     )
-
-
-# -- writes -----------------------------------------------------------------------------
-
-
-def _field_names(store: RegisterStore, head: StoredHead) -> set[str]:
-    meta = store.metadata(head)
-    items = meta.get(f"register:{head.name}")
-    return set(RegisterDefinition.from_item(items[0]).fields) if items else set()

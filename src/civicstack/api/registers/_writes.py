@@ -6,12 +6,6 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from civicstack.api.registers._common import (
-    MAX_RSF_PATCH,
-    Authorization,
-    Name,
-    registers_api,
-)
 from civicstack.api.registers._docs import (
     SUMMARY_DOC,
     TOKEN_DOC,
@@ -22,11 +16,10 @@ from civicstack.api.registers._docs import (
     TokenIn,
     write_responses,
 )
+from civicstack.api.registers._representations import summary_json, written_json
+from civicstack.api.registers._requests import Authorization, Name, registers_api
 from civicstack.errors import InputError
-from civicstack.registers import (
-    Item,
-    RSFLimits,
-)
+from civicstack.registers import Item
 
 router = APIRouter()
 
@@ -42,18 +35,17 @@ def append(
 ) -> Response:
     """Append records as one signed batch."""
     api = registers_api(request)
-    store = api.store
-    head = store.head(name)
-    api.authorise(head, authorization)
+    registers = api.registers
+    api.authorise(registers.head(name), authorization)
     batch = []
     for record_in in body.entries:
         given = ([record_in.item] if record_in.item is not None else []) + (record_in.items or [])
         if not given:
             raise InputError("invalid_request", f"record {record_in.key!r} has no item")
-        batch.append((record_in.key, [Item.of(i) for i in given]))
-    changes = store.append(name, batch, now=api.clock.now())
+        batch.append((record_in.key, [Item.of(i, limits=api.limits) for i in given]))
+    changes = registers.append(name, batch, now=api.clock.now())
     return Response(
-        orjson.dumps(api.written(name, changes.entries)),
+        orjson.dumps(written_json(registers, name, changes.entries)),
         status_code=201,
         media_type="application/json",
     )
@@ -73,15 +65,13 @@ def append(
 async def patch(request: Request, name: Name, authorization: Authorization = None) -> Response:
     """Append an RSF patch as one signed batch."""
     api = registers_api(request)
-    store = api.store
-    head = store.head(name)
-    api.authorise(head, authorization)
-    data = await request.body()
-    if len(data) > MAX_RSF_PATCH:
-        raise InputError("too_large", f"an RSF patch is at most {MAX_RSF_PATCH} bytes")
-    limits = RSFLimits(max_bytes=MAX_RSF_PATCH)
-    changes = store.import_rsf({name: data}, limits=limits)[name]
-    return Response(orjson.dumps(api.written(name, changes.entries)), media_type="application/json")
+    registers = api.registers
+    api.authorise(registers.head(name), authorization)
+    changes = registers.patch_rsf(name, await request.body())
+    return Response(
+        orjson.dumps(written_json(registers, name, changes.entries)),
+        media_type="application/json",
+    )
 
 
 @router.post(
@@ -95,13 +85,11 @@ def add_field(
 ) -> Response:
     """Add a field to the register's schema."""
     api = registers_api(request)
-    store = api.store
-    head = store.head(name)
-    api.authorise(head, authorization)
-    store.add_field(name, body.definition(), now=api.clock.now())
-    head = store.head(name)
+    registers = api.registers
+    api.authorise(registers.head(name), authorization)
+    registers.add_field(name, body.definition(), now=api.clock.now())
     return Response(
-        orjson.dumps(api.summary(head, store.metadata(head), full=True)),
+        orjson.dumps(summary_json(registers, registers.head(name), full=True)),
         status_code=201,
         media_type="application/json",
     )
@@ -116,9 +104,9 @@ def add_field(
 def create(request: Request, body: RegisterIn, authorization: Authorization = None) -> Response:
     """Create a register."""
     api = registers_api(request)
-    store = api.store
+    registers = api.registers
     api.authorise(None, authorization)
-    store.create_register(
+    registers.create_register(
         body.name,
         [f.definition() for f in body.fields],
         now=api.clock.now(),
@@ -128,9 +116,8 @@ def create(request: Request, body: RegisterIn, authorization: Authorization = No
         registry=body.registry,
         phase=body.phase,
     )
-    head = store.head(body.name)
     return Response(
-        orjson.dumps(api.summary(head, store.metadata(head), full=True)),
+        orjson.dumps(summary_json(registers, registers.head(body.name), full=True)),
         status_code=201,
         media_type="application/json",
     )
@@ -147,9 +134,8 @@ def issue_token(
 ) -> Response:
     """Issue a custodian token for the register."""
     api = registers_api(request)
-    store = api.store
     api.authorise(None, authorization)
-    token = store.issue_custodian_token(name, label=body.label, now=api.clock.now())
+    token = api.registers.issue_custodian_token(name, label=body.label, now=api.clock.now())
     return Response(
         orjson.dumps({"register": name, "token": token}),
         status_code=201,

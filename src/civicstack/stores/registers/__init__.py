@@ -20,8 +20,9 @@ Tables (Alembic branch ``registers``):
 - ``reg_dangling_links``: the historical dangling links an import was told to accept;
 - ``reg_custodian_tokens``: SHA-256 of per-register custodian bearer tokens.
 
-Writes. Every write batch (a custodian's records, an RSF import, a new register or field) runs
-in ONE transaction from :meth:`LogStore.transaction`: the register rows are locked (``FOR
+Writes. :meth:`RegisterStore.write` runs a decision of :mod:`civicstack.services.registers` (a
+custodian's records, an RSF import, a new register or field) in ONE transaction from
+:meth:`LogStore.transaction`: the register rows are locked (``FOR
 UPDATE`` on PostgreSQL, in name order; SQLite's ``BEGIN IMMEDIATE`` serialises all writers), the
 batch is staged and validated against the locked state, its rows are written, the head is moved
 only if it is still the one the batch was built on, and the changeset's
@@ -33,28 +34,7 @@ Reads go through kept-open autocommit connections (:class:`~civicstack.stores.db
 bulk exports read from one snapshot (a repeatable-read transaction).
 """
 
-from civicstack.stores.registers._rows import (
-    MAX_NAME,
-    MAX_PAGE,
-    DanglingRecord,
-    RecordRow,
-    StoredHead,
-    check_register_name,
-    stored_item,
-    value_key,
-)
 from civicstack.stores.registers._store import RegisterStore
-from civicstack.stores.registers._writes import StoredRegister
+from civicstack.stores.registers._writes import RegisterLogs, StoreCatalogue, StoredRegister
 
-__all__ = [
-    "MAX_NAME",
-    "MAX_PAGE",
-    "DanglingRecord",
-    "RecordRow",
-    "RegisterStore",
-    "StoredHead",
-    "StoredRegister",
-    "check_register_name",
-    "stored_item",
-    "value_key",
-]
+__all__ = ["RegisterLogs", "RegisterStore", "StoreCatalogue", "StoredRegister"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence, Set
+from collections.abc import Iterator, Sequence, Set
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
@@ -12,40 +12,39 @@ from civicstack._crypto import (
     MERKLE_EMPTY_ROOT,
 )
 from civicstack.errors import CivicError, InputError
-from civicstack.log.note import b64std_encode
 from civicstack.registers import (
+    DEFAULT_LIMITS,
     AssertRootHash,
     Field,
     Item,
-    RegisterDefinition,
     Schema,
     Scope,
 )
 from civicstack.registers.entries import Entry
 from civicstack.registers.rsf import AddItem
-from civicstack.registers.synthetic import SYNTHETIC_KEY
+from civicstack.registers.stored import (
+    DanglingRecord,
+    RecordRow,
+    StoredHead,
+    hash_text,
+    stored_item,
+)
 from civicstack.stores.db import DirectReads, Fetch
-from civicstack.stores.log import LogStore
+from civicstack.stores.log import LogHead, LogStore
 from civicstack.stores.registers._rows import (
     CHUNK,
     ENTRY_COLUMNS,
     HEAD_COLUMNS,
-    MAX_PAGE,
     RECORD_COLUMNS,
     SCOPES,
     SYSTEM,
     USER,
-    DanglingRecord,
-    RecordRow,
-    StoredHead,
     check_register_name,
     digest,
     entry_of,
-    hash_text,
     head_of,
     is_key,
     record_row,
-    stored_item,
     value_key,
 )
 
@@ -104,55 +103,9 @@ class RegisterReads:
         )
         return {str(r[0]): record_row(str(r[0]), SYSTEM, r[1:]).record().items for r in rows}
 
-    def describe(
-        self, head: StoredHead, meta: Mapping[str, tuple[Item, ...]], *, full: bool
-    ) -> dict[str, Any]:
-        """The register as JSON: definition, sizes, roots (``full``: fields, log, dangling
-        links). ``meta`` is :meth:`metadata` (read once for a listing)."""
-        definition_items = meta.get(f"register:{head.name}")
-        definition = RegisterDefinition.from_item(definition_items[0]) if definition_items else None
-        out: dict[str, Any] = {
-            "name": head.name,
-            "title": _first(meta.get("register-name"), "register-name"),
-            "text": definition.text if definition else None,
-            "registry": definition.registry if definition else None,
-            "phase": definition.phase if definition else None,
-            "custodian": _first(meta.get("custodian"), "custodian"),
-            "copyright": definition.copyright if definition else None,
-            "synthetic": SYNTHETIC_KEY in meta,
-            "records": head.record_count,
-            "entries": {"user": head.user_count, "system": head.system_count},
-            "root-hash": "sha-256:" + head.root.hex(),
-        }
-        if not full:
-            return out
-        fields = []
-        for name in definition.fields if definition else ():
-            field_items = meta.get(f"field:{name}")
-            if field_items:
-                f = Field.from_item(field_items[0])
-                fields.append(
-                    {
-                        "field": f.name,
-                        "datatype": f.datatype.value,
-                        "cardinality": f.cardinality.value,
-                        "register": f.register,
-                        "text": f.text,
-                    }
-                )
-        log = self.logs.head(head.log_name)
-        out["fields"] = fields
-        out["log"] = {
-            "origin": log.origin,
-            "size": log.size,
-            "root": b64std_encode(log.root),
-            "verifier-key": log.verifier_key,
-        }
-        out["dangling-links"] = [
-            {"entry-number": d.entry_number, "field": d.field, "target": d.target, "line": d.line}
-            for d in self.dangling_links(head)
-        ]
-        return out
+    def log_head(self, head: StoredHead) -> LogHead:
+        """The register's log: origin, verifier key, size, root, latest signed checkpoint."""
+        return self.logs.head(head.log_name)
 
     def all_metadata(self) -> dict[int, dict[str, tuple[Item, ...]]]:
         """Every register's system records, by register id (one query for a listing)."""
@@ -195,7 +148,7 @@ class RegisterReads:
     ) -> list[RecordRow]:
         """Records in key order after ``after`` (keyset pagination), each of whose ``where``
         fields holds the value (any value of a list field)."""
-        limit = max(1, min(limit, MAX_PAGE))
+        limit = max(1, min(limit, DEFAULT_LIMITS.max_page))
         if after is not None and not is_key(after):
             raise InputError("invalid_request", "the cursor is not a record key")
         joins = ""
@@ -230,7 +183,7 @@ class RegisterReads:
         rows = self._read(
             f"SELECT {ENTRY_COLUMNS} FROM reg_entries WHERE register_id = ? AND scope = ?"  # noqa: S608
             " AND key = ? AND number > ? ORDER BY number LIMIT ?",
-            (head.id, USER, key, after, max(1, min(limit, MAX_PAGE))),
+            (head.id, USER, key, after, max(1, min(limit, DEFAULT_LIMITS.max_page))),
         )
         return [entry_of(r) for r in rows]
 
@@ -241,7 +194,7 @@ class RegisterReads:
         rows = self._read(
             f"SELECT {ENTRY_COLUMNS} FROM reg_entries WHERE register_id = ? AND scope = ?"  # noqa: S608
             " AND number > ? ORDER BY number LIMIT ?",
-            (head.id, SCOPES[scope], after, max(1, min(limit, MAX_PAGE))),
+            (head.id, SCOPES[scope], after, max(1, min(limit, DEFAULT_LIMITS.max_page))),
         )
         return [entry_of(r) for r in rows]
 
@@ -411,13 +364,6 @@ class RegisterReads:
                 held.close()
 
         return head, schema, stream()
-
-
-def _first(items: tuple[Item, ...] | None, name: str) -> str | None:
-    if not items:
-        return None
-    value = items[0].get(name)
-    return value if isinstance(value, str) else None
 
 
 def _matches(row: RecordRow, where: Sequence[tuple[str, str]]) -> bool:

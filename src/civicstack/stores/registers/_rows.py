@@ -1,13 +1,10 @@
-"""The registers' tables, and the rows read back from them (see the package docstring)."""
+"""The registers' tables, and their rows turned into :mod:`civicstack.registers.stored` values."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from types import MappingProxyType
 from typing import Any
 
-import orjson
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -24,16 +21,11 @@ from civicstack._crypto import (
     sha256_digest,
 )
 from civicstack.errors import CivicError
-from civicstack.registers import (
-    Item,
-    Record,
-    Scope,
-    TreeHead,
-)
+from civicstack.registers import DEFAULT_LIMITS, Entry, Scope, TreeHead
 from civicstack.registers.canonical import HASH_PREFIX
 from civicstack.registers.datatypes import NAME_RE
-from civicstack.registers.entries import Entry
-from civicstack.registers.schema import KEY_RE, MAX_KEY_LENGTH
+from civicstack.registers.schema import KEY_RE
+from civicstack.registers.stored import RecordRow, StoredHead, split_hashes
 from civicstack.stores.db import metadata
 
 registers_table = Table(
@@ -111,21 +103,20 @@ tokens_table = Table(
     Column("created_at", BigInteger, nullable=False),
 )
 
-#: Records or entries one page may hold.
-MAX_PAGE = 1000
-#: Register names are log-name segments (C2SP origins stay short).
-MAX_NAME = 64
 USER, SYSTEM = 0, 1
 SCOPES = {Scope.USER: USER, Scope.SYSTEM: SYSTEM}
 _HASH_BYTES = 32
 CHUNK = 500
 KEY_AAD = b"civicstack/register-log-key/v1\x00"
-TOKEN_PREFIX = "civic_reg_"  # noqa: S105 - a prefix, not a secret
 
 
 def check_register_name(name: str) -> str:
     """Return ``name`` if it can name a register here, else raise ``not_found``."""
-    if not isinstance(name, str) or len(name) > MAX_NAME or NAME_RE.fullmatch(name) is None:
+    if (
+        not isinstance(name, str)
+        or len(name) > DEFAULT_LIMITS.max_name_length
+        or NAME_RE.fullmatch(name) is None
+    ):
         raise CivicError("not_found", f"no register {name[:80]!r}")
     return name
 
@@ -133,21 +124,12 @@ def check_register_name(name: str) -> str:
 def is_key(key: str) -> bool:
     """Whether ``key`` could name a record (what is not a key is in no table, and is never sent
     to the database: PostgreSQL refuses strings holding NUL, for one)."""
-    return len(key) <= MAX_KEY_LENGTH and KEY_RE.fullmatch(key) is not None
+    return len(key) <= DEFAULT_LIMITS.max_key_length and KEY_RE.fullmatch(key) is not None
 
 
 def digest(item_hash: str) -> bytes:
     """The 32 bytes of a ``sha-256:<hex>`` item hash."""
     return bytes.fromhex(item_hash[len(HASH_PREFIX) :])
-
-
-def hash_text(digest: bytes) -> str:
-    """The ``sha-256:<hex>`` form of 32 hash bytes."""
-    return HASH_PREFIX + digest.hex()
-
-
-def _split_hashes(blob: bytes) -> tuple[str, ...]:
-    return tuple(hash_text(blob[i : i + _HASH_BYTES]) for i in range(0, len(blob), _HASH_BYTES))
 
 
 def range_bytes(head: TreeHead) -> bytes:
@@ -165,42 +147,6 @@ def tree_head(size: int, blob: bytes) -> TreeHead:
 def value_key(value: str) -> bytes:
     """The search index's key for a field value: a 128-bit SHA-256 prefix."""
     return sha256_digest(value.encode("utf-8"))[:16]
-
-
-def stored_item(item_hash: str, canonical: bytes) -> Item:
-    """An item read back from the database (written canonical and hashed: not re-checked)."""
-    parsed: dict[str, Any] = orjson.loads(canonical)
-    fields = {k: v if isinstance(v, str) else tuple(v) for k, v in parsed.items()}
-    return Item(item_hash, canonical, MappingProxyType(fields))
-
-
-def _stored_items(hashes: Sequence[str], blob: bytes) -> tuple[Item, ...]:
-    # Canonical JSON escapes every newline, so a newline separates the items of a record.
-    return tuple(stored_item(h, c) for h, c in zip(hashes, blob.split(b"\n"), strict=True))
-
-
-@dataclass(frozen=True)
-class StoredHead:
-    """A register's row: identity, sizes, roots, and the name of its log."""
-
-    id: int
-    name: str
-    log_name: str
-    user_count: int
-    system_count: int
-    size: int
-    record_count: int
-    root: bytes
-    log_root: bytes
-
-    @property
-    def etag(self) -> str:
-        """A strong ETag for every representation of the register at this state.
-
-        An append-only register changes exactly when its log grows, so the log size and root
-        identify its state (RFC 9110 §8.8.3: a validator per state, not per byte).
-        """
-        return f'"{self.size}-{self.log_root.hex()[:16]}"'
 
 
 HEAD_COLUMNS = "id, name, log_name, user_count, system_count, size, record_count, root, log_root"
@@ -221,32 +167,6 @@ def head_of(row: Sequence[Any]) -> StoredHead:
     )
 
 
-@dataclass(frozen=True)
-class RecordRow:
-    """A record as stored: its entry and the canonical bytes of its items (newline-joined)."""
-
-    entry: Entry
-    items: bytes
-
-    def record(self) -> Record:
-        """The domain record (items parsed)."""
-        return Record(self.entry, _stored_items(self.entry.item_hashes, self.items))
-
-    def items_json(self) -> bytes:
-        """The items as a JSON array, spliced from their canonical bytes (no parse)."""
-        return b"[" + self.items.replace(b"\n", b",") + b"]"
-
-
-@dataclass(frozen=True)
-class DanglingRecord:
-    """A link accepted at import although it named nothing (GOV.UK history)."""
-
-    entry_number: int
-    field: str
-    target: str
-    line: int | None
-
-
 def record_row(key: str, scope: int, row: Sequence[Any]) -> RecordRow:
     # row: position, number, timestamp, item_hashes, items
     """A :class:`RecordRow` from a row of :data:`RECORD_COLUMNS`."""
@@ -255,7 +175,7 @@ def record_row(key: str, scope: int, row: Sequence[Any]) -> RecordRow:
         int(row[1]),
         key,
         str(row[2]),
-        _split_hashes(bytes(row[3])),
+        split_hashes(bytes(row[3])),
         int(row[0]),
     )
     return RecordRow(entry, bytes(row[4]))
@@ -269,7 +189,7 @@ def entry_of(row: Sequence[Any]) -> Entry:
         int(row[2]),
         str(row[3]),
         str(row[4]),
-        _split_hashes(bytes(row[5])),
+        split_hashes(bytes(row[5])),
         int(row[0]),
     )
 

@@ -1,15 +1,33 @@
-"""Registers as the domain sees them inside one write transaction: staged, checked, applied."""
+"""Registers as the domain sees them inside one write transaction: staged, checked, applied.
+
+:class:`RegisterLogs` opens each register's log (with its sealed key) and appends to it;
+:class:`StoreCatalogue` is the catalogue rules' storage for one transaction, and
+:class:`StoredRegister` one register in it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Set
+from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from civicstack._crypto import (
+    MERKLE_EMPTY_ROOT,
+    PrivateKey,
+    aead_decrypt,
+    aead_encrypt,
+    b64url_decode,
+    b64url_encode,
+    generate_private_jwk,
+    json_dumps,
+    json_object_strict,
+)
 from civicstack.errors import CivicError, InputError
+from civicstack.log import NoteSigner
 from civicstack.registers import (
+    DEFAULT_LIMITS,
     Changeset,
     Item,
     LinkedRegisters,
@@ -21,28 +39,87 @@ from civicstack.registers import (
 )
 from civicstack.registers.datatypes import NAME_RE
 from civicstack.registers.entries import Entry
-from civicstack.stores.db import Fetch
+from civicstack.registers.stored import StoredHead, stored_item
+from civicstack.stores.db import DirectReads, Fetch
+from civicstack.stores.log import LogStore
 from civicstack.stores.registers._rows import (
     CHUNK,
     HEAD_COLUMNS,
-    MAX_NAME,
+    KEY_AAD,
     RECORD_COLUMNS,
     SCOPES,
     SYSTEM,
     USER,
-    StoredHead,
     digest,
     head_of,
     is_key,
     range_bytes,
     record_row,
-    stored_item,
     tree_head,
     value_key,
 )
 
-if TYPE_CHECKING:
-    from civicstack.stores.registers._store import RegisterStore
+
+class RegisterLogs:
+    """Each register's row and log: created with a fresh Ed25519 key sealed under the platform's
+    master key (AES-256-GCM), and appended to with that key unsealed once per process."""
+
+    def __init__(
+        self,
+        logs: LogStore,
+        reads: DirectReads,
+        master_key: Callable[[], bytes],
+        origin_prefix: str,
+    ) -> None:
+        self.logs = logs
+        self.reads = reads
+        self._master_key = master_key
+        self.origin_prefix = origin_prefix
+        self._signers: dict[str, NoteSigner] = {}
+
+    def create(self, conn: Connection, name: str) -> StoredHead:
+        """Insert a new register's row and create its log with a fresh sealed key."""
+        log_name = f"registers/{name}"
+        jwk = generate_private_jwk("EdDSA")
+        signer = NoteSigner(f"{self.origin_prefix}/registers/{name}", PrivateKey.from_jwk(jwk))
+        sealed = b64url_encode(
+            aead_encrypt(self._master_key(), json_dumps(jwk), KEY_AAD + log_name.encode())
+        )
+        try:
+            self.logs.create_log(log_name, signer, conn=conn)
+        except CivicError as exc:
+            if exc.code == "log_exists":
+                raise CivicError("conflict", f"register {name!r} exists") from exc
+            raise
+        row = conn.exec_driver_sql(
+            self.reads.sql(
+                "INSERT INTO reg_registers (name, log_name, sealed_key, user_count, system_count,"
+                " size, record_count, govuk_range, log_range, root, log_root)"
+                " VALUES (?, ?, ?, 0, 0, 0, 0, ?, ?, ?, ?) RETURNING id"
+            ),
+            (name, log_name, sealed, b"", b"", MERKLE_EMPTY_ROOT, MERKLE_EMPTY_ROOT),
+        ).scalar_one()
+        self._signers[log_name] = signer
+        return StoredHead(
+            int(row), name, log_name, 0, 0, 0, 0, MERKLE_EMPTY_ROOT, MERKLE_EMPTY_ROOT
+        )
+
+    def append(self, conn: Connection, head: StoredHead, leaves: Sequence[bytes]) -> range:
+        """Append ``leaves`` to the register's log with a new signed checkpoint (in ``conn``)."""
+        return self.logs.append_in(conn, head.log_name, leaves, self._signer(conn, head))
+
+    def _signer(self, conn: Connection, head: StoredHead) -> NoteSigner:
+        signer = self._signers.get(head.log_name)
+        if signer is None:
+            rows = self.reads.fetcher(conn)(
+                "SELECT sealed_key FROM reg_registers WHERE id = ?", (head.id,)
+            )
+            blob = b64url_decode(str(rows[0][0]))
+            plain = aead_decrypt(self._master_key(), blob, KEY_AAD + head.log_name.encode())
+            key = PrivateKey.from_jwk(json_object_strict(plain))
+            origin = self.logs.head(head.log_name).origin
+            signer = self._signers[head.log_name] = NoteSigner(origin, key)
+        return signer
 
 
 class StoredRegister:
@@ -157,9 +234,9 @@ class StoredRegister:
             raise CivicError("conflict", "the register changed since this batch was staged")
         if not changes.entries:
             return
-        store = self._catalogue.store
+        logs = self._catalogue.logs
         if self.row is None:
-            self.row = store._create_row(self._catalogue.conn, self.name)
+            self.row = logs.create(self._catalogue.conn, self.name)
         row = self.row
         self._write_items_and_entries(row.id, changes)
         new_keys = self._write_records(row.id, changes)
@@ -187,9 +264,7 @@ class StoredRegister:
         if moved.rowcount != 1:
             raise CivicError("conflict", f"register {self.name!r} changed during the write")
         # The same leaves in the register's log, with a new signed checkpoint.
-        appended = store.logs.append_in(
-            self._catalogue.conn, row.log_name, changes.log_leaves(), store._signer(row)
-        )
+        appended = logs.append(self._catalogue.conn, row, changes.log_leaves())
         if appended.start != changes.base.size:
             raise CivicError(
                 "internal_error", f"register {self.name!r} and its log disagree on their size"
@@ -199,8 +274,7 @@ class StoredRegister:
         self._schema = None
 
     def _execute(self, sql: str, params: Any) -> Any:
-        conn = self._catalogue.conn
-        return conn.exec_driver_sql(self._catalogue.store._reads.sql(sql), params)
+        return self._catalogue.execute(sql, params)
 
     def _write_items_and_entries(self, rid: int, changes: Changeset) -> None:
         # Each item with the position of the first entry naming it (RSF exports stream by it).
@@ -328,17 +402,22 @@ def _index_values(items: Iterable[Item]) -> set[tuple[str, bytes]]:
 class StoreCatalogue(LinkedRegisters[StoredRegister]):
     """The catalogue rules over the registers of one write transaction."""
 
-    def __init__(self, store: RegisterStore, conn: Connection) -> None:
+    def __init__(self, logs: RegisterLogs, conn: Connection) -> None:
         super().__init__()
-        self.store = store
+        self.logs = logs
         self.conn = conn
-        self.fetch: Fetch = store._reads.fetcher(conn)
+        self._reads = logs.reads
+        self.fetch: Fetch = logs.reads.fetcher(conn)
         self._held: dict[str, StoredRegister | None] = {}
+
+    def execute(self, sql: str, params: Any) -> Any:
+        """Run one write statement (``?`` placeholders) in this transaction."""
+        return self.conn.exec_driver_sql(self._reads.sql(sql), params)
 
     def lock(self, names: Iterable[str]) -> None:
         """Lock the rows of the registers this transaction writes, in name order."""
         wanted = sorted(set(names))
-        if not wanted or self.store._reads.sqlite:
+        if not wanted or self._reads.sqlite:
             return  # SQLite's BEGIN IMMEDIATE holds the only write lock already
         marks = ", ".join("?" * len(wanted))
         self.fetch(
@@ -348,7 +427,7 @@ class StoreCatalogue(LinkedRegisters[StoredRegister]):
 
     def lookup(self, name: str) -> StoredRegister | None:
         """The register called ``name`` as this transaction sees it."""
-        if len(name) > MAX_NAME or NAME_RE.fullmatch(name) is None:
+        if len(name) > DEFAULT_LIMITS.max_name_length or NAME_RE.fullmatch(name) is None:
             return None  # a link's prefix may be anything; no register has such a name
         if name not in self._held:
             rows = self.fetch(
@@ -367,8 +446,9 @@ class StoreCatalogue(LinkedRegisters[StoredRegister]):
 
     def new_register(self, name: str) -> StoredRegister:
         """A register to be created by this transaction."""
-        if len(name) > MAX_NAME:
-            raise InputError("invalid_schema", f"register names are at most {MAX_NAME} characters")
+        longest = DEFAULT_LIMITS.max_name_length
+        if len(name) > longest:
+            raise InputError("invalid_schema", f"register names are at most {longest} characters")
         return StoredRegister(self, None, name)
 
     def applied(self, name: str, register: StoredRegister) -> None:

@@ -31,7 +31,7 @@ from civicstack.registers.synthetic import (
     synthetic_marker,
     synthetic_registers,
 )
-from civicstack.stores.registers import RegisterStore
+from civicstack.services.registers.service import Registers
 
 __all__ = ["SEED", "SeedReport", "default_archive", "seed_registers"]
 
@@ -70,7 +70,7 @@ def _compatible(ours: Field, theirs: Field) -> bool:
 
 
 def seed_registers(
-    store: RegisterStore,
+    registers: Registers,
     *,
     archive: Path | None,
     now: int,
@@ -80,13 +80,13 @@ def seed_registers(
     report = SeedReport(archive=archive)
     if archive is not None and not archive.is_dir():
         raise CivicError("io_error", f"the registers archive {archive} is not a directory")
-    held = {head.name for head in store.heads()}
+    held = {head.name for head in registers.heads()}
     # 1. The archive, or the bare metadata registers.
     if archive is not None:
         sources = {p.stem: p for p in sorted(archive.glob("*.rsf"))}
         missing = {name: path for name, path in sources.items() if name not in held}
         if missing:
-            changes = store.import_rsf(
+            changes = registers.import_rsf(
                 {name: path.read_bytes() for name, path in missing.items()},
                 unsafe_allow_dangling_links=True,
             )
@@ -96,31 +96,31 @@ def seed_registers(
             }
             held |= set(missing)
     if not held & set(METADATA_REGISTERS):
-        store.create_metadata_registers(now=now)
+        registers.create_metadata_registers(now=now)
         held |= set(METADATA_REGISTERS)
     # 2. The synthetic registers, linked to what the archive holds.
     wanted = ("address", "company", "licensed-labour-provider", "gp-practice")
     if all(name in held for name in wanted):
         return report
-    registers = synthetic_registers(
+    synthetic = synthetic_registers(
         rng=random.Random(SEED),  # noqa: S311 - reproducible demo data, not secrets
-        local_authorities=_local_authorities(store, held),
-        ccgs=_current_keys(store, "clinical-commissioning-group", held),
+        local_authorities=_local_authorities(registers, held),
+        ccgs=_current_keys(registers, "clinical-commissioning-group", held),
         sizes=sizes,
     )
-    for register in registers:
+    for register in synthetic:
         if register.name in held:
             continue
         fields = []
         for ours in register.fields:
             # Fields are shared across registers: reuse the field register's definition.
-            theirs = store.field(ours.name)
+            theirs = registers.field(ours.name)
             if theirs is not None and not _compatible(ours, theirs):
                 raise CivicError(
                     "conflict", f"field {ours.name!r} is defined otherwise in the field register"
                 )
             fields.append(theirs or ours)
-        store.create_register(
+        registers.create_register(
             register.name,
             fields,
             now=now,
@@ -137,25 +137,25 @@ def seed_registers(
     return report
 
 
-def _current_keys(store: RegisterStore, name: str, held: set[str]) -> list[str]:
+def _current_keys(registers: Registers, name: str, held: set[str]) -> list[str]:
     if name not in held:
         return []
-    head = store.head(name)
+    head = registers.head(name)
     keys: list[str] = []
     after: str | None = None
-    while page := store.records(head, after=after, limit=1000):
+    while page := registers.records(head, after=after, limit=1000):
         keys += [r.entry.key for r in page if "end-date" not in r.record().item.fields]
         after = page[-1].entry.key
     return keys
 
 
-def _local_authorities(store: RegisterStore, held: set[str]) -> list[tuple[str, str]]:
+def _local_authorities(registers: Registers, held: set[str]) -> list[tuple[str, str]]:
     if "local-authority-eng" not in held:
         return []
-    head = store.head("local-authority-eng")
+    head = registers.head("local-authority-eng")
     out: list[tuple[str, str]] = []
     after: str | None = None
-    while page := store.records(head, after=after, limit=1000):
+    while page := registers.records(head, after=after, limit=1000):
         for row in page:
             item = row.record().item
             if "end-date" not in item.fields and item.get("local-authority-type") in _LOWER_TIER:

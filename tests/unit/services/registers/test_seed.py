@@ -19,10 +19,11 @@ from civicstack.registers.synthetic import (
     synthetic_marker,
     synthetic_registers,
 )
+from civicstack.services.registers import SEED, Registers, seed_registers
+from civicstack.services.registers.seed import default_archive
 from civicstack.stores.db import create_engine, upgrade
 from civicstack.stores.log import LogStore
 from civicstack.stores.registers import RegisterStore
-from civicstack.stores.registers_seed import SEED, default_archive, seed_registers
 from tests.conftest import SHARED, shared_path
 
 NOW = 1_767_225_600
@@ -41,6 +42,10 @@ def store(database_url: str) -> Iterator[RegisterStore]:
     s.close()
     logs.close()
     engine.dispose()
+
+
+def _no_admin(token: str | None) -> None:
+    raise AssertionError("seeding needs no admin token")
 
 
 def test_synthetic_registers_are_deterministic_and_valid() -> None:
@@ -113,7 +118,9 @@ def test_seeding_imports_the_archive_and_links_the_synthetic_registers(
     """The archive (with its 36 reported dangling links) and four linked synthetic registers;
     a second run changes nothing."""
     archive = shared_path("data", "gov-uk-registers-2021")
-    report = seed_registers(store, archive=archive, now=NOW, sizes=SMALL)
+    report = seed_registers(
+        Registers(store, admin_check=_no_admin), archive=archive, now=NOW, sizes=SMALL
+    )
     assert len(report.imported) == 51
     assert sum(report.dangling_links.values()) == 36
     assert report.created == list(SYNTHETIC)
@@ -137,7 +144,9 @@ def test_seeding_imports_the_archive_and_links_the_synthetic_registers(
         )[1]
         is not None
     )
-    again = seed_registers(store, archive=archive, now=NOW + 60, sizes=SMALL)
+    again = seed_registers(
+        Registers(store, admin_check=_no_admin), archive=archive, now=NOW + 60, sizes=SMALL
+    )
     assert (again.imported, again.created) == ([], [])
     assert {h.name: h for h in store.heads()} == heads
 
@@ -146,7 +155,9 @@ def test_seeding_without_an_archive_bootstraps_the_metadata_registers(
     store: RegisterStore,
 ) -> None:
     """With no archive the datatype, field and register registers describe the synthetic ones."""
-    report = seed_registers(store, archive=None, now=NOW, sizes=SMALL)
+    report = seed_registers(
+        Registers(store, admin_check=_no_admin), archive=None, now=NOW, sizes=SMALL
+    )
     assert report.imported == []
     names = {h.name for h in store.heads()}
     assert names == {"datatype", "field", "register", *SYNTHETIC}
