@@ -12,6 +12,10 @@ Tables (Alembic branch ``authorities``):
                        wrapped under the platform's key-encryption key
                        (:func:`civicstack._crypto.wrap_private_key`; the database never sees a
                        private key in clear).
+``trust_state``        one row: the trust version, a counter bumped in the same transaction as
+                       every change to the trust anchors (a root or a root's key, here) or to the
+                       trust statements (:mod:`.trust`), so a cached registry knows when to catch
+                       up.
 """
 
 from __future__ import annotations
@@ -87,6 +91,13 @@ authority_keys_table = Table(
     Column("created_at", BigInteger, nullable=False),
 )
 
+trust_state_table = Table(
+    "trust_state",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("version", BigInteger, nullable=False),
+)
+
 
 def check_slug(name: object, what: str = "a name") -> str:
     """A slug: 1-63 lower-case letters, digits and hyphens, starting with a letter or digit."""
@@ -107,6 +118,20 @@ def check_display_name(text: object) -> str:
     ):
         raise InputError("invalid_request", "a display name is 1-256 printable characters")
     return text
+
+
+def bump_trust_version(conn: Connection) -> int:
+    """Advance the trust version inside the caller's write transaction; return the new one."""
+    conn.execute(
+        update(trust_state_table)
+        .where(trust_state_table.c.id == 1)
+        .values(version=trust_state_table.c.version + 1)
+    )
+    return int(
+        conn.execute(
+            select(trust_state_table.c.version).where(trust_state_table.c.id == 1)
+        ).scalar_one()
+    )
 
 
 # --- values ------------------------------------------------------------------------------------
@@ -226,8 +251,6 @@ class AuthorityStore:
             assert pk is not None
             self._insert_key(tx, int(pk[0]), name, key, now, active=True)
             if role == "root":
-                from civicstack.stores.trust import bump_trust_version
-
                 bump_trust_version(tx)  # the trust anchors changed
         return self.get(name, conn=conn)
 
@@ -273,8 +296,6 @@ class AuthorityStore:
             )
             self._insert_key(conn, int(row.id), name, key, now, active=True)
             if row.role == "root":
-                from civicstack.stores.trust import bump_trust_version
-
                 bump_trust_version(conn)
         return self.get(name).active_key
 

@@ -5,8 +5,10 @@ Tables (Alembic branch ``authorities``):
 ``trust_statements``   every signed statement of :mod:`civicstack.trust` (accreditations,
                        revocations, relying-party registrations, suspensions), in the order it was
                        added: the order in which a :class:`TrustRegistry` re-verifies them.
-``trust_state``        one row: a version counter bumped in the same transaction as every change
-                       to the statements or to the roots' keys (:mod:`.authorities`).
+
+The version counter they are read against (``trust_state``, bumped in the same transaction as
+every change to the statements or to the roots' keys) is defined with the roots' keys, in
+:mod:`.authorities`.
 
 The registry is rebuilt from the statements and cached per process; a process checks the
 version (one primary-key read) and catches up when another process (a worker of ``civic up``,
@@ -32,12 +34,17 @@ from sqlalchemy import (
     func,
     insert,
     select,
-    update,
 )
 from sqlalchemy.engine import Connection, Engine
 
 from civicstack.errors import CivicError
-from civicstack.stores.authorities import authorities_table, load_keys, maybe_transaction
+from civicstack.stores.authorities import (
+    authorities_table,
+    bump_trust_version,
+    load_keys,
+    maybe_transaction,
+    trust_state_table,
+)
 from civicstack.stores.db import metadata
 from civicstack.trust import (
     TYP_ACCREDITATION,
@@ -65,26 +72,6 @@ trust_statements_table = Table(
     Column("added_at", BigInteger, nullable=False),
     sqlite_autoincrement=True,
 )
-trust_state_table = Table(
-    "trust_state",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=False),
-    Column("version", BigInteger, nullable=False),
-)
-
-
-def bump_trust_version(conn: Connection) -> int:
-    """Advance the trust version inside the caller's write transaction; return the new one."""
-    conn.execute(
-        update(trust_state_table)
-        .where(trust_state_table.c.id == 1)
-        .values(version=trust_state_table.c.version + 1)
-    )
-    return int(
-        conn.execute(
-            select(trust_state_table.c.version).where(trust_state_table.c.id == 1)
-        ).scalar_one()
-    )
 
 
 def _describe(statement: Statement) -> tuple[str, str, str]:
