@@ -52,8 +52,8 @@ from civicstack.trust import (
     TYP_REVOCATION,
     TYP_SUSPENSION,
     Accreditation,
+    AccreditationRevocation,
     RelyingPartyRegistration,
-    Revocation,
     RootAuthority,
     Statement,
     TrustRegistry,
@@ -78,7 +78,7 @@ def _describe(statement: Statement) -> tuple[str, str, str]:
     """``(typ, iss, sub)`` of a statement."""
     if isinstance(statement, Accreditation):
         return TYP_ACCREDITATION, statement.accreditor, statement.authority
-    if isinstance(statement, Revocation):
+    if isinstance(statement, AccreditationRevocation):
         return TYP_REVOCATION, statement.revoker, statement.authority
     if isinstance(statement, RelyingPartyRegistration):
         return TYP_REGISTRATION, statement.registrar, statement.relying_party

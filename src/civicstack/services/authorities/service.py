@@ -25,10 +25,10 @@ from civicstack.stores.status_lists import StatusListStore
 from civicstack.stores.trust import TrustStore
 from civicstack.trust import (
     Accreditation,
+    AccreditationRevocation,
     Authority,
     Purpose,
     RelyingPartyRegistration,
-    Revocation,
     Suspension,
     TrustRegistry,
     sign_accreditation,
@@ -295,7 +295,7 @@ class Authorities(CredentialIssuing):
 
     def revoke_accreditation(
         self, name: str, *, by: str | None = None, reason: str | None = None
-    ) -> tuple[Revocation, ...]:
+    ) -> tuple[AccreditationRevocation, ...]:
         """Revoke every standing accreditation of ``name`` that ``by`` (default: the root, which
         may revoke any) can revoke. ``not_found`` when there is none."""
         now = self.clock.now()
@@ -314,12 +314,12 @@ class Authorities(CredentialIssuing):
             raise CivicError(
                 "not_found", f"{name} has no accreditation {by or 'the root'} can revoke"
             )
-        out: list[Revocation] = []
+        out: list[AccreditationRevocation] = []
         for acc in accreditations:
             statement = self.trust.add(
                 sign_revocation(signer, acc, now=now, reason=reason), now=now
             )
-            if isinstance(statement, Revocation):
+            if isinstance(statement, AccreditationRevocation):
                 out.append(statement)
         return tuple(out)
 
