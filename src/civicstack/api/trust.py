@@ -34,7 +34,6 @@ from civicstack.errors import CivicError, VerificationError
 from civicstack.openid4vp import client_id_for
 from civicstack.platform import Platform
 from civicstack.services.authorities import MAX_VALIDITY_DAYS
-from civicstack.stores.authorities import HostedAuthority
 from civicstack.trust import (
     Accreditation,
     AccreditationRevocation,
@@ -45,6 +44,7 @@ from civicstack.trust import (
     TrustRegistry,
 )
 from civicstack.trust.fields import scope_json
+from civicstack.trust.parties import HostedAuthority
 
 SUMMARY = (
     "The trust registry: the root, accredited authorities, relying-party registrations, "

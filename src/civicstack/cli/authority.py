@@ -24,9 +24,9 @@ from civicstack.cli._output import JsonOption, console, emit
 from civicstack.cli.wallet import type_name, when
 from civicstack.credential_types import CREDENTIAL_TYPES
 from civicstack.errors import CivicError, InputError
-from civicstack.stores.authorities import HostedAuthority
 from civicstack.stores.status_lists import IssuedRecord, State
 from civicstack.trust import Accreditation, Purpose, RelyingPartyRegistration
+from civicstack.trust.parties import HostedAuthority
 from civicstack.wallet import Wallet
 
 app = typer.Typer(help="Root, authorities and relying parties: accredit, register, issue, revoke.")

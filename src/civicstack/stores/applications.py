@@ -39,7 +39,7 @@ from sqlalchemy.engine import Connection, Engine
 from civicstack._crypto import json_dumps, json_loads_strict
 from civicstack.errors import CivicError
 from civicstack.openid4vci.applications import Application, DocumentRef, Finding, Status
-from civicstack.stores.authorities import authorities_table, check_slug
+from civicstack.stores.authorities import authorities_table
 from civicstack.stores.db import metadata, write_transaction
 from civicstack.stores.issuance import (
     RowSealer,
@@ -47,6 +47,7 @@ from civicstack.stores.issuance import (
     issuance_offers_table,
     issuer_id,
 )
+from civicstack.trust.parties import check_slug
 
 issuance_applications_table = Table(
     "issuance_applications",

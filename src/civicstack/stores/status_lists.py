@@ -54,8 +54,9 @@ from sqlalchemy.engine import Connection, Engine
 from civicstack._crypto import sha256_digest
 from civicstack.errors import CivicError, InputError
 from civicstack.status import INVALID, SUSPENDED, VALID, StatusList
-from civicstack.stores.authorities import authorities_table, check_slug, maybe_transaction
+from civicstack.stores.authorities import authorities_table, maybe_transaction
 from civicstack.stores.db import metadata, write_transaction
+from civicstack.trust.parties import check_slug
 
 State = Literal["valid", "revoked", "suspended"]
 STATE_VALUES: dict[State, int] = {"valid": VALID, "revoked": INVALID, "suspended": SUSPENDED}

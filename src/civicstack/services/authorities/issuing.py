@@ -25,9 +25,9 @@ from civicstack.errors import InputError
 from civicstack.services.authorities.status_lists import StatusListPublishing
 from civicstack.services.authorities.validity import DEFAULT_VALIDITY_DAYS, validity_seconds
 from civicstack.status import status_reference
-from civicstack.stores.authorities import HostedAuthority
 from civicstack.stores.status_lists import IssuedRecord, State
 from civicstack.stores.trust import TrustStore
+from civicstack.trust.parties import HostedAuthority
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection

@@ -14,12 +14,7 @@ from civicstack._crypto import Alg, PrivateKey, PublicKey
 from civicstack.errors import CivicError, InputError
 from civicstack.services.authorities.issuing import CredentialIssuing
 from civicstack.services.authorities.validity import DEFAULT_VALIDITY_DAYS, validity_seconds
-from civicstack.stores.authorities import (
-    AuthorityStore,
-    HostedAuthority,
-    Role,
-    check_slug,
-)
+from civicstack.stores.authorities import AuthorityStore
 from civicstack.stores.db import write_transaction
 from civicstack.stores.status_lists import StatusListStore
 from civicstack.stores.trust import TrustStore
@@ -37,6 +32,7 @@ from civicstack.trust import (
     sign_suspension,
 )
 from civicstack.trust.fields import TYP_REVOCATION
+from civicstack.trust.parties import HostedAuthority, Role, check_slug
 from civicstack.trust.statements import read_statement
 from civicstack.types import Clock
 

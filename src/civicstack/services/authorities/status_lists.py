@@ -13,8 +13,9 @@ import re
 from civicstack.errors import CivicError
 from civicstack.services.authorities.validity import DAY
 from civicstack.status import sign_status_list_token
-from civicstack.stores.authorities import AuthorityStore, HostedAuthority
+from civicstack.stores.authorities import AuthorityStore
 from civicstack.stores.status_lists import StatusListStore
+from civicstack.trust.parties import HostedAuthority
 from civicstack.types import Clock, Fetcher
 
 STATUS_TTL = 300

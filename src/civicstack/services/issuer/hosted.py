@@ -22,9 +22,9 @@ from civicstack.openid4vci.metadata import (
 from civicstack.services.authorities import Authorities
 from civicstack.services.issuer.values import DEFAULT_INTERVAL
 from civicstack.stores.applications import ApplicationStore
-from civicstack.stores.authorities import HostedAuthority
 from civicstack.stores.issuance import IssuanceStore
 from civicstack.stores.status_lists import IssuedRecord, State
+from civicstack.trust.parties import HostedAuthority
 from civicstack.types import Clock
 
 

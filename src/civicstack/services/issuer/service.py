@@ -30,8 +30,8 @@ from civicstack.services.issuer.values import (
     NOTIFICATION_EVENTS,
     IssuerResponse,
 )
-from civicstack.stores.authorities import HostedAuthority
 from civicstack.stores.issuance import OfferRecord
+from civicstack.trust.parties import HostedAuthority
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection

@@ -16,11 +16,12 @@ from sqlalchemy.engine import Connection, Engine
 from civicstack._crypto import json_loads_strict
 from civicstack.errors import CivicError, InputError
 from civicstack.openid4vci.offers import TxCode
-from civicstack.stores.authorities import authorities_table, check_slug
+from civicstack.stores.authorities import authorities_table
 from civicstack.stores.db import write_transaction
 from civicstack.stores.issuance.records import OfferRecord, OfferState
 from civicstack.stores.issuance.sealing import RowSealer
 from civicstack.stores.issuance.tables import check_row_id, issuance_offers_table, issuer_id
+from civicstack.trust.parties import check_slug
 
 
 class OfferStore:
