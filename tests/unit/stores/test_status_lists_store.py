@@ -16,8 +16,8 @@ from civicstack.credential_types import PID_VCT, RIGHT_TO_WORK_VCT
 from civicstack.credentials import inspect, present_credential
 from civicstack.errors import CivicError
 from civicstack.platform import Platform
-from civicstack.status import INVALID, SUSPENDED, VALID, verify_status_list_token
-from civicstack.stores.status_lists import StatusListStore, issued_credentials_table, permute
+from civicstack.status import INVALID, SUSPENDED, VALID, permute, verify_status_list_token
+from civicstack.stores.status_lists import StatusListStore, issued_credentials_table
 from civicstack.testing import FixedClock, InMemoryFetcher
 from tests.unit.stores.conftest import BASE, build_world, make_platform
 

@@ -21,9 +21,9 @@ from civicstack.openid4vci.metadata import (
 )
 from civicstack.services.authorities import Authorities
 from civicstack.services.issuer.values import DEFAULT_INTERVAL
+from civicstack.status import CredentialState, IssuedRecord
 from civicstack.stores.applications import ApplicationStore
 from civicstack.stores.issuance import IssuanceStore
-from civicstack.stores.status_lists import IssuedRecord, State
 from civicstack.trust.parties import HostedAuthority
 from civicstack.types import Clock
 
@@ -130,8 +130,21 @@ class HostedIssuers:
         self.issuer(name)
         return self.authorities.credentials(name)
 
-    def set_status(self, name: str, credential_id: str, state: State) -> IssuedRecord:
-        """Revoke, suspend or reinstate one of ``name``'s credentials (a status bit flip)."""
+    def revoke_credential(self, name: str, credential_id: str) -> IssuedRecord:
+        """Revoke one of ``name``'s credentials, for good."""
+        return self.set_status(name, credential_id, "revoked")
+
+    def suspend_credential(self, name: str, credential_id: str) -> IssuedRecord:
+        """Suspend one of ``name``'s credentials (reversible)."""
+        return self.set_status(name, credential_id, "suspended")
+
+    def reinstate_credential(self, name: str, credential_id: str) -> IssuedRecord:
+        """Lift the suspension of one of ``name``'s credentials."""
+        return self.set_status(name, credential_id, "valid")
+
+    def set_status(self, name: str, credential_id: str, state: CredentialState) -> IssuedRecord:
+        """Revoke, suspend or reinstate one of ``name``'s credentials by the state's name (a
+        status bit flip); ``not_found`` for a credential another issuer issued."""
         self.issuer(name)
         record = self.authorities.credential(credential_id)
         if record.authority != name:
