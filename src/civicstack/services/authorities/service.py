@@ -120,6 +120,10 @@ class Authorities(CredentialIssuing):
         """The party named ``name``; ``unknown_authority`` otherwise."""
         return self.store.get(name)
 
+    def by_identifier(self, identifier: str) -> HostedAuthority | None:
+        """The party whose identifier is ``identifier``, or None."""
+        return self.store.by_identifier(identifier)
+
     def list(self, role: Role | None = None) -> tuple[HostedAuthority, ...]:
         """Every party (of ``role``), oldest first."""
         return self.store.list(role)

@@ -20,10 +20,9 @@ from civicstack.openid4vci.metadata import (
     jwt_vc_issuer_metadata,
 )
 from civicstack.services.authorities import Authorities
-from civicstack.services.issuer.values import DEFAULT_INTERVAL
+from civicstack.services.issuer.lifetimes import DEFAULT_INTERVAL
+from civicstack.services.issuer.storage import ApplicationReader, IssuanceRecords
 from civicstack.status import CredentialState, IssuedRecord
-from civicstack.stores.applications import ApplicationStore
-from civicstack.stores.issuance import IssuanceStore
 from civicstack.trust.parties import HostedAuthority
 from civicstack.types import Clock
 
@@ -35,8 +34,8 @@ class HostedIssuers:
         self,
         *,
         authorities: Authorities,
-        store: IssuanceStore,
-        applications: ApplicationStore,
+        store: IssuanceRecords,
+        applications: ApplicationReader,
         key: Callable[[], bytes],
         base_url: str,
         clock: Clock,
@@ -64,7 +63,7 @@ class HostedIssuers:
 
     def by_identifier(self, identifier: str) -> HostedAuthority:
         """The issuer whose Credential Issuer Identifier is ``identifier``."""
-        hosted = self.authorities.store.by_identifier(identifier)
+        hosted = self.authorities.by_identifier(identifier)
         if hosted is None or hosted.role != "authority":
             raise CivicError("not_found", f"no credential issuer {identifier!r} here")
         return hosted
