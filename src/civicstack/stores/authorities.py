@@ -124,6 +124,12 @@ class AuthorityStore:
         self.engine = engine
         self._kek = kek
 
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A write transaction for a caller that spans this store and the trust statements'."""
+        with write_transaction(self.engine) as conn:
+            yield conn
+
     def create(
         self,
         name: str,

@@ -59,6 +59,7 @@ from civicstack.trust import (
     TrustRegistry,
 )
 from civicstack.trust.fields import MAX_ID_CHARS, MAX_NAME_CHARS
+from civicstack.trust.parties import no_root_authority
 
 trust_statements_table = Table(
     "trust_statements",
@@ -141,9 +142,7 @@ class TrustStore:
             return cached.registry
         roots = _roots(conn)
         if not roots:
-            raise CivicError(
-                "no_root_authority", "no root authority yet: run `civic authority init`"
-            )
+            raise no_root_authority()
         roots_key = tuple(sorted((r.id, r.name, r.keys.thumbprints()) for r in roots))
         if cached is not None and cached.roots == roots_key:
             registry, after = cached.registry, cached.seq

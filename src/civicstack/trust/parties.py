@@ -4,7 +4,8 @@ A :class:`HostedAuthority` is one of them as the platform knows it: a slug ``nam
 URLs and commands), the ``identifier`` that is the ``iss``/``sub`` of everything it signs, a
 display name, its :data:`Role` and its :class:`AuthorityKey` s (public parts only; the private
 keys stay wrapped in the store). The checks here are the rules a new party must meet before it is
-recorded, wherever it is recorded from.
+recorded, wherever it is recorded from, and how long what it signs (accreditations,
+registrations, credentials) may stay valid.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from civicstack.trust.fields import MAX_NAME_CHARS, check_authority_id, check_id
 
 Role = Literal["root", "authority", "relying_party"]
 ROLES: tuple[Role, ...] = ("root", "authority", "relying_party")
+DAY = 86_400
+DEFAULT_VALIDITY_DAYS = 365
+MAX_VALIDITY_DAYS = 20 * 366
 _SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -105,3 +109,15 @@ def check_new_party(name: str, *, identifier: str, display_name: str, role: Role
     if role not in ROLES:
         raise InputError("invalid_request", f"role must be one of {ROLES}")
     check_display_name(display_name)
+
+
+def validity_seconds(days: int) -> int:
+    """``days`` (1 to :data:`MAX_VALIDITY_DAYS`) in seconds; ``invalid_request`` otherwise."""
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_VALIDITY_DAYS:
+        raise InputError("invalid_request", f"validity is 1 to {MAX_VALIDITY_DAYS} days")
+    return days * DAY
+
+
+def no_root_authority() -> CivicError:
+    """The error for anything that needs the trust anchor before one exists."""
+    return CivicError("no_root_authority", "no root authority yet: run `civic authority init`")

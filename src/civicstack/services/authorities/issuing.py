@@ -23,10 +23,9 @@ from civicstack.credential_types import (
 from civicstack.credentials import issue_credential
 from civicstack.errors import InputError
 from civicstack.services.authorities.status_lists import StatusListPublishing
-from civicstack.services.authorities.validity import DEFAULT_VALIDITY_DAYS, validity_seconds
+from civicstack.services.authorities.storage import TrustStatements
 from civicstack.status import CredentialState, IssuedRecord, status_reference
-from civicstack.stores.trust import TrustStore
-from civicstack.trust.parties import HostedAuthority
+from civicstack.trust.parties import DEFAULT_VALIDITY_DAYS, HostedAuthority, validity_seconds
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -55,7 +54,7 @@ class CredentialIssuing(StatusListPublishing):
     """How :class:`~civicstack.services.authorities.Authorities` issues credentials and changes
     their status; ``trust`` and the stores are the service's own."""
 
-    trust: TrustStore
+    trust: TrustStatements
 
     def issue(
         self,

@@ -13,11 +13,11 @@ from typing import Any, Literal, TypeVar
 from civicstack._crypto import Alg, PrivateKey, PublicKey
 from civicstack.errors import CivicError, InputError
 from civicstack.services.authorities.issuing import CredentialIssuing
-from civicstack.services.authorities.validity import DEFAULT_VALIDITY_DAYS, validity_seconds
-from civicstack.stores.authorities import AuthorityStore
-from civicstack.stores.db import write_transaction
-from civicstack.stores.status_lists import StatusListStore
-from civicstack.stores.trust import TrustStore
+from civicstack.services.authorities.storage import (
+    AuthorityRecords,
+    StatusRecords,
+    TrustStatements,
+)
 from civicstack.trust import (
     Accreditation,
     AccreditationRevocation,
@@ -32,7 +32,14 @@ from civicstack.trust import (
     sign_suspension,
 )
 from civicstack.trust.fields import TYP_REVOCATION
-from civicstack.trust.parties import HostedAuthority, Role, check_slug
+from civicstack.trust.parties import (
+    DEFAULT_VALIDITY_DAYS,
+    HostedAuthority,
+    Role,
+    check_slug,
+    no_root_authority,
+    validity_seconds,
+)
 from civicstack.trust.statements import read_statement
 from civicstack.types import Clock
 
@@ -45,9 +52,9 @@ class Authorities(CredentialIssuing):
     def __init__(
         self,
         *,
-        store: AuthorityStore,
-        trust: TrustStore,
-        status: StatusListStore,
+        store: AuthorityRecords,
+        trust: TrustStatements,
+        status: StatusRecords,
         base_url: str,
         clock: Clock,
     ) -> None:
@@ -90,9 +97,7 @@ class Authorities(CredentialIssuing):
         """The root authority; ``no_root_authority`` before ``init_root``."""
         roots = self.store.list("root")
         if not roots:
-            raise CivicError(
-                "no_root_authority", "no root authority yet: run `civic authority init`"
-            )
+            raise no_root_authority()
         return roots[0]
 
     def create(
@@ -278,7 +283,7 @@ class Authorities(CredentialIssuing):
             # A new party and its first statement commit together, or neither does.
             key = PrivateKey.generate(alg)
             token = sign(key.public_key, ident, shown)
-            with write_transaction(self.store.engine) as conn:
+            with self.store.transaction() as conn:
                 self.store.create(
                     name,
                     identifier=ident,
