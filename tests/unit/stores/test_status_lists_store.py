@@ -209,6 +209,18 @@ def test_status_changes_reach_the_signed_list(world: Platform, clock: FixedClock
     assert _code(lambda: a.set_status("../../etc", "revoked")) == "invalid_request"
 
 
+def test_revocation_has_names_of_its_own(world: Platform) -> None:
+    """revoke_credential, suspend_credential and reinstate_credential are the by-name forms of
+    set_status: suspension is lifted, revocation is final."""
+    a = world.authorities
+    issued = a.issue("home-office", vct=RIGHT_TO_WORK_VCT, claims=RTW_CLAIMS, holder=None)
+    assert a.suspend_credential(issued.record.id).state == "suspended"
+    assert a.reinstate_credential(issued.record.id).state == "valid"
+    assert a.revoke_credential(issued.record.id).state == "revoked"
+    assert _code(lambda: a.reinstate_credential(issued.record.id)) == "conflict"
+    assert _code(lambda: a.suspend_credential(issued.record.id)) == "conflict"
+
+
 def test_the_list_token_is_signed_once_per_change(world: Platform, clock: FixedClock) -> None:
     """Readers get the stored token until the list changes or it is an hour old."""
     a = world.authorities
