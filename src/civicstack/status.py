@@ -11,6 +11,11 @@
   application-specific, which this verifier does not accept.
 * §8.3: validation, implemented in :meth:`StatusListClient.check` as numbered comments.
 
+The issuer's side (end of the module): :class:`IssuedRecord`, what a platform keeps of a
+credential it issued, with its state by name (:data:`CredentialState`) and the rule that a
+revocation is final (:func:`state_changes`); :class:`StatusListState`, a list as kept; and the
+allocation of indices, never twice and in no telling order (:func:`permute`).
+
 Hostile input is capped twice: the token's size before parsing and the decompressed list's
 size during decompression (a small ``lst`` can inflate a thousandfold).
 """
@@ -22,7 +27,7 @@ import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, cast
 
 from civicstack._crypto import (
     PrivateKey,
@@ -31,9 +36,10 @@ from civicstack._crypto import (
     b64url_encode,
     json_dumps,
     parse_compact,
+    sha256_digest,
     sign_compact,
 )
-from civicstack.errors import CivicError, VerificationError
+from civicstack.errors import CivicError, InputError, VerificationError
 from civicstack.types import Clock, Fetcher, IssuerTrust, SystemClock
 
 VALID, INVALID, SUSPENDED = 0, 1, 2
@@ -344,3 +350,151 @@ class StatusListClient:
             while len(self._cache) > self.max_entries:
                 self._cache.popitem(last=False)
         return token
+
+
+# --- the issuer's side: credentials issued and the lists that carry their status ---------------
+
+#: An issued credential's status by name: ``valid`` (VALID), ``revoked`` (INVALID, for good) or
+#: ``suspended`` (SUSPENDED, reversible), §7.1.
+CredentialState = Literal["valid", "revoked", "suspended"]
+STATE_VALUES: Mapping[CredentialState, int] = {
+    "valid": VALID,
+    "revoked": INVALID,
+    "suspended": SUSPENDED,
+}
+#: Default capacity: 2**16 entries per list (16 KiB uncompressed at 2 bits; a few hundred bytes
+#: compressed while sparse), large enough for herd privacy, small enough to rewrite per change.
+DEFAULT_SIZE_LOG2 = 16
+DEFAULT_BITS = 2
+#: Lists an issuer may open (numbered ``1`` to ``MAX_LISTS``).
+MAX_LISTS = 1000
+_ROUNDS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedRecord:
+    """What the platform remembers of a credential it issued (never its claims)."""
+
+    id: str
+    authority: str
+    vct: str
+    holder_thumbprint: str | None
+    list_id: str
+    idx: int
+    iat: int
+    exp: int | None
+    state: CredentialState
+    updated_at: int
+
+    def to_json(self) -> dict[str, Any]:
+        """A plain description."""
+        return {
+            "id": self.id,
+            "authority": self.authority,
+            "vct": self.vct,
+            "holder_thumbprint": self.holder_thumbprint,
+            "list_id": self.list_id,
+            "idx": self.idx,
+            "iat": self.iat,
+            "exp": self.exp,
+            "state": self.state,
+            "updated_at": self.updated_at,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class StatusListState:
+    """An issuer's list as kept: its entries, its version and the token last signed for it."""
+
+    pk: int
+    authority: str
+    list_id: str
+    bits: int
+    capacity: int
+    allocated: int
+    data: bytes
+    version: int
+    updated_at: int
+    token: str | None
+    token_version: int | None
+    token_iat: int | None
+
+    def status_list(self) -> StatusList:
+        """The entries as a :class:`StatusList`."""
+        return StatusList.from_bytes(self.data, self.bits)
+
+
+def permute(n: int, key: bytes, size_log2: int) -> int:
+    """The ``n``-th index of a list: a keyed permutation of ``[0, 2**size_log2)``.
+
+    Implementation Considerations ("Default Values and Double Allocation") ask that no index be
+    handed out twice; the Privacy Considerations rely on herd privacy, which sequential indices
+    weaken. A balanced Feistel network (8 rounds over the index bits) is a bijection whatever
+    its round function, so distinct ``n`` give distinct indices; SHA-256 keyed per list makes
+    the order unpredictable without the key.
+    """
+    if size_log2 % 2 or not 0 <= n < (1 << size_log2):
+        raise ValueError("n must lie in [0, 2**size_log2) and size_log2 must be even")
+    half = size_log2 // 2
+    mask = (1 << half) - 1
+    left, right = n >> half, n & mask
+    for round_ in range(_ROUNDS):
+        digest = sha256_digest(key + bytes([round_]) + right.to_bytes(4, "big"))
+        left, right = right, left ^ (int.from_bytes(digest[:4], "big") & mask)
+    return (left << half) | right
+
+
+def check_list_shape(size_log2: int, bits: int) -> None:
+    """``invalid_request`` unless an issuer's lists can have ``2**size_log2`` entries (even,
+    4 to 24) of ``bits`` each (2, 4 or 8: suspension needs two)."""
+    if size_log2 % 2 or not 4 <= size_log2 <= 24:
+        raise InputError("invalid_request", "size_log2 must be even, from 4 to 24")
+    if bits not in (2, 4, 8):
+        raise InputError("invalid_request", "lists hold 2, 4 or 8 bits (suspension needs 2)")
+
+
+def next_list_number(last: str | None, *, allocated: int, capacity: int) -> str | None:
+    """The number of the list to open for the next index, or None while the ``last`` list
+    (None: the issuer has none yet) still has room; ``conflict`` past :data:`MAX_LISTS`."""
+    if last is not None and allocated < capacity:
+        return None
+    number = 1 if last is None else int(last) + 1
+    if number > MAX_LISTS:
+        raise CivicError("conflict", "this authority has used up its status lists")
+    return str(number)
+
+
+def check_issued_vct(vct: object) -> str:
+    """The ``vct`` an issued record keeps: 1-256 characters; ``invalid_request`` otherwise."""
+    if not isinstance(vct, str) or not vct or len(vct) > 256:
+        raise InputError("invalid_request", "vct must be 1-256 characters")
+    return vct
+
+
+def check_credential_id(credential_id: object) -> str:
+    """An issued credential's id: 1-32 ASCII letters, digits, ``-`` or ``_``."""
+    if (
+        not isinstance(credential_id, str)
+        or not 1 <= len(credential_id) <= 32
+        or not all(c.isalnum() or c in "-_" for c in credential_id)
+        or not credential_id.isascii()
+    ):
+        raise InputError("invalid_request", f"not a credential id: {credential_id!r}")
+    return credential_id
+
+
+def check_state(state: object) -> CredentialState:
+    """A credential state by name; ``invalid_request`` otherwise."""
+    if state not in STATE_VALUES:
+        raise InputError("invalid_request", f"state must be one of {sorted(STATE_VALUES)}")
+    return cast(CredentialState, state)
+
+
+def state_changes(record: IssuedRecord, state: CredentialState) -> bool:
+    """Whether moving ``record`` to ``state`` changes anything: False when it is there already;
+    ``conflict`` out of ``revoked``, which is final (INVALID never turns back)."""
+    if record.state == state:
+        return False
+    if record.state == "revoked":
+        raise CivicError("conflict", f"credential {record.id} is revoked for good")
+    return True

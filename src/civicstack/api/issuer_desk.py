@@ -208,8 +208,12 @@ def add_desk_routes(app: FastAPI, platform: Platform) -> None:
         responses={200: json_response(OBJECT, "The record"), **problems(400, 401, 404, 409, 413)},
     )
     def set_status(name: str, credential_id: str, body: RawBody) -> dict[str, Any]:
-        change = _strict(StatusChange, body)
-        return issuer.set_status(name, credential_id, change.status).to_json()
+        change = {
+            "revoked": issuer.revoke_credential,
+            "suspended": issuer.suspend_credential,
+            "valid": issuer.reinstate_credential,
+        }[_strict(StatusChange, body).status]
+        return change(name, credential_id).to_json()
 
     @app.get(
         "/{name}/admin/applications",

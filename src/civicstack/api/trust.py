@@ -34,17 +34,17 @@ from civicstack.errors import CivicError, VerificationError
 from civicstack.openid4vp import client_id_for
 from civicstack.platform import Platform
 from civicstack.services.authorities import MAX_VALIDITY_DAYS
-from civicstack.stores.authorities import HostedAuthority
 from civicstack.trust import (
     Accreditation,
+    AccreditationRevocation,
     Purpose,
     RelyingPartyRegistration,
-    Revocation,
     Statement,
     Suspension,
     TrustRegistry,
 )
 from civicstack.trust.fields import scope_json
+from civicstack.trust.parties import HostedAuthority
 
 SUMMARY = (
     "The trust registry: the root, accredited authorities, relying-party registrations, "
@@ -83,7 +83,7 @@ def statement_json(statement: Statement) -> dict[str, Any]:
             "exp": statement.exp,
             "token": statement.token,
         }
-    if isinstance(statement, Revocation):
+    if isinstance(statement, AccreditationRevocation):
         return {
             "type": "revocation",
             "jti": statement.jti,
@@ -146,7 +146,7 @@ class _View:
         revoked = {
             s.accreditation
             for s in self.registry.recorded
-            if isinstance(s, Revocation) and s.authority == identifier
+            if isinstance(s, AccreditationRevocation) and s.authority == identifier
         }
         hosted = self.hosted.get(identifier)
         base = self.platform.settings.base_url

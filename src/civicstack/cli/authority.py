@@ -24,9 +24,9 @@ from civicstack.cli._output import JsonOption, console, emit
 from civicstack.cli.wallet import type_name, when
 from civicstack.credential_types import CREDENTIAL_TYPES
 from civicstack.errors import CivicError, InputError
-from civicstack.stores.authorities import HostedAuthority
-from civicstack.stores.status_lists import IssuedRecord, State
+from civicstack.status import IssuedRecord
 from civicstack.trust import Accreditation, Purpose, RelyingPartyRegistration
+from civicstack.trust.parties import HostedAuthority
 from civicstack.wallet import Wallet
 
 app = typer.Typer(help="Root, authorities and relying parties: accredit, register, issue, revoke.")
@@ -366,9 +366,16 @@ def revoke(
     """Revoke an issued credential (final), or suspend / reinstate it: flips its status bits."""
     if suspend_ and reinstate:
         raise InputError("invalid_request", "--suspend or --reinstate, not both")
-    state: State = "suspended" if suspend_ else "valid" if reinstate else "revoked"
     with local_platform() as platform:
-        record = platform.authorities.set_status(credential_id, state)
+        authorities = platform.authorities
+        change = (
+            authorities.suspend_credential
+            if suspend_
+            else authorities.reinstate_credential
+            if reinstate
+            else authorities.revoke_credential
+        )
+        record = change(credential_id)
     emit(record.to_json(), as_json, lambda: console.print(_record_line(record)))
 
 

@@ -4,7 +4,8 @@ OpenID4VCI leaves how an End-User provides "information required for the issuanc
 (§3.5 step 1); its deferred flow (§9) exists for exactly this: "a manual review process being
 required" (§8.3). An :class:`Application` is that information: the claims asked for, the proof
 documents uploaded with them (kept by SHA-256 hash, see :func:`sniff_document`), and the
-:class:`Finding` s of automatic checks. An officer then approves or rejects it.
+:class:`Finding` s of automatic checks, each with its :data:`CheckOutcome`. An officer then
+approves or rejects it, once (:func:`check_undecided`).
 
 Automatic checks plug in through the :class:`ApplicationCheck` seam: given an application, a
 check returns findings that ``pass``, ``flag`` (the officer should look) or ``block`` (refused
@@ -21,11 +22,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from civicstack.errors import InputError
+from civicstack.errors import CivicError, InputError
 from civicstack.types import RegisterLinks
 
-Outcome = Literal["pass", "flag", "block"]
-OUTCOMES: tuple[Outcome, ...] = ("pass", "flag", "block")
+CheckOutcome = Literal["pass", "flag", "block"]
+OUTCOMES: tuple[CheckOutcome, ...] = ("pass", "flag", "block")
 Status = Literal["pending", "approved", "rejected"]
 STATUSES: tuple[Status, ...] = ("pending", "approved", "rejected")
 
@@ -46,7 +47,7 @@ class Finding:
     """What one automatic check found."""
 
     check: str
-    outcome: Outcome
+    outcome: CheckOutcome
     detail: str
 
     def to_json(self) -> dict[str, str]:
@@ -210,3 +211,11 @@ def check_reason(value: object) -> str:
     if not value.replace("\n", " ").isprintable():
         raise InputError("invalid_request", "reason has control characters")
     return value
+
+
+def check_undecided(application: Application) -> None:
+    """An application is decided once: ``conflict`` unless it is still ``pending``."""
+    if application.status != "pending":
+        raise CivicError(
+            "conflict", f"application {application.id} was already {application.status}"
+        )

@@ -13,6 +13,10 @@ capped, JSON is parsed strictly, query parameters may not repeat, and every fail
 nonces and transaction ids are 256-bit random strings; transaction codes are short digit strings
 meant for people, so the store keeps them only under a keyed hash (see
 :func:`keyed_digest`), and the issuer locks an offer after a few wrong guesses.
+
+An offer as the issuer keeps it, through its life from ``offered`` to ``issued``, is an
+:class:`OfferRecord` (end of the module); the Token Endpoint's rules over it are in
+:mod:`civicstack.openid4vci.tokens`, the deferred ones in :mod:`civicstack.openid4vci.deferred`.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 from urllib.parse import parse_qsl, quote, urlsplit
 
 from civicstack._crypto import json_dumps, json_loads_strict, sha256_digest
@@ -95,6 +99,13 @@ def keyed_digest(key: bytes, context: str, secret: str) -> str:
     """
     message = context.encode() + b"\x00" + secret.encode("utf-8", "surrogatepass")
     return hmac.new(key, message, "sha256").hexdigest()
+
+
+def derive_issuance_key(master_key: bytes) -> bytes:
+    """The issuer's key for :func:`keyed_digest` (Transaction Code hashes) and for sealing what
+    its store keeps, derived from the platform's master key so that the master key itself seals
+    nothing but signing keys."""
+    return hmac.new(master_key, b"civicstack/issuance/v1", "sha256").digest()
 
 
 def same_digest(a: str, b: str) -> bool:
@@ -385,3 +396,65 @@ def form_fields(body: bytes, *, max_fields: int = 32) -> Mapping[str, str]:
     if len(set(names)) != len(names):
         raise InputError("invalid_request", "a parameter is repeated")
     return dict(pairs)
+
+
+# --- offers as the issuer keeps them -------------------------------------------------------------
+
+#: An offer's life: ``offered`` until its code is redeemed (§6), then ``issued``, or ``deferred``
+#: first when it answers an application under review (§9); ``locked`` after too many wrong
+#: Transaction Codes.
+OfferState = Literal["offered", "redeemed", "deferred", "issued", "locked"]
+
+
+@dataclass(frozen=True, slots=True)
+class OfferRecord:
+    """An offer as the issuer keeps it (claims only when read for issuance)."""
+
+    id: str
+    authority: str
+    configuration_id: str
+    state: OfferState
+    tx_code: TxCode | None
+    tx_failures: int
+    created_at: int
+    expires_at: int
+    redeemed_at: int | None
+    issued_at: int | None
+    credential_ids: tuple[str, ...]
+    application_id: str | None
+    notification_event: str | None
+    claims: Mapping[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """A plain description without the claims."""
+        return {
+            "id": self.id,
+            "issuer": self.authority,
+            "credential_configuration_id": self.configuration_id,
+            "state": self.state,
+            "tx_code_required": self.tx_code is not None,
+            "tx_failures": self.tx_failures,
+            "created_at": self.created_at,
+            "expires_at": self.expires_at,
+            "redeemed_at": self.redeemed_at,
+            "issued_at": self.issued_at,
+            "credential_ids": list(self.credential_ids),
+            "application_id": self.application_id,
+            "notification_event": self.notification_event,
+        }
+
+
+def check_offer_servable(
+    *, state: str | None, has_document: bool, expires_at: int, now: int
+) -> None:
+    """The offer object behind a ``credential_offer_uri`` (§4.1.3) is served only while its code
+    can still be redeemed: ``not_found`` for an unknown (``state`` None), used or expired offer,
+    or one made by value."""
+    if state is None or not has_document or state != "offered" or now >= expires_at:
+        raise CivicError("not_found", "no such offer, or it was used or has expired")
+
+
+def check_tx_code_shape(tx_code: TxCode | None, tx_code_hash: str | None) -> None:
+    """An offer keeps a Transaction Code's shape exactly when it keeps its hash."""
+    if (tx_code is None) != (tx_code_hash is None):
+        raise InputError("invalid_request", "a transaction code needs its hash and shape")

@@ -8,13 +8,17 @@ required" (§8.3). This is that process: a citizen applies with claims and proof
 application there and then); otherwise the citizen gets an offer with a Transaction Code, their
 wallet redeems it and is told to come back (202 with a ``transaction_id``), and an officer
 approves or rejects, after which the wallet's next deferred request is answered.
+
+The desk declares what it keeps as Protocols: :class:`ApplicationRecords` (implemented by
+:class:`civicstack.stores.applications.ApplicationStore`) and :class:`DocumentFiles`
+(:class:`civicstack.stores.documents.DocumentStore`); :mod:`civicstack.platform` wires them in.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from civicstack.errors import InputError
 from civicstack.openid4vci.applications import (
@@ -29,13 +33,72 @@ from civicstack.openid4vci.applications import (
 )
 from civicstack.openid4vci.offers import new_id
 from civicstack.services.issuer import APPLICATION_OFFER_TTL, CreatedOffer, CredentialIssuer
-from civicstack.stores.applications import ApplicationStore
-from civicstack.stores.documents import DocumentStore
 from civicstack.types import Clock
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
 
 #: How old an unreferenced document must be before a sweep deletes it: far longer than any
 #: submission takes from storing its documents to committing the application.
 ORPHAN_GRACE = 24 * 3600
+
+
+class ApplicationRecords(Protocol):
+    """Applications and their documents' records; :meth:`decide` applies
+    :func:`~civicstack.openid4vci.applications.check_undecided` inside its transaction."""
+
+    def create_application(self, application: Application, *, conn: Connection) -> None:
+        """Record a submitted application inside the caller's transaction."""
+        ...
+
+    def application(
+        self, authority: str, application_id: str, *, conn: Connection | None = None
+    ) -> Application:
+        """One application of ``authority``; ``not_found`` otherwise."""
+        ...
+
+    def applications(
+        self, authority: str, *, status: Status | None = None, limit: int = 200
+    ) -> tuple[Application, ...]:
+        """``authority``'s applications (with ``status``), oldest first."""
+        ...
+
+    def decide(
+        self,
+        authority: str,
+        application_id: str,
+        *,
+        status: Status,
+        reviewer: str,
+        reason: str | None,
+        now: int,
+    ) -> Application:
+        """Approve or reject a pending application, once (``conflict`` otherwise)."""
+        ...
+
+    def document_hashes(self) -> set[str]:
+        """The SHA-256 of every document some application refers to."""
+        ...
+
+    def has_document(self, authority: str, application_id: str, sha256: str) -> DocumentRef:
+        """The document ``sha256`` of an application; ``not_found`` otherwise."""
+        ...
+
+
+class DocumentFiles(Protocol):
+    """Uploaded documents' bytes by SHA-256."""
+
+    def put(self, content: bytes) -> str:
+        """Keep ``content``; its hex SHA-256."""
+        ...
+
+    def get(self, sha256: str) -> bytes:
+        """The bytes of document ``sha256``."""
+        ...
+
+    def sweep(self, keep: Container[str], *, older_than: float) -> int:
+        """Delete documents not in ``keep`` last modified before ``older_than``; how many."""
+        ...
 
 
 class ApplicationDesk:
@@ -45,8 +108,8 @@ class ApplicationDesk:
         self,
         *,
         issuer: CredentialIssuer,
-        store: ApplicationStore,
-        documents: DocumentStore,
+        store: ApplicationRecords,
+        documents: DocumentFiles,
         checks: ApplicationCheck,
         clock: Clock,
     ) -> None:

@@ -1,4 +1,8 @@
-"""Citizens' applications for credentials, and their proof documents.
+"""Citizens' applications for credentials, and their proof documents' records, as kept.
+
+What an application is and the rule that it is decided once are in
+:mod:`civicstack.openid4vci.applications`; :class:`ApplicationStore` implements the
+:class:`civicstack.services.review.ApplicationRecords` Protocol.
 
 Tables (Alembic branch ``issuance``, with :mod:`civicstack.stores.issuance`):
 
@@ -38,8 +42,14 @@ from sqlalchemy.engine import Connection, Engine
 
 from civicstack._crypto import json_dumps, json_loads_strict
 from civicstack.errors import CivicError
-from civicstack.openid4vci.applications import Application, DocumentRef, Finding, Status
-from civicstack.stores.authorities import authorities_table, check_slug
+from civicstack.openid4vci.applications import (
+    Application,
+    DocumentRef,
+    Finding,
+    Status,
+    check_undecided,
+)
+from civicstack.stores.authorities import authorities_table
 from civicstack.stores.db import metadata, write_transaction
 from civicstack.stores.issuance import (
     RowSealer,
@@ -47,6 +57,7 @@ from civicstack.stores.issuance import (
     issuance_offers_table,
     issuer_id,
 )
+from civicstack.trust.parties import check_slug
 
 issuance_applications_table = Table(
     "issuance_applications",
@@ -182,6 +193,7 @@ class ApplicationStore:
         """Approve or reject a pending application, once (``conflict`` if already decided)."""
         with write_transaction(self.engine) as conn:
             current = self.application(authority, application_id, conn=conn)
+            check_undecided(current)
             done = conn.execute(
                 update(issuance_applications_table)
                 .where(
@@ -190,10 +202,9 @@ class ApplicationStore:
                 )
                 .values(status=status, reviewer=reviewer, reason=reason, decided_at=now)
             ).rowcount
-            if done != 1:
-                raise CivicError(
-                    "conflict", f"application {application_id} was already {current.status}"
-                )
+            if done != 1:  # decided by another transaction since it was read
+                check_undecided(self.application(authority, application_id, conn=conn))
+                raise CivicError("conflict", f"application {application_id} changed meanwhile")
         return replace(current, status=status, reviewer=reviewer, reason=reason, decided_at=now)
 
     def document_hashes(self) -> set[str]:

@@ -1,4 +1,7 @@
-"""The platform's authorities and their signing keys.
+"""The platform's authorities and their signing keys, as stored.
+
+What a party is (:class:`~civicstack.trust.parties.HostedAuthority`) and the rules a new one
+meets are in :mod:`civicstack.trust.parties`; this module keeps them.
 
 Tables (Alembic branch ``authorities``):
 
@@ -12,15 +15,17 @@ Tables (Alembic branch ``authorities``):
                        wrapped under the platform's key-encryption key
                        (:func:`civicstack._crypto.wrap_private_key`; the database never sees a
                        private key in clear).
+``trust_state``        one row: the trust version, a counter bumped in the same transaction as
+                       every change to the trust anchors (a root or a root's key, here) or to the
+                       trust statements (:mod:`.trust`), so a cached registry knows when to catch
+                       up.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
@@ -43,7 +48,6 @@ from civicstack._crypto import (
     ALGORITHMS,
     Alg,
     PrivateKey,
-    PublicKey,
     json_dumps,
     json_object_strict,
     unwrap_private_key,
@@ -51,17 +55,14 @@ from civicstack._crypto import (
 )
 from civicstack.errors import CivicError, InputError
 from civicstack.stores.db import metadata, write_transaction
-from civicstack.trust.fields import (
-    MAX_ID_CHARS,
-    MAX_NAME_CHARS,
-    check_authority_id,
-    check_identifier,
+from civicstack.trust.fields import MAX_ID_CHARS, MAX_NAME_CHARS
+from civicstack.trust.parties import (
+    AuthorityKey,
+    HostedAuthority,
+    Role,
+    check_new_party,
+    check_slug,
 )
-
-Role = Literal["root", "authority", "relying_party"]
-ROLES: tuple[Role, ...] = ("root", "authority", "relying_party")
-_SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 authorities_table = Table(
     "authorities",
@@ -87,78 +88,26 @@ authority_keys_table = Table(
     Column("created_at", BigInteger, nullable=False),
 )
 
-
-def check_slug(name: object, what: str = "a name") -> str:
-    """A slug: 1-63 lower-case letters, digits and hyphens, starting with a letter or digit."""
-    if not isinstance(name, str) or not _SLUG.fullmatch(name):
-        raise InputError(
-            "invalid_request", f"{what} is 1-63 lower-case letters, digits or '-' ({name!r})"
-        )
-    return name
+trust_state_table = Table(
+    "trust_state",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("version", BigInteger, nullable=False),
+)
 
 
-def check_display_name(text: object) -> str:
-    """A display name: 1-256 characters, no control characters."""
-    if (
-        not isinstance(text, str)
-        or not text.strip()
-        or len(text) > MAX_NAME_CHARS
-        or _CONTROL.search(text)
-    ):
-        raise InputError("invalid_request", "a display name is 1-256 printable characters")
-    return text
-
-
-# --- values ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class AuthorityKey:
-    """One signing key of a hosted authority (public part only)."""
-
-    kid: str
-    alg: Alg
-    public_jwk: dict[str, str]
-    active: bool
-    created_at: int
-
-    @property
-    def public_key(self) -> PublicKey:
-        """The key as a :class:`PublicKey`."""
-        return PublicKey.from_jwk(self.public_jwk)
-
-
-@dataclass(frozen=True, slots=True)
-class HostedAuthority:
-    """A party whose keys this platform holds: the root, an authority or a relying party."""
-
-    name: str
-    identifier: str
-    display_name: str
-    role: Role
-    created_at: int
-    keys: tuple[AuthorityKey, ...]
-
-    @property
-    def active_key(self) -> AuthorityKey:
-        """The key that signs now."""
-        for key in self.keys:
-            if key.active:
-                return key
-        raise CivicError("internal_error", f"{self.name} has no active signing key")
-
-    def to_json(self) -> dict[str, Any]:
-        """A plain description (public keys only)."""
-        return {
-            "name": self.name,
-            "identifier": self.identifier,
-            "display_name": self.display_name,
-            "role": self.role,
-            "created_at": self.created_at,
-            "keys": [
-                {**k.public_jwk, "kid": k.kid, "alg": k.alg, "active": k.active} for k in self.keys
-            ],
-        }
+def bump_trust_version(conn: Connection) -> int:
+    """Advance the trust version inside the caller's write transaction; return the new one."""
+    conn.execute(
+        update(trust_state_table)
+        .where(trust_state_table.c.id == 1)
+        .values(version=trust_state_table.c.version + 1)
+    )
+    return int(
+        conn.execute(
+            select(trust_state_table.c.version).where(trust_state_table.c.id == 1)
+        ).scalar_one()
+    )
 
 
 # --- authorities and keys ------------------------------------------------------------------------
@@ -174,6 +123,12 @@ class AuthorityStore:
     def __init__(self, engine: Engine, kek: Callable[[], bytes]) -> None:
         self.engine = engine
         self._kek = kek
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A write transaction for a caller that spans this store and the trust statements'."""
+        with write_transaction(self.engine) as conn:
+            yield conn
 
     def create(
         self,
@@ -192,14 +147,7 @@ class AuthorityStore:
         anchors, so it bumps the trust version. Pass ``conn`` to write inside a caller's
         :func:`civicstack.stores.db.write_transaction`.
         """
-        check_slug(name, "an authority name")
-        if role == "relying_party":
-            check_identifier(identifier, "a relying party's identifier")
-        else:
-            check_authority_id(identifier, "an authority's identifier")
-        if role not in ROLES:
-            raise InputError("invalid_request", f"role must be one of {ROLES}")
-        check_display_name(display_name)
+        check_new_party(name, identifier=identifier, display_name=display_name, role=role)
         with maybe_transaction(self.engine, conn) as tx:
             taken = tx.execute(
                 select(authorities_table.c.name).where(
@@ -226,8 +174,6 @@ class AuthorityStore:
             assert pk is not None
             self._insert_key(tx, int(pk[0]), name, key, now, active=True)
             if role == "root":
-                from civicstack.stores.trust import bump_trust_version
-
                 bump_trust_version(tx)  # the trust anchors changed
         return self.get(name, conn=conn)
 
@@ -273,8 +219,6 @@ class AuthorityStore:
             )
             self._insert_key(conn, int(row.id), name, key, now, active=True)
             if row.role == "root":
-                from civicstack.stores.trust import bump_trust_version
-
                 bump_trust_version(conn)
         return self.get(name).active_key
 

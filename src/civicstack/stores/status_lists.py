@@ -1,4 +1,9 @@
-"""Status lists per authority (Token Status List) and the index of issued credentials.
+"""Status lists per authority (Token Status List) and the index of issued credentials, as kept.
+
+What they are (:class:`~civicstack.status.IssuedRecord`,
+:class:`~civicstack.status.StatusListState`) and the rules the store applies in its
+transactions (index allocation, list numbering, a revocation is final) are in
+:mod:`civicstack.status`.
 
 Tables (Alembic branch ``authorities``):
 
@@ -17,8 +22,8 @@ Allocation") asks issuers never to hand the same index out twice; its Privacy Co
 on herd privacy, which sequential indices weaken: index 41 of a fresh list tells a verifier when
 the credential was issued and roughly how many others were. Each list therefore draws its
 ``n``-th index (``n`` = 0, 1, 2... from an atomic counter) through a keyed pseudorandom
-permutation of ``[0, capacity)`` (an 8-round Feistel network over the index bits, keyed per
-list): distinct by construction, and unordered.
+permutation of ``[0, capacity)`` (:func:`civicstack.status.permute`, keyed per list): distinct
+by construction, and unordered.
 When a list is full the next allocation opens a new one. Allocation locks the authority's row
 (``FOR UPDATE`` on PostgreSQL, the write lock on SQLite), so concurrent issuers in any number of
 processes get distinct indices.
@@ -30,8 +35,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Literal, TypeVar, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
     BigInteger,
@@ -51,20 +55,26 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection, Engine
 
-from civicstack._crypto import sha256_digest
-from civicstack.errors import CivicError, InputError
-from civicstack.status import INVALID, SUSPENDED, VALID, StatusList
-from civicstack.stores.authorities import authorities_table, check_slug, maybe_transaction
+from civicstack.errors import CivicError
+from civicstack.status import (
+    DEFAULT_BITS,
+    DEFAULT_SIZE_LOG2,
+    STATE_VALUES,
+    CredentialState,
+    IssuedRecord,
+    StatusList,
+    StatusListState,
+    check_credential_id,
+    check_issued_vct,
+    check_list_shape,
+    check_state,
+    next_list_number,
+    permute,
+    state_changes,
+)
+from civicstack.stores.authorities import authorities_table, maybe_transaction
 from civicstack.stores.db import metadata, write_transaction
-
-State = Literal["valid", "revoked", "suspended"]
-STATE_VALUES: dict[State, int] = {"valid": VALID, "revoked": INVALID, "suspended": SUSPENDED}
-#: Default capacity: 2**16 entries per list (16 KiB uncompressed at 2 bits; a few hundred bytes
-#: compressed while sparse), large enough for herd privacy, small enough to rewrite per change.
-DEFAULT_SIZE_LOG2 = 16
-DEFAULT_BITS = 2
-_ROUNDS = 8
-_MAX_LIST = 1000
+from civicstack.trust.parties import check_slug
 
 status_lists_table = Table(
     "status_lists",
@@ -104,76 +114,6 @@ issued_credentials_table = Table(
 )
 
 
-def permute(n: int, key: bytes, size_log2: int) -> int:
-    """The ``n``-th index of a list: a keyed permutation of ``[0, 2**size_log2)``.
-
-    A balanced Feistel network is a bijection whatever its round function, so distinct ``n``
-    give distinct indices; SHA-256 keyed per list makes the order unpredictable without the key.
-    """
-    if size_log2 % 2 or not 0 <= n < (1 << size_log2):
-        raise ValueError("n must lie in [0, 2**size_log2) and size_log2 must be even")
-    half = size_log2 // 2
-    mask = (1 << half) - 1
-    left, right = n >> half, n & mask
-    for round_ in range(_ROUNDS):
-        digest = sha256_digest(key + bytes([round_]) + right.to_bytes(4, "big"))
-        left, right = right, left ^ (int.from_bytes(digest[:4], "big") & mask)
-    return (left << half) | right
-
-
-@dataclass(frozen=True, slots=True)
-class IssuedRecord:
-    """What the platform remembers of a credential it issued (never its claims)."""
-
-    id: str
-    authority: str
-    vct: str
-    holder_thumbprint: str | None
-    list_id: str
-    idx: int
-    iat: int
-    exp: int | None
-    state: State
-    updated_at: int
-
-    def to_json(self) -> dict[str, Any]:
-        """A plain description."""
-        return {
-            "id": self.id,
-            "authority": self.authority,
-            "vct": self.vct,
-            "holder_thumbprint": self.holder_thumbprint,
-            "list_id": self.list_id,
-            "idx": self.idx,
-            "iat": self.iat,
-            "exp": self.exp,
-            "state": self.state,
-            "updated_at": self.updated_at,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class StatusListState:
-    """A list as stored: its entries, its version and the token last signed for it."""
-
-    pk: int
-    authority: str
-    list_id: str
-    bits: int
-    capacity: int
-    allocated: int
-    data: bytes
-    version: int
-    updated_at: int
-    token: str | None
-    token_version: int | None
-    token_iat: int | None
-
-    def status_list(self) -> StatusList:
-        """The entries as a :class:`civicstack.status.StatusList`."""
-        return StatusList.from_bytes(self.data, self.bits)
-
-
 T = TypeVar("T")
 
 
@@ -187,10 +127,7 @@ class StatusListStore:
         size_log2: int = DEFAULT_SIZE_LOG2,
         bits: int = DEFAULT_BITS,
     ) -> None:
-        if size_log2 % 2 or not 4 <= size_log2 <= 24:
-            raise InputError("invalid_request", "size_log2 must be even, from 4 to 24")
-        if bits not in (2, 4, 8):
-            raise InputError("invalid_request", "lists hold 2, 4 or 8 bits (suspension needs 2)")
+        check_list_shape(size_log2, bits)
         self.engine = engine
         self.size_log2 = size_log2
         self.bits = bits
@@ -215,8 +152,7 @@ class StatusListStore:
         :func:`civicstack.stores.db.write_transaction` (an issuer spending an access token).
         """
         check_slug(authority, "an authority name")
-        if not isinstance(vct, str) or not vct or len(vct) > 256:
-            raise InputError("invalid_request", "vct must be 1-256 characters")
+        check_issued_vct(vct)
         with maybe_transaction(self.engine, conn) as tx:
             authority_id = _lock_authority(tx, authority)
             list_pk, list_id, idx = self._allocate(tx, authority_id, iat)
@@ -261,48 +197,53 @@ class StatusListStore:
             .order_by(status_lists_table.c.id.desc())
             .limit(1)
         ).first()
-        if row is None or row.allocated >= (1 << row.size_log2):
-            number = 1 if row is None else int(row.list_id) + 1
-            if number > _MAX_LIST:
-                raise CivicError("conflict", "this authority has used up its status lists")
-            key = os.urandom(32)
-            size = 1 << self.size_log2
-            pk = conn.execute(
-                insert(status_lists_table).values(
-                    authority_id=authority_id,
-                    list_id=str(number),
-                    bits=self.bits,
-                    size_log2=self.size_log2,
-                    allocated=1,
-                    perm_key=key,
-                    data=bytes(size * self.bits // 8),
-                    version=1,
-                    created_at=now,
-                    updated_at=now,
-                )
-            ).inserted_primary_key
-            assert pk is not None
-            return int(pk[0]), str(number), permute(0, key, self.size_log2)
-        conn.execute(
-            update(status_lists_table)
-            .where(status_lists_table.c.id == row.id)
-            .values(allocated=status_lists_table.c.allocated + 1)
+        number = next_list_number(
+            None if row is None else row.list_id,
+            allocated=0 if row is None else int(row.allocated),
+            capacity=0 if row is None else 1 << int(row.size_log2),
         )
-        return int(row.id), row.list_id, permute(int(row.allocated), row.perm_key, row.size_log2)
+        if number is None:
+            assert row is not None  # the last list still has room: hand out its next index
+            conn.execute(
+                update(status_lists_table)
+                .where(status_lists_table.c.id == row.id)
+                .values(allocated=status_lists_table.c.allocated + 1)
+            )
+            return (
+                int(row.id),
+                row.list_id,
+                permute(int(row.allocated), row.perm_key, row.size_log2),
+            )
+        key = os.urandom(32)
+        size = 1 << self.size_log2
+        pk = conn.execute(
+            insert(status_lists_table).values(
+                authority_id=authority_id,
+                list_id=number,
+                bits=self.bits,
+                size_log2=self.size_log2,
+                allocated=1,
+                perm_key=key,
+                data=bytes(size * self.bits // 8),
+                version=1,
+                created_at=now,
+                updated_at=now,
+            )
+        ).inserted_primary_key
+        assert pk is not None
+        return int(pk[0]), number, permute(0, key, self.size_log2)
 
     # --- status changes -------------------------------------------------------------------
 
-    def set_state(self, credential_id: str, state: State, *, now: int) -> IssuedRecord:
-        """Set a credential's status; revoked is final (``conflict`` to change it again)."""
-        if state not in STATE_VALUES:
-            raise InputError("invalid_request", f"state must be one of {sorted(STATE_VALUES)}")
-        _check_credential_id(credential_id)
+    def set_state(self, credential_id: str, state: CredentialState, *, now: int) -> IssuedRecord:
+        """Set a credential's status, as :func:`civicstack.status.state_changes` allows (revoked
+        is final: ``conflict`` to change it again)."""
+        state = check_state(state)
+        check_credential_id(credential_id)
         with write_transaction(self.engine) as conn:
             record = _record(conn, credential_id, lock=True)
-            if record.state == state:
+            if not state_changes(record, state):
                 return record
-            if record.state == "revoked":
-                raise CivicError("conflict", f"credential {credential_id} is revoked for good")
             row = conn.execute(
                 select(
                     status_lists_table.c.id, status_lists_table.c.data, status_lists_table.c.bits
@@ -347,7 +288,7 @@ class StatusListStore:
 
     def credential(self, credential_id: str) -> IssuedRecord:
         """One issued credential's record; ``not_found`` otherwise."""
-        _check_credential_id(credential_id)
+        check_credential_id(credential_id)
         with self.engine.connect() as conn:
             return _record(conn, credential_id)
 
@@ -415,17 +356,6 @@ class StatusListStore:
             )
 
 
-def _check_credential_id(credential_id: object) -> str:
-    if (
-        not isinstance(credential_id, str)
-        or not 1 <= len(credential_id) <= 32
-        or not all(c.isalnum() or c in "-_" for c in credential_id)
-        or not credential_id.isascii()
-    ):
-        raise InputError("invalid_request", f"not a credential id: {credential_id!r}")
-    return credential_id
-
-
 def _lock_authority(conn: Connection, authority: str) -> int:
     row = conn.execute(
         select(authorities_table.c.id, authorities_table.c.role)
@@ -462,7 +392,7 @@ def _to_record(row: Any) -> IssuedRecord:
         idx=int(row.idx),
         iat=int(row.iat),
         exp=None if row.exp is None else int(row.exp),
-        state=cast(State, row.state),
+        state=cast(CredentialState, row.state),
         updated_at=int(row.updated_at),
     )
 

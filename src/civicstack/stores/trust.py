@@ -5,8 +5,10 @@ Tables (Alembic branch ``authorities``):
 ``trust_statements``   every signed statement of :mod:`civicstack.trust` (accreditations,
                        revocations, relying-party registrations, suspensions), in the order it was
                        added: the order in which a :class:`TrustRegistry` re-verifies them.
-``trust_state``        one row: a version counter bumped in the same transaction as every change
-                       to the statements or to the roots' keys (:mod:`.authorities`).
+
+The version counter they are read against (``trust_state``, bumped in the same transaction as
+every change to the statements or to the roots' keys) is defined with the roots' keys, in
+:mod:`.authorities`.
 
 The registry is rebuilt from the statements and cached per process; a process checks the
 version (one primary-key read) and catches up when another process (a worker of ``civic up``,
@@ -32,12 +34,17 @@ from sqlalchemy import (
     func,
     insert,
     select,
-    update,
 )
 from sqlalchemy.engine import Connection, Engine
 
 from civicstack.errors import CivicError
-from civicstack.stores.authorities import authorities_table, load_keys, maybe_transaction
+from civicstack.stores.authorities import (
+    authorities_table,
+    bump_trust_version,
+    load_keys,
+    maybe_transaction,
+    trust_state_table,
+)
 from civicstack.stores.db import metadata
 from civicstack.trust import (
     TYP_ACCREDITATION,
@@ -45,13 +52,14 @@ from civicstack.trust import (
     TYP_REVOCATION,
     TYP_SUSPENSION,
     Accreditation,
+    AccreditationRevocation,
     RelyingPartyRegistration,
-    Revocation,
     RootAuthority,
     Statement,
     TrustRegistry,
 )
 from civicstack.trust.fields import MAX_ID_CHARS, MAX_NAME_CHARS
+from civicstack.trust.parties import no_root_authority
 
 trust_statements_table = Table(
     "trust_statements",
@@ -65,33 +73,13 @@ trust_statements_table = Table(
     Column("added_at", BigInteger, nullable=False),
     sqlite_autoincrement=True,
 )
-trust_state_table = Table(
-    "trust_state",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=False),
-    Column("version", BigInteger, nullable=False),
-)
-
-
-def bump_trust_version(conn: Connection) -> int:
-    """Advance the trust version inside the caller's write transaction; return the new one."""
-    conn.execute(
-        update(trust_state_table)
-        .where(trust_state_table.c.id == 1)
-        .values(version=trust_state_table.c.version + 1)
-    )
-    return int(
-        conn.execute(
-            select(trust_state_table.c.version).where(trust_state_table.c.id == 1)
-        ).scalar_one()
-    )
 
 
 def _describe(statement: Statement) -> tuple[str, str, str]:
     """``(typ, iss, sub)`` of a statement."""
     if isinstance(statement, Accreditation):
         return TYP_ACCREDITATION, statement.accreditor, statement.authority
-    if isinstance(statement, Revocation):
+    if isinstance(statement, AccreditationRevocation):
         return TYP_REVOCATION, statement.revoker, statement.authority
     if isinstance(statement, RelyingPartyRegistration):
         return TYP_REGISTRATION, statement.registrar, statement.relying_party
@@ -154,9 +142,7 @@ class TrustStore:
             return cached.registry
         roots = _roots(conn)
         if not roots:
-            raise CivicError(
-                "no_root_authority", "no root authority yet: run `civic authority init`"
-            )
+            raise no_root_authority()
         roots_key = tuple(sorted((r.id, r.name, r.keys.thumbprints()) for r in roots))
         if cached is not None and cached.roots == roots_key:
             registry, after = cached.registry, cached.seq

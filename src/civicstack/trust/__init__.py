@@ -41,9 +41,9 @@ from civicstack.trust.signing import (
 )
 from civicstack.trust.statements import (
     Accreditation,
+    AccreditationRevocation,
     Purpose,
     RelyingPartyRegistration,
-    Revocation,
     RootAuthority,
     Statement,
     Suspension,
@@ -58,11 +58,11 @@ __all__ = [
     "TYP_REVOCATION",
     "TYP_SUSPENSION",
     "Accreditation",
+    "AccreditationRevocation",
     "Authority",
     "KeySet",
     "Purpose",
     "RelyingPartyRegistration",
-    "Revocation",
     "RootAuthority",
     "Statement",
     "Suspension",

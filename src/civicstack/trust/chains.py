@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field
 
 from civicstack.errors import VerificationError
-from civicstack.trust.statements import Accreditation, Revocation, RootAuthority
+from civicstack.trust.statements import Accreditation, AccreditationRevocation, RootAuthority
 
 #: Longest chain of accreditations from a root to an issuer (the root itself not counted).
 DEFAULT_MAX_CHAIN = 5
@@ -65,7 +65,7 @@ class ChainWalk:
     now: int
     roots: Mapping[str, RootAuthority]
     accreditations: Mapping[str, Sequence[Accreditation]]  # by authority
-    revocations: Mapping[str, Sequence[Revocation]]  # by accreditation jti
+    revocations: Mapping[str, Sequence[AccreditationRevocation]]  # by accreditation jti
     max_chain: int = DEFAULT_MAX_CHAIN
     points: list[int] = field(default_factory=list)
     memo: dict[str, ChainOutcome] = field(default_factory=dict)

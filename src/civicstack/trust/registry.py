@@ -42,8 +42,8 @@ from civicstack.trust.relying_parties import (
 )
 from civicstack.trust.statements import (
     Accreditation,
+    AccreditationRevocation,
     RelyingPartyRegistration,
-    Revocation,
     RootAuthority,
     Statement,
     Suspension,
@@ -90,7 +90,7 @@ class TrustRegistry:
         self._statements: list[Statement] = []
         self._by_jti: dict[str, Statement] = {}
         self._accreditations: dict[str, list[Accreditation]] = {}  # by authority
-        self._revocations: dict[str, list[Revocation]] = {}  # by accreditation jti
+        self._revocations: dict[str, list[AccreditationRevocation]] = {}  # by accreditation jti
         self._registrations: dict[str, list[RelyingPartyRegistration]] = {}  # by relying party
         self._suspensions: dict[str, list[Suspension]] = {}  # by relying party
         self._cache: dict[str, _Cached] = {}
@@ -113,10 +113,10 @@ class TrustRegistry:
             return statement
         raise InputError("malformed", "not an accreditation")  # pragma: no cover - typ decides
 
-    def revoke(self, token: str) -> Revocation:
+    def revoke(self, token: str) -> AccreditationRevocation:
         """Verify and record an ``accreditation-revocation+jwt`` (by the accreditor or a root)."""
         statement = self._add(_expect(token, TYP_REVOCATION))
-        if isinstance(statement, Revocation):
+        if isinstance(statement, AccreditationRevocation):
             return statement
         raise InputError("malformed", "not a revocation")  # pragma: no cover - typ decides
 
@@ -179,7 +179,7 @@ class TrustRegistry:
                     "invalid_request", "a root is a trust anchor: it is not accredited"
                 )
             self._accreditations.setdefault(statement.authority, []).append(statement)
-        elif isinstance(statement, Revocation):
+        elif isinstance(statement, AccreditationRevocation):
             target = self._by_jti.get(statement.accreditation)
             if not isinstance(target, Accreditation) or target.authority != statement.authority:
                 raise InputError("unknown_statement", "no such accreditation to revoke")

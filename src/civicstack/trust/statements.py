@@ -149,7 +149,7 @@ class Accreditation:
 
 
 @dataclass(frozen=True, slots=True)
-class Revocation:
+class AccreditationRevocation:
     """A signed statement withdrawing an accreditation from ``iat`` on."""
 
     jti: str
@@ -251,7 +251,7 @@ class Suspension:
     token: str = field(repr=False, compare=False)
 
 
-Statement = Accreditation | Revocation | RelyingPartyRegistration | Suspension
+Statement = Accreditation | AccreditationRevocation | RelyingPartyRegistration | Suspension
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,9 +323,11 @@ def build_accreditation(payload: dict[str, Any], signed_by: str, token: str) -> 
     )
 
 
-def build_revocation(payload: dict[str, Any], signed_by: str, token: str) -> Revocation:
+def build_revocation(
+    payload: dict[str, Any], signed_by: str, token: str
+) -> AccreditationRevocation:
     jti, iss, iat = _common(payload)
-    return Revocation(
+    return AccreditationRevocation(
         jti=jti,
         revoker=iss,
         authority=check_authority_id(payload.get("sub"), "sub"),

@@ -18,6 +18,7 @@ from civicstack.credential_types import PID_VCT
 from civicstack.errors import CivicError
 from civicstack.openid4vci import create_key_proof
 from civicstack.openid4vci.offers import PRE_AUTHORIZED_GRANT, digest
+from civicstack.openid4vci.tokens import MAX_TX_FAILURES
 from civicstack.platform import Platform
 from civicstack.services import review
 from civicstack.services.issuer import CreatedOffer
@@ -149,7 +150,7 @@ def test_tx_code_must_match_and_the_offer_locks_after_five_misses(world: Platfor
     created = _offer(world)
     assert created.tx_code is not None
     wrong = "000000" if created.tx_code != "000000" else "111111"
-    for _ in range(issuance.MAX_TX_FAILURES):
+    for _ in range(MAX_TX_FAILURES):
         assert _code(lambda: _redeem(world, created, wrong)) == "invalid_grant"
     assert world.issuance.offer("passport-office", created.record.id).state == "locked"
     assert _code(lambda: _redeem(world, created)) == "invalid_grant"

@@ -16,8 +16,8 @@ from civicstack.credential_types import PID_VCT, RIGHT_TO_WORK_VCT
 from civicstack.credentials import inspect, present_credential
 from civicstack.errors import CivicError
 from civicstack.platform import Platform
-from civicstack.status import INVALID, SUSPENDED, VALID, verify_status_list_token
-from civicstack.stores.status_lists import StatusListStore, issued_credentials_table, permute
+from civicstack.status import INVALID, SUSPENDED, VALID, permute, verify_status_list_token
+from civicstack.stores.status_lists import StatusListStore, issued_credentials_table
 from civicstack.testing import FixedClock, InMemoryFetcher
 from tests.unit.stores.conftest import BASE, build_world, make_platform
 
@@ -207,6 +207,18 @@ def test_status_changes_reach_the_signed_list(world: Platform, clock: FixedClock
     assert a.credential(issued.record.id).state == "revoked"
     assert _code(lambda: a.set_status("no-such-id", "revoked")) == "not_found"
     assert _code(lambda: a.set_status("../../etc", "revoked")) == "invalid_request"
+
+
+def test_revocation_has_names_of_its_own(world: Platform) -> None:
+    """revoke_credential, suspend_credential and reinstate_credential are the by-name forms of
+    set_status: suspension is lifted, revocation is final."""
+    a = world.authorities
+    issued = a.issue("home-office", vct=RIGHT_TO_WORK_VCT, claims=RTW_CLAIMS, holder=None)
+    assert a.suspend_credential(issued.record.id).state == "suspended"
+    assert a.reinstate_credential(issued.record.id).state == "valid"
+    assert a.revoke_credential(issued.record.id).state == "revoked"
+    assert _code(lambda: a.reinstate_credential(issued.record.id)) == "conflict"
+    assert _code(lambda: a.suspend_credential(issued.record.id)) == "conflict"
 
 
 def test_the_list_token_is_signed_once_per_change(world: Platform, clock: FixedClock) -> None:

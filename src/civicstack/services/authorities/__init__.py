@@ -1,7 +1,8 @@
 """The platform's authorities at work: set up, accredit, register, issue, revoke, publish.
 
-This is the composition layer, like :mod:`civicstack.platform` (it uses ``stores/``; the pure
-core never imports it). Every adapter calls it: the ``civic authority`` commands, ``civic demo``,
+This is the authorities' service: it owns their use cases over the stores it declares
+(:mod:`.storage`); the pure core never imports it. Every adapter calls it: the
+``civic authority`` commands, ``civic demo``,
 and the HTTP issuer and trust-registry services. It adds no trust rules of its own: statements
 are signed by :mod:`civicstack.trust.signing` (which refuses anything outside the signer's
 accreditation), verified again by the :class:`~civicstack.trust.TrustRegistry` before they are
@@ -14,7 +15,12 @@ stored, and credentials are issued by :func:`civicstack.credentials.issue_creden
   issuer's accreditation;
 * :mod:`.status_lists` — Status List Tokens signed on demand and kept until the list changes,
   and :class:`StatusListFetcher`, which serves them from the database;
-* :mod:`.validity` — how long what the authorities sign stays valid.
+* :mod:`.storage` — the store Protocols the service needs (:mod:`civicstack.stores` implements
+  them; :mod:`civicstack.platform` wires them in).
+
+What a hosted party is, and how long what it signs stays valid, is the core's
+(:mod:`civicstack.trust.parties`); so are issued credentials' records and the rule that a
+revocation is final (:mod:`civicstack.status`).
 """
 
 from civicstack.services.authorities.issuing import MAX_CLAIMS_BYTES, IssuedCredential
@@ -25,7 +31,7 @@ from civicstack.services.authorities.status_lists import (
     STATUS_TTL,
     StatusListFetcher,
 )
-from civicstack.services.authorities.validity import DAY, DEFAULT_VALIDITY_DAYS, MAX_VALIDITY_DAYS
+from civicstack.trust.parties import DAY, DEFAULT_VALIDITY_DAYS, MAX_VALIDITY_DAYS
 
 __all__ = [
     "DAY",

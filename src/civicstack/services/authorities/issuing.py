@@ -23,11 +23,9 @@ from civicstack.credential_types import (
 from civicstack.credentials import issue_credential
 from civicstack.errors import InputError
 from civicstack.services.authorities.status_lists import StatusListPublishing
-from civicstack.services.authorities.validity import DEFAULT_VALIDITY_DAYS, validity_seconds
-from civicstack.status import status_reference
-from civicstack.stores.authorities import HostedAuthority
-from civicstack.stores.status_lists import IssuedRecord, State
-from civicstack.stores.trust import TrustStore
+from civicstack.services.authorities.storage import TrustStatements
+from civicstack.status import CredentialState, IssuedRecord, status_reference
+from civicstack.trust.parties import DEFAULT_VALIDITY_DAYS, HostedAuthority, validity_seconds
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -56,7 +54,7 @@ class CredentialIssuing(StatusListPublishing):
     """How :class:`~civicstack.services.authorities.Authorities` issues credentials and changes
     their status; ``trust`` and the stores are the service's own."""
 
-    trust: TrustStore
+    trust: TrustStatements
 
     def issue(
         self,
@@ -130,8 +128,23 @@ class CredentialIssuing(StatusListPublishing):
         registry.issuer_key(hosted.identifier, hosted.active_key.kid, now)
         registry.check_scope(hosted.identifier, vct, frozenset(full), now)
 
-    def set_status(self, credential_id: str, state: State) -> IssuedRecord:
-        """Revoke (final), suspend or reinstate an issued credential."""
+    def revoke_credential(self, credential_id: str) -> IssuedRecord:
+        """Revoke an issued credential, for good: its status becomes INVALID (Token Status List
+        §7.1) and no later change is allowed (``conflict``)."""
+        return self.set_status(credential_id, "revoked")
+
+    def suspend_credential(self, credential_id: str) -> IssuedRecord:
+        """Suspend an issued credential (SUSPENDED, §7.1), until
+        :meth:`reinstate_credential`."""
+        return self.set_status(credential_id, "suspended")
+
+    def reinstate_credential(self, credential_id: str) -> IssuedRecord:
+        """Lift a suspension: the credential is VALID again (``conflict`` once revoked)."""
+        return self.set_status(credential_id, "valid")
+
+    def set_status(self, credential_id: str, state: CredentialState) -> IssuedRecord:
+        """Move an issued credential to ``state`` by name: :meth:`revoke_credential` (``revoked``),
+        :meth:`suspend_credential` (``suspended``) or :meth:`reinstate_credential` (``valid``)."""
         return self.status.set_state(credential_id, state, now=self.clock.now())
 
     def credential(self, credential_id: str) -> IssuedRecord:

@@ -13,22 +13,17 @@ from typing import Any, Literal, TypeVar
 from civicstack._crypto import Alg, PrivateKey, PublicKey
 from civicstack.errors import CivicError, InputError
 from civicstack.services.authorities.issuing import CredentialIssuing
-from civicstack.services.authorities.validity import DEFAULT_VALIDITY_DAYS, validity_seconds
-from civicstack.stores.authorities import (
-    AuthorityStore,
-    HostedAuthority,
-    Role,
-    check_slug,
+from civicstack.services.authorities.storage import (
+    AuthorityRecords,
+    StatusRecords,
+    TrustStatements,
 )
-from civicstack.stores.db import write_transaction
-from civicstack.stores.status_lists import StatusListStore
-from civicstack.stores.trust import TrustStore
 from civicstack.trust import (
     Accreditation,
+    AccreditationRevocation,
     Authority,
     Purpose,
     RelyingPartyRegistration,
-    Revocation,
     Suspension,
     TrustRegistry,
     sign_accreditation,
@@ -37,6 +32,14 @@ from civicstack.trust import (
     sign_suspension,
 )
 from civicstack.trust.fields import TYP_REVOCATION
+from civicstack.trust.parties import (
+    DEFAULT_VALIDITY_DAYS,
+    HostedAuthority,
+    Role,
+    check_slug,
+    no_root_authority,
+    validity_seconds,
+)
 from civicstack.trust.statements import read_statement
 from civicstack.types import Clock
 
@@ -49,9 +52,9 @@ class Authorities(CredentialIssuing):
     def __init__(
         self,
         *,
-        store: AuthorityStore,
-        trust: TrustStore,
-        status: StatusListStore,
+        store: AuthorityRecords,
+        trust: TrustStatements,
+        status: StatusRecords,
         base_url: str,
         clock: Clock,
     ) -> None:
@@ -94,9 +97,7 @@ class Authorities(CredentialIssuing):
         """The root authority; ``no_root_authority`` before ``init_root``."""
         roots = self.store.list("root")
         if not roots:
-            raise CivicError(
-                "no_root_authority", "no root authority yet: run `civic authority init`"
-            )
+            raise no_root_authority()
         return roots[0]
 
     def create(
@@ -123,6 +124,10 @@ class Authorities(CredentialIssuing):
     def get(self, name: str) -> HostedAuthority:
         """The party named ``name``; ``unknown_authority`` otherwise."""
         return self.store.get(name)
+
+    def by_identifier(self, identifier: str) -> HostedAuthority | None:
+        """The party whose identifier is ``identifier``, or None."""
+        return self.store.by_identifier(identifier)
 
     def list(self, role: Role | None = None) -> tuple[HostedAuthority, ...]:
         """Every party (of ``role``), oldest first."""
@@ -278,7 +283,7 @@ class Authorities(CredentialIssuing):
             # A new party and its first statement commit together, or neither does.
             key = PrivateKey.generate(alg)
             token = sign(key.public_key, ident, shown)
-            with write_transaction(self.store.engine) as conn:
+            with self.store.transaction() as conn:
                 self.store.create(
                     name,
                     identifier=ident,
@@ -295,7 +300,7 @@ class Authorities(CredentialIssuing):
 
     def revoke_accreditation(
         self, name: str, *, by: str | None = None, reason: str | None = None
-    ) -> tuple[Revocation, ...]:
+    ) -> tuple[AccreditationRevocation, ...]:
         """Revoke every standing accreditation of ``name`` that ``by`` (default: the root, which
         may revoke any) can revoke. ``not_found`` when there is none."""
         now = self.clock.now()
@@ -314,12 +319,12 @@ class Authorities(CredentialIssuing):
             raise CivicError(
                 "not_found", f"{name} has no accreditation {by or 'the root'} can revoke"
             )
-        out: list[Revocation] = []
+        out: list[AccreditationRevocation] = []
         for acc in accreditations:
             statement = self.trust.add(
                 sign_revocation(signer, acc, now=now, reason=reason), now=now
             )
-            if isinstance(statement, Revocation):
+            if isinstance(statement, AccreditationRevocation):
                 out.append(statement)
         return tuple(out)
 

@@ -11,10 +11,9 @@ from __future__ import annotations
 import re
 
 from civicstack.errors import CivicError
-from civicstack.services.authorities.validity import DAY
+from civicstack.services.authorities.storage import AuthorityRecords, StatusRecords
 from civicstack.status import sign_status_list_token
-from civicstack.stores.authorities import AuthorityStore, HostedAuthority
-from civicstack.stores.status_lists import StatusListStore
+from civicstack.trust.parties import DAY, HostedAuthority
 from civicstack.types import Clock, Fetcher
 
 STATUS_TTL = 300
@@ -27,8 +26,8 @@ class StatusListPublishing:
     """Where :class:`~civicstack.services.authorities.Authorities` publishes its status lists, and
     the signed token of each; ``store``, ``status`` and ``clock`` are the service's own."""
 
-    store: AuthorityStore
-    status: StatusListStore
+    store: AuthorityRecords
+    status: StatusRecords
     clock: Clock
 
     def status_uri(self, authority: HostedAuthority, list_id: str) -> str:

@@ -20,11 +20,10 @@ from civicstack.openid4vci.metadata import (
     jwt_vc_issuer_metadata,
 )
 from civicstack.services.authorities import Authorities
-from civicstack.services.issuer.values import DEFAULT_INTERVAL
-from civicstack.stores.applications import ApplicationStore
-from civicstack.stores.authorities import HostedAuthority
-from civicstack.stores.issuance import IssuanceStore
-from civicstack.stores.status_lists import IssuedRecord, State
+from civicstack.services.issuer.lifetimes import DEFAULT_INTERVAL
+from civicstack.services.issuer.storage import ApplicationReader, IssuanceRecords
+from civicstack.status import CredentialState, IssuedRecord
+from civicstack.trust.parties import HostedAuthority
 from civicstack.types import Clock
 
 
@@ -35,8 +34,8 @@ class HostedIssuers:
         self,
         *,
         authorities: Authorities,
-        store: IssuanceStore,
-        applications: ApplicationStore,
+        store: IssuanceRecords,
+        applications: ApplicationReader,
         key: Callable[[], bytes],
         base_url: str,
         clock: Clock,
@@ -64,7 +63,7 @@ class HostedIssuers:
 
     def by_identifier(self, identifier: str) -> HostedAuthority:
         """The issuer whose Credential Issuer Identifier is ``identifier``."""
-        hosted = self.authorities.store.by_identifier(identifier)
+        hosted = self.authorities.by_identifier(identifier)
         if hosted is None or hosted.role != "authority":
             raise CivicError("not_found", f"no credential issuer {identifier!r} here")
         return hosted
@@ -130,8 +129,21 @@ class HostedIssuers:
         self.issuer(name)
         return self.authorities.credentials(name)
 
-    def set_status(self, name: str, credential_id: str, state: State) -> IssuedRecord:
-        """Revoke, suspend or reinstate one of ``name``'s credentials (a status bit flip)."""
+    def revoke_credential(self, name: str, credential_id: str) -> IssuedRecord:
+        """Revoke one of ``name``'s credentials, for good."""
+        return self.set_status(name, credential_id, "revoked")
+
+    def suspend_credential(self, name: str, credential_id: str) -> IssuedRecord:
+        """Suspend one of ``name``'s credentials (reversible)."""
+        return self.set_status(name, credential_id, "suspended")
+
+    def reinstate_credential(self, name: str, credential_id: str) -> IssuedRecord:
+        """Lift the suspension of one of ``name``'s credentials."""
+        return self.set_status(name, credential_id, "valid")
+
+    def set_status(self, name: str, credential_id: str, state: CredentialState) -> IssuedRecord:
+        """Revoke, suspend or reinstate one of ``name``'s credentials by the state's name (a
+        status bit flip); ``not_found`` for a credential another issuer issued."""
         self.issuer(name)
         record = self.authorities.credential(credential_id)
         if record.authority != name:

@@ -4,6 +4,7 @@ Codes."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from civicstack.errors import InputError, ProtocolError
@@ -11,6 +12,7 @@ from civicstack.openid4vci.offers import (
     DEFAULT_LIMITS,
     PRE_AUTHORIZED_GRANT,
     CredentialOffer,
+    OfferRecord,
     TxCode,
     digest,
     keyed_digest,
@@ -19,19 +21,40 @@ from civicstack.openid4vci.offers import (
     new_tx_code,
     reference_uri,
 )
+from civicstack.openid4vci.requests import authorization_details
 from civicstack.services.issuer.hosted import HostedIssuers
-from civicstack.services.issuer.messages import authorization_details
-from civicstack.services.issuer.values import (
+from civicstack.services.issuer.lifetimes import (
     ACCESS_TOKEN_TTL,
     DEFAULT_OFFER_TTL,
     MAX_OFFER_TTL,
     MINUTE,
-    CreatedOffer,
 )
-from civicstack.stores.issuance import OfferRecord
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedOffer:
+    """An offer just made: the URI to hand to the Wallet and the Transaction Code to send
+    through another channel."""
+
+    record: OfferRecord
+    offer: CredentialOffer
+    uri: str
+    tx_code: str | None
+    offer_url: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        """What the admin API returns."""
+        return {
+            "id": self.record.id,
+            "offer": self.uri,
+            "tx_code": self.tx_code,
+            "credential_offer": self.offer.to_json(),
+            "credential_offer_uri": self.offer_url,
+            "expires_at": self.record.expires_at,
+        }
 
 
 class OfferEndpoints(HostedIssuers):

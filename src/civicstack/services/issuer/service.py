@@ -9,34 +9,38 @@ describes the issuer as a whole.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from civicstack._crypto import PublicKey, json_object_strict
 from civicstack.errors import CivicError, ProtocolError
 from civicstack.openid4vci.applications import Status
-from civicstack.openid4vci.offers import digest, new_secret
+from civicstack.openid4vci.offers import OfferRecord, digest, new_secret
 from civicstack.openid4vci.proofs import PROOF_TYPE, verify_key_proof
-from civicstack.services.issuer.messages import (
+from civicstack.openid4vci.requests import (
+    MAX_REQUEST_BYTES,
+    NOTIFICATION_EVENTS,
     bearer,
     invalid_request,
     json_request,
     request_denied,
 )
+from civicstack.services.issuer.lifetimes import DEFERRED_TTL, NONCE_TTL
 from civicstack.services.issuer.offers import OfferEndpoints
-from civicstack.services.issuer.values import (
-    DEFERRED_TTL,
-    MAX_REQUEST_BYTES,
-    NONCE_TTL,
-    NOTIFICATION_EVENTS,
-    IssuerResponse,
-)
-from civicstack.stores.authorities import HostedAuthority
-from civicstack.stores.issuance import OfferRecord
+from civicstack.trust.parties import HostedAuthority
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
 _ASCII_TEXT = frozenset(chr(c) for c in range(0x20, 0x7F)) - {'"', "\\"}
+
+
+@dataclass(frozen=True, slots=True)
+class IssuerResponse:
+    """A protocol response: the HTTP status (200 or 202) and the JSON body."""
+
+    status: int
+    body: dict[str, Any]
 
 
 class CredentialIssuer(OfferEndpoints):
@@ -215,7 +219,7 @@ class CredentialIssuer(OfferEndpoints):
             raise invalid_request("transaction_id is required")
         transaction_hash = digest(transaction_id)
         # 2. a read first: while the review goes on, polling takes no write lock
-        with self.store.engine.connect() as conn:
+        with self.store.reading() as conn:
             record, offer = self.store.deferred(
                 conn,
                 name,

@@ -16,8 +16,8 @@ from civicstack.openid4vp import DcqlQuery, client_id_for
 from civicstack.services.verifier.answers import credential_json
 from civicstack.services.verifier.checks import Accepted, kb_digest
 from civicstack.services.verifier.values import MAX_KB_AGE, MAX_PRESENTATION_BYTES, MAX_SKEW, Caller
-from civicstack.stores.authorities import HostedAuthority
 from civicstack.trust import TrustRegistry
+from civicstack.trust.parties import HostedAuthority
 from civicstack.types import StatusChecker
 
 

@@ -13,8 +13,8 @@ from civicstack.errors import CivicError, InputError, VerificationError
 from civicstack.openid4vp import DcqlQuery, sign_request_object, sign_verifier_attestation
 from civicstack.services.authorities import Authorities
 from civicstack.services.verifier.values import PRESETS, Caller, Preset
-from civicstack.stores.authorities import HostedAuthority
 from civicstack.trust import RelyingPartyRegistration, TrustRegistry
+from civicstack.trust.parties import HostedAuthority
 
 
 def random_id() -> str:

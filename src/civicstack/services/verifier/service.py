@@ -37,9 +37,9 @@ from civicstack.services.verifier.values import (
     CreatedRequest,
     Outcome,
 )
-from civicstack.stores.authorities import HostedAuthority, check_slug
 from civicstack.stores.verifier import StoredRequest, VerifierStore
 from civicstack.trust import TrustRegistry
+from civicstack.trust.parties import HostedAuthority, check_slug
 from civicstack.types import Clock, StatusChecker
 
 _PURGE_EVERY = 60

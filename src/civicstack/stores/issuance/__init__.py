@@ -1,16 +1,19 @@
-"""The Credential Issuer's state: offers, access tokens, nonces, applications, deferred issuance.
+"""The Credential Issuer's state, as kept: offers, access tokens, nonces, deferred issuance.
 
 The tables are in :mod:`~civicstack.stores.issuance.tables` (Alembic branch ``issuance``; the
 applications' tables are in :mod:`civicstack.stores.applications`). :class:`IssuanceStore`
-(:mod:`~civicstack.stores.issuance.store`) joins the store's parts, one module each:
+joins the store's parts, one module each:
 
 * :mod:`~civicstack.stores.issuance.offers`: offers made, read, listed, served by reference;
 * :mod:`~civicstack.stores.issuance.tokens`: codes redeemed for access tokens (§6), ``c_nonce``
-  values (§7), tokens spent at the Credential Endpoint (§8);
-* :mod:`~civicstack.stores.issuance.deferred`: deferred transactions (§9);
-* :mod:`~civicstack.stores.issuance.notifications`: the Wallet's notifications (§11);
+  values (§7), tokens spent at the Credential Endpoint (§8), the Wallet's notifications (§11);
+* :mod:`~civicstack.stores.issuance.deferred`: deferred transactions (§9).
 
-and what they hand back is in :mod:`~civicstack.stores.issuance.records`.
+What they hand back and the rules they decide by are the protocol's, in the core:
+:class:`~civicstack.openid4vci.offers.OfferRecord`, :mod:`civicstack.openid4vci.tokens`
+(:class:`~civicstack.openid4vci.tokens.TokenGrant`) and :mod:`civicstack.openid4vci.deferred`
+(:class:`~civicstack.openid4vci.deferred.DeferredRecord`). The store implements the
+:class:`civicstack.services.issuer.storage.IssuanceRecords` Protocol.
 
 Personal data at rest: claims and by-reference offer documents are sealed with AES-256-GCM under
 a key derived from the platform's master key, bound to their row (associated data), and an
@@ -23,15 +26,8 @@ row is locked ``FOR UPDATE`` and the update re-checks the state), so of any numb
 redemptions of a code, spends of a token or uses of a nonce, exactly one succeeds.
 """
 
-from civicstack.stores.issuance.records import (
-    DeferredRecord,
-    DeferredState,
-    OfferRecord,
-    OfferState,
-    TokenGrant,
-)
+from civicstack.stores.issuance.deferred import DeferredStore
 from civicstack.stores.issuance.sealing import RowSealer
-from civicstack.stores.issuance.store import IssuanceStore
 from civicstack.stores.issuance.tables import (
     check_row_id,
     issuance_deferred_table,
@@ -40,17 +36,16 @@ from civicstack.stores.issuance.tables import (
     issuance_tokens_table,
     issuer_id,
 )
-from civicstack.stores.issuance.tokens import MAX_TX_FAILURES
+from civicstack.stores.issuance.tokens import TokenStore
+
+
+class IssuanceStore(TokenStore, DeferredStore):
+    """Offers, tokens, nonces, deferred transactions and notifications of hosted issuers."""
+
 
 __all__ = [
-    "MAX_TX_FAILURES",
-    "DeferredRecord",
-    "DeferredState",
     "IssuanceStore",
-    "OfferRecord",
-    "OfferState",
     "RowSealer",
-    "TokenGrant",
     "check_row_id",
     "issuance_deferred_table",
     "issuance_nonces_table",

@@ -1,5 +1,6 @@
-"""Deferred transactions (OpenID4VCI §9): a credential request parked while an application is
-under review, collected once with the token that started it."""
+"""Deferred transactions (OpenID4VCI §9), as kept: a credential request parked while an
+application is under review, collected once with the token that started it. What one is and
+when it may be collected: :mod:`civicstack.openid4vci.deferred`."""
 
 from __future__ import annotations
 
@@ -10,15 +11,21 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
 
 from civicstack._crypto import json_dumps, json_loads_strict
-from civicstack.errors import CivicError, ProtocolError
+from civicstack.errors import CivicError
+from civicstack.openid4vci.deferred import (
+    DeferredRecord,
+    DeferredState,
+    check_collectable,
+    transaction_closed,
+)
+from civicstack.openid4vci.offers import OfferRecord
+from civicstack.openid4vci.tokens import invalid_token
 from civicstack.stores.issuance.offers import OfferStore
-from civicstack.stores.issuance.records import DeferredRecord, DeferredState, OfferRecord
 from civicstack.stores.issuance.tables import (
     issuance_deferred_table,
     issuance_offers_table,
     issuance_tokens_table,
 )
-from civicstack.stores.issuance.tokens import invalid_token
 
 
 class DeferredStore(OfferStore):
@@ -80,16 +87,14 @@ class DeferredStore(OfferStore):
                 issuance_tokens_table.c.token_hash == token_hash
             )
         ).first()
-        if token is None:
-            raise invalid_token("the access token is not valid")
-        if row is None or row.state == "issued" or now >= row.expires_at:
-            raise ProtocolError(
-                "invalid_transaction_id",
-                "invalid_transaction_id",
-                "the transaction_id is unknown, already collected or expired",
-            )
-        if row.token_hash != token_hash:
-            raise invalid_token("the access token does not belong to this transaction")
+        check_collectable(
+            token_found=token is not None,
+            state=None if row is None else row.state,
+            expires_at=0 if row is None else int(row.expires_at),
+            token_matches=row is not None and row.token_hash == token_hash,
+            now=now,
+        )
+        assert row is not None
         try:
             offer = self._offer(conn, authority, row.offer_id, claims=True)
         except CivicError as exc:
@@ -119,6 +124,4 @@ class DeferredStore(OfferStore):
             .values(state=state, updated_at=now)
         ).rowcount
         if done != 1:
-            raise ProtocolError(
-                "invalid_transaction_id", "invalid_transaction_id", "the transaction was closed"
-            )
+            raise transaction_closed()

@@ -14,13 +14,19 @@ from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection, Engine
 
 from civicstack._crypto import json_loads_strict
-from civicstack.errors import CivicError, InputError
-from civicstack.openid4vci.offers import TxCode
-from civicstack.stores.authorities import authorities_table, check_slug
+from civicstack.errors import CivicError
+from civicstack.openid4vci.offers import (
+    OfferRecord,
+    OfferState,
+    TxCode,
+    check_offer_servable,
+    check_tx_code_shape,
+)
+from civicstack.stores.authorities import authorities_table
 from civicstack.stores.db import write_transaction
-from civicstack.stores.issuance.records import OfferRecord, OfferState
 from civicstack.stores.issuance.sealing import RowSealer
 from civicstack.stores.issuance.tables import check_row_id, issuance_offers_table, issuer_id
+from civicstack.trust.parties import check_slug
 
 
 class OfferStore:
@@ -34,6 +40,12 @@ class OfferStore:
     def transaction(self) -> Iterator[Connection]:
         """A write transaction for a caller that spans this store and the authorities'."""
         with write_transaction(self.engine) as conn:
+            yield conn
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A read-only connection for a caller that reads this store and the applications'."""
+        with self.engine.connect() as conn:
             yield conn
 
     # --- offers -----------------------------------------------------------------------
@@ -55,8 +67,7 @@ class OfferStore:
         conn: Connection | None = None,
     ) -> OfferRecord:
         """Record a new offer; ``document`` is the offer object served by reference."""
-        if (tx_code is None) != (tx_code_hash is None):
-            raise InputError("invalid_request", "a transaction code needs its hash and shape")
+        check_tx_code_shape(tx_code, tx_code_hash)
         with _maybe_transaction(self.engine, conn) as tx:
             authority_id = issuer_id(tx, authority)
             tx.execute(
@@ -133,8 +144,13 @@ class OfferStore:
                     & (authorities_table.c.name == authority)
                 )
             ).first()
-        if row is None or row.document is None or row.state != "offered" or now >= row.expires_at:
-            raise CivicError("not_found", "no such offer, or it was used or has expired")
+        check_offer_servable(
+            state=None if row is None else row.state,
+            has_document=row is not None and row.document is not None,
+            expires_at=0 if row is None else int(row.expires_at),
+            now=now,
+        )
+        assert row is not None
         document = self.sealer.open("offer-document", row.id, row.document)
         if not isinstance(document, dict):
             raise CivicError("internal_error", "a stored offer document is damaged")

@@ -40,8 +40,9 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 
 from civicstack.errors import CivicError
-from civicstack.stores.authorities import authorities_table, check_slug
+from civicstack.stores.authorities import authorities_table
 from civicstack.stores.db import metadata
+from civicstack.trust.parties import check_slug
 
 issuance_offers_table = Table(
     "issuance_offers",

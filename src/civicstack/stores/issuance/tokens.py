@@ -1,9 +1,11 @@
-"""Single use of the issuer's secrets: the Pre-Authorized Code redeemed for an access token
-(OpenID4VCI §6), ``c_nonce`` values (§7), and the access token spent at the Credential Endpoint
-(§8) with what was issued under its offer.
+"""Single use of the issuer's secrets, as kept: the Pre-Authorized Code redeemed for an access
+token (OpenID4VCI §6), ``c_nonce`` values (§7), the access token spent at the Credential Endpoint
+(§8) with what was issued under its offer, and the Wallet's notifications about it (§11).
 
-Each consuming step is one conditional write in one write transaction, so of parallel attempts
-exactly one succeeds (the package docstring, :mod:`civicstack.stores.issuance`, says how).
+The rules are :mod:`civicstack.openid4vci.tokens`'; each consuming step reads the rows, lets a
+rule decide, and writes in one conditional write in one write transaction, so of parallel
+attempts exactly one succeeds (the package docstring, :mod:`civicstack.stores.issuance`, says
+how).
 """
 
 from __future__ import annotations
@@ -16,11 +18,21 @@ from sqlalchemy.engine import Connection
 
 from civicstack._crypto import json_dumps, json_loads_strict
 from civicstack.errors import CivicError, ProtocolError
-from civicstack.openid4vci.offers import same_digest
+from civicstack.openid4vci.offers import OfferRecord, same_digest
+from civicstack.openid4vci.tokens import (
+    TokenGrant,
+    check_nonce_used,
+    check_notified,
+    check_redeemable,
+    check_token_usable,
+    code_already_used,
+    invalid_grant,
+    token_already_spent,
+    wrong_tx_code,
+)
 from civicstack.stores.authorities import authorities_table
 from civicstack.stores.db import write_transaction
 from civicstack.stores.issuance.offers import OfferStore
-from civicstack.stores.issuance.records import OfferRecord, TokenGrant
 from civicstack.stores.issuance.tables import (
     issuance_nonces_table,
     issuance_offers_table,
@@ -28,8 +40,6 @@ from civicstack.stores.issuance.tables import (
     issuer_id,
 )
 
-#: Wrong Transaction Codes an offer survives; the next one locks it (RFC 6749 §10.10).
-MAX_TX_FAILURES = 5
 _PURGE_EVERY = 64
 
 
@@ -56,7 +66,7 @@ class TokenStore(OfferStore):
         when it sent none). Raises ``invalid_grant`` (unknown, used, expired, locked code, wrong
         Transaction Code) or ``invalid_request`` (a Transaction Code missing or unexpected,
         §6.3). A wrong code is counted even though the request fails; the offer locks after
-        :data:`MAX_TX_FAILURES`.
+        :data:`~civicstack.openid4vci.tokens.MAX_TX_FAILURES`.
         """
         failure: ProtocolError | None = None
         offer: OfferRecord | None = None
@@ -67,44 +77,27 @@ class TokenStore(OfferStore):
                 .where(issuance_offers_table.c.code_hash == code_hash)
                 .with_for_update(of=issuance_offers_table)
             ).first()
-            # 1. a code this issuer made, still offered and not expired
-            if row is None or row.authority != authority:
-                raise invalid_grant("the pre-authorized code is not valid")
-            if row.state == "locked":
-                raise invalid_grant("the offer is locked after too many wrong transaction codes")
-            if row.state != "offered":
-                raise invalid_grant("the pre-authorized code has already been used")
-            if now >= row.expires_at:
-                raise invalid_grant("the pre-authorized code has expired")
-            # 2. the Transaction Code: present exactly when the offer asked for one
-            if row.tx_code_hash is None and tx_code_hash is not None:
-                raise ProtocolError(
-                    "invalid_request", "invalid_request", "this offer expects no tx_code"
-                )
-            if row.tx_code_hash is not None and tx_code_hash is None:
-                raise ProtocolError("invalid_request", "invalid_request", "tx_code is required")
-            # 3. authorization_details name only what was offered
-            if configuration_ids is not None and any(
-                c != row.configuration_id for c in configuration_ids
-            ):
-                raise ProtocolError(
-                    "invalid_request",
-                    "invalid_authorization_details",
-                    "authorization_details ask for a credential that was not offered",
-                )
+            # 1.-3. the code, the Transaction Code's presence, authorization_details
+            check_redeemable(
+                state=None if row is None or row.authority != authority else row.state,
+                expires_at=0 if row is None else int(row.expires_at),
+                expects_tx_code=row is not None and row.tx_code_hash is not None,
+                tx_code_given=tx_code_hash is not None,
+                offered="" if row is None else row.configuration_id,
+                asked=configuration_ids,
+                now=now,
+            )
+            assert row is not None
             if tx_code_hash is not None and not same_digest(tx_code_hash(row.id), row.tx_code_hash):
-                failures = int(row.tx_failures) + 1
-                locked = failures >= MAX_TX_FAILURES
+                wrong = wrong_tx_code(int(row.tx_failures))
                 conn.execute(
                     update(issuance_offers_table)
                     .where(issuance_offers_table.c.id == row.id)
-                    .values(tx_failures=failures, state="locked" if locked else "offered")
+                    .values(
+                        tx_failures=wrong.failures, state="locked" if wrong.locked else "offered"
+                    )
                 )
-                failure = invalid_grant(
-                    "wrong transaction code; the offer is now locked"
-                    if locked
-                    else "wrong transaction code"
-                )
+                failure = wrong.error()
             else:
                 # 4. the code is spent and the token issued in the same transaction
                 done = conn.execute(
@@ -116,7 +109,7 @@ class TokenStore(OfferStore):
                     .values(state="redeemed", redeemed_at=now, document=None)
                 ).rowcount
                 if done != 1:
-                    raise invalid_grant("the pre-authorized code has already been used")
+                    raise code_already_used()
                 conn.execute(
                     insert(issuance_tokens_table).values(
                         token_hash=token_hash,
@@ -166,16 +159,20 @@ class TokenStore(OfferStore):
         if lock:
             query = query.with_for_update()
         row = conn.execute(query).first()
-        if row is None:
-            raise invalid_token("the access token is not valid")
-        try:
-            offer = self._offer(conn, authority, row.offer_id, claims=lock)
-        except CivicError as exc:  # a token of another issuer is no token here
-            raise invalid_token("the access token is not valid") from exc
-        if row.spent_at is not None:
-            raise invalid_token("the access token has been used")
-        if now >= row.expires_at:
-            raise invalid_token("the access token has expired")
+        offer: OfferRecord | None = None
+        if row is not None:
+            try:
+                offer = self._offer(conn, authority, row.offer_id, claims=lock)
+            except CivicError:  # a token of another issuer is no token here
+                offer = None
+        check_token_usable(
+            found=offer is not None,
+            spent_at=None if row is None or row.spent_at is None else int(row.spent_at),
+            expires_at=0 if row is None else int(row.expires_at),
+            now=now,
+        )
+        assert row is not None
+        assert offer is not None
         identifiers = tuple(json_loads_strict(row.identifiers)) if row.identifiers else None
         return TokenGrant(token_hash, offer, identifiers)
 
@@ -204,10 +201,7 @@ class TokenStore(OfferStore):
                     & (issuance_nonces_table.c.expires_at > now)
                 )
             ).rowcount
-            if gone != 1:
-                raise ProtocolError(
-                    "invalid_nonce", "invalid_nonce", "a key proof's c_nonce is not valid"
-                )
+            check_nonce_used(gone)
         # 2. the token, spent by a conditional update
         grant = self._token_grant(conn, authority, token_hash, now=now, lock=True)
         done = conn.execute(
@@ -219,7 +213,7 @@ class TokenStore(OfferStore):
             .values(spent_at=now)
         ).rowcount
         if done != 1:
-            raise invalid_token("the access token has been used")
+            raise token_already_spent()
         return grant
 
     def mark_issued(
@@ -240,12 +234,35 @@ class TokenStore(OfferStore):
         )
         return notification_id
 
+    # --- notification endpoint (§11) ---------------------------------------------------------
 
-def invalid_grant(detail: str) -> ProtocolError:
-    """The Token Endpoint's refusal of a code (RFC 6749 §5.2)."""
-    return ProtocolError("invalid_grant", "invalid_grant", detail)
+    def notify(self, authority: str, *, token_hash: str, notification_id: str, event: str) -> None:
+        """Record the Wallet's event for the credentials issued under ``notification_id``.
 
-
-def invalid_token(detail: str) -> ProtocolError:
-    """The refusal of an access token (RFC 6750 §3.1)."""
-    return ProtocolError("invalid_token", "invalid_token", detail)
+        The token must be one issued for that offer (it may have been spent).
+        """
+        with write_transaction(self.engine) as conn:
+            row = conn.execute(
+                select(issuance_offers_table.c.id, issuance_tokens_table.c.offer_id)
+                .select_from(
+                    issuance_tokens_table.join(
+                        issuance_offers_table,
+                        issuance_tokens_table.c.offer_id == issuance_offers_table.c.id,
+                    ).join(authorities_table)
+                )
+                .where(
+                    (issuance_tokens_table.c.token_hash == token_hash)
+                    & (authorities_table.c.name == authority)
+                )
+            ).first()
+            done = 0
+            if row is not None:
+                done = conn.execute(
+                    update(issuance_offers_table)
+                    .where(
+                        (issuance_offers_table.c.id == row.id)
+                        & (issuance_offers_table.c.notification_id == notification_id)
+                    )
+                    .values(notification_event=event)
+                ).rowcount
+            check_notified(token_found=row is not None, recorded=done)

@@ -1,5 +1,7 @@
-"""Reading what the Wallet sends: the bearer token, JSON request bodies, the Token Request's
-``authorization_details`` (RFC 9396), and the protocol errors they earn."""
+"""Reading what the Wallet sends the Credential Issuer (OpenID4VCI 1.0): the bearer token
+(RFC 6750), JSON request bodies (§8.2, §9.1, §11.1) within :data:`MAX_REQUEST_BYTES`, the Token
+Request's ``authorization_details`` (RFC 9396 §2), the notification events (§11.1), and the
+protocol errors they earn (§8.3.1)."""
 
 from __future__ import annotations
 
@@ -7,7 +9,11 @@ from typing import Any
 
 from civicstack._crypto import json_loads_strict, json_object_strict
 from civicstack.errors import CivicError, ProtocolError
-from civicstack.services.issuer.values import MAX_REQUEST_BYTES
+
+#: Largest Credential, Deferred Credential or Notification Request body read.
+MAX_REQUEST_BYTES = 64 * 1024
+#: The events a Notification Request may report (§11.1).
+NOTIFICATION_EVENTS = ("credential_accepted", "credential_failure", "credential_deleted")
 
 
 def invalid_request(detail: str) -> ProtocolError:
