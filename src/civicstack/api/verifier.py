@@ -357,7 +357,6 @@ def verifier_service(platform: Platform) -> tuple[Service, FastAPI]:
         responses=_PROBLEMS,
     )
     def list_keys(name: Annotated[str, Path(pattern=_SLUG)]) -> list[ApiKeyInfo]:
-        verifier().relying_party(name)
         return [
             ApiKeyInfo(
                 id=k.id,
@@ -365,7 +364,7 @@ def verifier_service(platform: Platform) -> tuple[Service, FastAPI]:
                 created_at=k.created_at,
                 revoked_at=k.revoked_at,
             )
-            for k in platform.verifier_store.keys(name)
+            for k in verifier().api_keys(name)
         ]
 
     @app.delete(

@@ -10,7 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from civicstack.credential_types import PID, PID_VCT, RIGHT_TO_WORK, RIGHT_TO_WORK_VCT
+from civicstack.credential_types import (
+    AGE_CHECK_CLAIMS,
+    IDENTITY_CHECK_CLAIMS,
+    PID,
+    PID_VCT,
+    RIGHT_TO_WORK,
+    RIGHT_TO_WORK_CHECK_CLAIMS,
+    RIGHT_TO_WORK_VCT,
+)
 from civicstack.errors import CivicError
 from civicstack.platform import Platform
 from civicstack.trust import Purpose
@@ -26,9 +34,6 @@ AUTHORITIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
         tuple(sorted(RIGHT_TO_WORK.claim_names)),
     ),
 }
-
-EMPLOYER_CLAIMS = ("given_name", "family_name", "right_to_work", "valid_until")
-IDENTITY_CLAIMS = ("given_name", "family_name", "birthdate", "address")
 
 
 @dataclass(frozen=True)
@@ -50,19 +55,19 @@ RELYING_PARTIES: dict[str, tuple[str, tuple[PurposeSpec, ...]]] = {
                 "right_to_work",
                 "Check that you may work for us",
                 RIGHT_TO_WORK_VCT,
-                EMPLOYER_CLAIMS,
+                RIGHT_TO_WORK_CHECK_CLAIMS,
             ),
         ),
     ),
     "shop": (
         "Corner Shop",
-        (PurposeSpec("age_check", "Sell you alcohol", PID_VCT, ("age_over_18",)),),
+        (PurposeSpec("age_check", "Sell you alcohol", PID_VCT, AGE_CHECK_CLAIMS),),
     ),
     "landlord": (
         "Northside Lettings",
         (
             PurposeSpec(
-                "identity", "Confirm who you are before a tenancy", PID_VCT, IDENTITY_CLAIMS
+                "identity", "Confirm who you are before a tenancy", PID_VCT, IDENTITY_CHECK_CLAIMS
             ),
         ),
     ),
@@ -73,7 +78,7 @@ RELYING_PARTIES: dict[str, tuple[str, tuple[PurposeSpec, ...]]] = {
                 "identity",
                 "Know our customer (anti-money-laundering)",
                 PID_VCT,
-                (*IDENTITY_CLAIMS, "nationalities", "document_number"),
+                (*IDENTITY_CHECK_CLAIMS, "nationalities", "document_number"),
             ),
         ),
     ),
