@@ -29,8 +29,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from civicstack._crypto import json_dumps, json_object_strict
-from civicstack.api.app import Service, service_app
 from civicstack.api.auth import admin_guard, bearer_token
+from civicstack.api.catalogue import Service, service_app
 from civicstack.api.problems import PROBLEM_SCHEMA, problem
 from civicstack.errors import CivicError, InputError, ProtocolError
 from civicstack.openid4vp import REQUEST_MEDIA_TYPE, DcqlQuery
