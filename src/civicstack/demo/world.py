@@ -8,6 +8,7 @@ exactly this world, so a preset on the verifier (``right_to_work``, ``age_over_1
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from civicstack.credential_types import (
@@ -85,12 +86,35 @@ RELYING_PARTIES: dict[str, tuple[str, tuple[PurposeSpec, ...]]] = {
 }
 
 
-def purposes_of(name: str) -> list[Purpose]:
+#: An issuing authority: name -> (display name, vct, claims it may attest).
+AuthorityCast = Mapping[str, tuple[str, str, tuple[str, ...]]]
+#: The relying parties: name -> (display name, purposes).
+RelyingPartyCast = Mapping[str, tuple[str, tuple[PurposeSpec, ...]]]
+
+
+def purposes_of(name: str, relying_parties: RelyingPartyCast = RELYING_PARTIES) -> list[Purpose]:
     """The :class:`Purpose` objects relying party ``name`` is registered for."""
     return [
         Purpose.create(p.id, p.description, {p.vct: list(p.claims)})
-        for p in RELYING_PARTIES[name][1]
+        for p in relying_parties[name][1]
     ]
+
+
+def seed_world(
+    platform: Platform,
+    *,
+    root: tuple[str, str] = ROOT,
+    authorities: AuthorityCast = AUTHORITIES,
+    relying_parties: RelyingPartyCast = RELYING_PARTIES,
+) -> None:
+    """Set up ``root`` on an empty ``platform``, accredit ``authorities`` and register
+    ``relying_parties`` with their purposes, in that order (by default: the demo world)."""
+    a = platform.authorities
+    a.init_root(*root)
+    for name, (display, vct, claims) in authorities.items():
+        a.accredit(name, scope={vct: list(claims)}, display_name=display)
+    for name, (display, _) in relying_parties.items():
+        a.register(name, purposes=purposes_of(name, relying_parties), display_name=display)
 
 
 def seed_demo_world(platform: Platform) -> bool:
@@ -99,17 +123,12 @@ def seed_demo_world(platform: Platform) -> bool:
     Idempotent and safe to call on every start: an existing root means the operator (or an
     earlier start) has set up the trust framework, and it is left as it is.
     """
-    authorities = platform.authorities
     try:
-        authorities.root()
+        platform.authorities.root()
     except CivicError as exc:
         if exc.code != "no_root_authority":
             raise
     else:
         return False
-    authorities.init_root(*ROOT)
-    for name, (display, vct, claims) in AUTHORITIES.items():
-        authorities.accredit(name, scope={vct: list(claims)}, display_name=display)
-    for name, (display, _) in RELYING_PARTIES.items():
-        authorities.register(name, purposes=purposes_of(name), display_name=display)
+    seed_world(platform)
     return True
