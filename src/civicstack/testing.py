@@ -152,9 +152,10 @@ class Cast:
     authorities: AuthorityCast = field(default_factory=lambda: dict(AUTHORITIES))
     relying_parties: RelyingPartyCast = field(default_factory=lambda: dict(RELYING_PARTIES))
 
-    def seed(self, platform: Platform) -> None:
-        """Set this cast up on an empty ``platform``: its root, accreditations, registrations."""
-        seed_world(
+    def seed(self, platform: Platform) -> bool:
+        """Set this cast up on ``platform`` (its root, accreditations, registrations) unless it
+        has a root already, as a restarted platform does; True if it was set up."""
+        return seed_world(
             platform,
             root=self.root,
             authorities=self.authorities,

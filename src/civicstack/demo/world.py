@@ -106,29 +106,30 @@ def seed_world(
     root: tuple[str, str] = ROOT,
     authorities: AuthorityCast = AUTHORITIES,
     relying_parties: RelyingPartyCast = RELYING_PARTIES,
-) -> None:
-    """Set up ``root`` on an empty ``platform``, accredit ``authorities`` and register
-    ``relying_parties`` with their purposes, in that order (by default: the demo world)."""
-    a = platform.authorities
-    a.init_root(*root)
-    for name, (display, vct, claims) in authorities.items():
-        a.accredit(name, scope={vct: list(claims)}, display_name=display)
-    for name, (display, _) in relying_parties.items():
-        a.register(name, purposes=purposes_of(name, relying_parties), display_name=display)
-
-
-def seed_demo_world(platform: Platform) -> bool:
-    """Create the demo world unless a root authority exists already; True if it was created.
+) -> bool:
+    """Set up ``root``, accredit ``authorities`` and register ``relying_parties`` with their
+    purposes, in that order (by default: the demo world), unless a root authority exists
+    already; True if the world was created.
 
     Idempotent and safe to call on every start: an existing root means the operator (or an
     earlier start) has set up the trust framework, and it is left as it is.
     """
+    a = platform.authorities
     try:
-        platform.authorities.root()
+        a.root()
     except CivicError as exc:
         if exc.code != "no_root_authority":
             raise
     else:
         return False
-    seed_world(platform)
+    a.init_root(*root)
+    for name, (display, vct, claims) in authorities.items():
+        a.accredit(name, scope={vct: list(claims)}, display_name=display)
+    for name, (display, _) in relying_parties.items():
+        a.register(name, purposes=purposes_of(name, relying_parties), display_name=display)
     return True
+
+
+def seed_demo_world(platform: Platform) -> bool:
+    """Create the demo world unless a root authority exists already; True if it was created."""
+    return seed_world(platform)
