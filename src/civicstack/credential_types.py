@@ -87,6 +87,16 @@ RIGHT_TO_WORK = CredentialType(
 
 CREDENTIAL_TYPES = {ct.vct: ct for ct in (PID, RIGHT_TO_WORK)}
 
+# What the usual checks ask for: the verifier's presets and the relying parties registered for
+# them (in the demo world) read these, so a preset never asks for more than its purpose allows.
+
+#: A right-to-work check (an employer): names, the right to work and until when.
+RIGHT_TO_WORK_CHECK_CLAIMS = ("given_name", "family_name", "right_to_work", "valid_until")
+#: An age check (a shop): one age predicate, nothing else.
+AGE_CHECK_CLAIMS = ("age_over_18",)
+#: An identity check (a landlord; a bank asks for more): names, birth date and address.
+IDENTITY_CHECK_CLAIMS = ("given_name", "family_name", "birthdate", "address")
+
 
 def _date(text: str, name: str) -> dt.date:
     if not isinstance(text, str) or not _FULL_DATE.fullmatch(text):

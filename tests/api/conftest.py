@@ -13,36 +13,16 @@ from fastapi.testclient import TestClient
 
 from civicstack._crypto import PublicKey
 from civicstack.api.app import create_app, wrap
-from civicstack.credential_types import PID_VCT, right_to_work_claims
-from civicstack.demo.world import seed_demo_world
+from civicstack.credential_types import PID_VCT
+from civicstack.demo.story import AMARA, AMARA_RIGHT_TO_WORK
 from civicstack.fetch import HttpTransport
 from civicstack.platform import Platform
 from civicstack.settings import Settings
-from civicstack.testing import FixedClock
+from civicstack.testing import FAST_KDF, Cast, FixedClock
 
 BASE = "http://testserver"
-AMARA = {
-    "given_name": "Amara",
-    "family_name": "Okafor",
-    "birthdate": "1990-05-17",
-    "nationalities": ["GB"],
-    "address": {
-        "street_address": "2 Park Row",
-        "locality": "Leeds",
-        "postal_code": "LS1 5HD",
-        "country": "GB",
-    },
-    "document_number": "533401187",
-    "issuing_country": "GB",
-}
-RTW = right_to_work_claims(
-    given_name="Amara",
-    family_name="Okafor",
-    right_to_work=True,
-    share_code="W4X 9KL 2PQ",
-    valid_until="2030-01-01",
-)
-FAST_KDF = {"name": "argon2id", "m": 1024, "t": 1, "p": 1}
+RTW = AMARA_RIGHT_TO_WORK
+__all__ = ["AMARA", "FAST_KDF", "RTW", "ClientTransport", "World", "make_world"]
 
 
 @dataclass
@@ -85,7 +65,8 @@ class World:
 
 
 def make_world(database_url: str, data_dir: Path, clock: FixedClock) -> World:
-    """A migrated platform with the demo world, served by TestClient."""
+    """A migrated platform with the testing world's default cast (the demo world), served by
+    TestClient."""
     settings = Settings.from_env(
         {
             "CIVIC_DATA_DIR": str(data_dir),
@@ -95,7 +76,7 @@ def make_world(database_url: str, data_dir: Path, clock: FixedClock) -> World:
     )
     platform = Platform(settings, clock=clock)
     platform.migrate()
-    seed_demo_world(platform)
+    Cast().seed(platform)
     root = create_app(platform)
     app = wrap(root, max_body=10 * 1024 * 1024)
     return World(platform, TestClient(app, raise_server_exceptions=False), clock, root)

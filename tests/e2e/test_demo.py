@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from civicstack.demo.local import ShiftedClock, Step, tell
+from civicstack.demo.local import ShiftedClock, tell
+from civicstack.demo.story import Step
 from civicstack.platform import Platform
 from civicstack.settings import Settings
 

@@ -1,64 +1,45 @@
 """The platform app: one process serving every service (``civic up``).
 
 Each service is its own FastAPI sub-application (so it publishes its own OpenAPI 3.1 document at
-``/<mount>/openapi.json`` with docs at ``/<mount>/docs``) created by :func:`service_app` and
-listed in the catalogue at ``/``. Routes that specs pin to the server root (``/.well-known/...``)
-live on the root app. ``GET /healthz`` answers 200 once every service is ready.
+``/<mount>/openapi.json`` with docs at ``/<mount>/docs``) created by
+:func:`~civicstack.api.catalogue.service_app` and listed in the catalogue at ``/``. Routes that
+specs pin to the server root (``/.well-known/...``) live on the root app. ``GET /healthz``
+answers 200 once every service is ready.
 """
 
 from __future__ import annotations
 
-import html
-from collections.abc import Callable
-from dataclasses import dataclass
-
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from civicstack import __version__
+from civicstack.api.catalogue import Service, ServiceFactory, catalogue_html, service_app
 from civicstack.api.control_characters import ControlCharacters
 from civicstack.api.docs import install_docs, mount_docs_assets
+from civicstack.api.issuers import issuers_service
 from civicstack.api.limits import BodySizeLimit
 from civicstack.api.problems import install_problem_handlers, problem
+from civicstack.api.registers import registers_service
+from civicstack.api.trust import trust_service
+from civicstack.api.verifier import verifier_service
 from civicstack.platform import Platform
 from civicstack.settings import Settings
 
-
-@dataclass(frozen=True)
-class Service:
-    """A mounted service, as the catalogue lists it."""
-
-    mount: str
-    title: str
-    summary: str
-    specs: tuple[str, ...] = ()
-    #: Routes the service needs at the server root (``/.well-known/...``), if any.
-    routes: APIRouter | None = None
-    #: Wraps the served app to answer a hot path ahead of routing (see :func:`wrap`), if any.
-    fast_path: Callable[[ASGIApp], ASGIApp] | None = None
-
-
-#: A service factory builds its sub-app for a platform and says how to list it.
-ServiceFactory = Callable[[Platform], tuple[Service, FastAPI]]
-
-
-def service_app(title: str, summary: str, *, version: str = __version__) -> FastAPI:
-    """A sub-application with problem+json handlers and OpenAPI 3.1 metadata."""
-    app = FastAPI(title=title, description=summary, version=version, docs_url=None, redoc_url=None)
-    install_problem_handlers(app)
-    install_docs(app)
-    return app
+__all__ = [
+    "Service",
+    "ServiceFactory",
+    "create_app",
+    "create_app_from_env",
+    "service_app",
+    "service_factories",
+    "wrap",
+]
 
 
 def service_factories() -> list[ServiceFactory]:
     """Every service the platform serves, in catalogue order (components add theirs here)."""
-    from civicstack.api.issuers import issuers_service
-    from civicstack.api.registers import registers_service
-    from civicstack.api.trust import trust_service
-    from civicstack.api.verifier import verifier_service
-
     return [issuers_service, verifier_service, trust_service, registers_service]
 
 
@@ -96,7 +77,7 @@ def create_app(platform: Platform, factories: list[ServiceFactory] | None = None
 
     @root.get("/", response_class=HTMLResponse, tags=["platform"], summary="Service catalogue")
     def catalogue() -> HTMLResponse:
-        return HTMLResponse(_catalogue_html(services))
+        return HTMLResponse(catalogue_html(services))
 
     @root.get("/services", tags=["platform"], summary="Service catalogue as JSON")
     def services_json() -> list[dict[str, object]]:
@@ -126,29 +107,6 @@ class _ServiceRoot:
         await self.app(
             {**scope, "root_path": mount, "path": mount + "/", "raw_path": None}, receive, send
         )
-
-
-def _catalogue_html(services: list[Service]) -> str:
-    rows = "\n".join(
-        f"<tr><td><a href='{html.escape(s.mount)}/docs'>{html.escape(s.title)}</a></td>"
-        f"<td>{html.escape(s.summary)}</td><td>{html.escape(', '.join(s.specs))}</td>"
-        f"<td><a href='{html.escape(s.mount)}/openapi.json'>OpenAPI 3.1</a></td></tr>"
-        for s in services
-    )
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>civicstack services</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>body{{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}}
-table{{border-collapse:collapse;width:100%}}td,th{{border-bottom:1px solid #ccc;padding:.5rem;
-text-align:left;vertical-align:top}}</style></head>
-<body><h1>civicstack</h1>
-<p>Every service of this platform publishes its API as OpenAPI 3.1. Errors are
-<code>application/problem+json</code> (RFC 9457) with a stable <code>code</code>.</p>
-<table><thead><tr><th>Service</th><th>What it does</th><th>Standards</th><th>API</th></tr></thead>
-<tbody>
-{rows}
-</tbody></table>
-<p><a href="/healthz">/healthz</a> · civicstack {__version__}</p></body></html>"""
 
 
 def wrap(app: FastAPI, max_body: int) -> BodySizeLimit:

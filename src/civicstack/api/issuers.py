@@ -43,7 +43,7 @@ from civicstack.api._openapi import (
     problems,
     request_body,
 )
-from civicstack.api.app import Service, service_app
+from civicstack.api.catalogue import Service, service_app
 from civicstack.api.issuer_desk import add_desk_routes
 from civicstack.api.problems import PROBLEM_SCHEMA
 from civicstack.errors import CivicError, ProtocolError

@@ -27,8 +27,8 @@ from fastapi import Depends, FastAPI, Path, Query
 from fastapi.security import HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
-from civicstack.api.app import Service, service_app
 from civicstack.api.auth import admin_guard
+from civicstack.api.catalogue import Service, service_app
 from civicstack.api.problems import PROBLEM_SCHEMA
 from civicstack.errors import CivicError, VerificationError
 from civicstack.openid4vp import client_id_for

@@ -29,8 +29,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from civicstack._crypto import json_dumps, json_object_strict
-from civicstack.api.app import Service, service_app
 from civicstack.api.auth import admin_guard, bearer_token
+from civicstack.api.catalogue import Service, service_app
 from civicstack.api.problems import PROBLEM_SCHEMA, problem
 from civicstack.errors import CivicError, InputError, ProtocolError
 from civicstack.openid4vp import DEFAULT_LIMITS as VP_LIMITS
@@ -357,7 +357,6 @@ def verifier_service(platform: Platform) -> tuple[Service, FastAPI]:
         responses=_PROBLEMS,
     )
     def list_keys(name: Annotated[str, Path(pattern=_SLUG)]) -> list[ApiKeyInfo]:
-        verifier().relying_party(name)
         return [
             ApiKeyInfo(
                 id=k.id,
@@ -365,7 +364,7 @@ def verifier_service(platform: Platform) -> tuple[Service, FastAPI]:
                 created_at=k.created_at,
                 revoked_at=k.revoked_at,
             )
-            for k in platform.verifier_store.keys(name)
+            for k in verifier().api_keys(name)
         ]
 
     @app.delete(

@@ -19,7 +19,8 @@ from rich.text import Text
 from civicstack.cli._output import JsonOption, console, emit
 from civicstack.cli._server import DEFAULT_SERVER, ServerOption, admin_token
 from civicstack.demo.http import tell_over_http
-from civicstack.demo.local import ShiftedClock, Step, Story, tell
+from civicstack.demo.local import ShiftedClock, tell
+from civicstack.demo.story import Step, Story
 from civicstack.errors import CivicError
 from civicstack.platform import Platform
 from civicstack.settings import Settings

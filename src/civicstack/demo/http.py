@@ -32,9 +32,17 @@ from urllib.parse import quote
 
 import httpx
 
-from civicstack.credential_types import PID_VCT, RIGHT_TO_WORK_VCT, right_to_work_claims
-from civicstack.demo.local import AMARA, Step, Story, consent_rows, shown
-from civicstack.demo.world import EMPLOYER_CLAIMS
+from civicstack.credential_types import PID_VCT, RIGHT_TO_WORK_CHECK_CLAIMS, RIGHT_TO_WORK_VCT
+from civicstack.demo.story import (
+    AMARA,
+    AMARA_RIGHT_TO_WORK,
+    Step,
+    Story,
+    consent_step,
+    expect_refusal,
+    history_step,
+    shown,
+)
 from civicstack.errors import CODES, CivicError
 from civicstack.fetch import HttpTransport
 from civicstack.trust import RootAuthority, TrustRegistry
@@ -44,13 +52,6 @@ from civicstack.wallet.openid4vci import IssuanceClient, Issued
 
 #: This platform re-reads its own status lists each second (verifier.FreshLocalStatus).
 STATUS_REFRESH = 1.5
-RTW = right_to_work_claims(
-    given_name="Amara",
-    family_name="Okafor",
-    right_to_work=True,
-    share_code="W4X 9KL 2PQ",
-    valid_until="2030-01-01",
-)
 
 
 def _checked(response: httpx.Response) -> Any:
@@ -67,18 +68,6 @@ def _checked(response: httpx.Response) -> Any:
             code = str(body["code"])
         detail = str(body.get("detail") or body.get("error_description") or detail)
     raise CivicError(str(code), detail)
-
-
-def _expect(code: str, call: Callable[[], object]) -> CivicError:
-    try:
-        call()
-    except CivicError as exc:
-        if exc.code != code:
-            raise CivicError(
-                "internal_error", f"the story expected {code}, the platform said {exc.code}"
-            ) from exc
-        return exc
-    raise CivicError("internal_error", f"the story expected a refusal ({code}); none came")
 
 
 class _Story:
@@ -103,18 +92,7 @@ class _Story:
 
     def consent(self, summary: ConsentSummary) -> bool:
         """Amara reads what would leave her device, and agrees."""
-        self.step(
-            Step(
-                f"Amara is asked: {summary.relying_party_name} wants to know, "
-                f"for '{summary.purpose_description}'",
-                (
-                    f"registered by {self.names.get(summary.registrar, summary.registrar)} "
-                    f"(registration {summary.registration})",
-                    "exactly what would leave her device:",
-                ),
-                consent_rows(summary),
-            )
-        )
+        self.step(consent_step(summary, self.names.get(summary.registrar, summary.registrar)))
         return True
 
 
@@ -140,8 +118,10 @@ def tell_over_http(
         try:
             _platform(cast)
             pid_id = _issue(cast, "passport-office", PID_VCT, AMARA)
-            _issue(cast, "home-office", RIGHT_TO_WORK_VCT, RTW)
-            story.employer_learned = _ask(cast, "right_to_work", expect=set(EMPLOYER_CLAIMS))
+            _issue(cast, "home-office", RIGHT_TO_WORK_VCT, AMARA_RIGHT_TO_WORK)
+            story.employer_learned = _ask(
+                cast, "right_to_work", expect=set(RIGHT_TO_WORK_CHECK_CLAIMS)
+            )
             story.shop_learned = _ask(cast, "age_over_18", expect={"age_over_18"})
             _overasking(cast)
             _revocation(cast, pid_id)
@@ -297,7 +277,7 @@ def _ask(cast: _Story, preset: str, *, expect: set[str]) -> dict[str, Any]:
 
 def _overasking(cast: _Story) -> None:
     asked = len(cast.wallet.history())
-    refusal = _expect("overasking", lambda: _request(cast, "identity", relying_party="shop"))
+    refusal = expect_refusal("overasking", lambda: _request(cast, "identity", relying_party="shop"))
     if len(cast.wallet.history()) != asked:
         raise CivicError("internal_error", "Amara was asked about an over-asking request")
     cast.step(
@@ -340,14 +320,4 @@ def _revocation(cast: _Story, pid_id: str) -> None:
 
 
 def _history(cast: _Story) -> None:
-    cast.step(
-        Step(
-            "Amara's history on her device",
-            tuple(
-                f"{r.seq}. {r.outcome} to {r.relying_party_name or r.relying_party} "
-                f"for {r.purpose}: "
-                + (", ".join(c.path for i in r.items for c in i.claims) or r.error or "-")
-                for r in cast.wallet.history()
-            ),
-        )
-    )
+    cast.step(history_step(cast.wallet))

@@ -23,11 +23,19 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from civicstack._crypto import json_dumps
-from civicstack.credential_types import PID_VCT, RIGHT_TO_WORK_VCT, right_to_work_claims
-from civicstack.demo.world import AUTHORITIES, EMPLOYER_CLAIMS, RELYING_PARTIES, ROOT, purposes_of
+from civicstack.credential_types import PID_VCT, RIGHT_TO_WORK_CHECK_CLAIMS, RIGHT_TO_WORK_VCT
+from civicstack.demo.story import (
+    AMARA,
+    AMARA_RIGHT_TO_WORK,
+    Step,
+    Story,
+    consent_step,
+    expect_refusal,
+    history_step,
+    shown,
+)
+from civicstack.demo.world import AUTHORITIES, RELYING_PARTIES, ROOT, purposes_of
 from civicstack.errors import CivicError
 from civicstack.platform import Platform
 from civicstack.services.authorities import IssuedCredential
@@ -36,20 +44,6 @@ from civicstack.wallet import ConsentSummary, CredentialQuery, PresentationReque
 
 #: How far the story moves time on before the shop checks again (past the list's ttl of 300 s).
 CACHE_EXPIRY = 301
-AMARA = {
-    "given_name": "Amara",
-    "family_name": "Okafor",
-    "birthdate": "1990-05-17",
-    "nationalities": ["GB"],
-    "address": {
-        "street_address": "2 Park Row",
-        "locality": "Leeds",
-        "postal_code": "LS1 5HD",
-        "country": "GB",
-    },
-    "document_number": "533401187",
-    "issuing_country": "GB",
-}
 
 
 class ShiftedClock:
@@ -67,66 +61,6 @@ class ShiftedClock:
         self.offset += seconds
 
 
-@dataclass(frozen=True, slots=True)
-class Step:
-    """One step of the story: what happened, the details, and any claims seen.
-
-    ``refused`` holds the error code when the step is a refusal the story expects.
-    """
-
-    title: str
-    details: tuple[str, ...] = ()
-    rows: tuple[tuple[str, str], ...] = ()
-    refused: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        """A plain description."""
-        return {
-            "title": self.title,
-            "details": list(self.details),
-            "rows": [list(r) for r in self.rows],
-            "refused": self.refused,
-        }
-
-
-@dataclass
-class Story:
-    """What the story produced, for whoever tells it."""
-
-    steps: list[Step] = field(default_factory=list)
-    shop_learned: dict[str, Any] = field(default_factory=dict)
-    employer_learned: dict[str, Any] = field(default_factory=dict)
-
-
-def shown(value: Any) -> str:
-    """A claim value as the story prints it."""
-    return value if isinstance(value, str) else json_dumps(value).decode()
-
-
-def consent_rows(summary: ConsentSummary) -> tuple[tuple[str, str], ...]:
-    """The claims (with values) and metadata a consent screen lists."""
-    rows = [(c.path, shown(c.value)) for item in summary.items for c in item.claims]
-    rows += [
-        (m.path, "(sent with every presentation)")
-        for item in summary.items
-        for m in item.metadata
-        if m.path != "cnf"
-    ]
-    return tuple(rows)
-
-
-def _expect_refusal(code: str, call: Callable[[], object]) -> CivicError:
-    try:
-        call()
-    except CivicError as exc:
-        if exc.code != code:
-            raise CivicError(
-                "internal_error", f"the story expected {code}, the platform said {exc.code}"
-            ) from exc
-        return exc
-    raise CivicError("internal_error", f"the story expected a refusal ({code}); none came")
-
-
 @dataclass
 class _Cast:
     """Who plays in the story."""
@@ -141,18 +75,7 @@ class _Cast:
     def consent(self, summary: ConsentSummary) -> bool:
         """Amara reads what would leave her device, and agrees."""
         self.consents.append(summary)
-        self.step(
-            Step(
-                f"Amara is asked: {summary.relying_party_name} wants to know, "
-                f"for '{summary.purpose_description}'",
-                (
-                    f"registered by {self.name_of(summary.registrar)} "
-                    f"(registration {summary.registration})",
-                    "exactly what would leave her device:",
-                ),
-                consent_rows(summary),
-            )
-        )
+        self.step(consent_step(summary, self.name_of(summary.registrar)))
         return True
 
     def name_of(self, identifier: str) -> str:
@@ -248,13 +171,7 @@ def _wallet(cast: _Cast, wallet_path: Path) -> tuple[Wallet, IssuedCredential]:
     rtw = a.issue(
         "home-office",
         vct=RIGHT_TO_WORK_VCT,
-        claims=right_to_work_claims(
-            given_name="Amara",
-            family_name="Okafor",
-            right_to_work=True,
-            share_code="W4X 9KL 2PQ",
-            valid_until="2030-01-01",
-        ),
+        claims=AMARA_RIGHT_TO_WORK,
         holder=wallet.holder_key,
     )
     wallet.add_credential(rtw.credential, trust=registry)
@@ -274,7 +191,7 @@ def _employer(cast: _Cast, wallet: Wallet, story: Story) -> None:
         PresentationRequest.create(
             employer.relying_party,
             "right_to_work",
-            [CredentialQuery("rtw", RIGHT_TO_WORK_VCT, tuple(EMPLOYER_CLAIMS))],
+            [CredentialQuery("rtw", RIGHT_TO_WORK_VCT, tuple(RIGHT_TO_WORK_CHECK_CLAIMS))],
             nonce=nonce,
         ),
         trust=cast.platform.trust_registry(),
@@ -286,7 +203,7 @@ def _employer(cast: _Cast, wallet: Wallet, story: Story) -> None:
         Step(
             "Acme Ltd verifies: signature, key binding, accreditation chain, status",
             (f"issued by {seen.iss}, holder key proven, status valid",),
-            tuple((k, shown(seen.claims[k])) for k in EMPLOYER_CLAIMS),
+            tuple((k, shown(seen.claims[k])) for k in RIGHT_TO_WORK_CHECK_CLAIMS),
         )
     )
 
@@ -317,7 +234,7 @@ def _shop(cast: _Cast, wallet: Wallet, story: Story) -> None:
         )
     )
     asked_before = len(cast.consents)
-    refusal = _expect_refusal(
+    refusal = expect_refusal(
         "overasking", lambda: _ask_shop(cast, wallet, ["age_over_18", "birthdate"])
     )
     if len(cast.consents) != asked_before:
@@ -342,7 +259,7 @@ def _revocation(cast: _Cast, wallet: Wallet, pid: IssuedCredential) -> None:
     )
     cast.clock.advance(CACHE_EXPIRY)
     token, nonce = _ask_shop(cast, wallet, ["age_over_18"])
-    refusal = _expect_refusal(
+    refusal = expect_refusal(
         "revoked", lambda: cast.platform.verify(token, aud=shop.relying_party, nonce=nonce)
     )
     cast.step(
@@ -355,17 +272,7 @@ def _revocation(cast: _Cast, wallet: Wallet, pid: IssuedCredential) -> None:
 
 
 def _history(cast: _Cast, wallet: Wallet) -> None:
-    cast.step(
-        Step(
-            "Amara's history on her device",
-            tuple(
-                f"{r.seq}. {r.outcome} to {r.relying_party_name or r.relying_party} "
-                f"for {r.purpose}: "
-                + (", ".join(c.path for i in r.items for c in i.claims) or r.error or "-")
-                for r in wallet.history()
-            ),
-        )
-    )
+    cast.step(history_step(wallet))
 
 
 def _cast_member(registration: RelyingPartyRegistration | None) -> RelyingPartyRegistration:

@@ -8,9 +8,18 @@ exactly this world, so a preset on the verifier (``right_to_work``, ``age_over_1
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from civicstack.credential_types import PID, PID_VCT, RIGHT_TO_WORK, RIGHT_TO_WORK_VCT
+from civicstack.credential_types import (
+    AGE_CHECK_CLAIMS,
+    IDENTITY_CHECK_CLAIMS,
+    PID,
+    PID_VCT,
+    RIGHT_TO_WORK,
+    RIGHT_TO_WORK_CHECK_CLAIMS,
+    RIGHT_TO_WORK_VCT,
+)
 from civicstack.errors import CivicError
 from civicstack.platform import Platform
 from civicstack.trust import Purpose
@@ -26,9 +35,6 @@ AUTHORITIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
         tuple(sorted(RIGHT_TO_WORK.claim_names)),
     ),
 }
-
-EMPLOYER_CLAIMS = ("given_name", "family_name", "right_to_work", "valid_until")
-IDENTITY_CLAIMS = ("given_name", "family_name", "birthdate", "address")
 
 
 @dataclass(frozen=True)
@@ -50,19 +56,19 @@ RELYING_PARTIES: dict[str, tuple[str, tuple[PurposeSpec, ...]]] = {
                 "right_to_work",
                 "Check that you may work for us",
                 RIGHT_TO_WORK_VCT,
-                EMPLOYER_CLAIMS,
+                RIGHT_TO_WORK_CHECK_CLAIMS,
             ),
         ),
     ),
     "shop": (
         "Corner Shop",
-        (PurposeSpec("age_check", "Sell you alcohol", PID_VCT, ("age_over_18",)),),
+        (PurposeSpec("age_check", "Sell you alcohol", PID_VCT, AGE_CHECK_CLAIMS),),
     ),
     "landlord": (
         "Northside Lettings",
         (
             PurposeSpec(
-                "identity", "Confirm who you are before a tenancy", PID_VCT, IDENTITY_CLAIMS
+                "identity", "Confirm who you are before a tenancy", PID_VCT, IDENTITY_CHECK_CLAIMS
             ),
         ),
     ),
@@ -73,38 +79,57 @@ RELYING_PARTIES: dict[str, tuple[str, tuple[PurposeSpec, ...]]] = {
                 "identity",
                 "Know our customer (anti-money-laundering)",
                 PID_VCT,
-                (*IDENTITY_CLAIMS, "nationalities", "document_number"),
+                (*IDENTITY_CHECK_CLAIMS, "nationalities", "document_number"),
             ),
         ),
     ),
 }
 
 
-def purposes_of(name: str) -> list[Purpose]:
+#: An issuing authority: name -> (display name, vct, claims it may attest).
+AuthorityCast = Mapping[str, tuple[str, str, tuple[str, ...]]]
+#: The relying parties: name -> (display name, purposes).
+RelyingPartyCast = Mapping[str, tuple[str, tuple[PurposeSpec, ...]]]
+
+
+def purposes_of(name: str, relying_parties: RelyingPartyCast = RELYING_PARTIES) -> list[Purpose]:
     """The :class:`Purpose` objects relying party ``name`` is registered for."""
     return [
         Purpose.create(p.id, p.description, {p.vct: list(p.claims)})
-        for p in RELYING_PARTIES[name][1]
+        for p in relying_parties[name][1]
     ]
 
 
-def seed_demo_world(platform: Platform) -> bool:
-    """Create the demo world unless a root authority exists already; True if it was created.
+def seed_world(
+    platform: Platform,
+    *,
+    root: tuple[str, str] = ROOT,
+    authorities: AuthorityCast = AUTHORITIES,
+    relying_parties: RelyingPartyCast = RELYING_PARTIES,
+) -> bool:
+    """Set up ``root``, accredit ``authorities`` and register ``relying_parties`` with their
+    purposes, in that order (by default: the demo world), unless a root authority exists
+    already; True if the world was created.
 
     Idempotent and safe to call on every start: an existing root means the operator (or an
     earlier start) has set up the trust framework, and it is left as it is.
     """
-    authorities = platform.authorities
+    a = platform.authorities
     try:
-        authorities.root()
+        a.root()
     except CivicError as exc:
         if exc.code != "no_root_authority":
             raise
     else:
         return False
-    authorities.init_root(*ROOT)
-    for name, (display, vct, claims) in AUTHORITIES.items():
-        authorities.accredit(name, scope={vct: list(claims)}, display_name=display)
-    for name, (display, _) in RELYING_PARTIES.items():
-        authorities.register(name, purposes=purposes_of(name), display_name=display)
+    a.init_root(*root)
+    for name, (display, vct, claims) in authorities.items():
+        a.accredit(name, scope={vct: list(claims)}, display_name=display)
+    for name, (display, _) in relying_parties.items():
+        a.register(name, purposes=purposes_of(name, relying_parties), display_name=display)
     return True
+
+
+def seed_demo_world(platform: Platform) -> bool:
+    """Create the demo world unless a root authority exists already; True if it was created."""
+    return seed_world(platform)

@@ -26,8 +26,7 @@ party fetches them), never the credentials they came from.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
@@ -43,15 +42,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, Row
 from sqlalchemy.exc import IntegrityError
 
 from civicstack.errors import CivicError
+from civicstack.openid4vp.verifier_requests import RequestStatus, StoredRequest, check_answerable
 from civicstack.stores.db import metadata, write_transaction
 
 _ROWS_PER_INSERT = 256  # well under SQLite's and PostgreSQL's bound-parameter limits
-Status = Literal["pending", "verified", "failed"]
-STATUSES: tuple[Status, ...] = ("pending", "verified", "failed")
 
 presentation_requests_table = Table(
     "presentation_requests",
@@ -92,39 +90,6 @@ verifier_api_keys_table = Table(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class StoredRequest:
-    """One presentation request as stored."""
-
-    id: str
-    relying_party: str
-    client_id: str
-    purpose: str
-    preset: str | None
-    dcql_query: str
-    nonce: str
-    state: str
-    request_object: str
-    created_at: int
-    expires_at: int
-    status: Status
-    result: str | None = None
-    error_code: str | None = None
-    error_detail: str | None = None
-    answered_at: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ApiKey:
-    """A relying party's API key (the secret's hash only)."""
-
-    id: str
-    relying_party: str
-    secret_hash: str
-    created_at: int
-    revoked_at: int | None
-
-
 def _request(row: Any) -> StoredRequest:
     return StoredRequest(
         id=row.id,
@@ -138,7 +103,7 @@ def _request(row: Any) -> StoredRequest:
         request_object=row.request_object,
         created_at=int(row.created_at),
         expires_at=int(row.expires_at),
-        status=cast(Status, row.status),
+        status=cast(RequestStatus, row.status),
         result=row.result,
         error_code=row.error_code,
         error_detail=row.error_detail,
@@ -220,7 +185,7 @@ class VerifierStore:
         self,
         request_id: str,
         *,
-        status: Status,
+        status: RequestStatus,
         now: int,
         result: str | None = None,
         error_code: str | None = None,
@@ -263,8 +228,8 @@ class VerifierStore:
                 ).first()
                 if current is None:
                     raise CivicError("not_found", "no such presentation request")
-                if current.status == "pending":
-                    raise CivicError("expired", "the presentation request has expired")
+                check_answerable(current.status, int(current.expires_at), now)
+                # Pending and unexpired, yet not updated: only a concurrent answer does that.
                 raise CivicError("request_answered", "this request has been answered already")
 
     # --- the replay guard ----------------------------------------------------------------
@@ -319,7 +284,7 @@ class VerifierStore:
 
     # --- API keys ------------------------------------------------------------------------
 
-    def add_key(self, key_id: str, relying_party: str, secret_hash: str, *, now: int) -> ApiKey:
+    def add_key(self, key_id: str, relying_party: str, secret_hash: str, *, now: int) -> None:
         """Record a new API key."""
         with write_transaction(self.engine) as conn:
             conn.execute(
@@ -330,43 +295,26 @@ class VerifierStore:
                     created_at=now,
                 )
             )
-        return ApiKey(key_id, relying_party, secret_hash, now, None)
 
-    def key(self, key_id: str) -> ApiKey | None:
-        """The API key ``key_id``, if it exists."""
+    def key(self, key_id: str) -> Row[Any] | None:
+        """The API key ``key_id``'s row (``id``, ``relying_party``, ``secret_hash``,
+        ``created_at``, ``revoked_at``), if it exists."""
         with self.engine.connect() as conn:
-            row = conn.execute(
+            return conn.execute(
                 select(verifier_api_keys_table).where(verifier_api_keys_table.c.id == key_id)
             ).first()
-        if row is None:
-            return None
-        return ApiKey(
-            row.id,
-            row.relying_party,
-            row.secret_hash,
-            int(row.created_at),
-            None if row.revoked_at is None else int(row.revoked_at),
-        )
 
-    def keys(self, relying_party: str) -> tuple[ApiKey, ...]:
-        """Every API key of ``relying_party``, oldest first."""
+    def keys(self, relying_party: str) -> tuple[Row[Any], ...]:
+        """The rows of every API key of ``relying_party``, oldest first."""
         table = verifier_api_keys_table
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(table)
-                .where(table.c.relying_party == relying_party)
-                .order_by(table.c.created_at, table.c.id)
-            ).all()
-        return tuple(
-            ApiKey(
-                r.id,
-                r.relying_party,
-                r.secret_hash,
-                int(r.created_at),
-                None if r.revoked_at is None else int(r.revoked_at),
+            return tuple(
+                conn.execute(
+                    select(table)
+                    .where(table.c.relying_party == relying_party)
+                    .order_by(table.c.created_at, table.c.id)
+                ).all()
             )
-            for r in rows
-        )
 
     def revoke_key(self, key_id: str, *, now: int) -> None:
         """Revoke an API key (``not_found`` if there is no such live key)."""

@@ -1,4 +1,5 @@
-"""A migrated platform on each database, and a small world of authorities on it."""
+"""A migrated platform on each database, and a small world of authorities on it (a
+:class:`~civicstack.testing.Cast` of the one testing world)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,7 @@ import pytest
 from civicstack.credential_types import PID, PID_VCT, RIGHT_TO_WORK, RIGHT_TO_WORK_VCT
 from civicstack.platform import Platform
 from civicstack.settings import Settings
-from civicstack.testing import FixedClock
-from civicstack.trust import Purpose
+from civicstack.testing import Cast, FixedClock, PurposeSpec
 
 BASE = "http://civic.test"
 MASTER_KEY = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"  # bytes 0..31, base64url
@@ -40,18 +40,21 @@ def platform(database_url: str, tmp_path: Path, clock: FixedClock) -> Iterator[P
     p.close()
 
 
+#: Root, passport office (PID), home office (right to work) and a shop.
+STORES_CAST = Cast(
+    authorities={
+        "passport-office": ("HMPO", PID_VCT, tuple(sorted(PID.claim_names))),
+        "home-office": ("Home Office", RIGHT_TO_WORK_VCT, tuple(sorted(RIGHT_TO_WORK.claim_names))),
+    },
+    relying_parties={
+        "shop": (
+            "Corner Shop",
+            (PurposeSpec("age_check", "Sell alcohol", PID_VCT, ("age_over_18",)),),
+        )
+    },
+)
+
+
 def build_world(platform: Platform) -> None:
-    """Root, passport office (PID), home office (right to work), a shop and an employer."""
-    a = platform.authorities
-    a.init_root("root", "HM Government")
-    a.accredit("passport-office", scope={PID_VCT: sorted(PID.claim_names)}, display_name="HMPO")
-    a.accredit(
-        "home-office",
-        scope={RIGHT_TO_WORK_VCT: sorted(RIGHT_TO_WORK.claim_names)},
-        display_name="Home Office",
-    )
-    a.register(
-        "shop",
-        purposes=[Purpose.create("age_check", "Sell alcohol", {PID_VCT: ["age_over_18"]})],
-        display_name="Corner Shop",
-    )
+    """Root, passport office (PID), home office (right to work) and a shop, on ``platform``."""
+    STORES_CAST.seed(platform)

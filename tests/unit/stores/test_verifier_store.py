@@ -11,9 +11,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from civicstack.errors import CivicError
+from civicstack.openid4vp.verifier_requests import StoredRequest
 from civicstack.platform import Platform
 from civicstack.stores import db
-from civicstack.stores.verifier import StoredRequest, VerifierStore
+from civicstack.stores.verifier import VerifierStore
 
 OUR_TABLES = {"presentation_requests", "verifier_replay", "verifier_api_keys"}
 NOW = 1_767_225_600

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.unit.trust.world import World
+from civicstack.testing import World
 
 
 @pytest.fixture

@@ -7,7 +7,10 @@ from collections.abc import Callable
 import pytest
 
 from civicstack._crypto import PrivateKey
+from civicstack.credential_types import PID_VCT as PID
+from civicstack.credential_types import RIGHT_TO_WORK_VCT as RTW
 from civicstack.errors import CivicError
+from civicstack.testing import DAY, ROOT_ID, T0, YEAR, World, accreditation_payload, forge
 from civicstack.trust import (
     TYP_ACCREDITATION,
     Authority,
@@ -16,17 +19,6 @@ from civicstack.trust import (
     sign_revocation,
 )
 from civicstack.types import IssuerTrust
-from tests.unit.trust.world import (
-    DAY,
-    PID,
-    ROOT_ID,
-    RTW,
-    T0,
-    YEAR,
-    World,
-    accreditation_payload,
-    forge,
-)
 
 NOW = T0 + DAY
 

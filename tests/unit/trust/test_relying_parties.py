@@ -7,7 +7,10 @@ from collections.abc import Callable
 import pytest
 
 from civicstack._crypto import PrivateKey
+from civicstack.credential_types import PID_VCT as PID
+from civicstack.credential_types import RIGHT_TO_WORK_VCT as RTW
 from civicstack.errors import CivicError
+from civicstack.testing import DAY, T0, YEAR, World, forge
 from civicstack.trust import (
     TYP_REGISTRATION,
     Authority,
@@ -16,7 +19,6 @@ from civicstack.trust import (
     sign_revocation,
     sign_suspension,
 )
-from tests.unit.trust.world import DAY, PID, RTW, T0, YEAR, World, forge
 
 NOW = T0 + DAY
 RP = "https://employer.example"

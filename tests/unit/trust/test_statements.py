@@ -10,7 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from civicstack._crypto import PrivateKey, b64url_decode, b64url_encode, json_dumps, sign_jwt
+from civicstack.credential_types import PID_VCT as PID
+from civicstack.credential_types import RIGHT_TO_WORK_VCT as RTW
 from civicstack.errors import CivicError
+from civicstack.testing import DAY, ROOT_ID, ROOT_KEY, T0, YEAR, World, forge
 from civicstack.trust import (
     TYP_ACCREDITATION,
     TYP_REGISTRATION,
@@ -22,7 +25,6 @@ from civicstack.trust import (
     sign_revocation,
     sign_suspension,
 )
-from tests.unit.trust.world import DAY, PID, ROOT_ID, ROOT_KEY, RTW, T0, YEAR, World, forge
 
 NOW = T0 + DAY
 

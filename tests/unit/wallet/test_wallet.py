@@ -13,7 +13,7 @@ from civicstack._crypto import PrivateKey, PublicKey
 from civicstack.credential_types import PID_VCT, pid_claims, pid_disclosable
 from civicstack.credentials import UnsafeSkipStatus, issue_credential, verify_presentation
 from civicstack.errors import CivicError
-from civicstack.testing import FixedClock
+from civicstack.testing import T0, YEAR, FixedClock, World
 from civicstack.trust import Authority, Purpose, sign_suspension
 from civicstack.wallet import (
     ConsentSummary,
@@ -23,7 +23,6 @@ from civicstack.wallet import (
     Wallet,
     verify_document,
 )
-from tests.unit.trust.world import T0, YEAR, World
 
 FAST_KDF = {"name": "argon2id", "m": 1024, "t": 1, "p": 1}
 PASS = "correct horse battery staple"

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from civicstack.api.app import Service, service_app
+from civicstack.api.catalogue import Service, service_app
 from civicstack.api.limits import QueryStringLimit
 from civicstack.api.registers import _proofs, _reads, _writes
 from civicstack.api.registers._representations import MOUNT

@@ -2,7 +2,8 @@
 
 This is a composition layer like :mod:`civicstack.services.authorities`: it joins the protocol
 (:mod:`civicstack.openid4vp`), credential verification (:mod:`civicstack.credentials`), the trust
-registry and storage (:mod:`civicstack.stores.verifier`); the HTTP service
+registry and storage (the :class:`VerifierStore` it declares, which
+:mod:`civicstack.stores.verifier` implements); the HTTP service
 (:mod:`civicstack.api.verifier`) and the CLI only call it.
 
 A relying party's backend creates a request from a preset or a DCQL query (§6). Before anything
@@ -27,31 +28,34 @@ checks it against the ``aud`` and ``nonce`` they expect, with the same checks an
 guard: a Key Binding JWT accepted once is refused after (until it is too old to pass anyway).
 
 Presets: ``right_to_work`` (the employer), ``age_over_18`` (the shop), ``identity`` (the
-landlord; the bank may use it too), from :mod:`civicstack.demo.world`.
+landlord; the bank may use it too), asking for the claims :mod:`civicstack.credential_types`
+names for each check.
 
-* :mod:`.values` — presets, callers, requests made and their outcomes;
+* :mod:`.presets` — the ready-made requests;
 * :mod:`.api_keys` — relying parties' API keys and the callers they stand for;
 * :mod:`.requests` — what is asked, and the signed Request Object with its attestation;
-* :mod:`.answers` — a wallet's answer checked (§8.6) and read back as an outcome;
+* :mod:`.answers` — a wallet's answer checked (§8.6) and read back as a verification outcome;
 * :mod:`.direct` — a presentation received elsewhere, checked for a relying party's backend;
-* :mod:`.checks` — the replay guard and fresh status lists;
-* :mod:`.service` — the :class:`Verifier` that joins them.
+* :mod:`.replay` — the replay guard: each Key Binding JWT accepted once;
+* :mod:`.status` — status lists read fresh (this platform's) or per their ``ttl`` (others');
+* :mod:`.service` — the :class:`Verifier` that joins them, and the store it needs
+  (:class:`VerifierStore`, implemented by :mod:`civicstack.stores.verifier`).
 """
 
-from civicstack.services.verifier.checks import Accepted, FreshLocalStatus, ReplayBatches, kb_digest
-from civicstack.services.verifier.service import Verifier
-from civicstack.services.verifier.values import (
-    API_KEY_PREFIX,
+from civicstack.services.verifier.answers import VerificationOutcome
+from civicstack.services.verifier.api_keys import API_KEY_PREFIX, ApiKey, Caller
+from civicstack.services.verifier.direct import MAX_PRESENTATION_BYTES
+from civicstack.services.verifier.presets import PRESETS, Preset
+from civicstack.services.verifier.replay import (
     MAX_KB_AGE,
-    MAX_PRESENTATION_BYTES,
     MAX_SKEW,
-    PRESETS,
-    REQUEST_LIFETIME,
-    Caller,
-    CreatedRequest,
-    Outcome,
-    Preset,
+    Accepted,
+    ReplayBatches,
+    kb_digest,
 )
+from civicstack.services.verifier.requests import REQUEST_LIFETIME, CreatedRequest
+from civicstack.services.verifier.service import Verifier, VerifierStore
+from civicstack.services.verifier.status import FreshLocalStatus
 
 __all__ = [
     "API_KEY_PREFIX",
@@ -61,12 +65,14 @@ __all__ = [
     "PRESETS",
     "REQUEST_LIFETIME",
     "Accepted",
+    "ApiKey",
     "Caller",
     "CreatedRequest",
     "FreshLocalStatus",
-    "Outcome",
     "Preset",
     "ReplayBatches",
+    "VerificationOutcome",
     "Verifier",
+    "VerifierStore",
     "kb_digest",
 ]

@@ -2,26 +2,60 @@
 
 An answer is either an Authorization Error Response (§8.5), stored as a failure with the
 wallet's error, or a VP Token whose presentations are verified one by one and then as a set
-against the request's DCQL query. What a relying party reads is the stored request as an
-:class:`~civicstack.services.verifier.values.Outcome`.
+against the request's DCQL query. What a relying party reads is the stored request as a
+:class:`VerificationOutcome`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from civicstack._crypto import json_loads_strict
 from civicstack.credentials import VerifiedCredential, verify_presentation
 from civicstack.openid4vp import DcqlQuery
-from civicstack.services.verifier.checks import kb_digest
-from civicstack.services.verifier.values import MAX_KB_AGE, Outcome
-from civicstack.stores.verifier import StoredRequest
+from civicstack.openid4vp.verifier_requests import StoredRequest
+from civicstack.services.verifier.replay import MAX_KB_AGE, kb_digest
 from civicstack.trust import TrustRegistry
 from civicstack.types import StatusChecker
 
 #: Wallet errors (§8.5) as the outcome a relying party reads.
 WALLET_ERRORS = {"access_denied": "consent_declined"}
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationOutcome:
+    """A request as its relying party reads it: pending, verified (with the claims learnt) or
+    failed (with the error)."""
+
+    id: str
+    status: str
+    relying_party: str
+    purpose: str
+    preset: str | None
+    created_at: int
+    expires_at: int
+    answered_at: int | None
+    claims: dict[str, Any] = field(default_factory=dict)
+    credentials: dict[str, Any] = field(default_factory=dict)
+    error: dict[str, str] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The wire form: ``{"status", "claims", "error", ...}``."""
+        return {
+            "id": self.id,
+            "status": self.status,
+            "claims": self.claims,
+            "credentials": self.credentials,
+            "error": self.error,
+            "relying_party": self.relying_party,
+            "purpose": self.purpose,
+            "preset": self.preset,
+            "created_at": self.created_at,
+            "expires_at": self.expires_at,
+            "answered_at": self.answered_at,
+        }
 
 
 def verify_vp_token(
@@ -79,7 +113,7 @@ def credential_json(verified: VerifiedCredential) -> dict[str, Any]:
     }
 
 
-def outcome_of(row: StoredRequest, now: int) -> Outcome:
+def outcome_of(row: StoredRequest, now: int) -> VerificationOutcome:
     """A stored request as its relying party reads it (pending past its expiry: expired)."""
     status, error = row.status, None
     claims: dict[str, Any] = {}
@@ -92,7 +126,7 @@ def outcome_of(row: StoredRequest, now: int) -> Outcome:
     elif row.status == "verified" and row.result is not None:
         result = json_loads_strict(row.result)
         claims, credentials = result["claims"], result["credentials"]
-    return Outcome(
+    return VerificationOutcome(
         id=row.id,
         status=status,
         relying_party=row.relying_party,

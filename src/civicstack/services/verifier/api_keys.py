@@ -12,20 +12,80 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
 
 from civicstack.errors import CivicError
-from civicstack.services.verifier.values import API_KEY_PREFIX, Caller
-from civicstack.stores.verifier import VerifierStore
 from civicstack.types import Clock
 
+#: API keys read ``cvk.<id>.<secret>``.
+API_KEY_PREFIX = "cvk"
 _KEY_CACHE_SECONDS = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who calls the relying-party API: the admin (acting for any relying party) or one
+    relying party through its API key."""
+
+    relying_party: str | None  # None: the admin
+
+    def acting_for(self, named: str | None) -> str | None:
+        """The relying party this call acts for (``forbidden`` for another one's key)."""
+        if self.relying_party is None:
+            return named
+        if named is not None and named != self.relying_party:
+            raise CivicError("forbidden", "an API key acts only for its own relying party")
+        return self.relying_party
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """A relying party's API key as listed (the secret's hash is never shown)."""
+
+    id: str
+    relying_party: str
+    created_at: int
+    revoked_at: int | None
+
+
+class ApiKeyRecord(Protocol):
+    """An API key as stored: its id, relying party, the SHA-256 of its secret, when it was made
+    and revoked."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def relying_party(self) -> str: ...
+    @property
+    def secret_hash(self) -> str: ...
+    @property
+    def created_at(self) -> int: ...
+    @property
+    def revoked_at(self) -> int | None: ...
+
+
+class ApiKeyStore(Protocol):
+    """Where API keys are kept (by the hash of their secret only)."""
+
+    def add_key(self, key_id: str, relying_party: str, secret_hash: str, *, now: int) -> None:
+        """Record a new API key."""
+
+    def key(self, key_id: str) -> ApiKeyRecord | None:
+        """The API key ``key_id``, if it exists."""
+
+    def keys(self, relying_party: str) -> tuple[ApiKeyRecord, ...]:
+        """Every API key of ``relying_party``, oldest first."""
+
+    def revoke_key(self, key_id: str, *, now: int) -> None:
+        """Revoke a live API key (``not_found`` otherwise)."""
 
 
 class ApiKeys:
     """The relying parties' API keys, and the callers their bearer tokens stand for."""
 
     def __init__(
-        self, store: VerifierStore, clock: Clock, admin_check: Callable[[str | None], None]
+        self, store: ApiKeyStore, clock: Clock, admin_check: Callable[[str | None], None]
     ) -> None:
         self.store = store
         self.clock = clock
@@ -39,6 +99,18 @@ class ApiKeys:
         digest = hashlib.sha256(secret.encode()).hexdigest()
         self.store.add_key(key_id, relying_party, digest, now=self.clock.now())
         return key_id, f"{API_KEY_PREFIX}.{key_id}.{secret}"
+
+    def listed(self, relying_party: str) -> tuple[ApiKey, ...]:
+        """Every API key of ``relying_party``, oldest first, without their secrets' hashes."""
+        return tuple(
+            ApiKey(
+                k.id,
+                k.relying_party,
+                int(k.created_at),
+                None if k.revoked_at is None else int(k.revoked_at),
+            )
+            for k in self.store.keys(relying_party)
+        )
 
     def revoke(self, key_id: str) -> None:
         """Revoke an API key at once (in every process within a second)."""

@@ -14,11 +14,14 @@ from civicstack.credentials import verify_presentation
 from civicstack.errors import InputError
 from civicstack.openid4vp import DcqlQuery, client_id_for
 from civicstack.services.verifier.answers import credential_json
-from civicstack.services.verifier.checks import Accepted, kb_digest
-from civicstack.services.verifier.values import MAX_KB_AGE, MAX_PRESENTATION_BYTES, MAX_SKEW, Caller
+from civicstack.services.verifier.api_keys import Caller
+from civicstack.services.verifier.replay import MAX_KB_AGE, Accepted, kb_digest, replay_until
 from civicstack.trust import TrustRegistry
 from civicstack.trust.parties import HostedAuthority
 from civicstack.types import StatusChecker
+
+#: Largest presentation the direct verify endpoint reads.
+MAX_PRESENTATION_BYTES = 256 * 1024
 
 
 def check_direct(
@@ -73,5 +76,5 @@ def check_direct(
         result={"verified": True, "relying_party": name, **credential_json(verified)},
         digest=kb_digest(presentation),
         relying_party=name,
-        until=now + MAX_KB_AGE + MAX_SKEW,
+        until=replay_until(now),
     )

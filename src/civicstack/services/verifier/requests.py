@@ -8,13 +8,46 @@ a Request Object (§5, RFC 9101) signed with the relying party's key and carryin
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
+from typing import Any
 
 from civicstack.errors import CivicError, InputError, VerificationError
 from civicstack.openid4vp import DcqlQuery, sign_request_object, sign_verifier_attestation
 from civicstack.services.authorities import Authorities
-from civicstack.services.verifier.values import PRESETS, Caller, Preset
+from civicstack.services.verifier.api_keys import Caller
+from civicstack.services.verifier.presets import PRESETS, Preset
 from civicstack.trust import RelyingPartyRegistration, TrustRegistry
 from civicstack.trust.parties import HostedAuthority
+
+#: How long a wallet has to answer a request (its Request Object and attestation expire too).
+REQUEST_LIFETIME = 600
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedRequest:
+    """A request just made: what the relying party shows the holder (as a link or QR code)."""
+
+    id: str
+    request: str  # openid4vp://?client_id=...&request_uri=...
+    client_id: str
+    request_uri: str
+    relying_party: str
+    purpose: str
+    preset: str | None
+    expires_at: int
+
+    def to_json(self) -> dict[str, Any]:
+        """The wire form."""
+        return {
+            "id": self.id,
+            "request": self.request,
+            "client_id": self.client_id,
+            "request_uri": self.request_uri,
+            "relying_party": self.relying_party,
+            "purpose": self.purpose,
+            "preset": self.preset,
+            "expires_at": self.expires_at,
+        }
 
 
 def random_id() -> str:

@@ -1,14 +1,15 @@
 """The :class:`Verifier`: requests made, answered and read; presentations verified directly.
 
 The protocol steps are numbered in each method and in the functions it calls (:mod:`.requests`,
-:mod:`.answers`, :mod:`.direct`); API keys live in :mod:`.api_keys`. The package docstring
-(:mod:`civicstack.services.verifier`) gives the whole picture.
+:mod:`.answers`, :mod:`.direct`); API keys live in :mod:`.api_keys`, the replay guard in
+:mod:`.replay`. The store the verifier needs is declared here (:class:`VerifierStore`). The
+package docstring (:mod:`civicstack.services.verifier`) gives the whole picture.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Protocol
 
 from civicstack._crypto import json_dumps, json_loads_strict
 from civicstack.errors import CivicError, InputError
@@ -18,31 +19,68 @@ from civicstack.openid4vp import (
     client_id_for,
     read_authorization_response,
 )
+from civicstack.openid4vp.verifier_requests import RequestStatus, StoredRequest, check_answerable
 from civicstack.services.authorities import Authorities
-from civicstack.services.verifier.answers import WALLET_ERRORS, outcome_of, verify_vp_token
-from civicstack.services.verifier.api_keys import ApiKeys
-from civicstack.services.verifier.checks import Accepted, ReplayBatches
+from civicstack.services.verifier.answers import (
+    WALLET_ERRORS,
+    VerificationOutcome,
+    outcome_of,
+    verify_vp_token,
+)
+from civicstack.services.verifier.api_keys import ApiKey, ApiKeys, ApiKeyStore, Caller
 from civicstack.services.verifier.direct import check_direct
+from civicstack.services.verifier.replay import Accepted, ReplayBatches, ReplayStore, replay_until
 from civicstack.services.verifier.requests import (
+    REQUEST_LIFETIME,
+    CreatedRequest,
     only_purpose,
     random_id,
     sign_request,
     what_is_asked,
 )
-from civicstack.services.verifier.values import (
-    MAX_KB_AGE,
-    MAX_SKEW,
-    REQUEST_LIFETIME,
-    Caller,
-    CreatedRequest,
-    Outcome,
-)
-from civicstack.stores.verifier import StoredRequest, VerifierStore
 from civicstack.trust import TrustRegistry
 from civicstack.trust.parties import HostedAuthority, check_slug
 from civicstack.types import Clock, StatusChecker
 
 _PURGE_EVERY = 60
+
+
+class RequestStore(Protocol):
+    """Where presentation requests are kept; an outcome is written once, in one transaction
+    with the digests it accepted (:func:`~civicstack.openid4vp.verifier_requests.check_answerable`
+    decides inside it)."""
+
+    def create(self, request: StoredRequest) -> None:
+        """Record a new pending request (``conflict`` on a reused id, nonce or state)."""
+
+    def get(self, request_id: str) -> StoredRequest:
+        """The request ``request_id``; ``not_found`` otherwise."""
+
+    def by_state(self, state: str) -> StoredRequest | None:
+        """The request whose ``state`` is ``state``, if any."""
+
+    def finish(
+        self,
+        request_id: str,
+        *,
+        status: RequestStatus,
+        now: int,
+        result: str | None = None,
+        error_code: str | None = None,
+        error_detail: str | None = None,
+        digests: Iterable[str] = (),
+        relying_party: str = "",
+        replay_until: int = 0,
+    ) -> None:
+        """Write the outcome of a pending, unexpired request, once (``replayed`` when a digest
+        was accepted before; then nothing is written)."""
+
+    def purge(self, now: int) -> int:
+        """Drop replay digests past their use and long-finished requests."""
+
+
+class VerifierStore(RequestStore, ReplayStore, ApiKeyStore, Protocol):
+    """Everything the verifier keeps: requests, accepted digests, API keys."""
 
 
 class Verifier:
@@ -98,6 +136,11 @@ class Verifier:
         """A new API key for ``relying_party``'s backend: ``(id, key)``; the key is shown once."""
         self.relying_party(relying_party)
         return self._api_keys.issue(relying_party)
+
+    def api_keys(self, relying_party: str) -> tuple[ApiKey, ...]:
+        """Every API key of ``relying_party``'s backend, oldest first (no secrets)."""
+        self.relying_party(relying_party)
+        return self._api_keys.listed(relying_party)
 
     def revoke_api_key(self, key_id: str) -> None:
         """Revoke an API key at once (in every process within a second)."""
@@ -190,13 +233,10 @@ class Verifier:
         if not isinstance(request_id, str) or not 0 < len(request_id) <= 32:
             raise CivicError("not_found", "no such presentation request")
         row = self.store.get(request_id)
-        if row.status != "pending":
-            raise CivicError("request_answered", "this request has been answered already")
-        if now >= row.expires_at:
-            raise CivicError("expired", "the presentation request has expired")
+        check_answerable(row.status, row.expires_at, now)
         return row
 
-    def result(self, caller: Caller, request_id: str) -> Outcome:
+    def result(self, caller: Caller, request_id: str) -> VerificationOutcome:
         """A request's outcome, for the relying party that made it (or the admin)."""
         if not 0 < len(request_id) <= 32:
             raise CivicError("not_found", "no such presentation request")
@@ -207,7 +247,7 @@ class Verifier:
 
     # --- answers (§8.2) ------------------------------------------------------------------
 
-    def respond(self, form: Mapping[str, str | None]) -> Outcome:
+    def respond(self, form: Mapping[str, str | None]) -> VerificationOutcome:
         """Take a wallet's direct_post Authorization Response; return the stored outcome.
 
         A response that fails verification is stored as ``failed`` and its error raised.
@@ -219,10 +259,7 @@ class Verifier:
         row = self.store.by_state(response.state)
         if row is None:
             raise CivicError("not_found", "no presentation request has this state")
-        if row.status != "pending":
-            raise CivicError("request_answered", "this request has been answered already")
-        if now >= row.expires_at:
-            raise CivicError("expired", "the presentation request has expired")
+        check_answerable(row.status, row.expires_at, now)
         # 2. an Authorization Error Response (§8.5): the wallet declined or could not answer
         if response.error is not None:
             code = WALLET_ERRORS.get(response.error, "wallet_error")
@@ -246,7 +283,7 @@ class Verifier:
                 result=result,
                 digests=digests,
                 relying_party=row.relying_party,
-                replay_until=now + MAX_KB_AGE + MAX_SKEW,
+                replay_until=replay_until(now),
             )
         except CivicError as exc:
             if exc.code == "replayed":

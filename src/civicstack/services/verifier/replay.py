@@ -1,24 +1,39 @@
-"""The verifier's checks beyond the credential itself: the replay guard and fresh status lists.
+"""The replay guard: a Key Binding JWT is accepted once (OpenID4VP 1.0 §14.1: a verifier must
+detect replayed presentations).
 
-* :class:`ReplayBatches`: a Key Binding JWT is accepted once (OpenID4VP 1.0 §14.1: a verifier
-  must detect replayed presentations); the digests of the requests in flight on an event loop
-  commit together, and each answer waits for its commit;
-* :class:`FreshLocalStatus`: Token Status List §8.3 with this platform's own lists re-read each
-  second (a revocation here takes effect within a second) and other platforms' per their ``ttl``.
+A KB-JWT is known by its digest (:func:`kb_digest`), remembered for as long as it could still
+pass the freshness check (:data:`MAX_KB_AGE` plus :data:`MAX_SKEW`). The store declared here
+records digests; :class:`ReplayBatches` commits the digests of the requests in flight on an event
+loop together, and each answer waits for its commit.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from civicstack._crypto import sha256_b64url
 from civicstack.errors import CivicError
-from civicstack.status import StatusListClient
-from civicstack.stores.verifier import VerifierStore
-from civicstack.types import Clock, Fetcher, IssuerTrust, StatusChecker
+
+#: How old a KB-JWT may be (RFC 9901 §7.3 step 5.5 policy), and the clock skew allowed.
+MAX_KB_AGE = 300
+MAX_SKEW = 60
+
+
+def replay_until(now: int) -> int:
+    """Until when a KB-JWT accepted at ``now`` is remembered: past that it is too old anyway."""
+    return now + MAX_KB_AGE + MAX_SKEW
+
+
+class ReplayStore(Protocol):
+    """Where accepted KB-JWT digests are recorded (each once, in any number of processes)."""
+
+    def remember(self, digest: str, *, relying_party: str, until: int) -> None:
+        """Record a digest; ``replayed`` if it was recorded before."""
+
+    def remember_many(self, rows: list[tuple[str, str, int]]) -> set[str]:
+        """Record ``(digest, relying party, until)`` rows in one transaction; the new digests."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +55,7 @@ class ReplayBatches:
     presentation is reported verified; a digest twice in one batch is new only once.
     """
 
-    def __init__(self, store: VerifierStore) -> None:
+    def __init__(self, store: ReplayStore) -> None:
         self.store = store
         self._pending: dict[
             asyncio.AbstractEventLoop, list[tuple[Accepted, asyncio.Future[bool]]]
@@ -74,24 +89,6 @@ class ReplayBatches:
             inserted.discard(accepted.digest)  # a second copy in the batch is a replay
             if not future.done():
                 future.set_result(new)
-
-
-class FreshLocalStatus:
-    """A :class:`StatusChecker`: this platform's own lists (same database) are read again each
-    second, so a revocation takes effect within a second; other platforms' lists are cached
-    for their ``ttl`` (Token Status List §8.3 step 4.d)."""
-
-    def __init__(self, fetcher: Fetcher, remote: StatusChecker, prefix: str, clock: Clock) -> None:
-        self.local = StatusListClient(fetcher, clock=clock, min_ttl=1, max_ttl=1)
-        self.remote = remote
-        self.prefix = prefix.rstrip("/") + "/"
-
-    def check(self, status: Mapping[str, Any], iss: str, trust: IssuerTrust, now: int) -> None:
-        """Check with the client that fits the list's location."""
-        reference = status.get("status_list")
-        uri = reference.get("uri") if isinstance(reference, Mapping) else None
-        local = isinstance(uri, str) and uri.startswith(self.prefix)
-        (self.local if local else self.remote).check(status, iss, trust, now)
 
 
 def kb_digest(presentation: str) -> str:
