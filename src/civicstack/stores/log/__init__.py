@@ -21,9 +21,9 @@ indices. A batch is all-or-nothing. The leader remembers each log's right edge (
 so a small append reads nothing and writes two statements (:mod:`.appends`). On SQLite the
 write transaction is ``BEGIN IMMEDIATE`` with ``synchronous=FULL`` (a returned index survives a
 power cut); on PostgreSQL the update of the log row, conditional on its size, serialises
-writers, so several processes may append to the same log. :meth:`LogStore.append_in` appends inside a caller's transaction (from
-:meth:`LogStore.transaction`), for components that must commit their own rows atomically with
-the log entries (a register import).
+writers, so several processes may append to the same log. :meth:`LogStore.append_in` appends
+inside a caller's transaction (from :meth:`LogStore.transaction`), for components that must
+commit their own rows atomically with the log entries (a register import).
 
 Reads never touch the leaves: roots and proofs come from the tiles; full tiles never change, so
 they are cached in memory. A committed tree never changes either, so the store remembers the
@@ -35,6 +35,7 @@ leaves.
 
 The package:
 
+- :mod:`.durable` — :class:`DurableLog`, one log as a library (``civicstack.log.DurableLog``);
 - :mod:`.store` — :class:`LogStore`: its state, creating logs;
 - :mod:`.appends` — the group commit and :meth:`LogStore.append_in`, writing one batch;
 - :mod:`.reads` — heads, roots and proofs, checkpoints, entries, receipts, served tiles;
