@@ -361,9 +361,8 @@ class LogAppends(LogDatabase):
                         for k, (h, e) in enumerate(zip(hashes, entries, strict=True))
                     ],
                 )
-                return _Extended(
-                    range(size, new_size), _Edge(replace(row, size=new_size), frontier)
-                )
+                moved = _Row(row.id, row.origin, row.verifier_key, new_size)
+                return _Extended(range(size, new_size), _Edge(moved, frontier))
         if edge is not None:
             # Remembered, not locked: lock the row and read its current state.
             lock = "" if self._sqlite else " FOR UPDATE"  # SQLite: BEGIN IMMEDIATE locked it

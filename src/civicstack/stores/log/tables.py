@@ -62,4 +62,5 @@ leaves_table = Table(
     Column("idx", BigInteger, primary_key=True),
     Column("hash", LargeBinary, nullable=False),
     Column("entry", LargeBinary, nullable=False),
+    sqlite_with_rowid=False,
 )

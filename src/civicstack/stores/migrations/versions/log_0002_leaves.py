@@ -32,6 +32,9 @@ def upgrade() -> None:
         sa.Column("entry", sa.LargeBinary, nullable=False),
         sa.PrimaryKeyConstraint("log_id", "idx", name="pk_log_leaves"),
         sa.ForeignKeyConstraint(["log_id"], ["log_logs.id"], name="fk_log_leaves_log_id_log_logs"),
+        # One b-tree keyed by (log_id, idx), not a rowid table plus its primary-key index: an
+        # append then writes one page of this table, not two.
+        sqlite_with_rowid=False,
     )
     conn = op.get_bind()
     logs = conn.execute(sa.text("SELECT id, size FROM log_logs")).all()
