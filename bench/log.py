@@ -19,7 +19,8 @@ configuration beside its figure (see bench/README.md, "Merkle log"):
 3. bulk appends: one transaction of n entries (pymerkle ``append_entries``) against durable
    batches of 65,536 (``LogStore.append_all``), one thread, same durability.
 4. inclusion and consistency proofs at each size, to the full tree's size given explicitly:
-   cold — a fresh process, proofs completed in its first second (opening included); warm —
+   cold — a fresh process, proofs completed in the first second after it opens the tree (the
+   opening time printed beside it: pymerkle's open counts its whole leaf table); warm —
    both sides first answer the same set of random queries, then are timed answering that set
    again, so each has cached what those queries touch (pymerkle's subroot cache; our tiles
    and span memo).
@@ -405,16 +406,19 @@ def cold_child(argv: list[str]) -> None:
     size, seconds = int(size_text), float(seconds_text)
     qs = queries(kind, size, 1_000_000, int(seed))
     start = time.perf_counter()
-    prove = prover(side, where, size, kind)  # opening the tree counts against the window
+    prove = prover(side, where, size, kind)
+    opened = time.perf_counter()
     n = 0
-    while time.perf_counter() - start < seconds:
+    while time.perf_counter() - opened < seconds:
         prove(qs[n])
         n += 1
-    print(json.dumps({"rate": n / (time.perf_counter() - start)}))
+    now = time.perf_counter()
+    print(json.dumps({"rate": n / (now - opened), "open": opened - start}))
 
 
-def cold(where: tuple[str, str], size: int, kind: str, seconds: float) -> float:
-    """Proofs/s in the first ``seconds`` of a fresh process (the OS file cache is shared)."""
+def cold(where: tuple[str, str], size: int, kind: str, seconds: float) -> tuple[float, float]:
+    """Proofs/s in the first ``seconds`` after a fresh process opens the tree, and the seconds
+    the opening took (the OS file cache is shared by both sides)."""
     args = [where[0], where[1], str(size), kind, str(seconds), str(size)]
     done = subprocess.run(
         [sys.executable, __file__, "--cold-child", *args],
@@ -423,7 +427,8 @@ def cold(where: tuple[str, str], size: int, kind: str, seconds: float) -> float:
         timeout=600,
         check=True,
     )
-    return float(json.loads(done.stdout.strip().splitlines()[-1])["rate"])
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    return float(got["rate"]), float(got["open"])
 
 
 def warm(where: tuple[str, str], size: int, kind: str, args: argparse.Namespace) -> float:
@@ -493,6 +498,7 @@ def main() -> None:
     )
     parser.add_argument("--postgres", default=PG_DEFAULT, help="PostgreSQL URL ('none' to skip)")
     parser.add_argument("--quick", action="store_true", help="100k entries, 1 s windows")
+    parser.add_argument("--proofs-only", action="store_true", help="skip the append figures")
     parser.add_argument("--cold-child", nargs=6, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.cold_child:
@@ -508,64 +514,73 @@ def main() -> None:
     admin = None if args.postgres == "none" else pg_admin(args.postgres)
     pg_cfg = pg_config(admin) if admin is not None else ""
     with tempfile.TemporaryDirectory(prefix="civic-bench-log-") as tmpdir:
-        tmp = Path(tmpdir)
-        window = f"{args.rounds} interleaved rounds of {args.seconds:g} s, median"
-        print(f"\n1. single-writer durable appends, one entry per commit ({window}; appends/s)")
-        sides: list[Appender] = [
-            BareSqlite(tmp / "bare.db"),
-            Pymerkle(tmp / "pymerkle-single.db"),
-            Civic(
-                "civic sqlite", f"sqlite:///{tmp / 'civic-single.db'}", f"SQLite {SQLITE_DURABLE}"
-            ),
-        ]
-        pg_single = None
-        if admin is not None:
-            pg_single = pg_database(admin, "civic_bench_log_single", fresh=True)
-            bare_pg = pg_database(admin, "civic_bench_log_bare", fresh=True)
-            sides += [BarePostgres(bare_pg, pg_cfg), Civic("civic postgres", pg_single, pg_cfg)]
-        single = single_writer(sides, args.seconds, args.rounds)
-        bare, peer = single["bare SQLite loop"], single["pymerkle"]
-        print(f"  {'':<16} {'appends/s':>10}  {'vs peer, % of bare':<22} configuration")
-        for side in sides:
-            value = single[side.label]
-            if side.label.startswith("bare PG"):
-                extra = "100% (PG limit)"
-            elif "postgres" in side.label:
-                extra = f"{value / single['bare PG loop']:.0%} of bare PG"
-            elif side.label.startswith("bare"):
-                extra = "100% (SQLite limit)"
-            else:
-                extra = f"{ratio(value, peer)} pymerkle, {value / bare:.0%}"
-            row(side.label, value, extra, side.config)
+        if not args.proofs_only:
+            appends(args, admin, pg_cfg, Path(tmpdir))
+    proofs(args, admin, pg_cfg, sizes)
 
-        title = "concurrent durable appends (appends/s; scaling, not the headline)"
-        print(f"\n2. {title}, {args.seconds:g} s")
-        sixteen = [
-            Pymerkle(tmp / "pymerkle-16.db"),
-            Civic("civic sqlite", f"sqlite:///{tmp / 'civic-16.db'}", f"SQLite {SQLITE_DURABLE}"),
-        ]
-        if admin is not None:
-            url = pg_database(admin, "civic_bench_log_16", fresh=True)
-            sixteen.append(Civic("civic postgres", url, pg_cfg))
-        got16 = {s.label: threaded(s, 16, args.seconds) for s in sixteen}
-        for side in sixteen:
-            value = got16[side.label]
-            own = ratio(value, single[side.label])
-            extra = f"{ratio(value, got16['pymerkle'])} pymerkle, {own} own 1-thread"
-            row(side.label, value, extra, "16 threads, 1 process; " + side.config)
-        if admin is not None:
-            for count in (1, 2, 4):
-                url = pg_database(admin, f"civic_bench_log_proc{count}", fresh=True)
-                value = processes(url, count, args.seconds)
-                cfg = f"{count} processes x 1 thread, one log; DurableLog.append, {pg_cfg}"
-                row("civic postgres", value, f"{count} writer process(es)", cfg)
 
-        print(f"\n3. durable bulk append, {args.append:,} entries (entries/s)")
-        bulk_url = pg_database(admin, "civic_bench_log_bulk", fresh=True) if admin else None
-        rows = bulk(args.append, bulk_url, pg_cfg, tmp)
-        for label, value, cfg in rows:
-            row(label, value, ratio(value, rows[0][1]) + " pymerkle", cfg)
+def appends(args: argparse.Namespace, admin: sa.Engine | None, pg_cfg: str, tmp: Path) -> None:
+    """Sections 1 to 3: single-writer, concurrent and bulk appends."""
+    window = f"{args.rounds} interleaved rounds of {args.seconds:g} s, median"
+    print(f"\n1. single-writer durable appends, one entry per commit ({window}; appends/s)")
+    sides: list[Appender] = [
+        BareSqlite(tmp / "bare.db"),
+        Pymerkle(tmp / "pymerkle-single.db"),
+        Civic("civic sqlite", f"sqlite:///{tmp / 'civic-single.db'}", f"SQLite {SQLITE_DURABLE}"),
+    ]
+    pg_single = None
+    if admin is not None:
+        pg_single = pg_database(admin, "civic_bench_log_single", fresh=True)
+        bare_pg = pg_database(admin, "civic_bench_log_bare", fresh=True)
+        sides += [BarePostgres(bare_pg, pg_cfg), Civic("civic postgres", pg_single, pg_cfg)]
+    single = single_writer(sides, args.seconds, args.rounds)
+    bare, peer = single["bare SQLite loop"], single["pymerkle"]
+    print(f"  {'':<16} {'appends/s':>10}  {'vs peer, % of bare':<22} configuration")
+    for side in sides:
+        value = single[side.label]
+        if side.label.startswith("bare PG"):
+            extra = "100% (PG limit)"
+        elif "postgres" in side.label:
+            extra = f"{value / single['bare PG loop']:.0%} of bare PG"
+        elif side.label.startswith("bare"):
+            extra = "100% (SQLite limit)"
+        else:
+            extra = f"{ratio(value, peer)} pymerkle, {value / bare:.0%}"
+        row(side.label, value, extra, side.config)
 
+    title = "concurrent durable appends (appends/s; scaling, not the headline)"
+    print(f"\n2. {title}, {args.seconds:g} s")
+    sixteen = [
+        Pymerkle(tmp / "pymerkle-16.db"),
+        Civic("civic sqlite", f"sqlite:///{tmp / 'civic-16.db'}", f"SQLite {SQLITE_DURABLE}"),
+    ]
+    if admin is not None:
+        url = pg_database(admin, "civic_bench_log_16", fresh=True)
+        sixteen.append(Civic("civic postgres", url, pg_cfg))
+    got16 = {s.label: threaded(s, 16, args.seconds) for s in sixteen}
+    for side in sixteen:
+        value = got16[side.label]
+        own = ratio(value, single[side.label])
+        extra = f"{ratio(value, got16['pymerkle'])} pymerkle, {own} own 1-thread"
+        row(side.label, value, extra, "16 threads, 1 process; " + side.config)
+    if admin is not None:
+        for count in (1, 2, 4):
+            url = pg_database(admin, f"civic_bench_log_proc{count}", fresh=True)
+            value = processes(url, count, args.seconds)
+            cfg = f"{count} processes x 1 thread, one log; DurableLog.append, {pg_cfg}"
+            row("civic postgres", value, f"{count} writer process(es)", cfg)
+
+    print(f"\n3. durable bulk append, {args.append:,} entries (entries/s)")
+    bulk_url = pg_database(admin, "civic_bench_log_bulk", fresh=True) if admin else None
+    rows = bulk(args.append, bulk_url, pg_cfg, tmp)
+    for label, value, cfg in rows:
+        row(label, value, ratio(value, rows[0][1]) + " pymerkle", cfg)
+
+
+def proofs(
+    args: argparse.Namespace, admin: sa.Engine | None, pg_cfg: str, sizes: list[int]
+) -> None:
+    """Section 4: proofs, cold and warm, at each size."""
     CACHE.mkdir(exist_ok=True)
     for size in sizes:
         print(f"\n4. proofs per second at {size:,} entries (to size {size:,}, given explicitly)")
@@ -597,18 +612,20 @@ def main() -> None:
                 label: warm((side, w), size, kind, args) for label, (side, w, _) in where.items()
             }
             print(
-                f"  {kind}: cold = fresh process, first {args.cold_seconds:g} s incl. opening;"
+                f"  {kind}: cold = fresh process, first {args.cold_seconds:g} s after opening;"
                 f" warm = the same {args.warm_queries} queries, answered once before timing"
             )
-            print(f"  {'':<16} {'cold':>10} {'ratio':>8} {'warm':>10} {'ratio':>8}  configuration")
-            pc, pw = cold_rates.get("pymerkle"), warm_rates.get("pymerkle")
+            head = f"{'cold':>10} {'ratio':>8} {'open s':>7} {'warm':>10} {'ratio':>8}"
+            print(f"  {'':<16} {head}  configuration")
+            pc = cold_rates["pymerkle"][0] if "pymerkle" in cold_rates else None
+            pw = warm_rates.get("pymerkle")
             for label, (_, _, cfg) in where.items():
-                c, w = cold_rates[label], warm_rates[label]
+                (c, opening), w = cold_rates[label], warm_rates[label]
                 # A ratio only against the peer on the same database engine.
                 same = "sqlite" in label or label == "pymerkle"
                 print(
                     f"  {label:<16} {fig(c):>10} {ratio(c, pc) if same else '-':>8}"
-                    f" {fig(w):>10} {ratio(w, pw) if same else '-':>8}  {cfg}"
+                    f" {opening:>7.2f} {fig(w):>10} {ratio(w, pw) if same else '-':>8}  {cfg}"
                 )
 
 
