@@ -1,30 +1,43 @@
 """Benchmark the Merkle log against pymerkle 7.0.0's SQLite tree, measured in the same run.
 
-    .venv/bin/python bench/log.py                      # sizes 1M and 10M (cached builds)
+    .venv/bin/python bench/log.py                      # appends; proofs at 1M and 10M
     .venv/bin/python bench/log.py --quick              # 100k entries, short windows
     .venv/bin/python bench/log.py --sizes 1000000 --seconds 5
 
-Measures, for civicstack on SQLite and PostgreSQL and for pymerkle's ``SqliteTree``:
+Every comparison gives both sides the same work and conditions, and prints each side's
+configuration beside its figure (see bench/README.md, "Merkle log"):
 
-1. durable bulk appends per second: ours in signed, committed batches of 65,536
-   (synchronous=FULL on SQLite) against pymerkle's ``append_entries`` in one transaction;
-2. durable single appends per second: 16 threads calling ``append`` (group commit) against
-   pymerkle's ``append_entry`` (one transaction each);
-3. inclusion and consistency proofs per second at each size (random index / random old size,
-   to the full tree's size given explicitly), after the same warm-up for both (pymerkle caches
-   subroots in up to 1 GiB; ours caches 4,096 tiles, about 45 MB, and span hashes of 256
-   leaves or more, about 1.5 MB at 1M entries).
+1. single-writer durable appends (the headline): one process, one thread, one entry per
+   commit, each commit fsynced before the next begins. SQLite sides all run WAL with
+   synchronous=FULL: a bare ``INSERT``+``COMMIT`` loop (the physical limit of this disk),
+   pymerkle's ``append_entry`` and civicstack's ``DurableLog.append`` (no checkpoint signed).
+   PostgreSQL: a bare psycopg loop against ``DurableLog.append``, both synchronous_commit=on.
+   Measured in interleaved rounds (the median is printed), so disk noise hits every side.
+2. concurrent appends, reported separately: 16 threads on both sides (pymerkle serialises
+   them on its tree lock; civicstack commits them together), and on PostgreSQL 1, 2 and 4
+   writer processes appending to one log.
+3. bulk appends: one transaction of n entries (pymerkle ``append_entries``) against durable
+   batches of 65,536 (``LogStore.append_all``), one thread, same durability.
+4. inclusion and consistency proofs at each size, to the full tree's size given explicitly:
+   cold — a fresh process, proofs completed in the first second after it opens the tree (the
+   opening time printed beside it: pymerkle's open counts its whole leaf table); warm —
+   both sides first answer the same set of random queries, then are timed answering that set
+   again, so each has cached what those queries touch (pymerkle's subroot cache; our tiles
+   and span memo).
 
-Built databases are kept under ``bench/_peers`` (SQLite) and in PostgreSQL databases named
-``civic_bench_log_<size>`` so that re-runs skip the builds. Targets (issue 4): proofs at least
-30x pymerkle's SQLite tree at 1M entries, appends at least pymerkle's bulk rate.
+Built trees are kept under ``bench/_peers`` (SQLite) and in PostgreSQL databases named
+``civic_bench_log_<size>`` so that re-runs skip the builds.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
+import sqlite3
+import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -36,7 +49,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from civicstack._crypto import PrivateKey
-from civicstack.log import NoteSigner, leaf_hash, verify_consistency, verify_inclusion
+from civicstack.log import DurableLog, NoteSigner, leaf_hash, verify_consistency, verify_inclusion
 from civicstack.stores.db import create_engine, normalise_url, upgrade
 from civicstack.stores.log import LogStore
 
@@ -47,6 +60,8 @@ BATCH = 65_536
 PG_DEFAULT = os.environ.get(
     "CIVIC_TEST_POSTGRES_URL", "postgresql+psycopg://root@127.0.0.1:5432/test"
 )
+SQLITE_DURABLE = "WAL, synchronous=FULL"
+PYMERKLE = "pymerkle 7.0.0 SqliteTree"
 
 
 def entries(start: int, stop: int) -> Iterator[bytes]:
@@ -54,11 +69,8 @@ def entries(start: int, stop: int) -> Iterator[bytes]:
     return (b"entry-%010d" % i for i in range(start, stop))
 
 
-def rate(fn: Callable[[], object], seconds: float, warmup: float) -> float:
-    """Calls per second of ``fn`` over ``seconds``, after ``warmup`` seconds of calls."""
-    end = time.perf_counter() + warmup
-    while time.perf_counter() < end:
-        fn()
+def timed_rate(fn: Callable[[], object], seconds: float) -> float:
+    """Calls per second of ``fn`` over ``seconds``."""
     n = 0
     start = time.perf_counter()
     while True:
@@ -72,6 +84,21 @@ def rate(fn: Callable[[], object], seconds: float, warmup: float) -> float:
 def signer() -> NoteSigner:
     """A fresh log key (the benchmark logs are throwaway)."""
     return NoteSigner("bench.civicstack.example/log", PrivateKey.generate("EdDSA"))
+
+
+def sqlite_durable(con: sqlite3.Connection) -> None:
+    """The durability every SQLite side runs with: WAL, and fsync at each commit."""
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA synchronous=FULL")
+
+
+def pymerkle_tree(path: Path) -> Any:
+    """pymerkle's SqliteTree on WAL with synchronous=FULL (its fastest durable setting)."""
+    from pymerkle import SqliteTree
+
+    tree = SqliteTree(str(path))
+    sqlite_durable(tree.con)
+    return tree
 
 
 # --- databases -------------------------------------------------------------------------------
@@ -89,6 +116,15 @@ def pg_admin(url: str) -> sa.Engine | None:
     return engine
 
 
+def pg_config(admin: sa.Engine) -> str:
+    """The PostgreSQL settings that decide what a commit costs."""
+    with admin.connect() as conn:
+        version = conn.execute(sa.text("SHOW server_version")).scalar_one()
+        sync = conn.execute(sa.text("SHOW synchronous_commit")).scalar_one()
+        fsync = conn.execute(sa.text("SHOW fsync")).scalar_one()
+    return f"PostgreSQL {version.split()[0]}, synchronous_commit={sync}, fsync={fsync}"
+
+
 def pg_database(admin: sa.Engine, name: str, *, fresh: bool) -> str:
     """The URL of database ``name``, created (or re-created when ``fresh``)."""
     with admin.connect() as conn:
@@ -102,186 +138,327 @@ def pg_database(admin: sa.Engine, name: str, *, fresh: bool) -> str:
     return str(admin.url.set(database=name).render_as_string(hide_password=False))
 
 
-def open_store(url: str) -> tuple[sa.Engine, LogStore]:
-    """A migrated engine and its log store."""
+def built_store(url: str, size: int, label: str) -> None:
+    """Make sure log ``bench`` at ``url`` holds ``size`` entries (built now if absent)."""
     engine = create_engine(url)
     upgrade(engine)
-    return engine, LogStore(engine)
-
-
-def built_store(url: str, size: int, label: str) -> tuple[sa.Engine, LogStore, float | None]:
-    """A store whose log ``bench`` holds ``size`` entries, built now unless it already does."""
-    engine, store = open_store(url)
+    store = LogStore(engine)
     try:
-        if store.head(LOG).size == size:
-            return engine, store, None
-        raise SystemExit(f"{label}: cached database holds another size; delete it")
+        have = store.head(LOG).size
     except Exception as exc:
         if getattr(exc, "code", None) != "unknown_log":
             raise
-    key = signer()
-    store.create_log(LOG, key)
-    start = time.perf_counter()
-    store.append_all(LOG, entries(0, size), key, batch=BATCH)
-    took = time.perf_counter() - start
-    print(f"  built {label} with {size:,} entries in {took:.1f} s ({size / took:,.0f}/s)")
-    return engine, store, took
+        store.create_log(LOG, signer())
+        have = 0
+    if have not in (0, size):
+        raise SystemExit(f"{label}: cached database holds {have:,} entries; delete it")
+    if have == 0:
+        start = time.perf_counter()
+        store.append_all(LOG, entries(0, size), None, batch=BATCH)
+        took = time.perf_counter() - start
+        print(f"  built {label} with {size:,} entries in {took:.1f} s ({size / took:,.0f}/s)")
+    store.close()
+    engine.dispose()
 
 
-def pymerkle_tree(path: Path, size: int) -> tuple[Any, float | None]:
-    """pymerkle's SqliteTree at ``path`` holding ``size`` entries (built if absent)."""
-    from pymerkle import SqliteTree
-
-    tree = SqliteTree(str(path))
+def built_pymerkle(path: Path, size: int) -> None:
+    """Make sure pymerkle's tree at ``path`` holds ``size`` entries (built if absent)."""
+    tree = pymerkle_tree(path)
     have = tree.get_size()
-    if have == size:
-        return tree, None
-    if have:
+    if have not in (0, size):
         raise SystemExit(f"{path} holds {have} entries, not {size}; delete it")
+    if have == 0:
+        start = time.perf_counter()
+        tree.append_entries(entries(0, size))
+        took = time.perf_counter() - start
+        print(f"  built pymerkle with {size:,} entries in {took:.1f} s ({size / took:,.0f}/s)")
+    tree.close()
+
+
+# --- appends ---------------------------------------------------------------------------------
+
+
+class Appender:
+    """One side of an append comparison: ``open`` it, then ``one(k)`` appends one entry."""
+
+    def __init__(self, label: str, config: str) -> None:
+        self.label, self.config = label, config
+
+    def open(self) -> None:
+        """Open the side's database."""
+
+    def one(self, k: int) -> None:
+        """Append one entry durably."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Close the side's database."""
+
+
+class BareSqlite(Appender):
+    """The physical limit: one row inserted and committed (fsynced) per call, nothing else."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__("bare SQLite loop", f"sqlite3, {SQLITE_DURABLE}, 1 row per commit")
+        self.path = path
+
+    def open(self) -> None:
+        self.con = sqlite3.connect(self.path, isolation_level=None)
+        sqlite_durable(self.con)
+        self.con.execute("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v BLOB)")
+
+    def one(self, k: int) -> None:
+        self.con.execute("BEGIN IMMEDIATE")
+        self.con.execute("INSERT INTO t (v) VALUES (?)", (b"single-%d" % k,))
+        self.con.execute("COMMIT")
+
+    def close(self) -> None:
+        self.con.close()
+
+
+class BarePostgres(Appender):
+    """PostgreSQL's limit here: one row inserted and committed per call, on psycopg directly."""
+
+    def __init__(self, url: str, config: str) -> None:
+        super().__init__("bare PG loop", f"psycopg, {config}, 1 row per commit")
+        self.url = url
+
+    def open(self) -> None:
+        import psycopg
+
+        self.con = psycopg.connect(self.url.replace("postgresql+psycopg", "postgresql"))
+        self.con.execute("CREATE TABLE IF NOT EXISTS t (id BIGSERIAL PRIMARY KEY, v BYTEA)")
+        self.con.commit()
+
+    def one(self, k: int) -> None:
+        self.con.execute("INSERT INTO t (v) VALUES (%s)", (b"single-%d" % k,))
+        self.con.commit()
+
+    def close(self) -> None:
+        self.con.close()
+
+
+class Pymerkle(Appender):
+    """pymerkle's ``append_entry``: one leaf row per transaction."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__("pymerkle", f"{PYMERKLE}, {SQLITE_DURABLE}, append_entry")
+        self.path = path
+
+    def open(self) -> None:
+        self.tree = pymerkle_tree(self.path)
+
+    def one(self, k: int) -> None:
+        self.tree.append_entry(b"single-%d" % k)
+
+    def close(self) -> None:
+        self.tree.close()
+
+
+class Civic(Appender):
+    """civicstack's ``DurableLog.append``: durable on return, no checkpoint signed."""
+
+    def __init__(self, label: str, url: str, config: str) -> None:
+        super().__init__(label, f"DurableLog.append, {config}, no signature")
+        self.url = url
+
+    def open(self) -> None:
+        self.log = DurableLog.open(self.url, LOG)
+
+    def one(self, k: int) -> None:
+        self.log.append(b"single-%d" % k)
+
+    def close(self) -> None:
+        self.log.close()
+        self.log.store.engine.dispose()
+
+
+def single_writer(sides: list[Appender], seconds: float, rounds: int) -> dict[str, float]:
+    """Median appends/s of each side over ``rounds`` interleaved windows of ``seconds``."""
+    got: dict[str, list[float]] = {s.label: [] for s in sides}
+    counter = iter(range(10**12))
+    for _ in range(rounds):
+        for side in sides:
+            side.open()
+            side.one(next(counter))  # warm: the connection and the log row are open
+            got[side.label].append(timed_rate(lambda s=side: s.one(next(counter)), seconds))
+            side.close()
+    return {label: statistics.median(v) for label, v in got.items()}
+
+
+def threaded(side: Appender, threads: int, seconds: float) -> float:
+    """Appends/s of ``threads`` threads appending to one side at once."""
+    side.open()
+    done = [0] * threads
+    stop = time.perf_counter() + seconds
+
+    def work(k: int) -> None:
+        while time.perf_counter() < stop:
+            side.one(k * 10**9 + done[k])
+            done[k] += 1
+
     start = time.perf_counter()
-    tree.append_entries(entries(0, size))
+    pool = [threading.Thread(target=work, args=(k,)) for k in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
     took = time.perf_counter() - start
-    print(f"  built pymerkle with {size:,} entries in {took:.1f} s ({size / took:,.0f}/s)")
-    return tree, took
+    side.close()
+    return sum(done) / took
 
 
-# --- measurements ----------------------------------------------------------------------------
+PROCESS_WRITER = """
+import sys, time
+from civicstack.log import DurableLog
+log = DurableLog.open(sys.argv[1], "bench")
+log.append(b"warm %s" % sys.argv[3].encode())  # the connection and the log row are open
+print("ready", flush=True)
+sys.stdin.readline()  # every writer starts at once
+n, stop = 0, time.perf_counter() + float(sys.argv[2])
+while time.perf_counter() < stop:
+    log.append(b"p%s-%d" % (sys.argv[3].encode(), n))
+    n += 1
+print(n, flush=True)
+"""
 
 
-def bench_bulk_append(n: int, pg: sa.Engine | None, tmp: Path) -> dict[str, float]:
-    """Durable bulk appends per second."""
-    from pymerkle import SqliteTree
+def processes(url: str, count: int, seconds: float) -> float:
+    """Appends/s of ``count`` writer processes (one thread each) appending to one log."""
+    DurableLog.open(url, LOG).close()  # tables and log exist before the writers start
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", PROCESS_WRITER, url, str(seconds), str(k)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for k in range(count)
+    ]
+    for proc in procs:
+        assert proc.stdout is not None
+        if proc.stdout.readline().strip() != "ready":
+            raise SystemExit("a writer process failed to start")
+    for proc in procs:
+        assert proc.stdin is not None
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+    total = 0
+    for proc in procs:
+        out, _ = proc.communicate(timeout=seconds + 120)
+        if proc.returncode:
+            raise SystemExit(f"a writer process failed ({proc.returncode})")
+        total += int(out.strip())
+    return total / seconds
 
-    out: dict[str, float] = {}
-    tree = SqliteTree(str(tmp / "pymerkle-append.db"))
+
+def bulk(n: int, pg_url: str | None, pg_cfg: str, tmp: Path) -> list[tuple[str, float, str]]:
+    """Durable bulk appends per second, one thread each."""
+    rows = []
+    tree = pymerkle_tree(tmp / "pymerkle-bulk.db")
     start = time.perf_counter()
     tree.append_entries(entries(0, n))
-    out["pymerkle"] = n / (time.perf_counter() - start)
-    tree.close()
-    urls = {"civic sqlite": f"sqlite:///{tmp / 'civic-append.db'}"}
-    if pg is not None:
-        urls["civic postgres"] = pg_database(pg, "civic_bench_log_append", fresh=True)
-    for label, url in urls.items():
-        engine, store = open_store(url)
-        key = signer()
-        store.create_log(LOG, key)
-        start = time.perf_counter()
-        store.append_all(LOG, entries(0, n), key, batch=BATCH)
-        out[label] = n / (time.perf_counter() - start)
-        store.close()
-        engine.dispose()
-    return out
-
-
-def bench_single_appends(seconds: float, pg: sa.Engine | None, tmp: Path) -> dict[str, float]:
-    """Durable one-entry appends per second: 16 threads with group commit, pymerkle serial."""
-    from pymerkle import SqliteTree
-
-    out: dict[str, float] = {}
-    tree = SqliteTree(str(tmp / "pymerkle-single.db"))
-    counter = iter(range(10**12))
-    out["pymerkle"] = rate(lambda: tree.append_entry(b"single-%d" % next(counter)), seconds, 0)
-    tree.close()
-    urls = {"civic sqlite": f"sqlite:///{tmp / 'civic-single.db'}"}
-    if pg is not None:
-        urls["civic postgres"] = pg_database(pg, "civic_bench_log_single", fresh=True)
-    for label, url in urls.items():
-        engine, store = open_store(url)
-        key = signer()
-        store.create_log(LOG, key)
-        done = [0] * 16
-        stop = time.perf_counter() + seconds
-        start = time.perf_counter()
-        threads = [
-            threading.Thread(target=_appender, args=(store, key, k, done, stop)) for k in range(16)
-        ]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        out[label] = sum(done) / (time.perf_counter() - start)
-        # Every commit signs one checkpoint; the log's creation signed the first.
-        out[label + " batch"] = sum(done) / max(1, _checkpoint_count(engine) - 1)
-        store.close()
-        engine.dispose()
-    return out
-
-
-def _appender(store: LogStore, key: NoteSigner, k: int, done: list[int], stop: float) -> None:
-    """One client appending single entries until ``stop``."""
-    while time.perf_counter() < stop:
-        store.append(LOG, [b"single-%d-%d" % (k, done[k])], key)
-        done[k] += 1
-
-
-def _checkpoint_count(engine: sa.Engine) -> int:
-    with engine.connect() as conn:
-        return int(conn.execute(sa.text("SELECT count(*) FROM log_checkpoints")).scalar_one())
-
-
-def bench_proofs(
-    size: int, args: argparse.Namespace, pg: sa.Engine | None
-) -> dict[str, dict[str, float]]:
-    """Inclusion and consistency proofs per second at ``size`` entries, for each store."""
-    rng = random.Random(size)
-    results: dict[str, dict[str, float]] = {}
-    CACHE.mkdir(exist_ok=True)
-
-    stores: dict[str, tuple[sa.Engine, LogStore]] = {}
-    engine, store, _ = built_store(
-        f"sqlite:///{CACHE / f'civic-log-{size}.db'}", size, f"civic sqlite {size:,}"
+    rows.append(
+        ("pymerkle", n / (time.perf_counter() - start), f"append_entries, {SQLITE_DURABLE}")
     )
-    stores["civic sqlite"] = (engine, store)
-    if pg is not None:
-        url = pg_database(pg, f"civic_bench_log_{size}", fresh=False)
-        engine, store, _ = built_store(url, size, f"civic postgres {size:,}")
-        stores["civic postgres"] = (engine, store)
+    tree.close()
+    urls = [("civic sqlite", f"sqlite:///{tmp / 'civic-bulk.db'}", f"SQLite {SQLITE_DURABLE}")]
+    if pg_url is not None:
+        urls.append(("civic postgres", pg_url, pg_cfg))
+    for label, url, cfg in urls:
+        log = DurableLog.open(url, LOG)
+        start = time.perf_counter()
+        log.store.append_all(LOG, entries(0, n), None, batch=BATCH)
+        rows.append((label, n / (time.perf_counter() - start), f"append_all in {BATCH:,}s, {cfg}"))
+        log.close()
+        log.store.engine.dispose()
+    return rows
 
-    for label, (engine, store) in stores.items():
-        head = store.head(LOG)
-        # A few proofs checked against the signed root: the benchmark measures real proofs.
-        for _ in range(5):
-            i = rng.randrange(size)
-            leaf = leaf_hash(b"entry-%010d" % i)
-            verify_inclusion(leaf, i, size, store.inclusion_proof(LOG, i), head.root)
-            old = rng.randrange(1, size)
-            verify_consistency(
-                old, size, store.root(LOG, old), head.root, store.consistency_proof(LOG, old)
-            )
-        # Both sides are asked for proofs to an explicit tree size, as a client holding a
-        # checkpoint does (and as pymerkle's API requires).
-        results[label] = {
-            "inclusion": rate(
-                lambda s=store: s.inclusion_proof(LOG, rng.randrange(size), size),
-                args.seconds,
-                args.warmup,
-            ),
-            "consistency": rate(
-                lambda s=store: s.consistency_proof(LOG, rng.randrange(1, size), size),
-                args.seconds,
-                args.warmup,
-            ),
-        }
-        store.close()
-        engine.dispose()
 
-    if size <= args.peer_max:
-        tree, _ = pymerkle_tree(CACHE / f"pymerkle-{size}.db", size)
+# --- proofs ----------------------------------------------------------------------------------
+
+
+def queries(kind: str, size: int, count: int, seed: int) -> list[int]:
+    """The random leaf indices (inclusion) or old sizes (consistency) both sides answer."""
+    rng = random.Random(seed)
+    if kind == "inclusion":
+        return [rng.randrange(size) for _ in range(count)]
+    return [rng.randrange(1, size) for _ in range(count)]
+
+
+def prover(side: str, where: str, size: int, kind: str) -> Callable[[int], object]:
+    """Open ``side``'s tree at ``where``; a function answering one query of ``kind``."""
+    if side == "pymerkle":
+        tree = pymerkle_tree(Path(where))
         # pymerkle counts leaves from 1.
-        results["pymerkle"] = {
-            "inclusion": rate(
-                lambda: tree.prove_inclusion(rng.randint(1, size), size),
-                args.seconds,
-                args.warmup,
-            ),
-            "consistency": rate(
-                lambda: tree.prove_consistency(rng.randint(1, size - 1), size),
-                args.seconds,
-                args.warmup,
-            ),
-        }
-        tree.close()
-    return results
+        if kind == "inclusion":
+            return lambda q: tree.prove_inclusion(q + 1, size)
+        return lambda q: tree.prove_consistency(q, size)
+    store = LogStore(create_engine(where))
+    if kind == "inclusion":
+        return lambda q: store.inclusion_proof(LOG, q, size)
+    return lambda q: store.consistency_proof(LOG, q, size)
+
+
+def cold_child(argv: list[str]) -> None:
+    """In a fresh process: how many proofs a side completes in its first seconds."""
+    side, where, size_text, kind, seconds_text, seed = argv
+    size, seconds = int(size_text), float(seconds_text)
+    qs = queries(kind, size, 1_000_000, int(seed))
+    start = time.perf_counter()
+    prove = prover(side, where, size, kind)
+    opened = time.perf_counter()
+    n = 0
+    while time.perf_counter() - opened < seconds:
+        prove(qs[n])
+        n += 1
+    now = time.perf_counter()
+    print(json.dumps({"rate": n / (now - opened), "open": opened - start}))
+
+
+def cold(where: tuple[str, str], size: int, kind: str, seconds: float) -> tuple[float, float]:
+    """Proofs/s in the first ``seconds`` after a fresh process opens the tree, and the seconds
+    the opening took (the OS file cache is shared by both sides)."""
+    args = [where[0], where[1], str(size), kind, str(seconds), str(size)]
+    done = subprocess.run(
+        [sys.executable, __file__, "--cold-child", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    return float(got["rate"]), float(got["open"])
+
+
+def warm(where: tuple[str, str], size: int, kind: str, args: argparse.Namespace) -> float:
+    """Proofs/s answering a set of queries again after answering it once (both sides alike)."""
+    prove = prover(where[0], where[1], size, kind)
+    qs = queries(kind, size, args.warm_queries, size)
+    for q in qs:  # the warm-up: every query of the measured set, once
+        prove(q)
+    n = 0
+    start = time.perf_counter()
+    while True:
+        prove(qs[n % len(qs)])
+        n += 1
+        now = time.perf_counter()
+        if now - start >= args.seconds and n >= len(qs):
+            return n / (now - start)
+
+
+def check_proofs(url: str, size: int) -> None:
+    """A few proofs checked against the root: the benchmark measures real proofs."""
+    log = DurableLog.open(url, LOG)
+    rng = random.Random(size)
+    root = log.root(size)
+    for _ in range(5):
+        i = rng.randrange(size)
+        verify_inclusion(leaf_hash(b"entry-%010d" % i), i, size, log.inclusion_proof(i, size), root)
+        old = rng.randrange(1, size)
+        verify_consistency(old, size, log.root(old), root, log.consistency_proof(old, size))
+    log.close()
+    log.store.engine.dispose()
 
 
 # --- report ----------------------------------------------------------------------------------
@@ -293,66 +470,163 @@ def ratio(ours: float, peer: float | None) -> str:
 
 
 def fig(value: float) -> str:
-    """A rate, with decimals when it is small (pymerkle at 10M manages a fraction a second)."""
+    """A rate, with decimals when it is small."""
     return f"{value:,.0f}" if value >= 100 else f"{value:,.2f}"
 
 
+def row(label: str, value: float, extra: str, config: str) -> None:
+    """One figure, its comparison and the configuration that produced it."""
+    print(f"  {label:<16} {fig(value):>10}  {extra:<22} {config}")
+
+
 def main() -> None:
-    """Parse options, run every measurement, print the figures and ratios."""
+    """Parse options, run every measurement, print the figures, ratios and configurations."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("--sizes", default="1000000,10000000", help="tree sizes for proofs")
     parser.add_argument("--append", type=int, default=1_000_000, help="entries for bulk appends")
     parser.add_argument("--seconds", type=float, default=3.0, help="measuring window")
-    parser.add_argument("--warmup", type=float, default=3.0, help="warm-up before each window")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved single-writer rounds")
+    parser.add_argument("--warm-queries", type=int, default=256, help="queries in the warm set")
+    parser.add_argument("--cold-seconds", type=float, default=1.0, help="cold window")
     parser.add_argument(
         "--peer-max",
         type=int,
-        default=10_000_000,
+        default=1_000_000,
         help="largest size at which pymerkle is built and measured",
     )
     parser.add_argument("--postgres", default=PG_DEFAULT, help="PostgreSQL URL ('none' to skip)")
     parser.add_argument("--quick", action="store_true", help="100k entries, 1 s windows")
+    parser.add_argument("--proofs-only", action="store_true", help="skip the append figures")
+    parser.add_argument("--cold-child", nargs=6, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.cold_child:
+        cold_child(args.cold_child)
+        return
     if args.quick:
-        args.sizes, args.append, args.seconds, args.warmup = "100000", 100_000, 1.0, 1.0
+        args.sizes, args.append, args.seconds, args.rounds = "100000", 100_000, 1.0, 2
+        args.warm_queries = 128
     sizes = [int(s) for s in args.sizes.split(",") if s]
 
-    print(f"civicstack Merkle log vs pymerkle 7.0.0 SqliteTree  (python {sys.version.split()[0]})")
-    pg = None if args.postgres == "none" else pg_admin(args.postgres)
+    print(f"civicstack Merkle log vs {PYMERKLE}  (python {sys.version.split()[0]})")
+    print(f"  every SQLite side: {SQLITE_DURABLE}; every figure: 1 process, 1 thread unless said")
+    admin = None if args.postgres == "none" else pg_admin(args.postgres)
+    pg_cfg = pg_config(admin) if admin is not None else ""
     with tempfile.TemporaryDirectory(prefix="civic-bench-log-") as tmpdir:
-        tmp = Path(tmpdir)
-        print(f"\n1. durable bulk append, {args.append:,} entries (entries/s)")
-        bulk = bench_bulk_append(args.append, pg, tmp)
-        for label, value in bulk.items():
-            print(f"  {label:<16} {fig(value):>12}   {ratio(value, bulk['pymerkle'])}")
+        if not args.proofs_only:
+            appends(args, admin, pg_cfg, Path(tmpdir))
+    proofs(args, admin, pg_cfg, sizes)
 
-        print(f"\n2. durable single-entry appends, {args.seconds:g} s (appends/s)")
-        single = bench_single_appends(args.seconds, pg, tmp)
-        for label, value in single.items():
-            if label.endswith(" batch"):
-                continue
-            extra = ""
-            if label + " batch" in single:
-                extra = f"  (16 threads, {single[label + ' batch']:.1f} entries per commit)"
-            print(f"  {label:<16} {fig(value):>12}   {ratio(value, single['pymerkle'])}{extra}")
 
+def appends(args: argparse.Namespace, admin: sa.Engine | None, pg_cfg: str, tmp: Path) -> None:
+    """Sections 1 to 3: single-writer, concurrent and bulk appends."""
+    window = f"{args.rounds} interleaved rounds of {args.seconds:g} s, median"
+    print(f"\n1. single-writer durable appends, one entry per commit ({window}; appends/s)")
+    sides: list[Appender] = [
+        BareSqlite(tmp / "bare.db"),
+        Pymerkle(tmp / "pymerkle-single.db"),
+        Civic("civic sqlite", f"sqlite:///{tmp / 'civic-single.db'}", f"SQLite {SQLITE_DURABLE}"),
+    ]
+    pg_single = None
+    if admin is not None:
+        pg_single = pg_database(admin, "civic_bench_log_single", fresh=True)
+        bare_pg = pg_database(admin, "civic_bench_log_bare", fresh=True)
+        sides += [BarePostgres(bare_pg, pg_cfg), Civic("civic postgres", pg_single, pg_cfg)]
+    single = single_writer(sides, args.seconds, args.rounds)
+    bare, peer = single["bare SQLite loop"], single["pymerkle"]
+    print(f"  {'':<16} {'appends/s':>10}  {'vs peer, % of bare':<22} configuration")
+    for side in sides:
+        value = single[side.label]
+        if side.label.startswith("bare PG"):
+            extra = "100% (PG limit)"
+        elif "postgres" in side.label:
+            extra = f"{value / single['bare PG loop']:.0%} of bare PG"
+        elif side.label.startswith("bare"):
+            extra = "100% (SQLite limit)"
+        else:
+            extra = f"{ratio(value, peer)} pymerkle, {value / bare:.0%}"
+        row(side.label, value, extra, side.config)
+
+    title = "concurrent durable appends (appends/s; scaling, not the headline)"
+    print(f"\n2. {title}, {args.seconds:g} s")
+    sixteen = [
+        Pymerkle(tmp / "pymerkle-16.db"),
+        Civic("civic sqlite", f"sqlite:///{tmp / 'civic-16.db'}", f"SQLite {SQLITE_DURABLE}"),
+    ]
+    if admin is not None:
+        url = pg_database(admin, "civic_bench_log_16", fresh=True)
+        sixteen.append(Civic("civic postgres", url, pg_cfg))
+    got16 = {s.label: threaded(s, 16, args.seconds) for s in sixteen}
+    for side in sixteen:
+        value = got16[side.label]
+        own = ratio(value, single[side.label])
+        extra = f"{ratio(value, got16['pymerkle'])} pymerkle, {own} own 1-thread"
+        row(side.label, value, extra, "16 threads, 1 process; " + side.config)
+    if admin is not None:
+        for count in (1, 2, 4):
+            url = pg_database(admin, f"civic_bench_log_proc{count}", fresh=True)
+            value = processes(url, count, args.seconds)
+            cfg = f"{count} processes x 1 thread, one log; DurableLog.append, {pg_cfg}"
+            row("civic postgres", value, f"{count} writer process(es)", cfg)
+
+    print(f"\n3. durable bulk append, {args.append:,} entries (entries/s)")
+    bulk_url = pg_database(admin, "civic_bench_log_bulk", fresh=True) if admin else None
+    rows = bulk(args.append, bulk_url, pg_cfg, tmp)
+    for label, value, cfg in rows:
+        row(label, value, ratio(value, rows[0][1]) + " pymerkle", cfg)
+
+
+def proofs(
+    args: argparse.Namespace, admin: sa.Engine | None, pg_cfg: str, sizes: list[int]
+) -> None:
+    """Section 4: proofs, cold and warm, at each size."""
+    CACHE.mkdir(exist_ok=True)
     for size in sizes:
-        window = f"warm-up {args.warmup:g} s, window {args.seconds:g} s"
-        print(f"\n3. proofs per second at {size:,} entries ({window})")
-        res = bench_proofs(size, args, pg)
-        peer = res.get("pymerkle")
-        if peer is None:
-            print(f"  pymerkle not measured at this size (--peer-max {args.peer_max:,})")
-        print(f"  {'':<16} {'inclusion':>12} {'ratio':>10} {'consistency':>12} {'ratio':>10}")
-        for label, r in res.items():
-            inc = ratio(r["inclusion"], peer and peer["inclusion"])
-            con = ratio(r["consistency"], peer and peer["consistency"])
-            print(
-                f"  {label:<16} {fig(r['inclusion']):>12} {inc:>10}"
-                f" {fig(r['consistency']):>12} {con:>10}"
+        print(f"\n4. proofs per second at {size:,} entries (to size {size:,}, given explicitly)")
+        where: dict[str, tuple[str, str, str]] = {}
+        url = f"sqlite:///{CACHE / f'civic-log-{size}.db'}"
+        built_store(url, size, f"civic sqlite {size:,}")
+        check_proofs(url, size)
+        where["civic sqlite"] = ("civic", url, f"LogStore, SQLite {SQLITE_DURABLE}")
+        if admin is not None:
+            url = pg_database(admin, f"civic_bench_log_{size}", fresh=False)
+            built_store(url, size, f"civic postgres {size:,}")
+            where["civic postgres"] = ("civic", url, f"LogStore, {pg_cfg}")
+        if size <= args.peer_max:
+            path = CACHE / f"pymerkle-{size}.db"
+            built_pymerkle(path, size)
+            where["pymerkle"] = (
+                "pymerkle",
+                str(path),
+                f"{PYMERKLE}, {SQLITE_DURABLE}, subroot cache defaults (threshold 128, 1 GiB)",
             )
+        else:
+            print(f"  pymerkle not measured at this size (--peer-max {args.peer_max:,})")
+        for kind in ("inclusion", "consistency"):
+            cold_rates = {
+                label: cold((side, w), size, kind, args.cold_seconds)
+                for label, (side, w, _) in where.items()
+            }
+            warm_rates = {
+                label: warm((side, w), size, kind, args) for label, (side, w, _) in where.items()
+            }
+            print(
+                f"  {kind}: cold = fresh process, first {args.cold_seconds:g} s after opening;"
+                f" warm = the same {args.warm_queries} queries, answered once before timing"
+            )
+            head = f"{'cold':>10} {'ratio':>8} {'open s':>7} {'warm':>10} {'ratio':>8}"
+            print(f"  {'':<16} {head}  configuration")
+            pc = cold_rates["pymerkle"][0] if "pymerkle" in cold_rates else None
+            pw = warm_rates.get("pymerkle")
+            for label, (_, _, cfg) in where.items():
+                (c, opening), w = cold_rates[label], warm_rates[label]
+                # A ratio only against the peer on the same database engine.
+                same = "sqlite" in label or label == "pymerkle"
+                print(
+                    f"  {label:<16} {fig(c):>10} {ratio(c, pc) if same else '-':>8}"
+                    f" {opening:>7.2f} {fig(w):>10} {ratio(w, pw) if same else '-':>8}  {cfg}"
+                )
 
 
 if __name__ == "__main__":

@@ -10,7 +10,13 @@ register, the access log, ...) as C2SP tlog-tiles; this package holds the rules.
 - :mod:`.note` — C2SP signed-note with Ed25519: :class:`NoteSigner`, :class:`NoteVerifier`.
 - :mod:`.checkpoint` — C2SP tlog-checkpoint and tlog-proof: :class:`Checkpoint`,
   :class:`Receipt`.
+
+:class:`DurableLog` — the log as a library on SQLite or PostgreSQL — is
+:mod:`civicstack.stores.log.durable`, re-exported here lazily: importing this package imports no
+SQLAlchemy, and only ``civicstack.log.DurableLog`` loads the store.
 """
+
+from typing import TYPE_CHECKING, Any
 
 from civicstack.log.checkpoint import (
     TLOG_PROOF_HEADER,
@@ -43,10 +49,14 @@ from civicstack.log.tiles import (
 )
 from civicstack.log.tree import leaf_hash, mth, verify_consistency, verify_inclusion
 
+if TYPE_CHECKING:
+    from civicstack.stores.log.durable import DurableLog
+
 __all__ = [
     "MAX_ENTRY_BYTES",
     "TLOG_PROOF_HEADER",
     "Checkpoint",
+    "DurableLog",
     "MemoryTiles",
     "Note",
     "NoteSignature",
@@ -72,3 +82,12 @@ __all__ = [
     "verify_inclusion",
     "verify_receipt",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # PEP 562: the store (and SQLAlchemy) load only when DurableLog is asked for.
+    if name == "DurableLog":
+        from civicstack.stores.log.durable import DurableLog
+
+        return DurableLog
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

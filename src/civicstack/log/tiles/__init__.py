@@ -12,13 +12,14 @@ leaves. Each tile also carries ``inner``, civicstack's index of its inner nodes 
 
 - :mod:`.tile` — a tile's address, path and width; :class:`Tile` and its ``inner`` hashes;
 - :mod:`.bundles` — entry bundles;
-- :mod:`.growth` — the tiles an append reads and writes (:func:`right_edge`, :func:`grow`);
+- :mod:`.growth` — the tiles an append reads and writes (:func:`right_edge`, :func:`grow`) and
+  a writer's :data:`Frontier`;
 - :mod:`.sources` — :class:`TileSource`: tiles in memory, tiles fetched over HTTP;
 - :mod:`.proofs` — roots and RFC 9162 proofs from tiles, and the :class:`ProofMemo` of a reader.
 """
 
 from civicstack.log.tiles.bundles import MAX_ENTRY_BYTES, decode_bundle, encode_bundle
-from civicstack.log.tiles.growth import grow, right_edge
+from civicstack.log.tiles.growth import Frontier, extend_frontier, frontier_root, grow, right_edge
 from civicstack.log.tiles.proofs import (
     MEMO_MIN_WIDTH,
     ProofMemo,
@@ -48,6 +49,7 @@ __all__ = [
     "TILE_HEIGHT",
     "TILE_WIDTH",
     "FetchedTiles",
+    "Frontier",
     "MemoryTiles",
     "ProofMemo",
     "SpanMemo",
@@ -57,6 +59,8 @@ __all__ = [
     "TileSource",
     "decode_bundle",
     "encode_bundle",
+    "extend_frontier",
+    "frontier_root",
     "grow",
     "index_path",
     "parse_tile_path",

@@ -1,14 +1,16 @@
-"""How a tree's tiles grow: the partial tiles an append reads, and the tiles it writes."""
+"""How a tree's tiles grow: the partial tiles an append reads, the tiles it writes, and the
+frontier (right edge) a writer keeps to compute each new root in O(1) hashes per leaf."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from civicstack._crypto import MERKLE_EMPTY_ROOT, merkle_node_hash
 from civicstack.errors import CivicError
 from civicstack.log.tiles.tile import TILE_HEIGHT, TILE_WIDTH, Tile, TileRef, _pyramid
-from civicstack.log.tree import HASH_SIZE
+from civicstack.log.tree import HASH_SIZE, fold_nodes
 
-__all__ = ["grow", "right_edge"]
+__all__ = ["Frontier", "extend_frontier", "frontier_root", "grow", "right_edge"]
 
 
 def right_edge(size: int) -> list[TileRef]:
@@ -56,3 +58,30 @@ def grow(
         incoming = promoted
         level += 1
     return changed
+
+
+#: The right edge of a tree as its perfect subtrees, largest first: ``(level, MTH)`` for each
+#: node of :func:`~civicstack.log.tree.root_nodes` (a "compact range" over ``[0, size)``).
+Frontier = list[tuple[int, bytes]]
+
+
+def extend_frontier(frontier: Frontier, leaf_hashes: Sequence[bytes]) -> Frontier:
+    """The frontier after appending ``leaf_hashes``: equal neighbours merge (RFC 9162 §2.1.1).
+
+    O(1) hashes per leaf amortised, so a writer keeps its tree's root without reading tiles.
+    """
+    out = list(frontier)
+    for leaf in leaf_hashes:
+        level, node = 0, leaf
+        while out and out[-1][0] == level:
+            node = merkle_node_hash(out.pop()[1], node)
+            level += 1
+        out.append((level, node))
+    return out
+
+
+def frontier_root(frontier: Frontier) -> bytes:
+    """MTH of the tree whose right edge is ``frontier`` (folded right to left)."""
+    if not frontier:
+        return MERKLE_EMPTY_ROOT
+    return fold_nodes([h for _, h in frontier])

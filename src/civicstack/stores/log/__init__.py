@@ -6,18 +6,24 @@ each with its own origin and Ed25519 key (C2SP tlog-checkpoint "Signatures"). A 
 - ``log_tiles``: its tlog-tiles hash tiles (level, index) with civicstack's ``inner_hashes``
   (:mod:`civicstack.log.tiles`), so a proof reads one tile per tile level: O(log n) rows, and at
   10M entries three rows;
-- ``log_bundles``: its entries in tlog-tiles entry bundles of 256;
-- ``log_checkpoints``: every checkpoint it signed (one per write batch);
+- ``log_bundles``: its entries in tlog-tiles entry bundles of 256, written when full;
+- ``log_leaves``: the entries (and leaf hashes) of its partial bundle, one row each, so a
+  one-entry append inserts one row instead of rewriting a partial tile and bundle; readers build
+  the partial level-0 tile and bundle from them;
+- ``log_checkpoints``: every checkpoint it signed (one per signed write batch, or on
+  :meth:`LogStore.sign`);
 - ``log_logs``: name, origin, verifier key, current size, root and latest checkpoint.
 
 Writes. :meth:`LogStore.append` is a group commit: concurrent callers queue their entries; one
-of them (the leader) writes everything queued in one transaction, signs one checkpoint per log,
-commits, and only then hands each caller its indices. A batch is all-or-nothing. On SQLite the
+of them (the leader) writes everything queued in one transaction on a kept-open connection,
+signs one checkpoint per log when given a signer, commits, and only then hands each caller its
+indices. A batch is all-or-nothing. The leader remembers each log's right edge (its frontier),
+so a small append reads nothing and writes two statements (:mod:`.appends`). On SQLite the
 write transaction is ``BEGIN IMMEDIATE`` with ``synchronous=FULL`` (a returned index survives a
-power cut); on PostgreSQL the log row is locked ``FOR UPDATE``, so several processes may append
-to the same log. :meth:`LogStore.append_in` appends inside a caller's transaction (from
-:meth:`LogStore.transaction`), for components that must commit their own rows atomically with
-the log entries (a register import).
+power cut); on PostgreSQL the update of the log row, conditional on its size, serialises
+writers, so several processes may append to the same log. :meth:`LogStore.append_in` appends
+inside a caller's transaction (from :meth:`LogStore.transaction`), for components that must
+commit their own rows atomically with the log entries (a register import).
 
 Reads never touch the leaves: roots and proofs come from the tiles; full tiles never change, so
 they are cached in memory. A committed tree never changes either, so the store remembers the
@@ -29,6 +35,7 @@ leaves.
 
 The package:
 
+- :mod:`.durable` — :class:`DurableLog`, one log as a library (``civicstack.log.DurableLog``);
 - :mod:`.store` — :class:`LogStore`: its state, creating logs;
 - :mod:`.appends` — the group commit and :meth:`LogStore.append_in`, writing one batch;
 - :mod:`.reads` — heads, roots and proofs, checkpoints, entries, receipts, served tiles;

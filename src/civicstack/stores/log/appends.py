@@ -1,12 +1,24 @@
 """Appends to the log store: the group commit, appends inside a caller's transaction, and the
-write of one batch (tiles, entry bundles, a signed checkpoint, the new head)."""
+write of one batch.
+
+What a durable append must write, and no more: its entries (one ``log_leaves`` row each while
+their entry bundle is partial) and the log's new size and root, in one transaction. The root
+comes from the writer's :data:`~civicstack.log.tiles.Frontier` (O(1) hashes per leaf), so a
+one-entry append reads nothing: it updates the log row on the condition that its size is the one
+the writer remembers, and falls back to reading the right edge when another writer moved it.
+Tiles and entry bundles are written once, when they fill (every 256 entries), with the partial
+tiles of the levels above. A checkpoint is signed in the same transaction when the caller passes
+a signer, and can be signed later for any committed size (:meth:`LogStore.sign`).
+"""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, replace
 from itertools import islice
+from typing import Any
 
 from sqlalchemy.engine import Connection
 
@@ -15,12 +27,17 @@ from civicstack.errors import CivicError, InputError
 from civicstack.log import Checkpoint, NoteSigner, sign_checkpoint
 from civicstack.log.tiles import (
     TILE_WIDTH,
+    Frontier,
     MemoryTiles,
+    Tile,
     encode_bundle,
+    extend_frontier,
+    frontier_root,
     grow,
     right_edge,
-    root_at,
+    span_hashes,
 )
+from civicstack.log.tree import root_nodes
 from civicstack.stores.log.database import LogDatabase
 from civicstack.stores.log.values import _check_entries, _Row
 
@@ -31,10 +48,57 @@ __all__ = ["LogAppends"]
 class _Pending:
     name: str
     entries: list[bytes]
-    signer: NoteSigner
+    signer: NoteSigner | None
     result: range | None = None
     error: BaseException | None = None
     finished: bool = False
+
+
+@dataclass(frozen=True)
+class _Edge:
+    """What a writer remembers of a committed log: enough to append without reading it."""
+
+    row: _Row
+    frontier: Frontier
+
+
+@dataclass(frozen=True)
+class _Extended:
+    indices: range
+    edge: _Edge
+
+
+class _Statements:
+    """The statements one write transaction runs, on a SQLAlchemy connection or a raw cursor."""
+
+    def __init__(self, store: LogDatabase, conn: Connection | None, cursor: Any = None) -> None:
+        self._sql, self._conn, self._cursor = store._sql, conn, cursor
+
+    def run(self, sql: str, params: tuple[Any, ...]) -> int:
+        """Execute one statement; its row count."""
+        if self._cursor is not None:
+            self._cursor.execute(self._sql(sql), params)
+            return int(self._cursor.rowcount)
+        assert self._conn is not None
+        return int(self._conn.exec_driver_sql(self._sql(sql), params).rowcount)
+
+    def many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        """Execute one statement for each of ``rows`` (one round of executemany)."""
+        if not rows:
+            return
+        if self._cursor is not None:
+            self._cursor.executemany(self._sql(sql), rows)
+        else:
+            assert self._conn is not None
+            self._conn.exec_driver_sql(self._sql(sql), rows)
+
+    def fetch(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        """Execute one query; its rows."""
+        if self._cursor is not None:
+            self._cursor.execute(self._sql(sql), params)
+            return list(self._cursor.fetchall())
+        assert self._conn is not None
+        return list(self._conn.exec_driver_sql(self._sql(sql), params).all())
 
 
 class LogAppends(LogDatabase):
@@ -44,15 +108,21 @@ class LogAppends(LogDatabase):
     _cond: threading.Condition
     _queue: list[_Pending]
     _leading: bool
+    _writer: Connection | None
+    # log id -> what this store's writer last committed to it; name -> log id.
+    _edges: dict[int, _Edge]
+    _log_ids: dict[str, int]
 
     # --- writes -----------------------------------------------------------------------------
 
-    def append(self, name: str, entries: Sequence[bytes], signer: NoteSigner) -> range:
+    def append(self, name: str, entries: Sequence[bytes], signer: NoteSigner | None) -> range:
         """Append ``entries`` to log ``name``; return their indices once durably committed.
 
-        Concurrent calls are committed together (group commit) with one signed checkpoint per
-        log and batch; a batch is all-or-nothing. ``signer`` must hold the log's key. Raises
-        ``unknown_log``, ``invalid_key``, ``too_large`` or ``invalid_request``.
+        Concurrent calls are committed together (group commit); a batch is all-or-nothing.
+        With a ``signer`` (which must hold the log's key) the batch signs one checkpoint; with
+        ``None`` it signs none and the log's latest checkpoint stays at an earlier size until
+        :meth:`sign`. Raises ``unknown_log``, ``invalid_key``, ``too_large`` or
+        ``invalid_request``.
         """
         req = _Pending(name, _check_entries(entries), signer)
         with self._cond:
@@ -79,9 +149,15 @@ class LogAppends(LogDatabase):
         return req.result
 
     def append_all(
-        self, name: str, entries: Iterable[bytes], signer: NoteSigner, *, batch: int = 65_536
+        self,
+        name: str,
+        entries: Iterable[bytes],
+        signer: NoteSigner | None,
+        *,
+        batch: int = 65_536,
     ) -> range:
-        """Append a stream of entries in durable batches of ``batch`` (each signs a checkpoint).
+        """Append a stream of entries in durable batches of ``batch`` (each signs a checkpoint
+        when a ``signer`` is given).
 
         Not atomic as a whole: a failure leaves the batches before it committed. For an atomic
         import use :meth:`transaction` and :meth:`append_in`.
@@ -107,7 +183,43 @@ class LogAppends(LogDatabase):
         entries = _check_entries(entries)
         row = self._row(self._fetcher(conn), name, lock=True)
         self._check_signer(row, name, signer)
-        return self._extend(conn, row, entries, signer)
+        # The caller may still roll back: what this append learns is not remembered.
+        return self._extend(_Statements(self, conn), row, entries, signer).indices
+
+    def sign(self, name: str, signer: NoteSigner) -> str:
+        """Sign the log's current size and root, unless already signed; the signed checkpoint.
+
+        A log created without a key takes ``signer``'s key (and name as its origin) here.
+        Raises ``unknown_log`` or ``invalid_key``.
+        """
+        with self.transaction() as conn:
+            fetch = self._fetcher(conn)
+            row = self._row(fetch, name, lock=True)
+            if row.verifier_key:
+                self._check_signer(row, name, signer)
+            else:
+                row = replace(row, origin=signer.name, verifier_key=signer.verifier.vkey)
+                conn.exec_driver_sql(
+                    self._sql("UPDATE log_logs SET origin = ?, verifier_key = ? WHERE id = ?"),
+                    (row.origin, row.verifier_key, row.id),
+                )
+            found = fetch(
+                "SELECT note FROM log_checkpoints WHERE log_id = ? AND size = ?", (row.id, row.size)
+            )
+            if found:
+                return str(found[0][0])
+            root = bytes(fetch("SELECT root FROM log_logs WHERE id = ?", (row.id,))[0][0])
+            note = sign_checkpoint(Checkpoint(row.origin, row.size, root), [signer])
+            conn.exec_driver_sql(
+                self._sql("UPDATE log_logs SET checkpoint = ? WHERE id = ?"), (note, row.id)
+            )
+            conn.exec_driver_sql(
+                self._sql(
+                    "INSERT INTO log_checkpoints (log_id, size, root, note) VALUES (?, ?, ?, ?)"
+                ),
+                (row.id, row.size, root, note),
+            )
+        return note
 
     def _take_batch(self) -> list[_Pending]:
         batch: list[_Pending] = []
@@ -119,9 +231,49 @@ class LogAppends(LogDatabase):
         return batch
 
     @staticmethod
-    def _check_signer(row: _Row, name: str, signer: NoteSigner) -> None:
-        if signer.verifier.vkey != row.verifier_key:
+    def _check_signer(row: _Row, name: str, signer: NoteSigner | None) -> None:
+        if signer is not None and signer.verifier.vkey != row.verifier_key:
             raise InputError("invalid_key", f"that key does not sign log {name!r}")
+
+    @contextmanager
+    def _writing(self) -> Iterator[_Statements]:
+        """A durable write transaction on the group-commit leader's kept-open connection.
+
+        Only the leader writes, so one connection serves every batch: no pool checkout, and on
+        SQLite ``synchronous=FULL`` is set once (each commit reaches the disk before it returns).
+        """
+        if self._writer is None:
+            conn = self.engine.connect()
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+            if self._sqlite:
+                conn.exec_driver_sql("PRAGMA synchronous=FULL")
+            self._writer = conn
+        dbapi = self._writer.connection.dbapi_connection
+        if dbapi is None:  # pragma: no cover - an open connection always has one
+            raise CivicError("internal_error", "no database connection")
+        cursor = dbapi.cursor()
+        try:
+            # SQLite: take the write lock up front (a deferred reader that later writes can fail
+            # with SQLITE_BUSY instead of waiting). PostgreSQL: the log row's lock serialises.
+            cursor.execute("BEGIN IMMEDIATE" if self._sqlite else "BEGIN")
+            try:
+                yield _Statements(self, None, cursor)
+                cursor.execute("COMMIT")
+            except BaseException:
+                try:
+                    cursor.execute("ROLLBACK")
+                except Exception:
+                    self._drop_writer()  # the connection is broken: open another next time
+                raise
+        finally:
+            with suppress(Exception):
+                cursor.close()
+
+    def _drop_writer(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            with suppress(Exception):
+                writer.invalidate()
 
     def _commit(self, batch: list[_Pending]) -> None:
         """Write one group-commit batch in one transaction and settle every request in it."""
@@ -129,28 +281,39 @@ class LogAppends(LogDatabase):
         for req in batch:
             groups.setdefault(req.name, []).append(req)
         results: dict[int, range] = {}
+        edges: dict[int, _Edge] = {}
         try:
-            with self.transaction() as conn:
+            with self._writing() as sql:
                 for name, reqs in groups.items():
-                    self._commit_log(conn, name, reqs, results)
+                    self._commit_log(sql, name, reqs, results, edges)
         except BaseException as exc:
+            for name in groups:
+                self._edges.pop(self._log_ids.get(name, -1), None)
             for req in batch:
                 req.error = req.error or exc
                 req.finished = True
             if not isinstance(exc, Exception):
                 raise
             return
+        self._edges.update(edges)  # committed: the writer may append on top without reading
         for req in batch:
             if req.error is None:
                 req.result = results[id(req)]
             req.finished = True
 
     def _commit_log(
-        self, conn: Connection, name: str, reqs: list[_Pending], results: dict[int, range]
+        self,
+        sql: _Statements,
+        name: str,
+        reqs: list[_Pending],
+        results: dict[int, range],
+        edges: dict[int, _Edge],
     ) -> None:
         """Append one log's share of a batch; requests that cannot be served get their error."""
+        edge = self._edges.get(self._log_ids.get(name, -1))
         try:
-            row = self._row(self._fetcher(conn), name, lock=True)
+            # The remembered row is checked by _extend's conditional update; else lock it now.
+            row = edge.row if edge is not None else self._row(sql.fetch, name, lock=True)
         except CivicError as exc:
             for req in reqs:
                 req.error = exc
@@ -164,64 +327,138 @@ class LogAppends(LogDatabase):
                 req.error = exc
         if not good:
             return
-        self._extend(conn, row, [e for req in good for e in req.entries], good[0].signer)
-        pos = row.size
+        signer = next((req.signer for req in good if req.signer is not None), None)
+        done = self._extend(sql, row, [e for req in good for e in req.entries], signer)
+        edges[row.id] = done.edge
+        self._log_ids[name] = row.id
+        pos = done.indices.start
         for req in good:
             results[id(req)] = range(pos, pos + len(req.entries))
             pos += len(req.entries)
 
     def _extend(
-        self, conn: Connection, row: _Row, entries: list[bytes], signer: NoteSigner
-    ) -> range:
-        """Append to the locked log ``row``: tiles, bundles, checkpoint, new head."""
+        self, sql: _Statements, row: _Row, entries: list[bytes], signer: NoteSigner | None
+    ) -> _Extended:
+        """Append to log ``row``: its leaves or filled tiles and bundles, checkpoint, new head.
+
+        ``row`` is either locked, or remembered from this writer's last commit (then the update
+        of the log row checks that its size is still the remembered one).
+        """
+        hashes = merkle_leaf_hashes(entries)
+        edge = self._edges.get(row.id)
+        if edge is not None and edge.row.size != row.size:
+            edge = None
         size = row.size
-        edge = self._read_tiles(self._fetcher(conn), row.id, right_edge(size), cache=False)
-        head = b""
-        if size % TILE_WIDTH:
-            found = conn.exec_driver_sql(
-                self._sql("SELECT data FROM log_bundles WHERE log_id = ? AND idx = ?"),
-                (row.id, size // TILE_WIDTH),
-            ).first()
-            if found is None:
-                raise CivicError("internal_error", f"entry bundle {size // TILE_WIDTH} is missing")
-            head = bytes(found[0])
-        changed = grow(size, edge, merkle_leaf_hashes(entries))
+        if edge is not None and size % TILE_WIDTH + len(entries) < TILE_WIDTH:
+            # The common case: the entries stay in the partial bundle. Nothing to read.
+            frontier = extend_frontier(edge.frontier, hashes)
+            new_size = size + len(entries)
+            if self._set_head(sql, row, new_size, frontier_root(frontier), signer):
+                sql.many(
+                    "INSERT INTO log_leaves (log_id, idx, hash, entry) VALUES (?, ?, ?, ?)",
+                    [
+                        (row.id, size + k, h, e)
+                        for k, (h, e) in enumerate(zip(hashes, entries, strict=True))
+                    ],
+                )
+                moved = _Row(row.id, row.origin, row.verifier_key, new_size)
+                return _Extended(range(size, new_size), _Edge(moved, frontier))
+        if edge is not None:
+            # Remembered, not locked: lock the row and read its current state.
+            lock = "" if self._sqlite else " FOR UPDATE"  # SQLite: BEGIN IMMEDIATE locked it
+            found = sql.fetch("SELECT size FROM log_logs WHERE id = ?" + lock, (row.id,))  # noqa: S608
+            row = replace(row, size=int(found[0][0]))
+        return self._extend_read(sql, row, entries, hashes, signer)
+
+    def _set_head(
+        self, sql: _Statements, row: _Row, new_size: int, root: bytes, signer: NoteSigner | None
+    ) -> bool:
+        """Move the log row from ``row.size`` to ``new_size``; False if it was not at row.size."""
+        if signer is None:
+            return (
+                sql.run(
+                    "UPDATE log_logs SET size = ?, root = ? WHERE id = ? AND size = ?",
+                    (new_size, root, row.id, row.size),
+                )
+                == 1
+            )
+        note = sign_checkpoint(Checkpoint(row.origin, new_size, root), [signer])
+        updated = sql.run(
+            "UPDATE log_logs SET size = ?, root = ?, checkpoint = ? WHERE id = ? AND size = ?",
+            (new_size, root, note, row.id, row.size),
+        )
+        if updated != 1:
+            return False
+        sql.run(
+            "INSERT INTO log_checkpoints (log_id, size, root, note) VALUES (?, ?, ?, ?)",
+            (row.id, new_size, root, note),
+        )
+        return True
+
+    def _extend_read(
+        self,
+        sql: _Statements,
+        row: _Row,
+        entries: list[bytes],
+        hashes: list[bytes],
+        signer: NoteSigner | None,
+    ) -> _Extended:
+        """The general append to the locked ``row``: read the right edge, write what filled."""
+        size, log_id = row.size, row.id
+        base = size - size % TILE_WIDTH
+        pending = sql.fetch(
+            "SELECT idx, hash, entry FROM log_leaves WHERE log_id = ? AND idx >= ? ORDER BY idx",
+            (log_id, base),
+        )
+        if [int(r[0]) for r in pending] != list(range(base, size)):
+            raise CivicError("internal_error", f"leaves {base}..{size} of log {log_id} are missing")
+        edge = self._read_tiles(
+            sql.fetch, log_id, [r for r in right_edge(size) if r.level], cache=False
+        )
+        if pending:
+            edge[(0, base // TILE_WIDTH)] = Tile.build(
+                0, base // TILE_WIDTH, b"".join(bytes(r[1]) for r in pending)
+            )
+        changed = grow(size, edge, hashes)
         new_size = size + len(entries)
         work = MemoryTiles(edge.values())
         work.update(changed)
-        root = root_at(new_size, work)
-        bundles = []
-        pos, index = 0, size // TILE_WIDTH
-        while pos < len(entries):
-            take = TILE_WIDTH - (size + pos) % TILE_WIDTH
-            bundles.append((row.id, index, head + encode_bundle(entries[pos : pos + take])))
-            pos, index, head = pos + take, index + 1, b""
-        conn.exec_driver_sql(
-            self._sql(
-                "INSERT INTO log_tiles (log_id, level, idx, hashes, inner_hashes)"
-                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (log_id, level, idx) DO UPDATE"
-                " SET hashes = excluded.hashes, inner_hashes = excluded.inner_hashes"
-            ),
-            [(row.id, t.level, t.index, t.hashes, t.inner) for t in changed],
-        )
-        conn.exec_driver_sql(
-            self._sql(
-                "INSERT INTO log_bundles (log_id, idx, data) VALUES (?, ?, ?)"
-                " ON CONFLICT (log_id, idx) DO UPDATE SET data = excluded.data"
-            ),
-            bundles,
-        )
-        note = sign_checkpoint(Checkpoint(row.origin, new_size, root), [signer])
-        updated = conn.exec_driver_sql(
-            self._sql(
-                "UPDATE log_logs SET size = ?, root = ?, checkpoint = ? WHERE id = ? AND size = ?"
-            ),
-            (new_size, root, note, row.id, size),
-        )
-        if updated.rowcount != 1:
+        frontier = _frontier(new_size, work)
+        if not self._set_head(sql, row, new_size, frontier_root(frontier), signer):
             raise InputError("conflict", "the log changed during the append")
-        conn.exec_driver_sql(
-            self._sql("INSERT INTO log_checkpoints (log_id, size, root, note) VALUES (?, ?, ?, ?)"),
-            (row.id, new_size, root, note),
+        tail = new_size - new_size % TILE_WIDTH  # the first leaf of the new partial bundle
+        sql.many(
+            "INSERT INTO log_tiles (log_id, level, idx, hashes, inner_hashes)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (log_id, level, idx) DO UPDATE"
+            " SET hashes = excluded.hashes, inner_hashes = excluded.inner_hashes",
+            [
+                (log_id, t.level, t.index, t.hashes, t.inner)
+                for t in changed
+                if t.level or t.width == TILE_WIDTH
+            ],
         )
-        return range(size, new_size)
+        if tail > base:
+            stream = [bytes(r[2]) for r in pending] + entries
+            sql.many(
+                "INSERT INTO log_bundles (log_id, idx, data) VALUES (?, ?, ?)",
+                [
+                    (log_id, (base + k) // TILE_WIDTH, encode_bundle(stream[k : k + TILE_WIDTH]))
+                    for k in range(0, tail - base, TILE_WIDTH)
+                ],
+            )
+            if pending:
+                sql.run("DELETE FROM log_leaves WHERE log_id = ? AND idx < ?", (log_id, tail))
+        first = max(tail, size)
+        sql.many(
+            "INSERT INTO log_leaves (log_id, idx, hash, entry) VALUES (?, ?, ?, ?)",
+            [(log_id, i, hashes[i - size], entries[i - size]) for i in range(first, new_size)],
+        )
+        return _Extended(range(size, new_size), _Edge(replace(row, size=new_size), frontier))
+
+
+def _frontier(size: int, tiles: MemoryTiles) -> Frontier:
+    """The frontier of a tree of ``size`` leaves from its right-edge tiles."""
+    nodes = root_nodes(size)
+    spans = [(index << level, (index + 1) << level) for level, index in nodes]
+    hashes = span_hashes(spans, size, tiles)
+    return [(level, h) for (level, _), h in zip(nodes, hashes, strict=True)]

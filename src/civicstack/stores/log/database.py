@@ -9,7 +9,7 @@ from contextlib import AbstractContextManager, contextmanager, suppress
 from sqlalchemy.engine import Connection, Engine
 
 from civicstack.errors import CivicError, InputError
-from civicstack.log.tiles import Tile, TileRef
+from civicstack.log.tiles import TILE_WIDTH, Tile, TileRef
 from civicstack.stores.db import DirectReads, Fetch
 from civicstack.stores.log.tile_cache import TileCache
 from civicstack.stores.log.values import _check_name, _Row
@@ -25,9 +25,14 @@ class LogDatabase:
     _reads: DirectReads
     _tile_cache: TileCache
 
+    _writer: Connection | None
+
     def close(self) -> None:
-        """Close the connections kept open for reads."""
+        """Close the connections kept open for reads and for the group-commit writer."""
         self._reads.close()
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.close()
 
     # --- SQL plumbing -----------------------------------------------------------------------
 
@@ -108,6 +113,47 @@ class LogDatabase:
             else:
                 missing.append(ref)
         if missing:
+            out.update(self._stored_tiles(fetch, log_id, missing, cache=cache))
+        for ref in refs:
+            got = out.get((ref.level, ref.idx))
+            if got is None or got.width < ref.width:
+                raise CivicError("internal_error", f"log tile {ref.level}/{ref.idx} is missing")
+        return out
+
+    def _stored_tiles(
+        self, fetch: Fetch, log_id: int, refs: Collection[TileRef], *, cache: bool
+    ) -> dict[tuple[int, int], Tile]:
+        """Tiles from ``log_tiles``, and partial level-0 tiles from the leaves of ``log_leaves``.
+
+        A level-0 tile is stored when it fills, in the transaction that deletes its leaves: so
+        when its leaves are gone by the time they are read, the tile is there on a second look.
+        """
+        out = self._tile_rows(fetch, log_id, refs, cache=cache)
+        partial = [r for r in refs if r.level == 0 and (r.level, r.idx) not in out]
+        again: list[TileRef] = []
+        for ref in partial:
+            start = ref.idx * TILE_WIDTH
+            rows = fetch(
+                "SELECT hash FROM log_leaves WHERE log_id = ? AND idx >= ? AND idx < ?"
+                " ORDER BY idx",
+                (log_id, start, start + TILE_WIDTH),
+            )
+            if len(rows) < ref.width:
+                again.append(ref)
+                continue
+            tile = Tile.build(0, ref.idx, b"".join(bytes(r[0]) for r in rows))
+            out[(0, ref.idx)] = tile
+            if cache:
+                self._tile_cache.put((log_id, 0, ref.idx), tile)
+        if again:
+            out.update(self._tile_rows(fetch, log_id, again, cache=cache))
+        return out
+
+    def _tile_rows(
+        self, fetch: Fetch, log_id: int, missing: Collection[TileRef], *, cache: bool
+    ) -> dict[tuple[int, int], Tile]:
+        out: dict[tuple[int, int], Tile] = {}
+        if missing:
             where = " OR ".join(["(level = ? AND idx = ?)"] * len(missing))
             params: list[int] = [log_id]
             for ref in missing:
@@ -123,8 +169,4 @@ class LogDatabase:
                 out[(tile.level, tile.index)] = tile
                 if cache:
                     self._tile_cache.put((log_id, tile.level, tile.index), tile)
-        for ref in refs:
-            got = out.get((ref.level, ref.idx))
-            if got is None or got.width < ref.width:
-                raise CivicError("internal_error", f"log tile {ref.level}/{ref.idx} is missing")
         return out

@@ -20,6 +20,7 @@ from civicstack.log.tiles import (
     root_at,
     tile_width,
 )
+from civicstack.stores.db import Fetch
 from civicstack.stores.log.database import LogDatabase
 from civicstack.stores.log.values import MAX_READ, LogHead, _check_name, _Row
 
@@ -157,13 +158,22 @@ class LogReads(LogDatabase):
         return prove_consistency(size1, size2, tiles, memo, peek)
 
     def checkpoint(self, name: str, size: int | None = None) -> str:
-        """The signed checkpoint of the log at ``size`` (default: the latest)."""
+        """The signed checkpoint of the log at ``size`` (default: the latest signed one, which
+        trails the log's size after appends without a signer)."""
         with self._reading() as fetch:
-            row = self._row(fetch, name)
-            found = fetch(
-                "SELECT note FROM log_checkpoints WHERE log_id = ? AND size = ?",
-                (row.id, row.size if size is None else size),
-            )
+            if size is None:
+                found = fetch(
+                    "SELECT checkpoint FROM log_logs WHERE name = ?", (_check_name(name),)
+                )
+                if not found:
+                    raise InputError("unknown_log", f"no log named {name!r}")
+                found = [r for r in found if r[0]]
+            else:
+                row = self._row(fetch, name)
+                found = fetch(
+                    "SELECT note FROM log_checkpoints WHERE log_id = ? AND size = ?",
+                    (row.id, size),
+                )
         if not found:
             raise InputError("not_found", f"log {name!r} signed no checkpoint at size {size}")
         return str(found[0][0])
@@ -181,20 +191,46 @@ class LogReads(LogDatabase):
             if start == end:
                 return []
             first, last = start // TILE_WIDTH, (end - 1) // TILE_WIDTH
-            rows = fetch(
-                "SELECT idx, data FROM log_bundles WHERE log_id = ? AND idx >= ? AND idx <= ?"
-                " ORDER BY idx",
-                (row.id, first, last),
-            )
-        if [int(r[0]) for r in rows] != list(range(first, last + 1)):
+            out = self._read_entries(fetch, row.id, first, last, end)
+            if out is None:  # the partial bundle filled between two reads: read it again
+                out = self._read_entries(fetch, row.id, first, last, end)
+        if out is None:
             raise CivicError("internal_error", f"entry bundles of log {name!r} are missing")
-        out: list[bytes] = []
-        for _idx, data in rows:
-            out += decode_bundle(bytes(data))
         offset = first * TILE_WIDTH
         if len(out) < end - offset:
             raise CivicError("internal_error", f"entry bundles of log {name!r} are short")
         return out[start - offset : end - offset]
+
+    @staticmethod
+    def _read_entries(
+        fetch: Fetch, log_id: int, first: int, last: int, end: int
+    ) -> list[bytes] | None:
+        """Entries of bundles ``first..last``: full bundles, then the partial one's leaves.
+
+        None when a bundle is missing (a concurrent append may have just filled the partial
+        bundle and deleted its leaves; a second read finds the bundle).
+        """
+        rows = fetch(
+            "SELECT idx, data FROM log_bundles WHERE log_id = ? AND idx >= ? AND idx <= ?"
+            " ORDER BY idx",
+            (log_id, first, last),
+        )
+        if [int(r[0]) for r in rows] != list(range(first, first + len(rows))):
+            return None
+        out: list[bytes] = []
+        for _idx, data in rows:
+            out += decode_bundle(bytes(data))
+        if len(rows) <= last - first:
+            start = (first + len(rows)) * TILE_WIDTH
+            leaves = fetch(
+                "SELECT idx, entry FROM log_leaves WHERE log_id = ? AND idx >= ? AND idx < ?"
+                " ORDER BY idx",
+                (log_id, start, end),
+            )
+            if [int(r[0]) for r in leaves] != list(range(start, end)):
+                return None
+            out += [bytes(r[1]) for r in leaves]
+        return out
 
     def entry(self, name: str, index: int) -> bytes:
         """Entry ``index`` of the log."""
@@ -210,9 +246,9 @@ class LogReads(LogDatabase):
         ``with_entry`` puts the entry in the receipt's extra data, so the receipt alone shows
         what was logged (the inclusion proof is what authenticates it).
         """
-        head = self.head(name)
-        size = head.size if size is None else size
-        note = head.checkpoint if size == head.size else self.checkpoint(name, size)
+        size = self.head(name).size if size is None else size
+        # Appends without a signer leave the latest checkpoint behind the latest size.
+        note = self.checkpoint(name, size)
         proof = self.inclusion_proof(name, index, size)
         extra = self.entry(name, index) if with_entry else None
         return Receipt(index, tuple(proof), note, extra or None)

@@ -45,20 +45,30 @@ class LogStore(LogAppends, LogReads):
         self._reads = DirectReads(engine, idle_readers)
         self._known = {}
         self._proving = {}
+        self._writer = None
+        self._edges = {}
+        self._log_ids = {}
 
     # --- logs -------------------------------------------------------------------------------
 
     def create_log(
-        self, name: str, signer: NoteSigner, *, conn: Connection | None = None
+        self, name: str, signer: NoteSigner | None, *, conn: Connection | None = None
     ) -> LogHead:
         """Create the empty log ``name`` signed by ``signer`` (whose key name is the origin).
 
-        Signs the size-0 checkpoint. Pass ``conn`` (from :meth:`transaction`) to create the log
-        atomically with your own writes. Raises ``log_exists`` or ``invalid_request``.
+        Signs the size-0 checkpoint. Without a signer the log has no key and no checkpoint (its
+        origin is its name) until the first :meth:`sign`. Pass ``conn`` (from
+        :meth:`transaction`) to create the log atomically with your own writes. Raises
+        ``log_exists`` or ``invalid_request``.
         """
         _check_name(name)
-        note = sign_checkpoint(Checkpoint(signer.name, 0, MERKLE_EMPTY_ROOT), [signer])
-        vkey = signer.verifier.vkey
+        origin = signer.name if signer is not None else name
+        note = (
+            sign_checkpoint(Checkpoint(origin, 0, MERKLE_EMPTY_ROOT), [signer])
+            if signer is not None
+            else ""
+        )
+        vkey = signer.verifier.vkey if signer is not None else ""
         with self._maybe_transaction(conn) as c:
             found = c.exec_driver_sql(self._sql("SELECT 1 FROM log_logs WHERE name = ?"), (name,))
             if found.first() is not None:
@@ -69,14 +79,15 @@ class LogStore(LogAppends, LogReads):
                         "INSERT INTO log_logs (name, origin, verifier_key, size, root, checkpoint)"
                         " VALUES (?, ?, ?, 0, ?, ?) RETURNING id"
                     ),
-                    (name, signer.name, vkey, MERKLE_EMPTY_ROOT, note),
+                    (name, origin, vkey, MERKLE_EMPTY_ROOT, note),
                 ).scalar_one()
             except IntegrityError as exc:  # a concurrent creator won
                 raise InputError("log_exists", f"a log named {name!r} exists") from exc
-            c.exec_driver_sql(
-                self._sql(
-                    "INSERT INTO log_checkpoints (log_id, size, root, note) VALUES (?, 0, ?, ?)"
-                ),
-                (log_id, MERKLE_EMPTY_ROOT, note),
-            )
-        return LogHead(name, signer.name, vkey, 0, MERKLE_EMPTY_ROOT, note)
+            if note:
+                c.exec_driver_sql(
+                    self._sql(
+                        "INSERT INTO log_checkpoints (log_id, size, root, note) VALUES (?, 0, ?, ?)"
+                    ),
+                    (log_id, MERKLE_EMPTY_ROOT, note),
+                )
+        return LogHead(name, origin, vkey, 0, MERKLE_EMPTY_ROOT, note)

@@ -1,4 +1,5 @@
-"""The tables of the log store (Alembic branch ``log``): logs, tiles, bundles, checkpoints."""
+"""The tables of the log store (Alembic branch ``log``): logs, tiles, bundles, checkpoints, and
+the leaves of each log's partial entry bundle."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from sqlalchemy import (
 
 from civicstack.stores.db import metadata
 
-__all__ = ["bundles_table", "checkpoints_table", "logs_table", "tiles_table"]
+__all__ = ["bundles_table", "checkpoints_table", "leaves_table", "logs_table", "tiles_table"]
 
 logs_table = Table(
     "log_logs",
@@ -53,4 +54,13 @@ checkpoints_table = Table(
     Column("size", BigInteger, primary_key=True),
     Column("root", LargeBinary, nullable=False),
     Column("note", Text, nullable=False),
+)
+leaves_table = Table(
+    "log_leaves",
+    metadata,
+    Column("log_id", Integer, ForeignKey("log_logs.id"), primary_key=True),
+    Column("idx", BigInteger, primary_key=True),
+    Column("hash", LargeBinary, nullable=False),
+    Column("entry", LargeBinary, nullable=False),
+    sqlite_with_rowid=False,
 )
