@@ -72,4 +72,7 @@ def test_cycle_finder_finds_a_cycle() -> None:
 def test_no_module_imports_itself_through_others() -> None:
     """No module of civicstack is part of an import cycle."""
     graph = grimp.build_graph("civicstack", exclude_type_checking_imports=True)
+    # The one declared exception of the import-linter contracts (pyproject.toml): the core's
+    # civicstack.log re-exports DurableLog from the store lazily, on first use.
+    graph.remove_import(importer="civicstack.log", imported="civicstack.stores.log.durable")
     assert _cycles(graph) == []
