@@ -17,16 +17,17 @@ an array element. The recipes take parsed keys; :func:`issue`, :func:`present` a
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
-from collections.abc import Iterable, Mapping, Set
+from collections.abc import Callable, Iterable, Mapping, Set
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from civicstack import sdjwt
 from civicstack._crypto import PrivateKey, PublicKey, json_dumps, sign_compact
-from civicstack.errors import InputError, VerificationError
+from civicstack.errors import InputError, UnreadableInputError, VerificationError
 from civicstack.types import IssuerTrust, StatusChecker, resolve_now
 
 if TYPE_CHECKING:
@@ -42,6 +43,8 @@ DEFAULT_DECOYS = 3
 # A typ naming another specific kind of JWT (kb+jwt, statuslist+jwt...); +sd-jwt and JWT pass.
 _OTHER_JWT = re.compile(r"\+jwt$", re.IGNORECASE)
 _log = logging.getLogger(__name__)
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 __all__ = [
     "DEFAULT_DECOYS",
@@ -323,6 +326,23 @@ class _CheckedWhenPresented(UnsafeSkipStatus):
         return None
 
 
+def _refusals_are_verification_errors(verify: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Every refusal of a presentation is a :class:`VerificationError`: one that could not even
+    be read (an :class:`InputError`) becomes an :class:`UnreadableInputError`, keeping its code."""
+
+    @functools.wraps(verify)
+    def verifying(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return verify(*args, **kwargs)
+        except InputError as exc:
+            if isinstance(exc, VerificationError):
+                raise
+            raise UnreadableInputError(exc.code, exc.detail) from exc
+
+    return verifying
+
+
+@_refusals_are_verification_errors
 def verify_presentation(
     presentation: str,
     *,

@@ -175,6 +175,15 @@ class InputError(CivicError):
     default_code = "malformed"
 
 
+class UnreadableInputError(InputError, VerificationError):
+    """A verifier's refusal of input it could not read (``malformed``, ``too_large``...).
+
+    Both an :class:`InputError` (what it is) and a :class:`VerificationError` (what a verifier
+    promises to raise for every refusal), so ``except VerificationError`` around a verifier
+    catches an empty string or a truncated token as surely as a bad signature.
+    """
+
+
 class ProtocolError(CivicError):
     """A failure that an OAuth-family protocol names with its own ``error`` value.
 

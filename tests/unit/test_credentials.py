@@ -13,7 +13,7 @@ from civicstack import credentials as cred
 from civicstack import sdjwt
 from civicstack._crypto import Alg, PrivateKey, PublicKey, json_dumps, sign_compact
 from civicstack.credential_types import PID_VCT, pid_claims, pid_disclosable
-from civicstack.errors import CivicError, VerificationError
+from civicstack.errors import CivicError, InputError, VerificationError
 from civicstack.status import StatusList, sign_status_list_token, status_reference
 from civicstack.testing import generate_private_jwk
 from civicstack.types import IssuerTrust
@@ -356,3 +356,40 @@ def test_public_verify_checks_status_over_http(status_server: tuple[str, dict[st
     assert _code(lambda: cred.verify(p, issuer_jwk=issuer, aud="a", nonce="n", now=NOW)) == (
         "status_unavailable"
     )
+
+
+def _truncated() -> str:
+    whole = _present(_issue(), ["given_name"])
+    return whole[: len(whole) // 2]
+
+
+def _jws_without_json() -> str:
+    return sign_compact(ISSUER, b"not json", {"typ": "dc+sd-jwt"}) + "~"
+
+
+@pytest.mark.parametrize(
+    ("build", "code"),
+    [
+        (lambda: "", "malformed"),
+        (lambda: "plain text", "malformed"),
+        (_truncated, "malformed"),
+        (lambda: "~~~~", "malformed"),
+        (_jws_without_json, "malformed"),
+        (lambda: "A" * (1 << 20), "too_large"),
+        (lambda: '{"payload": 1}', "malformed"),
+        (lambda: 7, "malformed"),
+    ],
+    ids=["empty", "plain text", "truncated", "separators only", "payload not JSON", "1 MiB junk",
+         "JSON without a JWS", "not a string"],
+)  # fmt: skip
+def test_every_refusal_is_a_verification_error(build: Any, code: str) -> None:
+    """Issue 9 item 9: ``except VerificationError`` catches every refusal of a presentation,
+    unreadable ones too, with their codes kept; they still are InputErrors for old callers."""
+    public = ISSUER.public_key.to_jwk()
+    with pytest.raises(VerificationError) as err:
+        cred.verify(build(), issuer_jwk=public, aud="shop", nonce="n-1", now=NOW + 20)
+    assert err.value.code == code
+    assert isinstance(err.value, InputError)
+    with pytest.raises(VerificationError) as err:
+        _verify(build())
+    assert err.value.code == code
