@@ -3,7 +3,8 @@
 Follows draft-ietf-oauth-sd-jwt-vc (SD-JWT-based Verifiable Credentials) on top of RFC 9901:
 
 * §3.2.1: the issuer-signed JWT is explicitly typed ``dc+sd-jwt`` (``vc+sd-jwt`` is still
-  accepted on input for the transition the draft recommends);
+  accepted on input for the transition the draft recommends); any other ``typ``, or none, is
+  refused (``invalid_credential``) unless the verifier passes :class:`UnsafeAcceptPlainSdJwt`;
 * §3.2.2.2: ``iss``, ``nbf``, ``exp``, ``cnf``, ``vct``, ``vct#integrity`` and ``status`` are
   never selectively disclosable; ``sub`` and ``iat`` may be (this issuer keeps ``iat`` plain);
 * §3.4: verification is RFC 9901 §7 with the issuer's key resolved by an :class:`IssuerTrust`
@@ -23,7 +24,7 @@ import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Set
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
 
 from civicstack import sdjwt
 from civicstack._crypto import PrivateKey, PublicKey, json_dumps, sign_compact
@@ -49,11 +50,15 @@ _R = TypeVar("_R")
 __all__ = [
     "DEFAULT_DECOYS",
     "NEVER_DISCLOSED",
+    "REFUSE_PLAIN_SD_JWT",
     "REGISTERED",
     "VC_TYP",
     "VC_TYPS",
     "HeldCredential",
+    "PlainSdJwtPolicy",
+    "RefusePlainSdJwt",
     "StaticIssuer",
+    "UnsafeAcceptPlainSdJwt",
     "UnsafeSkipStatus",
     "VerifiedCredential",
     "inspect",
@@ -311,6 +316,39 @@ class UnsafeSkipStatus:
         _log.warning("UnsafeSkipStatus: the status of a credential from %s was not checked", iss)
 
 
+class PlainSdJwtPolicy(Protocol):
+    """What an SD-JWT VC verifier does with an issuer JWT typed neither ``dc+sd-jwt`` nor
+    ``vc+sd-jwt`` (SD-JWT VC §3.2.1): the verifier's policy, never the input's."""
+
+    def accept(self, typ: str | None) -> None:
+        """Called with the issuer JWT's ``typ``: raise to refuse it."""
+        ...
+
+
+class RefusePlainSdJwt:
+    """The default: only an SD-JWT VC passes (``invalid_credential`` otherwise)."""
+
+    def accept(self, typ: str | None) -> None:
+        """Refuse."""
+        raise VerificationError(
+            "invalid_credential", f"typ {typ!r} is not an SD-JWT VC (dc+sd-jwt or vc+sd-jwt)"
+        )
+
+
+class UnsafeAcceptPlainSdJwt:
+    """Accept any RFC 9901 SD-JWT, typed otherwise or not at all: its claims carry no SD-JWT VC
+    semantics (no vct or iss required, registered claims may have been disclosed). Every one
+    accepted that way is logged as a warning. A JWT typed as another kind (``kb+jwt``,
+    ``statuslist+jwt``...) is refused all the same."""
+
+    def accept(self, typ: str | None) -> None:
+        """Accept, with a warning."""
+        _log.warning("UnsafeAcceptPlainSdJwt: an SD-JWT typed %r was accepted", typ)
+
+
+REFUSE_PLAIN_SD_JWT = RefusePlainSdJwt()
+
+
 class _NotPresentedYet:
     """An issued credential, as its Holder receives it, carries no KB-JWT (RFC 9901 §7.2):
     key binding is checked when it is presented, not before."""
@@ -353,13 +391,16 @@ def verify_presentation(
     status: StatusChecker | UnsafeSkipStatus,
     max_kb_age: int = 300,
     key_binding: sdjwt.KeyBindingPolicy = sdjwt.REQUIRE_KEY_BINDING,
+    plain_sd_jwt: PlainSdJwtPolicy = REFUSE_PLAIN_SD_JWT,
 ) -> VerifiedCredential:
     """Verify an SD-JWT(+KB) presentation: RFC 9901 §7.1/§7.3, SD-JWT VC §3.4, then trust.
 
     A ``status`` claim is checked after every other check passed (Token Status List §8.3
     first validates the Referenced Token itself), unless ``status`` is
     :class:`UnsafeSkipStatus`; a presentation without a KB-JWT is refused unless
-    ``key_binding`` is :class:`civicstack.sdjwt.UnsafeNoKeyBinding`.
+    ``key_binding`` is :class:`civicstack.sdjwt.UnsafeNoKeyBinding`; an issuer JWT not typed
+    ``dc+sd-jwt`` (or ``vc+sd-jwt``) is refused unless ``plain_sd_jwt`` is
+    :class:`UnsafeAcceptPlainSdJwt`. Every refusal is a :class:`VerificationError`.
     """
     parsed = sdjwt.parse_sd_jwt(presentation)
     typ = parsed.header.get("typ")
@@ -367,6 +408,9 @@ def verify_presentation(
     # a key proof, all signed by keys a verifier knows) is never taken for a credential.
     if typ is not None and (not isinstance(typ, str) or _OTHER_JWT.search(typ)):
         raise VerificationError("invalid_credential", f"typ {typ!r} is not an SD-JWT type")
+    # SD-JWT VC §3.2.1: typ is dc+sd-jwt; a plain SD-JWT only by the verifier's explicit policy.
+    if typ not in VC_TYPS:
+        plain_sd_jwt.accept(typ)
     iss_claim = parsed.payload.get("iss")
     iss = iss_claim if isinstance(iss_claim, str) else ""
 
@@ -486,11 +530,15 @@ def verify(
     aud: str,
     nonce: str,
     now: int | None = None,
+    plain_sd_jwt: PlainSdJwtPolicy = REFUSE_PLAIN_SD_JWT,
 ) -> dict[str, Any]:
-    """Verify an SD-JWT+KB against one issuer key; return the processed payload.
+    """Verify an SD-JWT VC presentation (with key binding) against one issuer key; return the
+    processed payload. Compact or JWS JSON serialization (RFC 9901 §4, §8).
 
-    Any RFC 9901 SD-JWT with key binding is accepted; SD-JWT VC rules apply when ``typ`` is
-    ``dc+sd-jwt``; a ``status`` claim is always checked, fetching the status list over HTTP.
+    The issuer JWT must be typed ``dc+sd-jwt`` (or ``vc+sd-jwt``); any other RFC 9901 SD-JWT
+    passes only with ``plain_sd_jwt=UnsafeAcceptPlainSdJwt()``. A ``status`` claim is always
+    checked, fetching the status list over HTTP. Every refusal of the presentation raises a
+    :class:`VerificationError` with its stable code.
     """
     from civicstack.fetch import HttpFetcher  # the one adapter this front door needs
     from civicstack.status import StatusListClient
@@ -504,6 +552,7 @@ def verify(
             nonce=nonce,
             now=resolve_now(now),
             status=StatusListClient(fetcher),
+            plain_sd_jwt=plain_sd_jwt,
         )
     finally:
         fetcher.close()

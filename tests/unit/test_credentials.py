@@ -256,8 +256,8 @@ def test_unsafe_skip_status_is_logged(caplog: pytest.LogCaptureFixture) -> None:
     assert ISS in caplog.records[0].getMessage()
 
 
-def _forge(payload: dict[str, Any], disclosures: list[sdjwt.Disclosure], typ: str) -> str:
-    jwt = sign_compact(ISSUER, json_dumps(payload), {"typ": typ})
+def _forge(payload: dict[str, Any], disclosures: list[sdjwt.Disclosure], typ: str | None) -> str:
+    jwt = sign_compact(ISSUER, json_dumps(payload), {} if typ is None else {"typ": typ})
     sd = jwt + "~" + "".join(d.encoded + "~" for d in disclosures)
     return sd + sdjwt.create_key_binding(HOLDER, sd, aud="shop", nonce="n-1", iat=NOW + 10)
 
@@ -270,7 +270,45 @@ def test_vc_rules_apply_to_dc_sd_jwt_only() -> None:
         assert _code(lambda typ=typ: _verify(_forge(payload, [vct], typ))) == "invalid_credential"
         no_vct = {k: v for k, v in payload.items() if k != "_sd"}
         assert _code(lambda typ=typ, p=no_vct: _verify(_forge(p, [], typ))) == "invalid_credential"
-    assert _verify(_forge(payload, [vct], "example+sd-jwt")).vct == PID_VCT
+    plain = cred.UnsafeAcceptPlainSdJwt()
+    assert _verify(_forge(payload, [vct], "example+sd-jwt"), plain_sd_jwt=plain).vct == PID_VCT
+
+
+@pytest.mark.parametrize("typ", [None, "example+sd-jwt", "JWT", "sd-jwt", "DC+SD-JWT"])
+def test_sd_jwt_vc_verifier_refuses_other_typs(typ: str | None) -> None:
+    """Issue 9 item 11: an SD-JWT VC verifier refuses an issuer JWT typed neither dc+sd-jwt nor
+    vc+sd-jwt (SD-JWT VC §3.2.1), ``invalid_credential``, through both front doors."""
+    payload = {"iss": ISS, "vct": PID_VCT, "cnf": {"jwk": HOLDER.public_key.to_jwk()}}
+    presentation = _forge(payload, [], typ)
+    assert _code(lambda: _verify(presentation)) == "invalid_credential"
+    public = ISSUER.public_key.to_jwk()
+    with pytest.raises(VerificationError) as err:
+        cred.verify(presentation, issuer_jwk=public, aud="shop", nonce="n-1", now=NOW + 20)
+    assert err.value.code == "invalid_credential"
+    for vc_typ in ("dc+sd-jwt", "vc+sd-jwt"):
+        assert _verify(_forge(payload, [], vc_typ)).vct == PID_VCT
+
+
+def test_unsafe_accept_plain_sd_jwt_is_explicit_and_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A plain RFC 9901 SD-JWT passes only with UnsafeAcceptPlainSdJwt, with a warning; a JWT
+    typed as another kind (kb+jwt) is refused even then."""
+    payload = {"iss": ISS, "cnf": {"jwk": HOLDER.public_key.to_jwk()}, "age_over_18": True}
+    plain = cred.UnsafeAcceptPlainSdJwt()
+    with caplog.at_level("WARNING", logger="civicstack.credentials"):
+        result = _verify(_forge(payload, [], None), plain_sd_jwt=plain)
+    assert result.claims == {"age_over_18": True}
+    assert [r.levelname for r in caplog.records] == ["WARNING"]
+    assert "UnsafeAcceptPlainSdJwt" in caplog.records[0].getMessage()
+    public = ISSUER.public_key.to_jwk()
+    out = cred.verify(
+        _forge(payload, [], "example+sd-jwt"), issuer_jwk=public, aud="shop", nonce="n-1",
+        now=NOW + 20, plain_sd_jwt=plain,
+    )  # fmt: skip
+    assert out["age_over_18"] is True
+    kb_typed = _forge(payload, [], "kb+jwt")
+    assert _code(lambda: _verify(kb_typed, plain_sd_jwt=plain)) == "invalid_credential"
 
 
 def test_key_binding_policy() -> None:

@@ -129,10 +129,18 @@ def test_theirs_issued_and_presented_we_verify(issuer_alg: Alg) -> None:
         {"address": {"locality": True}, "nationalities": [False, True]}, NONCE, AUD, JWK(**holder)
     )
     presentation = their_holder.sd_jwt_presentation
+    options: dict[str, Any] = {
+        "trust": cred.StaticIssuer(_public(issuer)), "aud": AUD, "nonce": NONCE,
+        "now": int(their_holder.key_binding_jwt_payload["iat"]), "status": cred.UnsafeSkipStatus(),
+    }  # fmt: skip
+    # The reference issues plain SD-JWTs (typ example+sd-jwt), not SD-JWT VCs: an SD-JWT VC
+    # verifier refuses them unless told otherwise, explicitly.
+    with pytest.raises(VerificationError) as err:
+        cred.verify_presentation(presentation, **options)
+    assert err.value.code == "invalid_credential"
     ours = cred.verify_presentation(
-        presentation, trust=cred.StaticIssuer(_public(issuer)), aud=AUD, nonce=NONCE,
-        now=int(their_holder.key_binding_jwt_payload["iat"]), status=cred.UnsafeSkipStatus(),
-    )  # fmt: skip
+        presentation, plain_sd_jwt=cred.UnsafeAcceptPlainSdJwt(), **options
+    )
     assert ours.claims == {
         "address": {"locality": "London", "country": "GB"},
         "nationalities": ["FR"],

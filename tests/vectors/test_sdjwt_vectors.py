@@ -16,7 +16,12 @@ import yaml
 
 from civicstack import sdjwt
 from civicstack._crypto import PrivateKey, PublicKey, b64url_decode
-from civicstack.credentials import StaticIssuer, UnsafeSkipStatus, verify_presentation
+from civicstack.credentials import (
+    StaticIssuer,
+    UnsafeAcceptPlainSdJwt,
+    UnsafeSkipStatus,
+    verify_presentation,
+)
 from civicstack.errors import VerificationError
 from civicstack.sdjwt import REQUIRE_KEY_BINDING, Path, UnsafeNoKeyBinding
 from tests.conftest import SHARED, shared_path
@@ -48,6 +53,8 @@ def _verify(case: Case, presentation: str) -> dict[str, Any]:
         now=_now(case),
         status=UnsafeSkipStatus(),
         key_binding=REQUIRE_KEY_BINDING if case.key_binding else UnsafeNoKeyBinding(),
+        # The reference tool's examples are plain SD-JWTs (typ example+sd-jwt), not SD-JWT VCs.
+        plain_sd_jwt=UnsafeAcceptPlainSdJwt(),
     )
     return result.payload
 
