@@ -411,6 +411,11 @@ def verify_presentation(
     # SD-JWT VC §3.2.1: typ is dc+sd-jwt; a plain SD-JWT only by the verifier's explicit policy.
     if typ not in VC_TYPS:
         plain_sd_jwt.accept(typ)
+    # A General JWS JSON document (RFC 9901 §8.3): every signature types the same credential,
+    # or what typ means would depend on which signature comes first.
+    others = parsed.signatures[1:]
+    if others and any(signature.jws.header.get("typ") != typ for signature in others):
+        raise VerificationError("invalid_credential", "the signatures disagree on typ")
     iss_claim = parsed.payload.get("iss")
     iss = iss_claim if isinstance(iss_claim, str) else ""
 

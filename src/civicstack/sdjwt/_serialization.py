@@ -10,7 +10,11 @@ component is empty for an SD-JWT and a KB-JWT for an SD-JWT+KB; a Disclosure is 
 JSON (§8): ``disclosures`` and ``kb_jwt`` travel in the unprotected header (of the first
 signature, for the General serialization, §8.3). For interoperability we also read the layout
 the ``sd-jwt`` reference implementation writes, with both members at the top level of a
-flattened object; a document carrying them in both places is refused as ambiguous.
+flattened object; a document carrying them in both places is refused as ambiguous. Other
+unprotected header parameters are ignored (RFC 7515 §4: not understood, not critical; §8.1:
+not covered by any digest), except where ignoring them would change the meaning: ``crit``
+(RFC 7515 §4.1.11 wants it protected), a parameter also in the protected header (§7.2.1), and a
+signature object with a ``payload`` of its own (one JWS has one payload).
 """
 
 from __future__ import annotations
@@ -104,9 +108,13 @@ def _string(obj: dict[str, Any], name: str) -> str:
 def _signature(entry: object, payload: str) -> tuple[IssuerSignature, dict[str, Any]]:
     if not isinstance(entry, dict):
         raise InputError("malformed", "a JWS JSON signature is an object")
+    if "payload" in entry:
+        raise InputError("malformed", "a signature object carries a second payload")
     unprotected = entry.get("header", {})
     if not isinstance(unprotected, dict):
         raise InputError("malformed", "the unprotected header must be an object")
+    if "crit" in unprotected:
+        raise InputError("malformed", "crit must be in the protected header (RFC 7515 §4.1.11)")
     compact = f"{_string(entry, 'protected')}.{payload}.{_string(entry, 'signature')}"
     jws = parse_compact(compact, max_bytes=MAX_JWS_BYTES)
     # RFC 7515 §7.2.1: protected and unprotected header names must be disjoint.

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from civicstack._crypto import PublicKey
-from civicstack.errors import CivicError, VerificationError
+from civicstack.errors import VerificationError
 from civicstack.sdjwt._disclosures import SD_ALG, SHA_256
 from civicstack.sdjwt._keybinding import (
     DEFAULT_MAX_AGE,
@@ -85,20 +85,16 @@ def check_validity(claims: dict[str, Any], now: int, *, max_skew: int = DEFAULT_
 
 
 def _check_signature(parsed: SdJwt, resolve: KeyResolver) -> None:
-    # RFC 7515 §7.2.1 leaves it to the application which signatures must validate: one that
-    # verifies under a key the trust policy gives for the issuer is enough.
-    first: CivicError | None = None
+    # RFC 7515 §7.2.1 leaves it to the application which signatures of a General JWS JSON
+    # document must validate ("in some cases, all must"). Here every one must, each under a key
+    # the trust policy gives for the issuer: the payload names one issuer, §8.1 takes sd_hash
+    # over the first signature and its protected header (typ, kid) is what the verifier reads,
+    # so a signature that does not verify is a tampered document (§9.1: reject it).
     for signature in parsed.signatures:
-        try:
-            # 2.3. Validate the Issuer and that the signing key belongs to it (the resolver).
-            key = resolve(signature)
-            # 2.1/2.2. An allowed algorithm fitting the key (never none), then the signature.
-            signature.jws.verify(key)
-        except CivicError as exc:
-            first = first or exc
-            continue
-        return
-    raise first or VerificationError("invalid_signature", "no issuer signature")
+        # 2.3. Validate the Issuer and that the signing key belongs to it (the resolver).
+        key = resolve(signature)
+        # 2.1/2.2. An allowed algorithm fitting the key (never none), then the signature.
+        signature.jws.verify(key)
 
 
 def verify_sd_jwt(
