@@ -7,6 +7,7 @@ each kind per vector directory.
 from __future__ import annotations
 
 import json
+from collections.abc import Set
 from dataclasses import replace
 from pathlib import Path as FsPath
 from typing import Any
@@ -20,11 +21,13 @@ from civicstack.credentials import (
     StaticIssuer,
     UnsafeAcceptPlainSdJwt,
     UnsafeSkipStatus,
+    verify,
     verify_presentation,
 )
 from civicstack.errors import VerificationError
 from civicstack.sdjwt import REQUIRE_KEY_BINDING, Path, UnsafeNoKeyBinding
 from tests.conftest import SHARED, shared_path
+from tests.vectors import make_sdjwt_json_vectors
 from tests.vectors.sdjwt_spec import Case, load_case, salts_in_order
 
 VECTORS = SHARED / "vectors" / "sd-jwt"
@@ -197,6 +200,100 @@ def _count(value: Any, decoys: set[str]) -> int:
     if isinstance(value, list):
         return sum(_count(v, decoys) for v in value)
     return 0
+
+
+# --- our JWS JSON vectors (tests/vectors/sdjwt-json, written by make_sdjwt_json_vectors) -----
+
+JSON_VECTORS = FsPath(__file__).parent / "sdjwt-json"
+JSON_NAMES = sorted(p.stem for p in JSON_VECTORS.glob("*.json") if p.stem != "context")
+
+
+def _json_context() -> dict[str, Any]:
+    context: dict[str, Any] = json.loads((JSON_VECTORS / "context.json").read_text())
+    return context
+
+
+class _KeysByKid:
+    """The issuer's keys, found by the signature's kid (as a trust registry does)."""
+
+    def __init__(self, context: dict[str, Any]) -> None:
+        self.iss = context["iss"]
+        self.keys = {kid: PublicKey.from_jwk(jwk) for kid, jwk in context["issuer_keys"].items()}
+
+    def issuer_key(self, iss: str, kid: str | None, now: int) -> PublicKey:
+        if iss != self.iss or kid not in self.keys:
+            raise VerificationError("untrusted_issuer", f"no key {kid!r} for {iss!r}")
+        return self.keys[kid]
+
+    def check_scope(self, iss: str, vct: str | None, claim_names: Set[str], now: int) -> None:
+        return None
+
+
+@pytest.mark.parametrize("name", JSON_NAMES)
+def test_sdjwt_json_vector(name: str) -> None:
+    """RFC 9901 §8: each Flattened or General SD-JWT+KB verifies to its claims, with the same
+    checks as the compact form and sd_hash per §8.1, or fails with exactly its code."""
+    context = _json_context()
+    vector = json.loads((JSON_VECTORS / f"{name}.json").read_text())
+    options: dict[str, Any] = {
+        "trust": _KeysByKid(context),
+        "aud": context["aud"],
+        "nonce": context["nonce"],
+        "now": context["now"],
+        "status": UnsafeSkipStatus(),
+    }
+    if "error" in vector["expected"]:
+        with pytest.raises(VerificationError) as err:
+            verify_presentation(vector["presentation"], **options)
+        assert err.value.code == vector["expected"]["error"], err.value.detail
+    else:
+        result = verify_presentation(vector["presentation"], **options)
+        assert result.payload == vector["expected"]["claims"]
+        assert result.key_bound
+
+
+def test_sdjwt_json_sd_hash_covers_the_first_signature_in_compact_form() -> None:
+    """§8.1: the KB-JWT's sd_hash is over ``<protected>.<payload>.<signature>~<D1>~...~`` of the
+    first signature, with the Disclosures of its unprotected header; a member §8.1 does not
+    cover changes nothing."""
+    for name in ("flattened_kb", "general_kb", "flattened_unknown_unprotected_member"):
+        document = json.loads(
+            json.loads((JSON_VECTORS / f"{name}.json").read_text())["presentation"]
+        )
+        first = document["signatures"][0] if "signatures" in document else document
+        header = first["header"]
+        compact = f"{first['protected']}.{document['payload']}.{first['signature']}"
+        sd_jwt = compact + "~" + "".join(d + "~" for d in header["disclosures"])
+        kb_claims = json.loads(b64url_decode(header["kb_jwt"].split(".")[1]))
+        assert kb_claims["sd_hash"] == sdjwt.sd_hash(sd_jwt), name
+        assert sdjwt.parse_sd_jwt(json.dumps(document)).sd_jwt == sd_jwt
+
+
+def test_sdjwt_json_through_the_public_verify() -> None:
+    """credentials.verify takes the JWS JSON serialization as it takes the compact one."""
+    context = _json_context()
+    presentation = json.loads((JSON_VECTORS / "flattened_kb.json").read_text())["presentation"]
+    payload = verify(
+        presentation, issuer_jwk=context["issuer_keys"]["issuer-1"], aud=context["aud"],
+        nonce=context["nonce"], now=context["now"],
+    )  # fmt: skip
+    assert payload["given_name"] == "Ada"
+
+
+def test_sdjwt_json_vectors_are_reproducible() -> None:
+    """The checked-in files are exactly what the generator writes (Ed25519 is deterministic),
+    and there are good and bad vectors of both serializations."""
+    expected = make_sdjwt_json_vectors.files()
+    on_disk = {p.name: p.read_text() for p in JSON_VECTORS.glob("*.json")}
+    assert on_disk == expected
+    kinds = {(n.split("_")[0], "error" in json.loads(expected[f"{n}.json"])["expected"])
+             for n in JSON_NAMES}  # fmt: skip
+    assert kinds == {
+        ("flattened", False),
+        ("flattened", True),
+        ("general", False),
+        ("general", True),
+    }
 
 
 def test_vectors_are_all_collected() -> None:
