@@ -1,21 +1,26 @@
 """Fetching remote documents (status lists, issuer metadata): the HTTP :class:`Fetcher`.
 
 This is an adapter: the core asks a :class:`civicstack.types.Fetcher` for bytes and never
-imports this module, except the :func:`civicstack.credentials.verify` front door, which needs a
-default. :class:`HttpFetcher` refuses anything but ``http``/``https`` (also after redirects),
-bounds every phase with a timeout, follows at most a few redirects (Token Status List §11.4
-warns about redirect loops) and stops reading as soon as the body passes the cap, so neither a
-huge nor a compressed bomb of a response is ever held in memory. Every failure is
-``fetch_failed``. For tests, :class:`civicstack.testing.InMemoryFetcher` serves a dict.
+imports this module. The :func:`civicstack.credentials.verify` front door needs a default
+status checker; it names :func:`default_status_checker` and resolves it once, on first use,
+so the core never imports httpx. :class:`HttpFetcher` refuses anything but ``http``/``https``
+(also after redirects), bounds every phase with a timeout, follows at most a few redirects
+(Token Status List §11.4 warns about redirect loops) and stops reading as soon as the body
+passes the cap, so neither a huge nor a compressed bomb of a response is ever held in memory.
+Every failure is ``fetch_failed``. For tests, :class:`civicstack.testing.InMemoryFetcher`
+serves a dict.
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import httpx
 
 from civicstack.errors import CivicError
+from civicstack.status import StatusListClient
+from civicstack.types import StatusChecker
 
 DEFAULT_TIMEOUT = 5.0
 DEFAULT_MAX_REDIRECTS = 3
@@ -47,13 +52,18 @@ class HttpFetcher:
             "event_hooks": {"request": [lambda request: _check_scheme(request.url)]},
         }
         self._client: httpx.Client | None = None
+        self._lock = threading.Lock()  # one fetcher may serve many threads (the shared default)
 
     @property
     def client(self) -> httpx.Client:
         """The connection pool, made on first use (building its TLS context takes a while)."""
-        if self._client is None:
-            self._client = httpx.Client(**self._options)
-        return self._client
+        client = self._client
+        if client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = httpx.Client(**self._options)
+                client = self._client
+        return client
 
     def fetch(self, url: str, *, accept: str, max_bytes: int) -> bytes:
         """GET ``url`` and return the (decoded) body; ``fetch_failed`` on any failure."""
@@ -78,6 +88,18 @@ class HttpFetcher:
 
     def close(self) -> None:
         """Release the connection pool, if one was made."""
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+
+
+def default_status_checker() -> StatusChecker:
+    """The status checker of :func:`civicstack.credentials.verify`: Token Status Lists over HTTP.
+
+    Built once per process and shared (its connection pool is reused); it keeps no list
+    between calls (``max_entries=0``), so each call sees the list as published right then,
+    as that front door always has. A verifier that wants ``ttl`` caching builds its own
+    :class:`~civicstack.status.StatusListClient`.
+    """
+    return StatusListClient(HttpFetcher(), max_entries=0)
