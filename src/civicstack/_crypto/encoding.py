@@ -78,6 +78,19 @@ _STRICT = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_rej
 
 def json_loads_strict(data: bytes | str) -> Any:
     """Parse JSON rejecting duplicate member names (RFC 7515 §5.2 lets us), NaN and bad UTF-8."""
+    # Fast path: orjson refuses NaN, bad UTF-8 and lone surrogates but keeps the last of two
+    # duplicate members. When writing the result back gives the very input, nothing was
+    # dropped (no duplicate), nothing was rounded and nothing surrounds the value, so it is
+    # exactly what the strict parser below returns; anything else (whitespace, escapes, big
+    # numbers, a duplicate) goes the strict way, which decides. The JSON this project signs
+    # is orjson's own and takes the fast path.
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        pass
+    else:
+        if orjson.dumps(value) == (data if isinstance(data, bytes) else data.encode()):
+            return value
     try:
         text = data.decode("utf-8", "strict") if isinstance(data, bytes) else data
         value, end = _STRICT.raw_decode(text)
