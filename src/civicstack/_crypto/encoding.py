@@ -18,7 +18,7 @@ from civicstack.errors import InputError
 # Index of each alphabet character, to check the unused low bits of the last character.
 _ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _INDEX = {c: i for i, c in enumerate(_ALPHABET)}
-_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
+_TO_STANDARD = bytes.maketrans(b"-_+/=", b"+/!!!")
 _TO_URL = bytes.maketrans(b"+/", b"-_")
 _PADDING = (b"", b"", b"==", b"=")
 # Unused low bits of the last character, by input length modulo 4 (RFC 4648 §3.5).
@@ -33,15 +33,18 @@ def b64url_encode(data: bytes) -> str:
 
 def b64url_decode(text: str | bytes) -> bytes:
     """Decode unpadded base64url, rejecting anything but the one canonical encoding."""
-    try:
-        raw = text.encode("ascii") if isinstance(text, str) else text
-    except UnicodeEncodeError:
-        raise InputError("malformed", "not base64url") from None
+    if isinstance(text, str):
+        if not text.isascii():
+            raise InputError("malformed", "not base64url")
+        raw = text.encode("ascii")
+    else:
+        raw = text
     rem = len(raw) % 4
-    # The standard alphabet's +, / and = are not base64url; after translating - and _ to them,
-    # strict mode refuses every other stray character (whitespace included).
-    if rem == 1 or b"+" in raw or b"/" in raw or b"=" in raw:
+    if rem == 1:
         raise InputError("malformed", "not base64url")
+    # One pass maps base64url onto the standard alphabet and the standard alphabet's own +, /
+    # and = (not base64url) onto "!", which strict mode refuses like every other stray
+    # character (whitespace included).
     try:
         data = binascii.a2b_base64(raw.translate(_TO_STANDARD) + _PADDING[rem], strict_mode=True)
     except binascii.Error:
