@@ -239,12 +239,22 @@ def measure_acapy(
     return HttpFigures(name, load, workload.request, shape=shape), probes, facts
 
 
+def _cpu_per_request(figures: HttpFigures) -> float | None:
+    """The server's CPU seconds per verified request (all its processes)."""
+    load = figures.load
+    if load.metered is None or not load.successes:
+        return None
+    return load.metered / load.successes
+
+
 def _row(figures: HttpFigures) -> str:
     load = figures.load
     server = f"{load.metered / load.seconds:.2f}" if load.metered is not None else "?"
+    cpu = _cpu_per_request(figures)
+    per_request = f"{cpu * 1e6:,.0f}" if cpu is not None else "?"
     return (
         f"  {figures.name:30}{load.rate:>12,.0f}{load.p50 * 1e3:>9.1f}{load.p99 * 1e3:>9.1f}"
-        f"{load.errors:>8,}{server:>10}{load.cpu_share:>8.2f}   {figures.shape}"
+        f"{load.errors:>8,}{server:>10}{per_request:>9}{load.cpu_share:>7.2f}   {figures.shape}"
     )
 
 
@@ -304,7 +314,7 @@ def main() -> int:
 
     header = (
         f"  {'':30}{'verified/s':>12}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}"
-        f"{'srv cores':>10}{'gen':>8}   server (from /proc)"
+        f"{'srv cores':>10}{'µs/req':>9}{'gen':>7}   server (from /proc)"
     )
     print("headline: one server process each")
     print(header)
@@ -330,7 +340,8 @@ def main() -> int:
             print(f"  {figures.name}: the pool of {figures.pool:,} presentations ran out")
     print(
         "  (srv cores, gen: CPU the server and the load generator used over the window, in "
-        "cores; the machine has 2)"
+        "cores; the machine has 2;\n   µs/req: the server's CPU per verified request, which "
+        "holds up on a busy machine better than the rate)"
     )
     print(
         f"\nload generator ceiling: {ceiling.rate:,.0f} req/s with this request against a trivial "
@@ -344,6 +355,12 @@ def main() -> int:
         f"  civicstack HTTP / ACA-Py HTTP, 1 process each:  {vs_peer}   "
         f"({ours.shape} vs {peer.shape if peer else '-'})"
     )
+    ours_cpu, peer_cpu = _cpu_per_request(ours), _cpu_per_request(peer) if peer else None
+    if ours_cpu and peer_cpu:
+        print(
+            "  ACA-Py / civicstack server CPU per request:     "
+            f"{peer_cpu / ours_cpu:.1f}x   (the same ratio, free of how busy the machine was)"
+        )
     print(f"  civicstack HTTP / in-process verify:            {ours.load.rate / inprocess:.0%}")
     if scaling is not None:
         print(
