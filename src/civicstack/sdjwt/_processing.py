@@ -120,7 +120,10 @@ class _Walk:
                     raise VerificationError("reserved_claim", "_sd_alg inside a nested object")
                 # 3.6. Remove the claim _sd_alg from the payload.
                 continue
-            out[name] = self.value(value, (*path, name), depth, parent)
+            if type(value) in _CONTAINERS:
+                out[name] = self.value(value, (*path, name), depth, parent)
+            else:
+                out[name] = value  # a scalar: no call, no path built (most members are)
         digests = obj.get(SD)
         if digests is not None:
             self.disclose_members(obj, digests, out, path=path, depth=depth, parent=parent)
