@@ -128,10 +128,16 @@ def find_python() -> str:
 
 
 def ensure_installed(log: Log) -> Path:
-    """ACA-Py's venv, created and installed on first use; returns its ``aca-py`` script."""
+    """ACA-Py's venv, created and installed on first use; returns its ``aca-py`` script.
+
+    uvloop goes in too: ``aca-py start`` installs it as the event loop whenever it can import
+    it (acapy_agent/commands/start.py), its fastest configuration, and civicstack's uvicorn
+    runs on uvloop as well.
+    """
     script = VENV / "bin" / "aca-py"
     stamp = VENV / f".installed-acapy-agent-{ACAPY_VERSION}"
     if stamp.exists() and script.exists():
+        _ensure_uvloop(log)
         return script
     python = find_python()
     log(f"installing acapy-agent=={ACAPY_VERSION} into {VENV} with {python} (once)")
@@ -146,15 +152,30 @@ def ensure_installed(log: Log) -> Path:
         if done.returncode != 0:
             tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-15:])
             raise PeerUnavailableError(f"{' '.join(step[:4])}... failed:\n{tail}")
+    _ensure_uvloop(log)
     stamp.write_text(installed_versions() + "\n")
     return script
+
+
+def _ensure_uvloop(log: Log) -> None:
+    python = str(VENV / "bin" / "python")
+    probe = subprocess.run([python, "-c", "import uvloop"], capture_output=True, check=False)
+    if probe.returncode == 0:
+        return
+    log(f"installing uvloop into {VENV} (ACA-Py's fastest event loop, once)")
+    step = [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "uvloop"]
+    done = subprocess.run(step, capture_output=True, text=True, timeout=900, check=False)
+    if done.returncode != 0:
+        tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-15:])
+        raise PeerUnavailableError(f"installing uvloop for ACA-Py failed:\n{tail}")
 
 
 def installed_versions() -> str:
     """The versions that matter in ACA-Py's venv: Python, acapy-agent, askar, sd-jwt."""
     code = (
         "import sys, importlib.metadata as m; print('Python %d.%d.%d' % sys.version_info[:3], "
-        "*(f'{n} {m.version(n)}' for n in ('acapy-agent', 'aries-askar', 'sd-jwt')), sep=', ')"
+        "*(f'{n} {m.version(n)}' for n in ('acapy-agent', 'aries-askar', 'sd-jwt', 'uvloop')), "
+        "sep=', ')"
     )
     done = subprocess.run(
         [str(VENV / "bin" / "python"), "-c", code],

@@ -1,29 +1,35 @@
 """HTTP verify benchmark (run as bench/http.py): verified presentations/s, civicstack vs ACA-Py.
 
 In one run, with the same load generator (bench/_load.py: closed-loop keep-alive HTTP/1.1
-clients, 16 by default, for 20 s after a warm-up) and the same workload as
+clients, 16 by default, for 15 s after a warm-up) and the same workload as
 bench/credentials.py (a 12-claim PID presenting only ``age_over_18`` with key binding):
 
-* civicstack: ``civic up --workers 2`` verifying presentations at ``POST /verifier/verify``
-  with the shop's API key, each request its own presentation (the replay guard accepts a
-  KB-JWT once), checked against the signatures, the KB-JWT's audience and nonce, the trust
-  chain to the root, the status list and the replay guard; with the in-process verify rate
-  of the same run (``verify_presentation`` on one core) as the ratio HTTP / in-process (see
-  :func:`measure_civicstack_http`);
-* the peer, ACA-Py 1.7.0 (bench/_acapy.py): ``POST /wallet/sd-jwt/verify`` on its admin API,
-  one agent process, a credential its own ``/wallet/sd-jwt/sign`` issued. That endpoint does
-  less than ours: it never checks the KB-JWT, expiry, or that a Disclosure is referenced by a
-  digest; every run probes and prints this, so the figures are read with it in mind;
+* civicstack: ``civic up --workers 1`` (one process, uvicorn on uvloop) verifying
+  presentations at ``POST /verifier/verify`` with the shop's API key, each request its own
+  presentation (the replay guard accepts a KB-JWT once) from one of 32 holders, each with its
+  own key and credential, checked against the signatures, the KB-JWT's audience and nonce,
+  the trust chain to the root, the status list and the replay guard, whose writes reach
+  SQLite (see :func:`measure_civicstack_http`); with the in-process verify rate of the same
+  run (``verify_presentation`` on one core) as the ratio HTTP / in-process;
+* the peer, ACA-Py 1.7.0 (bench/_acapy.py) in its fastest configuration: one agent process
+  (ACA-Py has no worker option) on uvloop, ``POST /wallet/sd-jwt/verify`` on its admin API,
+  a credential its own ``/wallet/sd-jwt/sign`` issued. That endpoint does less than ours: it
+  never checks the KB-JWT, expiry, or that a Disclosure is referenced by a digest, and it
+  writes nothing; every run probes and prints this, so the figures are read with it in mind;
+* scaling, reported apart and never as a ratio to the peer: ``civic up --workers 2`` under
+  the same load (the machine has 2 cores, shared with the load generator);
 * the load generator's own ceiling: what it drives against a trivial server, and the CPU it
-  spends per request (it shares the machine's 2 cores with the server under test).
+  spends per request (it shares the machine's cores with the server under test).
 
-Each figure: verified/s (2xx whose answer says verified), p50/p99 latency of those, errors,
-and the CPU the server and the generator used over the window, in cores. Issue 3 targets
-civicstack >= 5x ACA-Py.
+The headline ratio compares one server process with one server process, both warmed by the
+same warm-up window, each process count and event loop read from /proc and printed beside
+its figure. Each figure: verified/s (2xx whose answer says verified), p50/p99 latency of
+those, errors, and the CPU the server and the generator used over the window, in cores.
 
-Usage: ``.venv/bin/python bench/http.py [--seconds 20] [--concurrency 16] [--quick]
-[--peer acapy|none] [--alg ES256|EdDSA]`` (``--quick``: 3 s windows). The first run with the
-peer installs ACA-Py into bench/_peers/acapy-venv (about a minute).
+Usage: ``.venv/bin/python bench/http.py [--seconds 15] [--concurrency 16] [--quick]
+[--peer acapy|none] [--alg ES256|EdDSA] [--no-scaling]`` (``--quick``: 3 s windows). The
+first run with the peer installs ACA-Py and uvloop into bench/_peers/acapy-venv (about a
+minute).
 """
 
 from __future__ import annotations
@@ -50,6 +56,7 @@ from bench._load import (
     event_loop_name,
     measure_ceiling,
     process_tree_cpu,
+    server_shape,
 )
 from bench.credentials import PID, best_rates, civicstack_ops
 
@@ -60,9 +67,11 @@ from civicstack.openid4vp import client_id_for
 from civicstack.platform import Platform
 from civicstack.settings import Settings
 
-#: The highest rate the pool of presentations is sized for (each is accepted once: a replay is
-#: refused). Two verifier workers and the load generator share two cores, far below this.
-POOL_RATE = 5_000
+#: The highest rate per worker the pool of presentations is sized for (each is accepted once:
+#: a replay is refused). A worker shares two cores with the load generator, far below this.
+POOL_RATE_PER_WORKER = 3_000
+#: Distinct holders (own key, own credential) the presentations come from, in turn.
+HOLDERS = 32
 
 
 @dataclass(frozen=True)
@@ -73,6 +82,7 @@ class HttpFigures:
     load: LoadResult  # ``metered``: the server's CPU seconds over the window, all processes
     request: Request
     pool: int = 1  # distinct requests sent in turn (civicstack: one presentation each)
+    shape: str = "?"  # processes and event loop, read from /proc while it ran
 
 
 @contextmanager
@@ -114,21 +124,27 @@ def civic_up(data_dir: Path, *, workers: int, timeout: float = 60) -> Iterator[t
         log.close()
 
 
-def presentations(data_dir: Path, alg: Alg, count: int) -> tuple[list[Request], str]:
-    """``count`` requests to POST /verifier/verify, each a fresh presentation of the same PID.
+def presentations(
+    data_dir: Path, alg: Alg, count: int, holders: int = HOLDERS
+) -> tuple[list[Request], str]:
+    """``count`` requests to POST /verifier/verify, each a fresh presentation of the PID.
 
     The seeded passport office issues the 12-claim PID of bench/credentials.py (it adds
-    ``issuing_authority``, which the PID type requires, and a status list reference) to a
-    holder key; each presentation discloses only ``age_over_18`` with a KB-JWT for the shop's
-    client_id and its own nonce, as a shop's backend would receive them one by one. The
-    shop's backend authenticates with its API key.
+    ``issuing_authority``, which the PID type requires, and a status list reference) to
+    ``holders`` holders, each its own key; the presentations take the holders in turn, each
+    disclosing only ``age_over_18`` with a KB-JWT for the shop's client_id and its own nonce,
+    as a shop's backend would receive them one by one. The shop's backend authenticates with
+    its API key. Returns the requests and the first credential.
     """
     platform = Platform(Settings.from_env({"CIVIC_DATA_DIR": str(data_dir)}))
     try:
-        holder = PrivateKey.generate(alg)
-        issued = platform.authorities.issue(
-            "passport-office", vct=PID_VCT, claims=dict(PID), holder=holder.public_key
-        )
+        wallets = []
+        for _ in range(holders):
+            holder = PrivateKey.generate(alg)
+            issued = platform.authorities.issue(
+                "passport-office", vct=PID_VCT, claims=dict(PID), holder=holder.public_key
+            )
+            wallets.append((holder, issued.credential))
         _, api_key = platform.verifier.issue_api_key("shop")
         aud = client_id_for(platform.verifier.relying_party("shop").identifier)
     finally:
@@ -138,13 +154,13 @@ def presentations(data_dir: Path, alg: Alg, count: int) -> tuple[list[Request], 
     requests = []
     for i in range(count):
         nonce = f"bench-{i:09d}"
+        holder, credential = wallets[i % holders]
         presented = present_credential(
-            issued.credential, disclose=["age_over_18"], holder=holder, aud=aud, nonce=nonce,
-            now=now,
-        )  # fmt: skip
+            credential, disclose=["age_over_18"], holder=holder, aud=aud, nonce=nonce, now=now
+        )
         body = json_dumps({"presentation": presented, "nonce": nonce})
         requests.append(Request("POST", "/verifier/verify", headers, body))
-    return requests, issued.credential
+    return requests, wallets[0][1]
 
 
 def _verified(body: bytes) -> bool:
@@ -152,25 +168,25 @@ def _verified(body: bytes) -> bool:
 
 
 def measure_civicstack_http(
-    *, alg: Alg, concurrency: int, seconds: float, warmup: float, workers: int = 2
+    *, alg: Alg, concurrency: int, seconds: float, warmup: float, workers: int = 1
 ) -> HttpFigures:
-    """civicstack's verified presentations per second over HTTP, ``civic up --workers 2``.
+    """civicstack's verified presentations per second over HTTP, ``civic up --workers N``.
 
     1. start the platform (``civic up --port P --workers N``, ready at ``/healthz``) on a
        fresh data directory (SQLite, the embedded default) with its seeded demo world;
-    2. issue the PID from the seeded passport office and prepare one presentation per
-       request the run can send (``POOL_RATE`` per second of the run): the verifier accepts
-       each KB-JWT once, so every request carries its own;
+    2. issue the PID from the seeded passport office to :data:`HOLDERS` holders and prepare
+       one presentation per request the run can send (``POOL_RATE_PER_WORKER`` per worker and
+       second): the verifier accepts each KB-JWT once, so every request carries its own;
     3. drive ``POST /verifier/verify`` (the shop's API key; signatures, key binding to the
        shop's client_id and the nonce, the chain to the root, the status list, the replay
        guard) with ``concurrency`` keep-alive clients, metering the server's CPU (workers
-       included);
-    4. return ``HttpFigures("civicstack civic up -w2", ...)``.
+       included) and reading its processes and event loop from /proc;
+    4. return ``HttpFigures("civicstack civic up -wN", ...)``.
     """
     with tempfile.TemporaryDirectory(prefix="civic-bench-") as scratch:
         data_dir = Path(scratch)
         with civic_up(data_dir, workers=workers) as (port, pid):
-            count = int((seconds + warmup) * POOL_RATE) + concurrency
+            count = int((seconds + warmup) * POOL_RATE_PER_WORKER * workers) + concurrency
             pool, _ = presentations(data_dir, alg, count)
             load = drive(
                 "127.0.0.1",
@@ -184,12 +200,13 @@ def measure_civicstack_http(
                 check=_verified,
                 meter=lambda: process_tree_cpu(pid),
             )
-    return HttpFigures(f"civicstack civic up -w{workers}", load, pool[0], len(pool))
+            shape = server_shape(pid)
+    return HttpFigures(f"civicstack civic up -w{workers}", load, pool[0], len(pool), shape)
 
 
 def civicstack_inprocess_rate(alg: Alg, seconds: float) -> float:
     """verify_presentation per second in this process, same workload (bench/credentials.py)."""
-    verify = civicstack_ops(alg)["verify"]
+    verify = civicstack_ops(alg, holders=1_000)["verify"]
     return best_rates({"verify": verify}, seconds, 3)["verify"]
 
 
@@ -216,27 +233,42 @@ def measure_acapy(
             check=workload.check,
             meter=agent.cpu_seconds,
         )
+        assert agent.proc is not None
+        shape = server_shape(agent.proc.pid)
     name = f"ACA-Py {facts['version']} admin API"
-    return HttpFigures(name, load, workload.request), probes, facts
+    return HttpFigures(name, load, workload.request, shape=shape), probes, facts
+
+
+def _cpu_per_request(figures: HttpFigures) -> float | None:
+    """The server's CPU seconds per verified request (all its processes)."""
+    load = figures.load
+    if load.metered is None or not load.successes:
+        return None
+    return load.metered / load.successes
 
 
 def _row(figures: HttpFigures) -> str:
     load = figures.load
     server = f"{load.metered / load.seconds:.2f}" if load.metered is not None else "?"
+    cpu = _cpu_per_request(figures)
+    per_request = f"{cpu * 1e6:,.0f}" if cpu is not None else "?"
     return (
         f"  {figures.name:30}{load.rate:>12,.0f}{load.p50 * 1e3:>9.1f}{load.p99 * 1e3:>9.1f}"
-        f"{load.errors:>8,}{server:>10}{load.cpu_share:>8.2f}"
+        f"{load.errors:>8,}{server:>10}{per_request:>9}{load.cpu_share:>7.2f}   {figures.shape}"
     )
 
 
 def main() -> int:
     """Measure, print the table and ratios."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=20.0, help="measured window (s)")
+    parser.add_argument("--seconds", type=float, default=15.0, help="measured window (s)")
     parser.add_argument("--concurrency", type=int, default=16, help="keep-alive clients")
     parser.add_argument("--quick", action="store_true", help="3 s windows, 1 s warm-up")
     parser.add_argument("--peer", choices=["acapy", "none"], default="acapy")
     parser.add_argument("--alg", choices=["ES256", "EdDSA"], default="ES256")
+    parser.add_argument(
+        "--no-scaling", action="store_true", help="skip the civic up --workers 2 scaling line"
+    )
     args = parser.parse_args()
     seconds = 3.0 if args.quick else args.seconds
     warmup = 1.0 if args.quick else 2.0
@@ -250,52 +282,66 @@ def main() -> int:
     )
     print(
         f"{args.concurrency} keep-alive HTTP/1.1 clients, {seconds:g} s measured after "
-        f"{warmup:g} s warm-up; load generator: bench/_load.py on {event_loop_name()}, "
-        "in this process",
+        f"{warmup:g} s warm-up (both sides alike); load generator: bench/_load.py on "
+        f"{event_loop_name()}, in this process",
     )
     # The machine is shared; a busy one lowers every figure, so say how busy it was.
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start\n")
-    rows: list[HttpFigures] = [
-        measure_civicstack_http(
-            alg=alg, concurrency=args.concurrency, seconds=seconds, warmup=warmup
-        )
-    ]
+    ours = measure_civicstack_http(
+        alg=alg, concurrency=args.concurrency, seconds=seconds, warmup=warmup, workers=1
+    )
     inprocess = civicstack_inprocess_rate(alg, 1.5 if args.quick else 4.5)
     probes: list[str] = []
     facts: dict[str, Any] = {}
+    peer: HttpFigures | None = None
     peer_error = None
     if args.peer == "acapy":
         try:
-            figures, probes, facts = measure_acapy(
+            peer, probes, facts = measure_acapy(
                 alg=alg, concurrency=args.concurrency, seconds=seconds, warmup=warmup
             )
-            rows.append(figures)
         except _acapy.PeerUnavailableError as error:
             peer_error = str(error)
-    reference = rows[-1].request if rows else _stand_in_request()
+    scaling = None
+    if not args.no_scaling:
+        scaling = measure_civicstack_http(
+            alg=alg, concurrency=args.concurrency, seconds=seconds, warmup=warmup, workers=2
+        )
+    reference = peer.request if peer else _stand_in_request()
     ceiling = measure_ceiling(
         reference, concurrency=args.concurrency, seconds=1.0 if args.quick else 3.0
     )
 
     header = (
         f"  {'':30}{'verified/s':>12}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}"
-        f"{'srv cores':>10}{'gen':>8}"
+        f"{'srv cores':>10}{'µs/req':>9}{'gen':>7}   server (from /proc)"
     )
+    print("headline: one server process each")
     print(header)
-    for figures in rows:
+    for figures in (ours, peer):
+        if figures is None:
+            continue
         print(_row(figures))
         if figures.load.error_kinds:
             print(f"  {'':30}errors by kind: {dict(figures.load.error_kinds)}")
-    for figures in rows:
-        sent = figures.load.requests + figures.load.warmup_requests
-        if figures.pool > 1 and sent > figures.pool:
-            print(f"  {'':30}the pool of {figures.pool:,} presentations ran out: replays refused")
     if peer_error:
         print(f"  {'ACA-Py ' + _acapy.ACAPY_VERSION:30}NOT MEASURED: {peer_error}")
     print(f"  {'civicstack in-process verify':30}{inprocess:>12,.0f}   one core, no HTTP")
+    if scaling is not None:
+        print("\nscaling (not compared with the peer, which runs one process):")
+        print(_row(scaling))
+        if scaling.load.error_kinds:
+            print(f"  {'':30}errors by kind: {dict(scaling.load.error_kinds)}")
+    for figures in (ours, scaling):
+        if figures is None:
+            continue
+        sent = figures.load.requests + figures.load.warmup_requests
+        if figures.pool > 1 and sent > figures.pool:
+            print(f"  {figures.name}: the pool of {figures.pool:,} presentations ran out")
     print(
         "  (srv cores, gen: CPU the server and the load generator used over the window, in "
-        "cores; the machine has 2)"
+        "cores; the machine has 2;\n   µs/req: the server's CPU per verified request, which "
+        "holds up on a busy machine better than the rate)"
     )
     print(
         f"\nload generator ceiling: {ceiling.rate:,.0f} req/s with this request against a trivial "
@@ -303,25 +349,42 @@ def main() -> int:
         f"per request, {ceiling.errors} errors"
     )
 
-    ours = rows[0]
-    peer = next((r for r in rows if r.name.startswith("ACA-Py")), None)
-    vs_inprocess = f"{ours.load.rate / inprocess:.0%}"
     vs_peer = f"{ours.load.rate / peer.load.rate:.1f}x" if peer else "n/a (peer not measured)"
     print("\nratios")
-    print(f"  civicstack HTTP / ACA-Py HTTP:       {vs_peer}   (target >= 5x)")
-    print(f"  civicstack HTTP / in-process verify: {vs_inprocess}")
+    print(
+        f"  civicstack HTTP / ACA-Py HTTP, 1 process each:  {vs_peer}   "
+        f"({ours.shape} vs {peer.shape if peer else '-'})"
+    )
+    ours_cpu, peer_cpu = _cpu_per_request(ours), _cpu_per_request(peer) if peer else None
+    if ours_cpu and peer_cpu:
+        print(
+            "  ACA-Py / civicstack server CPU per request:     "
+            f"{peer_cpu / ours_cpu:.1f}x   (the same ratio, free of how busy the machine was)"
+        )
+    print(f"  civicstack HTTP / in-process verify:            {ours.load.rate / inprocess:.0%}")
+    if scaling is not None:
+        print(
+            "  scaling, civic up -w2 / -w1:                   "
+            f"{scaling.load.rate / ours.load.rate:.2f}x   (2 cores shared with the generator)"
+        )
     print(
         "  (over HTTP every presentation is also checked against the trust chain, the status\n"
-        "   list and the replay guard, whose writes are group-committed per event-loop turn;\n"
-        "   in-process it is the verify recipe alone, as in bench/credentials.py)"
+        "   list and the replay guard, whose writes are group-committed to SQLite per event-loop\n"
+        "   turn; in-process it is the verify recipe alone, as in bench/credentials.py)"
+    )
+    print(
+        f"\ncivicstack: civic up --workers 1, SQLite in a fresh data directory, {HOLDERS} "
+        "holders with their own keys and credentials, one presentation and nonce per request."
     )
     if peer is not None:
         print(
-            f"\nACA-Py: {facts['installed']}; one agent process, askar wallet, no ledger.\n"
+            f"ACA-Py: {facts['installed']}; one agent process (it has no worker option), "
+            "askar wallet, no ledger, uvloop.\n"
             f"  Credential from its POST /wallet/sd-jwt/sign ({facts['disclosable']} disclosable "
             "claims: it never makes issuing_country disclosable), presented by civicstack's "
-            f"holder code with a KB-JWT ({facts['presentation_bytes']} B), verified by POST "
-            "/wallet/sd-jwt/verify.\n"
+            f"holder code with a KB-JWT ({facts['presentation_bytes']} B), the same presentation "
+            "in every request (its endpoint checks no nonce, so nothing is lost by repeating "
+            "it), verified by POST /wallet/sd-jwt/verify.\n"
             "  What that endpoint answers to presentations a full RFC 9901 verifier refuses:"
         )
         for line in probes:
@@ -332,6 +395,6 @@ def main() -> int:
 
 def _stand_in_request() -> Request:
     """A request of the workload's size, for the ceiling when nothing else was measured."""
-    presentation = str(civicstack_ops("ES256")["presentation"]())
+    presentation = str(civicstack_ops("ES256", holders=1)["presentation"]())
     body = b'{"sd_jwt":"' + presentation.encode() + b'"}'
     return Request("POST", "/verify", {"Content-Type": "application/json"}, body)

@@ -433,12 +433,8 @@ def drive(
     )
 
 
-def process_tree_cpu(pid: int) -> float:
-    """CPU seconds (user + system) used so far by process ``pid`` and its live descendants.
-
-    Read from Linux's /proc, so a server with worker processes (``civic up --workers 2``) is
-    measured whole.
-    """
+def _process_tree(pid: int) -> dict[int, float]:
+    """Process ``pid`` and its live descendants, each with its CPU seconds so far."""
     parents: dict[int, int] = {}
     times: dict[int, float] = {}
     for entry in Path("/proc").iterdir():
@@ -459,7 +455,35 @@ def process_tree_cpu(pid: int) -> float:
         children = [child for child, ppid in parents.items() if ppid == parent]
         tree.update(children)
         frontier.extend(children)
-    return sum(times[p] for p in tree) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return {p: times[p] / tick for p in tree}
+
+
+def process_tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by process ``pid`` and its live descendants.
+
+    Read from Linux's /proc, so a server with worker processes (``civic up --workers 2``) is
+    measured whole.
+    """
+    return sum(_process_tree(pid).values())
+
+
+def server_shape(pid: int) -> str:
+    """How a running server is made, read from /proc: its processes and their event loop.
+
+    ``"1 process, uvloop"``; a supervisor that serves nothing itself still counts as one.
+    """
+    tree = _process_tree(pid)
+    loops = set()
+    for member in tree:
+        try:
+            maps = Path(f"/proc/{member}/maps").read_text()
+        except OSError:
+            continue
+        loops.add("uvloop" if "uvloop" in maps else "asyncio")
+    count = len(tree)
+    loop = "/".join(sorted(loops)) or "?"
+    return f"{count} process{'es' if count > 1 else ''}, {loop}"
 
 
 # --- the trivial server for the generator's own ceiling ---------------------------------------

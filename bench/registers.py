@@ -4,13 +4,18 @@
     .venv/bin/python bench/registers.py --quick         # 5,000 addresses, 3 s
     .venv/bin/python bench/registers.py --records 100000 --seconds 20 --concurrency 32
 
-Both servers run as one process on this machine: ``civic up --workers 1`` over the seeded
-platform (SQLite), and Datasette 0.65.5 (installed into its own virtual environment under
-``bench/_peers``, never into our dependencies) over a SQLite file holding the ``address``
-register's records as a table keyed by UPRN. The same load generator drives both
-(bench/_load.py: ``--concurrency`` closed-loop keep-alive HTTP/1.1 clients cycling through
-pre-built requests for random keys), and each server's CPU time per request is read from
-/proc, a figure that holds up on a shared machine better than the rate does.
+Every server runs as one process on this machine, on uvicorn with uvloop and httptools:
+``civic up --workers 1`` over the seeded platform (SQLite), and Datasette 0.65.5 (installed
+into its own virtual environment under ``bench/_peers``, never into our dependencies, with
+uvloop and httptools, which its uvicorn picks up by itself as ours does) over a SQLite file
+holding the ``address`` register's records as a table keyed by UPRN. Datasette is measured in
+both its modes: as a mutable database (``datasette serve bench.db``, the default) and as an
+immutable one (``datasette serve -i bench.db``, its fastest read mode: no change detection,
+the file opened read-only and immutable). The headline ratio is against the faster of the
+two; both are printed. The same load generator drives all three (bench/_load.py:
+``--concurrency`` closed-loop keep-alive HTTP/1.1 clients cycling through pre-built requests
+for random keys, after the same warm-up window), and each server's CPU time per request is
+read from /proc, a figure that holds up on a shared machine better than the rate does.
 
 Measured, requests per second with p50/p99 latency and the error count:
 
@@ -147,6 +152,20 @@ def datasette_binary() -> Path:
         # pip's chatter (index warnings) would bury the figures; show it only on failure.
         if done.returncode != 0:
             raise SystemExit(f"installing datasette failed:\n{done.stdout}{done.stderr}")
+    python = str(DATASETTE_VENV / "bin" / "python")
+    probe = subprocess.run(
+        [python, "-c", "import uvloop, httptools"], capture_output=True, check=False
+    )
+    if probe.returncode != 0:
+        # uvicorn[standard]'s speedups, as civicstack's uvicorn has them: the same HTTP stack.
+        print(f"  installing uvloop and httptools into {DATASETTE_VENV}")
+        done = subprocess.run(
+            [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+             "uvloop", "httptools"],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if done.returncode != 0:
+            raise SystemExit(f"installing uvloop/httptools failed:\n{done.stdout}{done.stderr}")
     return binary
 
 
@@ -194,20 +213,23 @@ def serving(
 # --- report ----------------------------------------------------------------------------------
 
 
-def line(label: str, run: LoadResult, peer: LoadResult | None) -> str:
-    """One row of the report."""
-    ratio = f"{run.rate / peer.rate:,.2f}x" if peer and peer.rate else "1.00x"
+def line(label: str, run: LoadResult, peers: dict[str, LoadResult], shape: str) -> str:
+    """One row of the report: the rate, its ratio to each peer, latency, CPU, errors, shape."""
+    ratios = " ".join(
+        f"{run.rate / peer.rate:5.2f}x vs {name}" if peer.rate else f"  n/a vs {name}"
+        for name, peer in peers.items()
+    )
     kinds = f" {dict(run.error_kinds)}" if run.errors else ""
     server = run.metered / max(1, run.successes) * 1e6 if run.metered is not None else 0.0
     return (
-        f"  {label:<12} {run.rate:>9,.0f}/s {ratio:>7}   p50 {run.p50 * 1000:6.2f} ms"
+        f"  {label:<14} {run.rate:>9,.0f}/s   p50 {run.p50 * 1000:6.2f} ms"
         f"   p99 {run.p99 * 1000:6.2f} ms   server {server:6.0f} µs/req"
-        f"   errors {run.errors}{kinds}"
+        f"   errors {run.errors}{kinds}   [{shape}]   {ratios}"
     )
 
 
 def main() -> None:
-    """Prepare the data, start both servers in turn, measure, print the figures and ratios."""
+    """Prepare the data, start each server in turn, measure, print the figures and ratios."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
@@ -230,52 +252,46 @@ def main() -> None:
     data = seeded_platform(args.records)
     db, keys = datasette_file(data)
     rng = random.Random(args.records)
-    civic_port, datasette_port = free_port(), free_port()
+    binary = str(datasette_binary())
+    ports = {label: free_port() for label in ("civicstack", "datasette", "datasette -i")}
     civic = [
         sys.executable, "-m", "civicstack.cli.main", "up",
-        "--port", str(civic_port), "--workers", "1",
+        "--port", str(ports["civicstack"]), "--workers", "1",
     ]  # fmt: skip
-    datasette = [
-        str(datasette_binary()), "serve", str(db), "--port", str(datasette_port),
-        "--setting", "suggest_facets", "off", "--setting", "default_page_size", "100",
-    ]  # fmt: skip
+    settings = ["--setting", "suggest_facets", "off", "--setting", "default_page_size", "100"]
+    datasette = [binary, "serve", str(db), "--port", str(ports["datasette"]), *settings]
+    immutable = [binary, "serve", "-i", str(db), "--port", str(ports["datasette -i"]), *settings]
 
-    from bench._load import Request, drive, process_tree_cpu
+    from bench._load import Request, drive, process_tree_cpu, server_shape
 
-    # The same random keys for both, each request built once; pages start far enough from the
+    # The same random keys for all, each request built once; pages start far enough from the
     # end to be full (keys come in key order).
     lookups = [rng.choice(keys) for _ in range(20_000)]
     afters = [rng.choice(keys[:-100]) for _ in range(5_000)]
-    suites = {
-        "civicstack": (
-            civic_port,
-            [Request("GET", f"/registers/address/records/{k}") for k in lookups],
-            [Request("GET", f"/registers/address/records?after={k}&page-size=100") for k in afters],
-        ),
-        "datasette": (
-            datasette_port,
-            [Request("GET", f"/bench/address/{k}.json?_shape=objects") for k in lookups],
-            [
-                Request(
-                    "GET",
-                    f"/bench/address.json?_next={k}&_size=100&_shape=objects&_nocount=1&_nofacet=1",
-                )
-                for k in afters
-            ],
-        ),
+    civic_requests = (
+        [Request("GET", f"/registers/address/records/{k}") for k in lookups],
+        [Request("GET", f"/registers/address/records?after={k}&page-size=100") for k in afters],
+    )
+    datasette_requests = (
+        [Request("GET", f"/bench/address/{k}.json?_shape=objects") for k in lookups],
+        [
+            Request(
+                "GET",
+                f"/bench/address.json?_next={k}&_size=100&_shape=objects&_nocount=1&_nofacet=1",
+            )
+            for k in afters
+        ],
+    )
+    servers = {
+        "civicstack": (civic, "/healthz", {"CIVIC_DATA_DIR": str(data)}, civic_requests),
+        "datasette": (datasette, "/-/versions.json", None, datasette_requests),
+        "datasette -i": (immutable, "/-/versions.json", None, datasette_requests),
     }
     results: dict[str, dict[str, LoadResult]] = {}
-    servers = {
-        "civicstack": (
-            civic,
-            f"http://127.0.0.1:{civic_port}/healthz",
-            {"CIVIC_DATA_DIR": str(data)},
-        ),
-        "datasette": (datasette, f"http://127.0.0.1:{datasette_port}/-/versions.json", None),
-    }
-    for label, (argv, ready, env) in servers.items():
-        port, lookup, page = suites[label]
-        with serving(argv, ready, env) as proc:
+    shapes: dict[str, str] = {}
+    for label, (argv, ready, env, (lookup, page)) in servers.items():
+        port = ports[label]
+        with serving(argv, f"http://127.0.0.1:{port}{ready}", env) as proc:
             # A response is counted only if it is the data asked for (a record, a page of 100).
             sample = httpx.get(f"http://127.0.0.1:{port}{lookup[0].path}").json()
             assert sample, f"{label} returned no record"
@@ -299,11 +315,31 @@ def main() -> None:
                     check=check,
                     meter=lambda pid=proc.pid: process_tree_cpu(pid),
                 )
+            shapes[label] = server_shape(proc.pid)
+    print(
+        "  civicstack: civic up --workers 1 (SQLite, the seeded platform)\n"
+        "  datasette: datasette serve bench.db (mutable, its default)\n"
+        "  datasette -i: datasette serve -i bench.db (immutable, its fastest read mode)\n"
+        "  all three: --setting suggest_facets off, default_page_size 100 for Datasette; the\n"
+        f"  same {args.warmup:g} s warm-up before each window; one process each (read from /proc)"
+    )
     for name, title in (("lookups", "record lookups"), ("pages", "record pages (100 each)")):
         print(f"\n{title}, {args.seconds:g} s, {len(keys):,} records")
-        peer = results["datasette"][name]
-        for label in ("civicstack", "datasette"):
-            print(line(label, results[label][name], peer if label != "datasette" else None))
+        peers = {label: results[label][name] for label in ("datasette -i", "datasette")}
+        for label in servers:
+            others = {} if label.startswith("datasette") else peers
+            print(line(label, results[label][name], others, shapes[label]))
+        fastest = max(peers, key=lambda label: peers[label].rate)
+        ours = results["civicstack"][name]
+        ratio = ours.rate / peers[fastest].rate
+        cpu = ""
+        theirs = peers[fastest]
+        if ours.metered and theirs.metered:
+            # Server CPU per request holds up on a busy machine better than the rate does.
+            mine = ours.metered / max(1, ours.successes)
+            other = theirs.metered / max(1, theirs.successes)
+            cpu = f"; by server CPU per request {other / mine:.2f}x"
+        print(f"  headline: civicstack / {fastest} (the faster Datasette mode): {ratio:.2f}x{cpu}")
 
 
 if __name__ == "__main__":

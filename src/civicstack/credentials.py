@@ -19,11 +19,14 @@ an array element. The recipes take parsed keys; :func:`issue`, :func:`present` a
 from __future__ import annotations
 
 import functools
+import importlib
 import logging
 import os
 import re
+import threading
 from collections.abc import Callable, Iterable, Mapping, Set
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
 
 from civicstack import sdjwt
@@ -70,6 +73,8 @@ __all__ = [
     "verify_issued",
     "verify_presentation",
 ]
+# Members of a public JWK whose parsed key verify() may keep (anything else is parsed anew).
+_PUBLIC_JWK_MEMBERS = frozenset({"kty", "crv", "x", "y", "kid", "alg", "use"})
 
 
 # --- issuance ----------------------------------------------------------------------------------
@@ -528,6 +533,56 @@ def present(
     )
 
 
+#: Where :func:`verify` finds its default status checker: named, not imported, so this pure
+#: module never loads the HTTP adapter until a caller of that front door needs it.
+DEFAULT_STATUS_CHECKER = "civicstack.fetch:default_status_checker"
+_status_lock = threading.Lock()
+_default_status: StatusChecker | None = None
+
+
+def set_default_status_checker(checker: StatusChecker | None) -> None:
+    """Make :func:`verify` check ``status`` claims with ``checker`` (``None``: the HTTP default).
+
+    For adapters that already hold a status checker (with their fetcher and cache) and for
+    tests; the recipes themselves always take their checker as an argument.
+    """
+    global _default_status  # noqa: PLW0603 - the one process-wide default, set by adapters
+    with _status_lock:
+        _default_status = checker
+
+
+def _status_checker() -> StatusChecker:
+    global _default_status  # noqa: PLW0603 - resolved once, then shared by every call
+    checker = _default_status
+    if checker is None:
+        with _status_lock:
+            if _default_status is None:
+                module, _, name = DEFAULT_STATUS_CHECKER.partition(":")
+                _default_status = getattr(importlib.import_module(module), name)()
+            checker = _default_status
+    return checker
+
+
+@lru_cache(maxsize=64)
+def _issuer_key(kty: object, crv: object, x: object, y: object) -> StaticIssuer:
+    jwk = {"kty": kty, "crv": crv, "x": x}
+    if y is not None:
+        jwk["y"] = y
+    return StaticIssuer(jwk)
+
+
+def _static_issuer(issuer_jwk: dict[str, Any]) -> StaticIssuer:
+    # A verifier checks against a handful of issuer keys again and again (unlike holder keys,
+    # met about once each), so the parsed issuer key is kept, as StaticIssuer callers keep it.
+    if not isinstance(issuer_jwk, dict) or not issuer_jwk.keys() <= _PUBLIC_JWK_MEMBERS:
+        return StaticIssuer(issuer_jwk)
+    members = (issuer_jwk.get(name) for name in ("kty", "crv", "x", "y"))
+    if not all(value is None or isinstance(value, str) for value in members):
+        return StaticIssuer(issuer_jwk)
+    get = issuer_jwk.get
+    return _issuer_key(get("kty"), get("crv"), get("x"), get("y"))
+
+
 def verify(
     presentation: str,
     *,
@@ -542,23 +597,18 @@ def verify(
 
     The issuer JWT must be typed ``dc+sd-jwt`` (or ``vc+sd-jwt``); any other RFC 9901 SD-JWT
     passes only with ``plain_sd_jwt=UnsafeAcceptPlainSdJwt()``. A ``status`` claim is always
-    checked, fetching the status list over HTTP. Every refusal of the presentation raises a
+    checked with the default status checker: the Token Status List fetched over HTTP on each
+    call (:data:`DEFAULT_STATUS_CHECKER`, built once per process), or the one an adapter set
+    with :func:`set_default_status_checker`. Every refusal of the presentation raises a
     :class:`VerificationError` with its stable code.
     """
-    from civicstack.fetch import HttpFetcher  # the one adapter this front door needs
-    from civicstack.status import StatusListClient
-
-    fetcher = HttpFetcher()
-    try:
-        result = verify_presentation(
-            presentation,
-            trust=StaticIssuer(issuer_jwk),
-            aud=aud,
-            nonce=nonce,
-            now=resolve_now(now),
-            status=StatusListClient(fetcher),
-            plain_sd_jwt=plain_sd_jwt,
-        )
-    finally:
-        fetcher.close()
+    result = verify_presentation(
+        presentation,
+        trust=_static_issuer(issuer_jwk),
+        aud=aud,
+        nonce=nonce,
+        now=resolve_now(now),
+        status=_status_checker(),
+        plain_sd_jwt=plain_sd_jwt,
+    )
     return dict(result.payload)

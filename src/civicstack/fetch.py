@@ -1,9 +1,10 @@
 """HTTP for the core's :class:`~civicstack.types.Fetcher` and the wallet's transport.
 
 This is an adapter: the core asks a :class:`civicstack.types.Fetcher` for bytes and never
-imports this module, except the :func:`civicstack.credentials.verify` front door, which needs a
-default; the wallet's protocol clients talk through :class:`civicstack.wallet.transport.Transport`,
-which :class:`HttpTransport` implements here.
+imports this module (:func:`civicstack.credentials.verify` names :func:`default_status_checker`
+and resolves it once, on first use, so the core never imports httpx); the wallet's protocol
+clients talk through :class:`civicstack.wallet.transport.Transport`, which
+:class:`HttpTransport` implements here.
 
 * :func:`read_capped` is the one capped read of a streamed response: it stops reading as soon as
   the body passes the cap (or refuses a larger ``Content-Length`` before reading at all), so
@@ -19,6 +20,7 @@ which :class:`HttpTransport` implements here.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -26,6 +28,8 @@ from typing import Any, Literal
 import httpx
 
 from civicstack.errors import CivicError
+from civicstack.status import StatusListClient
+from civicstack.types import StatusChecker
 
 _SCHEMES = ("http", "https")
 
@@ -92,13 +96,18 @@ class HttpFetcher:
             "event_hooks": {"request": [lambda request: _check_scheme(request.url)]},
         }
         self._client: httpx.Client | None = None
+        self._lock = threading.Lock()  # one fetcher may serve many threads (the shared default)
 
     @property
     def client(self) -> httpx.Client:
         """The connection pool, made on first use (building its TLS context takes a while)."""
-        if self._client is None:
-            self._client = httpx.Client(**self._options)
-        return self._client
+        client = self._client
+        if client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = httpx.Client(**self._options)
+                client = self._client
+        return client
 
     def fetch(self, url: str, *, accept: str, max_bytes: int) -> bytes:
         """GET ``url`` and return the (decoded) body; ``fetch_failed`` on any failure."""
@@ -115,9 +124,10 @@ class HttpFetcher:
 
     def close(self) -> None:
         """Release the connection pool, if one was made."""
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
 
 
 class HttpTransport:
@@ -175,3 +185,14 @@ class HttpTransport:
         """Release the connection pool this transport made (never a client it was given)."""
         if self._fetcher is not None:
             self._fetcher.close()
+
+
+def default_status_checker() -> StatusChecker:
+    """The status checker of :func:`civicstack.credentials.verify`: Token Status Lists over HTTP.
+
+    Built once per process and shared (its connection pool is reused); it keeps no list
+    between calls (``max_entries=0``), so each call sees the list as published right then,
+    as that front door always has. A verifier that wants ``ttl`` caching builds its own
+    :class:`~civicstack.status.StatusListClient`.
+    """
+    return StatusListClient(HttpFetcher(), max_entries=0)

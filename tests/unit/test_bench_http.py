@@ -40,16 +40,17 @@ def test_the_benchmark_runs_as_a_script() -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    for option in ("--seconds", "--concurrency", "--quick", "--peer", "--alg"):
+    for option in ("--seconds", "--concurrency", "--quick", "--peer", "--alg", "--no-scaling"):
         assert option in done.stdout
 
 
 def test_civicstack_side_measures_civic_up() -> None:
-    """A short run against `civic up --workers 2` verifies every presentation of its pool
-    once, with no errors, and meters the server's CPU."""
+    """A short run against `civic up --workers 1` (the headline's one process) verifies every
+    presentation of its pool once, with no errors, meters the server's CPU and reads its shape."""
     figures = measure_civicstack_http(alg="ES256", concurrency=2, seconds=0.5, warmup=0.1)
     load = figures.load
-    assert figures.name == "civicstack civic up -w2"
+    assert figures.name == "civicstack civic up -w1"
+    assert figures.shape.startswith("1 process")
     assert load.successes > 0
     assert load.errors == 0
     assert load.requests + load.warmup_requests <= figures.pool

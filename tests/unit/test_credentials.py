@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator, Mapping, Set
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,6 +24,8 @@ NOW = 1_767_225_600
 ISS = "https://passport.example.gov"
 ISSUER = PrivateKey.generate("ES256")
 HOLDER = PrivateKey.generate("EdDSA")
+ISSUER_JWK = generate_private_jwk("ES256")
+HOLDER_JWK = generate_private_jwk("EdDSA")
 
 
 def _pid() -> dict[str, Any]:
@@ -431,3 +435,66 @@ def test_every_refusal_is_a_verification_error(build: Any, code: str) -> None:
     with pytest.raises(VerificationError) as err:
         _verify(build())
     assert err.value.code == code
+
+
+def test_public_verify_builds_its_status_checker_once() -> None:
+    """verify() resolves its default HTTP status checker on first use and reuses it."""
+    p = cred.present(
+        cred.issue(ISSUER_JWK, iss=ISS, vct=PID_VCT, claims={"age_over_18": True},
+                   holder_jwk=HOLDER_JWK, now=NOW),
+        disclose=["age_over_18"], holder_jwk=HOLDER_JWK, aud="a", nonce="n", now=NOW,
+    )  # fmt: skip
+    issuer = PublicKey.from_jwk(ISSUER_JWK).to_jwk()
+    cred.verify(p, issuer_jwk=issuer, aud="a", nonce="n", now=NOW)
+    first = cred._status_checker()
+    cred.verify(p, issuer_jwk=issuer, aud="a", nonce="n", now=NOW)
+    assert cred._status_checker() is first
+
+
+def test_public_verify_uses_the_status_checker_an_adapter_sets() -> None:
+    """set_default_status_checker replaces the HTTP default until it is set back to None."""
+    seen: list[Mapping[str, Any]] = []
+
+    class Recording:
+        def check(self, status: Mapping[str, Any], iss: str, trust: IssuerTrust, now: int) -> None:
+            seen.append(status)
+
+    reference = status_reference("https://status.example/1", 3)
+    sd = cred.issue_credential(
+        ISSUER, iss=ISS, vct=PID_VCT, claims={"age_over_18": True},
+        holder=PublicKey.from_jwk(HOLDER_JWK), status=reference, iat=NOW,
+    )  # fmt: skip
+    p = cred.present(sd, disclose=["age_over_18"], holder_jwk=HOLDER_JWK, aud="a", nonce="n",
+                     now=NOW)  # fmt: skip
+    cred.set_default_status_checker(Recording())
+    try:
+        cred.verify(p, issuer_jwk=ISSUER.public_key.to_jwk(), aud="a", nonce="n", now=NOW)
+    finally:
+        cred.set_default_status_checker(None)
+    assert seen == [reference]
+
+
+def test_the_core_does_not_load_the_http_adapter() -> None:
+    """Importing the credential recipes loads neither civicstack.fetch nor httpx."""
+    code = (
+        "import sys, civicstack.credentials, civicstack.sdjwt, civicstack.status; "
+        "print(sorted(m for m in ('httpx', 'civicstack.fetch') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_public_verify_accepts_a_private_or_decorated_issuer_jwk() -> None:
+    """An issuer JWK with private or extra members verifies like its bare public part."""
+    p = cred.present(
+        cred.issue(ISSUER_JWK, iss=ISS, vct=PID_VCT, claims={"age_over_18": True},
+                   holder_jwk=HOLDER_JWK, now=NOW),
+        disclose=["age_over_18"], holder_jwk=HOLDER_JWK, aud="a", nonce="n", now=NOW,
+    )  # fmt: skip
+    public = PublicKey.from_jwk(ISSUER_JWK).to_jwk()
+    for jwk in (ISSUER_JWK, public, {**public, "kid": "k1", "use": "sig"}):
+        assert cred.verify(p, issuer_jwk=jwk, aud="a", nonce="n", now=NOW)["age_over_18"]
+    stranger = generate_private_jwk("ES256")
+    assert _code(lambda: cred.verify(p, issuer_jwk=stranger, aud="a", nonce="n", now=NOW)) == (
+        "invalid_signature"
+    )

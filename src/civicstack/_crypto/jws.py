@@ -70,12 +70,15 @@ def parse_compact(token: str | bytes, *, max_bytes: int = MAX_JWS_BYTES) -> Comp
     raw = token.encode("ascii", "replace") if isinstance(token, str) else token
     if len(raw) > max_bytes:
         raise InputError("too_large", f"JWS longer than {max_bytes} bytes")
-    parts = raw.split(b".")
-    if len(parts) != 3:
+    # Two dots, found rather than split: the signing input is then one slice, not a join.
+    first = raw.find(b".")
+    second = raw.find(b".", first + 1)
+    if first < 0 or second < 0 or raw.find(b".", second + 1) >= 0:
         raise InputError("malformed", "a compact JWS has three parts")
-    h, p, s = parts
-    header = _parse_header(h)
-    return CompactJWS(header, b64url_decode(p), h + b"." + p, b64url_decode(s))
+    header = _parse_header(raw[:first])
+    signing_input = raw[:second]
+    payload = b64url_decode(signing_input[first + 1 :])
+    return CompactJWS(header, payload, signing_input, b64url_decode(raw[second + 1 :]))
 
 
 def sign_compact(key: PrivateKey, payload: bytes, header: dict[str, Any] | None = None) -> str:

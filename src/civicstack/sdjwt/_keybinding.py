@@ -8,7 +8,6 @@ one transaction (``nonce``), one moment (``iat``) and one exact set of Disclosur
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 from civicstack._crypto import (
@@ -39,19 +38,11 @@ def create_key_binding(holder: PrivateKey, sd_jwt: str, *, aud: str, nonce: str,
     return sign_compact(holder, json_dumps(payload), {"typ": KB_TYP})
 
 
-@lru_cache(maxsize=4096)
-def _cached_key(kty: str, crv: str, x: str, y: str | None) -> PublicKey:
-    jwk = {"kty": kty, "crv": crv, "x": x}
-    if y is not None:
-        jwk["y"] = y
-    return PublicKey.from_jwk(jwk)
-
-
 def cnf_key(payload: dict[str, Any]) -> PublicKey | None:
     """The holder's key from ``cnf.jwk`` (§4.1.2), or None when the payload has no ``cnf``.
 
-    Parsed keys are cached: a verifier meets the same wallets again and again, and importing a
-    P-256 point costs about as much as hashing a whole presentation.
+    Imported afresh every time: a verifier meets each wallet about once, so a cache keyed by
+    the holder's key would only ever pay off in a benchmark that presents from one wallet.
     """
     cnf = payload.get("cnf")
     if cnf is None:
@@ -59,15 +50,7 @@ def cnf_key(payload: dict[str, Any]) -> PublicKey | None:
     jwk = cnf.get("jwk") if isinstance(cnf, dict) else None
     if not isinstance(jwk, dict):
         raise VerificationError("key_binding_failed", "cnf carries no jwk confirmation key")
-    kty, crv, x, y = jwk.get("kty"), jwk.get("crv"), jwk.get("x"), jwk.get("y")
     try:
-        if (
-            isinstance(kty, str)
-            and isinstance(crv, str)
-            and isinstance(x, str)
-            and (y is None or isinstance(y, str))
-        ):
-            return _cached_key(kty, crv, x, y)
         return PublicKey.from_jwk(jwk)
     except CivicError as exc:
         raise VerificationError("key_binding_failed", f"cnf key: {exc.detail}") from exc

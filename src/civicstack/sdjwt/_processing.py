@@ -44,16 +44,18 @@ class Processed:
     disclosed: tuple[DisclosedClaim, ...]
 
 
-_CONTAINERS = (dict, list)
+_CONTAINERS = frozenset({dict, list})
+_STRINGS = frozenset({str})
 
 
 def _plain(obj: dict[str, Any]) -> bool:
     """An object of scalars without reserved names (a JWK, say) needs no processing."""
+    # Type sets compared in C (map/isdisjoint), not a generator: this runs for every object.
     return (
         SD not in obj
         and DOTS not in obj
         and SD_ALG not in obj
-        and not any(type(v) in _CONTAINERS for v in obj.values())
+        and _CONTAINERS.isdisjoint(map(type, obj.values()))
     )
 
 
@@ -118,7 +120,10 @@ class _Walk:
                     raise VerificationError("reserved_claim", "_sd_alg inside a nested object")
                 # 3.6. Remove the claim _sd_alg from the payload.
                 continue
-            out[name] = self.value(value, (*path, name), depth, parent)
+            if type(value) in _CONTAINERS:
+                out[name] = self.value(value, (*path, name), depth, parent)
+            else:
+                out[name] = value  # a scalar: no call, no path built (most members are)
         digests = obj.get(SD)
         if digests is not None:
             self.disclose_members(obj, digests, out, path=path, depth=depth, parent=parent)
@@ -136,7 +141,7 @@ class _Walk:
         parent: str | None,
     ) -> None:
         # 3.2.1. Objects with an _sd key referring to an array of strings.
-        if not isinstance(digests, list) or not all(type(d) is str for d in digests):
+        if not isinstance(digests, list) or not _STRINGS.issuperset(map(type, digests)):
             raise VerificationError("reserved_claim", "_sd must be an array of digest strings")
         # 4. No digest twice, here or anywhere else (set arithmetic: most digests are decoys or
         # withheld claims, so the common path never leaves C).
@@ -145,11 +150,13 @@ class _Walk:
         seen.update(digests)
         if len(seen) - before != len(digests):
             raise VerificationError("duplicate_digest", "a digest appears more than once")
-        for digest in digests:
-            # 3.3.1. The matching Disclosure; a digest without one is ignored.
-            encoded = self.by_digest.get(digest)
-            if encoded is None:
-                continue
+        # 3.3.1. The matching Disclosures; a digest without one is ignored. Found with one set
+        # intersection, then taken in the order of _sd (most digests match nothing).
+        hits = self.by_digest.keys() & digests
+        if not hits:
+            return
+        for digest in hits if len(hits) == 1 else [d for d in digests if d in hits]:
+            encoded = self.by_digest[digest]
             disclosure = decode_disclosure(encoded, max_bytes=self.max_bytes, digest=digest)
             name = disclosure.name
             # 3.3.2.1. An _sd digest must refer to a [salt, claim name, claim value] Disclosure.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -130,10 +132,30 @@ def test_b64url_round_trip(data: bytes) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ['{"a":1,"a":2}', "NaN", '{"a":Infinity}', '{"a":1} x', " {}", "\xff"]
+    "text",
+    ['{"a":1,"a":2}', '{"b":{"a":1,"a":1}}', "NaN", '{"a":Infinity}', '{"a":1} x', " {}", "\xff"],
 )
 def test_strict_json(text: str) -> None:
     """Duplicate members, non-finite numbers and trailing data are refused."""
     with pytest.raises(CivicError) as err:
         json_loads_strict(text.encode("latin-1"))
     assert err.value.code == "malformed"
+
+
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(_JSON, st.sampled_from([{}, {"separators": (",", ":")}, {"ensure_ascii": False}]))
+def test_strict_json_reads_what_the_standard_library_reads(value: object, dumps: dict) -> None:
+    """Compact (the fast path) or not, strict parsing gives what the json module gives."""
+    text = json.dumps(value, **dumps)
+    assert json_loads_strict(text.encode()) == json.loads(text)
+    assert json_loads_strict(text) == json.loads(text)

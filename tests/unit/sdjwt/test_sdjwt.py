@@ -226,10 +226,10 @@ def test_sd_hash_and_key_binding_round_trip() -> None:
     )
 
 
-def test_cnf_key_is_cached_and_checked() -> None:
-    """The holder key is read from cnf.jwk once per key; a broken cnf is key_binding_failed."""
+def test_cnf_key_is_read_and_checked() -> None:
+    """The holder key is read from cnf.jwk; a broken cnf is key_binding_failed."""
     payload = {"cnf": {"jwk": HOLDER.public_key.to_jwk()}}
-    assert sdjwt.cnf_key(payload) is sdjwt.cnf_key(dict(payload))
+    assert sdjwt.cnf_key(payload) == HOLDER.public_key
     assert sdjwt.cnf_key({}) is None
     for bad in ({"cnf": "x"}, {"cnf": {"jwk": {"kty": "RSA"}}}, {"cnf": {"kid": "1"}}):
         assert _code(lambda bad=bad: sdjwt.cnf_key(bad)) == "key_binding_failed"
