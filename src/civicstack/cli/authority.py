@@ -13,13 +13,8 @@ from rich.table import Table
 from rich.text import Text
 
 from civicstack._crypto import PublicKey
-from civicstack.cli._common import (
-    local_platform,
-    passphrase,
-    read_json,
-    read_json_object,
-    wallet_dir,
-)
+from civicstack.cli._input import read_json, read_json_object
+from civicstack.cli._local import local_platform, passphrase, wallet_dir
 from civicstack.cli._output import JsonOption, console, emit
 from civicstack.cli.wallet import type_name, when
 from civicstack.credential_types import CREDENTIAL_TYPES

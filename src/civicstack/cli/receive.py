@@ -26,15 +26,8 @@ import typer
 from rich.text import Text
 
 from civicstack._crypto import json_dumps
-from civicstack.cli._common import (
-    interactive,
-    passphrase,
-    read_bytes,
-    read_json,
-    read_json_object,
-    read_value,
-    wallet_dir,
-)
+from civicstack.cli._input import read_bytes, read_json, read_json_object, read_value
+from civicstack.cli._local import interactive, passphrase, wallet_dir
 from civicstack.cli._output import JsonOption, console, emit, err_console
 from civicstack.cli._server import DEFAULT_SERVER, ServerOption, raise_for_problem
 from civicstack.cli.wallet import shown, type_name

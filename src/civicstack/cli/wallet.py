@@ -15,15 +15,8 @@ from rich.table import Table
 from rich.text import Text
 
 from civicstack._crypto import PublicKey, json_dumps
-from civicstack.cli._common import (
-    local_platform,
-    passphrase,
-    read_bytes,
-    read_json,
-    read_json_object,
-    read_value,
-    wallet_dir,
-)
+from civicstack.cli._input import read_bytes, read_json, read_json_object, read_value
+from civicstack.cli._local import local_platform, passphrase, wallet_dir
 from civicstack.cli._output import JsonOption, console, emit, err_console
 from civicstack.cli._server import DEFAULT_SERVER, ServerOption
 from civicstack.cli.wallet_vp import present_request

@@ -22,7 +22,7 @@ import typer
 from rich.text import Text
 
 from civicstack._crypto import json_dumps
-from civicstack.cli._common import read_json
+from civicstack.cli._input import read_json
 from civicstack.cli._output import console, emit, err_console
 from civicstack.cli._server import raise_for_problem, server
 from civicstack.errors import InputError

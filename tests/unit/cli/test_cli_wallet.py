@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from civicstack._crypto import PrivateKey
-from civicstack.cli import _common
+from civicstack.cli import _local
 from civicstack.credential_types import PID_VCT
 from civicstack.credentials import issue_credential
 from civicstack.wallet import Wallet
@@ -47,7 +47,7 @@ def test_init_prompts_twice_for_the_passphrase(
 ) -> None:
     """Without CIVIC_WALLET_PASSPHRASE, at a terminal, the passphrase is asked, hidden, and
     confirmed."""
-    monkeypatch.setattr(_common, "interactive", lambda: True)  # the runner's stdin is a pipe
+    monkeypatch.setattr(_local, "interactive", lambda: True)  # the runner's stdin is a pipe
     out = civic("wallet", "init", "--json", input="s3cret\ns3cret\n", CIVIC_WALLET_PASSPHRASE=None)
     assert out.code == 0, out.err
     assert "s3cret" not in out.out + out.err
@@ -58,7 +58,7 @@ def test_mismatched_or_missing_passphrase(civic: Civic, monkeypatch: pytest.Monk
     """Without a passphrase and no terminal to ask at, or with a confirmation that never
     matches, the command fails with one coded line."""
     civic.fails("invalid_request", "wallet", "list", input="", CIVIC_WALLET_PASSPHRASE=None)
-    monkeypatch.setattr(_common, "interactive", lambda: True)
+    monkeypatch.setattr(_local, "interactive", lambda: True)
     civic.fails(
         "invalid_request", "wallet", "init", input="one\ntwo\n", CIVIC_WALLET_PASSPHRASE=None
     )
