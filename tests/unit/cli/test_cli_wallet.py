@@ -142,9 +142,12 @@ def test_add_checks_binding_and_issuer(world: Civic, wallet: Callable[[], Wallet
     assert len(wallet().credentials()) == 1
 
 
-def test_present_asks_with_the_full_picture(holding: Civic) -> None:
+def test_present_asks_with_the_full_picture(
+    holding: Civic, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The consent prompt names the relying party, its registrar and purpose, and exactly the
     claims and values that leave; only the presentation goes to stdout."""
+    monkeypatch.setattr(_local, "interactive", lambda: True)  # the runner's stdin is a pipe
     out = holding(*_present(holding, "--vct", PID_VCT, "--disclose", "age_over_18"), input="y\n")
     assert out.code == 0, out.err
     for shown in ("Corner Shop", SHOP, "HM Government", "age_check", "Sell you alcohol"):
@@ -160,8 +163,12 @@ def test_present_asks_with_the_full_picture(holding: Civic) -> None:
     assert verified.json()["claims"] == {"age_over_18": True}
 
 
-def test_declining_sends_nothing_and_is_remembered(holding: Civic) -> None:
-    """Answering no (or nothing) declines: no presentation, a 'declined' history entry."""
+def test_declining_sends_nothing_and_is_remembered(
+    holding: Civic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Answering no (or nothing) at the terminal declines: no presentation, a 'declined'
+    history entry."""
+    monkeypatch.setattr(_local, "interactive", lambda: True)  # the runner's stdin is a pipe
     out = holding.fails(
         "consent_declined",
         *_present(holding, "--vct", PID_VCT, "--disclose", "age_over_18"),
