@@ -7,7 +7,9 @@ strictly (duplicate JSON keys are refused), and a failure names the option it ca
 
 from __future__ import annotations
 
+import json
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +70,13 @@ def read_json(value: str, what: str, *, limit: int = 64 * 1024) -> Any:
     try:
         return json_loads_strict(text)
     except CivicError as exc:
-        raise InputError("malformed", f"{what} is not valid JSON: {exc.detail}") from exc
+        cause = exc.__cause__
+        why = (
+            f"{cause.msg} at line {cause.lineno} column {cause.colno}"
+            if isinstance(cause, json.JSONDecodeError)
+            else exc.detail
+        )
+        raise InputError("malformed", f"{what} is not valid JSON: {why}") from exc
 
 
 def read_json_object(value: str, what: str, *, limit: int = 64 * 1024) -> dict[str, Any]:
@@ -77,3 +85,17 @@ def read_json_object(value: str, what: str, *, limit: int = 64 * 1024) -> dict[s
     if not isinstance(parsed, dict):
         raise InputError("malformed", f"{what} must be a JSON object")
     return parsed
+
+
+def unique_prefix(given: str, ids: Iterable[str], what: str) -> str:
+    """``given`` when it is an id, else the one id it begins (ids are long: people paste what
+    they see, or type the start); ``invalid_request`` when several begin with it."""
+    known = list(ids)
+    if given in known or not given:
+        return given
+    matches = [i for i in known if i.startswith(given)]
+    if len(matches) > 1:
+        raise InputError(
+            "invalid_request", f"{len(matches)} {what}s begin with {given!r}: give more of the id"
+        )
+    return matches[0] if matches else given
