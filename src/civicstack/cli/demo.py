@@ -74,8 +74,13 @@ def demo(
         else:
             if not as_json:
                 console.print(f"[bold]civicstack demo[/] against {url} (wallet in {where})")
-            with server(url) as client:
-                client.get("/healthz")  # nothing answering says so, before any token is read
+            try:
+                with server(url) as client:
+                    client.get("/healthz")  # nothing answering says so, before the token
+            except CivicError as exc:
+                raise CivicError(
+                    exc.code, f"{exc.detail}; or tell the story without one: civic demo --local"
+                ) from exc
             story = tell_over_http(url, admin_token(), where / "wallet", report)
     emit(
         {"data_dir": str(where), "steps": [s.to_json() for s in story.steps]},

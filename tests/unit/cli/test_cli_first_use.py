@@ -46,6 +46,7 @@ def test_demo_with_no_server_says_nothing_answers(civic: Civic) -> None:
     out = civic.fails("server_unreachable", "demo", "--server", NOWHERE, CIVIC_ADMIN_TOKEN=None)
     assert f"nothing answers at {NOWHERE}" in out.err
     assert "civic up" in out.err
+    assert "civic demo --local" in out.err
     assert "admin token" not in out.err
 
 
