@@ -81,6 +81,7 @@ CODES: dict[str, tuple[int, str]] = {
     "unknown_authority": (404, "No authority or relying party of that name on this platform."),
     "no_root_authority": (404, "The platform has no root authority yet (`civic authority init`)."),
     "database_error": (503, "The database is unreachable or refused the operation."),
+    "unsupported_database": (500, "The database URL names a database civicstack does not run on."),
     # --- registers (GOV.UK Registers model, RSF) --------------------------------------------
     "invalid_rsf": (400, "An RSF line is malformed (command, arity, key, timestamp or hash)."),
     "invalid_item": (400, "An item is not a canonical JSON object of strings or string lists."),

@@ -20,7 +20,8 @@ class Settings:
     """Where state lives and how the server listens.
 
     ``CIVIC_DATA_DIR``      directory for the SQLite database, keys and uploads (default ~/.civic)
-    ``CIVIC_DATABASE_URL``  SQLAlchemy URL; default ``sqlite:///<data dir>/civic.db``
+    ``CIVIC_DATABASE_URL``  ``sqlite:///PATH`` or ``postgresql://...`` (psycopg 3); default
+                            ``sqlite:///<data dir>/civic.db``
     ``CIVIC_HOST``/``CIVIC_PORT``/``CIVIC_WORKERS``  where ``civic up`` listens
     ``CIVIC_BASE_URL``      the public URL of the platform (default http://HOST:PORT)
     ``CIVIC_ADMIN_TOKEN``   bearer token for admin APIs (default: generated into the data dir)
@@ -28,6 +29,8 @@ class Settings:
     ``CIVIC_MASTER_KEY``    base64url of 32 bytes: the key-encryption key sealing authorities'
                             signing keys (default: generated into ``<data dir>/master-key``)
     ``CIVIC_WALLET_DIR``    the local holder wallet of ``civic wallet`` (default <data dir>/wallet)
+    ``CIVIC_SERVER``        the platform CLI commands talk to (``--server``; default
+                            http://127.0.0.1:8000): read by the CLI, not by the platform
     ``CIVIC_REGISTERS_ARCHIVE``  directory of archived GOV.UK registers (``*.rsf``) seeded at the
                             first ``civic up`` (default: ``../shared/data/gov-uk-registers-2021``
                             next to a source checkout, when present)

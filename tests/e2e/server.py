@@ -47,8 +47,10 @@ def running_process(
     env: dict[str, str] | None = None,
     timeout: float = 60,
     port: int | None = None,
+    args: tuple[str, ...] = (),
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """:func:`running_platform`, yielding the ``civic up`` process beside the base URL."""
+    """:func:`running_platform`, yielding the ``civic up`` process beside the base URL
+    (``args`` are more options for ``civic up``)."""
     port = port or free_port()
     full_env = {**os.environ, "CIVIC_DATA_DIR": str(data_dir), **(env or {})}
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -64,6 +66,7 @@ def running_process(
             str(port),
             "--workers",
             str(workers),
+            *args,
         ],
         env=full_env,
         stdout=log,

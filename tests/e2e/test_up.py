@@ -114,7 +114,8 @@ def test_a_taken_port_fails_at_once_in_one_line(
     tmp_path: Path, workers: int, reuse_port: bool
 ) -> None:
     """Something already listening on the port, even with SO_REUSEPORT set as a stale
-    ``civic up`` would have it, stops ``civic up`` before it seeds anything: one line, exit 1."""
+    ``civic up`` would have it, stops ``civic up`` before it seeds anything: one line naming
+    the port and what to do, exit 1."""
     with socket.socket() as taken:
         taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if reuse_port:
@@ -131,6 +132,49 @@ def test_a_taken_port_fails_at_once_in_one_line(
             check=False,
         )  # fmt: skip
     assert result.returncode == 1
-    assert result.stderr.decode().strip() == "error [io_error] Address already in use"
+    assert result.stderr.decode().strip() == (
+        f"error [io_error] port {port} on 127.0.0.1 is taken (another civic up?): stop it,"
+        " or choose another port with --port or CIVIC_PORT"
+    )
     assert b"Traceback" not in result.stdout + result.stderr
     assert not (tmp_path / "data" / "civic.db").exists()
+
+
+def _civic_up(data_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """``civic up`` run to its end (it must fail before serving)."""
+    return subprocess.run(
+        [sys.executable, "-m", "civicstack.cli.main", "up", *args],
+        env={**os.environ, "CIVIC_DATA_DIR": str(data_dir), **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_up_says_what_to_do_next_and_logs_requests_with_access_log(tmp_path: Path) -> None:
+    """Started, civic up names the catalogue URL and `civic demo` as the next step; with
+    --access-log every request is logged."""
+    with running_process(tmp_path, args=("--access-log",)) as (base, _):
+        httpx.get(f"{base}/healthz?from-the-test")
+        log = tmp_path / "civic-up.log"
+        deadline = time.monotonic() + 30
+        while "from-the-test" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        said = log.read_text()
+    assert "GET /healthz?from-the-test" in said
+    assert f"open {base}/ for the catalogue" in said
+    assert f"`civic demo --server {base}` in another terminal" in said
+
+
+def test_up_lists_the_supported_databases(tmp_path: Path) -> None:
+    """A CIVIC_DATABASE_URL civicstack does not run on says which ones it does, not which
+    driver module is missing."""
+    done = _civic_up(tmp_path, "--port", "0", CIVIC_DATABASE_URL="mysql://civic@127.0.0.1/civic")
+    assert done.returncode == 1
+    assert "ModuleNotFoundError" not in done.stderr
+    assert "Traceback" not in done.stderr
+    (line,) = [line for line in done.stderr.splitlines() if line.startswith("error [")]
+    assert line.startswith("error [unsupported_database] mysql:// is not supported")
+    assert "sqlite:///" in line
+    assert "postgresql://" in line

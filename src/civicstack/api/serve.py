@@ -19,6 +19,7 @@ already on the port makes this fail loudly, instead of silently sharing the port
 from __future__ import annotations
 
 import contextlib
+import functools
 import multiprocessing
 import signal
 import socket
@@ -51,14 +52,15 @@ _spawn = multiprocessing.get_context("spawn")
 multiprocessing.allow_connection_pickling()  # sockets travel to spawned workers
 
 
-def _options(host: str, port: int) -> dict[str, Any]:
-    """uvicorn's settings, the same for every process."""
+def _options(host: str, port: int, access_log: bool = False) -> dict[str, Any]:
+    """uvicorn's settings, the same for every process; ``access_log`` logs each request (at
+    info level, which uvicorn's access logger needs)."""
     return {
         "factory": True,
         "host": host,
         "port": port,
-        "log_level": "warning",
-        "access_log": False,
+        "log_level": "info" if access_log else "warning",
+        "access_log": access_log,
         # URLs come from CIVIC_BASE_URL, never from forwarded headers: no proxy-header layer
         # on every request. No Server header either (nothing to fingerprint).
         "proxy_headers": False,
@@ -99,17 +101,20 @@ def serve(
     sockets: list[socket.socket],
     *,
     say: Callable[[str], None] = print,
+    access_log: bool = False,
 ) -> int:
     """Serve on ``sockets`` (from :func:`listen`) until interrupted; the exit status (0, or
-    the code of a worker that failed to start). The sockets are closed on return."""
+    the code of a worker that failed to start). The sockets are closed on return.
+    ``access_log`` logs every request (uvicorn's access log)."""
     try:
         if not sockets:
-            uvicorn.run(APP, workers=workers, **_options(host, port))
+            uvicorn.run(APP, workers=workers, **_options(host, port, access_log))
             return 0
         if len(sockets) == 1:
-            _worker(host, port, sockets[0])
+            _worker(host, port, sockets[0], access_log)
             return 0
-        return _Supervisor(host, port, sockets, say).run()
+        worker = functools.partial(_worker, access_log=access_log)
+        return _Supervisor(host, port, sockets, say, target=worker).run()
     finally:
         _close(sockets)
 
@@ -145,11 +150,12 @@ def _bind(host: str, port: int, *, reuse_port: bool) -> socket.socket:
     return sock
 
 
-def _worker(host: str, port: int, sock: socket.socket) -> None:
+def _worker(host: str, port: int, sock: socket.socket, access_log: bool = False) -> None:
     """One server process on its own listening socket (uvicorn handles its signals)."""
     # Ctrl-C reaches the whole process group: the worker stops quietly, the parent reports.
     with contextlib.suppress(KeyboardInterrupt):
-        uvicorn.Server(uvicorn.Config(APP, **_options(host, port))).run(sockets=[sock])
+        config = uvicorn.Config(APP, **_options(host, port, access_log))
+        uvicorn.Server(config).run(sockets=[sock])
 
 
 @dataclass

@@ -15,10 +15,26 @@ from civicstack.settings import Settings
 
 DEFAULT_SERVER = "http://127.0.0.1:8000"
 
-#: Reusable ``--server`` option.
+#: The one way to name the platform's server: ``--server URL`` or ``CIVIC_SERVER``, on every
+#: command that talks to it (default :data:`DEFAULT_SERVER`, where ``civic up`` listens).
 ServerOption = Annotated[
     str,
-    typer.Option("--server", envvar="CIVIC_SERVER", help="Base URL of the running platform."),
+    typer.Option(
+        "--server",
+        envvar="CIVIC_SERVER",
+        help="Base URL of the running platform (CIVIC_SERVER).",
+        show_default=True,
+    ),
+]
+#: ``--server`` for a command given a link that names its own server (``wallet present``):
+#: only an override.
+LinkServerOption = Annotated[
+    str | None,
+    typer.Option(
+        "--server",
+        envvar="CIVIC_SERVER",
+        help="Base URL of the platform (CIVIC_SERVER; default: the one the link names).",
+    ),
 ]
 
 
@@ -44,7 +60,16 @@ def server(url: str, *, admin: bool = False, timeout: float = 30.0) -> Iterator[
         try:
             yield client
         except httpx.TransportError as exc:
-            raise CivicError("server_unreachable", f"{url}: {exc}") from exc
+            raise unreachable(url, exc) from exc
+
+
+def unreachable(url: str, exc: Exception) -> CivicError:
+    """``server_unreachable``: nothing answers at ``url``, and how to name another."""
+    return CivicError(
+        "server_unreachable",
+        f"nothing answers at {url} ({exc or type(exc).__name__}): start it with `civic up`,"
+        " or name the server with --server or CIVIC_SERVER",
+    )
 
 
 def raise_for_problem(response: httpx.Response) -> None:

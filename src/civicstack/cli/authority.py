@@ -9,17 +9,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
+from rich.table import Column, Table
 from rich.text import Text
 
 from civicstack._crypto import PublicKey
-from civicstack.cli._common import (
-    local_platform,
-    passphrase,
-    read_json,
-    read_json_object,
-    wallet_dir,
-)
+from civicstack.cli._input import read_json, read_json_object, unique_prefix
+from civicstack.cli._local import local_platform, passphrase, wallet_dir
 from civicstack.cli._output import JsonOption, console, emit
 from civicstack.cli.wallet import type_name, when
 from civicstack.credential_types import CREDENTIAL_TYPES
@@ -356,7 +351,9 @@ def _record_line(r: IssuedRecord) -> str:
 
 @app.command("revoke")
 def revoke(
-    credential_id: Annotated[str, typer.Argument(help="The id `issue --json` printed.")],
+    credential_id: Annotated[
+        str, typer.Argument(help="The id `issue` or `credentials` printed (or its unique start).")
+    ],
     suspend_: Annotated[
         bool, typer.Option("--suspend", help="Suspend instead (reversible).")
     ] = False,
@@ -375,7 +372,8 @@ def revoke(
             if reinstate
             else authorities.revoke_credential
         )
-        record = change(credential_id)
+        known = (r.id for r in authorities.credentials(None))
+        record = change(unique_prefix(credential_id, known, "credential"))
     emit(record.to_json(), as_json, lambda: console.print(_record_line(record)))
 
 
@@ -389,7 +387,18 @@ def credentials(
         records = platform.authorities.credentials(issuer)
 
     def human() -> None:
-        table = Table("id", "issuer", "type", "state", "list", "idx", "issued", "expires")
+        # The id is never wrapped or cut: it is what `revoke` is given.
+        width = max((len(r.id) for r in records), default=2)
+        table = Table(
+            Column("id", no_wrap=True, min_width=width),
+            "issuer",
+            "type",
+            "state",
+            "list",
+            "idx",
+            "issued",
+            "expires",
+        )
         for r in records:
             table.add_row(
                 r.id,

@@ -17,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from civicstack.cli._output import JsonOption, console, emit
-from civicstack.cli._server import DEFAULT_SERVER, ServerOption, admin_token
+from civicstack.cli._server import DEFAULT_SERVER, ServerOption, admin_token, server
 from civicstack.demo.http import tell_over_http
 from civicstack.demo.local import ShiftedClock, tell
 from civicstack.demo.story import Step, Story
@@ -74,6 +74,13 @@ def demo(
         else:
             if not as_json:
                 console.print(f"[bold]civicstack demo[/] against {url} (wallet in {where})")
+            try:
+                with server(url) as client:
+                    client.get("/healthz")  # nothing answering says so, before the token
+            except CivicError as exc:
+                raise CivicError(
+                    exc.code, f"{exc.detail}; or tell the story without one: civic demo --local"
+                ) from exc
             story = tell_over_http(url, admin_token(), where / "wallet", report)
     emit(
         {"data_dir": str(where), "steps": [s.to_json() for s in story.steps]},

@@ -18,7 +18,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from civicstack.cli._common import read_json_object
+from civicstack.cli._input import read_json_object
 from civicstack.cli._output import JsonOption, console, emit
 from civicstack.cli._server import DEFAULT_SERVER, ServerOption, raise_for_problem, server
 from civicstack.cli.wallet import shown, type_name, when

@@ -11,13 +11,28 @@ import sys
 from typing import Any
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperGroup, TyperOption
 
 from civicstack import __version__
 from civicstack.cli._output import err_console, error_line
 from civicstack.errors import CivicError
 
 log = logging.getLogger("civicstack.cli")
+
+
+def _flags_take_no_value() -> None:
+    """Help pages show a value only for options that take one: typer's rich help labels
+    every flag ``<bool>`` (``--help <bool>``, ``--json <bool>``), which reads as if the flag
+    wanted an argument. Flags get no type label; every other option keeps its own."""
+    shown = TyperOption.display_type_rich
+
+    def display_type_rich(self: TyperOption, ctx: Any) -> str | None:
+        return None if self.is_flag else shown(self, ctx)
+
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_flags_take_no_value()
 
 
 def _error_line(exc: BaseException) -> CivicError:

@@ -26,17 +26,15 @@ import typer
 from rich.text import Text
 
 from civicstack._crypto import json_dumps
-from civicstack.cli._common import (
-    interactive,
-    passphrase,
-    read_bytes,
-    read_json,
-    read_json_object,
-    read_value,
-    wallet_dir,
-)
+from civicstack.cli._input import read_bytes, read_json, read_json_object, read_value
+from civicstack.cli._local import interactive, passphrase, wallet_dir
 from civicstack.cli._output import JsonOption, console, emit, err_console
-from civicstack.cli._server import DEFAULT_SERVER, ServerOption, raise_for_problem
+from civicstack.cli._server import (
+    DEFAULT_SERVER,
+    ServerOption,
+    raise_for_problem,
+    unreachable,
+)
 from civicstack.cli.wallet import shown, type_name
 from civicstack.errors import CivicError, InputError
 from civicstack.fetch import HttpTransport
@@ -183,7 +181,9 @@ def _consent(prepared: PreparedOffer, yes: bool) -> None:
     who = prepared.issuer.display_name or prepared.offer.credential_issuer
     what = type_name(prepared.vct or prepared.configuration_id)
     err_console.print(
-        Text.assemble((who, "bold"), f" ({prepared.offer.credential_issuer}) offers you a {what}")
+        Text.assemble(
+            (who, "bold"), f" ({prepared.offer.credential_issuer}) offers you a credential: {what}"
+        )
     )
     if yes:
         err_console.print("accepted (--yes)")
@@ -401,7 +401,7 @@ def apply(
         try:
             response = http.post(f"/issuers/{quote(issuer, safe='')}/applications", files=parts)
         except httpx.TransportError as exc:
-            raise CivicError("server_unreachable", f"{server_url}: {exc}") from exc
+            raise unreachable(server_url, exc) from exc
         raise_for_problem(response)
         result: dict[str, Any] = response.json()
 

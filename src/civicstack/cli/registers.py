@@ -2,13 +2,15 @@
 
 ``list``, ``show``, ``import`` and ``export`` work on the platform's database (``CIVIC_DATA_DIR``
 / ``CIVIC_DATABASE_URL``), as the running platform sees it. ``verify`` needs no database: it
-checks a downloaded RSF file (or the server's download URL) against a signed checkpoint (a file
-or a URL) with the register's verifier key, and fetches a consistency proof from the server's
-tlog-tiles when the checkpoint is newer than the download.
+checks a downloaded RSF file (or the server's download URL, or a register name on ``--server``
+/ ``CIVIC_SERVER``) against a signed checkpoint (a file or a URL) with the register's verifier
+key, and fetches a consistency proof from the server's tlog-tiles when the checkpoint is newer
+than the download.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,7 +20,9 @@ from typing import IO, Annotated, Any
 import typer
 
 from civicstack.cli._output import JsonOption, console, emit, err_console
-from civicstack.errors import InputError
+from civicstack.cli._server import DEFAULT_SERVER, ServerOption
+from civicstack.errors import CivicError, InputError
+from civicstack.registers.datatypes import NAME_RE
 
 app = typer.Typer(
     name="registers",
@@ -157,9 +161,19 @@ def import_rsf(
                 progress.advance(task, n)
 
             sources = {n: _Counted(h, advance) for n, h in zip(names, handles, strict=True)}
-            changes = platform.registers.import_rsf(
-                sources, unsafe_allow_dangling_links=unsafe_allow_dangling_links
-            )
+            try:
+                changes = platform.registers.import_rsf(
+                    sources, unsafe_allow_dangling_links=unsafe_allow_dangling_links
+                )
+            except CivicError as exc:
+                if exc.code != "dangling_link":
+                    raise
+                raise CivicError(
+                    "dangling_link",
+                    f"{exc.detail}; import the registers it links to in the same command"
+                    " (civic registers import A.rsf B.rsf ...: one transaction, so links between"
+                    " them resolve), or --unsafe-allow-dangling-links to keep history as it was",
+                ) from exc
             heads = {n: platform.registers.head(n) for n in changes}
     finally:
         for h in handles:
@@ -191,9 +205,16 @@ def export(name: Annotated[str, typer.Argument(help="Register name.")]) -> None:
     """Write the register as RSF to standard output, ending with assert-root-hash."""
     with _platform() as platform:
         out = sys.stdout
-        for chunk in platform.registers.export_rsf(name):
-            out.write(chunk)
-        out.flush()
+        try:
+            for chunk in platform.registers.export_rsf(name):
+                out.write(chunk)
+            out.flush()
+        except BrokenPipeError:
+            # The reader stopped (`| head`): end quietly, as cat does. Standard output is
+            # pointed at /dev/null so the interpreter's last flush finds no broken pipe.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, out.fileno())
+            os.close(devnull)
 
 
 def _fetch(url: str, limit: int) -> bytes:
@@ -218,6 +239,11 @@ def _read(source: str, limit: int) -> bytes:
     return data
 
 
+def _is_register_name(source: str) -> bool:
+    """Whether ``source`` names a register on the server rather than a file, ``-`` or a URL."""
+    return NAME_RE.fullmatch(source) is not None and not Path(source).exists()
+
+
 def _register_url(source: str) -> str | None:
     """``http://host/registers/NAME`` for a download URL ``.../registers/NAME/download-rsf``."""
     if source.startswith(("http://", "https://")) and source.endswith("/download-rsf"):
@@ -228,7 +254,11 @@ def _register_url(source: str) -> str | None:
 @app.command("verify")
 def verify(
     source: Annotated[
-        str, typer.Argument(help="The RSF: a file, - or the server's .../download-rsf URL.")
+        str,
+        typer.Argument(
+            help="The RSF: a file, -, the server's .../download-rsf URL, or a register name"
+            " on --server."
+        ),
     ],
     *,
     checkpoint: Annotated[
@@ -247,6 +277,7 @@ def verify(
     ] = None,
     name: Annotated[str | None, typer.Option("--name", help="Expected register name.")] = None,
     origin: Annotated[str | None, typer.Option("--origin", help="Expected log origin.")] = None,
+    server_url: ServerOption = DEFAULT_SERVER,
     as_json: JsonOption = False,
 ) -> None:
     """Recompute a register's roots from its RSF and check them against a signed checkpoint.
@@ -261,6 +292,8 @@ def verify(
     from civicstack.log.tiles import FetchedTiles
     from civicstack.registers.verify import verify_download
 
+    if _is_register_name(source):
+        source = f"{server_url.rstrip('/')}/registers/{source}/download-rsf"
     base = _register_url(source)
     if checkpoint is None:
         if base is None:

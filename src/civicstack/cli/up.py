@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import os
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from civicstack.cli._output import console
+from civicstack.cli._output import console, err_console
+from civicstack.cli._server import DEFAULT_SERVER
 from civicstack.demo.world import seed_demo_world
+from civicstack.errors import CivicError
 from civicstack.platform import Platform
 from civicstack.settings import Settings
 
@@ -20,12 +23,15 @@ def up(
     host: Annotated[str | None, typer.Option(help="Interface to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="TCP port.")] = None,
     workers: Annotated[int | None, typer.Option(min=1, max=64, help="Worker processes.")] = None,
+    access_log: Annotated[
+        bool, typer.Option("--access-log", help="Log every request (uvicorn's access log).")
+    ] = False,
 ) -> None:
     """Start every service (issuers, verifier, trust registry, registers) with a demo world."""
     from civicstack.api.serve import listen, serve
 
     settings = Settings.from_env(host=host, port=port, workers=workers)
-    sockets = listen(settings.host, settings.port, settings.workers)
+    sockets = _listen(listen, settings)
     platform = Platform(settings)
     # Migrations and seeding run once here, before any worker starts, so workers never race.
     platform.migrate()
@@ -56,19 +62,70 @@ def up(
     for service in services:
         console.print(f"  {service.title:<24} {settings.base_url}{service.mount}/docs")
     console.print(f"  admin token in {settings.data_dir / 'admin-token'} or CIVIC_ADMIN_TOKEN")
-    status = serve(settings.host, settings.port, settings.workers, sockets, say=console.print)
+    console.print()
+    console.print("Next:")
+    console.print(f"  open {settings.base_url}/ for the catalogue of services and registers")
+    server = "" if settings.base_url == DEFAULT_SERVER else f" --server {settings.base_url}"
+    console.print(f"  run `civic demo{server}` in another terminal to watch the whole story")
+    console.print("  press Ctrl-C here to stop")
+    status = serve(
+        settings.host,
+        settings.port,
+        settings.workers,
+        sockets,
+        say=console.print,
+        access_log=access_log,
+    )
     if status:
         raise typer.Exit(status)
 
 
+def _listen(listen: Any, settings: Settings) -> Any:
+    """The listening sockets; a taken port is one line naming it and what to do."""
+    try:
+        return listen(settings.host, settings.port, settings.workers)
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        raise CivicError(
+            "io_error",
+            f"port {settings.port} on {settings.host} is taken (another civic up?): stop it,"
+            f" or choose another port with --port or CIVIC_PORT",
+        ) from exc
+
+
 def _seed_registers(platform: Platform) -> None:
-    """The archived GOV.UK registers and the synthetic ones, at the first start only."""
+    """The archived GOV.UK registers and the synthetic ones, at the first start only, with a
+    progress bar on stderr while they are written."""
     import time
+
+    from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextColumn
 
     from civicstack.services.registers import default_archive, seed_registers
 
     archive = platform.settings.registers_archive or default_archive()
-    report = seed_registers(platform.registers, archive=archive, now=int(time.time()))
+    labels = {
+        "archive": "importing the archived GOV.UK registers",
+        "synthetic": "creating the synthetic registers",
+    }
+    progress = Progress(
+        TextColumn("  {task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        console=err_console,
+        transient=True,
+    )
+    tasks: dict[str, TaskID] = {}
+
+    def tell(stage: str, done: int, total: int) -> None:
+        if stage not in tasks:
+            tasks[stage] = progress.add_task(labels.get(stage, stage), total=total)
+        progress.update(tasks[stage], completed=done, total=total)
+
+    with progress:
+        report = seed_registers(
+            platform.registers, archive=archive, now=int(time.time()), progress=tell
+        )
     if report.imported or report.created:
         dangling = sum(report.dangling_links.values())
         console.print(

@@ -8,7 +8,8 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from civicstack.cli._common import local_platform, read_value
+from civicstack.cli._input import read_value
+from civicstack.cli._local import local_platform
 from civicstack.cli._output import JsonOption, console, emit
 from civicstack.cli.wallet import shown, type_name, when
 from civicstack.errors import CivicError

@@ -1,31 +1,33 @@
 """``civic wallet``: the citizen's wallet on this device (``CIVIC_WALLET_DIR``).
 
-The passphrase comes from ``CIVIC_WALLET_PASSPHRASE`` or a hidden prompt. Relying parties'
-registrations and issuers' accreditations are checked against this platform's trust registry
-(a later ``--server`` option will ask a remote one).
+The passphrase comes from ``CIVIC_WALLET_PASSPHRASE`` or a hidden prompt. Given a link
+(``present <openid4vp request>``, ``receive <offer>``) the wallet follows the URLs in it and
+checks them against that platform's trust registry; without one (``add``, ``present --rp``)
+it checks against the local platform's (``CIVIC_DATA_DIR``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
+from rich.table import Column, Table
 from rich.text import Text
 
 from civicstack._crypto import PublicKey, json_dumps
-from civicstack.cli._common import (
-    local_platform,
-    passphrase,
+from civicstack.cli import _local
+from civicstack.cli._input import (
     read_bytes,
     read_json,
     read_json_object,
     read_value,
-    wallet_dir,
+    unique_prefix,
 )
+from civicstack.cli._local import local_platform, passphrase, wallet_dir
 from civicstack.cli._output import JsonOption, console, emit, err_console
-from civicstack.cli._server import DEFAULT_SERVER, ServerOption
+from civicstack.cli._server import LinkServerOption
 from civicstack.cli.wallet_vp import present_request
 from civicstack.credential_types import CREDENTIAL_TYPES
 from civicstack.errors import InputError
@@ -118,7 +120,11 @@ def list_(as_json: JsonOption = False) -> None:
         if not credentials:
             console.print("The wallet holds no credentials yet.")
             return
-        table = Table("id", "type", "issuer", "received", "expires")
+        # The id is never wrapped or cut: it is what `show` and `remove` are given.
+        width = max(len(c.id) for c in credentials)
+        table = Table(
+            Column("id", no_wrap=True, min_width=width), "type", "issuer", "received", "expires"
+        )
         for c in credentials:
             table.add_row(c.id, type_name(c.vct), Text(c.iss), when(c.received_at), when(c.exp))
         console.print(table)
@@ -126,10 +132,15 @@ def list_(as_json: JsonOption = False) -> None:
     emit([_credential_json(c) for c in credentials], as_json, human)
 
 
+def _credential_id(wallet: Wallet, given: str) -> str:
+    return unique_prefix(given, (c.id for c in wallet.credentials()), "credential")
+
+
 @app.command("show")
 def show(credential_id: str, as_json: JsonOption = False) -> None:
     """Show one credential: every claim it holds and what can be disclosed on its own."""
-    c = _open().credential(credential_id)
+    wallet = _open()
+    c = wallet.credential(_credential_id(wallet, credential_id))
 
     def human() -> None:
         console.print(f"[bold]{type_name(c.vct)}[/] ({c.vct})", highlight=False)
@@ -165,7 +176,9 @@ def add(
 @app.command("remove")
 def remove(credential_id: str, as_json: JsonOption = False) -> None:
     """Delete a credential from the wallet."""
-    _open().remove_credential(credential_id)
+    wallet = _open()
+    credential_id = _credential_id(wallet, credential_id)
+    wallet.remove_credential(credential_id)
     emit({"removed": credential_id}, as_json, lambda: console.print(f"Removed {credential_id}"))
 
 
@@ -198,6 +211,30 @@ def render_consent(summary: ConsentSummary, registrar_name: str | None = None) -
                 Text(meta.path, style="dim"), Text(shown(meta.value) + "  (always sent)", "dim")
             )
         err_console.print(table)
+
+
+def consent_answer(yes: bool, decline: bool) -> Callable[[], bool]:
+    """The holder's answer to a consent screen: ``--yes``, ``--decline``, or asked at the
+    terminal. Without a terminal and without either flag this refuses at once, before any
+    request is read: end-of-input is never taken for an answer (it would spend the request)."""
+    if yes and decline:
+        raise InputError("invalid_request", "give --yes or --decline, not both")
+    if not (yes or decline or _local.interactive()):
+        raise InputError("invalid_request", "answer with --yes or --decline when not on a terminal")
+
+    def answer() -> bool:
+        if yes:
+            err_console.print("consent given (--yes)")
+            return True
+        if decline:
+            err_console.print("declined (--decline)")
+            return False
+        try:
+            return bool(typer.confirm("Share exactly this?", default=False, err=True))
+        except typer.Abort:
+            return False
+
+    return answer
 
 
 def _queries(claims: str | None, vct: str | None, disclose: list[str]) -> Any:
@@ -235,7 +272,10 @@ def present(
         list[str] | None, typer.Option(help="Claims to disclose (repeat or comma-separate).")
     ] = None,
     yes: Annotated[bool, typer.Option("--yes", help="Consent without asking (scripts).")] = False,
-    url: ServerOption = DEFAULT_SERVER,
+    decline: Annotated[
+        bool, typer.Option("--decline", help="Decline without asking (scripts).")
+    ] = False,
+    url: LinkServerOption = None,
     trust_root: Annotated[
         str | None,
         typer.Option("--trust-root", help="Pin this root: JSON {id,name,jwks} or @FILE."),
@@ -244,10 +284,13 @@ def present(
 ) -> None:
     """Present credentials to a relying party, after checking its registration and asking you.
 
-    With an OpenID4VP request: fetch it, authenticate it against the trust registry of
-    --server, ask, and send the presentation to the verifier. Without one (--rp, --purpose,
-    --nonce): print the SD-JWT+KB presentation (one per credential; JSON with --json).
+    With an OpenID4VP request: fetch it, authenticate it against the trust registry of the
+    platform the link names (or --server), ask, and send the presentation to the verifier.
+    Without one (--rp, --purpose, --nonce), against the local platform: print the SD-JWT+KB
+    presentation (one per credential; JSON with --json). Not on a terminal, --yes or
+    --decline is the answer: nothing is read as one.
     """
+    answer = consent_answer(yes, decline)
     if request is not None:
         if rp is not None or purpose is not None or nonce is not None:
             raise InputError("invalid_request", "an OpenID4VP request says who, why and the nonce")
@@ -256,7 +299,7 @@ def present(
             request,
             url=url,
             trust_root=trust_root,
-            yes=yes,
+            answer=answer,
             as_json=as_json,
             render=render_consent,
         )
@@ -274,13 +317,7 @@ def present(
         def consent(summary: ConsentSummary) -> bool:
             registrar = platform.authority_store.by_identifier(summary.registrar)
             render_consent(summary, registrar.display_name if registrar is not None else None)
-            if yes:
-                err_console.print("consent given (--yes)")
-                return True
-            try:
-                return bool(typer.confirm("Share exactly this?", default=False, err=True))
-            except typer.Abort:
-                return False
+            return answer()
 
         result = wallet.present(local, trust=platform.trust_registry(), consent=consent)
     tokens = dict(result.tokens)

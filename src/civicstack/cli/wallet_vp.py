@@ -3,6 +3,9 @@
 The wallet authenticates the request against the trust registry it trusts, which it rebuilds
 from the platform's published statements (``--server``), verifying each from the root's keys:
 
+* which platform? The one the link names: its ``request_uri`` is served by the platform's
+  verifier (``{base}/verifier/request-objects/{id}``), so ``{base}/trust/registry`` is where
+  that platform publishes its statements; ``--server`` (``CIVIC_SERVER``) overrides it;
 * which root? The roots this wallet pinned (the same trust anchors ``civic wallet receive``
   uses). ``--trust-root`` pins the one given (``{"id","name","jwks"}``, or a
   ``/trust/registry`` export); with none pinned yet the wallet pins the roots the platform
@@ -15,14 +18,15 @@ from the platform's published statements (``--server``), verifying each from the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
-import typer
 from rich.text import Text
 
 from civicstack._crypto import json_dumps
-from civicstack.cli._common import read_json
+from civicstack.cli._input import read_json
 from civicstack.cli._output import console, emit, err_console
 from civicstack.cli._server import raise_for_problem, server
 from civicstack.errors import InputError
@@ -72,19 +76,31 @@ def trusted_registry(wallet: Wallet, url: str, trust_root: str | None) -> TrustR
     return protocol.registry_from_export(export, anchors)
 
 
+def platform_of(request_uri: str) -> str:
+    """The base URL of the platform serving ``request_uri``: what comes before its
+    ``/verifier/`` path, else its origin."""
+    parsed = urlsplit(request_uri)
+    path = parsed.path
+    cut = path.find("/verifier/")
+    prefix = path[:cut] if cut >= 0 else ""
+    return urlunsplit((parsed.scheme, parsed.netloc, prefix, "", "")).rstrip("/")
+
+
 def present_request(
     wallet: Wallet,
     request: str,
     *,
-    url: str,
+    url: str | None,
     trust_root: str | None,
-    yes: bool,
+    answer: Callable[[], bool],
     as_json: bool,
     render: Any,
 ) -> None:
-    """Answer an ``openid4vp://`` request; ``render(summary)`` shows the consent screen."""
-    parse_authorization_request(request)  # refuse a malformed request before any network
-    registry = trusted_registry(wallet, url, trust_root)
+    """Answer an ``openid4vp://`` request; ``render(summary)`` shows the consent screen and
+    ``answer()`` is the holder's answer."""
+    # refuse a malformed request before any network
+    _, request_uri = parse_authorization_request(request)
+    registry = trusted_registry(wallet, url or platform_of(request_uri), trust_root)
     transport = HttpTransport()
     try:
         received = protocol.receive(
@@ -93,31 +109,25 @@ def present_request(
 
         def consent(summary: ConsentSummary) -> bool:
             render(summary, _registrar_name(registry, summary.registrar))
-            if yes:
-                err_console.print("consent given (--yes)")
-                return True
-            try:
-                return bool(typer.confirm("Share exactly this?", default=False, err=True))
-            except typer.Abort:
-                return False
+            return answer()
 
-        answer = protocol.answer(
+        answered = protocol.answer(
             wallet, received, registry=registry, consent=consent, transport=transport
         )
     finally:
         transport.close()
-    if answer.status != 200:
-        raise_for_problem(httpx.Response(answer.status, content=answer.body))
+    if answered.status != 200:
+        raise_for_problem(httpx.Response(answered.status, content=answered.body))
     data = {
         "relying_party": received.request.relying_party,
         "client_id": received.request.client_id,
         "purpose": received.request.purpose,
         "shared": {
             item.query: {c.path: c.value for c in item.claims}
-            for item in answer.presentation.summary.items
+            for item in answered.presentation.summary.items
         },
-        "history": answer.presentation.record.seq,
-        "verifier": _body(answer.body),
+        "history": answered.presentation.record.seq,
+        "verifier": _body(answered.body),
     }
     emit(
         data,

@@ -12,8 +12,9 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import MetaData, event
-from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.engine import create_engine as _sa_create_engine
+from sqlalchemy.exc import ArgumentError
 
 from civicstack.errors import CivicError
 
@@ -60,10 +61,33 @@ def _create_private_file(path: Path) -> None:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
+#: The databases civicstack runs on, as ``CIVIC_DATABASE_URL`` names them.
+SUPPORTED_URLS = "sqlite:///PATH or postgresql://USER@HOST/DATABASE (psycopg 3)"
+#: (backend, driver) pairs an engine is made for; any other driver is not installed.
+_SUPPORTED = {("sqlite", "pysqlite"), ("postgresql", "psycopg")}
+
+
+def check_url(url: str) -> URL:
+    """``url`` parsed, when it names a supported database; ``unsupported_database`` (naming the
+    supported ones) otherwise, instead of a missing driver's ``ModuleNotFoundError``."""
+    try:
+        parsed = make_url(normalise_url(url))
+    except ArgumentError as exc:
+        raise CivicError(
+            "unsupported_database", f"the database URL is not a URL: use {SUPPORTED_URLS}"
+        ) from exc
+    if (parsed.get_backend_name(), parsed.get_driver_name()) not in _SUPPORTED:
+        raise CivicError(
+            "unsupported_database",
+            f"{parsed.drivername}:// is not supported: use {SUPPORTED_URLS}",
+        )
+    return parsed
+
+
 def create_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for ``url`` with the settings this project relies on."""
     url = normalise_url(url)
-    parsed = make_url(url)
+    parsed = check_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             _create_private_file(Path(parsed.database))

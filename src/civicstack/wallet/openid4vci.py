@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from civicstack._crypto import json_loads_strict
-from civicstack.errors import CODES, CivicError, InputError
+from civicstack.errors import CivicError, InputError
 from civicstack.openid4vci.metadata import (
     AuthorizationServerMetadata,
     IssuerMetadata,
@@ -48,7 +48,7 @@ from civicstack.openid4vci.offers import (
     well_known,
 )
 from civicstack.wallet.limits import DEFAULT_LIMITS, Limits
-from civicstack.wallet.transport import Method, Transport
+from civicstack.wallet.transport import Method, Transport, error_from
 
 SignProof = Callable[[str, str | None], str]
 
@@ -171,7 +171,7 @@ class IssuanceClient:
         except CivicError:
             parsed = None
         if status not in accept:
-            raise _error_from(status, parsed, what)
+            raise error_from(status, parsed, what)
         if parsed is None:
             raise InputError("invalid_offer", f"{what}: the response is not JSON")
         return status, parsed
@@ -388,16 +388,3 @@ class IssuanceClient:
         returns the access token (for notifications) and the outcome."""
         token = self.token(prepared, tx_code)
         return token, self.credential(prepared, token, sign)
-
-
-def _error_from(status: int, body: Any, what: str) -> CivicError:
-    """The coded error an issuer's error response describes."""
-    if isinstance(body, dict):
-        code, error = body.get("code"), body.get("error")
-        detail = body.get("error_description") or body.get("detail") or f"HTTP {status}"
-        detail = f"{what}: {str(detail)[:300]}"
-        if isinstance(code, str) and code in CODES:
-            return CivicError(code, detail)
-        if isinstance(error, str) and error in CODES:
-            return CivicError(error, detail)
-    return CivicError("fetch_failed", f"{what} answered HTTP {status}")

@@ -51,18 +51,18 @@ from civicstack.wallet.consent import ConsentPrompt
 from civicstack.wallet.holder import Wallet
 from civicstack.wallet.limits import DEFAULT_LIMITS, Limits
 from civicstack.wallet.presentation import CredentialQuery, Presentation, PresentationRequest
-from civicstack.wallet.transport import Transport
+from civicstack.wallet.transport import Transport, error_from
 
 
 def _fetch(transport: Transport, url: str, *, accept: str, max_bytes: int) -> bytes:
-    """GET ``url``: its body, or ``fetch_failed`` for any failure (no answer, an error status,
-    a body over the cap)."""
+    """GET ``url``: its body, or ``fetch_failed`` for any failure (no answer, a body over the
+    cap); an error status is the server's own coded error ('answered already', 'expired')."""
     try:
         status, body = transport.send("GET", url, max_bytes=max_bytes, headers={"Accept": accept})
     except CivicError as exc:
         raise CivicError("fetch_failed", exc.detail) from exc
     if not 200 <= status < 300:
-        raise CivicError("fetch_failed", f"{url} answered {status}")
+        raise error_from(status, body, url)
     return body
 
 

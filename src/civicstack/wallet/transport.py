@@ -11,6 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal, Protocol
 
+from civicstack._crypto import json_loads_strict
+from civicstack.errors import CODES, CivicError
+
 Method = Literal["GET", "POST"]
 
 
@@ -34,3 +37,24 @@ class Transport(Protocol):
         at the cap instead); a server that cannot be reached raises ``server_unreachable``.
         """
         ...
+
+
+def error_from(status: int, body: Any, what: str) -> CivicError:
+    """The coded error a server's error answer describes, in the server's own words: the
+    ``code`` of its problem+json (RFC 9457) or the OAuth ``error`` when civicstack knows it,
+    with its ``detail`` or ``error_description``; ``fetch_failed`` naming the status
+    otherwise. ``body`` is the parsed JSON, or raw bytes (parsed here when they are JSON)."""
+    if isinstance(body, bytes | bytearray):
+        try:
+            body = json_loads_strict(bytes(body).decode("utf-8"))
+        except (CivicError, UnicodeDecodeError):
+            body = None
+    if isinstance(body, dict):
+        code, error = body.get("code"), body.get("error")
+        detail = body.get("error_description") or body.get("detail") or f"HTTP {status}"
+        detail = f"{what}: {str(detail)[:300]}"
+        if isinstance(code, str) and code in CODES:
+            return CivicError(code, detail)
+        if isinstance(error, str) and error in CODES:
+            return CivicError(error, detail)
+    return CivicError("fetch_failed", f"{what} answered HTTP {status}")

@@ -247,3 +247,47 @@ def test_log_monitor_reads_a_registers_checkpoints_and_tiles(
         "new_root": base64.b64encode(logs.root("registers/colour", 313)).decode(),
         "proof_source": f"{base}/registers/colour/log",
     }
+
+
+def test_a_lone_register_that_links_to_another_says_how_to_import_it(civic: Civic) -> None:
+    """Importing a register alone whose links name another register's records suggests
+    importing them together, or the documented flag."""
+    code, _, err = civic("registers", "import", str(COLOUR))
+    assert code == 1
+    (line,) = err.strip().splitlines()
+    assert line.startswith("error [dangling_link]")
+    assert "import the registers it links to in the same command" in line
+    assert "--unsafe-allow-dangling-links" in line
+
+
+def test_verify_a_register_by_name_on_the_server(
+    server: tuple[str, Platform], civic: Civic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`registers verify NAME` checks the download of NAME on --server, or on CIVIC_SERVER."""
+    base, _ = server
+    got = civic.json("registers", "verify", "colour", "--server", base)
+    assert isinstance(got, dict)
+    assert (got["register"], got["method"]) == ("colour", "equal")
+    monkeypatch.setenv("CIVIC_SERVER", base)
+    again = civic.json("registers", "verify", "colour")
+    assert isinstance(again, dict)
+    assert again["root-hash"] == got["root-hash"]
+
+
+def test_export_into_a_closed_pipe_ends_quietly(imported: Civic, tmp_path: Path) -> None:
+    """`civic registers export NAME | head` ends quietly when the reader stops: here the reader
+    (`true`) has exited long before the export writes (a Python start), so every write meets a
+    closed pipe."""
+    import os
+    import subprocess
+
+    civic_cmd = f"{sys.executable} -m civicstack.cli.main registers export colour"
+    done = subprocess.run(
+        ["sh", "-c", f"{civic_cmd} | true"],
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.stderr == ""

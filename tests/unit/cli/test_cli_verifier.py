@@ -51,8 +51,8 @@ def test_present_takes_a_request_or_the_local_options(holding: Civic) -> None:
         "--rp", "x",
     )  # fmt: skip
     holding.fails("invalid_request", "wallet", "present")
-    holding.fails("invalid_request", "wallet", "present", "not a uri", "--server", NOWHERE)
+    holding.fails("invalid_request", "wallet", "present", "not a uri", "--server", NOWHERE, "--yes")
     holding.fails(
         "server_unreachable", "wallet", "present",
-        "openid4vp://?client_id=a&request_uri=https://x/y", "--server", NOWHERE,
+        "openid4vp://?client_id=a&request_uri=https://x/y", "--server", NOWHERE, "--yes",
     )  # fmt: skip

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from civicstack._crypto import PrivateKey
-from civicstack.cli import _common
+from civicstack.cli import _local
 from civicstack.credential_types import PID_VCT
 from civicstack.credentials import issue_credential
 from civicstack.wallet import Wallet
@@ -47,7 +47,7 @@ def test_init_prompts_twice_for_the_passphrase(
 ) -> None:
     """Without CIVIC_WALLET_PASSPHRASE, at a terminal, the passphrase is asked, hidden, and
     confirmed."""
-    monkeypatch.setattr(_common, "interactive", lambda: True)  # the runner's stdin is a pipe
+    monkeypatch.setattr(_local, "interactive", lambda: True)  # the runner's stdin is a pipe
     out = civic("wallet", "init", "--json", input="s3cret\ns3cret\n", CIVIC_WALLET_PASSPHRASE=None)
     assert out.code == 0, out.err
     assert "s3cret" not in out.out + out.err
@@ -58,7 +58,7 @@ def test_mismatched_or_missing_passphrase(civic: Civic, monkeypatch: pytest.Monk
     """Without a passphrase and no terminal to ask at, or with a confirmation that never
     matches, the command fails with one coded line."""
     civic.fails("invalid_request", "wallet", "list", input="", CIVIC_WALLET_PASSPHRASE=None)
-    monkeypatch.setattr(_common, "interactive", lambda: True)
+    monkeypatch.setattr(_local, "interactive", lambda: True)
     civic.fails(
         "invalid_request", "wallet", "init", input="one\ntwo\n", CIVIC_WALLET_PASSPHRASE=None
     )
@@ -142,9 +142,12 @@ def test_add_checks_binding_and_issuer(world: Civic, wallet: Callable[[], Wallet
     assert len(wallet().credentials()) == 1
 
 
-def test_present_asks_with_the_full_picture(holding: Civic) -> None:
+def test_present_asks_with_the_full_picture(
+    holding: Civic, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The consent prompt names the relying party, its registrar and purpose, and exactly the
     claims and values that leave; only the presentation goes to stdout."""
+    monkeypatch.setattr(_local, "interactive", lambda: True)  # the runner's stdin is a pipe
     out = holding(*_present(holding, "--vct", PID_VCT, "--disclose", "age_over_18"), input="y\n")
     assert out.code == 0, out.err
     for shown in ("Corner Shop", SHOP, "HM Government", "age_check", "Sell you alcohol"):
@@ -160,8 +163,12 @@ def test_present_asks_with_the_full_picture(holding: Civic) -> None:
     assert verified.json()["claims"] == {"age_over_18": True}
 
 
-def test_declining_sends_nothing_and_is_remembered(holding: Civic) -> None:
-    """Answering no (or nothing) declines: no presentation, a 'declined' history entry."""
+def test_declining_sends_nothing_and_is_remembered(
+    holding: Civic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Answering no (or nothing) at the terminal declines: no presentation, a 'declined'
+    history entry."""
+    monkeypatch.setattr(_local, "interactive", lambda: True)  # the runner's stdin is a pipe
     out = holding.fails(
         "consent_declined",
         *_present(holding, "--vct", PID_VCT, "--disclose", "age_over_18"),

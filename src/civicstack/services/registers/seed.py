@@ -18,6 +18,7 @@ cheap once done: it only reads the register names when everything is there.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,12 +34,22 @@ from civicstack.registers.synthetic import (
 )
 from civicstack.services.registers.service import Registers
 
-__all__ = ["SEED", "SeedReport", "default_archive", "seed_registers"]
+__all__ = ["SEED", "SeedProgress", "SeedReport", "default_archive", "seed_registers"]
 
 #: The random seed of the synthetic registers: the same everywhere, so are their items.
 SEED = 2026
 #: Local authorities whose areas contain addresses (not counties or combined authorities).
 _LOWER_TIER = {"UA", "MD", "LBO", "NMD"}
+
+
+#: Told how far seeding has got: ``(stage, done, total)``, where stage is ``"archive"`` (bytes
+#: of RSF read, in the one import transaction) or ``"synthetic"`` (registers created). An
+#: adapter shows it (``civic up`` draws a progress bar); the service prints nothing.
+SeedProgress = Callable[[str, int, int], None]
+
+
+def _no_progress(stage: str, done: int, total: int) -> None:
+    """Seeding told to nobody."""
 
 
 @dataclass
@@ -75,8 +86,12 @@ def seed_registers(
     archive: Path | None,
     now: int,
     sizes: SyntheticSizes | None = None,
+    progress: SeedProgress = _no_progress,
 ) -> SeedReport:
-    """Bring the platform's registers up to the seeded set; a no-op when they are there."""
+    """Bring the platform's registers up to the seeded set; a no-op when they are there.
+
+    ``progress`` is told how far the archive import and the synthetic registers have got.
+    """
     report = SeedReport(archive=archive)
     if archive is not None and not archive.is_dir():
         raise CivicError("io_error", f"the registers archive {archive} is not a directory")
@@ -86,8 +101,18 @@ def seed_registers(
         sources = {p.stem: p for p in sorted(archive.glob("*.rsf"))}
         missing = {name: path for name, path in sources.items() if name not in held}
         if missing:
+            contents = {name: path.read_bytes() for name, path in missing.items()}
+            total = sum(len(data) for data in contents.values())
+            read = 0
+
+            def tick(n: int) -> None:
+                nonlocal read
+                read += n
+                progress("archive", read, total)
+
+            progress("archive", 0, total)
             changes = registers.import_rsf(
-                {name: path.read_bytes() for name, path in missing.items()},
+                {name: _counted(data, tick) for name, data in contents.items()},
                 unsafe_allow_dangling_links=True,
             )
             report.imported = sorted(missing)
@@ -108,9 +133,9 @@ def seed_registers(
         ccgs=_current_keys(registers, "clinical-commissioning-group", held),
         sizes=sizes,
     )
-    for register in synthetic:
-        if register.name in held:
-            continue
+    todo = [register for register in synthetic if register.name not in held]
+    progress("synthetic", 0, len(todo))
+    for done, register in enumerate(todo, start=1):
         fields = []
         for ours in register.fields:
             # Fields are shared across registers: reuse the field register's definition.
@@ -134,7 +159,20 @@ def seed_registers(
         )
         report.created.append(register.name)
         held.add(register.name)
+        progress("synthetic", done, len(todo))
     return report
+
+
+def _counted(data: bytes, tick: Callable[[int], None]) -> Iterator[bytes]:
+    """``data`` in lines (split at ``\\n`` only), telling ``tick`` each line's length as it is
+    read."""
+    start = 0
+    while start < len(data):
+        end = data.find(b"\n", start)
+        end = len(data) if end < 0 else end + 1
+        tick(end - start)
+        yield data[start:end]
+        start = end
 
 
 def _current_keys(registers: Registers, name: str, held: set[str]) -> list[str]:

@@ -183,3 +183,29 @@ def test_the_archive_ships_inside_the_package() -> None:
     shared = SHARED / "data" / "gov-uk-registers-2021"
     if shared.is_dir():
         assert [f.read_bytes() for f in files] == [(shared / f.name).read_bytes() for f in files]
+
+
+def test_seeding_tells_its_progress(store: RegisterStore, tmp_path: Path) -> None:
+    """Seeding reports how many archive bytes it has read and how many synthetic registers it
+    has created, ending at the totals; the service itself prints nothing."""
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    for name in ("datatype", "field", "register"):
+        (archive / f"{name}.rsf").write_bytes(
+            shared_path("data", "gov-uk-registers-2021", f"{name}.rsf").read_bytes()
+        )
+    told: list[tuple[str, int, int]] = []
+    seed_registers(
+        Registers(store, admin_check=_no_admin),
+        archive=archive,
+        now=NOW,
+        sizes=SMALL,
+        progress=lambda stage, done, total: told.append((stage, done, total)),
+    )
+    archive_bytes = sum(p.stat().st_size for p in archive.glob("*.rsf"))
+    read = [t for t in told if t[0] == "archive"]
+    assert read[0] == ("archive", 0, archive_bytes)
+    assert read[-1] == ("archive", archive_bytes, archive_bytes)
+    assert [d for _, d, _ in read] == sorted(d for _, d, _ in read)
+    created = [t for t in told if t[0] == "synthetic"]
+    assert created == [("synthetic", n, len(SYNTHETIC)) for n in range(len(SYNTHETIC) + 1)]

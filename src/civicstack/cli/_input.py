@@ -1,4 +1,4 @@
-"""What the command groups share: the local platform, hostile-input readers, the wallet.
+"""Reading hostile input given on the command line.
 
 Values given on the command line (``--claims``, ``--scope``, a presentation...) may be literal,
 ``@path`` to read a file, or ``-`` to read standard input; each is size-capped and parsed
@@ -7,40 +7,17 @@ strictly (duplicate JSON keys are refused), and a failure names the option it ca
 
 from __future__ import annotations
 
-import os
+import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import typer
-
 from civicstack._crypto import json_loads_strict
 from civicstack.errors import CivicError, InputError
-from civicstack.platform import Platform
-from civicstack.settings import Settings
-from civicstack.types import Clock
 
 #: Largest value read from an argument, a file or standard input.
 MAX_INPUT_BYTES = 1024 * 1024
-PASSPHRASE_ENV = "CIVIC_WALLET_PASSPHRASE"  # noqa: S105 - the variable's name, not a secret
-
-
-def settings() -> Settings:
-    """Settings from the environment (``CIVIC_*``)."""
-    return Settings.from_env()
-
-
-@contextmanager
-def local_platform(clock: Clock | None = None) -> Iterator[Platform]:
-    """The platform in ``CIVIC_DATA_DIR``/``CIVIC_DATABASE_URL``, migrated, closed after use."""
-    platform = Platform(settings(), clock=clock)
-    try:
-        platform.migrate()
-        yield platform
-    finally:
-        platform.close()
 
 
 def read_value(value: str, what: str, *, limit: int = MAX_INPUT_BYTES) -> str:
@@ -93,7 +70,13 @@ def read_json(value: str, what: str, *, limit: int = 64 * 1024) -> Any:
     try:
         return json_loads_strict(text)
     except CivicError as exc:
-        raise InputError("malformed", f"{what} is not valid JSON: {exc.detail}") from exc
+        cause = exc.__cause__
+        why = (
+            f"{cause.msg} at line {cause.lineno} column {cause.colno}"
+            if isinstance(cause, json.JSONDecodeError)
+            else exc.detail
+        )
+        raise InputError("malformed", f"{what} is not valid JSON: {why}") from exc
 
 
 def read_json_object(value: str, what: str, *, limit: int = 64 * 1024) -> dict[str, Any]:
@@ -104,38 +87,15 @@ def read_json_object(value: str, what: str, *, limit: int = 64 * 1024) -> dict[s
     return parsed
 
 
-def passphrase(*, confirm: bool = False) -> str:
-    """The wallet passphrase: ``CIVIC_WALLET_PASSPHRASE``, else a hidden prompt on the
-    terminal (asked twice when ``confirm``)."""
-    given = os.environ.get(PASSPHRASE_ENV)
-    if given:
+def unique_prefix(given: str, ids: Iterable[str], what: str) -> str:
+    """``given`` when it is an id, else the one id it begins (ids are long: people paste what
+    they see, or type the start); ``invalid_request`` when several begin with it."""
+    known = list(ids)
+    if given in known or not given:
         return given
-    if not interactive():
-        # Never read a secret from a pipe: it may be the data a command reads (``-``), and
-        # getpass would fall back to echoing it.
+    matches = [i for i in known if i.startswith(given)]
+    if len(matches) > 1:
         raise InputError(
-            "invalid_request", f"no passphrase: set {PASSPHRASE_ENV} or run in a terminal"
+            "invalid_request", f"{len(matches)} {what}s begin with {given!r}: give more of the id"
         )
-    try:
-        entered = typer.prompt(
-            "Wallet passphrase",
-            hide_input=True,
-            confirmation_prompt=confirm,
-            err=True,
-        )
-    except typer.Abort as exc:
-        raise InputError(
-            "invalid_request", f"no passphrase: set {PASSPHRASE_ENV} or run in a terminal"
-        ) from exc
-    return str(entered)
-
-
-def interactive() -> bool:
-    """Whether a person can answer prompts (standard input is a terminal)."""
-    return sys.stdin.isatty()
-
-
-def wallet_dir() -> Path:
-    """Where the local wallet lives (``CIVIC_WALLET_DIR``, default ``<data dir>/wallet``)."""
-    chosen = settings()
-    return chosen.wallet_dir or chosen.data_dir / "wallet"
+    return matches[0] if matches else given
