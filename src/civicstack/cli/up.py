@@ -10,6 +10,7 @@ import typer
 from civicstack.cli._output import console
 from civicstack.demo.world import seed_demo_world
 from civicstack.platform import Platform
+from civicstack.services.review import SWEEP_INTERVAL, Sweeper, SweepReport
 from civicstack.settings import Settings
 
 app = typer.Typer()
@@ -32,9 +33,6 @@ def up(
     if seed_demo_world(platform):
         console.print("seeded the demo world: HM Government, two authorities, four relying parties")
     _seed_registers(platform)
-    swept = platform.review.sweep_documents()
-    if swept:
-        console.print(f"deleted {swept} uploaded document(s) no application refers to")
     token = platform.admin_token
     from civicstack.api.app import create_app
 
@@ -56,9 +54,37 @@ def up(
     for service in services:
         console.print(f"  {service.title:<24} {settings.base_url}{service.mount}/docs")
     console.print(f"  admin token in {settings.data_dir / 'admin-token'} or CIVIC_ADMIN_TOKEN")
-    status = serve(settings.host, settings.port, settings.workers, sockets, say=console.print)
+    # One sweeper for the whole server, in this process: workers never sweep.
+    sweeper = start_sweeper(settings)
+    try:
+        status = serve(settings.host, settings.port, settings.workers, sockets, say=console.print)
+    finally:
+        sweeper.stop()
     if status:
         raise typer.Exit(status)
+
+
+def start_sweeper(settings: Settings, *, platform: Platform | None = None) -> Sweeper:
+    """Start the background sweeper ``civic up`` runs beside its workers: at once and every
+    ``CIVIC_SWEEP_INTERVAL`` seconds, the retention schedule, documents no application refers
+    to, full rate buckets (:meth:`civicstack.services.review.ApplicationDesk.sweep`). It uses a
+    platform of its own (closed when it stops) unless given one."""
+    own = platform is None
+    swept_by = Platform(settings) if platform is None else platform
+
+    def report(done: SweepReport) -> None:
+        if done:
+            console.print(
+                f"swept uploaded documents: {done.expired} past the retention schedule,"
+                f" {done.orphans} no application refers to"
+            )
+
+    return Sweeper(
+        swept_by.review.sweep,
+        interval=settings.sweep_interval or SWEEP_INTERVAL,
+        report=report,
+        on_stop=swept_by.close if own else None,
+    ).start()
 
 
 def _seed_registers(platform: Platform) -> None:
