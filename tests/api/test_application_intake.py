@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from civicstack._crypto import json_dumps
@@ -289,3 +290,7 @@ def test_the_largest_allowed_application_passes_the_served_body_cap(
         r = client.post(APPLY, data={"vct": RIGHT_TO_WORK_VCT, "claims": claims}, files=over)
         assert r.status_code == 413, r.text[:300]
         assert r.json()["code"] == "too_large"
+    inner: Any = served
+    while not isinstance(inner, FastAPI):  # the platform the factory built, to close it
+        inner = inner.app
+    inner.state.platform.close()
