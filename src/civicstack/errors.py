@@ -125,6 +125,9 @@ CODES: dict[str, tuple[int, str]] = {
     "invalid_notification_request": (400, "The notification request is malformed."),
     "invalid_offer": (400, "The credential offer or the issuer's metadata is malformed."),
     "invalid_document": (415, "An uploaded document is not an accepted type (PDF, PNG, JPEG)."),
+    "rate_limited": (429, "Too many submissions from this client: retry after Retry-After."),
+    "storage_full": (507, "The storage for pending applications' documents is full."),
+    "documents_expired": (410, "The documents were deleted under the retention schedule."),
     # --- verifier and trust registry services (OpenID4VP 1.0, api/verifier.py, api/trust.py) ---
     "invalid_request_object": (
         400,
@@ -183,6 +186,17 @@ class UnreadableInputError(InputError, VerificationError):
     promises to raise for every refusal), so ``except VerificationError`` around a verifier
     catches an empty string or a truncated token as surely as a bad signature.
     """
+
+
+class RetryLaterError(CivicError):
+    """Refused for now: the caller may try again in ``retry_after`` seconds (the HTTP adapter
+    sends them as ``Retry-After``, RFC 9110 §10.2.3)."""
+
+    default_code = "rate_limited"
+
+    def __init__(self, code: str | None = None, detail: str = "", *, retry_after: int) -> None:
+        super().__init__(code, detail)
+        self.retry_after = max(1, int(retry_after))
 
 
 class ProtocolError(CivicError):

@@ -35,7 +35,7 @@ from civicstack.types import Clock, Fetcher, SystemClock
 if TYPE_CHECKING:
     from civicstack.credentials import VerifiedCredential
     from civicstack.fetch import HttpFetcher
-    from civicstack.openid4vci.applications import ApplicationCheck
+    from civicstack.openid4vci.applications import ApplicationCheck, ApplicationLimits
     from civicstack.services.authorities import Authorities, StatusListFetcher
     from civicstack.services.issuer import CredentialIssuer
     from civicstack.services.registers import Registers
@@ -247,6 +247,14 @@ class Platform:
     #: default says so on every application (see civicstack.openid4vci.applications).
     application_checks: ApplicationCheck | None = None
 
+    @property
+    def application_limits(self) -> ApplicationLimits:
+        """The size caps of a citizen's application; the platform's body cap follows from them
+        (:attr:`ApplicationLimits.max_body`)."""
+        from civicstack.openid4vci.applications import DEFAULT_APPLICATION_LIMITS
+
+        return DEFAULT_APPLICATION_LIMITS
+
     @cached_property
     def issuance(self) -> IssuanceStore:
         """Offers, tokens, nonces, applications and deferred transactions."""
@@ -258,10 +266,12 @@ class Platform:
     @cached_property
     def documents(self) -> DocumentStore:
         """Uploaded proof documents, content-addressed under ``<data dir>/documents``."""
-        from civicstack.openid4vci.applications import MAX_DOCUMENT_BYTES
         from civicstack.stores.documents import DocumentStore
 
-        return DocumentStore(self.settings.data_dir / "documents", max_bytes=MAX_DOCUMENT_BYTES)
+        return DocumentStore(
+            self.settings.data_dir / "documents",
+            max_bytes=self.application_limits.document_bytes,
+        )
 
     @cached_property
     def applications(self) -> ApplicationStore:
@@ -289,10 +299,16 @@ class Platform:
     def review(self) -> ApplicationDesk:
         """Citizens' applications: submission, automatic checks, officers' decisions."""
         from civicstack.openid4vci.applications import AllChecks, UprnInAddressRegister
+        from civicstack.services.issuer.intake import DocumentQuota, SubmissionRate
+        from civicstack.services.issuer.retention import RetentionSchedule
         from civicstack.services.review import ApplicationDesk
 
         # The platform's own registers are the authoritative source for automatic checks.
         checks = self.application_checks or AllChecks([UprnInAddressRegister(self.register_store)])
+        s = self.settings
+
+        def given(**values: int | None) -> dict[str, int]:  # unset settings keep the default
+            return {k: v for k, v in values.items() if v is not None}
 
         return ApplicationDesk(
             issuer=self.issuer,
@@ -300,6 +316,17 @@ class Platform:
             documents=self.documents,
             checks=checks,
             clock=self.clock,
+            limits=self.application_limits,
+            rate=SubmissionRate(
+                **given(burst=s.application_burst, per_hour=s.applications_per_hour)
+            ),
+            quota=DocumentQuota(**given(max_bytes=s.pending_documents_quota)),
+            retention=RetentionSchedule(
+                **given(
+                    decided_days=s.retention_decided_days,
+                    abandoned_days=s.retention_abandoned_days,
+                )
+            ),
         )
 
     def close(self) -> None:

@@ -34,6 +34,16 @@ class Settings:
     ``CIVIC_REGISTERS_ARCHIVE``  directory of archived GOV.UK registers (``*.rsf``) seeded at the
                             first ``civic up`` (default: ``../shared/data/gov-uk-registers-2021``
                             next to a source checkout, when present)
+
+    Citizens' applications (defaults in :mod:`civicstack.services.issuer.intake` and
+    :mod:`civicstack.services.issuer.retention`; unset means the default):
+
+    ``CIVIC_APPLICATION_BURST``        submissions one client may make at once (10)
+    ``CIVIC_APPLICATIONS_PER_HOUR``    then submissions an hour per client (120)
+    ``CIVIC_PENDING_DOCUMENTS_QUOTA``  bytes the documents of pending applications may take (1 GiB)
+    ``CIVIC_RETENTION_DECIDED_DAYS``   days documents are kept after a decision (30)
+    ``CIVIC_RETENTION_ABANDONED_DAYS`` days documents of an undecided application are kept (90)
+    ``CIVIC_SWEEP_INTERVAL``           seconds between sweeps while ``civic up`` runs (300)
     """
 
     data_dir: Path
@@ -47,6 +57,12 @@ class Settings:
     master_key: str | None = None
     wallet_dir: Path | None = None
     registers_archive: Path | None = None
+    application_burst: int | None = None
+    applications_per_hour: int | None = None
+    pending_documents_quota: int | None = None
+    retention_decided_days: int | None = None
+    retention_abandoned_days: int | None = None
+    sweep_interval: int | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -76,6 +92,12 @@ class Settings:
             registers_archive=Path(env["CIVIC_REGISTERS_ARCHIVE"]).expanduser()
             if env.get("CIVIC_REGISTERS_ARCHIVE")
             else None,
+            application_burst=_count(env, "CIVIC_APPLICATION_BURST", least=1),
+            applications_per_hour=_count(env, "CIVIC_APPLICATIONS_PER_HOUR", least=1),
+            pending_documents_quota=_count(env, "CIVIC_PENDING_DOCUMENTS_QUOTA", least=0),
+            retention_decided_days=_count(env, "CIVIC_RETENTION_DECIDED_DAYS", least=0),
+            retention_abandoned_days=_count(env, "CIVIC_RETENTION_ABANDONED_DAYS", least=1),
+            sweep_interval=_count(env, "CIVIC_SWEEP_INTERVAL", least=1),
         )
         settings = replace(settings, **{k: v for k, v in overrides.items() if v is not None})
         if not settings.database_url:
@@ -85,3 +107,13 @@ class Settings:
         if not settings.base_url:
             settings = replace(settings, base_url=f"http://{settings.host}:{settings.port}")
         return replace(settings, base_url=settings.base_url.rstrip("/"))
+
+
+def _count(env: Mapping[str, str], name: str, *, least: int) -> int | None:
+    """An integer setting of at least ``least``; ``None`` when unset (the default applies)."""
+    text = env.get(name, "").strip()
+    if not text:
+        return None
+    if not text.isascii() or not text.isdigit() or int(text) < least:
+        raise InputError("invalid_request", f"{name} must be an integer >= {least}")
+    return int(text)

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from civicstack._crypto import PublicKey
-from civicstack.api.app import create_app, wrap
+from civicstack.api.app import create_app, max_body, wrap
 from civicstack.credential_types import PID_VCT
 from civicstack.demo.story import AMARA, AMARA_RIGHT_TO_WORK
 from civicstack.fetch import HttpTransport
@@ -78,7 +78,7 @@ def make_world(database_url: str, data_dir: Path, clock: FixedClock) -> World:
     platform.migrate()
     Cast().seed(platform)
     root = create_app(platform)
-    app = wrap(root, max_body=10 * 1024 * 1024)
+    app = wrap(root, max_body=max_body(platform))
     return World(platform, TestClient(app, raise_server_exceptions=False), clock, root)
 
 

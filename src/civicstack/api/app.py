@@ -32,6 +32,7 @@ __all__ = [
     "ServiceFactory",
     "create_app",
     "create_app_from_env",
+    "max_body",
     "service_app",
     "service_factories",
     "wrap",
@@ -122,4 +123,11 @@ def wrap(app: FastAPI, max_body: int) -> BodySizeLimit:
 def create_app_from_env() -> BodySizeLimit:
     """Uvicorn factory for worker processes: settings from the environment ``civic up`` set."""
     platform = Platform(Settings.from_env())
-    return wrap(create_app(platform), max_body=10 * 1024 * 1024)
+    return wrap(create_app(platform), max_body=max_body(platform))
+
+
+def max_body(platform: Platform) -> int:
+    """The platform's body cap: the largest request it takes is a citizen's application, so
+    the cap is that application's (:attr:`ApplicationLimits.max_body`, the one rule the
+    documents' allowance and the cap share). Every route caps its own body lower."""
+    return platform.application_limits.max_body

@@ -2,10 +2,17 @@
 
 ``POST /issuers/NAME/applications`` takes a citizen's application (multipart/form-data: ``vct``,
 ``claims`` as a JSON object, up to four ``documents``; the uploaders' file names and declared
-types are ignored). Under ``/issuers/NAME/admin/`` (admin bearer token, RFC 6750 §2.1): create
-and list offers, list issued credentials and revoke, suspend or reinstate them (a status-list
-bit flip), and review applications (list, view with document hashes, download a document,
-approve, reject with a reason). Admin bodies are JSON read raw and parsed strictly (no repeated
+types are ignored). Each remote address spends a token of its submission rate first (429 with
+``Retry-After`` when it has none), the body is capped at
+:attr:`~civicstack.openid4vci.applications.ApplicationLimits.max_body` (the one rule the
+documents' allowance and the platform's body cap share) and the documents of pending
+applications at their disk quota (507 ``storage_full``).
+
+Under ``/issuers/NAME/admin/`` (admin bearer token, RFC 6750 §2.1): create and list offers,
+list issued credentials and revoke, suspend or reinstate them (a status-list bit flip), and
+review applications (list, view with document hashes and ``documents_expired_at``, download a
+document — 410 ``documents_expired`` once the retention schedule deleted it —, approve, reject
+with a reason). Admin bodies are JSON read raw and parsed strictly (no repeated
 members), then validated by the models below.
 """
 
@@ -31,11 +38,16 @@ from civicstack.api._openapi import (
 )
 from civicstack.api.auth import admin_guard
 from civicstack.errors import CivicError, InputError
-from civicstack.openid4vci.applications import MAX_DOCUMENT_BYTES, MAX_DOCUMENTS, STATUSES
+from civicstack.openid4vci.applications import (
+    DEFAULT_APPLICATION_LIMITS,
+    STATUSES,
+    ApplicationLimits,
+)
 from civicstack.platform import Platform
 
 MAX_ADMIN_BODY = 128 * 1024
-MAX_APPLICATION_BODY = MAX_DOCUMENTS * MAX_DOCUMENT_BYTES + 128 * 1024
+#: The default limits' largest application (the platform's limits decide; this is the default).
+MAX_APPLICATION_BODY = DEFAULT_APPLICATION_LIMITS.max_body
 
 _admin_bearer = HTTPBearer(
     auto_error=False,
@@ -104,6 +116,7 @@ def add_desk_routes(app: FastAPI, platform: Platform) -> None:
     admin = [Depends(admin_guard(platform)), Security(_admin_bearer)]
     issuer = platform.issuer
     review = platform.review
+    limits = review.limits
 
     # --- citizens' applications ------------------------------------------------------------
 
@@ -121,7 +134,7 @@ def add_desk_routes(app: FastAPI, platform: Platform) -> None:
                     "documents": {
                         "type": "array",
                         "items": {"type": "string", "format": "binary"},
-                        "maxItems": MAX_DOCUMENTS,
+                        "maxItems": limits.documents,
                     },
                 },
                 "required": ["vct", "claims"],
@@ -130,11 +143,13 @@ def add_desk_routes(app: FastAPI, platform: Platform) -> None:
         ),
         responses={
             201: json_response(OBJECT, "The application, and the offer the wallet redeems"),
-            **problems(400, 404, 413, 415),
+            **problems(400, 404, 413, 415, 429, 507),
         },
     )
     async def apply(name: str, request: Request) -> JSONResponse:
-        vct, claims, documents = await _application_form(request)
+        # the rate is spent first: a refused client costs no parsing, whatever it sent
+        await run_in_threadpool(review.admit, request.client.host if request.client else None)
+        vct, claims, documents = await _application_form(request, limits)
         application, created = await run_in_threadpool(
             review.apply, name, vct=vct, claims=claims, documents=documents
         )
@@ -256,7 +271,7 @@ def add_desk_routes(app: FastAPI, platform: Platform) -> None:
                     for t in ("application/pdf", "image/png", "image/jpeg")
                 },
             },
-            **problems(400, 401, 404),
+            **problems(400, 401, 404, 410),
         },
     )
     def get_document(name: str, application_id: str, sha256: str) -> Response:
@@ -306,15 +321,17 @@ def add_desk_routes(app: FastAPI, platform: Platform) -> None:
         ).to_json(with_claims=False)
 
 
-async def _application_form(request: Request) -> tuple[str, dict[str, Any], list[bytes]]:
+async def _application_form(
+    request: Request, limits: ApplicationLimits
+) -> tuple[str, dict[str, Any], list[bytes]]:
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media != "multipart/form-data":
         raise InputError("invalid_request", "an application is multipart/form-data")
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_APPLICATION_BODY:
-        raise InputError("too_large", f"an application is at most {MAX_APPLICATION_BODY} bytes")
+    if declared.isdigit() and int(declared) > limits.max_body:
+        raise InputError("too_large", f"an application is at most {limits.max_body} bytes")
     async with request.form(
-        max_files=MAX_DOCUMENTS + 1, max_fields=8, max_part_size=64 * 1024
+        max_files=limits.documents + 1, max_fields=8, max_part_size=limits.field_bytes
     ) as form:
         names = list(form.keys())
         unknown = set(names) - {"vct", "claims", "documents"}
@@ -327,17 +344,18 @@ async def _application_form(request: Request) -> tuple[str, dict[str, Any], list
         if not isinstance(vct, str) or not isinstance(claims_text, str):
             raise InputError("invalid_request", "vct and claims are text fields")
         files = form.getlist("documents")
-        if len(files) > MAX_DOCUMENTS:
-            raise InputError("too_large", f"at most {MAX_DOCUMENTS} documents")
+        if len(files) > limits.documents:
+            raise InputError("too_large", f"at most {limits.documents} documents")
         documents: list[bytes] = []
         for item in files:
             if not isinstance(item, UploadFile):
                 raise InputError("invalid_request", "documents are files")
             # The uploader's file name and declared type are ignored: documents are kept by
             # content, and their type is read from their bytes.
-            content = await item.read(MAX_DOCUMENT_BYTES + 1)
-            if len(content) > MAX_DOCUMENT_BYTES:
-                raise InputError("too_large", f"a document is at most {MAX_DOCUMENT_BYTES} bytes")
+            content = await item.read(limits.document_bytes + 1)
+            if len(content) > limits.document_bytes:
+                cap = limits.document_bytes
+                raise InputError("too_large", f"a document is at most {cap} bytes")
             documents.append(content)
     try:
         claims = json_object_strict(claims_text)

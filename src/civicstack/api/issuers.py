@@ -47,7 +47,7 @@ from civicstack.api.catalogue import Service, service_app
 from civicstack.api.issuer_desk import add_desk_routes
 from civicstack.api.problems import PROBLEM_SCHEMA
 from civicstack.errors import CivicError, ProtocolError
-from civicstack.openid4vci.applications import MAX_DOCUMENT_BYTES, MAX_DOCUMENTS
+from civicstack.openid4vci.applications import DEFAULT_APPLICATION_LIMITS
 from civicstack.openid4vci.offers import form_fields
 from civicstack.platform import Platform
 from civicstack.services.authorities import STATUS_TTL
@@ -63,7 +63,8 @@ SPECS = ("OpenID4VCI 1.0", "RFC 6749", "RFC 8414", "RFC 9396", "SD-JWT VC", "Tok
 FORM = "application/x-www-form-urlencoded"
 MAX_FORM_BYTES = 16 * 1024
 MAX_ADMIN_BODY = 128 * 1024
-MAX_APPLICATION_BODY = MAX_DOCUMENTS * MAX_DOCUMENT_BYTES + 128 * 1024
+#: The largest application (one rule: ApplicationLimits.max_body).
+MAX_APPLICATION_BODY = DEFAULT_APPLICATION_LIMITS.max_body
 
 _access_bearer = HTTPBearer(
     auto_error=False,

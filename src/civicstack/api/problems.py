@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from civicstack.errors import CODES, CivicError, ProtocolError
+from civicstack.errors import CODES, CivicError, ProtocolError, RetryLaterError
 
 log = logging.getLogger("civicstack.api")
 
@@ -31,6 +31,7 @@ _STATUS_CODES = {
     409: "conflict",
     413: "too_large",
     415: "invalid_request",
+    429: "rate_limited",
     422: "invalid_request",
 }
 
@@ -86,7 +87,10 @@ def install_problem_handlers(app: FastAPI) -> None:
             if response.status_code == 401:  # RFC 6750 §3: the challenge names the error
                 response.headers["WWW-Authenticate"] = f'Bearer error="{exc.oauth_error}"'
             return response
-        return problem(exc.code, exc.detail)
+        response = problem(exc.code, exc.detail)
+        if isinstance(exc, RetryLaterError):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     async def validation_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)

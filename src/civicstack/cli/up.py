@@ -13,6 +13,7 @@ from civicstack.cli._server import DEFAULT_SERVER
 from civicstack.demo.world import seed_demo_world
 from civicstack.errors import CivicError
 from civicstack.platform import Platform
+from civicstack.services.review import SWEEP_INTERVAL, Sweeper, SweepReport
 from civicstack.settings import Settings
 
 app = typer.Typer()
@@ -38,9 +39,6 @@ def up(
     if seed_demo_world(platform):
         console.print("seeded the demo world: HM Government, two authorities, four relying parties")
     _seed_registers(platform)
-    swept = platform.review.sweep_documents()
-    if swept:
-        console.print(f"deleted {swept} uploaded document(s) no application refers to")
     token = platform.admin_token
     from civicstack.api.app import create_app
 
@@ -68,14 +66,19 @@ def up(
     server = "" if settings.base_url == DEFAULT_SERVER else f" --server {settings.base_url}"
     console.print(f"  run `civic demo{server}` in another terminal to watch the whole story")
     console.print("  press Ctrl-C here to stop")
-    status = serve(
-        settings.host,
-        settings.port,
-        settings.workers,
-        sockets,
-        say=console.print,
-        access_log=access_log,
-    )
+    # One sweeper for the whole server, in this process: workers never sweep.
+    sweeper = start_sweeper(settings)
+    try:
+        status = serve(
+            settings.host,
+            settings.port,
+            settings.workers,
+            sockets,
+            say=console.print,
+            access_log=access_log,
+        )
+    finally:
+        sweeper.stop()
     if status:
         raise typer.Exit(status)
 
@@ -92,6 +95,29 @@ def _listen(listen: Any, settings: Settings) -> Any:
             f"port {settings.port} on {settings.host} is taken (another civic up?): stop it,"
             f" or choose another port with --port or CIVIC_PORT",
         ) from exc
+
+
+def start_sweeper(settings: Settings, *, platform: Platform | None = None) -> Sweeper:
+    """Start the background sweeper ``civic up`` runs beside its workers: at once and every
+    ``CIVIC_SWEEP_INTERVAL`` seconds, the retention schedule, documents no application refers
+    to, full rate buckets (:meth:`civicstack.services.review.ApplicationDesk.sweep`). It uses a
+    platform of its own (closed when it stops) unless given one."""
+    own = platform is None
+    swept_by = Platform(settings) if platform is None else platform
+
+    def report(done: SweepReport) -> None:
+        if done:
+            console.print(
+                f"swept uploaded documents: {done.expired} past the retention schedule,"
+                f" {done.orphans} no application refers to"
+            )
+
+    return Sweeper(
+        swept_by.review.sweep,
+        interval=settings.sweep_interval or SWEEP_INTERVAL,
+        report=report,
+        on_stop=swept_by.close if own else None,
+    ).start()
 
 
 def _seed_registers(platform: Platform) -> None:

@@ -36,10 +36,48 @@ DOCUMENT_TYPES: tuple[tuple[bytes, str], ...] = (
     (b"\x89PNG\r\n\x1a\n", "image/png"),
     (b"\xff\xd8\xff", "image/jpeg"),
 )
-MAX_DOCUMENT_BYTES = 4 * 1024 * 1024
-MAX_DOCUMENTS = 4
 MAX_REASON_CHARS = 1000
 MAX_REVIEWER_CHARS = 256
+
+
+@dataclass(frozen=True, slots=True)
+class ApplicationLimits:
+    """The size caps of one application, and the one rule the HTTP body cap follows from.
+
+    ``documents``        proof documents one application carries (default 4)
+    ``document_bytes``   bytes of one document (default 4 MiB)
+    ``field_bytes``      bytes of each text field, ``vct`` and ``claims`` (default 64 KiB)
+    ``part_header_bytes``  what one multipart part's boundary and headers may take (1 KiB)
+
+    The rule: :attr:`max_body`, the largest request an application can be, is the documents'
+    allowance (:attr:`allowance`: ``documents`` x ``document_bytes``) plus the two text
+    fields plus one part header per part. A submission route caps its body there and the
+    platform's body cap is this same number (an application is the largest request the
+    platform takes), so every application within the allowance is accepted and nothing larger
+    is read.
+    """
+
+    documents: int = 4
+    document_bytes: int = 4 * 1024 * 1024
+    field_bytes: int = 64 * 1024
+    part_header_bytes: int = 1024
+
+    @property
+    def allowance(self) -> int:
+        """The bytes of documents one application may carry."""
+        return self.documents * self.document_bytes
+
+    @property
+    def max_body(self) -> int:
+        """The largest multipart body an application within :attr:`allowance` can be."""
+        parts = self.documents + 2  # the documents, vct and claims
+        return self.allowance + 2 * self.field_bytes + parts * self.part_header_bytes
+
+
+DEFAULT_APPLICATION_LIMITS = ApplicationLimits()
+#: The defaults' caps under their earlier names.
+MAX_DOCUMENT_BYTES = DEFAULT_APPLICATION_LIMITS.document_bytes
+MAX_DOCUMENTS = DEFAULT_APPLICATION_LIMITS.documents
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +130,8 @@ class Application:
     reason: str | None = None
     decided_at: int | None = None
     offer_id: str | None = None
+    #: When the retention schedule deleted the documents' files (their hashes stay).
+    documents_expired_at: int | None = None
 
     def to_json(self, *, with_claims: bool = True) -> dict[str, Any]:
         """A plain description (claims only when asked: listings leave them out)."""
@@ -106,6 +146,7 @@ class Application:
             "reviewer": self.reviewer,
             "reason": self.reason,
             "decided_at": self.decided_at,
+            "documents_expired_at": self.documents_expired_at,
         }
         if with_claims:
             out["claims"] = dict(self.claims)
@@ -179,14 +220,16 @@ class AllChecks:
         return found
 
 
-def sniff_document(content: bytes) -> str:
+def sniff_document(
+    content: bytes, *, limits: ApplicationLimits = DEFAULT_APPLICATION_LIMITS
+) -> str:
     """The media type of an accepted proof document, from its magic bytes.
 
-    ``too_large`` over :data:`MAX_DOCUMENT_BYTES`; ``invalid_document`` for anything but PDF,
+    ``too_large`` over ``limits.document_bytes``; ``invalid_document`` for anything but PDF,
     PNG or JPEG (whatever the uploader claimed).
     """
-    if len(content) > MAX_DOCUMENT_BYTES:
-        raise InputError("too_large", f"a document is at most {MAX_DOCUMENT_BYTES} bytes")
+    if len(content) > limits.document_bytes:
+        raise InputError("too_large", f"a document is at most {limits.document_bytes} bytes")
     if not content:
         raise InputError("invalid_document", "an empty document")
     for magic, media_type in DOCUMENT_TYPES:

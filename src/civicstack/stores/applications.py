@@ -9,10 +9,20 @@ Tables (Alembic branch ``issuance``, with :mod:`civicstack.stores.issuance`):
 ``issuance_applications``  citizens' applications: claims (sealed like an offer's), status
                            (``pending`` → ``approved`` or ``rejected``, once), the findings of
                            the automatic checks, reviewer, reason, timestamps.
+                           ``documents_expired_at`` records when the retention schedule
+                           deleted the documents' files.
 ``issuance_documents``     their proof documents by SHA-256, size and sniffed media type (the
                            bytes live in the content-addressed
                            :class:`civicstack.stores.documents.DocumentStore`); the uploader's
-                           file name is never stored.
+                           file name is never stored. The rows outlive the files.
+``issuance_submission_buckets``  the submission rate's token bucket of each client, as its
+                           theoretical arrival time (:mod:`civicstack.services.issuer.intake`).
+
+Submissions, and deleting expired documents' files, are serialised by
+:meth:`ApplicationStore.serialise_documents` inside their write transaction (SQLite's
+``BEGIN IMMEDIATE`` already does; on PostgreSQL a transaction-scoped advisory lock): the quota
+is checked against what is committed, and a file is never deleted while a submission that
+refers to the same bytes is on its way to commit.
 """
 
 from __future__ import annotations
@@ -26,6 +36,7 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -34,10 +45,16 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    delete,
+    exists,
+    func,
     insert,
     select,
+    text,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 
 from civicstack._crypto import json_dumps, json_loads_strict
@@ -72,6 +89,7 @@ issuance_applications_table = Table(
     Column("reason", Text, nullable=True),
     Column("submitted_at", BigInteger, nullable=False),
     Column("decided_at", BigInteger, nullable=True),
+    Column("documents_expired_at", BigInteger, nullable=True),
     CheckConstraint("status IN ('pending', 'approved', 'rejected')", name="status"),
     Index("ix_issuance_applications_authority_status", "authority_id", "status"),
 )
@@ -84,6 +102,15 @@ issuance_documents_table = Table(
     Column("size", BigInteger, nullable=False),
     Column("media_type", String(64), nullable=False),
 )
+issuance_submission_buckets_table = Table(
+    "issuance_submission_buckets",
+    metadata,
+    Column("client", String(64), primary_key=True),
+    Column("arrival", Float, nullable=False),
+)
+
+#: The PostgreSQL advisory lock (transaction-scoped) that serialises submissions and expiry.
+DOCUMENTS_LOCK = 0x63697669635F646F  # "civic_do"
 
 
 class ApplicationStore:
@@ -112,6 +139,7 @@ class ApplicationStore:
                 reason=application.reason,
                 submitted_at=application.submitted_at,
                 decided_at=application.decided_at,
+                documents_expired_at=application.documents_expired_at,
             )
         )
         for position, doc in enumerate(application.documents):
@@ -178,6 +206,9 @@ class ApplicationStore:
             reason=row.reason,
             decided_at=None if row.decided_at is None else int(row.decided_at),
             offer_id=offer.id if offer is not None else None,
+            documents_expired_at=None
+            if row.documents_expired_at is None
+            else int(row.documents_expired_at),
         )
 
     def decide(
@@ -207,17 +238,96 @@ class ApplicationStore:
                 raise CivicError("conflict", f"application {application_id} changed meanwhile")
         return replace(current, status=status, reviewer=reviewer, reason=reason, decided_at=now)
 
-    def document_hashes(self) -> set[str]:
-        """The SHA-256 of every document some application refers to."""
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(issuance_documents_table.c.sha256).distinct())
-            return {row.sha256 for row in rows}
+    def document_hashes(self, *, conn: Connection | None = None) -> set[str]:
+        """The SHA-256 of every document whose file some application still keeps (its
+        documents not expired)."""
+        query = (
+            select(issuance_documents_table.c.sha256)
+            .select_from(issuance_documents_table.join(issuance_applications_table))
+            .where(issuance_applications_table.c.documents_expired_at.is_(None))
+            .distinct()
+        )
+        with _maybe_connection(self.engine, conn) as c:
+            return {row.sha256 for row in c.execute(query)}
+
+    # --- intake: the documents' lock and quota, the submission rate ----------------------------
+
+    def serialise_documents(self, conn: Connection) -> None:
+        """Inside a write transaction: wait until no other submission or expiry holds the
+        documents (SQLite: the transaction's write lock already does)."""
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": DOCUMENTS_LOCK})
+
+    def pending_document_bytes(self, *, conn: Connection) -> int:
+        """The bytes of the documents of pending applications whose files are kept."""
+        used = conn.execute(
+            select(func.coalesce(func.sum(issuance_documents_table.c.size), 0))
+            .select_from(issuance_documents_table.join(issuance_applications_table))
+            .where(
+                (issuance_applications_table.c.status == "pending")
+                & issuance_applications_table.c.documents_expired_at.is_(None)
+            )
+        ).scalar_one()
+        return int(used)
+
+    def spend_submission_token(
+        self, client: str, *, now: int, admit: Callable[[float | None, int], float]
+    ) -> None:
+        """Spend one of ``client``'s tokens: ``admit`` (the rate's pure rule) maps the stored
+        arrival time to the new one, or raises, which leaves the bucket as it was."""
+        table = issuance_submission_buckets_table
+        with write_transaction(self.engine) as conn:
+            fresh = (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(table)
+            conn.execute(fresh.values(client=client, arrival=float(now)).on_conflict_do_nothing())
+            arrival = conn.execute(
+                select(table.c.arrival).where(table.c.client == client).with_for_update()
+            ).scalar_one()
+            conn.execute(
+                update(table)
+                .where(table.c.client == client)
+                .values(arrival=admit(float(arrival), now))
+            )
+
+    def forget_full_buckets(self, *, now: int) -> int:
+        """Delete the buckets full again by ``now`` (a missing bucket is a full one); how many."""
+        table = issuance_submission_buckets_table
+        with write_transaction(self.engine) as conn:
+            return int(conn.execute(delete(table).where(table.c.arrival <= now)).rowcount)
+
+    # --- retention ---------------------------------------------------------------------------
+
+    def expire_documents(
+        self, *, decided_before: int, submitted_before: int, now: int, conn: Connection
+    ) -> set[str]:
+        """Inside the caller's transaction: mark the documents of applications decided before
+        ``decided_before``, or pending and submitted before ``submitted_before``, as expired
+        at ``now``; the SHA-256 of the documents just expired."""
+        apps, docs = issuance_applications_table, issuance_documents_table
+        due = (
+            apps.c.documents_expired_at.is_(None)
+            & exists().where(docs.c.application_id == apps.c.id)
+            & (
+                (apps.c.status.in_(("approved", "rejected")) & (apps.c.decided_at < decided_before))
+                | ((apps.c.status == "pending") & (apps.c.submitted_at < submitted_before))
+            )
+        )
+        ids = [row.id for row in conn.execute(select(apps.c.id).where(due).with_for_update())]
+        if not ids:
+            return set()
+        hashes: set[str] = set()
+        for start in range(0, len(ids), 500):  # keep IN lists short
+            chunk = ids[start : start + 500]
+            conn.execute(update(apps).where(apps.c.id.in_(chunk)).values(documents_expired_at=now))
+            of_chunk = select(docs.c.sha256).where(docs.c.application_id.in_(chunk))
+            hashes.update(row.sha256 for row in conn.execute(of_chunk))
+        return hashes
 
     def has_document(self, authority: str, application_id: str, sha256: str) -> DocumentRef:
-        """The document ``sha256`` of an application; ``not_found`` otherwise."""
+        """The document ``sha256`` of an application; ``not_found`` otherwise, and
+        ``documents_expired`` when the retention schedule deleted its file."""
         with self.engine.connect() as conn:
             row = conn.execute(
-                select(issuance_documents_table)
+                select(issuance_documents_table, issuance_applications_table.c.documents_expired_at)
                 .select_from(
                     issuance_documents_table.join(issuance_applications_table).join(
                         authorities_table
@@ -231,6 +341,12 @@ class ApplicationStore:
             ).first()
         if row is None:
             raise CivicError("not_found", "no such document in this application")
+        if row.documents_expired_at is not None:
+            raise CivicError(
+                "documents_expired",
+                f"the documents of application {application_id} were deleted at"
+                f" {int(row.documents_expired_at)} under the retention schedule",
+            )
         return DocumentRef(row.sha256, int(row.size), row.media_type)
 
 

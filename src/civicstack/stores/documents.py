@@ -12,6 +12,8 @@ never name a missing file), so a failed commit or a crash leaves a file nobody r
 proof documents are personal data, and :meth:`DocumentStore.sweep` deletes such files (and
 abandoned temporary files) once they are older than a grace period that covers uploads still
 in flight. Storing bytes that are already kept refreshes the file's time for the same reason.
+:meth:`DocumentStore.delete` removes one document at once: the retention schedule's expiry,
+whose caller holds the lock that keeps submissions out meanwhile.
 """
 
 from __future__ import annotations
@@ -86,6 +88,17 @@ class DocumentStore:
         if hashlib.sha256(content).hexdigest() != sha256:
             raise CivicError("internal_error", f"document {sha256} is damaged on disk")
         return content
+
+    def delete(self, sha256: str) -> bool:
+        """Delete document ``sha256``; whether there was one."""
+        try:
+            self._path(sha256).unlink()
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            detail = f"cannot delete document {sha256}: {exc.strerror}"
+            raise CivicError("io_error", detail) from exc
+        return True
 
     def sweep(self, keep: Container[str], *, older_than: float) -> int:
         """Delete the documents not in ``keep`` (hex SHA-256s) and the abandoned temporary

@@ -34,6 +34,7 @@ OUR_TABLES = {
     "issuance_applications",
     "issuance_documents",
     "issuance_deferred",
+    "issuance_submission_buckets",
 }
 AMARA = {
     "given_name": "Amara",
