@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from civicstack.errors import CivicError
@@ -109,14 +111,17 @@ def test_a_new_datatype_in_use_is_added_to_the_datatype_register() -> None:
 
 
 def test_conflicting_field_definition_is_refused_and_nothing_changes() -> None:
-    """A field already defined differently in the field register fails the whole creation."""
+    """A field already defined differently in the field register fails the whole creation:
+    retyped, field_redefined (the rule RSF patches share); otherwise different, conflict."""
     catalogue = Catalogue.bootstrap(now=NOW)
     before = {n: r.head() for n, r in catalogue.registers.items()}
-    other_text = Field("text", Datatype.STRING, Cardinality.ONE)
-    fields = [Field("shop", Datatype.STRING, Cardinality.ONE, register="shop"), other_text]
-    with pytest.raises(CivicError) as caught:
-        catalogue.create_register("shop", fields, now=NOW)
-    assert caught.value.code == "conflict"
+    shop = Field("shop", Datatype.STRING, Cardinality.ONE, register="shop")
+    retyped = Field("text", Datatype.STRING, Cardinality.ONE)
+    reworded = replace(METADATA_FIELDS["text"], text="Something else.")
+    for other, code in ((retyped, "field_redefined"), (reworded, "conflict")):
+        with pytest.raises(CivicError) as caught:
+            catalogue.create_register("shop", [shop, other], now=NOW)
+        assert caught.value.code == code
     assert {n: r.head() for n, r in catalogue.registers.items()} == before
     assert "shop" not in catalogue.registers
 
