@@ -31,6 +31,8 @@ class Settings:
     ``CIVIC_REGISTERS_ARCHIVE``  directory of archived GOV.UK registers (``*.rsf``) seeded at the
                             first ``civic up`` (default: ``../shared/data/gov-uk-registers-2021``
                             next to a source checkout, when present)
+    ``CIVIC_CUSTODIAN_TOKEN_LIFETIME``  seconds a register custodian token lives when issued
+                            without ``expires_in`` (default 7776000, 90 days; 0: no expiry)
     """
 
     data_dir: Path
@@ -44,6 +46,7 @@ class Settings:
     master_key: str | None = None
     wallet_dir: Path | None = None
     registers_archive: Path | None = None
+    custodian_token_lifetime: int = 90 * 24 * 3600
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -53,10 +56,14 @@ class Settings:
         try:
             port = int(env.get("CIVIC_PORT", "8000"))
             workers = int(env.get("CIVIC_WORKERS", "1"))
+            lifetime = int(env.get("CIVIC_CUSTODIAN_TOKEN_LIFETIME", str(90 * 24 * 3600)))
         except ValueError as exc:
             raise InputError(
-                "invalid_request", "CIVIC_PORT and CIVIC_WORKERS must be integers"
+                "invalid_request",
+                "CIVIC_PORT, CIVIC_WORKERS and CIVIC_CUSTODIAN_TOKEN_LIFETIME must be integers",
             ) from exc
+        if lifetime < 0:
+            raise InputError("invalid_request", "CIVIC_CUSTODIAN_TOKEN_LIFETIME is 0 or more")
         settings = cls(
             data_dir=data_dir,
             database_url=env.get("CIVIC_DATABASE_URL") or "",
@@ -73,6 +80,7 @@ class Settings:
             registers_archive=Path(env["CIVIC_REGISTERS_ARCHIVE"]).expanduser()
             if env.get("CIVIC_REGISTERS_ARCHIVE")
             else None,
+            custodian_token_lifetime=lifetime,
         )
         settings = replace(settings, **{k: v for k, v in overrides.items() if v is not None})
         if not settings.database_url:
