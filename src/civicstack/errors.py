@@ -97,6 +97,12 @@ CODES: dict[str, tuple[int, str]] = {
     "dangling_link": (400, "A link names a register or record that does not exist."),
     "hash_mismatch": (400, "An entry names an item hash that no added item has."),
     "root_hash_mismatch": (400, "The asserted root hash differs from the computed one."),
+    "field_redefined": (
+        409,
+        "A field definition would change an existing field's datatype, cardinality or link.",
+    ),
+    "token_revoked": (401, "The custodian token has been revoked."),
+    "token_expired": (401, "The custodian token has expired."),
     # --- Merkle log (RFC 9162, C2SP signed-note / tlog-checkpoint / tlog-proof) -------------
     "inclusion_proof_invalid": (400, "The inclusion proof does not lead to the root hash."),
     "consistency_proof_invalid": (400, "The consistency proof does not link the two tree heads."),

@@ -88,7 +88,12 @@ class Platform:
         :attr:`register_store`."""
         from civicstack.services.registers import Registers
 
-        return Registers(self.register_store, admin_check=self.check_admin)
+        return Registers(
+            self.register_store,
+            admin_check=self.check_admin,
+            clock=self.clock,
+            token_lifetime=self.settings.custodian_token_lifetime,
+        )
 
     def migrate(self) -> None:
         """Bring the schema to the latest revision of every component."""

@@ -44,6 +44,8 @@ class Settings:
     ``CIVIC_RETENTION_DECIDED_DAYS``   days documents are kept after a decision (30)
     ``CIVIC_RETENTION_ABANDONED_DAYS`` days documents of an undecided application are kept (90)
     ``CIVIC_SWEEP_INTERVAL``           seconds between sweeps while ``civic up`` runs (300)
+    ``CIVIC_CUSTODIAN_TOKEN_LIFETIME``  seconds a register custodian token lives when issued
+                            without ``expires_in`` (default 7776000, 90 days; 0: no expiry)
     """
 
     data_dir: Path
@@ -63,6 +65,7 @@ class Settings:
     retention_decided_days: int | None = None
     retention_abandoned_days: int | None = None
     sweep_interval: int | None = None
+    custodian_token_lifetime: int = 90 * 24 * 3600
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -72,10 +75,14 @@ class Settings:
         try:
             port = int(env.get("CIVIC_PORT", "8000"))
             workers = int(env.get("CIVIC_WORKERS", "1"))
+            lifetime = int(env.get("CIVIC_CUSTODIAN_TOKEN_LIFETIME", str(90 * 24 * 3600)))
         except ValueError as exc:
             raise InputError(
-                "invalid_request", "CIVIC_PORT and CIVIC_WORKERS must be integers"
+                "invalid_request",
+                "CIVIC_PORT, CIVIC_WORKERS and CIVIC_CUSTODIAN_TOKEN_LIFETIME must be integers",
             ) from exc
+        if lifetime < 0:
+            raise InputError("invalid_request", "CIVIC_CUSTODIAN_TOKEN_LIFETIME is 0 or more")
         settings = cls(
             data_dir=data_dir,
             database_url=env.get("CIVIC_DATABASE_URL") or "",
@@ -98,6 +105,7 @@ class Settings:
             retention_decided_days=_count(env, "CIVIC_RETENTION_DECIDED_DAYS", least=0),
             retention_abandoned_days=_count(env, "CIVIC_RETENTION_ABANDONED_DAYS", least=1),
             sweep_interval=_count(env, "CIVIC_SWEEP_INTERVAL", least=1),
+            custodian_token_lifetime=lifetime,
         )
         settings = replace(settings, **{k: v for k, v in overrides.items() if v is not None})
         if not settings.database_url:

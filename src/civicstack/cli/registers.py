@@ -1,6 +1,7 @@
-"""``civic registers``: list, show, import, export and verify registers.
+"""``civic registers``: list, show, import, export and verify registers; manage custodians.
 
-``list``, ``show``, ``import`` and ``export`` work on the platform's database (``CIVIC_DATA_DIR``
+``list``, ``show``, ``import``, ``export`` and ``custodians issue|list|revoke|audit`` (custodian
+tokens, the admin's work) work on the platform's database (``CIVIC_DATA_DIR``
 / ``CIVIC_DATABASE_URL``), as the running platform sees it. ``verify`` needs no database: it
 checks a downloaded RSF file (or the server's download URL, or a register name on ``--server``
 / ``CIVIC_SERVER``) against a signed checkpoint (a file or a URL) with the register's verifier
@@ -362,3 +363,135 @@ def verify(
             )
 
     emit(data, as_json, human)
+
+
+custodians = typer.Typer(
+    name="custodians",
+    help="Custodian tokens: issue, list, revoke, and read their audit trail (the admin's).",
+    no_args_is_help=True,
+)
+app.add_typer(custodians)
+
+
+def _operator() -> str:
+    """Who runs the command, as the audit trail records it (``cli:<user>``)."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"[:128]
+    except (KeyError, OSError):
+        return "cli"
+
+
+def _when(seconds: int) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _token_line(t: dict[str, Any]) -> str:
+    from rich.markup import escape
+
+    expires = "never" if t["expires_at"] is None else _when(t["expires_at"])
+    return (
+        f"[bold]{t['id']}[/]  {t['register']}  {t['state']}  expires {expires}"
+        f"  [dim]{escape(t['label'])}[/]"
+    )
+
+
+@custodians.command("issue")
+def issue_custodian(
+    name: Annotated[str, typer.Argument(help="The register the token writes.")],
+    label: Annotated[str, typer.Option("--label", help="What the token is for (1-128).")],
+    expires_in: Annotated[
+        int | None,
+        typer.Option(
+            "--expires-in",
+            help="Seconds until it stops writing (default: CIVIC_CUSTODIAN_TOKEN_LIFETIME).",
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Issue a custodian token for a register; the secret is printed once, never kept."""
+    with _platform() as platform:
+        now = platform.clock.now()
+        secret, token = platform.registers.issue_custodian(
+            name, label=label, now=now, expires_in=expires_in, actor=_operator()
+        )
+        data = {**token.to_json(now), "token": secret}
+
+    def human() -> None:
+        _say(_token_line(data))
+        _say(f"  token  {secret}  (shown once: keep it now)", markup=False)
+
+    emit(data, as_json, human)
+
+
+@custodians.command("list")
+def list_custodians(
+    name: Annotated[
+        str | None, typer.Argument(help="Only this register's tokens (default: all).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List custodian tokens (never their secrets) with their state."""
+    with _platform() as platform:
+        now = platform.clock.now()
+        rows = [t.to_json(now) for t in platform.registers.custodian_tokens(name)]
+
+    def human() -> None:
+        if not rows:
+            _say("no custodian tokens")
+        for t in rows:
+            _say(_token_line(t))
+
+    emit(rows, as_json, human)
+
+
+@custodians.command("revoke")
+def revoke_custodian(
+    token_id: Annotated[str, typer.Argument(help="The token's id (ct_...).")],
+    as_json: JsonOption = False,
+) -> None:
+    """Revoke a custodian token: its next write is refused, by every server process."""
+    with _platform() as platform:
+        now = platform.clock.now()
+        token = platform.registers.revoke_custodian_token(token_id, now=now, actor=_operator())
+        data = token.to_json(now)
+
+    def human() -> None:
+        _say(f"[green]revoked[/] {_token_line(data)}")
+
+    emit(data, as_json, human)
+
+
+@custodians.command("audit")
+def audit_custodians(
+    register: Annotated[
+        str | None, typer.Option("--register", help="Only this register's tokens.")
+    ] = None,
+    token_id: Annotated[str | None, typer.Option("--token", help="Only this token.")] = None,
+    after: Annotated[int, typer.Option("--after", help="Events after this number.")] = 0,
+    limit: Annotated[int, typer.Option("--limit", help="At most this many (1-1000).")] = 100,
+    as_json: JsonOption = False,
+) -> None:
+    """The custodian tokens' audit trail: issued, revoked, writes refused (oldest first)."""
+    with _platform() as platform:
+        rows = [
+            e.to_json()
+            for e in platform.registers.custodian_events(
+                register=register, token_id=token_id, after=after, limit=limit
+            )
+        ]
+
+    def human() -> None:
+        if not rows:
+            _say("no events")
+        for e in rows:
+            _say(
+                f"{e['seq']:>6}  {_when(e['at'])}  {e['event']:<16} {e['token']}"
+                f"  {e['register']}  by {e['actor']}",
+                markup=False,
+            )
+
+    emit(rows, as_json, human)

@@ -11,7 +11,8 @@ The order of checks per entry follows the RSF RFC's validation rules:
 
 1. the key and timestamp are well-formed and the entry names at least one item;
 2. every named item was added before (in this batch or earlier) — else ``hash_mismatch``;
-3. a system entry's item has the shape its key calls for (``invalid_schema``);
+3. a system entry's item has the shape its key calls for (``invalid_schema``), and a
+   ``field:<f>`` entry does not retype the field it redefines (``field_redefined``);
 4. a user entry's items fit the schema in force at that point (``unknown_field``,
    ``invalid_cardinality``, ``invalid_datatype``, ``primary_key_mismatch``); links are kept;
 5. at close: every link names an existing record (``dangling_link``); added items that no
@@ -38,8 +39,10 @@ from civicstack.registers.limits import DEFAULT_LIMITS, Limits
 from civicstack.registers.schema import (
     KEY_RE,
     SYSTEM_KEY_RE,
+    Field,
     Link,
     Schema,
+    check_field_change,
     check_system_item,
 )
 from civicstack.registers.tree import TreeHead
@@ -295,6 +298,9 @@ class RegisterBatch:
             raise VerificationError("invalid_schema", f"a {key!r} entry names one item")
         for item in items:
             check_system_item(key, item)
+        if kind == "field" and subject:
+            # A field is never retyped (RFC 0001): checked against the definition in force.
+            check_field_change(Field.from_item(items[0]), self._defined_field(key))
         name = head.name
         if key == "name":
             given = str(items[0].get("name"))
@@ -314,6 +320,16 @@ class RegisterBatch:
         log = head.log.append_leaf_hash(merkle_leaf_hash(entry.log_leaf()))
         self._head = RegisterHead(name, head.user_count, number, head.govuk, log)
         return entry
+
+    def _defined_field(self, key: str) -> Field | None:
+        """The field defined under ``key`` so far (``None``: none, or a misfiled one)."""
+        earlier = self.system_record(key)
+        if not earlier:
+            return None
+        try:
+            return Field.from_item(earlier[0])
+        except CivicError:
+            return None  # a malformed old definition defines nothing a new one could change
 
     def _append_user(
         self,

@@ -19,7 +19,7 @@ failing part-way once every batch has closed.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping, Sequence, Set
+from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from types import MappingProxyType
 from typing import Any, BinaryIO, Generic, Protocol, TypeVar
 
@@ -38,7 +38,7 @@ from civicstack.registers.entries import Record, Scope
 from civicstack.registers.limits import DEFAULT_LIMITS, Limits
 from civicstack.registers.register import Register
 from civicstack.registers.rsf import stage_rsf
-from civicstack.registers.schema import Field, RegisterDefinition, Schema
+from civicstack.registers.schema import Field, RegisterDefinition, Schema, check_field_change
 from civicstack.types import RegisterLinks
 
 RSFSource = bytes | BinaryIO | Iterable[bytes]
@@ -118,12 +118,15 @@ class LinkedRegisters(ABC, Generic[R]):
         *,
         unsafe_allow_dangling_links: Set[str] | bool = False,
         limits: Limits = DEFAULT_LIMITS,
+        review: Callable[[Changeset], None] | None = None,
     ) -> dict[str, Changeset]:
         """Import RSF files (by register name) as one transaction; return each one's changes.
 
         A name already held gets the file appended as a patch. Dangling links fail the import
         except in the registers named in ``unsafe_allow_dangling_links`` (or all, with
         ``True``), where they are reported in the changeset. Errors name the register and line.
+        ``review`` sees each validated changeset before anything is applied and may refuse it
+        (for example :func:`~civicstack.registers.custodians.check_custodian_change`).
         """
         staged: dict[str, tuple[R, RegisterBatch]] = {}
         for name, source in sources.items():
@@ -134,7 +137,7 @@ class LinkedRegisters(ABC, Generic[R]):
                     raise VerificationError("invalid_schema", "the RSF has no 'name' entry")
             except CivicError as exc:
                 raise _in_register(exc, name) from None
-        return self._apply(staged, unsafe_allow_dangling_links)
+        return self._apply(staged, unsafe_allow_dangling_links, review)
 
     def create_register(
         self,
@@ -262,7 +265,8 @@ class LinkedRegisters(ABC, Generic[R]):
                 if known is None:
                     _, field_batch = self._stage("field", staged)
                     field_batch.append_items(Scope.USER, field.name, [field.to_item()], now=now)
-                elif known != field:
+                check_field_change(field, known)
+                if known is not None and known != field:
                     raise CivicError(
                         "conflict", f"field {field.name!r} is already defined differently"
                     )
@@ -276,10 +280,19 @@ class LinkedRegisters(ABC, Generic[R]):
                 _, datatype_batch = self._stage("datatype", staged)
                 datatype_batch.append_items(Scope.USER, value, [item], now=now)
 
+    def _check_shared_fields(self, changes: Changeset) -> None:
+        # Fields are shared across registers (the ``field`` register): a ``field:<f>`` entry
+        # may not retype the field it names there, as creating a register may not either.
+        for key, items in changes.system_records.items():
+            kind, _, subject = key.partition(":")
+            if kind == "field" and subject and items:
+                check_field_change(Field.from_item(items[0]), self.field(subject))
+
     def _apply(
         self,
         staged: Mapping[str, tuple[R, RegisterBatch]],
         unsafe_allow_dangling_links: Set[str] | bool,
+        review: Callable[[Changeset], None] | None = None,
     ) -> dict[str, Changeset]:
         links = _StagedLinks(self, {name: batch for name, (_, batch) in staged.items()})
         changes: dict[str, Changeset] = {}
@@ -290,7 +303,10 @@ class LinkedRegisters(ABC, Generic[R]):
                 else name in unsafe_allow_dangling_links
             )
             try:
-                changes[name] = batch.close(links, unsafe_allow_dangling_links=tolerate)
+                change = changes[name] = batch.close(links, unsafe_allow_dangling_links=tolerate)
+                self._check_shared_fields(change)
+                if review is not None:
+                    review(change)
             except CivicError as exc:
                 raise _in_register(exc, name) from None
         # Every check has passed; applying cannot fail part-way.

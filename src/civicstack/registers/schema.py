@@ -191,6 +191,36 @@ def check_system_item(key: str, item: Item) -> None:
         RegisterDefinition.from_item(item)
 
 
+def check_field_change(field: Field, known: Field | None) -> None:
+    """Return if ``field`` may define a field already defined as ``known`` (or never defined:
+    ``None``); raise ``field_redefined`` if it changes its datatype, cardinality or the register
+    it links to.
+
+    The one rule for every way a field is (re)defined: a new register (against the ``field``
+    register), RFC 0001's add-field, and a ``field:<f>`` entry in an RSF import or patch
+    (against the register's own definition and the ``field`` register). Fields are never
+    retyped: entries written under the old definition must stay valid. Text and phase may
+    change.
+    """
+    if known is None or known.name != field.name:
+        return
+    changed = [
+        f"{what} {old!r} -> {new!r}"
+        for what, old, new in (
+            ("datatype", known.datatype.value, field.datatype.value),
+            ("cardinality", known.cardinality.value, field.cardinality.value),
+            ("register", known.register, field.register),
+        )
+        if old != new
+    ]
+    if changed:
+        raise VerificationError(
+            "field_redefined",
+            f"field {field.name!r} is already defined; a definition may not change its "
+            + ", ".join(changed),
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class Link:
     """A reference from a value to a record (``key``) or to a whole register (``key=None``)."""

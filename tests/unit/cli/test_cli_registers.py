@@ -291,3 +291,30 @@ def test_export_into_a_closed_pipe_ends_quietly(imported: Civic, tmp_path: Path)
         check=False,
     )
     assert done.stderr == ""
+
+
+def test_custodian_tokens_are_issued_listed_revoked_and_audited(imported: Civic) -> None:
+    """``civic registers custodians``: the secret is shown once at issue, never in a listing;
+    a revocation shows in the listing and the audit trail; an unknown id is one error line."""
+    civic = imported
+    issued = civic.json("registers", "custodians", "issue", "shade", "--label", "desk")
+    assert isinstance(issued, dict)
+    assert issued["token"].startswith("civic_reg_")
+    assert issued["state"] == "active"
+    listed = civic.json("registers", "custodians", "list")
+    assert isinstance(listed, list)
+    assert [t["id"] for t in listed] == [issued["id"]]
+    assert issued["token"] not in json.dumps(listed)
+    revoked = civic.json("registers", "custodians", "revoke", issued["id"])
+    assert isinstance(revoked, dict)
+    assert revoked["state"] == "revoked"
+    assert revoked["revoked_by"].startswith("cli")
+    events = civic.json("registers", "custodians", "audit", "--register", "shade")
+    assert isinstance(events, list)
+    assert [e["event"] for e in events] == ["issued", "revoked"]
+    code, out, _ = civic("registers", "custodians", "list", "shade")
+    assert (code, issued["id"] in out, "revoked" in out) == (0, True, True)
+    code, _, err = civic("registers", "custodians", "revoke", "ct_0000000000000000")
+    assert (code, err.startswith("error [not_found]")) == (1, True)
+    code, _, err = civic("registers", "custodians", "issue", "shade", "--label", "x" * 200)
+    assert (code, err.startswith("error [invalid_request]")) == (1, True)

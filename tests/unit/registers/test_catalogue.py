@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from civicstack.errors import CivicError
@@ -17,6 +19,7 @@ from civicstack.registers import (
     export_rsf,
     import_rsf,
 )
+from civicstack.registers.custodians import check_custodian_change
 from civicstack.registers.define import METADATA_FIELDS
 
 NOW = 1_767_225_600
@@ -109,14 +112,17 @@ def test_a_new_datatype_in_use_is_added_to_the_datatype_register() -> None:
 
 
 def test_conflicting_field_definition_is_refused_and_nothing_changes() -> None:
-    """A field already defined differently in the field register fails the whole creation."""
+    """A field already defined differently in the field register fails the whole creation:
+    retyped, field_redefined (the rule RSF patches share); otherwise different, conflict."""
     catalogue = Catalogue.bootstrap(now=NOW)
     before = {n: r.head() for n, r in catalogue.registers.items()}
-    other_text = Field("text", Datatype.STRING, Cardinality.ONE)
-    fields = [Field("shop", Datatype.STRING, Cardinality.ONE, register="shop"), other_text]
-    with pytest.raises(CivicError) as caught:
-        catalogue.create_register("shop", fields, now=NOW)
-    assert caught.value.code == "conflict"
+    shop = Field("shop", Datatype.STRING, Cardinality.ONE, register="shop")
+    retyped = Field("text", Datatype.STRING, Cardinality.ONE)
+    reworded = replace(METADATA_FIELDS["text"], text="Something else.")
+    for other, code in ((retyped, "field_redefined"), (reworded, "conflict")):
+        with pytest.raises(CivicError) as caught:
+            catalogue.create_register("shop", [shop, other], now=NOW)
+        assert caught.value.code == code
     assert {n: r.head() for n, r in catalogue.registers.items()} == before
     assert "shop" not in catalogue.registers
 
@@ -218,3 +224,46 @@ def test_get_unknown_register() -> None:
     with pytest.raises(CivicError) as caught:
         Catalogue().get("nothing")
     assert caught.value.code == "not_found"
+
+
+def _field_patch(name: str, definition: Field) -> bytes:
+    item = definition.to_item()
+    return (
+        f"add-item\t{item.text()}\n"
+        f"append-entry\tsystem\tfield:{name}\t2026-01-01T00:00:00Z\t{item.hash}\n"
+    ).encode()
+
+
+def test_an_rsf_patch_cannot_retype_a_field_of_its_register_or_the_field_register() -> None:
+    """The rule POST / applies holds for patches: a field:NAME entry retyping the register's
+    own field, or a shared field the field register defines, is field_redefined and nothing
+    changes; rewording a field is allowed."""
+    catalogue = Catalogue.bootstrap(now=NOW)
+    catalogue.create_register("gp-practice", PRACTICE, now=NOW)
+    before = {n: r.head() for n, r in catalogue.registers.items()}
+    own = replace(PRACTICE[3], datatype=Datatype.STRING)
+    # phase is no field of gp-practice: only the field register defines it.
+    shared = replace(METADATA_FIELDS["phase"], cardinality=Cardinality.MANY)
+    for name, definition in ((own.name, own), ("phase", shared)):
+        with pytest.raises(CivicError) as caught:
+            catalogue.import_rsf({"gp-practice": _field_patch(name, definition)})
+        assert caught.value.code == "field_redefined"
+    assert {n: r.head() for n, r in catalogue.registers.items()} == before
+    reworded = replace(PRACTICE[1], text="Reworded.")
+    catalogue.import_rsf({"gp-practice": _field_patch(reworded.name, reworded)})
+
+
+def test_a_custodian_change_holds_records_only() -> None:
+    """check_custodian_change refuses a changeset with any system entry (forbidden), and the
+    review hook refuses the whole import before anything is applied."""
+    catalogue = Catalogue.bootstrap(now=NOW)
+    catalogue.create_register("gp-practice", PRACTICE, now=NOW)
+    before = catalogue.get("gp-practice").head()
+    reworded = replace(PRACTICE[1], text="Reworded.")
+    with pytest.raises(CivicError) as caught:
+        catalogue.import_rsf(
+            {"gp-practice": _field_patch(reworded.name, reworded)},
+            review=check_custodian_change,
+        )
+    assert caught.value.code == "forbidden"
+    assert catalogue.get("gp-practice").head() == before

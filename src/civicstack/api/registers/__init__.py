@@ -25,9 +25,19 @@ full tiles never change and are served as immutable.
 
 Writes need ``Authorization: Bearer`` with the platform's admin token or a custodian token of the
 register: ``POST /{name}/entries`` (records, checked against the schema and links, one entry
-each), ``POST /{name}/rsf`` (an RSF patch), ``POST /{name}/fields``, ``POST /`` (a new
-register, admin only) and ``POST /{name}/custodian-tokens`` (admin only). Each write is one
-transaction that signs a new checkpoint. Errors are RFC 9457 problems with stable codes.
+each), ``POST /{name}/rsf`` (an RSF patch; system entries, which change the register's
+definition, need the admin token: 403 ``forbidden`` for a custodian; a ``field:<f>`` entry that
+retypes a field is 409 ``field_redefined``, as in ``POST /``), ``POST /{name}/fields`` and
+``POST /`` (a new register, admin only). Each write is one transaction that signs a new
+checkpoint. Errors are RFC 9457 problems with stable codes.
+
+Custodian tokens (admin only): ``POST /{name}/custodian-tokens`` issues one (``label``, optional
+``expires_in`` seconds; the secret is shown once), ``GET /{name}/custodian-tokens`` and
+``GET /-/custodian-tokens`` list them (never their secrets), ``GET /-/custodian-tokens/{id}``
+shows one, ``POST /-/custodian-tokens/{id}/revoke`` revokes one, and ``GET /-/custodian-events``
+reads the audit trail (issued, revoked, writes refused with a revoked or expired token: 401
+``token_revoked`` / ``token_expired``). Every write reads the token's row, so a revocation holds at
+once in every worker.
 """
 
 from __future__ import annotations
@@ -36,7 +46,7 @@ from fastapi import FastAPI
 
 from civicstack.api.catalogue import Service, service_app
 from civicstack.api.limits import QueryStringLimit
-from civicstack.api.registers import _proofs, _reads, _writes
+from civicstack.api.registers import _custodians, _proofs, _reads, _writes
 from civicstack.api.registers._representations import MOUNT
 from civicstack.api.registers._requests import RegistersAPI
 from civicstack.platform import Platform
@@ -54,7 +64,8 @@ def registers_service(platform: Platform) -> tuple[Service, FastAPI]:
     api = app.state.registers_api = RegistersAPI(platform)
     # Every operation: a hostile URL is refused before any route parses it.
     app.add_middleware(QueryStringLimit, max_bytes=api.limits.max_query_bytes)
-    for routes in (_reads.router, _proofs.router, _writes.router):
+    # The /-/ routes first: a path under /-/ names no register.
+    for routes in (_custodians.router, _reads.router, _proofs.router, _writes.router):
         app.include_router(routes)
     service = Service(
         MOUNT,

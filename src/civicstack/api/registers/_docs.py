@@ -14,6 +14,7 @@ from civicstack.registers import (
     Datatype,
     Field,
 )
+from civicstack.registers.custodians import MAX_LABEL_LENGTH, MAX_TOKEN_LIFETIME
 
 # --- OpenAPI: response documents ------------------------------------------------------------
 
@@ -148,10 +149,56 @@ WRITTEN_DOC = {
         "checkpoint": {"type": "string"},
     },
 }
+_NULLABLE_INT = {"type": ["integer", "null"]}
+_CUSTODIAN_REQUIRED = ["id", "register", "label", "created_at", "expires_at", "revoked_at", "state"]
+_CUSTODIAN_PROPERTIES: dict[str, Any] = {
+    "id": {"type": "string", "description": "The token's public id (never its secret)."},
+    "register": {"type": "string"},
+    "label": {"type": "string"},
+    "created_at": {"type": "integer", "description": "Seconds since the Unix epoch."},
+    "expires_at": {**_NULLABLE_INT, "description": "When it stops writing (null: never)."},
+    "revoked_at": _NULLABLE_INT,
+    "revoked_by": {"type": ["string", "null"]},
+    "state": {"enum": ["active", "expired", "revoked"]},
+}
+CUSTODIAN_DOC = {
+    "type": "object",
+    "required": _CUSTODIAN_REQUIRED,
+    "properties": _CUSTODIAN_PROPERTIES,
+}
 TOKEN_DOC = {
     "type": "object",
-    "required": ["register", "token"],
-    "properties": {"register": {"type": "string"}, "token": {"type": "string"}},
+    "required": ["token", *_CUSTODIAN_REQUIRED],
+    "properties": {
+        **_CUSTODIAN_PROPERTIES,
+        "token": {"type": "string", "description": "The bearer secret, shown only here."},
+    },
+}
+TOKENS_DOC = {
+    "type": "object",
+    "required": ["tokens"],
+    "properties": {"tokens": {"type": "array", "items": CUSTODIAN_DOC}},
+}
+EVENTS_DOC = {
+    "type": "object",
+    "required": ["events"],
+    "properties": {
+        "events": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["seq", "at", "event", "token", "register", "actor"],
+                "properties": {
+                    "seq": {"type": "integer"},
+                    "at": {"type": "integer"},
+                    "event": {"enum": ["issued", "revoked", "refused-revoked", "refused-expired"]},
+                    "token": {"type": "string"},
+                    "register": {"type": "string"},
+                    "actor": {"type": "string"},
+                },
+            },
+        }
+    },
 }
 
 
@@ -179,7 +226,15 @@ def write_responses(status: int, schema: dict[str, Any], description: str) -> An
     """The documented responses of a write: the body and problems."""
     return {
         status: _json(schema, description),
-        **dict.fromkeys((400, 401, 404, 409, 413), PROBLEM_SCHEMA),
+        **dict.fromkeys((400, 401, 403, 404, 409, 413), PROBLEM_SCHEMA),
+    }
+
+
+def admin_responses(schema: dict[str, Any], description: str, status: int = 200) -> Any:
+    """The documented responses of an admin operation: the body and problems."""
+    return {
+        status: _json(schema, description),
+        **dict.fromkeys((400, 401, 404, 413, 414), PROBLEM_SCHEMA),
     }
 
 
@@ -234,7 +289,13 @@ class RegisterIn(BaseModel):
 
 
 class TokenIn(BaseModel):
-    """What a custodian token is for (kept with its hash)."""
+    """What a custodian token is for (kept with its hash), and how long it writes."""
 
     model_config = ConfigDict(extra="forbid")
-    label: str = PydanticField(min_length=1, max_length=128)
+    label: str = PydanticField(min_length=1, max_length=MAX_LABEL_LENGTH)
+    expires_in: int | None = PydanticField(
+        default=None,
+        ge=1,
+        le=MAX_TOKEN_LIFETIME,
+        description="Seconds until the token stops writing (default: the platform's lifetime).",
+    )

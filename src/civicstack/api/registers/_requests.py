@@ -12,11 +12,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from civicstack.errors import CivicError, InputError
 from civicstack.platform import Platform
 from civicstack.registers import DEFAULT_LIMITS, Limits
+from civicstack.registers.custodians import Writer
 from civicstack.registers.schema import KEY_RE
 from civicstack.registers.stored import StoredHead
 from civicstack.services.registers import Registers
 from civicstack.stores.registers import RegisterStore
-from civicstack.types import SystemClock
+from civicstack.types import Clock
 
 #: The largest integer a path or query may carry (64-bit signed, as the databases store).
 INT64 = (1 << 63) - 1
@@ -32,13 +33,13 @@ class RegistersAPI:
         self.registers: Registers = platform.registers
         self.store: RegisterStore = platform.register_store
         self.limits: Limits = self.registers.limits
-        self.clock = SystemClock()
+        self.clock: Clock = platform.clock
 
     def authorise(
         self, head: StoredHead | None, authorization: HTTPAuthorizationCredentials | None
-    ) -> None:
+    ) -> Writer:
         """Admin token, or (for an existing register) one of its custodian tokens."""
-        self.registers.authorise(head, bearer(authorization))
+        return self.registers.authorise(head, bearer(authorization))
 
 
 def bearer(authorization: HTTPAuthorizationCredentials | None) -> str | None:

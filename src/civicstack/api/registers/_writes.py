@@ -1,4 +1,4 @@
-"""Custodian writes: records, RSF patches, fields, new registers, tokens."""
+"""Custodian writes: records, RSF patches, fields, new registers."""
 
 from __future__ import annotations
 
@@ -8,12 +8,10 @@ from fastapi.responses import Response
 
 from civicstack.api.registers._docs import (
     SUMMARY_DOC,
-    TOKEN_DOC,
     WRITTEN_DOC,
     EntriesIn,
     FieldIn,
     RegisterIn,
-    TokenIn,
     write_responses,
 )
 from civicstack.api.registers._representations import summary_json, written_json
@@ -53,7 +51,8 @@ def append(
 
 @router.post(
     "/{name}/rsf",
-    summary="Append an RSF patch (custodian): checked line by line, applied whole or not",
+    summary="Append an RSF patch: checked line by line, applied whole or not; system entries "
+    "(the register's definition, fields, custodian) need the admin token (403 for a custodian)",
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -66,8 +65,8 @@ async def patch(request: Request, name: Name, authorization: Authorization = Non
     """Append an RSF patch as one signed batch."""
     api = registers_api(request)
     registers = api.registers
-    api.authorise(registers.head(name), authorization)
-    changes = registers.patch_rsf(name, await request.body())
+    writer = api.authorise(registers.head(name), authorization)
+    changes = registers.patch_rsf(name, await request.body(), writer=writer)
     return Response(
         orjson.dumps(written_json(registers, name, changes.entries)),
         media_type="application/json",
@@ -118,26 +117,6 @@ def create(request: Request, body: RegisterIn, authorization: Authorization = No
     )
     return Response(
         orjson.dumps(summary_json(registers, registers.head(body.name), full=True)),
-        status_code=201,
-        media_type="application/json",
-    )
-
-
-@router.post(
-    "/{name}/custodian-tokens",
-    status_code=201,
-    summary="Issue a custodian token for the register (admin); shown once",
-    responses=write_responses(201, TOKEN_DOC, "The token."),
-)
-def issue_token(
-    request: Request, name: Name, body: TokenIn, authorization: Authorization = None
-) -> Response:
-    """Issue a custodian token for the register."""
-    api = registers_api(request)
-    api.authorise(None, authorization)
-    token = api.registers.issue_custodian_token(name, label=body.label, now=api.clock.now())
-    return Response(
-        orjson.dumps({"register": name, "token": token}),
         status_code=201,
         media_type="application/json",
     )

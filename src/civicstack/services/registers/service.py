@@ -8,8 +8,14 @@ write is decided here, over the pure rules of :mod:`civicstack.registers`
 (:meth:`RegisterStorage.write`) that also signs the register's new checkpoint.
 
 Who may write: the platform's admin token may write anything; a custodian token (issued by the
-admin, kept only as its SHA-256) may write the one register it was issued for. Creating a
-register and issuing tokens are the admin's alone.
+admin, kept only as its SHA-256) may write the records of the one register it was issued for,
+until it expires or the admin revokes it (checked against the database at every write, so a
+revocation holds at once in every process). A custodian's RSF patch may hold records only:
+system entries (the register's name, custodian, fields and definition) need the admin token
+(:func:`~civicstack.registers.custodians.check_custodian_change`). Creating a register and
+issuing, listing and revoking tokens are the admin's alone; issuing and revoking are kept in an
+audit trail (:class:`~civicstack.registers.custodians.CustodianEvent`), as are refused writes
+with a revoked or expired token.
 """
 
 from __future__ import annotations
@@ -33,17 +39,32 @@ from civicstack.registers import (
     Scope,
 )
 from civicstack.registers.catalogue import RSFSource
+from civicstack.registers.custodians import (
+    ADMIN,
+    DEFAULT_TOKEN_LIFETIME,
+    CustodianEvent,
+    CustodianEventKind,
+    CustodianToken,
+    TokenState,
+    Writer,
+    check_custodian_change,
+    check_label,
+    check_token_id,
+    expiry,
+)
 from civicstack.registers.datatypes import NAME_RE
 from civicstack.registers.define import METADATA_REGISTERS
 from civicstack.registers.stored import DanglingRecord, RecordRow, StoredHead, first_value
 from civicstack.registers.synthetic import SYNTHETIC_KEY
+from civicstack.types import Clock, SystemClock
 
 T = TypeVar("T")
 
 #: Custodian tokens start with this, so a leaked one is recognisable (and scanners can find it).
 TOKEN_PREFIX = "civic_reg_"  # noqa: S105 - a prefix, not a secret
 _TOKEN_LENGTH = 128
-_LABEL_LENGTH = 128
+#: The most events one read of the audit trail returns.
+MAX_EVENTS_PAGE = 1000
 
 
 class LogState(Protocol):
@@ -126,13 +147,49 @@ class RegisterStorage(Protocol):
         ...
 
     def add_custodian_token(
-        self, head: StoredHead, token_hash: bytes, *, label: str, now: int
+        self,
+        head: StoredHead,
+        token_hash: bytes,
+        token: CustodianToken,
+        *,
+        actor: str,
     ) -> None:
-        """Keep the hash of a new custodian token of the register."""
+        """Keep a new custodian token of the register (by its hash) and record its issue in the
+        audit trail, in one transaction."""
         ...
 
-    def custodian_register(self, token_hash: bytes) -> int | None:
-        """The id of the register a custodian token (by its hash) writes to."""
+    def custodian_token(self, token_hash: bytes) -> tuple[int, CustodianToken] | None:
+        """The register id and record of the custodian token with this hash."""
+        ...
+
+    def custodian_tokens(self, head: StoredHead | None) -> list[CustodianToken]:
+        """The custodian tokens of a register (``None``: of all), oldest first."""
+        ...
+
+    def custodian_token_by_id(self, token_id: str) -> CustodianToken | None:
+        """The custodian token with this public id."""
+        ...
+
+    def revoke_custodian_token(self, token_id: str, *, now: int, actor: str) -> bool:
+        """Revoke the token and record it in the audit trail, in one transaction; ``False``
+        when it was revoked already (nothing changes) or does not exist."""
+        ...
+
+    def add_custodian_event(
+        self, token: CustodianToken, event: CustodianEventKind, *, now: int, actor: str
+    ) -> None:
+        """Record an event of a token in the audit trail."""
+        ...
+
+    def custodian_events(
+        self,
+        *,
+        register: str | None = None,
+        token_id: str | None = None,
+        after: int = 0,
+        limit: int = 100,
+    ) -> list[CustodianEvent]:
+        """The audit trail after sequence number ``after``, oldest first, filtered."""
         ...
 
 
@@ -145,40 +202,146 @@ class Registers:
         *,
         admin_check: Callable[[str | None], None],
         limits: Limits = DEFAULT_LIMITS,
+        clock: Clock | None = None,
+        token_lifetime: int | None = DEFAULT_TOKEN_LIFETIME,
     ) -> None:
-        """``admin_check`` raises ``unauthorized`` unless given the admin token."""
+        """``admin_check`` raises ``unauthorized`` unless given the admin token; ``clock`` tells
+        when a custodian token expires; ``token_lifetime`` (seconds, ``None`` or 0: no expiry)
+        is a new token's lifetime when its issuer gives none."""
         self.store = store
         self._admin_check = admin_check
         self.limits = limits
+        self.clock: Clock = clock or SystemClock()
+        self.token_lifetime = token_lifetime or None
 
     # -- who may write --------------------------------------------------------------------
 
-    def authorise(self, head: StoredHead | None, token: str | None) -> None:
-        """Return if ``token`` may write: the admin token, or (for an existing register, given
-        as ``head``) one of its custodian tokens; else raise ``unauthorized``."""
+    def authorise(self, head: StoredHead | None, token: str | None) -> Writer:
+        """Who ``token`` writes as: the admin (the admin token), or (for an existing register,
+        given as ``head``) one of its custodians. Raises ``unauthorized``, or ``token_revoked``
+        / ``token_expired`` for a custodian token of the register that no longer writes (the
+        refusal is recorded in the audit trail)."""
         try:
             self._admin_check(token)
-            return
+            return ADMIN
         except CivicError:
-            if head is None or token is None or not self.is_custodian(head, token):
-                raise CivicError(
-                    "unauthorized", "writes need the admin token or the register's custodian token"
-                ) from None
+            pass
+        found = self._custodian(token) if token is not None else None
+        if head is None or found is None or found[0] != head.id:
+            raise CivicError(
+                "unauthorized", "writes need the admin token or the register's custodian token"
+            )
+        custodian = found[1]
+        now = self.clock.now()
+        state = custodian.state(now)
+        if state is not TokenState.ACTIVE:
+            kind = (
+                CustodianEventKind.REFUSED_REVOKED
+                if state is TokenState.REVOKED
+                else CustodianEventKind.REFUSED_EXPIRED
+            )
+            self.store.add_custodian_event(custodian, kind, now=now, actor=custodian.id)
+        custodian.check_usable(now)
+        return Writer(custodian.id, custodian)
 
     def is_custodian(self, head: StoredHead, token: str) -> bool:
-        """Whether ``token`` is a custodian token of this register."""
-        if not token.startswith(TOKEN_PREFIX) or len(token) > _TOKEN_LENGTH:
-            return False
-        return self.store.custodian_register(sha256_digest(token.encode())) == head.id
-
-    def issue_custodian_token(self, name: str, *, label: str, now: int) -> str:
-        """A new bearer token for writing to register ``name`` (only its hash is kept)."""
-        head = self.store.head(name)
-        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        self.store.add_custodian_token(
-            head, sha256_digest(token.encode()), label=label[:_LABEL_LENGTH], now=now
+        """Whether ``token`` is a custodian token of this register, neither revoked nor
+        expired."""
+        found = self._custodian(token)
+        return (
+            found is not None
+            and found[0] == head.id
+            and found[1].state(self.clock.now()) is TokenState.ACTIVE
         )
-        return token
+
+    def _custodian(self, token: str) -> tuple[int, CustodianToken] | None:
+        if not token.startswith(TOKEN_PREFIX) or len(token) > _TOKEN_LENGTH:
+            return None
+        return self.store.custodian_token(sha256_digest(token.encode()))
+
+    def issue_custodian_token(
+        self,
+        name: str,
+        *,
+        label: str,
+        now: int,
+        expires_in: int | None = None,
+        actor: str = ADMIN.actor,
+    ) -> str:
+        """A new bearer token for writing to register ``name`` (only its hash is kept), expiring
+        after ``expires_in`` seconds (default: the service's token lifetime). Raises
+        ``invalid_request`` for a bad label or lifetime, ``not_found`` for no such register."""
+        return self.issue_custodian(name, label=label, now=now, expires_in=expires_in, actor=actor)[
+            0
+        ]
+
+    def issue_custodian(
+        self,
+        name: str,
+        *,
+        label: str,
+        now: int,
+        expires_in: int | None = None,
+        actor: str = ADMIN.actor,
+    ) -> tuple[str, CustodianToken]:
+        """Like :meth:`issue_custodian_token`, with the token's record (its id, expiry...)."""
+        check_label(label)
+        expires_at = expiry(now, expires_in, self.token_lifetime)
+        head = self.store.head(name)
+        secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        token = CustodianToken(
+            id="ct_" + secrets.token_hex(8),
+            register=head.name,
+            label=label,
+            created_at=now,
+            expires_at=expires_at,
+        )
+        self.store.add_custodian_token(
+            head, sha256_digest(secret.encode()), token, actor=actor[:128]
+        )
+        return secret, token
+
+    def custodian_tokens(self, name: str | None = None) -> list[CustodianToken]:
+        """The custodian tokens of register ``name`` (``None``: of every register), oldest
+        first; never their secrets. Raises ``not_found`` for no such register."""
+        head = self.store.head(name) if name is not None else None
+        return self.store.custodian_tokens(head)
+
+    def custodian_token(self, token_id: str) -> CustodianToken:
+        """The custodian token with this id; raises ``not_found``."""
+        found = self.store.custodian_token_by_id(check_token_id(token_id))
+        if found is None:
+            raise CivicError("not_found", f"no custodian token {token_id}")
+        return found
+
+    def revoke_custodian_token(
+        self, token_id: str, *, now: int, actor: str = ADMIN.actor
+    ) -> CustodianToken:
+        """Revoke a custodian token at once (every process reads the revocation at the next
+        write); revoking it again changes nothing. Returns the token; raises ``not_found``."""
+        check_token_id(token_id)
+        self.store.revoke_custodian_token(token_id, now=now, actor=actor[:128])
+        return self.custodian_token(token_id)
+
+    def custodian_events(
+        self,
+        *,
+        register: str | None = None,
+        token_id: str | None = None,
+        after: int = 0,
+        limit: int = 100,
+    ) -> list[CustodianEvent]:
+        """The audit trail of custodian tokens (issued, revoked, refused), oldest first, after
+        sequence number ``after``; filtered by register and token when given."""
+        if register is not None:
+            self.store.head(register)
+        if token_id is not None:
+            check_token_id(token_id)
+        if not 0 < limit <= MAX_EVENTS_PAGE:
+            raise InputError("invalid_request", f"a page holds 1 to {MAX_EVENTS_PAGE} events")
+        return self.store.custodian_events(
+            register=register, token_id=token_id, after=max(after, 0), limit=limit
+        )
 
     # -- writes ---------------------------------------------------------------------------
 
@@ -205,13 +368,19 @@ class Registers:
 
         return self.store.write([name], change)
 
-    def patch_rsf(self, name: str, data: bytes) -> Changeset:
-        """Append an RSF patch to register ``name`` as one signed batch (all of it or none)."""
+    def patch_rsf(self, name: str, data: bytes, *, writer: Writer = ADMIN) -> Changeset:
+        """Append an RSF patch to register ``name`` as one signed batch (all of it or none).
+
+        The patch is checked as any import is (field definitions included: a ``field:<f>``
+        entry may not retype a field, ``field_redefined``); a custodian's may hold records
+        only (``forbidden`` otherwise), the admin's may change the definition too.
+        """
         cap = self.limits.max_rsf_patch_bytes
         if len(data) > cap:
             raise InputError("too_large", f"an RSF patch is at most {cap} bytes")
         limits = replace(self.limits, max_rsf_bytes=cap)
-        return self.import_rsf({name: data}, limits=limits)[name]
+        review = None if writer.is_admin else check_custodian_change
+        return self.import_rsf({name: data}, limits=limits, review=review)[name]
 
     def import_rsf(
         self,
@@ -219,6 +388,7 @@ class Registers:
         *,
         unsafe_allow_dangling_links: Set[str] | bool = False,
         limits: Limits | None = None,
+        review: Callable[[Changeset], None] | None = None,
     ) -> dict[str, Changeset]:
         """Import RSF files (by register name) in one transaction; see ``Catalogue.import_rsf``.
 
@@ -235,6 +405,7 @@ class Registers:
                 ordered,
                 unsafe_allow_dangling_links=unsafe_allow_dangling_links,
                 limits=limits or self.limits,
+                review=review,
             ),
         )
 

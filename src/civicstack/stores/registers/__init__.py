@@ -18,7 +18,9 @@ Tables (Alembic branch ``registers``):
   one indexed row), and ``reg_values``: a search index of record values by field (values are
   indexed by their SHA-256 prefix, so a long text indexes as cheaply as a code);
 - ``reg_dangling_links``: the historical dangling links an import was told to accept;
-- ``reg_custodian_tokens``: SHA-256 of per-register custodian bearer tokens.
+- ``reg_custodian_tokens``: per-register custodian bearer tokens by public id and the SHA-256 of
+  their secret, with expiry and revocation; ``reg_custodian_events``: their audit trail (issued,
+  revoked, writes refused with a revoked or expired token).
 
 Writes. :meth:`RegisterStore.write` runs a decision of :mod:`civicstack.services.registers` (a
 custodian's records, an RSF import, a new register or field) in ONE transaction from

@@ -97,10 +97,25 @@ dangling_table = Table(
 tokens_table = Table(
     "reg_custodian_tokens",
     metadata,
-    Column("token_hash", LargeBinary, primary_key=True),
-    Column("register_id", Integer, ForeignKey("reg_registers.id"), nullable=False),
+    Column("id", String(32), primary_key=True),
+    Column("token_hash", LargeBinary, nullable=False, unique=True),
+    Column("register_id", Integer, ForeignKey("reg_registers.id"), nullable=False, index=True),
     Column("label", String(128), nullable=False),
     Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=True),
+    Column("revoked_at", BigInteger, nullable=True),
+    Column("revoked_by", String(128), nullable=True),
+)
+custodian_events_table = Table(
+    "reg_custodian_events",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("at", BigInteger, nullable=False),
+    Column("event", String(32), nullable=False),
+    Column("token_id", String(32), nullable=False, index=True),
+    Column("register_id", Integer, ForeignKey("reg_registers.id"), nullable=False, index=True),
+    Column("actor", String(128), nullable=False),
+    sqlite_autoincrement=True,
 )
 
 USER, SYSTEM = 0, 1

@@ -10,16 +10,16 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from civicstack.errors import CivicError
 from civicstack.registers import LinkedRegisters
-from civicstack.registers.stored import StoredHead
 from civicstack.stores.db import DirectReads
 from civicstack.stores.log import LogStore
+from civicstack.stores.registers._custodians import CustodianRows
 from civicstack.stores.registers._reads import RegisterReads
 from civicstack.stores.registers._writes import RegisterLogs, StoreCatalogue
 
 T = TypeVar("T")
 
 
-class RegisterStore(RegisterReads):
+class RegisterStore(RegisterReads, CustodianRows):
     """Every register of the platform, in its database (see the package docstring).
 
     Implements :class:`civicstack.services.registers.RegisterStorage`: the service decides what
@@ -67,25 +67,3 @@ class RegisterStore(RegisterReads):
             if state in ("40001", "40P01") or "locked" in str(exc.orig):
                 raise CivicError("conflict", "a concurrent write got in the way; retry") from exc
             raise
-
-    # -- custodian tokens ---------------------------------------------------------------------
-
-    def add_custodian_token(
-        self, head: StoredHead, token_hash: bytes, *, label: str, now: int
-    ) -> None:
-        """Keep the hash of a new custodian token of the register."""
-        with self.engine.begin() as conn:
-            conn.exec_driver_sql(
-                self._reads.sql(
-                    "INSERT INTO reg_custodian_tokens (token_hash, register_id, label, created_at)"
-                    " VALUES (?, ?, ?, ?)"
-                ),
-                (token_hash, head.id, label, now),
-            )
-
-    def custodian_register(self, token_hash: bytes) -> int | None:
-        """The id of the register a custodian token (by its hash) writes to, if any."""
-        rows = self._read(
-            "SELECT register_id FROM reg_custodian_tokens WHERE token_hash = ?", (token_hash,)
-        )
-        return int(rows[0][0]) if rows else None
