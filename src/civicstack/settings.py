@@ -15,6 +15,13 @@ def _default_data_dir() -> Path:
     return Path.home() / ".civic"
 
 
+def _seconds(env: Mapping[str, str], name: str, default: int) -> int:
+    text = env.get(name) or str(default)
+    if not (len(text) <= 7 and text.isascii() and text.isdigit() and 0 < int(text) <= 2_592_000):
+        raise InputError("invalid_request", f"{name} must be a number of seconds, 1 to 2592000")
+    return int(text)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where state lives and how the server listens.
@@ -31,6 +38,9 @@ class Settings:
     ``CIVIC_REGISTERS_ARCHIVE``  directory of archived GOV.UK registers (``*.rsf``) seeded at the
                             first ``civic up`` (default: ``../shared/data/gov-uk-registers-2021``
                             next to a source checkout, when present)
+    ``CIVIC_VERIFIER_RESULT_RETENTION``  seconds a verified presentation result waits, sealed,
+                            for its relying party before it is deleted unread (default 600;
+                            fetched once, it is deleted at once)
     """
 
     data_dir: Path
@@ -44,6 +54,7 @@ class Settings:
     master_key: str | None = None
     wallet_dir: Path | None = None
     registers_archive: Path | None = None
+    verifier_result_retention: int = 600
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -57,6 +68,7 @@ class Settings:
             raise InputError(
                 "invalid_request", "CIVIC_PORT and CIVIC_WORKERS must be integers"
             ) from exc
+        retention = _seconds(env, "CIVIC_VERIFIER_RESULT_RETENTION", 600)
         settings = cls(
             data_dir=data_dir,
             database_url=env.get("CIVIC_DATABASE_URL") or "",
@@ -73,6 +85,7 @@ class Settings:
             registers_archive=Path(env["CIVIC_REGISTERS_ARCHIVE"]).expanduser()
             if env.get("CIVIC_REGISTERS_ARCHIVE")
             else None,
+            verifier_result_retention=retention,
         )
         settings = replace(settings, **{k: v for k, v in overrides.items() if v is not None})
         if not settings.database_url:

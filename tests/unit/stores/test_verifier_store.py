@@ -16,7 +16,12 @@ from civicstack.platform import Platform
 from civicstack.stores import db
 from civicstack.stores.verifier import VerifierStore
 
-OUR_TABLES = {"presentation_requests", "verifier_replay", "verifier_api_keys"}
+OUR_TABLES = {
+    "presentation_requests",
+    "presentation_attempts",
+    "verifier_replay",
+    "verifier_api_keys",
+}
 NOW = 1_767_225_600
 
 
@@ -75,7 +80,7 @@ def test_requests_are_stored_and_found(store: VerifierStore) -> None:
 def test_a_request_is_answered_once(store: VerifierStore) -> None:
     """The first outcome stands; a second is request_answered; past expiry is expired."""
     store.create(_request())
-    store.finish("r1", status="verified", now=NOW + 1, result='{"claims":{},"credentials":{}}')
+    store.finish("r1", status="verified", now=NOW + 1, result={"claims": {}, "credentials": {}})
     assert _code(lambda: store.finish("r1", status="failed", now=NOW + 2)) == "request_answered"
     done = store.get("r1")
     assert (done.status, done.answered_at) == ("verified", NOW + 1)
@@ -110,7 +115,7 @@ def test_concurrent_outcomes_one_wins(store: VerifierStore) -> None:
                 "r1",
                 status="verified",
                 now=NOW,
-                result="{}",
+                result={"claims": {"n": n}},
                 digests=[f"d{n}"],
                 replay_until=NOW + 9,
             )
@@ -140,7 +145,7 @@ def test_purge(store: VerifierStore) -> None:
     store.remember("live", relying_party="shop", until=NOW + 10)
     store.create(_request("gone", expires_at=NOW - 31 * 86_400))
     store.create(_request("kept"))
-    assert store.purge(NOW) == 2
+    assert store.purge(NOW, result_retention=600) == 2
     assert store.remember_many([("old", "shop", NOW + 1)]) == {"old"}
     assert store.remember_many([("live", "shop", NOW + 1)]) == set()
     assert _code(lambda: store.get("gone")) == "not_found"
