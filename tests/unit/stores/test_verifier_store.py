@@ -166,3 +166,109 @@ def test_api_keys(store: VerifierStore) -> None:
     assert revoked.revoked_at == NOW + 5
     assert _code(lambda: store.revoke_key("k1", now=NOW)) == "not_found"
     assert store.key("nope") is None
+
+
+def test_attempts_are_counted_until_the_request_ends(store: VerifierStore) -> None:
+    """A failed answer is counted and kept while the request is pending; once answered or
+    expired it is request_answered or expired, and nothing is written."""
+    store.create(_request())
+    store.record_attempt("r1", now=NOW, error_code="consent_declined", detail="access_denied")
+    store.finish("r1", status="verified", now=NOW + 1, result={"claims": {}})
+    code = _code(lambda: store.record_attempt("r1", now=NOW + 2, error_code="x", detail=""))
+    assert code == "request_answered"
+    store.create(_request("r2"))
+    assert _code(lambda: store.record_attempt("r2", now=NOW + 600, error_code="x", detail="")) == (
+        "expired"
+    )
+    assert _code(lambda: store.record_attempt("r3", now=NOW, error_code="x", detail="")) == (
+        "not_found"
+    )
+    done = store.get("r1")
+    assert (done.attempt_count, [a.code for a in done.attempts]) == (1, ["consent_declined"])
+    assert store.get("r2").attempt_count == 0
+
+
+def test_attempts_racing_an_answer(store: VerifierStore) -> None:
+    """Attempts and valid answers at once: one answer wins, every attempt before it is counted
+    with its own number, none after it."""
+    store.create(_request())
+    results: list[str] = []
+
+    def answer(n: int) -> None:
+        try:
+            if n % 2:
+                store.record_attempt("r1", now=NOW, error_code=f"e{n}", detail="")
+            else:
+                store.finish("r1", status="verified", now=NOW, result={"n": n}, digests=[f"d{n}"])
+            results.append("ok")
+        except CivicError as exc:
+            results.append(exc.code)
+
+    threads = [threading.Thread(target=answer, args=(n,)) for n in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    row = store.get("r1")
+    assert row.status == "verified"
+    assert row.attempt_count == len(row.attempts) == results.count("ok") - 1
+    assert sorted(a.code for a in row.attempts) == sorted({a.code for a in row.attempts})
+    assert set(results) <= {"ok", "request_answered"}
+
+
+def test_a_result_is_taken_once(store: VerifierStore) -> None:
+    """Eight readers take one result at once: exactly one gets it, the others result_fetched;
+    it is sealed, not in clear, until then."""
+    store.create(_request())
+    store.finish("r1", status="verified", now=NOW, result={"claims": {"given_name": "Amara"}})
+    with store.engine.connect() as conn:
+        blob = conn.execute(sa.text("SELECT result_sealed FROM presentation_requests")).scalar()
+    assert b"Amara" not in bytes(blob)
+    results: list[object] = []
+
+    def take() -> None:
+        try:
+            results.append(store.take_result("r1", now=NOW + 1, retention=600))
+        except CivicError as exc:
+            results.append(exc.code)
+
+    threads = [threading.Thread(target=take) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(map(str, results)) == sorted(
+        [str({"claims": {"given_name": "Amara"}})] + ["result_fetched"] * 7
+    )
+    assert store.get("r1").result_fetched_at == NOW + 1
+
+
+def test_a_sealed_result_is_bound_to_its_request(store: VerifierStore) -> None:
+    """A sealed result moved to another request's row does not open there."""
+    store.create(_request())
+    store.create(_request("r2"))
+    store.finish("r1", status="verified", now=NOW, result={"claims": {"a": 1}})
+    store.finish("r2", status="verified", now=NOW, result={"claims": {"b": 2}})
+    with store.engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "UPDATE presentation_requests SET result_sealed = "
+                "(SELECT result_sealed FROM presentation_requests WHERE id = 'r1') "
+                "WHERE id = 'r2'"
+            )
+        )
+    assert _code(lambda: store.take_result("r2", now=NOW, retention=600)) == "internal_error"
+
+
+def test_purge_clears_unread_results(store: VerifierStore) -> None:
+    """Purging deletes results unread past their retention and keeps their request."""
+    store.create(_request("old"))
+    store.create(_request("new"))
+    store.finish("old", status="verified", now=NOW, result={"claims": {}})
+    store.finish("new", status="verified", now=NOW + 10, result={"claims": {}})
+    assert store.purge(NOW + 600, result_retention=600) == 1
+    assert (store.get("old").result_kept, store.get("new").result_kept) == (False, True)
+    assert _code(lambda: store.take_result("old", now=NOW + 600, retention=600)) == (
+        "result_purged"
+    )
+    assert store.take_result("new", now=NOW + 600, retention=600) == {"claims": {}}
