@@ -10,7 +10,13 @@ Two audiences:
 * wallets, unauthenticated as the protocol has it: the Request Object by reference
   (``GET /request-objects/{id}``, RFC 9101 §5.2, ``application/oauth-authz-req+jwt``) and the
   Response URI (``POST /responses``, ``direct_post``, §8.2: ``application/x-www-form-urlencoded``
-  with ``vp_token`` and ``state``, or ``error``).
+  with ``vp_token`` and ``state``, or ``error``). Anyone holding the link can post there: an
+  answer that fails is refused to its sender and listed to the relying party as an attempt,
+  and the request stays open for the holder's wallet until it expires.
+
+A verified result is read once (``GET /requests/{id}``), then deleted: reading it again is
+``410 result_fetched``; unread, it goes after ``CIVIC_VERIFIER_RESULT_RETENTION`` seconds
+(``410 result_purged``).
 
 Errors are problem+json with civicstack's stable codes; the Response URI also says ``error``
 and ``error_description`` as OAuth clients expect (:class:`~civicstack.errors.ProtocolError`).
