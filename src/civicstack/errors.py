@@ -146,6 +146,8 @@ CODES: dict[str, tuple[int, str]] = {
     "request_answered": (409, "The presentation request has been answered already."),
     "replayed": (409, "This presentation was accepted before: a replay is refused."),
     "wallet_error": (400, "The wallet answered the presentation request with an error."),
+    "result_fetched": (410, "The result was fetched once and then deleted."),
+    "result_purged": (410, "The result was deleted unread after its retention."),
 }
 
 

@@ -224,10 +224,12 @@ class Platform:
 
     @cached_property
     def verifier_store(self) -> VerifierStore:
-        """Presentation requests, the KB-JWT replay guard and relying parties' API keys."""
+        """Presentation requests (their results sealed under a key derived from
+        :attr:`master_key`), the KB-JWT replay guard and relying parties' API keys."""
+        from civicstack.openid4vp.verifier_requests import derive_result_key
         from civicstack.stores.verifier import VerifierStore
 
-        return VerifierStore(self.engine)
+        return VerifierStore(self.engine, lambda: derive_result_key(self.master_key))
 
     @cached_property
     def verifier(self) -> Verifier:
@@ -244,6 +246,7 @@ class Platform:
             clock=self.clock,
             base_url=self.settings.base_url,
             admin_check=self.check_admin,
+            result_retention=self.settings.verifier_result_retention,
         )
 
     # --- credential issuance (issue 3) -----------------------------------------------------

@@ -15,6 +15,13 @@ def _default_data_dir() -> Path:
     return Path.home() / ".civic"
 
 
+def _seconds(env: Mapping[str, str], name: str, default: int) -> int:
+    text = env.get(name) or str(default)
+    if not (len(text) <= 7 and text.isascii() and text.isdigit() and 0 < int(text) <= 2_592_000):
+        raise InputError("invalid_request", f"{name} must be a number of seconds, 1 to 2592000")
+    return int(text)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where state lives and how the server listens.
@@ -46,6 +53,9 @@ class Settings:
     ``CIVIC_SWEEP_INTERVAL``           seconds between sweeps while ``civic up`` runs (300)
     ``CIVIC_CUSTODIAN_TOKEN_LIFETIME``  seconds a register custodian token lives when issued
                             without ``expires_in`` (default 7776000, 90 days; 0: no expiry)
+    ``CIVIC_VERIFIER_RESULT_RETENTION``  seconds a verified presentation result waits, sealed,
+                            for its relying party before it is deleted unread (default 600;
+                            fetched once, it is deleted at once)
     """
 
     data_dir: Path
@@ -66,6 +76,7 @@ class Settings:
     retention_abandoned_days: int | None = None
     sweep_interval: int | None = None
     custodian_token_lifetime: int = 90 * 24 * 3600
+    verifier_result_retention: int = 600
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -83,6 +94,7 @@ class Settings:
             ) from exc
         if lifetime < 0:
             raise InputError("invalid_request", "CIVIC_CUSTODIAN_TOKEN_LIFETIME is 0 or more")
+        retention = _seconds(env, "CIVIC_VERIFIER_RESULT_RETENTION", 600)
         settings = cls(
             data_dir=data_dir,
             database_url=env.get("CIVIC_DATABASE_URL") or "",
@@ -106,6 +118,7 @@ class Settings:
             retention_abandoned_days=_count(env, "CIVIC_RETENTION_ABANDONED_DAYS", least=1),
             sweep_interval=_count(env, "CIVIC_SWEEP_INTERVAL", least=1),
             custodian_token_lifetime=lifetime,
+            verifier_result_retention=retention,
         )
         settings = replace(settings, **{k: v for k, v in overrides.items() if v is not None})
         if not settings.database_url:

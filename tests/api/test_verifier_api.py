@@ -114,7 +114,8 @@ def test_civicstack_wallet_answers_right_to_work(world: World, tmp_path: Any) ->
 
 
 def test_declining_sends_access_denied(world: World, tmp_path: Any) -> None:
-    """A holder who declines answers access_denied; the request fails as consent_declined."""
+    """A holder who declines answers access_denied; the relying party reads a consent_declined
+    attempt, and the request stays open (anyone with the link could have sent it)."""
     wallet = Wallet.create(tmp_path / "w", "a passphrase", kdf=FAST_KDF, clock=world.clock)
     registry = world.platform.trust_registry()
     wallet.add_credential(world.issue(PID_VCT, wallet.holder_key.to_jwk()), trust=registry)
@@ -128,8 +129,9 @@ def test_declining_sends_access_denied(world: World, tmp_path: Any) -> None:
             wallet, received, registry=registry, consent=lambda _: False, transport=transport
         )
     outcome = world.result(created["id"])
-    assert outcome["status"] == "failed"
-    assert outcome["error"]["code"] == "consent_declined"
+    assert (outcome["status"], outcome["error"]) == ("pending", None)
+    assert outcome["attempt_count"] == 1
+    assert outcome["attempts"][0]["code"] == "consent_declined"
 
 
 def test_bank_may_use_the_identity_preset(world: World) -> None:
@@ -223,7 +225,7 @@ def test_bad_requests_are_refused_up_front(
 
 def test_suspended_relying_party_is_refused_everywhere(world: World) -> None:
     """After a suspension the shop can make no request, its pending request object is no
-    longer served, and an answer to it fails; reinstated, it works again."""
+    longer served, and an answer to it is refused (an attempt); reinstated, it works again."""
     wallet = _spec_wallet(world, PID_VCT)
     request_id, request = _answer(world, wallet, "age_over_18")
     form = wallet.present(request, now=world.clock.now())
@@ -240,7 +242,7 @@ def test_suspended_relying_party_is_refused_everywhere(world: World) -> None:
     r = wallet.post(request, form)
     assert r.status_code == 403
     assert r.json()["error"] == "invalid_request"
-    assert world.result(request_id)["error"]["code"] == "relying_party_suspended"
+    assert world.result(request_id)["attempts"][0]["code"] == "relying_party_suspended"
     r = world.client.post("/trust/relying-parties/shop/reinstatement", json={}, headers=world.admin)
     assert r.status_code == 201
     world.clock.advance(2)
@@ -286,9 +288,9 @@ def _replace_token(form: dict[str, str], change: Any) -> dict[str, str]:
         ("two_presentations", "query_not_satisfied"),
     ],
 )
-def test_bad_presentations_fail_the_request(world: World, mutate: str, code: str) -> None:
-    """A response that does not verify is refused with its code, and the request is failed
-    with the same code for its relying party."""
+def test_bad_presentations_are_attempts(world: World, mutate: str, code: str) -> None:
+    """A response that does not verify is refused with its code; its relying party reads it
+    as a failed attempt, and the request stays pending."""
     wallet = _spec_wallet(world, PID_VCT)
     request_id, request = _answer(world, wallet, "age_over_18")
     now = world.clock.now()
@@ -313,8 +315,8 @@ def test_bad_presentations_fail_the_request(world: World, mutate: str, code: str
     assert _code(r) == code
     assert r.json()["error"] == "invalid_request"
     outcome = world.result(request_id)
-    assert outcome["status"] == "failed"
-    assert outcome["error"]["code"] == code
+    assert (outcome["status"], outcome["error"]) == ("pending", None)
+    assert [a["code"] for a in outcome["attempts"]] == [code]
     assert outcome["claims"] == {}
 
 
@@ -325,7 +327,7 @@ def test_wrong_credential_type_is_refused(world: World) -> None:
     rtw = wallet._presentation(wallet.credentials[0], ["given_name"], request, world.clock.now())
     r = wallet.post(request, {"vp_token": json.dumps({"pid": [rtw]}), "state": str(request.state)})
     assert _code(r) == "query_not_satisfied"
-    assert world.result(request_id)["error"]["code"] == "query_not_satisfied"
+    assert world.result(request_id)["attempts"][0]["code"] == "query_not_satisfied"
 
 
 def test_missing_required_claim_is_refused(world: World) -> None:
@@ -347,7 +349,7 @@ def test_revoked_credential_is_refused(world: World) -> None:
     request_id, request = _answer(world, wallet, "age_over_18")
     r = wallet.post(request, wallet.present(request, now=world.clock.now()))
     assert _code(r) == "revoked"
-    assert world.result(request_id)["error"]["code"] == "revoked"
+    assert world.result(request_id)["attempts"][0]["code"] == "revoked"
 
 
 def test_a_request_is_answered_once(world: World) -> None:
@@ -366,7 +368,7 @@ def test_a_request_is_answered_once(world: World) -> None:
 
 def test_expired_request(world: World) -> None:
     """An unanswered request expires: its object is gone, answers are refused, and the relying
-    party reads failed/expired."""
+    party reads expired."""
     wallet = _spec_wallet(world, PID_VCT)
     request_id, request = _answer(world, wallet, "age_over_18")
     form = wallet.present(request, now=world.clock.now())
@@ -374,7 +376,7 @@ def test_expired_request(world: World) -> None:
     assert _code(world.client.get(f"/verifier/request-objects/{request_id}")) == "expired"
     assert _code(wallet.post(request, form)) == "expired"
     outcome = world.result(request_id)
-    assert (outcome["status"], outcome["error"]["code"]) == ("failed", "expired")
+    assert (outcome["status"], outcome["error"]["code"]) == ("expired", "expired")
 
 
 @pytest.mark.parametrize(

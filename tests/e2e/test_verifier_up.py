@@ -188,7 +188,13 @@ def test_cli_request_present_result(tmp_path: Path) -> None:
         assert set(created) == {"id", "request"}
         assert created["request"].startswith("openid4vp://?client_id=verifier_attestation")
         pending = civic("verifier", "result", created["id"], "--json", "--server", base)
-        assert json.loads(pending.stdout) == {"status": "pending", "claims": {}, "error": None}
+        assert json.loads(pending.stdout) == {
+            "status": "pending",
+            "claims": {},
+            "error": None,
+            "attempt_count": 0,
+            "attempts": [],
+        }
         shown = civic("wallet", "present", created["request"], "--yes", "--json", "--server", base)
         assert shown.returncode == 0, shown.stderr
         assert "Corner Shop" in shown.stderr
@@ -199,6 +205,8 @@ def test_cli_request_present_result(tmp_path: Path) -> None:
             "status": "verified",
             "claims": {"age_over_18": True},
             "error": None,
+            "attempt_count": 0,
+            "attempts": [],
         }
         again = civic("wallet", "present", created["request"], "--yes", "--server", base)
         assert again.returncode == 1

@@ -10,7 +10,13 @@ Two audiences:
 * wallets, unauthenticated as the protocol has it: the Request Object by reference
   (``GET /request-objects/{id}``, RFC 9101 §5.2, ``application/oauth-authz-req+jwt``) and the
   Response URI (``POST /responses``, ``direct_post``, §8.2: ``application/x-www-form-urlencoded``
-  with ``vp_token`` and ``state``, or ``error``).
+  with ``vp_token`` and ``state``, or ``error``). Anyone holding the link can post there: an
+  answer that fails is refused to its sender and listed to the relying party as an attempt,
+  and the request stays open for the holder's wallet until it expires.
+
+A verified result is read once (``GET /requests/{id}``), then deleted: reading it again is
+``410 result_fetched``; unread, it goes after ``CIVIC_VERIFIER_RESULT_RETENTION`` seconds
+(``410 result_purged``).
 
 Errors are problem+json with civicstack's stable codes; the Response URI also says ``error``
 and ``error_description`` as OAuth clients expect (:class:`~civicstack.errors.ProtocolError`).
@@ -56,6 +62,14 @@ _PROBLEMS: dict[int | str, dict[str, Any]] = {
     409: PROBLEM_SCHEMA,
     413: PROBLEM_SCHEMA,
 }
+_RESULT_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    **_PROBLEMS,
+    410: {
+        **PROBLEM_SCHEMA,
+        "description": "result_fetched: the result was read once and deleted; result_purged: "
+        "it was deleted unread after its retention (CIVIC_VERIFIER_RESULT_RETENTION).",
+    },
+}
 _bearer = HTTPBearer(auto_error=False, description="The admin token or a relying party's API key")
 
 
@@ -99,11 +113,23 @@ class ErrorOut(BaseModel):
     detail: str
 
 
+class AttemptOut(BaseModel):
+    """An answer that did not complete the request (the holder's wallet, or anyone else holding
+    the link): when, why (``consent_declined`` for ``access_denied``), a short detail."""
+
+    at: int
+    code: str
+    detail: str
+
+
 class OutcomeOut(BaseModel):
-    """A request's outcome."""
+    """A request's outcome; a verified one carries its claims this once."""
 
     id: str
-    status: Literal["pending", "verified", "failed"]
+    status: Literal["pending", "verified", "expired", "failed"] = Field(
+        description="expired: nothing valid came before the request expired; failed: only "
+        "requests failed before failed answers became attempts."
+    )
     claims: dict[str, Any] = Field(description="The claims learnt (only those asked for).")
     credentials: dict[str, Any] = Field(description="Per credential query: issuer, type, claims.")
     error: ErrorOut | None
@@ -113,6 +139,8 @@ class OutcomeOut(BaseModel):
     created_at: int
     expires_at: int
     answered_at: int | None
+    attempt_count: int = Field(description="Answers that failed (declined ones included).")
+    attempts: list[AttemptOut] = Field(description="The first failed answers, oldest first.")
 
 
 class ResponseAccepted(BaseModel):
@@ -271,8 +299,12 @@ def verifier_service(platform: Platform) -> tuple[Service, FastAPI]:
     @app.get(
         "/requests/{request_id}",
         tags=["relying parties"],
-        summary="A request's outcome: pending, verified (with the claims) or failed",
-        responses=_PROBLEMS,
+        summary="A request's outcome: pending, verified (with the claims, read once) or expired",
+        description="A verified result is handed over once, then deleted: a second read is "
+        "410 result_fetched. Unread, it is deleted after CIVIC_VERIFIER_RESULT_RETENTION "
+        "seconds (410 result_purged). A pending request may be polled; failed answers, from "
+        "the holder's wallet or anyone holding the link, are listed as attempts.",
+        responses=_RESULT_PROBLEMS,
     )
     def result(
         request_id: Annotated[str, Path(pattern=_ID)], who: Annotated[Caller, Depends(caller)]

@@ -76,15 +76,31 @@ def result(
     url: ServerOption = DEFAULT_SERVER,
     as_json: JsonOption = False,
 ) -> None:
-    """Show a request's outcome: pending, verified (with the claims learnt) or failed."""
+    """Show a request's outcome: pending, verified (with the claims learnt: shown once, then
+    deleted) or expired; and the answers that failed."""
     with server(url, admin=True) as client:
         outcome = _json(client.get(f"/verifier/requests/{quote(request_id, safe='')}"))
-    data = {"status": outcome["status"], "claims": outcome["claims"], "error": outcome["error"]}
+    attempts = outcome.get("attempts", [])
+    data = {
+        "status": outcome["status"],
+        "claims": outcome["claims"],
+        "error": outcome["error"],
+        "attempt_count": outcome.get("attempt_count", 0),
+        "attempts": attempts,
+    }
 
     def human() -> None:
         console.print(Text(f"{outcome['id']}: {outcome['status']}", style="bold"))
         if outcome["error"]:
             console.print(Text(f"[{outcome['error']['code']}] {outcome['error']['detail']}"))
+        if data["attempt_count"]:
+            declined = sum(1 for a in attempts if a["code"] == "consent_declined")
+            codes = sorted({a["code"] for a in attempts})
+            console.print(Text(f"failed attempts: {data['attempt_count']} ({', '.join(codes)})"))
+            if declined:
+                console.print(
+                    Text(f"declined attempts: {declined} (the holder, or someone with the link)")
+                )
         if outcome["claims"]:
             table = Table("claim", "value")
             for name, value in outcome["claims"].items():

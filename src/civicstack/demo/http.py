@@ -307,13 +307,14 @@ def _revocation(cast: _Story, pid_id: str) -> None:
     created = _request(cast, "age_over_18")
     answer = _present(cast, created)
     outcome = _outcome(cast, created)
-    error = outcome.get("error") or {}
-    if answer.status == 200 or outcome["status"] != "failed" or error.get("code") != "revoked":
+    # A refused answer is an attempt: the request stays open for a valid one until it expires.
+    error = (outcome.get("attempts") or [{}])[-1]
+    if answer.status == 200 or outcome["status"] != "pending" or error.get("code") != "revoked":
         raise CivicError("internal_error", f"the revoked PID was not refused: {outcome}")
     cast.step(
         Step(
             "The shop checks again: the revoked PID is refused",
-            (f"request {created['id']} failed: {error.get('detail')}",),
+            (f"request {created['id']} refused an answer: {error.get('detail')}",),
             refused="revoked",
         )
     )

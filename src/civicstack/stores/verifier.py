@@ -6,11 +6,18 @@ Tables (Alembic branch ``verifier``):
                            hosted relying party's name and its ``client_id``), for which purpose
                            (and preset), the DCQL query, ``nonce`` and ``state``, the signed
                            Request Object, when it was made and when it expires, and its
-                           outcome: ``pending`` until answered, then ``verified`` (with the
-                           claims learnt) or ``failed`` (with the error). A request is answered
-                           once: the outcome is written by a conditional update that only a
-                           ``pending`` row matches, so of concurrent answers exactly one wins,
-                           in any number of processes, on SQLite and PostgreSQL alike.
+                           outcome: ``pending`` until a valid answer makes it ``verified``
+                           (``failed`` only in rows from before failed answers became
+                           attempts). A request is answered once: the outcome is written by a
+                           conditional update that only a ``pending`` row matches, so of
+                           concurrent answers exactly one wins, in any number of processes, on
+                           SQLite and PostgreSQL alike. The result of a verified request (the
+                           claims learnt) is sealed (AES-256-GCM under a key derived from the
+                           master key, bound to the request's id) in ``result_sealed``, and set
+                           to NULL when its relying party takes it (``result_fetched_at``) or
+                           when its retention passes; ``attempt_count`` counts failed answers.
+``presentation_attempts``  the first few failed answers of each request: when, the error code,
+                           a short description (nothing of the presentation itself).
 ``verifier_replay``        the SHA-256 of every Key Binding JWT accepted (its signing input: a
                            re-encoded ECDSA signature changes nothing), kept for as long as the
                            KB-JWT could still pass the freshness check; accepting the same one
@@ -19,19 +26,22 @@ Tables (Alembic branch ``verifier``):
 ``verifier_api_keys``      per relying party API keys for its backend: a public id and the
                            SHA-256 of the secret (the secret itself is shown once, never kept).
 
-Nothing here holds a presentation: the claims a verified request learnt are kept (the relying
-party fetches them), never the credentials they came from.
+Nothing here holds a presentation, and nothing holds the claims learnt in clear: they wait,
+sealed, for their relying party, never the credentials they came from.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Column,
+    ForeignKey,
+    Integer,
+    LargeBinary,
     String,
     Table,
     Text,
@@ -46,8 +56,17 @@ from sqlalchemy.engine import Connection, Engine, Row
 from sqlalchemy.exc import IntegrityError
 
 from civicstack.errors import CivicError
-from civicstack.openid4vp.verifier_requests import RequestStatus, StoredRequest, check_answerable
+from civicstack.openid4vp.verifier_requests import (
+    MAX_RECORDED_ATTEMPTS,
+    Attempt,
+    RequestStatus,
+    StoredRequest,
+    check_answerable,
+    result_expired,
+    result_gone,
+)
 from civicstack.stores.db import metadata, write_transaction
+from civicstack.stores.issuance.sealing import RowSealer
 
 _ROWS_PER_INSERT = 256  # well under SQLite's and PostgreSQL's bound-parameter limits
 
@@ -66,11 +85,22 @@ presentation_requests_table = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("expires_at", BigInteger, nullable=False),
     Column("status", String(16), nullable=False),
-    Column("result", Text, nullable=True),
     Column("error_code", String(64), nullable=True),
     Column("error_detail", Text, nullable=True),
     Column("answered_at", BigInteger, nullable=True),
+    Column("result_sealed", LargeBinary, nullable=True),
+    Column("result_fetched_at", BigInteger, nullable=True),
+    Column("attempt_count", Integer, nullable=False, server_default="0"),
     CheckConstraint("status IN ('pending', 'verified', 'failed')", name="status"),
+)
+presentation_attempts_table = Table(
+    "presentation_attempts",
+    metadata,
+    Column("request_id", String(32), ForeignKey("presentation_requests.id"), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("at", BigInteger, nullable=False),
+    Column("error_code", String(64), nullable=False),
+    Column("detail", String(256), nullable=False),
 )
 verifier_replay_table = Table(
     "verifier_replay",
@@ -90,7 +120,7 @@ verifier_api_keys_table = Table(
 )
 
 
-def _request(row: Any) -> StoredRequest:
+def _request(row: Any, attempts: Iterable[Any] = ()) -> StoredRequest:
     return StoredRequest(
         id=row.id,
         relying_party=row.relying_party,
@@ -104,11 +134,21 @@ def _request(row: Any) -> StoredRequest:
         created_at=int(row.created_at),
         expires_at=int(row.expires_at),
         status=cast(RequestStatus, row.status),
-        result=row.result,
         error_code=row.error_code,
         error_detail=row.error_detail,
         answered_at=None if row.answered_at is None else int(row.answered_at),
+        result_kept=bool(row.result_kept),
+        result_fetched_at=None if row.result_fetched_at is None else int(row.result_fetched_at),
+        attempt_count=int(row.attempt_count),
+        attempts=tuple(Attempt(int(a.at), a.error_code, a.detail) for a in attempts),
     )
+
+
+#: Every column of a request but its sealed result, and whether that is still held.
+_REQUEST_COLUMNS = [
+    *(c for c in presentation_requests_table.c if c.name != "result_sealed"),
+    presentation_requests_table.c.result_sealed.is_not(None).label("result_kept"),
+]
 
 
 def _insert_new(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> int:
@@ -130,10 +170,12 @@ def _insert_new(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> i
 
 
 class VerifierStore:
-    """Presentation requests, accepted KB-JWT digests and API keys."""
+    """Presentation requests, accepted KB-JWT digests and API keys; ``key`` gives the key that
+    seals verified results (derived from the master key, read only when needed)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, key: Callable[[], bytes]) -> None:
         self.engine = engine
+        self.sealer = RowSealer(key, domain="verifier")
 
     # --- presentation requests -----------------------------------------------------------
 
@@ -160,25 +202,23 @@ class VerifierStore:
             raise CivicError("conflict", "a request with that id, nonce or state exists") from exc
 
     def get(self, request_id: str) -> StoredRequest:
-        """The request ``request_id``; ``not_found`` otherwise."""
+        """The request ``request_id`` with its attempts (not its result); ``not_found``
+        otherwise."""
+        table, attempts = presentation_requests_table, presentation_attempts_table
         with self.engine.connect() as conn:
-            row = conn.execute(
-                select(presentation_requests_table).where(
-                    presentation_requests_table.c.id == request_id
-                )
-            ).first()
-        if row is None:
-            raise CivicError("not_found", "no such presentation request")
-        return _request(row)
+            row = conn.execute(select(*_REQUEST_COLUMNS).where(table.c.id == request_id)).first()
+            if row is None:
+                raise CivicError("not_found", "no such presentation request")
+            tried = conn.execute(
+                select(attempts).where(attempts.c.request_id == request_id).order_by(attempts.c.seq)
+            ).all()
+        return _request(row, tried)
 
     def by_state(self, state: str) -> StoredRequest | None:
-        """The request whose ``state`` is ``state``, if any."""
+        """The request whose ``state`` is ``state``, if any (without its attempts)."""
+        table = presentation_requests_table
         with self.engine.connect() as conn:
-            row = conn.execute(
-                select(presentation_requests_table).where(
-                    presentation_requests_table.c.state == state
-                )
-            ).first()
+            row = conn.execute(select(*_REQUEST_COLUMNS).where(table.c.state == state)).first()
         return None if row is None else _request(row)
 
     def finish(
@@ -187,14 +227,14 @@ class VerifierStore:
         *,
         status: RequestStatus,
         now: int,
-        result: str | None = None,
+        result: Mapping[str, Any] | None = None,
         error_code: str | None = None,
         error_detail: str | None = None,
         digests: Iterable[str] = (),
         relying_party: str = "",
         replay_until: int = 0,
     ) -> None:
-        """Write the outcome of a pending, unexpired request, once.
+        """Write the outcome of a pending, unexpired request, once; ``result`` is sealed.
 
         ``digests`` (KB-JWTs accepted with a verified outcome) are recorded in the same
         transaction. Raises ``request_answered`` when the request was answered already (by a
@@ -216,21 +256,93 @@ class VerifierStore:
                 .where(table.c.expires_at > now)
                 .values(
                     status=status,
-                    result=result,
+                    result_sealed=None
+                    if result is None
+                    else self.sealer.seal("result", request_id, dict(result)),
                     error_code=error_code,
                     error_detail=error_detail,
                     answered_at=now,
                 )
             ).rowcount
             if changed != 1:
-                current = conn.execute(
-                    select(table.c.status, table.c.expires_at).where(table.c.id == request_id)
-                ).first()
-                if current is None:
-                    raise CivicError("not_found", "no such presentation request")
-                check_answerable(current.status, int(current.expires_at), now)
-                # Pending and unexpired, yet not updated: only a concurrent answer does that.
-                raise CivicError("request_answered", "this request has been answered already")
+                self._why_not_pending(conn, request_id, now)
+
+    def record_attempt(self, request_id: str, *, now: int, error_code: str, detail: str) -> None:
+        """Count a failed answer to a pending, unexpired request, and keep it if it is among
+        the first :data:`MAX_RECORDED_ATTEMPTS`; ``request_answered`` or ``expired`` (nothing
+        written) otherwise."""
+        table = presentation_requests_table
+        with write_transaction(self.engine) as conn:
+            # One conditional increment: the row lock orders it against a concurrent answer
+            # and other attempts, so every attempt gets its own number.
+            count = conn.execute(
+                update(table)
+                .where(table.c.id == request_id)
+                .where(table.c.status == "pending")
+                .where(table.c.expires_at > now)
+                .values(attempt_count=table.c.attempt_count + 1)
+                .returning(table.c.attempt_count)
+            ).scalar()
+            if count is None:
+                self._why_not_pending(conn, request_id, now)
+            elif count <= MAX_RECORDED_ATTEMPTS:
+                conn.execute(
+                    insert(presentation_attempts_table).values(
+                        request_id=request_id,
+                        seq=count,
+                        at=now,
+                        error_code=error_code[:64],
+                        detail=detail[:256],
+                    )
+                )
+
+    def take_result(self, request_id: str, *, now: int, retention: int) -> dict[str, Any]:
+        """Hand over a verified request's result, once: it is deleted as it is read.
+
+        ``result_fetched`` when it was taken before (by a concurrent reader too),
+        ``result_purged`` when its ``retention`` (seconds after the answer) has passed: then it
+        is deleted now if a purge had not yet.
+        """
+        table = presentation_requests_table
+        taken: bytes | None = None
+        fetched_at: Any = None
+        with write_transaction(self.engine) as conn:
+            row = conn.execute(
+                select(table.c.result_sealed, table.c.answered_at).where(table.c.id == request_id)
+            ).first()
+            if row is None:
+                raise CivicError("not_found", "no such presentation request")
+            answered_at = None if row.answered_at is None else int(row.answered_at)
+            keep = row.result_sealed is not None and not result_expired(answered_at, now, retention)
+            # The update takes only a blob still there: of concurrent readers one wins.
+            changed = conn.execute(
+                update(table)
+                .where(table.c.id == request_id)
+                .where(table.c.result_sealed.is_not(None))
+                .values(result_sealed=None, result_fetched_at=now if keep else None)
+            ).rowcount
+            if keep and changed == 1:
+                taken = bytes(row.result_sealed)
+            else:
+                fetched_at = conn.execute(
+                    select(table.c.result_fetched_at).where(table.c.id == request_id)
+                ).scalar()
+        if taken is None:
+            raise result_gone(None if fetched_at is None else int(fetched_at))
+        result: dict[str, Any] = self.sealer.open("result", request_id, taken)
+        return result
+
+    @staticmethod
+    def _why_not_pending(conn: Connection, request_id: str, now: int) -> None:
+        table = presentation_requests_table
+        current = conn.execute(
+            select(table.c.status, table.c.expires_at).where(table.c.id == request_id)
+        ).first()
+        if current is None:
+            raise CivicError("not_found", "no such presentation request")
+        check_answerable(current.status, int(current.expires_at), now)
+        # Pending and unexpired, yet not updated: only a concurrent answer does that.
+        raise CivicError("request_answered", "this request has been answered already")
 
     # --- the replay guard ----------------------------------------------------------------
 
@@ -267,18 +379,26 @@ class VerifierStore:
                 new.update(row[0] for row in conn.exec_driver_sql(statement, params))
         return new
 
-    def purge(self, now: int, *, keep_requests: int = 30 * 86_400) -> int:
-        """Drop replay digests past their use, and answered or expired requests older than
-        ``keep_requests`` seconds; return how many rows went."""
+    def purge(self, now: int, *, result_retention: int, keep_requests: int = 30 * 86_400) -> int:
+        """Drop replay digests past their use, results unread ``result_retention`` seconds
+        after their answer (the request's metadata stays), and answered or expired requests
+        older than ``keep_requests`` seconds; return how many rows went or were cleared."""
+        table, attempts = presentation_requests_table, presentation_attempts_table
+        old = select(table.c.id).where(table.c.expires_at < now - keep_requests)
         gone = 0
         with write_transaction(self.engine) as conn:
             gone += conn.execute(
                 delete(verifier_replay_table).where(verifier_replay_table.c.expires_at < now)
             ).rowcount
             gone += conn.execute(
-                delete(presentation_requests_table).where(
-                    presentation_requests_table.c.expires_at < now - keep_requests
-                )
+                update(table)
+                .where(table.c.result_sealed.is_not(None))
+                .where(table.c.answered_at <= now - result_retention)
+                .values(result_sealed=None)
+            ).rowcount
+            conn.execute(delete(attempts).where(attempts.c.request_id.in_(old)))
+            gone += conn.execute(
+                delete(table).where(table.c.expires_at < now - keep_requests)
             ).rowcount
         return gone
 

@@ -16,7 +16,12 @@ from civicstack.platform import Platform
 from civicstack.stores import db
 from civicstack.stores.verifier import VerifierStore
 
-OUR_TABLES = {"presentation_requests", "verifier_replay", "verifier_api_keys"}
+OUR_TABLES = {
+    "presentation_requests",
+    "presentation_attempts",
+    "verifier_replay",
+    "verifier_api_keys",
+}
 NOW = 1_767_225_600
 
 
@@ -75,7 +80,7 @@ def test_requests_are_stored_and_found(store: VerifierStore) -> None:
 def test_a_request_is_answered_once(store: VerifierStore) -> None:
     """The first outcome stands; a second is request_answered; past expiry is expired."""
     store.create(_request())
-    store.finish("r1", status="verified", now=NOW + 1, result='{"claims":{},"credentials":{}}')
+    store.finish("r1", status="verified", now=NOW + 1, result={"claims": {}, "credentials": {}})
     assert _code(lambda: store.finish("r1", status="failed", now=NOW + 2)) == "request_answered"
     done = store.get("r1")
     assert (done.status, done.answered_at) == ("verified", NOW + 1)
@@ -110,7 +115,7 @@ def test_concurrent_outcomes_one_wins(store: VerifierStore) -> None:
                 "r1",
                 status="verified",
                 now=NOW,
-                result="{}",
+                result={"claims": {"n": n}},
                 digests=[f"d{n}"],
                 replay_until=NOW + 9,
             )
@@ -140,7 +145,7 @@ def test_purge(store: VerifierStore) -> None:
     store.remember("live", relying_party="shop", until=NOW + 10)
     store.create(_request("gone", expires_at=NOW - 31 * 86_400))
     store.create(_request("kept"))
-    assert store.purge(NOW) == 2
+    assert store.purge(NOW, result_retention=600) == 2
     assert store.remember_many([("old", "shop", NOW + 1)]) == {"old"}
     assert store.remember_many([("live", "shop", NOW + 1)]) == set()
     assert _code(lambda: store.get("gone")) == "not_found"
@@ -161,3 +166,109 @@ def test_api_keys(store: VerifierStore) -> None:
     assert revoked.revoked_at == NOW + 5
     assert _code(lambda: store.revoke_key("k1", now=NOW)) == "not_found"
     assert store.key("nope") is None
+
+
+def test_attempts_are_counted_until_the_request_ends(store: VerifierStore) -> None:
+    """A failed answer is counted and kept while the request is pending; once answered or
+    expired it is request_answered or expired, and nothing is written."""
+    store.create(_request())
+    store.record_attempt("r1", now=NOW, error_code="consent_declined", detail="access_denied")
+    store.finish("r1", status="verified", now=NOW + 1, result={"claims": {}})
+    code = _code(lambda: store.record_attempt("r1", now=NOW + 2, error_code="x", detail=""))
+    assert code == "request_answered"
+    store.create(_request("r2"))
+    assert _code(lambda: store.record_attempt("r2", now=NOW + 600, error_code="x", detail="")) == (
+        "expired"
+    )
+    assert _code(lambda: store.record_attempt("r3", now=NOW, error_code="x", detail="")) == (
+        "not_found"
+    )
+    done = store.get("r1")
+    assert (done.attempt_count, [a.code for a in done.attempts]) == (1, ["consent_declined"])
+    assert store.get("r2").attempt_count == 0
+
+
+def test_attempts_racing_an_answer(store: VerifierStore) -> None:
+    """Attempts and valid answers at once: one answer wins, every attempt before it is counted
+    with its own number, none after it."""
+    store.create(_request())
+    results: list[str] = []
+
+    def answer(n: int) -> None:
+        try:
+            if n % 2:
+                store.record_attempt("r1", now=NOW, error_code=f"e{n}", detail="")
+            else:
+                store.finish("r1", status="verified", now=NOW, result={"n": n}, digests=[f"d{n}"])
+            results.append("ok")
+        except CivicError as exc:
+            results.append(exc.code)
+
+    threads = [threading.Thread(target=answer, args=(n,)) for n in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    row = store.get("r1")
+    assert row.status == "verified"
+    assert row.attempt_count == len(row.attempts) == results.count("ok") - 1
+    assert sorted(a.code for a in row.attempts) == sorted({a.code for a in row.attempts})
+    assert set(results) <= {"ok", "request_answered"}
+
+
+def test_a_result_is_taken_once(store: VerifierStore) -> None:
+    """Eight readers take one result at once: exactly one gets it, the others result_fetched;
+    it is sealed, not in clear, until then."""
+    store.create(_request())
+    store.finish("r1", status="verified", now=NOW, result={"claims": {"given_name": "Amara"}})
+    with store.engine.connect() as conn:
+        blob = conn.execute(sa.text("SELECT result_sealed FROM presentation_requests")).scalar()
+    assert b"Amara" not in bytes(blob)
+    results: list[object] = []
+
+    def take() -> None:
+        try:
+            results.append(store.take_result("r1", now=NOW + 1, retention=600))
+        except CivicError as exc:
+            results.append(exc.code)
+
+    threads = [threading.Thread(target=take) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(map(str, results)) == sorted(
+        [str({"claims": {"given_name": "Amara"}})] + ["result_fetched"] * 7
+    )
+    assert store.get("r1").result_fetched_at == NOW + 1
+
+
+def test_a_sealed_result_is_bound_to_its_request(store: VerifierStore) -> None:
+    """A sealed result moved to another request's row does not open there."""
+    store.create(_request())
+    store.create(_request("r2"))
+    store.finish("r1", status="verified", now=NOW, result={"claims": {"a": 1}})
+    store.finish("r2", status="verified", now=NOW, result={"claims": {"b": 2}})
+    with store.engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "UPDATE presentation_requests SET result_sealed = "
+                "(SELECT result_sealed FROM presentation_requests WHERE id = 'r1') "
+                "WHERE id = 'r2'"
+            )
+        )
+    assert _code(lambda: store.take_result("r2", now=NOW, retention=600)) == "internal_error"
+
+
+def test_purge_clears_unread_results(store: VerifierStore) -> None:
+    """Purging deletes results unread past their retention and keeps their request."""
+    store.create(_request("old"))
+    store.create(_request("new"))
+    store.finish("old", status="verified", now=NOW, result={"claims": {}})
+    store.finish("new", status="verified", now=NOW + 10, result={"claims": {}})
+    assert store.purge(NOW + 600, result_retention=600) == 1
+    assert (store.get("old").result_kept, store.get("new").result_kept) == (False, True)
+    assert _code(lambda: store.take_result("old", now=NOW + 600, retention=600)) == (
+        "result_purged"
+    )
+    assert store.take_result("new", now=NOW + 600, retention=600) == {"claims": {}}

@@ -21,7 +21,11 @@ The wallet's answer (§8.2) is verified as §8.6 lists, every presentation again
 registry (chain to the root, scope) and the status lists, its Key Binding JWT against this
 request's ``client_id`` and ``nonce`` (§14.1, Appendix B.3), and the set of presentations
 against the query (§6.4). The outcome is stored once (a request is answered once; concurrent
-answers get exactly one success) and the relying party's backend reads it.
+answers get exactly one success) and the relying party's backend reads it. Anyone holding the
+link can post an answer, so one that fails (``access_denied`` included) is recorded as an
+attempt the relying party reads, and the request waits for a valid answer until it expires.
+The claims learnt are sealed at rest and handed to the relying party once, then deleted (or
+deleted unread after ``CIVIC_VERIFIER_RESULT_RETENTION`` seconds).
 
 For backends that received a presentation some other way, :meth:`Verifier.verify_presentation`
 checks it against the ``aud`` and ``nonce`` they expect, with the same checks and the replay

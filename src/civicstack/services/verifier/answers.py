@@ -1,9 +1,9 @@
 """A wallet's answer: its presentations checked (OpenID4VP 1.0 §8.6), and the outcome read back.
 
-An answer is either an Authorization Error Response (§8.5), stored as a failure with the
+An answer is either an Authorization Error Response (§8.5), recorded as an attempt with the
 wallet's error, or a VP Token whose presentations are verified one by one and then as a set
 against the request's DCQL query. What a relying party reads is the stored request as a
-:class:`VerificationOutcome`.
+:class:`VerificationOutcome`: its status, the attempts that failed, and (once) the claims learnt.
 """
 
 from __future__ import annotations
@@ -12,22 +12,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from civicstack._crypto import json_loads_strict
 from civicstack.credentials import VerifiedCredential, verify_presentation
 from civicstack.openid4vp import DcqlQuery
-from civicstack.openid4vp.verifier_requests import StoredRequest
+from civicstack.openid4vp.verifier_requests import Attempt, StoredRequest
 from civicstack.services.verifier.replay import MAX_KB_AGE, kb_digest
 from civicstack.trust import TrustRegistry
 from civicstack.types import StatusChecker
 
-#: Wallet errors (§8.5) as the outcome a relying party reads.
+#: Wallet errors (§8.5) as the attempt a relying party reads: ``access_denied`` is the holder,
+#: or someone else holding the link, declining.
 WALLET_ERRORS = {"access_denied": "consent_declined"}
 
 
 @dataclass(frozen=True, slots=True)
 class VerificationOutcome:
-    """A request as its relying party reads it: pending, verified (with the claims learnt) or
-    failed (with the error)."""
+    """A request as its relying party reads it: pending, verified (with the claims learnt, the
+    one time they are read), expired (nothing valid came in time), or failed (requests failed
+    before failed answers became attempts); with the failed attempts, however it ended."""
 
     id: str
     status: str
@@ -40,9 +41,11 @@ class VerificationOutcome:
     claims: dict[str, Any] = field(default_factory=dict)
     credentials: dict[str, Any] = field(default_factory=dict)
     error: dict[str, str] | None = None
+    attempt_count: int = 0
+    attempts: tuple[Attempt, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        """The wire form: ``{"status", "claims", "error", ...}``."""
+        """The wire form: ``{"status", "claims", "error", "attempts", ...}``."""
         return {
             "id": self.id,
             "status": self.status,
@@ -55,6 +58,8 @@ class VerificationOutcome:
             "created_at": self.created_at,
             "expires_at": self.expires_at,
             "answered_at": self.answered_at,
+            "attempt_count": self.attempt_count,
+            "attempts": [{"at": a.at, "code": a.code, "detail": a.detail} for a in self.attempts],
         }
 
 
@@ -113,19 +118,23 @@ def credential_json(verified: VerifiedCredential) -> dict[str, Any]:
     }
 
 
-def outcome_of(row: StoredRequest, now: int) -> VerificationOutcome:
-    """A stored request as its relying party reads it (pending past its expiry: expired)."""
-    status, error = row.status, None
+def outcome_of(
+    row: StoredRequest, now: int, result: Mapping[str, Any] | None = None
+) -> VerificationOutcome:
+    """A stored request as its relying party reads it, with ``result`` (the claims and
+    credentials learnt) when it was just taken; pending past its expiry reads ``expired``."""
+    status: str = row.status
+    error = None
     claims: dict[str, Any] = {}
     credentials: dict[str, Any] = {}
     if row.status == "pending" and now >= row.expires_at:
-        status = "failed"
-        error = {"code": "expired", "detail": "the presentation request expired unanswered"}
+        status = "expired"
+        tried = f" after {row.attempt_count} failed attempt(s)" if row.attempt_count else ""
+        error = {"code": "expired", "detail": f"the presentation request expired unanswered{tried}"}
     elif row.status == "failed":
         error = {"code": row.error_code or "internal_error", "detail": row.error_detail or ""}
-    elif row.status == "verified" and row.result is not None:
-        result = json_loads_strict(row.result)
-        claims, credentials = result["claims"], result["credentials"]
+    elif row.status == "verified" and result is not None:
+        claims, credentials = dict(result["claims"]), dict(result["credentials"])
     return VerificationOutcome(
         id=row.id,
         status=status,
@@ -138,4 +147,6 @@ def outcome_of(row: StoredRequest, now: int) -> VerificationOutcome:
         claims=claims,
         credentials=credentials,
         error=error,
+        attempt_count=row.attempt_count,
+        attempts=row.attempts,
     )

@@ -19,7 +19,13 @@ from civicstack.openid4vp import (
     client_id_for,
     read_authorization_response,
 )
-from civicstack.openid4vp.verifier_requests import RequestStatus, StoredRequest, check_answerable
+from civicstack.openid4vp.verifier_requests import (
+    DEFAULT_RESULT_RETENTION,
+    RequestStatus,
+    StoredRequest,
+    attempt_detail,
+    check_answerable,
+)
 from civicstack.services.authorities import Authorities
 from civicstack.services.verifier.answers import (
     WALLET_ERRORS,
@@ -48,13 +54,14 @@ _PURGE_EVERY = 60
 class RequestStore(Protocol):
     """Where presentation requests are kept; an outcome is written once, in one transaction
     with the digests it accepted (:func:`~civicstack.openid4vp.verifier_requests.check_answerable`
-    decides inside it)."""
+    decides inside it); a verified result is kept sealed and handed over once."""
 
     def create(self, request: StoredRequest) -> None:
         """Record a new pending request (``conflict`` on a reused id, nonce or state)."""
 
     def get(self, request_id: str) -> StoredRequest:
-        """The request ``request_id``; ``not_found`` otherwise."""
+        """The request ``request_id`` with its attempts (not its result); ``not_found``
+        otherwise."""
 
     def by_state(self, state: str) -> StoredRequest | None:
         """The request whose ``state`` is ``state``, if any."""
@@ -65,18 +72,27 @@ class RequestStore(Protocol):
         *,
         status: RequestStatus,
         now: int,
-        result: str | None = None,
+        result: Mapping[str, Any] | None = None,
         error_code: str | None = None,
         error_detail: str | None = None,
         digests: Iterable[str] = (),
         relying_party: str = "",
         replay_until: int = 0,
     ) -> None:
-        """Write the outcome of a pending, unexpired request, once (``replayed`` when a digest
-        was accepted before; then nothing is written)."""
+        """Write the outcome of a pending, unexpired request, once, its ``result`` sealed
+        (``replayed`` when a digest was accepted before; then nothing is written)."""
 
-    def purge(self, now: int) -> int:
-        """Drop replay digests past their use and long-finished requests."""
+    def record_attempt(self, request_id: str, *, now: int, error_code: str, detail: str) -> None:
+        """Count (and keep the first few) failed answers to a pending, unexpired request
+        (``request_answered`` or ``expired`` otherwise)."""
+
+    def take_result(self, request_id: str, *, now: int, retention: int) -> dict[str, Any]:
+        """Hand over a verified result once, deleting it (``result_fetched`` after that,
+        ``result_purged`` once ``retention`` seconds have passed since the answer)."""
+
+    def purge(self, now: int, *, result_retention: int) -> int:
+        """Drop replay digests past their use, results unread after ``result_retention``
+        seconds, and long-finished requests."""
 
 
 class VerifierStore(RequestStore, ReplayStore, ApiKeyStore, Protocol):
@@ -96,8 +112,10 @@ class Verifier:
         clock: Clock,
         base_url: str,
         admin_check: Callable[[str | None], None],
+        result_retention: int = DEFAULT_RESULT_RETENTION,
     ) -> None:
         self.authorities = authorities
+        self.result_retention = result_retention
         self.store = store
         self._registry = registry
         self.status = status
@@ -237,20 +255,33 @@ class Verifier:
         return row
 
     def result(self, caller: Caller, request_id: str) -> VerificationOutcome:
-        """A request's outcome, for the relying party that made it (or the admin)."""
+        """A request's outcome, for the relying party that made it (or the admin).
+
+        A verified result is handed over once and deleted: reading it again is
+        ``result_fetched``, and reading it after the retention is ``result_purged``. A pending
+        request may be polled freely; its failed attempts are listed.
+        """
         if not 0 < len(request_id) <= 32:
             raise CivicError("not_found", "no such presentation request")
+        now = self.clock.now()
+        self._purge(now)
         row = self.store.get(request_id)
         if caller.relying_party is not None and caller.relying_party != row.relying_party:
             raise CivicError("not_found", "no such presentation request")
-        return outcome_of(row, self.clock.now())
+        if row.status != "verified":
+            return outcome_of(row, now)
+        taken = self.store.take_result(request_id, now=now, retention=self.result_retention)
+        return outcome_of(row, now, taken)
 
     # --- answers (§8.2) ------------------------------------------------------------------
 
     def respond(self, form: Mapping[str, str | None]) -> VerificationOutcome:
-        """Take a wallet's direct_post Authorization Response; return the stored outcome.
+        """Take a wallet's direct_post Authorization Response; return the request's outcome
+        (without its result, which is for the relying party).
 
-        A response that fails verification is stored as ``failed`` and its error raised.
+        Anyone holding the link can post here, so only a valid answer ends the request: an
+        error response, or one that fails verification, is recorded as an attempt (its error
+        raised to the poster) and the request waits for the genuine wallet until it expires.
         """
         now = self.clock.now()
         self._purge(now)
@@ -260,45 +291,45 @@ class Verifier:
         if row is None:
             raise CivicError("not_found", "no presentation request has this state")
         check_answerable(row.status, row.expires_at, now)
-        # 2. an Authorization Error Response (§8.5): the wallet declined or could not answer
+        # 2. an Authorization Error Response (§8.5): the holder declined or the wallet could
+        # not answer -- or someone else holding the link said so; recorded, the request stays
         if response.error is not None:
             code = WALLET_ERRORS.get(response.error, "wallet_error")
             detail = f"{response.error}: {response.error_description or 'no description'}"
-            self.store.finish(
-                row.id, status="failed", now=now, error_code=code, error_detail=detail[:1024]
+            self.store.record_attempt(
+                row.id, now=now, error_code=code, detail=attempt_detail(detail)
             )
             return outcome_of(self.store.get(row.id), now)
         assert response.vp_token is not None
+        # 3. the VP Token verified (§8.6); a failure is an attempt, the request stays
         try:
             credentials, claims, digests = self._verify_token(row, response.vp_token, now)
         except CivicError as exc:
-            self._fail(row, exc, now)
+            self._attempt(row, exc, now)
             raise
-        result = json_dumps({"claims": claims, "credentials": credentials}).decode()
+        # 4. the outcome, once (a concurrent valid answer may have won), its result sealed
         try:
             self.store.finish(
                 row.id,
                 status="verified",
                 now=now,
-                result=result,
+                result={"claims": claims, "credentials": credentials},
                 digests=digests,
                 relying_party=row.relying_party,
                 replay_until=replay_until(now),
             )
         except CivicError as exc:
             if exc.code == "replayed":
-                self._fail(row, exc, now)
+                self._attempt(row, exc, now)
             raise
         return outcome_of(self.store.get(row.id), now)
 
-    def _fail(self, row: StoredRequest, error: CivicError, now: int) -> None:
+    def _attempt(self, row: StoredRequest, error: CivicError, now: int) -> None:
+        if error.code in ("internal_error", "database_error"):
+            return  # our failure, not the answer's
         try:
-            self.store.finish(
-                row.id,
-                status="failed",
-                now=now,
-                error_code=error.code,
-                error_detail=error.detail[:1024],
+            self.store.record_attempt(
+                row.id, now=now, error_code=error.code, detail=attempt_detail(error.detail)
             )
         except CivicError as again:
             # Answered (or expired) meanwhile: that outcome stands, and this caller learns it.
@@ -324,7 +355,7 @@ class Verifier:
     def _purge(self, now: int) -> None:
         if now - self._purged >= _PURGE_EVERY:
             self._purged = now
-            self.store.purge(now)
+            self.store.purge(now, result_retention=self.result_retention)
 
     # --- presentations received elsewhere ------------------------------------------------
 
