@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/log.py                      # appends; proofs at 1M and 10M
     .venv/bin/python bench/log.py --quick              # 100k entries, short windows
+    .venv/bin/python bench/log.py --quick --appends-only --rounds 5   # appends only
     .venv/bin/python bench/log.py --sizes 1000000 --seconds 5
 
 Every comparison gives both sides the same work and conditions, and prints each side's
@@ -499,6 +500,7 @@ def main() -> None:
     parser.add_argument("--postgres", default=PG_DEFAULT, help="PostgreSQL URL ('none' to skip)")
     parser.add_argument("--quick", action="store_true", help="100k entries, 1 s windows")
     parser.add_argument("--proofs-only", action="store_true", help="skip the append figures")
+    parser.add_argument("--appends-only", action="store_true", help="skip the proof figures")
     parser.add_argument("--cold-child", nargs=6, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.cold_child:
@@ -516,7 +518,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="civic-bench-log-") as tmpdir:
         if not args.proofs_only:
             appends(args, admin, pg_cfg, Path(tmpdir))
-    proofs(args, admin, pg_cfg, sizes)
+    if not args.appends_only:
+        proofs(args, admin, pg_cfg, sizes)
 
 
 def appends(args: argparse.Namespace, admin: sa.Engine | None, pg_cfg: str, tmp: Path) -> None:
