@@ -240,8 +240,8 @@ from civicstack.stores.db import create_engine
 from civicstack.stores.log import LogStore
 
 class Crashing(LogStore):
-    def _extend(self, conn, row, entries, signer):
-        super()._extend(conn, row, entries, signer)
+    def _extend(self, conn, row, entries, signer, **how):
+        super()._extend(conn, row, entries, signer, **how)
         os._exit(3)  # the process dies with the transaction open
 
 key = PrivateKey.from_jwk({jwk!r})

@@ -201,7 +201,7 @@ class LogAppends(LogDatabase):
         row = self._row(self._fetcher(conn), name, lock=True)
         self._check_signer(row, name, signer)
         # The caller may still roll back: what this append learns is not remembered.
-        return self._extend(_Statements(self, conn), row, entries, signer).indices
+        return self._extend(_Statements(self, conn), row, entries, signer, locked=True).indices
 
     def sign(self, name: str, signer: NoteSigner) -> str:
         """Sign the log's current size and root, unless already signed; the signed checkpoint.
@@ -303,12 +303,11 @@ class LogAppends(LogDatabase):
         results: dict[int, range] = {}
         edges: dict[int, _Edge] = {}
         try:
-            if not (
-                len(groups) == 1 and self._commit_alone(*next(iter(groups.items())), results, edges)
-            ):
+            alone = len(groups) == 1
+            if not (alone and self._commit_alone(*next(iter(groups.items())), results, edges)):
                 with self._writing() as sql:
                     for name, reqs in groups.items():
-                        self._commit_log(sql, name, reqs, results, edges)
+                        self._commit_log(sql, name, reqs, results, edges, optimistic=not alone)
         except BaseException as exc:
             for name in groups:
                 self._edges.pop(self._log_ids.get(name, -1), None)
@@ -460,8 +459,13 @@ class LogAppends(LogDatabase):
         reqs: list[_Pending],
         results: dict[int, range],
         edges: dict[int, _Edge],
+        *,
+        optimistic: bool = True,
     ) -> None:
-        """Append one log's share of a batch; requests that cannot be served get their error."""
+        """Append one log's share of a batch; requests that cannot be served get their error.
+
+        Not ``optimistic`` after :meth:`_commit_alone` found nothing to do with the remembered
+        head: then the row is locked and read first."""
         edge = self._edges.get(self._log_ids.get(name, -1))
         try:
             # The remembered row is checked by _extend's conditional update; else lock it now.
@@ -480,7 +484,8 @@ class LogAppends(LogDatabase):
         if not good:
             return
         signer = next((req.signer for req in good if req.signer is not None), None)
-        done = self._extend(sql, row, [e for req in good for e in req.entries], signer)
+        entries = [e for req in good for e in req.entries]
+        done = self._extend(sql, row, entries, signer, locked=edge is None, optimistic=optimistic)
         edges[row.id] = done.edge
         self._log_ids[name] = row.id
         pos = done.indices.start
@@ -489,38 +494,84 @@ class LogAppends(LogDatabase):
             pos += len(req.entries)
 
     def _extend(
-        self, sql: _Statements, row: _Row, entries: list[bytes], signer: NoteSigner | None
+        self,
+        sql: _Statements,
+        row: _Row,
+        entries: list[bytes],
+        signer: NoteSigner | None,
+        *,
+        locked: bool,
+        optimistic: bool = True,
     ) -> _Extended:
         """Append to log ``row``: its leaves or filled tiles and bundles, checkpoint, new head.
 
-        ``row`` is either locked, or remembered from this writer's last commit (then the update
-        of the log row checks that its size is still the remembered one).
+        ``row`` is either ``locked``, or remembered from this writer's last commit: then the
+        update of the log row checks that its size is still the remembered one (unless not
+        ``optimistic``: the caller knows it moved), and else the row is locked and read. A
+        writer whose remembered head another writer moved catches up from the leaf rows added
+        since, while they stay in the same partial bundle, rather than reading the right edge.
         """
         hashes = merkle_leaf_hashes(entries)
         edge = self._edges.get(row.id)
-        if edge is not None and edge.row.size != row.size:
-            edge = None
-        size = row.size
-        if edge is not None and size % TILE_WIDTH + len(entries) < TILE_WIDTH:
+        if edge is not None and edge.row.size == row.size and (optimistic or locked):
             # The common case: the entries stay in the partial bundle. Nothing to read.
-            frontier = extend_frontier(edge.frontier, hashes)
-            new_size = size + len(entries)
-            if self._set_head(sql, row, new_size, frontier_root(frontier), signer):
-                sql.many(
-                    "INSERT INTO log_leaves (log_id, idx, hash, entry) VALUES (?, ?, ?, ?)",
-                    [
-                        (row.id, size + k, h, e)
-                        for k, (h, e) in enumerate(zip(hashes, entries, strict=True))
-                    ],
-                )
-                moved = _Row(row.id, row.origin, row.verifier_key, new_size)
-                return _Extended(range(size, new_size), _Edge(moved, frontier))
-        if edge is not None:
-            # Remembered, not locked: lock the row and read its current state.
+            done = self._extend_edge(sql, row, edge.frontier, entries, hashes, signer=signer)
+            if done is not None:
+                return done
+        if not locked:
             lock = "" if self._sqlite else " FOR UPDATE"  # SQLite: BEGIN IMMEDIATE locked it
             found = sql.fetch("SELECT size FROM log_logs WHERE id = ?" + lock, (row.id,))  # noqa: S608
             row = replace(row, size=int(found[0][0]))
+        if edge is not None and edge.row.size < row.size:
+            frontier = self._catch_up(sql, edge, row.size)
+            if frontier is not None:
+                done = self._extend_edge(sql, row, frontier, entries, hashes, signer=signer)
+                if done is not None:
+                    return done
         return self._extend_read(sql, row, entries, hashes, signer)
+
+    def _extend_edge(
+        self,
+        sql: _Statements,
+        row: _Row,
+        frontier: Frontier,
+        entries: list[bytes],
+        hashes: list[bytes],
+        *,
+        signer: NoteSigner | None,
+    ) -> _Extended | None:
+        """Append entries that stay in the partial bundle, from the ``frontier`` at ``row.size``;
+        None (nothing written) if they would fill it or the head is no longer at ``row.size``."""
+        size = row.size
+        if size % TILE_WIDTH + len(entries) >= TILE_WIDTH:
+            return None
+        frontier = extend_frontier(frontier, hashes)
+        new_size = size + len(entries)
+        if not self._set_head(sql, row, new_size, frontier_root(frontier), signer):
+            return None
+        sql.many(
+            "INSERT INTO log_leaves (log_id, idx, hash, entry) VALUES (?, ?, ?, ?)",
+            [
+                (row.id, size + k, h, e)
+                for k, (h, e) in enumerate(zip(hashes, entries, strict=True))
+            ],
+        )
+        return _Extended(range(size, new_size), _Edge(replace(row, size=new_size), frontier))
+
+    @staticmethod
+    def _catch_up(sql: _Statements, edge: _Edge, size: int) -> Frontier | None:
+        """The frontier at ``size`` (locked) from the remembered ``edge``, reading only the leaf
+        rows added since; None when a bundle filled in between (its leaf rows are gone)."""
+        start = edge.row.size
+        if start // TILE_WIDTH != size // TILE_WIDTH:
+            return None
+        rows = sql.fetch(
+            "SELECT hash FROM log_leaves WHERE log_id = ? AND idx >= ? AND idx < ? ORDER BY idx",
+            (edge.row.id, start, size),
+        )
+        if len(rows) != size - start:
+            return None
+        return extend_frontier(edge.frontier, [bytes(r[0]) for r in rows])
 
     def _set_head(
         self, sql: _Statements, row: _Row, new_size: int, root: bytes, signer: NoteSigner | None
