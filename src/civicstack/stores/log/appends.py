@@ -5,7 +5,9 @@ What a durable append must write, and no more: its entries (one ``log_leaves`` r
 their entry bundle is partial) and the log's new size and root, in one transaction. The root
 comes from the writer's :data:`~civicstack.log.tiles.Frontier` (O(1) hashes per leaf), so a
 one-entry append reads nothing: it updates the log row on the condition that its size is the one
-the writer remembers, and falls back to reading the right edge when another writer moved it.
+the writer remembers (on PostgreSQL, in one autocommit statement with the leaf rows), and when
+another writer moved it, locks the row and catches up from the leaf rows added since (or reads
+the right edge when a bundle filled in between).
 Tiles and entry bundles are written once, when they fill (every 256 entries), with the partial
 tiles of the levels above. A checkpoint is signed in the same transaction when the caller passes
 a signer, and can be signed later for any committed size (:meth:`LogStore.sign`).
