@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/log.py                      # appends; proofs at 1M and 10M
     .venv/bin/python bench/log.py --quick              # 100k entries, short windows
+    .venv/bin/python bench/log.py --quick --appends-only --shape   # append figures only
     .venv/bin/python bench/log.py --sizes 1000000 --seconds 5
 
 Every comparison gives both sides the same work and conditions, and prints each side's
@@ -11,8 +12,12 @@ configuration beside its figure (see bench/README.md, "Merkle log"):
    commit, each commit fsynced before the next begins. SQLite sides all run WAL with
    synchronous=FULL: a bare ``INSERT``+``COMMIT`` loop (the physical limit of this disk),
    pymerkle's ``append_entry`` and civicstack's ``DurableLog.append`` (no checkpoint signed).
-   PostgreSQL: a bare psycopg loop against ``DurableLog.append``, both synchronous_commit=on.
-   Measured in interleaved rounds (the median is printed), so disk noise hits every side.
+   PostgreSQL: a bare psycopg autocommit loop (one round trip per commit) against
+   ``DurableLog.append``, both synchronous_commit=on.
+   Measured in interleaved rounds, so disk noise hits every side: the median rate is printed,
+   and the share of the bare loop is the median of per-round ratios (each side against the
+   bare loop of the same round) with their range. ``--shape`` adds civicstack's statements as
+   a bare sqlite3 loop, to tell the cost of the commit's shape from the library's own.
 2. concurrent appends, reported separately: 16 threads on both sides (pymerkle serialises
    them on its tree lock; civicstack commits them together), and on PostgreSQL 1, 2 and 4
    writer processes appending to one log.
@@ -217,22 +222,60 @@ class BareSqlite(Appender):
 
 
 class BarePostgres(Appender):
-    """PostgreSQL's limit here: one row inserted and committed per call, on psycopg directly."""
+    """PostgreSQL's limit here: one row inserted and committed per call, on psycopg directly,
+    in autocommit: one round trip per commit, as ``DurableLog.append`` makes (psycopg's default
+    transactions would add a BEGIN and a COMMIT round trip to the bare side only)."""
 
     def __init__(self, url: str, config: str) -> None:
-        super().__init__("bare PG loop", f"psycopg, {config}, 1 row per commit")
+        super().__init__("bare PG loop", f"psycopg autocommit, {config}, 1 row per commit")
         self.url = url
 
     def open(self) -> None:
         import psycopg
 
-        self.con = psycopg.connect(self.url.replace("postgresql+psycopg", "postgresql"))
+        url = self.url.replace("postgresql+psycopg", "postgresql")
+        self.con = psycopg.connect(url, autocommit=True)
         self.con.execute("CREATE TABLE IF NOT EXISTS t (id BIGSERIAL PRIMARY KEY, v BYTEA)")
-        self.con.commit()
 
     def one(self, k: int) -> None:
         self.con.execute("INSERT INTO t (v) VALUES (%s)", (b"single-%d" % k,))
-        self.con.commit()
+
+    def close(self) -> None:
+        self.con.close()
+
+
+class RawShape(Appender):
+    """civicstack's one-entry commit as bare sqlite3 statements, without the library: BEGIN
+    IMMEDIATE, the guarded head UPDATE of the log row, one leaf row INSERT, COMMIT. What it
+    costs beyond the bare loop is the statement shape (two b-tree pages per commit, not one);
+    what ``civic sqlite`` costs beyond it is the library's own work."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__("raw civic shape", f"sqlite3, {SQLITE_DURABLE}, log row + leaf row")
+        self.path = path
+
+    def open(self) -> None:
+        self.con = sqlite3.connect(self.path, isolation_level=None)
+        sqlite_durable(self.con)
+        self.con.execute("CREATE TABLE IF NOT EXISTS logs (id INTEGER PRIMARY KEY, size, root)")
+        self.con.execute("INSERT OR IGNORE INTO logs VALUES (1, 0, x'')")
+        self.con.execute(
+            "CREATE TABLE IF NOT EXISTS leaves (log_id, idx, hash, entry,"
+            " PRIMARY KEY (log_id, idx)) WITHOUT ROWID"
+        )
+        self.size = int(self.con.execute("SELECT size FROM logs").fetchone()[0])
+
+    def one(self, k: int) -> None:
+        entry = b"single-%d" % k
+        h = leaf_hash(entry)
+        self.con.execute("BEGIN IMMEDIATE")
+        self.con.execute(
+            "UPDATE logs SET size = ?, root = ? WHERE id = 1 AND size = ?",
+            (self.size + 1, h, self.size),
+        )
+        self.con.execute("INSERT INTO leaves VALUES (1, ?, ?, ?)", (self.size, h, entry))
+        self.con.execute("COMMIT")
+        self.size += 1
 
     def close(self) -> None:
         self.con.close()
@@ -273,8 +316,11 @@ class Civic(Appender):
         self.log.store.engine.dispose()
 
 
-def single_writer(sides: list[Appender], seconds: float, rounds: int) -> dict[str, float]:
-    """Median appends/s of each side over ``rounds`` interleaved windows of ``seconds``."""
+def single_writer(
+    sides: list[Appender], seconds: float, rounds: int
+) -> tuple[dict[str, float], dict[str, list[float]]]:
+    """Each side's median appends/s over ``rounds`` interleaved windows of ``seconds``, and its
+    per-round figures (round ``r`` of every side ran back to back, so disk noise is shared)."""
     got: dict[str, list[float]] = {s.label: [] for s in sides}
     counter = iter(range(10**12))
     for _ in range(rounds):
@@ -283,7 +329,14 @@ def single_writer(sides: list[Appender], seconds: float, rounds: int) -> dict[st
             side.one(next(counter))  # warm: the connection and the log row are open
             got[side.label].append(timed_rate(lambda s=side: s.one(next(counter)), seconds))
             side.close()
-    return {label: statistics.median(v) for label, v in got.items()}
+    return {label: statistics.median(v) for label, v in got.items()}, got
+
+
+def paired(ours: list[float], bare: list[float]) -> str:
+    """The median of the per-round ratios ``ours / bare`` and their range: pairing each round
+    with the bare loop's in the same round cancels the disk's drift between rounds."""
+    ratios = sorted(o / b for o, b in zip(ours, bare, strict=True))
+    return f"{statistics.median(ratios):.0%} ({ratios[0]:.0%}-{ratios[-1]:.0%})"
 
 
 def threaded(side: Appender, threads: int, seconds: float) -> float:
@@ -487,7 +540,14 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000000,10000000", help="tree sizes for proofs")
     parser.add_argument("--append", type=int, default=1_000_000, help="entries for bulk appends")
     parser.add_argument("--seconds", type=float, default=3.0, help="measuring window")
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved single-writer rounds")
+    parser.add_argument(
+        "--rounds", type=int, default=None, help="interleaved single-writer rounds (default 6)"
+    )
+    parser.add_argument(
+        "--shape",
+        action="store_true",
+        help="also time civicstack's commit as bare sqlite3 statements (no library)",
+    )
     parser.add_argument("--warm-queries", type=int, default=256, help="queries in the warm set")
     parser.add_argument("--cold-seconds", type=float, default=1.0, help="cold window")
     parser.add_argument(
@@ -499,14 +559,17 @@ def main() -> None:
     parser.add_argument("--postgres", default=PG_DEFAULT, help="PostgreSQL URL ('none' to skip)")
     parser.add_argument("--quick", action="store_true", help="100k entries, 1 s windows")
     parser.add_argument("--proofs-only", action="store_true", help="skip the append figures")
+    parser.add_argument("--appends-only", action="store_true", help="skip the proof figures")
     parser.add_argument("--cold-child", nargs=6, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.cold_child:
         cold_child(args.cold_child)
         return
     if args.quick:
-        args.sizes, args.append, args.seconds, args.rounds = "100000", 100_000, 1.0, 2
+        args.sizes, args.append, args.seconds = "100000", 100_000, 1.0
+        args.rounds = args.rounds or 4
         args.warm_queries = 128
+    args.rounds = args.rounds or 6
     sizes = [int(s) for s in args.sizes.split(",") if s]
 
     print(f"civicstack Merkle log vs {PYMERKLE}  (python {sys.version.split()[0]})")
@@ -516,37 +579,40 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="civic-bench-log-") as tmpdir:
         if not args.proofs_only:
             appends(args, admin, pg_cfg, Path(tmpdir))
-    proofs(args, admin, pg_cfg, sizes)
+    if not args.appends_only:
+        proofs(args, admin, pg_cfg, sizes)
 
 
 def appends(args: argparse.Namespace, admin: sa.Engine | None, pg_cfg: str, tmp: Path) -> None:
     """Sections 1 to 3: single-writer, concurrent and bulk appends."""
-    window = f"{args.rounds} interleaved rounds of {args.seconds:g} s, median"
+    window = f"{args.rounds} interleaved rounds of {args.seconds:g} s, medians"
     print(f"\n1. single-writer durable appends, one entry per commit ({window}; appends/s)")
     sides: list[Appender] = [
         BareSqlite(tmp / "bare.db"),
         Pymerkle(tmp / "pymerkle-single.db"),
         Civic("civic sqlite", f"sqlite:///{tmp / 'civic-single.db'}", f"SQLite {SQLITE_DURABLE}"),
     ]
+    if args.shape:
+        sides.append(RawShape(tmp / "raw-shape.db"))
     pg_single = None
     if admin is not None:
         pg_single = pg_database(admin, "civic_bench_log_single", fresh=True)
         bare_pg = pg_database(admin, "civic_bench_log_bare", fresh=True)
         sides += [BarePostgres(bare_pg, pg_cfg), Civic("civic postgres", pg_single, pg_cfg)]
-    single = single_writer(sides, args.seconds, args.rounds)
-    bare, peer = single["bare SQLite loop"], single["pymerkle"]
-    print(f"  {'':<16} {'appends/s':>10}  {'vs peer, % of bare':<22} configuration")
+    single, rounds = single_writer(sides, args.seconds, args.rounds)
+    peer = single["pymerkle"]
+    print("  % of bare: the median of per-round ratios to the bare loop of the same round (range)")
+    print(f"  {'':<16} {'appends/s':>10}  {'vs peer; % of bare':<32} configuration")
     for side in sides:
         value = single[side.label]
-        if side.label.startswith("bare PG"):
-            extra = "100% (PG limit)"
+        if side.label.startswith("bare"):
+            extra = "100% (PG limit)" if "PG" in side.label else "100% (SQLite limit)"
         elif "postgres" in side.label:
-            extra = f"{value / single['bare PG loop']:.0%} of bare PG"
-        elif side.label.startswith("bare"):
-            extra = "100% (SQLite limit)"
+            extra = paired(rounds[side.label], rounds["bare PG loop"]) + " of bare PG"
         else:
-            extra = f"{ratio(value, peer)} pymerkle, {value / bare:.0%}"
-        row(side.label, value, extra, side.config)
+            versus = f"{ratio(value, peer)} pymerkle; " if side.label != "pymerkle" else ""
+            extra = versus + paired(rounds[side.label], rounds["bare SQLite loop"])
+        print(f"  {side.label:<16} {fig(value):>10}  {extra:<32} {side.config}")
 
     title = "concurrent durable appends (appends/s; scaling, not the headline)"
     print(f"\n2. {title}, {args.seconds:g} s")

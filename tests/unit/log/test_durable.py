@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import os
+import signal
 import subprocess
 import sys
 import threading
@@ -297,6 +299,55 @@ def test_processes_appending_at_once_keep_indices_contiguous_and_checkpoints_con
         if old.size:
             proof = log.consistency_proof(old.size, new.size)
             verify_consistency(old.size, new.size, old.root, new.root, proof)
+
+
+KILLED = """
+import sys
+from civicstack.log import DurableLog
+log = DurableLog.open(sys.argv[1], "durable")
+n = 0
+while True:
+    i = log.append(b"k-%d" % n)
+    print(i, n, flush=True)  # acknowledged: append returned
+    n += 1
+"""
+
+
+def test_appends_acknowledged_before_a_kill_9_are_all_there(
+    log: DurableLog, database_url: str, tmp_path: Path
+) -> None:
+    """A writer killed with SIGKILL mid-stream: every append it saw return is in the log at its
+    index, and the log is contiguous (across a full tile, 256 entries)."""
+    script = tmp_path / "killed.py"
+    script.write_text(KILLED)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), database_url], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    acked: dict[int, bytes] = {}
+    for line in proc.stdout:
+        i, n = map(int, line.split())
+        acked[i] = b"k-%d" % n
+        if len(acked) == 300:
+            os.kill(proc.pid, signal.SIGKILL)
+            break
+    proc.wait(timeout=60)
+    rest = proc.stdout.read().split("\n")  # acknowledged between the kill and its delivery
+    for line in filter(None, rest):
+        i, n = map(int, line.split())
+        acked[i] = b"k-%d" % n
+    proc.stdout.close()
+    assert proc.returncode == -signal.SIGKILL
+    assert sorted(acked) == list(range(len(acked)))
+    again = DurableLog.open(database_url, "durable")
+    size = again.size()
+    assert size >= len(acked)
+    stored = again.entries(0, size)
+    assert [stored[i] for i in sorted(acked)] == [acked[i] for i in sorted(acked)]
+    assert again.root() == mth([leaf_hash(e) for e in stored])
+    assert again.append(b"after") == size
+    again.close()
+    again.store.engine.dispose()
 
 
 def test_partial_bundles_written_before_log_0002_are_moved_to_leaves(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from sqlalchemy.engine import Connection, Engine
 
 from civicstack._crypto import PrivateKey
-from civicstack.errors import CivicError
+from civicstack.errors import CivicError, InputError
 from civicstack.log import (
     MemoryTiles,
     NoteSigner,
@@ -240,8 +240,8 @@ from civicstack.stores.db import create_engine
 from civicstack.stores.log import LogStore
 
 class Crashing(LogStore):
-    def _extend(self, conn, row, entries, signer):
-        super()._extend(conn, row, entries, signer)
+    def _extend(self, conn, row, entries, signer, **how):
+        super()._extend(conn, row, entries, signer, **how)
         os._exit(3)  # the process dies with the transaction open
 
 key = PrivateKey.from_jwk({jwk!r})
@@ -422,3 +422,40 @@ def test_remembered_proofs_stay_correct_as_the_log_grows(store: LogStore, engine
                 path = store.inclusion_proof("test", index, size2)
                 verify_inclusion(leaves[index], index, size2, path, root2)
     elsewhere.close()
+
+
+def test_two_stores_taking_turns_never_overwrite_or_skip_an_index(
+    store: LogStore, engine: Engine
+) -> None:
+    """Each store's remembered head goes stale whenever the other appends: its one-statement
+    append must then write nothing and fall back to reading the head, signed or not, across a
+    full tile (256 entries)."""
+    other = LogStore(engine)
+    expected: list[bytes] = []
+    for k in range(150):
+        target = other if k % 3 == 1 else store
+        batch = [f"turn{k}-{m}".encode() for m in range(1 + k % 3)]
+        signer = SIGNER if k % 2 else None
+        got = target.append("test", batch, signer)
+        assert got == range(len(expected), len(expected) + len(batch))
+        expected += batch
+        if signer is not None:
+            note = target.checkpoint("test", len(expected))
+            cp = open_checkpoint(note, [SIGNER.verifier])
+            assert cp.root == mth([leaf_hash(e) for e in expected])
+    other.close()
+    assert len(expected) > 256
+    assert store.entries("test", 0, len(expected)) == expected
+    assert store.head("test").size == len(expected)
+    assert store.root("test") == mth([leaf_hash(e) for e in expected])
+
+
+def test_a_wrong_key_on_a_remembered_log_writes_nothing(store: LogStore, engine: Engine) -> None:
+    """The one-statement append checks the signer's key like the general one."""
+    store.append("test", [b"a"], SIGNER)  # the store now remembers the head
+    before = _state(engine)
+    with pytest.raises(InputError) as caught:
+        store.append("test", [b"b"], OTHER)
+    assert caught.value.code == "invalid_key"
+    assert _state(engine) == before
+    assert store.append("test", [b"c"], None) == range(1, 2)

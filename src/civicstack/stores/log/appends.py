@@ -5,7 +5,9 @@ What a durable append must write, and no more: its entries (one ``log_leaves`` r
 their entry bundle is partial) and the log's new size and root, in one transaction. The root
 comes from the writer's :data:`~civicstack.log.tiles.Frontier` (O(1) hashes per leaf), so a
 one-entry append reads nothing: it updates the log row on the condition that its size is the one
-the writer remembers, and falls back to reading the right edge when another writer moved it.
+the writer remembers (on PostgreSQL, in one autocommit statement with the leaf rows), and when
+another writer moved it, locks the row and catches up from the leaf rows added since (or reads
+the right edge when a bundle filled in between).
 Tiles and entry bundles are written once, when they fill (every 256 entries), with the partial
 tiles of the levels above. A checkpoint is signed in the same transaction when the caller passes
 a signer, and can be signed later for any committed size (:meth:`LogStore.sign`).
@@ -63,6 +65,22 @@ class _Edge:
 
 
 @dataclass(frozen=True)
+class _Move:
+    """One append that stays in the partial bundle: the head moves from ``row.size``."""
+
+    row: _Row
+    new_size: int
+    root: bytes
+    note: str  # the signed checkpoint, or "" for none
+    hashes: list[bytes]
+    entries: list[bytes]
+
+    def arrays(self) -> tuple[list[int], list[bytes], list[bytes]]:
+        """The leaf rows as three arrays (PostgreSQL ``unnest``)."""
+        return list(range(self.row.size, self.new_size)), self.hashes, self.entries
+
+
+@dataclass(frozen=True)
 class _Extended:
     indices: range
     edge: _Edge
@@ -109,6 +127,7 @@ class LogAppends(LogDatabase):
     _queue: list[_Pending]
     _leading: bool
     _writer: Connection | None
+    _cursor: Any  # the writer's DB-API cursor, kept with it
     # log id -> what this store's writer last committed to it; name -> log id.
     _edges: dict[int, _Edge]
     _log_ids: dict[str, int]
@@ -184,7 +203,7 @@ class LogAppends(LogDatabase):
         row = self._row(self._fetcher(conn), name, lock=True)
         self._check_signer(row, name, signer)
         # The caller may still roll back: what this append learns is not remembered.
-        return self._extend(_Statements(self, conn), row, entries, signer).indices
+        return self._extend(_Statements(self, conn), row, entries, signer, locked=True).indices
 
     def sign(self, name: str, signer: NoteSigner) -> str:
         """Sign the log's current size and root, unless already signed; the signed checkpoint.
@@ -235,9 +254,8 @@ class LogAppends(LogDatabase):
         if signer is not None and signer.verifier.vkey != row.verifier_key:
             raise InputError("invalid_key", f"that key does not sign log {name!r}")
 
-    @contextmanager
-    def _writing(self) -> Iterator[_Statements]:
-        """A durable write transaction on the group-commit leader's kept-open connection.
+    def _writer_cursor(self) -> Any:
+        """A DB-API cursor on the group-commit leader's kept-open connection (autocommit).
 
         Only the leader writes, so one connection serves every batch: no pool checkout, and on
         SQLite ``synchronous=FULL`` is set once (each commit reaches the disk before it returns).
@@ -248,29 +266,33 @@ class LogAppends(LogDatabase):
             if self._sqlite:
                 conn.exec_driver_sql("PRAGMA synchronous=FULL")
             self._writer = conn
-        dbapi = self._writer.connection.dbapi_connection
-        if dbapi is None:  # pragma: no cover - an open connection always has one
-            raise CivicError("internal_error", "no database connection")
-        cursor = dbapi.cursor()
+            self._cursor = None
+        if self._cursor is None:
+            dbapi = self._writer.connection.dbapi_connection
+            if dbapi is None:  # pragma: no cover - an open connection always has one
+                raise CivicError("internal_error", "no database connection")
+            self._cursor = dbapi.cursor()
+        return self._cursor
+
+    @contextmanager
+    def _writing(self) -> Iterator[_Statements]:
+        """A durable write transaction on the leader's kept-open connection."""
+        cursor = self._writer_cursor()
+        # SQLite: take the write lock up front (a deferred reader that later writes can fail
+        # with SQLITE_BUSY instead of waiting). PostgreSQL: the log row's lock serialises.
+        cursor.execute("BEGIN IMMEDIATE" if self._sqlite else "BEGIN")
         try:
-            # SQLite: take the write lock up front (a deferred reader that later writes can fail
-            # with SQLITE_BUSY instead of waiting). PostgreSQL: the log row's lock serialises.
-            cursor.execute("BEGIN IMMEDIATE" if self._sqlite else "BEGIN")
+            yield _Statements(self, None, cursor)
+            cursor.execute("COMMIT")
+        except BaseException:
             try:
-                yield _Statements(self, None, cursor)
-                cursor.execute("COMMIT")
-            except BaseException:
-                try:
-                    cursor.execute("ROLLBACK")
-                except Exception:
-                    self._drop_writer()  # the connection is broken: open another next time
-                raise
-        finally:
-            with suppress(Exception):
-                cursor.close()
+                cursor.execute("ROLLBACK")
+            except Exception:
+                self._drop_writer()  # the connection is broken: open another next time
+            raise
 
     def _drop_writer(self) -> None:
-        writer, self._writer = self._writer, None
+        writer, self._writer, self._cursor = self._writer, None, None
         if writer is not None:
             with suppress(Exception):
                 writer.invalidate()
@@ -283,9 +305,11 @@ class LogAppends(LogDatabase):
         results: dict[int, range] = {}
         edges: dict[int, _Edge] = {}
         try:
-            with self._writing() as sql:
-                for name, reqs in groups.items():
-                    self._commit_log(sql, name, reqs, results, edges)
+            alone = len(groups) == 1
+            if not (alone and self._commit_alone(*next(iter(groups.items())), results, edges)):
+                with self._writing() as sql:
+                    for name, reqs in groups.items():
+                        self._commit_log(sql, name, reqs, results, edges, optimistic=not alone)
         except BaseException as exc:
             for name in groups:
                 self._edges.pop(self._log_ids.get(name, -1), None)
@@ -301,6 +325,135 @@ class LogAppends(LogDatabase):
                 req.result = results[id(req)]
             req.finished = True
 
+    def _commit_alone(
+        self,
+        name: str,
+        reqs: list[_Pending],
+        results: dict[int, range],
+        edges: dict[int, _Edge],
+    ) -> bool:
+        """The common append, with as few statements and as little Python as it takes.
+
+        It applies when this writer remembers the log's head (it made the last commit it knows
+        of) and the entries stay in the partial bundle: then nothing is read, and the head moves
+        from the remembered size or nothing is written (the guard of :meth:`_set_head`), so
+        indices stay contiguous whoever else writes. PostgreSQL: ONE autocommit statement
+        (guarded head update, leaf rows and, with a signer, the checkpoint): one round trip, no
+        BEGIN or COMMIT, durable when it returns (``synchronous_commit``). SQLite: BEGIN
+        IMMEDIATE, the guarded update, the leaf rows, COMMIT (fsynced, ``synchronous=FULL``).
+        False, with nothing written, when it does not apply or another writer moved the head:
+        the caller then runs the general transaction, which locks the row and reads.
+        """
+        edge = self._edges.get(self._log_ids.get(name, -1))
+        if edge is None:
+            return False
+        row = edge.row
+        entries = reqs[0].entries if len(reqs) == 1 else [e for r in reqs for e in r.entries]
+        if row.size % TILE_WIDTH + len(entries) >= TILE_WIDTH or any(
+            r.signer is not None and r.signer.verifier.vkey != row.verifier_key for r in reqs
+        ):
+            return False
+        hashes = merkle_leaf_hashes(entries)
+        frontier = extend_frontier(edge.frontier, hashes)
+        size, new_size = row.size, row.size + len(entries)
+        root = frontier_root(frontier)
+        signer = next((r.signer for r in reqs if r.signer is not None), None)
+        note = sign_checkpoint(Checkpoint(row.origin, new_size, root), [signer]) if signer else ""
+        cursor = self._writer_cursor()
+        try:
+            move = _Move(row, new_size, root, note, hashes, entries)
+            written = (self._sqlite_alone if self._sqlite else self._postgres_alone)(cursor, move)
+        except BaseException:
+            self._drop_writer()  # its state is unknown: open another next time
+            raise
+        if not written:
+            return False  # another writer moved the head: nothing was written
+        edges[row.id] = _Edge(replace(row, size=new_size), frontier)
+        pos = size
+        for req in reqs:
+            results[id(req)] = range(pos, pos + len(req.entries))
+            pos += len(req.entries)
+        return True
+
+    @staticmethod
+    def _sqlite_alone(cursor: Any, m: _Move) -> bool:
+        row, size, new_size, root, note = m.row, m.row.size, m.new_size, m.root, m.note
+        hashes, entries = m.hashes, m.entries
+        cursor.execute("BEGIN IMMEDIATE")
+        try:
+            if note:
+                cursor.execute(
+                    "UPDATE log_logs SET size = ?, root = ?, checkpoint = ?"
+                    " WHERE id = ? AND size = ?",
+                    (new_size, root, note, row.id, size),
+                )
+            else:
+                cursor.execute(
+                    "UPDATE log_logs SET size = ?, root = ? WHERE id = ? AND size = ?",
+                    (new_size, root, row.id, size),
+                )
+            if cursor.rowcount != 1:
+                cursor.execute("ROLLBACK")
+                return False
+            if note:
+                cursor.execute(
+                    "INSERT INTO log_checkpoints (log_id, size, root, note) VALUES (?, ?, ?, ?)",
+                    (row.id, new_size, root, note),
+                )
+            if len(entries) == 1:
+                cursor.execute(
+                    "INSERT INTO log_leaves (log_id, idx, hash, entry) VALUES (?, ?, ?, ?)",
+                    (row.id, size, hashes[0], entries[0]),
+                )
+            else:
+                cursor.executemany(
+                    "INSERT INTO log_leaves (log_id, idx, hash, entry) VALUES (?, ?, ?, ?)",
+                    [
+                        (row.id, size + k, h, e)
+                        for k, (h, e) in enumerate(zip(hashes, entries, strict=True))
+                    ],
+                )
+            cursor.execute("COMMIT")
+        except BaseException:
+            with suppress(Exception):  # already rolled back by SQLite itself
+                cursor.execute("ROLLBACK")
+            raise
+        return True
+
+    @staticmethod
+    def _postgres_alone(cursor: Any, m: _Move) -> bool:
+        row, size, new_size, root, note = m.row, m.row.size, m.new_size, m.root, m.note
+        hashes, entries = m.hashes, m.entries
+        if note:
+            cursor.execute(
+                "WITH head AS (UPDATE log_logs SET size = %s, root = %s, checkpoint = %s"
+                " WHERE id = %s AND size = %s RETURNING id),"
+                " cp AS (INSERT INTO log_checkpoints (log_id, size, root, note)"
+                " SELECT id, %s, %s, %s FROM head)"
+                " INSERT INTO log_leaves (log_id, idx, hash, entry)"
+                " SELECT head.id, v.idx, v.hash, v.entry FROM head,"
+                " unnest(%s::bigint[], %s::bytea[], %s::bytea[]) AS v(idx, hash, entry)",
+                (new_size, root, note, row.id, size, new_size, root, note, *m.arrays()),
+            )
+        elif len(entries) == 1:
+            cursor.execute(
+                "WITH head AS (UPDATE log_logs SET size = %s, root = %s"
+                " WHERE id = %s AND size = %s RETURNING id)"
+                " INSERT INTO log_leaves (log_id, idx, hash, entry)"
+                " SELECT id, %s, %s, %s FROM head",
+                (new_size, root, row.id, size, size, hashes[0], entries[0]),
+            )
+        else:
+            cursor.execute(
+                "WITH head AS (UPDATE log_logs SET size = %s, root = %s"
+                " WHERE id = %s AND size = %s RETURNING id)"
+                " INSERT INTO log_leaves (log_id, idx, hash, entry)"
+                " SELECT head.id, v.idx, v.hash, v.entry FROM head,"
+                " unnest(%s::bigint[], %s::bytea[], %s::bytea[]) AS v(idx, hash, entry)",
+                (new_size, root, row.id, size, *m.arrays()),
+            )
+        return int(cursor.rowcount) == len(entries)
+
     def _commit_log(
         self,
         sql: _Statements,
@@ -308,8 +461,13 @@ class LogAppends(LogDatabase):
         reqs: list[_Pending],
         results: dict[int, range],
         edges: dict[int, _Edge],
+        *,
+        optimistic: bool = True,
     ) -> None:
-        """Append one log's share of a batch; requests that cannot be served get their error."""
+        """Append one log's share of a batch; requests that cannot be served get their error.
+
+        Not ``optimistic`` after :meth:`_commit_alone` found nothing to do with the remembered
+        head: then the row is locked and read first."""
         edge = self._edges.get(self._log_ids.get(name, -1))
         try:
             # The remembered row is checked by _extend's conditional update; else lock it now.
@@ -328,7 +486,8 @@ class LogAppends(LogDatabase):
         if not good:
             return
         signer = next((req.signer for req in good if req.signer is not None), None)
-        done = self._extend(sql, row, [e for req in good for e in req.entries], signer)
+        entries = [e for req in good for e in req.entries]
+        done = self._extend(sql, row, entries, signer, locked=edge is None, optimistic=optimistic)
         edges[row.id] = done.edge
         self._log_ids[name] = row.id
         pos = done.indices.start
@@ -337,38 +496,84 @@ class LogAppends(LogDatabase):
             pos += len(req.entries)
 
     def _extend(
-        self, sql: _Statements, row: _Row, entries: list[bytes], signer: NoteSigner | None
+        self,
+        sql: _Statements,
+        row: _Row,
+        entries: list[bytes],
+        signer: NoteSigner | None,
+        *,
+        locked: bool,
+        optimistic: bool = True,
     ) -> _Extended:
         """Append to log ``row``: its leaves or filled tiles and bundles, checkpoint, new head.
 
-        ``row`` is either locked, or remembered from this writer's last commit (then the update
-        of the log row checks that its size is still the remembered one).
+        ``row`` is either ``locked``, or remembered from this writer's last commit: then the
+        update of the log row checks that its size is still the remembered one (unless not
+        ``optimistic``: the caller knows it moved), and else the row is locked and read. A
+        writer whose remembered head another writer moved catches up from the leaf rows added
+        since, while they stay in the same partial bundle, rather than reading the right edge.
         """
         hashes = merkle_leaf_hashes(entries)
         edge = self._edges.get(row.id)
-        if edge is not None and edge.row.size != row.size:
-            edge = None
-        size = row.size
-        if edge is not None and size % TILE_WIDTH + len(entries) < TILE_WIDTH:
+        if edge is not None and edge.row.size == row.size and (optimistic or locked):
             # The common case: the entries stay in the partial bundle. Nothing to read.
-            frontier = extend_frontier(edge.frontier, hashes)
-            new_size = size + len(entries)
-            if self._set_head(sql, row, new_size, frontier_root(frontier), signer):
-                sql.many(
-                    "INSERT INTO log_leaves (log_id, idx, hash, entry) VALUES (?, ?, ?, ?)",
-                    [
-                        (row.id, size + k, h, e)
-                        for k, (h, e) in enumerate(zip(hashes, entries, strict=True))
-                    ],
-                )
-                moved = _Row(row.id, row.origin, row.verifier_key, new_size)
-                return _Extended(range(size, new_size), _Edge(moved, frontier))
-        if edge is not None:
-            # Remembered, not locked: lock the row and read its current state.
+            done = self._extend_edge(sql, row, edge.frontier, entries, hashes, signer=signer)
+            if done is not None:
+                return done
+        if not locked:
             lock = "" if self._sqlite else " FOR UPDATE"  # SQLite: BEGIN IMMEDIATE locked it
             found = sql.fetch("SELECT size FROM log_logs WHERE id = ?" + lock, (row.id,))  # noqa: S608
             row = replace(row, size=int(found[0][0]))
+        if edge is not None and edge.row.size < row.size:
+            frontier = self._catch_up(sql, edge, row.size)
+            if frontier is not None:
+                done = self._extend_edge(sql, row, frontier, entries, hashes, signer=signer)
+                if done is not None:
+                    return done
         return self._extend_read(sql, row, entries, hashes, signer)
+
+    def _extend_edge(
+        self,
+        sql: _Statements,
+        row: _Row,
+        frontier: Frontier,
+        entries: list[bytes],
+        hashes: list[bytes],
+        *,
+        signer: NoteSigner | None,
+    ) -> _Extended | None:
+        """Append entries that stay in the partial bundle, from the ``frontier`` at ``row.size``;
+        None (nothing written) if they would fill it or the head is no longer at ``row.size``."""
+        size = row.size
+        if size % TILE_WIDTH + len(entries) >= TILE_WIDTH:
+            return None
+        frontier = extend_frontier(frontier, hashes)
+        new_size = size + len(entries)
+        if not self._set_head(sql, row, new_size, frontier_root(frontier), signer):
+            return None
+        sql.many(
+            "INSERT INTO log_leaves (log_id, idx, hash, entry) VALUES (?, ?, ?, ?)",
+            [
+                (row.id, size + k, h, e)
+                for k, (h, e) in enumerate(zip(hashes, entries, strict=True))
+            ],
+        )
+        return _Extended(range(size, new_size), _Edge(replace(row, size=new_size), frontier))
+
+    @staticmethod
+    def _catch_up(sql: _Statements, edge: _Edge, size: int) -> Frontier | None:
+        """The frontier at ``size`` (locked) from the remembered ``edge``, reading only the leaf
+        rows added since; None when a bundle filled in between (its leaf rows are gone)."""
+        start = edge.row.size
+        if start // TILE_WIDTH != size // TILE_WIDTH:
+            return None
+        rows = sql.fetch(
+            "SELECT hash FROM log_leaves WHERE log_id = ? AND idx >= ? AND idx < ? ORDER BY idx",
+            (edge.row.id, start, size),
+        )
+        if len(rows) != size - start:
+            return None
+        return extend_frontier(edge.frontier, [bytes(r[0]) for r in rows])
 
     def _set_head(
         self, sql: _Statements, row: _Row, new_size: int, root: bytes, signer: NoteSigner | None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
+from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
 
@@ -26,11 +27,12 @@ class LogDatabase:
     _tile_cache: TileCache
 
     _writer: Connection | None
+    _cursor: Any  # the writer's DB-API cursor, kept with it
 
     def close(self) -> None:
         """Close the connections kept open for reads and for the group-commit writer."""
         self._reads.close()
-        writer, self._writer = self._writer, None
+        writer, self._writer, self._cursor = self._writer, None, None
         if writer is not None:
             writer.close()
 

@@ -46,6 +46,7 @@ class LogStore(LogAppends, LogReads):
         self._known = {}
         self._proving = {}
         self._writer = None
+        self._cursor = None
         self._edges = {}
         self._log_ids = {}
 
