@@ -17,6 +17,7 @@ from civicstack.status import (
     MEDIA_TYPE,
     SUSPENDED,
     VALID,
+    Limits,
     StatusList,
     StatusListClient,
     sign_status_list_token,
@@ -115,7 +116,9 @@ def test_inflation_is_capped() -> None:
     """A small lst that inflates past the cap is too_large, without inflating it all."""
     bomb = {"bits": 1, "lst": b64url_encode(zlib.compress(bytes(50_000_000), 9))}
     assert len(bomb["lst"]) < 100_000
-    assert _code(lambda: StatusList.decode(bomb, max_bytes=1_000_000)) == "too_large"
+    assert (
+        _code(lambda: StatusList.decode(bomb, limits=Limits(list_bytes=1_000_000))) == "too_large"
+    )
 
 
 def _token(status_list: StatusList, **kw: Any) -> str:
@@ -197,8 +200,8 @@ class _Trust:
         return None
 
 
-def _client(fetcher: InMemoryFetcher, clock: FixedClock, **kw: Any) -> StatusListClient:
-    return StatusListClient(fetcher, clock=clock, **kw)
+def _client(fetcher: InMemoryFetcher, clock: FixedClock, **limits: Any) -> StatusListClient:
+    return StatusListClient(fetcher, clock=clock, limits=Limits(**limits))
 
 
 def test_client_reads_valid_revoked_suspended_and_unknown() -> None:
@@ -276,7 +279,7 @@ def test_cache_is_per_issuer_and_bounded() -> None:
     """A token verified for one issuer is not reused for another; old entries are evicted."""
     uris = [f"{URI}-{i}" for i in range(4)]
     fetcher = InMemoryFetcher({u: _token(StatusList(8), uri=u) for u in uris})
-    client = _client(fetcher, FixedClock(NOW), max_entries=2)
+    client = _client(fetcher, FixedClock(NOW), cache_entries=2)
     for uri in uris:
         client.check(status_reference(uri, 0), ISS, _Trust(), NOW)
     client.check(status_reference(uris[0], 0), ISS, _Trust(), NOW)
