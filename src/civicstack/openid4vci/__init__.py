@@ -1,5 +1,6 @@
 """OpenID for Verifiable Credential Issuance 1.0: the protocol's pure parts.
 
+* :mod:`.limits` — :class:`Limits`, the caps every message here is read under;
 * :mod:`.offers` — Credential Offers (§4.1), the Pre-Authorized Code grant's secrets, URLs;
 * :mod:`.proofs` — ``jwt`` key proofs (Appendix F.1, F.4);
 * :mod:`.metadata` — Credential Issuer (§12.2), Authorization Server (RFC 8414) and JWT VC
@@ -22,6 +23,7 @@ from civicstack.openid4vci.applications import (
     UprnInAddressRegister,
     sniff_document,
 )
+from civicstack.openid4vci.limits import DEFAULT_LIMITS, Limits
 from civicstack.openid4vci.metadata import (
     AuthorizationServerMetadata,
     CredentialConfiguration,
@@ -42,6 +44,7 @@ from civicstack.openid4vci.offers import (
 from civicstack.openid4vci.proofs import PROOF_TYP, KeyProof, create_key_proof, verify_key_proof
 
 __all__ = [
+    "DEFAULT_LIMITS",
     "PRE_AUTHORIZED_GRANT",
     "PROOF_TYP",
     "AllChecks",
@@ -54,6 +57,7 @@ __all__ = [
     "Finding",
     "IssuerMetadata",
     "KeyProof",
+    "Limits",
     "NoRegisterChecks",
     "OfferReference",
     "TxCode",

@@ -33,32 +33,16 @@ from urllib.parse import parse_qsl, quote, urlsplit
 
 from civicstack._crypto import json_dumps, json_loads_strict, sha256_digest
 from civicstack.errors import CivicError, InputError
+from civicstack.openid4vci.limits import (
+    DEFAULT_LIMITS,  # re-exported
+    Limits,  # re-exported
+)
 
 PRE_AUTHORIZED_GRANT = "urn:ietf:params:oauth:grant-type:pre-authorized_code"
 OFFER_SCHEME = "openid-credential-offer"
 TX_CODE_LENGTHS = range(4, 13)
 _SECRET_BYTES = 32
 _log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """Caps on what an offer may hold.
-
-    ``offer_bytes``       largest offer URI or offer document (default 16 KiB; QR codes hold
-                          far less)
-    ``tx_description``    characters of a ``tx_code.description`` (default 300, §4.1.1)
-    ``configurations``    credential configurations one offer names (default 16)
-    ``id_chars``          characters of one credential configuration id (default 256)
-    """
-
-    offer_bytes: int = 16 * 1024
-    tx_description: int = 300
-    configurations: int = 16
-    id_chars: int = 256
-
-
-DEFAULT_LIMITS = Limits()
 
 
 def _bad(detail: str) -> InputError:
