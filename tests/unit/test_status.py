@@ -177,6 +177,19 @@ def test_bad_tokens_are_refused(token: str, code: str) -> None:
     assert _code(verify) == code
 
 
+def test_lowered_limits_are_refused_with_the_same_codes() -> None:
+    """A token the defaults accept is too_large under a lowered token or list cap, and an iat
+    10 s ahead is invalid_status_list under a lowered skew, as past the default caps."""
+    token = _token(StatusList(64, 2), iat=NOW + 10)
+    verify = lambda limits: verify_status_list_token(  # noqa: E731
+        token, KEY.public_key, uri=URI, now=NOW, limits=limits
+    )
+    assert verify(Limits()).iat == NOW + 10
+    assert _code(lambda: verify(Limits(token_bytes=len(token) - 1))) == "too_large"
+    assert _code(lambda: verify(Limits(list_bytes=8))) == "too_large"
+    assert _code(lambda: verify(Limits(skew=5))) == "invalid_status_list"
+
+
 def test_token_signed_by_another_key_is_refused() -> None:
     """Only the issuer's key may sign its status list."""
     other = PrivateKey.generate("ES256")

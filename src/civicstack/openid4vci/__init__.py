@@ -1,7 +1,7 @@
 """OpenID for Verifiable Credential Issuance 1.0: the protocol's pure parts.
 
-* :mod:`.limits` — :class:`Limits`, the caps every message here is read under;
-* :mod:`.offers` — Credential Offers (§4.1), the Pre-Authorized Code grant's secrets, URLs;
+* :mod:`.offers` — Credential Offers (§4.1), the Pre-Authorized Code grant's secrets, URLs,
+  and :class:`Limits`, the caps every message here is read under;
 * :mod:`.proofs` — ``jwt`` key proofs (Appendix F.1, F.4);
 * :mod:`.metadata` — Credential Issuer (§12.2), Authorization Server (RFC 8414) and JWT VC
   Issuer metadata, to publish and to read;
@@ -23,7 +23,6 @@ from civicstack.openid4vci.applications import (
     UprnInAddressRegister,
     sniff_document,
 )
-from civicstack.openid4vci.limits import DEFAULT_LIMITS, Limits
 from civicstack.openid4vci.metadata import (
     AuthorizationServerMetadata,
     CredentialConfiguration,
@@ -33,8 +32,10 @@ from civicstack.openid4vci.metadata import (
     jwt_vc_issuer_metadata,
 )
 from civicstack.openid4vci.offers import (
+    DEFAULT_LIMITS,
     PRE_AUTHORIZED_GRANT,
     CredentialOffer,
+    Limits,
     OfferReference,
     TxCode,
     parse_offer_uri,

@@ -9,7 +9,7 @@ from typing import Any
 
 from civicstack._crypto import json_loads_strict, json_object_strict
 from civicstack.errors import CivicError, ProtocolError
-from civicstack.openid4vci.limits import DEFAULT_LIMITS, Limits
+from civicstack.openid4vci.offers import DEFAULT_LIMITS, Limits
 
 #: The default of :attr:`Limits.request_bytes`, by its former name.
 MAX_REQUEST_BYTES = DEFAULT_LIMITS.request_bytes

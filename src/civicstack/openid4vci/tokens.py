@@ -15,8 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from civicstack.errors import ProtocolError
-from civicstack.openid4vci.limits import DEFAULT_LIMITS, Limits
-from civicstack.openid4vci.offers import OfferRecord
+from civicstack.openid4vci.offers import DEFAULT_LIMITS, Limits, OfferRecord
 
 #: The default of :attr:`Limits.tx_failures`, by its former name.
 MAX_TX_FAILURES = DEFAULT_LIMITS.tx_failures
