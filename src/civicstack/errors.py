@@ -23,6 +23,7 @@ CODES: dict[str, tuple[int, str]] = {
     "unsupported": (400, "The feature, algorithm or version is not supported."),
     "internal_error": (500, "An unexpected error; it has been logged."),
     "io_error": (500, "A file could not be read or written."),
+    "invalid_setting": (400, "A CIVIC_* setting names no known option or has a bad value."),
     "server_unreachable": (
         503,
         "The civicstack server could not be reached (is `civic up` running?).",

@@ -28,6 +28,7 @@ from typing import Any, Literal
 import httpx
 
 from civicstack.errors import CivicError
+from civicstack.status import Limits as StatusLimits
 from civicstack.status import StatusListClient
 from civicstack.types import StatusChecker
 
@@ -191,8 +192,8 @@ def default_status_checker() -> StatusChecker:
     """The status checker of :func:`civicstack.credentials.verify`: Token Status Lists over HTTP.
 
     Built once per process and shared (its connection pool is reused); it keeps no list
-    between calls (``max_entries=0``), so each call sees the list as published right then,
+    between calls (``cache_entries=0``), so each call sees the list as published right then,
     as that front door always has. A verifier that wants ``ttl`` caching builds its own
     :class:`~civicstack.status.StatusListClient`.
     """
-    return StatusListClient(HttpFetcher(), max_entries=0)
+    return StatusListClient(HttpFetcher(), limits=StatusLimits(cache_entries=0))

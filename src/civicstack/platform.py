@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from civicstack.services.registers import Registers
     from civicstack.services.review import ApplicationDesk
     from civicstack.services.verifier import Verifier
+    from civicstack.status import Limits as StatusLimits
     from civicstack.status import StatusListClient
     from civicstack.stores.applications import ApplicationStore
     from civicstack.stores.authorities import AuthorityStore
@@ -86,6 +87,7 @@ class Platform:
     def registers(self) -> Registers:
         """The registers service: its writes (admin or custodian token) over
         :attr:`register_store`."""
+        from civicstack.registers import DEFAULT_LIMITS
         from civicstack.services.registers import Registers
 
         return Registers(
@@ -93,6 +95,7 @@ class Platform:
             admin_check=self.check_admin,
             clock=self.clock,
             token_lifetime=self.settings.custodian_token_lifetime,
+            limits=self.settings.limits("registers", DEFAULT_LIMITS),
         )
 
     def migrate(self) -> None:
@@ -187,9 +190,9 @@ class Platform:
 
     @cached_property
     def _http(self) -> HttpFetcher:
-        from civicstack.fetch import HttpFetcher
+        from civicstack.fetch import DEFAULT_LIMITS, HttpFetcher
 
-        return HttpFetcher()
+        return HttpFetcher(limits=self.settings.limits("fetch", DEFAULT_LIMITS))
 
     @cached_property
     def _status_fetcher(self) -> StatusListFetcher:
@@ -202,7 +205,13 @@ class Platform:
         """A status-list client over :meth:`fetcher`, caching tokens for their ``ttl``."""
         from civicstack.status import StatusListClient
 
-        return StatusListClient(self.fetcher(), clock=self.clock)
+        return StatusListClient(self.fetcher(), clock=self.clock, limits=self._status_limits)
+
+    @cached_property
+    def _status_limits(self) -> StatusLimits:
+        from civicstack.status import DEFAULT_LIMITS
+
+        return self.settings.limits("status", DEFAULT_LIMITS)
 
     def verify(
         self, presentation: str, *, aud: str, nonce: str, max_age: float = 0.0
@@ -234,19 +243,26 @@ class Platform:
     @cached_property
     def verifier(self) -> Verifier:
         """The OpenID4VP verifier for this platform's relying parties."""
-        from civicstack.services.verifier import FreshLocalStatus, Verifier
+        from civicstack.openid4vp import DEFAULT_LIMITS as VP_LIMITS
+        from civicstack.services.verifier import DEFAULT_LIMITS, FreshLocalStatus, Verifier
 
         return Verifier(
             authorities=self.authorities,
             store=self.verifier_store,
             registry=lambda max_age: self.trust_registry(max_age=max_age),
             status=FreshLocalStatus(
-                self.fetcher(), self.status_checker, self.settings.base_url, self.clock
+                self.fetcher(),
+                self.status_checker,
+                self.settings.base_url,
+                self.clock,
+                limits=self._status_limits,
             ),
             clock=self.clock,
             base_url=self.settings.base_url,
             admin_check=self.check_admin,
             result_retention=self.settings.verifier_result_retention,
+            limits=self.settings.limits("verifier", DEFAULT_LIMITS),
+            vp_limits=self.settings.limits("openid4vp", VP_LIMITS),
         )
 
     # --- credential issuance (issue 3) -----------------------------------------------------

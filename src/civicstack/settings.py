@@ -2,13 +2,38 @@
 
 from __future__ import annotations
 
+import importlib
 import os
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from civicstack.errors import InputError
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+    L = TypeVar("L", bound=DataclassInstance)
+else:
+    L = TypeVar("L")
+
+#: The recipes whose caps ``CIVIC_LIMIT_<RECIPE>_<FIELD>`` overrides: recipe -> the module
+#: holding its ``Limits`` (loaded only when an override names it). A recipe is listed once the
+#: platform builds its service with the value, so no override is silently ignored.
+LIMIT_RECIPES: Mapping[str, str] = MappingProxyType(
+    {
+        "fetch": "civicstack.fetch",
+        "openid4vp": "civicstack.openid4vp.limits",
+        "registers": "civicstack.registers.limits",
+        "status": "civicstack.status",
+        "verifier": "civicstack.services.verifier.limits",
+    }
+)
+_LIMIT_PREFIX = "CIVIC_LIMIT_"
+_NUMBER = re.compile(r"[0-9]+(\.[0-9]+)?")
 
 
 def _default_data_dir() -> Path:
@@ -56,6 +81,27 @@ class Settings:
     ``CIVIC_VERIFIER_RESULT_RETENTION``  seconds a verified presentation result waits, sealed,
                             for its relying party before it is deleted unread (default 600;
                             fetched once, it is deleted at once)
+
+    Limits: ``CIVIC_LIMIT_<RECIPE>_<FIELD>=<number>`` overrides one field of a recipe's frozen
+    ``Limits`` (its class docstring lists the fields and their defaults); every service the
+    platform builds gets its recipe's value. Each family:
+
+    ``CIVIC_LIMIT_REGISTERS_*``  :class:`civicstack.registers.Limits` (``MAX_ITEM_BYTES``,
+                            ``MAX_RSF_BYTES``, ``MAX_WRITE_RECORDS``, ``MAX_PAGE``...): the
+                            registers service and its API
+    ``CIVIC_LIMIT_OPENID4VP_*``  :class:`civicstack.openid4vp.Limits` (``VP_TOKEN_BYTES``,
+                            ``PRESENTATIONS``...): the verifier reading wallets' answers
+    ``CIVIC_LIMIT_VERIFIER_*``   :class:`civicstack.services.verifier.Limits`
+                            (``PRESENTATION_BYTES``, ``KB_AGE``): the verifier service
+    ``CIVIC_LIMIT_STATUS_*``     :class:`civicstack.status.Limits` (``TOKEN_BYTES``,
+                            ``LIST_BYTES``, ``MAX_TTL``...): the status lists verification reads
+    ``CIVIC_LIMIT_FETCH_*``      :class:`civicstack.fetch.Limits` (``REDIRECTS``, ``TIMEOUT``
+                            in seconds): the platform's HTTP client
+
+    Values are whole numbers of zero or more (``TIMEOUT`` may have a fraction). An unknown
+    recipe or field, or a bad value, stops startup with ``invalid_setting`` naming the valid
+    ones. Some fields may only be lowered (a register name or key fits the stores' columns);
+    their docstrings say so.
     """
 
     data_dir: Path
@@ -77,6 +123,15 @@ class Settings:
     sweep_interval: int | None = None
     custodian_token_lifetime: int = 90 * 24 * 3600
     verifier_result_retention: int = 600
+    #: ``{recipe: {field: value}}`` from ``CIVIC_LIMIT_*``, checked; see :meth:`limits`.
+    limit_overrides: Mapping[str, Mapping[str, int | float]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+
+    def limits(self, recipe: str, defaults: L) -> L:
+        """``defaults`` (the recipe's ``DEFAULT_LIMITS``) with this deployment's
+        ``CIVIC_LIMIT_<RECIPE>_*`` overrides applied."""
+        return replace(defaults, **self.limit_overrides.get(recipe, {}))
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -119,6 +174,7 @@ class Settings:
             sweep_interval=_count(env, "CIVIC_SWEEP_INTERVAL", least=1),
             custodian_token_lifetime=lifetime,
             verifier_result_retention=retention,
+            limit_overrides=limit_overrides(env),
         )
         settings = replace(settings, **{k: v for k, v in overrides.items() if v is not None})
         if not settings.database_url:
@@ -138,3 +194,40 @@ def _count(env: Mapping[str, str], name: str, *, least: int) -> int | None:
     if not text.isascii() or not text.isdigit() or int(text) < least:
         raise InputError("invalid_request", f"{name} must be an integer >= {least}")
     return int(text)
+
+
+def limit_overrides(env: Mapping[str, str]) -> Mapping[str, Mapping[str, int | float]]:
+    """The ``CIVIC_LIMIT_<RECIPE>_<FIELD>`` variables of ``env``, checked against each recipe's
+    ``Limits``; ``invalid_setting`` (naming the valid recipes or fields) on any bad one."""
+    out: dict[str, dict[str, int | float]] = {}
+    for name in sorted(env):
+        if not name.startswith(_LIMIT_PREFIX):
+            continue
+        recipe, _, field_name = name[len(_LIMIT_PREFIX) :].lower().partition("_")
+        if recipe not in LIMIT_RECIPES:
+            raise InputError(
+                "invalid_setting",
+                f"{name}: no recipe {recipe!r}; CIVIC_LIMIT_<RECIPE>_<FIELD> takes RECIPE from "
+                + ", ".join(r.upper() for r in LIMIT_RECIPES),
+            )
+        defaults = importlib.import_module(LIMIT_RECIPES[recipe]).DEFAULT_LIMITS
+        known = {f.name: getattr(defaults, f.name) for f in fields(defaults)}
+        if field_name not in known:
+            raise InputError(
+                "invalid_setting",
+                f"{name}: {recipe} has no limit {field_name!r}; its limits are "
+                + ", ".join(f"{_LIMIT_PREFIX}{recipe.upper()}_{f.upper()}" for f in known),
+            )
+        out.setdefault(recipe, {})[field_name] = _limit_value(
+            name, env[name], fractional=isinstance(known[field_name], float)
+        )
+    return MappingProxyType({r: MappingProxyType(v) for r, v in out.items()})
+
+
+def _limit_value(name: str, text: str, *, fractional: bool) -> int | float:
+    text = text.strip()
+    match = _NUMBER.fullmatch(text)
+    if match is None or len(text) > 20 or (match.group(1) and not fractional):
+        kind = "a number of zero or more" if fractional else "a whole number of zero or more"
+        raise InputError("invalid_setting", f"{name} must be {kind}, not {text!r}")
+    return float(text) if fractional else int(text)

@@ -17,7 +17,8 @@ revocation is final (:func:`state_changes`); :class:`StatusListState`, a list as
 allocation of indices, never twice and in no telling order (:func:`permute`).
 
 Hostile input is capped twice: the token's size before parsing and the decompressed list's
-size during decompression (a small ``lst`` can inflate a thousandfold).
+size during decompression (a small ``lst`` can inflate a thousandfold); :class:`Limits` holds
+the caps.
 """
 
 from __future__ import annotations
@@ -46,14 +47,43 @@ VALID, INVALID, SUSPENDED = 0, 1, 2
 TYP = "statuslist+jwt"
 MEDIA_TYPE = "application/statuslist+jwt"
 BITS = (1, 2, 4, 8)
-MAX_TOKEN_BYTES = 2 * 1024 * 1024
-MAX_LIST_BYTES = 16 * 1024 * 1024
 DEFAULT_TTL = 300
-MAX_TTL = 24 * 3600
-MAX_SKEW = 60
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Caps on the Status List Tokens a verifier reads (hostile input) and on what it keeps.
+
+    ``token_bytes``    largest Status List Token fetched (default 2 MiB; ``status_unavailable``
+                       when fetched larger, ``too_large`` when given larger)
+    ``list_bytes``     largest Status List once decompressed (default 16 MiB; ``too_large``)
+    ``skew``           seconds a token's ``iat`` may lie in the future (default 60;
+                       ``invalid_status_list``)
+    ``min_ttl``        fewest seconds a verified token is reused, whatever its ``ttl`` (default 10)
+    ``max_ttl``        most seconds a verified token is reused, whatever its ``ttl`` (default 1
+                       day, §11.5)
+    ``cache_entries``  verified tokens one client keeps (default 256; 0 keeps none)
+    """
+
+    token_bytes: int = 2 * 1024 * 1024
+    list_bytes: int = 16 * 1024 * 1024
+    skew: int = 60
+    min_ttl: int = 10
+    max_ttl: int = 24 * 3600
+    cache_entries: int = 256
+
+
+#: The caps every status recipe uses unless given others.
+DEFAULT_LIMITS = Limits()
+#: The defaults of :class:`Limits`, by their former names.
+MAX_TOKEN_BYTES = DEFAULT_LIMITS.token_bytes
+MAX_LIST_BYTES = DEFAULT_LIMITS.list_bytes
+MAX_TTL = DEFAULT_LIMITS.max_ttl
+MAX_SKEW = DEFAULT_LIMITS.skew
 
 __all__ = [
     "BITS",
+    "DEFAULT_LIMITS",
     "DEFAULT_TTL",
     "INVALID",
     "MAX_LIST_BYTES",
@@ -64,6 +94,7 @@ __all__ = [
     "SUSPENDED",
     "TYP",
     "VALID",
+    "Limits",
     "StatusList",
     "StatusListClient",
     "StatusListToken",
@@ -126,8 +157,10 @@ class StatusList:
         return {"bits": self.bits, "lst": b64url_encode(zlib.compress(self._data, 9))}
 
     @classmethod
-    def decode(cls, obj: object, *, max_bytes: int = MAX_LIST_BYTES) -> StatusList:
-        """Read a JSON Status List (§4.2); ``invalid_status_list`` if it is not one."""
+    def decode(cls, obj: object, *, limits: Limits = DEFAULT_LIMITS) -> StatusList:
+        """Read a JSON Status List (§4.2); ``invalid_status_list`` if it is not one, ``too_large``
+        if it inflates beyond ``limits.list_bytes``."""
+        max_bytes = limits.list_bytes
         if not isinstance(obj, Mapping):
             raise _invalid("status_list must be an object")
         bits, lst = obj.get("bits"), obj.get("lst")
@@ -207,8 +240,7 @@ def verify_status_list_token(
     uri: str,
     now: int,
     iss: str | None = None,
-    max_bytes: int = MAX_TOKEN_BYTES,
-    max_list_bytes: int = MAX_LIST_BYTES,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> StatusListToken:
     """§8.3 step 3 and 4: verify a Status List Token fetched from ``uri``.
 
@@ -216,7 +248,7 @@ def verify_status_list_token(
     Referenced Token's issuer: when both tokens name an issuer the names must be equal.
     """
     try:
-        jws = parse_compact(token, max_bytes=max_bytes)
+        jws = parse_compact(token, max_bytes=limits.token_bytes)
         kid = jws.header.get("kid")
         public = key if isinstance(key, PublicKey) else key(kid if isinstance(kid, str) else None)
         # 3.a. Validate the JWT (RFC 7519 §7.2): an asymmetric allowed algorithm, the signature.
@@ -240,7 +272,7 @@ def verify_status_list_token(
     if iss is not None and "iss" in claims and claims["iss"] != iss:
         raise _invalid("status list token names another issuer")
     # 4.b. Freshness policy on iat: never issued in the future.
-    if issued > now + MAX_SKEW:
+    if issued > now + limits.skew:
         raise _invalid("status list token issued in the future")
     # 4.c. An expired Status List Token is not used.
     if exp is not None and now >= exp:
@@ -248,7 +280,7 @@ def verify_status_list_token(
     if ttl is not None and ttl <= 0:
         raise _invalid("ttl must be a positive number")
     # 5. Decompress (ZLIB/DEFLATE) with the size cap.
-    status_list = StatusList.decode(claims.get("status_list"), max_bytes=max_list_bytes)
+    status_list = StatusList.decode(claims.get("status_list"), limits=limits)
     token_iss = claims.get("iss")
     return StatusListToken(
         uri, issued, exp, ttl, token_iss if isinstance(token_iss, str) else None, status_list
@@ -266,8 +298,9 @@ class StatusListClient:
 
     Tokens are fetched with ``Accept: application/statuslist+jwt`` and verified with the key
     the trust policy gives for the credential's issuer. A verified token is reused for its
-    ``ttl`` (``default_ttl`` if it has none), clamped to ``[min_ttl, max_ttl]`` against
-    hostile values (§11.5), and never past its ``exp``. ``clock`` times the cache.
+    ``ttl`` (``default_ttl`` if it has none), clamped to ``[limits.min_ttl, limits.max_ttl]``
+    against hostile values (§11.5), and never past its ``exp``; at most ``limits.cache_entries``
+    are kept. ``clock`` times the cache.
     """
 
     def __init__(
@@ -276,17 +309,12 @@ class StatusListClient:
         *,
         clock: Clock | None = None,
         default_ttl: int = DEFAULT_TTL,
-        min_ttl: int = 10,
-        max_ttl: int = MAX_TTL,
-        max_token_bytes: int = MAX_TOKEN_BYTES,
-        max_list_bytes: int = MAX_LIST_BYTES,
-        max_entries: int = 256,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         self.fetcher = fetcher
         self.clock = clock or SystemClock()
-        self.default_ttl, self.min_ttl, self.max_ttl = default_ttl, min_ttl, max_ttl
-        self.max_token_bytes, self.max_list_bytes = max_token_bytes, max_list_bytes
-        self.max_entries = max_entries
+        self.default_ttl = default_ttl
+        self.limits = limits
         self._cache: OrderedDict[tuple[str, str], _Cached] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -328,7 +356,7 @@ class StatusListClient:
                 del self._cache[key]
         # 2. Resolve the Status List Token from the uri.
         try:
-            body = self.fetcher.fetch(uri, accept=MEDIA_TYPE, max_bytes=self.max_token_bytes)
+            body = self.fetcher.fetch(uri, accept=MEDIA_TYPE, max_bytes=self.limits.token_bytes)
         except CivicError as exc:
             raise VerificationError("status_unavailable", f"status list: {exc.detail}") from exc
         # 3. and 4. Validate the token (issuer key, typ, claims, sub, exp).
@@ -338,16 +366,15 @@ class StatusListClient:
             uri=uri,
             now=now,
             iss=iss,
-            max_bytes=self.max_token_bytes,
-            max_list_bytes=self.max_list_bytes,
+            limits=self.limits,
         )
-        ttl = min(max(token.ttl or self.default_ttl, self.min_ttl), self.max_ttl)
+        ttl = min(max(token.ttl or self.default_ttl, self.limits.min_ttl), self.limits.max_ttl)
         fresh_until = clock_now + ttl
         if token.exp is not None:
             fresh_until = min(fresh_until, clock_now + max(0, token.exp - now))
         with self._lock:
             self._cache[key] = _Cached(token, fresh_until)
-            while len(self._cache) > self.max_entries:
+            while len(self._cache) > self.limits.cache_entries:
                 self._cache.popitem(last=False)
         return token
 

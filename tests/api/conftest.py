@@ -64,14 +64,17 @@ class World:
         return body
 
 
-def make_world(database_url: str, data_dir: Path, clock: FixedClock) -> World:
+def make_world(
+    database_url: str, data_dir: Path, clock: FixedClock, env: Mapping[str, str] | None = None
+) -> World:
     """A migrated platform with the testing world's default cast (the demo world), served by
-    TestClient."""
+    TestClient; ``env`` adds settings (``CIVIC_LIMIT_*``...)."""
     settings = Settings.from_env(
         {
             "CIVIC_DATA_DIR": str(data_dir),
             "CIVIC_DATABASE_URL": database_url,
             "CIVIC_BASE_URL": BASE,
+            **(env or {}),
         }
     )
     platform = Platform(settings, clock=clock)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from civicstack.credential_types import PID_VCT
-from tests.api.conftest import World
+from civicstack.testing import FixedClock
+from tests.api.conftest import World, make_world
 from tests.api.spec_wallet import Request, SpecWallet
 
 NONCE = "backend-nonce-0123456789"
@@ -221,3 +223,22 @@ def test_the_fast_path_never_leaks_a_bug() -> None:
         assert "a bug" not in r.text
         assert client.get("/other").json() == {"passed": "through"}
         assert client.get("/verifier/verify").status_code == 404  # only POST is the fast path
+
+
+def test_a_lowered_presentation_cap_reaches_verify(
+    database_url: str, tmp_path: Path, clock: FixedClock
+) -> None:
+    """CIVIC_LIMIT_VERIFIER_PRESENTATION_BYTES below a presentation's size refuses it as 413
+    too_large, the code of the default cap (the default platform verifies the same kind)."""
+    lowered = make_world(
+        database_url, tmp_path, clock, {"CIVIC_LIMIT_VERIFIER_PRESENTATION_BYTES": "512"}
+    )
+    with lowered.client:
+        wallet = SpecWallet(lowered.client, lowered.client.get("/trust/root").json())
+        wallet.credentials.append(lowered.issue(PID_VCT, wallet.key.jwk))
+        presentation = _presentation(lowered, wallet)
+        assert len(presentation) > 512
+        shop = _key(lowered, "shop")
+        r = _verify(lowered, shop, presentation=presentation, nonce=NONCE, preset="age_over_18")
+        assert (r.status_code, r.json()["code"]) == (413, "too_large")
+    lowered.platform.close()

@@ -17,6 +17,7 @@ from civicstack.status import (
     MEDIA_TYPE,
     SUSPENDED,
     VALID,
+    Limits,
     StatusList,
     StatusListClient,
     sign_status_list_token,
@@ -115,7 +116,9 @@ def test_inflation_is_capped() -> None:
     """A small lst that inflates past the cap is too_large, without inflating it all."""
     bomb = {"bits": 1, "lst": b64url_encode(zlib.compress(bytes(50_000_000), 9))}
     assert len(bomb["lst"]) < 100_000
-    assert _code(lambda: StatusList.decode(bomb, max_bytes=1_000_000)) == "too_large"
+    assert (
+        _code(lambda: StatusList.decode(bomb, limits=Limits(list_bytes=1_000_000))) == "too_large"
+    )
 
 
 def _token(status_list: StatusList, **kw: Any) -> str:
@@ -174,6 +177,19 @@ def test_bad_tokens_are_refused(token: str, code: str) -> None:
     assert _code(verify) == code
 
 
+def test_lowered_limits_are_refused_with_the_same_codes() -> None:
+    """A token the defaults accept is too_large under a lowered token or list cap, and an iat
+    10 s ahead is invalid_status_list under a lowered skew, as past the default caps."""
+    token = _token(StatusList(64, 2), iat=NOW + 10)
+    verify = lambda limits: verify_status_list_token(  # noqa: E731
+        token, KEY.public_key, uri=URI, now=NOW, limits=limits
+    )
+    assert verify(Limits()).iat == NOW + 10
+    assert _code(lambda: verify(Limits(token_bytes=len(token) - 1))) == "too_large"
+    assert _code(lambda: verify(Limits(list_bytes=8))) == "too_large"
+    assert _code(lambda: verify(Limits(skew=5))) == "invalid_status_list"
+
+
 def test_token_signed_by_another_key_is_refused() -> None:
     """Only the issuer's key may sign its status list."""
     other = PrivateKey.generate("ES256")
@@ -197,8 +213,8 @@ class _Trust:
         return None
 
 
-def _client(fetcher: InMemoryFetcher, clock: FixedClock, **kw: Any) -> StatusListClient:
-    return StatusListClient(fetcher, clock=clock, **kw)
+def _client(fetcher: InMemoryFetcher, clock: FixedClock, **limits: Any) -> StatusListClient:
+    return StatusListClient(fetcher, clock=clock, limits=Limits(**limits))
 
 
 def test_client_reads_valid_revoked_suspended_and_unknown() -> None:
@@ -276,7 +292,7 @@ def test_cache_is_per_issuer_and_bounded() -> None:
     """A token verified for one issuer is not reused for another; old entries are evicted."""
     uris = [f"{URI}-{i}" for i in range(4)]
     fetcher = InMemoryFetcher({u: _token(StatusList(8), uri=u) for u in uris})
-    client = _client(fetcher, FixedClock(NOW), max_entries=2)
+    client = _client(fetcher, FixedClock(NOW), cache_entries=2)
     for uri in uris:
         client.check(status_reference(uri, 0), ISS, _Trust(), NOW)
     client.check(status_reference(uris[0], 0), ISS, _Trust(), NOW)

@@ -39,8 +39,8 @@ from civicstack.api.auth import admin_guard, bearer_token
 from civicstack.api.catalogue import Service, service_app
 from civicstack.api.problems import PROBLEM_SCHEMA, problem
 from civicstack.errors import CivicError, InputError, ProtocolError
-from civicstack.openid4vp import DEFAULT_LIMITS as VP_LIMITS
 from civicstack.openid4vp import REQUEST_MEDIA_TYPE, DcqlQuery
+from civicstack.openid4vp import Limits as VpLimits
 from civicstack.platform import Platform
 from civicstack.services.verifier import PRESETS, Caller, Verifier
 
@@ -52,7 +52,8 @@ SUMMARY = (
 _ID = r"^[A-Za-z0-9_-]{1,32}$"
 _SLUG = r"^[a-z0-9][a-z0-9-]{0,62}$"
 _FORM = "application/x-www-form-urlencoded"
-_MAX_FORM_BYTES = VP_LIMITS.vp_token_bytes + 8 * 1024
+#: What an Authorization Response form may hold beyond its ``vp_token`` (state, error...).
+_FORM_OVERHEAD = 8 * 1024
 _FORM_FIELDS = ("vp_token", "state", "error", "error_description")
 _PROBLEMS: dict[int | str, dict[str, Any]] = {
     400: PROBLEM_SCHEMA,
@@ -240,10 +241,12 @@ _RESPONSE_BODY: dict[str, Any] = {
 }
 
 
-def _read_form(body: bytes) -> dict[str, str | None]:
-    """A strict application/x-www-form-urlencoded body: UTF-8, each name once."""
-    if len(body) > _MAX_FORM_BYTES:
-        raise InputError("too_large", f"responses are at most {_MAX_FORM_BYTES} bytes")
+def _read_form(body: bytes, limits: VpLimits) -> dict[str, str | None]:
+    """A strict application/x-www-form-urlencoded body: UTF-8, each name once; at most the
+    verifier's ``vp_token`` cap plus the other fields'."""
+    max_bytes = limits.vp_token_bytes + _FORM_OVERHEAD
+    if len(body) > max_bytes:
+        raise InputError("too_large", f"responses are at most {max_bytes} bytes")
     try:
         text = body.decode("utf-8")
         pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text))
@@ -341,7 +344,7 @@ def verifier_service(platform: Platform) -> tuple[Service, FastAPI]:
             raise ProtocolError(
                 "invalid_request", "invalid_request", f"send {_FORM} (OpenID4VP §8.2)"
             )
-        form = _read_form(await request.body())
+        form = _read_form(await request.body(), verifier().vp_limits)
         try:
             outcome = verifier().respond(form)
         except CivicError as exc:

@@ -1,6 +1,7 @@
 """OpenID for Verifiable Credential Issuance 1.0: the protocol's pure parts.
 
-* :mod:`.offers` — Credential Offers (§4.1), the Pre-Authorized Code grant's secrets, URLs;
+* :mod:`.offers` — Credential Offers (§4.1), the Pre-Authorized Code grant's secrets, URLs,
+  and :class:`Limits`, the caps every message here is read under;
 * :mod:`.proofs` — ``jwt`` key proofs (Appendix F.1, F.4);
 * :mod:`.metadata` — Credential Issuer (§12.2), Authorization Server (RFC 8414) and JWT VC
   Issuer metadata, to publish and to read;
@@ -31,8 +32,10 @@ from civicstack.openid4vci.metadata import (
     jwt_vc_issuer_metadata,
 )
 from civicstack.openid4vci.offers import (
+    DEFAULT_LIMITS,
     PRE_AUTHORIZED_GRANT,
     CredentialOffer,
+    Limits,
     OfferReference,
     TxCode,
     parse_offer_uri,
@@ -42,6 +45,7 @@ from civicstack.openid4vci.offers import (
 from civicstack.openid4vci.proofs import PROOF_TYP, KeyProof, create_key_proof, verify_key_proof
 
 __all__ = [
+    "DEFAULT_LIMITS",
     "PRE_AUTHORIZED_GRANT",
     "PROOF_TYP",
     "AllChecks",
@@ -54,6 +58,7 @@ __all__ = [
     "Finding",
     "IssuerMetadata",
     "KeyProof",
+    "Limits",
     "NoRegisterChecks",
     "OfferReference",
     "TxCode",

@@ -1,5 +1,5 @@
 """Reading what the Wallet sends the Credential Issuer (OpenID4VCI 1.0): the bearer token
-(RFC 6750), JSON request bodies (§8.2, §9.1, §11.1) within :data:`MAX_REQUEST_BYTES`, the Token
+(RFC 6750), JSON request bodies (§8.2, §9.1, §11.1) within ``Limits.request_bytes``, the Token
 Request's ``authorization_details`` (RFC 9396 §2), the notification events (§11.1), and the
 protocol errors they earn (§8.3.1)."""
 
@@ -9,9 +9,10 @@ from typing import Any
 
 from civicstack._crypto import json_loads_strict, json_object_strict
 from civicstack.errors import CivicError, ProtocolError
+from civicstack.openid4vci.offers import DEFAULT_LIMITS, Limits
 
-#: Largest Credential, Deferred Credential or Notification Request body read.
-MAX_REQUEST_BYTES = 64 * 1024
+#: The default of :attr:`Limits.request_bytes`, by its former name.
+MAX_REQUEST_BYTES = DEFAULT_LIMITS.request_bytes
 #: The events a Notification Request may report (§11.1).
 NOTIFICATION_EVENTS = ("credential_accepted", "credential_failure", "credential_deleted")
 
@@ -35,10 +36,11 @@ def bearer(token: str | None) -> str:
     return token
 
 
-def json_request(body: bytes, what: str) -> dict[str, Any]:
-    """The JSON object of a request body (``what`` names it in errors), within the size cap."""
-    if len(body) > MAX_REQUEST_BYTES:
-        raise invalid_request(f"the {what} is larger than {MAX_REQUEST_BYTES} bytes")
+def json_request(body: bytes, what: str, *, limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
+    """The JSON object of a request body (``what`` names it in errors), within
+    ``limits.request_bytes``."""
+    if len(body) > limits.request_bytes:
+        raise invalid_request(f"the {what} is larger than {limits.request_bytes} bytes")
     try:
         return json_object_strict(body)
     except CivicError as exc:

@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from civicstack.errors import ProtocolError
-from civicstack.openid4vci.offers import OfferRecord
+from civicstack.openid4vci.offers import DEFAULT_LIMITS, Limits, OfferRecord
 
-#: Wrong Transaction Codes an offer survives; the next one locks it (RFC 6749 §10.10).
-MAX_TX_FAILURES = 5
+#: The default of :attr:`Limits.tx_failures`, by its former name.
+MAX_TX_FAILURES = DEFAULT_LIMITS.tx_failures
 
 
 def invalid_grant(detail: str) -> ProtocolError:
@@ -90,10 +90,10 @@ class WrongTxCode:
         )
 
 
-def wrong_tx_code(failures_before: int, *, max_failures: int = MAX_TX_FAILURES) -> WrongTxCode:
-    """Count one more wrong Transaction Code; the offer locks at ``max_failures``."""
+def wrong_tx_code(failures_before: int, *, limits: Limits = DEFAULT_LIMITS) -> WrongTxCode:
+    """Count one more wrong Transaction Code; the offer locks at ``limits.tx_failures``."""
     failures = failures_before + 1
-    return WrongTxCode(failures, failures >= max_failures)
+    return WrongTxCode(failures, failures >= limits.tx_failures)
 
 
 def code_already_used() -> ProtocolError:

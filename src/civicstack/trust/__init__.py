@@ -14,7 +14,8 @@ parties. Sub-accreditations stay within their accreditor's scope. Relying partie
   relying parties' requests; it draws on
 * :mod:`.chains` — resolving an authority's accreditations up to a root, step by step;
 * :mod:`.relying_parties` — suspensions, valid registrations and requests within a purpose;
-* :mod:`.keys` — picking the key a statement, credential or request was signed with.
+* :mod:`.keys` — picking the key a statement, credential or request was signed with;
+* :mod:`.limits` — :class:`Limits`, the caps all of the above read under.
 
 Standards: RFC 7519 (JWT), RFC 7515 (JWS), RFC 8725 §3.11 (explicit typing), RFC 7638 (``kid``
 thumbprints), OpenID Federation 1.0 §3 and §10.2 (subordinate statements, validating a trust
@@ -31,6 +32,7 @@ from civicstack.trust.fields import (
     KeySet,
     claim_covered,
 )
+from civicstack.trust.limits import DEFAULT_LIMITS, Limits
 from civicstack.trust.registry import DEFAULT_MAX_CHAIN, TrustRegistry
 from civicstack.trust.signing import (
     Authority,
@@ -51,6 +53,7 @@ from civicstack.trust.statements import (
 
 __all__ = [
     "ALWAYS_VISIBLE_CLAIMS",
+    "DEFAULT_LIMITS",
     "DEFAULT_MAX_CHAIN",
     "STRUCTURAL_CLAIMS",
     "TYP_ACCREDITATION",
@@ -61,6 +64,7 @@ __all__ = [
     "AccreditationRevocation",
     "Authority",
     "KeySet",
+    "Limits",
     "Purpose",
     "RelyingPartyRegistration",
     "RootAuthority",

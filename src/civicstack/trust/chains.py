@@ -23,10 +23,12 @@ from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field
 
 from civicstack.errors import VerificationError
+from civicstack.trust.limits import DEFAULT_LIMITS
 from civicstack.trust.statements import Accreditation, AccreditationRevocation, RootAuthority
 
-#: Longest chain of accreditations from a root to an issuer (the root itself not counted).
-DEFAULT_MAX_CHAIN = 5
+#: Longest chain of accreditations from a root to an issuer (the root itself not counted): the
+#: default of :attr:`civicstack.trust.Limits.chain`.
+DEFAULT_MAX_CHAIN = DEFAULT_LIMITS.chain
 
 _SEVERITY = {
     "accreditation_revoked": 3,

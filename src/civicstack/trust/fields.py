@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from civicstack._crypto import PublicKey
 from civicstack.errors import InputError
+from civicstack.trust.limits import DEFAULT_LIMITS, Limits
 
 TYP_ACCREDITATION = "accreditation+jwt"
 TYP_REVOCATION = "accreditation-revocation+jwt"
@@ -22,15 +23,11 @@ TYP_REGISTRATION = "rp-registration+jwt"
 TYP_SUSPENSION = "rp-suspension+jwt"
 STATEMENT_TYPES = (TYP_ACCREDITATION, TYP_REVOCATION, TYP_REGISTRATION, TYP_SUSPENSION)
 
-MAX_STATEMENT_BYTES = 64 * 1024
+#: Characters of an identifier (an ``iss``, ``sub``, vct or client_id): the width of the stores'
+#: identifier columns, so a format bound rather than a tunable cap (see :class:`Limits`).
 MAX_ID_CHARS = 2048
+#: Characters of a name (a display name, ``jti``, ``kid`` or purpose id): the stores' column width.
 MAX_NAME_CHARS = 256
-MAX_TEXT_CHARS = 1024
-MAX_KEYS = 16
-MAX_VCTS = 64
-MAX_CLAIMS = 256
-MAX_PURPOSES = 32
-MAX_PATH_DEPTH = 16
 _MAX_TIME = 1 << 53
 
 #: Claims of an SD-JWT VC that are never selectively disclosable (SD-JWT VC draft §3.2.2.2):
@@ -101,12 +98,12 @@ def check_authority_id(value: object, what: str = "authority identifier") -> str
     return text
 
 
-def check_claim_path(value: object) -> str:
+def check_claim_path(value: object, *, limits: Limits = DEFAULT_LIMITS) -> str:
     """A dotted claim path: non-empty segments, bounded depth."""
-    if not isinstance(value, str) or not value or len(value) > MAX_TEXT_CHARS:
+    if not isinstance(value, str) or not value or len(value) > limits.text_chars:
         raise malformed("a claim path must be a non-empty string")
     parts = value.split(".")
-    if len(parts) > MAX_PATH_DEPTH or not all(parts):
+    if len(parts) > limits.path_depth or not all(parts):
         raise malformed(f"bad claim path {value!r}")
     return value
 
@@ -122,16 +119,18 @@ def claim_covered(allowed: frozenset[str], path: str) -> bool:
         path = path[:cut]
 
 
-def read_scope(value: object, what: str) -> Scope:
+def read_scope(value: object, what: str, *, limits: Limits = DEFAULT_LIMITS) -> Scope:
     """``{vct: [claim path, ...]}``, bounded and validated, as an immutable mapping."""
-    if not isinstance(value, dict) or len(value) > MAX_VCTS:
-        raise malformed(f"{what} must map at most {MAX_VCTS} credential types to claim lists")
+    if not isinstance(value, dict) or len(value) > limits.vcts:
+        raise malformed(f"{what} must map at most {limits.vcts} credential types to claim lists")
     out: dict[str, frozenset[str]] = {}
     for vct, claims in value.items():
         check_identifier(vct, "a credential type (vct)")
-        if not isinstance(claims, list) or len(claims) > MAX_CLAIMS:
-            raise malformed(f"{what}[{vct!r}] must be a list of at most {MAX_CLAIMS} claim paths")
-        out[vct] = frozenset(check_claim_path(c) for c in claims)
+        if not isinstance(claims, list) or len(claims) > limits.claims:
+            raise malformed(
+                f"{what}[{vct!r}] must be a list of at most {limits.claims} claim paths"
+            )
+        out[vct] = frozenset(check_claim_path(c, limits=limits) for c in claims)
     return MappingProxyType(out)
 
 
@@ -153,19 +152,19 @@ class KeySet:
     kids: tuple[str, ...]
 
     @classmethod
-    def of(cls, keys: Iterable[PublicKey]) -> KeySet:
+    def of(cls, keys: Iterable[PublicKey], *, limits: Limits = DEFAULT_LIMITS) -> KeySet:
         """A key set naming each key by its thumbprint."""
         unique = {k.thumbprint(): k for k in keys}
-        if not 1 <= len(unique) <= MAX_KEYS:
-            raise InputError("invalid_key", f"a key set holds 1 to {MAX_KEYS} distinct keys")
+        if not 1 <= len(unique) <= limits.keys:
+            raise InputError("invalid_key", f"a key set holds 1 to {limits.keys} distinct keys")
         return cls(tuple(unique.values()), tuple(unique))
 
     @classmethod
-    def from_jwks(cls, jwks: object) -> KeySet:
+    def from_jwks(cls, jwks: object, *, limits: Limits = DEFAULT_LIMITS) -> KeySet:
         """Read a JWK Set (RFC 7517 §5) of public keys; private members are refused."""
         keys_in = jwks.get("keys") if isinstance(jwks, dict) else None
-        if not isinstance(keys_in, list) or not 1 <= len(keys_in) <= MAX_KEYS:
-            raise InputError("invalid_key", f"jwks must hold 1 to {MAX_KEYS} keys")
+        if not isinstance(keys_in, list) or not 1 <= len(keys_in) <= limits.keys:
+            raise InputError("invalid_key", f"jwks must hold 1 to {limits.keys} keys")
         keys: list[PublicKey] = []
         kids: list[str] = []
         for jwk in keys_in:

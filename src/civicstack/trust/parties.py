@@ -17,12 +17,14 @@ from typing import Any, Literal
 from civicstack._crypto import Alg, PublicKey
 from civicstack.errors import CivicError, InputError
 from civicstack.trust.fields import MAX_NAME_CHARS, check_authority_id, check_identifier
+from civicstack.trust.limits import DEFAULT_LIMITS, Limits
 
 Role = Literal["root", "authority", "relying_party"]
 ROLES: tuple[Role, ...] = ("root", "authority", "relying_party")
 DAY = 86_400
 DEFAULT_VALIDITY_DAYS = 365
-MAX_VALIDITY_DAYS = 20 * 366
+#: The default of :attr:`civicstack.trust.Limits.validity_days`.
+MAX_VALIDITY_DAYS = DEFAULT_LIMITS.validity_days
 _SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -111,10 +113,11 @@ def check_new_party(name: str, *, identifier: str, display_name: str, role: Role
     check_display_name(display_name)
 
 
-def validity_seconds(days: int) -> int:
-    """``days`` (1 to :data:`MAX_VALIDITY_DAYS`) in seconds; ``invalid_request`` otherwise."""
-    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_VALIDITY_DAYS:
-        raise InputError("invalid_request", f"validity is 1 to {MAX_VALIDITY_DAYS} days")
+def validity_seconds(days: int, *, limits: Limits = DEFAULT_LIMITS) -> int:
+    """``days`` (1 to ``limits.validity_days``) in seconds; ``invalid_request`` otherwise."""
+    longest = limits.validity_days
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= longest:
+        raise InputError("invalid_request", f"validity is 1 to {longest} days")
     return days * DAY
 
 

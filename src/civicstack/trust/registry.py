@@ -33,8 +33,8 @@ from civicstack.trust.fields import (
     check_identifier,
 )
 from civicstack.trust.keys import pick_key, verify_on_record
+from civicstack.trust.limits import DEFAULT_LIMITS, Limits
 from civicstack.trust.relying_parties import (
-    MAX_REQUEST_CLAIMS,
     registration_allowing,
     registration_problem,
     request_claims,
@@ -51,17 +51,7 @@ from civicstack.trust.statements import (
     read_statement,
 )
 
-__all__ = [
-    "DEFAULT_MAX_CHAIN",
-    "MAX_EXPORT_BYTES",
-    "MAX_REQUEST_CLAIMS",
-    "MAX_STATEMENTS",
-    "TrustRegistry",
-]
-
-#: Caps on a registry loaded from JSON.
-MAX_EXPORT_BYTES = 64 * 1024 * 1024
-MAX_STATEMENTS = 100_000
+__all__ = ["DEFAULT_MAX_CHAIN", "TrustRegistry"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,16 +66,15 @@ class TrustRegistry:
     """Accreditations, revocations and relying-party registrations, resolved to configured roots.
 
     Implements :class:`civicstack.types.IssuerTrust` (:meth:`issuer_key`, :meth:`check_scope`);
-    wallets and verifiers call :meth:`check_request` before any presentation.
+    wallets and verifiers call :meth:`check_request` before any presentation. Statements and
+    requests are read within ``limits`` (:class:`civicstack.trust.Limits`).
     """
 
-    def __init__(
-        self, roots: Iterable[RootAuthority], *, max_chain: int = DEFAULT_MAX_CHAIN
-    ) -> None:
+    def __init__(self, roots: Iterable[RootAuthority], *, limits: Limits = DEFAULT_LIMITS) -> None:
         self.roots: Mapping[str, RootAuthority] = {r.id: r for r in roots}
         if not self.roots:
             raise InputError("invalid_request", "a trust registry needs at least one root")
-        self.max_chain = max_chain
+        self.limits = limits
         self._lock = threading.Lock()
         self._statements: list[Statement] = []
         self._by_jti: dict[str, Statement] = {}
@@ -104,25 +93,25 @@ class TrustRegistry:
         Adding the very same token again is a no-op; another statement reusing a ``jti`` is a
         ``conflict``.
         """
-        return self._add(read_statement(token))
+        return self._add(read_statement(token, limits=self.limits))
 
     def add_accreditation(self, token: str) -> Accreditation:
         """Verify and record an ``accreditation+jwt``."""
-        statement = self._add(_expect(token, TYP_ACCREDITATION))
+        statement = self._add(_expect(token, TYP_ACCREDITATION, self.limits))
         if isinstance(statement, Accreditation):
             return statement
         raise InputError("malformed", "not an accreditation")  # pragma: no cover - typ decides
 
     def revoke(self, token: str) -> AccreditationRevocation:
         """Verify and record an ``accreditation-revocation+jwt`` (by the accreditor or a root)."""
-        statement = self._add(_expect(token, TYP_REVOCATION))
+        statement = self._add(_expect(token, TYP_REVOCATION, self.limits))
         if isinstance(statement, AccreditationRevocation):
             return statement
         raise InputError("malformed", "not a revocation")  # pragma: no cover - typ decides
 
     def register_relying_party(self, token: str) -> RelyingPartyRegistration:
         """Verify and record an ``rp-registration+jwt``."""
-        statement = self._add(_expect(token, TYP_REGISTRATION))
+        statement = self._add(_expect(token, TYP_REGISTRATION, self.limits))
         if isinstance(statement, RelyingPartyRegistration):
             return statement
         raise InputError("malformed", "not a registration")  # pragma: no cover - typ decides
@@ -136,7 +125,7 @@ class TrustRegistry:
         return self._add_suspension(token, suspended=False)
 
     def _add_suspension(self, token: str, *, suspended: bool) -> Suspension:
-        unverified = _expect(token, TYP_SUSPENSION)
+        unverified = _expect(token, TYP_SUSPENSION, self.limits)
         if unverified.payload.get("suspended") is not suspended:
             raise InputError("malformed", f"expected a statement with suspended={suspended}")
         statement = self._add(unverified)
@@ -214,15 +203,15 @@ class TrustRegistry:
         data: bytes | str,
         roots: Iterable[RootAuthority],
         *,
-        max_chain: int = DEFAULT_MAX_CHAIN,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> TrustRegistry:
         """Rebuild a registry from :meth:`to_json` output, verifying every statement again."""
-        if len(data) > MAX_EXPORT_BYTES:
+        if len(data) > limits.export_bytes:
             raise InputError("too_large", "trust registry export too large")
         tokens = json_loads_strict(data)
-        if not isinstance(tokens, list) or len(tokens) > MAX_STATEMENTS:
+        if not isinstance(tokens, list) or len(tokens) > limits.statements:
             raise InputError("malformed", "a trust registry export is a JSON list of statements")
-        registry = cls(roots, max_chain=max_chain)
+        registry = cls(roots, limits=limits)
         for token in tokens:
             registry.add(token)
         return registry
@@ -262,7 +251,9 @@ class TrustRegistry:
         cached = self._cache.get(authority)
         if cached is not None and cached.version == version and cached.lo <= now < cached.hi:
             return cached.outcome
-        walk = ChainWalk(now, self.roots, self._accreditations, self._revocations, self.max_chain)
+        walk = ChainWalk(
+            now, self.roots, self._accreditations, self._revocations, self.limits.chain
+        )
         outcome = walk.resolve(authority)
         lo, hi = walk.span()
         self._cache[authority] = _Cached(version, lo, hi, outcome)
@@ -371,7 +362,7 @@ class TrustRegistry:
         Returns the registration that allows it. Raises ``relying_party_suspended``,
         ``unregistered_relying_party`` or ``overasking`` (more than any registration allows).
         """
-        requested = request_claims(claims)
+        requested = request_claims(claims, limits=self.limits)
         registrations = self.relying_party(relying_party, now)
         return registration_allowing(relying_party, registrations, purpose, requested)
 
@@ -384,8 +375,8 @@ _TYPED = {
 }
 
 
-def _expect(token: str, typ: str) -> UnverifiedStatement:
-    unverified = read_statement(token)
+def _expect(token: str, typ: str, limits: Limits) -> UnverifiedStatement:
+    unverified = read_statement(token, limits=limits)
     if unverified.typ != typ:
         raise InputError("malformed", f"expected {_TYPED[typ]} ({typ}), got {unverified.typ}")
     return unverified

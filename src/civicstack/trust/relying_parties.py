@@ -14,10 +14,8 @@ from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from civicstack.errors import InputError, VerificationError
 from civicstack.trust.chains import ChainOutcome
 from civicstack.trust.fields import check_claim_path, check_identifier
+from civicstack.trust.limits import DEFAULT_LIMITS, Limits
 from civicstack.trust.statements import RelyingPartyRegistration, RootAuthority, Suspension
-
-#: Cap on the claims one request names.
-MAX_REQUEST_CLAIMS = 256
 
 
 def suspension_stands(suspensions: Iterable[Suspension], roots: Container[str], now: int) -> bool:
@@ -91,7 +89,9 @@ def registration_allowing(
     raise VerificationError(first.code, first.detail)
 
 
-def request_claims(claims: Mapping[str, Iterable[str]]) -> dict[str, tuple[str, ...]]:
+def request_claims(
+    claims: Mapping[str, Iterable[str]], *, limits: Limits = DEFAULT_LIMITS
+) -> dict[str, tuple[str, ...]]:
     """The claim paths a request names per credential type, checked and bounded."""
     if not isinstance(claims, Mapping):
         raise InputError("malformed", "requested claims map credential types to claim paths")
@@ -104,10 +104,10 @@ def request_claims(claims: Mapping[str, Iterable[str]]) -> dict[str, tuple[str, 
         checked: list[str] = []
         for path in paths:
             total += 1
-            if total > MAX_REQUEST_CLAIMS:
+            if total > limits.request_claims:
                 raise InputError(
-                    "too_large", f"a request names at most {MAX_REQUEST_CLAIMS} claims"
+                    "too_large", f"a request names at most {limits.request_claims} claims"
                 )
-            checked.append(check_claim_path(path))
+            checked.append(check_claim_path(path, limits=limits))
         out[vct] = tuple(checked)
     return out

@@ -46,9 +46,6 @@ from civicstack.trust.fields import (
     ALWAYS_VISIBLE_CLAIMS,
     MAX_ID_CHARS,
     MAX_NAME_CHARS,
-    MAX_PURPOSES,
-    MAX_STATEMENT_BYTES,
-    MAX_TEXT_CHARS,
     STATEMENT_TYPES,
     STRUCTURAL_CLAIMS,
     TYP_ACCREDITATION,
@@ -68,6 +65,7 @@ from civicstack.trust.fields import (
     scope_json,
     scope_json_in,
 )
+from civicstack.trust.limits import DEFAULT_LIMITS, Limits
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,13 +85,13 @@ class RootAuthority:
         return cls(id, name, KeySet.of(keys))
 
     @classmethod
-    def from_json(cls, value: object) -> RootAuthority:
+    def from_json(cls, value: object, *, limits: Limits = DEFAULT_LIMITS) -> RootAuthority:
         """Read ``{"id", "name", "jwks"}`` (the form :meth:`to_json` writes)."""
         if not isinstance(value, dict):
             raise malformed("a root authority is a JSON object")
         root_id = check_authority_id(value.get("id"), "the root's identifier")
         name = read_text(value, "name", MAX_NAME_CHARS)
-        return cls(root_id, name, KeySet.from_jwks(value.get("jwks")))
+        return cls(root_id, name, KeySet.from_jwks(value.get("jwks"), limits=limits))
 
     def to_json(self) -> dict[str, Any]:
         """``{"id", "name", "jwks"}``: what a verifier configures as its trust anchor."""
@@ -180,14 +178,15 @@ class Purpose:
         return {"id": self.id, "description": self.description, "claims": scope_json(self.claims)}
 
 
-def _purpose(value: object) -> Purpose:
+def _purpose(value: object, limits: Limits = DEFAULT_LIMITS) -> Purpose:
     if not isinstance(value, dict):
         raise malformed("a purpose is a JSON object")
     purpose_id = check_identifier(value.get("id"), "a purpose id")
     if len(purpose_id) > MAX_NAME_CHARS:
         raise malformed("purpose id too long")
-    description = read_text(value, "description", MAX_TEXT_CHARS)
-    return Purpose(purpose_id, description, read_scope(value.get("claims"), "purpose claims"))
+    description = read_text(value, "description", limits.text_chars)
+    claims = read_scope(value.get("claims"), "purpose claims", limits=limits)
+    return Purpose(purpose_id, description, claims)
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,19 +263,20 @@ class UnverifiedStatement:
     jws: CompactJWS
     payload: dict[str, Any]
     token: str
+    limits: Limits = DEFAULT_LIMITS
 
     def build(self, key: PublicKey) -> Statement:
-        """Check the signature with ``key`` and read the whole statement."""
+        """Check the signature with ``key`` and read the whole statement (within ``limits``)."""
         self.jws.verify(key)
         thumb = key.thumbprint()
-        return _BUILDERS[self.typ](self.payload, thumb, self.token)
+        return _BUILDERS[self.typ](self.payload, thumb, self.token, self.limits)
 
 
-def read_statement(token: object) -> UnverifiedStatement:
+def read_statement(token: object, *, limits: Limits = DEFAULT_LIMITS) -> UnverifiedStatement:
     """Parse a statement's envelope: size, JWS, explicit ``typ``, ``iss`` and ``kid``."""
     if not isinstance(token, str):
         raise malformed("a statement is a compact JWS string")
-    jws = parse_compact(token, max_bytes=MAX_STATEMENT_BYTES)
+    jws = parse_compact(token, max_bytes=limits.statement_bytes)
     typ = jws.header.get("typ")
     if typ not in STATEMENT_TYPES:
         raise malformed(f"not a trust statement (typ {typ!r})")
@@ -285,7 +285,7 @@ def read_statement(token: object) -> UnverifiedStatement:
         raise malformed("a trust statement must name its signing key in kid")
     payload = jws.payload_json()
     iss = read_text(payload, "iss", MAX_ID_CHARS)
-    return UnverifiedStatement(str(typ), iss, kid, jws, payload, token)
+    return UnverifiedStatement(str(typ), iss, kid, jws, payload, token, limits)
 
 
 def _common(payload: Mapping[str, Any]) -> tuple[str, str, int]:
@@ -300,7 +300,9 @@ def _validity(payload: Mapping[str, Any]) -> tuple[int, int]:
     return nbf, exp
 
 
-def build_accreditation(payload: dict[str, Any], signed_by: str, token: str) -> Accreditation:
+def build_accreditation(
+    payload: dict[str, Any], signed_by: str, token: str, limits: Limits = DEFAULT_LIMITS
+) -> Accreditation:
     jti, iss, iat = _common(payload)
     sub = check_authority_id(payload.get("sub"), "sub")
     if sub == iss:
@@ -311,8 +313,8 @@ def build_accreditation(payload: dict[str, Any], signed_by: str, token: str) -> 
         accreditor=iss,
         authority=sub,
         name=read_text(payload, "name", MAX_NAME_CHARS),
-        keys=KeySet.from_jwks(payload.get("jwks")),
-        scope=read_scope(payload.get("scope"), "scope"),
+        keys=KeySet.from_jwks(payload.get("jwks"), limits=limits),
+        scope=read_scope(payload.get("scope"), "scope", limits=limits),
         may_accredit=read_flag(payload, "may_accredit"),
         may_register=read_flag(payload, "may_register"),
         iat=iat,
@@ -324,7 +326,7 @@ def build_accreditation(payload: dict[str, Any], signed_by: str, token: str) -> 
 
 
 def build_revocation(
-    payload: dict[str, Any], signed_by: str, token: str
+    payload: dict[str, Any], signed_by: str, token: str, limits: Limits = DEFAULT_LIMITS
 ) -> AccreditationRevocation:
     jti, iss, iat = _common(payload)
     return AccreditationRevocation(
@@ -333,23 +335,23 @@ def build_revocation(
         authority=check_authority_id(payload.get("sub"), "sub"),
         accreditation=read_text(payload, "accreditation", MAX_NAME_CHARS),
         iat=iat,
-        reason=read_text(payload, "reason", MAX_TEXT_CHARS, optional=True),
+        reason=read_text(payload, "reason", limits.text_chars, optional=True),
         signed_by=signed_by,
         token=token,
     )
 
 
 def build_registration(
-    payload: dict[str, Any], signed_by: str, token: str
+    payload: dict[str, Any], signed_by: str, token: str, limits: Limits = DEFAULT_LIMITS
 ) -> RelyingPartyRegistration:
     jti, iss, iat = _common(payload)
     nbf, exp = _validity(payload)
     purposes_in = payload.get("purposes")
-    if not isinstance(purposes_in, list) or not 1 <= len(purposes_in) <= MAX_PURPOSES:
-        raise malformed(f"purposes must be a list of 1 to {MAX_PURPOSES} purposes")
+    if not isinstance(purposes_in, list) or not 1 <= len(purposes_in) <= limits.purposes:
+        raise malformed(f"purposes must be a list of 1 to {limits.purposes} purposes")
     purposes: dict[str, Purpose] = {}
     for item in purposes_in:
-        purpose = _purpose(item)
+        purpose = _purpose(item, limits)
         if purpose.id in purposes:
             raise malformed(f"purpose {purpose.id!r} is listed twice")
         purposes[purpose.id] = purpose
@@ -358,7 +360,7 @@ def build_registration(
         registrar=iss,
         relying_party=check_identifier(payload.get("sub"), "sub"),
         name=read_text(payload, "name", MAX_NAME_CHARS),
-        keys=KeySet.from_jwks(payload.get("jwks")),
+        keys=KeySet.from_jwks(payload.get("jwks"), limits=limits),
         purposes=MappingProxyType(purposes),
         iat=iat,
         nbf=nbf,
@@ -368,7 +370,9 @@ def build_registration(
     )
 
 
-def build_suspension(payload: dict[str, Any], signed_by: str, token: str) -> Suspension:
+def build_suspension(
+    payload: dict[str, Any], signed_by: str, token: str, limits: Limits = DEFAULT_LIMITS
+) -> Suspension:
     jti, iss, iat = _common(payload)
     suspended = payload.get("suspended")
     if not isinstance(suspended, bool):
@@ -379,13 +383,13 @@ def build_suspension(payload: dict[str, Any], signed_by: str, token: str) -> Sus
         relying_party=check_identifier(payload.get("sub"), "sub"),
         suspended=suspended,
         iat=iat,
-        reason=read_text(payload, "reason", MAX_TEXT_CHARS, optional=True),
+        reason=read_text(payload, "reason", limits.text_chars, optional=True),
         signed_by=signed_by,
         token=token,
     )
 
 
-_BUILDERS: dict[str, Callable[[dict[str, Any], str, str], Statement]] = {
+_BUILDERS: dict[str, Callable[[dict[str, Any], str, str, Limits], Statement]] = {
     TYP_ACCREDITATION: build_accreditation,
     TYP_REVOCATION: build_revocation,
     TYP_REGISTRATION: build_registration,

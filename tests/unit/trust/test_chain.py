@@ -14,6 +14,7 @@ from civicstack.testing import DAY, ROOT_ID, T0, YEAR, World, accreditation_payl
 from civicstack.trust import (
     TYP_ACCREDITATION,
     Authority,
+    Limits,
     TrustRegistry,
     sign_accreditation,
     sign_revocation,
@@ -273,7 +274,7 @@ def test_rotated_key_drops_children_signed_with_the_old_one(world: World) -> Non
 def test_chain_too_long_is_untrusted() -> None:
     """A chain longer than the registry's limit is untrusted_issuer."""
     world = World()
-    world.registry = TrustRegistry([world.root], max_chain=2)
+    world.registry = TrustRegistry([world.root], limits=Limits(chain=2))
     chain = world.chain(3)
     assert world.registry.issuer_key(chain[1].id, None, NOW) == chain[1].key.public_key
     assert _code(lambda: world.registry.issuer_key(chain[2].id, None, NOW)) == "untrusted_issuer"

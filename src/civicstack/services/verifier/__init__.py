@@ -49,6 +49,7 @@ names for each check.
 from civicstack.services.verifier.answers import VerificationOutcome
 from civicstack.services.verifier.api_keys import API_KEY_PREFIX, ApiKey, Caller
 from civicstack.services.verifier.direct import MAX_PRESENTATION_BYTES
+from civicstack.services.verifier.limits import DEFAULT_LIMITS, Limits
 from civicstack.services.verifier.presets import PRESETS, Preset
 from civicstack.services.verifier.replay import (
     MAX_KB_AGE,
@@ -63,6 +64,7 @@ from civicstack.services.verifier.status import FreshLocalStatus
 
 __all__ = [
     "API_KEY_PREFIX",
+    "DEFAULT_LIMITS",
     "MAX_KB_AGE",
     "MAX_PRESENTATION_BYTES",
     "MAX_SKEW",
@@ -73,6 +75,7 @@ __all__ = [
     "Caller",
     "CreatedRequest",
     "FreshLocalStatus",
+    "Limits",
     "Preset",
     "ReplayBatches",
     "VerificationOutcome",

@@ -15,7 +15,8 @@ from typing import Any
 from civicstack.credentials import VerifiedCredential, verify_presentation
 from civicstack.openid4vp import DcqlQuery
 from civicstack.openid4vp.verifier_requests import Attempt, StoredRequest
-from civicstack.services.verifier.replay import MAX_KB_AGE, kb_digest
+from civicstack.services.verifier.limits import DEFAULT_LIMITS, Limits
+from civicstack.services.verifier.replay import kb_digest
 from civicstack.trust import TrustRegistry
 from civicstack.types import StatusChecker
 
@@ -72,6 +73,7 @@ def verify_vp_token(
     client_id: str,
     nonce: str,
     now: int,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
     """Verify a VP Token answering ``query``: the credentials by query id, the claims asked
     for, and the Key Binding JWT digests for the replay guard."""
@@ -94,7 +96,7 @@ def verify_vp_token(
                 nonce=nonce,
                 now=now,
                 status=status,
-                max_kb_age=MAX_KB_AGE,
+                max_kb_age=limits.kb_age,
             )
             # §8.6 step 2.b: it answers its Credential Query
             wanted.check(verified.vct, verified.payload)

@@ -15,13 +15,14 @@ from civicstack.errors import InputError
 from civicstack.openid4vp import DcqlQuery, client_id_for
 from civicstack.services.verifier.answers import credential_json
 from civicstack.services.verifier.api_keys import Caller
-from civicstack.services.verifier.replay import MAX_KB_AGE, Accepted, kb_digest, replay_until
+from civicstack.services.verifier.limits import DEFAULT_LIMITS, Limits
+from civicstack.services.verifier.replay import Accepted, kb_digest, replay_until
 from civicstack.trust import TrustRegistry
 from civicstack.trust.parties import HostedAuthority
 from civicstack.types import StatusChecker
 
-#: Largest presentation the direct verify endpoint reads.
-MAX_PRESENTATION_BYTES = 256 * 1024
+#: The default of :attr:`Limits.presentation_bytes`, by its former name.
+MAX_PRESENTATION_BYTES = DEFAULT_LIMITS.presentation_bytes
 
 
 def check_direct(
@@ -36,6 +37,7 @@ def check_direct(
     registry_at: Callable[[float], TrustRegistry],
     status: StatusChecker,
     now: int,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Accepted:
     """Steps 1-3 of :meth:`Verifier.verify_presentation`: everything but the replay guard.
 
@@ -47,8 +49,8 @@ def check_direct(
         raise InputError("invalid_request", "name the relying_party the check is for")
     if not isinstance(presentation, str) or not presentation:
         raise InputError("invalid_request", "presentation must be an SD-JWT+KB string")
-    if len(presentation) > MAX_PRESENTATION_BYTES:
-        raise InputError("too_large", f"presentations are at most {MAX_PRESENTATION_BYTES} B")
+    if len(presentation) > limits.presentation_bytes:
+        raise InputError("too_large", f"presentations are at most {limits.presentation_bytes} B")
     if not isinstance(nonce, str) or not nonce or len(nonce) > 1024:
         raise InputError("invalid_request", "nonce must be the string the holder was given")
     hosted = hosted_as(name)
@@ -66,7 +68,7 @@ def check_direct(
         nonce=nonce,
         now=now,
         status=status,
-        max_kb_age=MAX_KB_AGE,
+        max_kb_age=limits.kb_age,
     )
     # 3. what it shows answers the query, when one is given
     if query is not None:
@@ -76,5 +78,5 @@ def check_direct(
         result={"verified": True, "relying_party": name, **credential_json(verified)},
         digest=kb_digest(presentation),
         relying_party=name,
-        until=replay_until(now),
+        until=replay_until(now, limits=limits),
     )

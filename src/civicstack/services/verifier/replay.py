@@ -2,7 +2,7 @@
 detect replayed presentations).
 
 A KB-JWT is known by its digest (:func:`kb_digest`), remembered for as long as it could still
-pass the freshness check (:data:`MAX_KB_AGE` plus :data:`MAX_SKEW`). The store declared here
+pass the freshness check (its ``kb_age`` plus :data:`MAX_SKEW`). The store declared here
 records digests; :class:`ReplayBatches` commits the digests of the requests in flight on an event
 loop together, and each answer waits for its commit.
 """
@@ -15,15 +15,19 @@ from typing import Any, Protocol
 
 from civicstack._crypto import sha256_b64url
 from civicstack.errors import CivicError
+from civicstack.services.verifier.limits import DEFAULT_LIMITS, Limits
 
-#: How old a KB-JWT may be (RFC 9901 §7.3 step 5.5 policy), and the clock skew allowed.
-MAX_KB_AGE = 300
+#: The default of :attr:`Limits.kb_age`, by its former name.
+MAX_KB_AGE = DEFAULT_LIMITS.kb_age
+#: The clock skew SD-JWT verification allows a KB-JWT's ``iat`` (RFC 9901 §7.3; the sdjwt
+#: recipe's, which verification does not take from here): not a cap an operator may lower, or
+#: the guard would forget a KB-JWT while it still verifies.
 MAX_SKEW = 60
 
 
-def replay_until(now: int) -> int:
+def replay_until(now: int, *, limits: Limits = DEFAULT_LIMITS) -> int:
     """Until when a KB-JWT accepted at ``now`` is remembered: past that it is too old anyway."""
-    return now + MAX_KB_AGE + MAX_SKEW
+    return now + limits.kb_age + MAX_SKEW
 
 
 class ReplayStore(Protocol):

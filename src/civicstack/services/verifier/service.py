@@ -13,12 +13,14 @@ from typing import Any, Protocol
 
 from civicstack._crypto import json_dumps, json_loads_strict
 from civicstack.errors import CivicError, InputError
+from civicstack.openid4vp import DEFAULT_LIMITS as VP_LIMITS
 from civicstack.openid4vp import (
     DcqlQuery,
     authorization_request_uri,
     client_id_for,
     read_authorization_response,
 )
+from civicstack.openid4vp import Limits as VpLimits
 from civicstack.openid4vp.verifier_requests import (
     DEFAULT_RESULT_RETENTION,
     RequestStatus,
@@ -35,6 +37,7 @@ from civicstack.services.verifier.answers import (
 )
 from civicstack.services.verifier.api_keys import ApiKey, ApiKeys, ApiKeyStore, Caller
 from civicstack.services.verifier.direct import check_direct
+from civicstack.services.verifier.limits import DEFAULT_LIMITS, Limits
 from civicstack.services.verifier.replay import Accepted, ReplayBatches, ReplayStore, replay_until
 from civicstack.services.verifier.requests import (
     REQUEST_LIFETIME,
@@ -100,7 +103,12 @@ class VerifierStore(RequestStore, ReplayStore, ApiKeyStore, Protocol):
 
 
 class Verifier:
-    """The platform's verifier for its hosted relying parties."""
+    """The platform's verifier for its hosted relying parties.
+
+    It reads what wallets send within ``vp_limits`` (:class:`civicstack.openid4vp.Limits`) and
+    what relying parties' backends send within ``limits``
+    (:class:`civicstack.services.verifier.Limits`).
+    """
 
     def __init__(
         self,
@@ -113,7 +121,11 @@ class Verifier:
         base_url: str,
         admin_check: Callable[[str | None], None],
         result_retention: int = DEFAULT_RESULT_RETENTION,
+        limits: Limits = DEFAULT_LIMITS,
+        vp_limits: VpLimits = VP_LIMITS,
     ) -> None:
+        self.limits = limits
+        self.vp_limits = vp_limits
         self.authorities = authorities
         self.result_retention = result_retention
         self.store = store
@@ -286,7 +298,7 @@ class Verifier:
         now = self.clock.now()
         self._purge(now)
         # 1. the response names a recent request by its state (§14.3.2)
-        response = read_authorization_response(form)
+        response = read_authorization_response(form, limits=self.vp_limits)
         row = self.store.by_state(response.state)
         if row is None:
             raise CivicError("not_found", "no presentation request has this state")
@@ -316,7 +328,7 @@ class Verifier:
                 result={"claims": claims, "credentials": credentials},
                 digests=digests,
                 relying_party=row.relying_party,
-                replay_until=replay_until(now),
+                replay_until=replay_until(now, limits=self.limits),
             )
         except CivicError as exc:
             if exc.code == "replayed":
@@ -350,6 +362,7 @@ class Verifier:
             client_id=row.client_id,
             nonce=row.nonce,
             now=now,
+            limits=self.limits,
         )
 
     def _purge(self, now: int) -> None:
@@ -382,6 +395,7 @@ class Verifier:
             registry_at=self._registry,
             status=self.status,
             now=now,
+            limits=self.limits,
         )
         self._purge(now)
         return accepted

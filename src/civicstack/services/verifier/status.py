@@ -3,19 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
-from civicstack.status import StatusListClient
+from civicstack.status import DEFAULT_LIMITS, Limits, StatusListClient
 from civicstack.types import Clock, Fetcher, IssuerTrust, StatusChecker
 
 
 class FreshLocalStatus:
     """A :class:`StatusChecker`: this platform's own lists (same database) are read again each
     second, so a revocation takes effect within a second; other platforms' lists are cached
-    for their ``ttl`` (Token Status List §8.3 step 4.d)."""
+    for their ``ttl`` (Token Status List §8.3 step 4.d). Both read within ``limits``."""
 
-    def __init__(self, fetcher: Fetcher, remote: StatusChecker, prefix: str, clock: Clock) -> None:
-        self.local = StatusListClient(fetcher, clock=clock, min_ttl=1, max_ttl=1)
+    def __init__(
+        self,
+        fetcher: Fetcher,
+        remote: StatusChecker,
+        prefix: str,
+        clock: Clock,
+        *,
+        limits: Limits = DEFAULT_LIMITS,
+    ) -> None:
+        self.local = StatusListClient(
+            fetcher, clock=clock, limits=replace(limits, min_ttl=1, max_ttl=1)
+        )
         self.remote = remote
         self.prefix = prefix.rstrip("/") + "/"
 
