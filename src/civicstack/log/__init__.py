@@ -21,12 +21,14 @@ from typing import TYPE_CHECKING, Any
 from civicstack.log.checkpoint import (
     TLOG_PROOF_HEADER,
     Checkpoint,
+    LogHead,
     Receipt,
     VerifiedReceipt,
     open_checkpoint,
     sign_checkpoint,
     verify_receipt,
 )
+from civicstack.log.limits import DEFAULT_LIMITS, Limits
 from civicstack.log.note import (
     Note,
     NoteSignature,
@@ -53,10 +55,13 @@ if TYPE_CHECKING:
     from civicstack.stores.log.durable import DurableLog
 
 __all__ = [
+    "DEFAULT_LIMITS",
     "MAX_ENTRY_BYTES",
     "TLOG_PROOF_HEADER",
     "Checkpoint",
     "DurableLog",
+    "Limits",
+    "LogHead",
     "MemoryTiles",
     "Note",
     "NoteSignature",

@@ -15,8 +15,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from civicstack.errors import InputError, VerificationError
+from civicstack.log.limits import DEFAULT_LIMITS, Limits
 from civicstack.log.note import (
-    MAX_NOTE_BYTES,
     NoteSigner,
     NoteVerifier,
     b64std_decode,
@@ -29,13 +29,12 @@ from civicstack.log.tiles import MAX_ENTRY_BYTES
 from civicstack.log.tree import HASH_SIZE, MAX_TREE_SIZE, leaf_hash, verify_inclusion
 
 TLOG_PROOF_HEADER = "c2sp.org/tlog-proof@v1"
-MAX_RECEIPT_BYTES = MAX_NOTE_BYTES + 128 * 1024
-MAX_EXTENSION_LINES = 16
 _DECIMAL = re.compile(r"0|[1-9][0-9]{0,19}")
 
 __all__ = [
     "TLOG_PROOF_HEADER",
     "Checkpoint",
+    "LogHead",
     "Receipt",
     "VerifiedReceipt",
     "open_checkpoint",
@@ -76,7 +75,7 @@ class Checkpoint:
         return "".join(line + "\n" for line in lines)
 
     @classmethod
-    def parse(cls, text: str) -> Checkpoint:
+    def parse(cls, text: str, *, limits: Limits = DEFAULT_LIMITS) -> Checkpoint:
         """Parse a checkpoint note text (tlog-checkpoint "Note text")."""
         if not text.endswith("\n"):
             raise InputError("invalid_note", "the checkpoint text ends in a newline")
@@ -85,7 +84,7 @@ class Checkpoint:
         if len(lines) < 3:
             raise InputError("invalid_note", "a checkpoint has an origin, a size and a root hash")
         # 4. Any following lines are extension lines, which must be non-empty.
-        if len(lines) - 3 > MAX_EXTENSION_LINES:
+        if len(lines) - 3 > limits.extension_lines:
             raise InputError("invalid_note", "too many checkpoint extension lines")
         origin, size, root = lines[0], _decimal(lines[1], "the tree size"), b64std_decode(lines[2])
         if len(root) != HASH_SIZE:
@@ -99,19 +98,35 @@ def sign_checkpoint(checkpoint: Checkpoint, signers: Sequence[NoteSigner]) -> st
 
 
 def open_checkpoint(
-    data: str | bytes, verifiers: Iterable[NoteVerifier], *, origin: str | None = None
+    data: str | bytes,
+    verifiers: Iterable[NoteVerifier],
+    *,
+    origin: str | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Checkpoint:
     """Verify a signed checkpoint and return it.
 
     Raises ``invalid_note``, ``invalid_signature``, ``untrusted_note`` or ``origin_mismatch``.
     """
-    opened = open_note(data, verifiers)
-    checkpoint = Checkpoint.parse(opened.text)
+    opened = open_note(data, verifiers, limits=limits)
+    checkpoint = Checkpoint.parse(opened.text, limits=limits)
     if origin is not None and checkpoint.origin != origin:
         raise VerificationError(
             "origin_mismatch", f"checkpoint of {checkpoint.origin!r}, not {origin!r}"
         )
     return checkpoint
+
+
+@dataclass(frozen=True)
+class LogHead:
+    """A log's identity and latest signed state, as a log store hands it out."""
+
+    name: str
+    origin: str
+    verifier_key: str
+    size: int
+    root: bytes
+    checkpoint: str
 
 
 @dataclass(frozen=True)
@@ -134,10 +149,10 @@ class Receipt:
         return "\n".join(lines) + "\n\n" + self.checkpoint
 
     @classmethod
-    def parse(cls, data: str | bytes) -> Receipt:
+    def parse(cls, data: str | bytes, *, limits: Limits = DEFAULT_LIMITS) -> Receipt:
         """Parse a tlog-proof bundle strictly; the checkpoint note is parsed, not verified."""
-        if len(data) > MAX_RECEIPT_BYTES:
-            raise InputError("too_large", f"a receipt is at most {MAX_RECEIPT_BYTES} bytes")
+        if len(data) > limits.receipt_bytes:
+            raise InputError("too_large", f"a receipt is at most {limits.receipt_bytes} bytes")
         if isinstance(data, bytes):
             try:
                 data = data.decode("utf-8")
@@ -170,7 +185,7 @@ class Receipt:
         if any(len(h) != HASH_SIZE for h in proof):
             raise InputError("invalid_note", "every proof hash is 32 bytes")
         # 5. After an empty line, the checkpoint verbatim.
-        parse_note(note)
+        parse_note(note, limits=limits)
         return cls(index, proof, note, extra)
 
 
@@ -191,6 +206,7 @@ def verify_receipt(
     entry: bytes | None = None,
     leaf: bytes | None = None,
     origin: str | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> VerifiedReceipt:
     """Verify a tlog-proof receipt for ``entry`` (or its RFC 9162 ``leaf`` hash).
 
@@ -199,9 +215,9 @@ def verify_receipt(
     ``invalid_signature``, ``untrusted_note``, ``origin_mismatch``, ``proof_out_of_range`` or
     ``inclusion_proof_invalid``.
     """
-    receipt = data if isinstance(data, Receipt) else Receipt.parse(data)
+    receipt = data if isinstance(data, Receipt) else Receipt.parse(data, limits=limits)
     # 1. The checkpoint must be signed by a trusted key (and name the expected log).
-    checkpoint = open_checkpoint(receipt.checkpoint, verifiers, origin=origin)
+    checkpoint = open_checkpoint(receipt.checkpoint, verifiers, origin=origin, limits=limits)
     # 2. Decide which leaf is being proven.
     if leaf is None:
         if entry is None:

@@ -20,18 +20,16 @@ from dataclasses import dataclass
 
 from civicstack._crypto import PrivateKey, PublicKey, b64url_decode, b64url_encode, sha256_digest
 from civicstack.errors import InputError, VerificationError
+from civicstack.log.limits import DEFAULT_LIMITS, Limits
 
 #: Signature type identifier byte of Ed25519 note signatures (signed-note "Signature types").
 ED25519 = 0x01
 SIGNATURE_PREFIX = "\u2014 "
-#: Caps: the spec asks verifiers to accept at least 16 signatures; Go's sumdb/note allows 100.
-MAX_SIGNATURES = 100
-MAX_NOTE_BYTES = 256 * 1024
-MAX_KEY_NAME = 256
+#: Caps (:class:`~civicstack.log.limits.Limits`): the spec asks verifiers to accept at least 16
+#: signatures; Go's sumdb/note allows 100, our default.
 
 __all__ = [
     "ED25519",
-    "MAX_NOTE_BYTES",
     "Note",
     "NoteSignature",
     "NoteSigner",
@@ -68,11 +66,12 @@ def _check_text(text: str, what: str) -> None:
             raise InputError("invalid_note", f"{what} contains a control character")
 
 
-def check_key_name(name: str) -> str:
-    """A key name: non-empty, no Unicode space, no ``+``, printable, at most 256 characters."""
+def check_key_name(name: str, *, limits: Limits = DEFAULT_LIMITS) -> str:
+    """A key name: non-empty, no Unicode space, no ``+``, printable, at most
+    ``limits.key_name`` characters (256)."""
     if (
         not name
-        or len(name) > MAX_KEY_NAME
+        or len(name) > limits.key_name
         or "+" in name
         or any(ch.isspace() or not ch.isprintable() for ch in name)
     ):
@@ -208,30 +207,30 @@ def _check_note_text(text: str) -> None:
     _check_text(text, "the note text")
 
 
-def _parse_signature(line: str) -> NoteSignature:
+def _parse_signature(line: str, limits: Limits) -> NoteSignature:
     if not line.startswith(SIGNATURE_PREFIX):
         raise InputError("invalid_note", "a signature line starts with an em dash and a space")
     name, sep, blob = line[len(SIGNATURE_PREFIX) :].partition(" ")
     if not sep:
         raise InputError("invalid_note", "a signature line is '— <name> <signature>'")
-    check_key_name(name)
+    check_key_name(name, limits=limits)
     raw = b64std_decode(blob)
     if len(raw) < 5:
         raise InputError("invalid_note", "a signature is a key ID and at least one byte")
     return NoteSignature(name, int.from_bytes(raw[:4], "big"), raw[4:])
 
 
-def parse_note(data: str | bytes) -> Note:
+def parse_note(data: str | bytes, *, limits: Limits = DEFAULT_LIMITS) -> Note:
     """Parse a signed note strictly (signed-note "Format"); signatures are not checked here."""
-    if len(data) > MAX_NOTE_BYTES:
-        raise InputError("too_large", f"a signed note is at most {MAX_NOTE_BYTES} bytes")
+    if len(data) > limits.note_bytes:
+        raise InputError("too_large", f"a signed note is at most {limits.note_bytes} bytes")
     if isinstance(data, bytes):
         try:
             data = data.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise InputError("invalid_note", "a signed note must be UTF-8") from exc
-    if len(data.encode("utf-8")) > MAX_NOTE_BYTES:
-        raise InputError("too_large", f"a signed note is at most {MAX_NOTE_BYTES} bytes")
+    if len(data.encode("utf-8")) > limits.note_bytes:
+        raise InputError("too_large", f"a signed note is at most {limits.note_bytes} bytes")
     _check_text(data, "the note")
     # The text is separated from the signatures by the last empty line in the note.
     split = data.rfind("\n\n")
@@ -242,9 +241,10 @@ def parse_note(data: str | bytes) -> Note:
     lines = block.split("\n")[:-1]
     if not lines:
         raise InputError("invalid_note", "a signed note needs at least one signature")
-    if len(lines) > MAX_SIGNATURES:
-        raise InputError("too_large", f"a signed note carries at most {MAX_SIGNATURES} signatures")
-    return Note(text, tuple(_parse_signature(line) for line in lines))
+    if len(lines) > limits.signatures:
+        detail = f"a signed note carries at most {limits.signatures} signatures"
+        raise InputError("too_large", detail)
+    return Note(text, tuple(_parse_signature(line, limits) for line in lines))
 
 
 def sign_note(text: str, signers: Sequence[NoteSigner]) -> str:
@@ -266,13 +266,18 @@ def _index(verifiers: Iterable[NoteVerifier]) -> dict[tuple[str, int], NoteVerif
     return known
 
 
-def open_note(data: str | bytes | Note, verifiers: Iterable[NoteVerifier]) -> OpenedNote:
+def open_note(
+    data: str | bytes | Note,
+    verifiers: Iterable[NoteVerifier],
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+) -> OpenedNote:
     """Parse ``data`` and check its signatures against the trusted ``verifiers``.
 
     Raises ``invalid_note`` (syntax), ``invalid_signature`` (a trusted key's signature fails),
     or ``untrusted_note`` (no trusted key signed).
     """
-    note = data if isinstance(data, Note) else parse_note(data)
+    note = data if isinstance(data, Note) else parse_note(data, limits=limits)
     known = _index(verifiers)
     text = note.text.encode("utf-8")
     verified: list[NoteVerifier] = []

@@ -28,7 +28,8 @@ from civicstack.log import (
 )
 from civicstack.log.tiles import TileRef
 from civicstack.stores.db import create_engine, upgrade
-from civicstack.stores.log import MAX_READ, LogStore
+from civicstack.log import DEFAULT_LIMITS
+from civicstack.stores.log import LogStore
 
 KEY = PrivateKey.generate("EdDSA")
 SIGNER = NoteSigner("civic.example/log/test", KEY)
@@ -105,11 +106,11 @@ def test_proofs_match_a_naive_recomputation(
     size = store.head("test").size
     store.append("test", _entries(grow, f"x{size}-"), SIGNER)
     total = size + grow
-    # The log outgrows one read (MAX_READ) over the examples: read it in pages.
+    # The log outgrows one read (DEFAULT_LIMITS.read_entries) over the examples: read it in pages.
     entries = [
         e
-        for start in range(0, total, MAX_READ)
-        for e in store.entries("test", start, min(total, start + MAX_READ))
+        for start in range(0, total, DEFAULT_LIMITS.read_entries)
+        for e in store.entries("test", start, min(total, start + DEFAULT_LIMITS.read_entries))
     ]
     leaves = [leaf_hash(e) for e in entries]
     reference = MemoryTiles()

@@ -41,7 +41,8 @@ The package:
 - :mod:`.reads` — heads, roots and proofs, checkpoints, entries, receipts, served tiles;
 - :mod:`.database` — connections, the write transaction, log rows, tile reads;
 - :mod:`.tile_cache` — committed tiles in memory;
-- :mod:`.tables` — the four tables; :mod:`.values` — :class:`LogHead`, limits and checks.
+- :mod:`.tables` — the tables (:class:`~civicstack.log.LogHead`, what the store hands out, and
+  :class:`~civicstack.log.Limits`, what one append or read may hold, are the core's).
 """
 
 from civicstack.stores.log.reads import MEMO_ENTRIES
@@ -52,11 +53,9 @@ from civicstack.stores.log.tables import (
     logs_table,
     tiles_table,
 )
-from civicstack.stores.log.values import MAX_APPEND, MAX_READ, LogHead
+from civicstack.log import LogHead
 
 __all__ = [
-    "MAX_APPEND",
-    "MAX_READ",
     "MEMO_ENTRIES",
     "LogHead",
     "LogStore",

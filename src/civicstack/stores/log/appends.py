@@ -40,8 +40,7 @@ from civicstack.log.tiles import (
     span_hashes,
 )
 from civicstack.log.tree import root_nodes
-from civicstack.stores.log.database import LogDatabase
-from civicstack.stores.log.values import _check_entries, _Row
+from civicstack.stores.log.database import LogDatabase, _check_entries, _Row
 
 __all__ = ["LogAppends"]
 
@@ -143,7 +142,7 @@ class LogAppends(LogDatabase):
         :meth:`sign`. Raises ``unknown_log``, ``invalid_key``, ``too_large`` or
         ``invalid_request``.
         """
-        req = _Pending(name, _check_entries(entries), signer)
+        req = _Pending(name, _check_entries(entries, self.limits.append_entries), signer)
         with self._cond:
             self._queue.append(req)
             while not req.finished:
@@ -199,7 +198,7 @@ class LogAppends(LogDatabase):
 
         The entries and checkpoint commit or roll back with the caller's own writes.
         """
-        entries = _check_entries(entries)
+        entries = _check_entries(entries, self.limits.append_entries)
         row = self._row(self._fetcher(conn), name, lock=True)
         self._check_signer(row, name, signer)
         # The caller may still roll back: what this append learns is not remembered.

@@ -1,27 +1,60 @@
 """The SQL side every part of the log store shares: connections, the write transaction, log rows
-and tile reads."""
+and tile reads, and the checks of a log name and of entries to append."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+import re
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
 
 from civicstack.errors import CivicError, InputError
-from civicstack.log.tiles import TILE_WIDTH, Tile, TileRef
+from civicstack.log.limits import Limits
+from civicstack.log.tiles import MAX_ENTRY_BYTES, TILE_WIDTH, Tile, TileRef
 from civicstack.stores.db import DirectReads, Fetch
 from civicstack.stores.log.tile_cache import TileCache
-from civicstack.stores.log.values import _check_name, _Row
 
 __all__ = ["LogDatabase"]
+
+_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}(/[a-z0-9][a-z0-9._-]{0,63}){0,3}")
+
+
+@dataclass(frozen=True)
+class _Row:
+    id: int
+    origin: str
+    verifier_key: str
+    size: int
+
+
+def _check_name(name: str) -> str:
+    if not isinstance(name, str) or len(name) > 128 or not _NAME.fullmatch(name):
+        raise InputError("invalid_request", f"invalid log name {name!r}")
+    return name
+
+
+def _check_entries(entries: Iterable[bytes], most: int) -> list[bytes]:
+    out = entries if isinstance(entries, list) else list(entries)
+    if not out:
+        raise InputError("invalid_request", "nothing to append")
+    if len(out) > most:
+        raise InputError("too_large", f"at most {most} entries per append")
+    # map() keeps these checks in C: bulk appends check millions of entries.
+    if set(map(type, out)) != {bytes}:
+        raise InputError("invalid_request", "log entries are bytes")
+    if max(map(len, out)) > MAX_ENTRY_BYTES:
+        raise InputError("too_large", f"a log entry is at most {MAX_ENTRY_BYTES} bytes")
+    return out
 
 
 class LogDatabase:
     """The plumbing of :class:`~civicstack.stores.log.LogStore`, which sets these attributes."""
 
     engine: Engine
+    limits: Limits
     _sqlite: bool
     _reads: DirectReads
     _tile_cache: TileCache

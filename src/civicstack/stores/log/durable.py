@@ -30,7 +30,7 @@ from alembic import command
 from sqlalchemy.engine import Engine
 
 from civicstack.errors import InputError
-from civicstack.log import NoteSigner
+from civicstack.log import DEFAULT_LIMITS, Limits, NoteSigner
 from civicstack.stores.db import alembic_config, create_engine
 from civicstack.stores.log.store import LogStore
 
@@ -54,17 +54,19 @@ class DurableLog:
         *,
         signer: NoteSigner | None = None,
         engine: Engine | None = None,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> DurableLog:
         """Open log ``name`` at ``database_url`` (SQLite or PostgreSQL), creating what is missing.
 
         Creates the log tables (Alembic branch ``log``) and the log itself if absent. A new log
         takes ``signer``'s key and name (its origin); without a signer it has no key until the
-        first :meth:`checkpoint` with one. Pass ``engine`` to share one engine between logs.
+        first :meth:`checkpoint` with one. Pass ``engine`` to share one engine between logs, and
+        ``limits`` (:class:`civicstack.log.Limits`) to change what one append or read may hold.
         """
         if engine is None:
             engine = create_engine(database_url)
         command.upgrade(alembic_config(engine), "log@head")
-        store = LogStore(engine)
+        store = LogStore(engine, limits=limits)
         try:
             store.create_log(name, signer)
         except InputError as exc:
@@ -79,7 +81,7 @@ class DurableLog:
         return self.store.append(self.name, [leaf], None).start
 
     def append_many(self, leaves: Iterable[bytes]) -> list[int]:
-        """Append entries atomically (at most :data:`~civicstack.stores.log.MAX_APPEND`)."""
+        """Append entries atomically (at most ``limits.append_entries``, :class:`civicstack.log.Limits`)."""
         return list(self.store.append(self.name, list(leaves), None))
 
     def checkpoint(self) -> str:

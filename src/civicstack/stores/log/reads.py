@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 
 from civicstack.errors import CivicError, InputError
-from civicstack.log import Receipt
+from civicstack.log import LogHead, Receipt
 from civicstack.log.tiles import (
     TILE_WIDTH,
     ProofMemo,
@@ -21,8 +21,7 @@ from civicstack.log.tiles import (
     tile_width,
 )
 from civicstack.stores.db import Fetch
-from civicstack.stores.log.database import LogDatabase
-from civicstack.stores.log.values import MAX_READ, LogHead, _check_name, _Row
+from civicstack.stores.log.database import LogDatabase, _check_name, _Row
 
 __all__ = ["MEMO_ENTRIES", "LogReads"]
 
@@ -179,11 +178,12 @@ class LogReads(LogDatabase):
         return str(found[0][0])
 
     def entries(self, name: str, start: int, end: int) -> list[bytes]:
-        """Entries ``[start, end)`` of the log (at most :data:`MAX_READ` at a time)."""
+        """Entries ``[start, end)`` of the log (at most ``limits.read_entries`` at a time)."""
         if not (isinstance(start, int) and isinstance(end, int)) or not 0 <= start <= end:
             raise InputError("invalid_request", "entries are read from start to end")
-        if end - start > MAX_READ:
-            raise InputError("too_large", f"at most {MAX_READ} entries per read")
+        if end - start > self.limits.read_entries:
+            most = self.limits.read_entries
+            raise InputError("too_large", f"at most {most} entries per read")
         with self._reading() as fetch:
             row = self._row(fetch, name)
             if end > row.size:

@@ -9,12 +9,11 @@ from sqlalchemy.exc import IntegrityError
 
 from civicstack._crypto import MERKLE_EMPTY_ROOT
 from civicstack.errors import InputError
-from civicstack.log import Checkpoint, NoteSigner, sign_checkpoint
+from civicstack.log import DEFAULT_LIMITS, Checkpoint, Limits, LogHead, NoteSigner, sign_checkpoint
 from civicstack.stores.db import DirectReads
 from civicstack.stores.log.appends import LogAppends
 from civicstack.stores.log.reads import LogReads
 from civicstack.stores.log.tile_cache import TileCache
-from civicstack.stores.log.values import LogHead, _check_name
 
 __all__ = ["LogStore"]
 
@@ -29,12 +28,15 @@ class LogStore(LogAppends, LogReads):
         tile_cache: int = 4096,
         max_batch: int = 65_536,
         idle_readers: int = 2,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         """A store over ``engine``; migrations must have run (:func:`civicstack.stores.db.upgrade`).
 
         ``tile_cache`` full tiles (about 11 KB each) stay in memory; ``max_batch`` entries at most
-        go in one group-commit transaction; ``idle_readers`` connections stay open for reads.
+        go in one group-commit transaction; ``idle_readers`` connections stay open for reads;
+        ``limits`` caps what one append takes and one read returns (:class:`civicstack.log.Limits`).
         """
+        self.limits = limits
         self.engine = engine
         self._sqlite = engine.dialect.name == "sqlite"
         self._tile_cache = TileCache(tile_cache)
