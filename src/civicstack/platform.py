@@ -70,9 +70,10 @@ class Platform:
     @cached_property
     def logs(self) -> LogStore:
         """The Merkle logs (one per register, the access log...)."""
+        from civicstack.log import DEFAULT_LIMITS as LOG_LIMITS
         from civicstack.stores.log import LogStore
 
-        return LogStore(self.engine)
+        return LogStore(self.engine, limits=self.settings.limits("log", LOG_LIMITS))
 
     @cached_property
     def register_store(self) -> RegisterStore:

@@ -26,6 +26,7 @@ else:
 LIMIT_RECIPES: Mapping[str, str] = MappingProxyType(
     {
         "fetch": "civicstack.fetch",
+        "log": "civicstack.log.limits",
         "openid4vp": "civicstack.openid4vp.limits",
         "registers": "civicstack.registers.limits",
         "status": "civicstack.status",
@@ -97,6 +98,8 @@ class Settings:
                             ``LIST_BYTES``, ``MAX_TTL``...): the status lists verification reads
     ``CIVIC_LIMIT_FETCH_*``      :class:`civicstack.fetch.Limits` (``REDIRECTS``, ``TIMEOUT``
                             in seconds): the platform's HTTP client
+    ``CIVIC_LIMIT_LOG_*``        :class:`civicstack.log.Limits` (``APPEND_ENTRIES``,
+                            ``READ_ENTRIES``...): the Merkle logs (registers, ...)
 
     Values are whole numbers of zero or more (``TIMEOUT`` may have a fraction). An unknown
     recipe or field, or a bad value, stops startup with ``invalid_setting`` naming the valid

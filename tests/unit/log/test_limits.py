@@ -23,7 +23,7 @@ from civicstack.stores.log import LogStore
 
 KEY = PrivateKey.generate("EdDSA")
 SIGNER = NoteSigner("example.com/log", KEY)
-VERIFIER = NoteVerifier.from_public_key("example.com/log", KEY.public_key())
+VERIFIER = NoteVerifier.from_public_key("example.com/log", KEY.public_key)
 
 
 def _note(extensions: int = 0) -> str:

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 from civicstack._crypto import PrivateKey
 from civicstack.errors import CivicError, InputError
 from civicstack.log import (
+    DEFAULT_LIMITS,
     MemoryTiles,
     NoteSigner,
     leaf_hash,
@@ -28,7 +29,6 @@ from civicstack.log import (
 )
 from civicstack.log.tiles import TileRef
 from civicstack.stores.db import create_engine, upgrade
-from civicstack.log import DEFAULT_LIMITS
 from civicstack.stores.log import LogStore
 
 KEY = PrivateKey.generate("EdDSA")

@@ -45,6 +45,7 @@ The package:
   :class:`~civicstack.log.Limits`, what one append or read may hold, are the core's).
 """
 
+from civicstack.log import LogHead
 from civicstack.stores.log.reads import MEMO_ENTRIES
 from civicstack.stores.log.store import LogStore
 from civicstack.stores.log.tables import (
@@ -53,7 +54,6 @@ from civicstack.stores.log.tables import (
     logs_table,
     tiles_table,
 )
-from civicstack.log import LogHead
 
 __all__ = [
     "MEMO_ENTRIES",

@@ -81,7 +81,7 @@ class DurableLog:
         return self.store.append(self.name, [leaf], None).start
 
     def append_many(self, leaves: Iterable[bytes]) -> list[int]:
-        """Append entries atomically (at most ``limits.append_entries``, :class:`civicstack.log.Limits`)."""
+        """Append entries atomically (at most ``limits.append_entries``)."""
         return list(self.store.append(self.name, list(leaves), None))
 
     def checkpoint(self) -> str:
