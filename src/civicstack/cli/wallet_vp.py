@@ -15,6 +15,7 @@ from the platform's published statements (``--server``), verifying each from the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
@@ -29,7 +30,7 @@ from civicstack.errors import InputError
 from civicstack.fetch import HttpTransport
 from civicstack.openid4vp import parse_authorization_request
 from civicstack.trust import RootAuthority, TrustRegistry
-from civicstack.wallet import ConsentSummary, Wallet
+from civicstack.wallet import ConsentSummary, LowCopies, UnsafeReuseCopies, Wallet
 from civicstack.wallet import openid4vp as protocol
 
 MAX_REGISTRY_BYTES = 16 * 1024 * 1024
@@ -81,8 +82,13 @@ def present_request(
     yes: bool,
     as_json: bool,
     render: Any,
+    reuse: UnsafeReuseCopies | None = None,
 ) -> None:
-    """Answer an ``openid4vp://`` request; ``render(summary)`` shows the consent screen."""
+    """Answer an ``openid4vp://`` request; ``render(summary)`` shows the consent screen.
+
+    Each credential goes as a copy no other relying party saw; with ``reuse`` (the holder's
+    explicit ``--reuse-copies``) a shown one when none is left. Low copies are warned of on
+    stderr (and listed under ``warnings`` with ``--json``)."""
     parse_authorization_request(request)  # refuse a malformed request before any network
     registry = trusted_registry(wallet, url, trust_root)
     transport = HttpTransport()
@@ -102,7 +108,12 @@ def present_request(
                 return False
 
         answer = protocol.answer(
-            wallet, received, registry=registry, consent=consent, transport=transport
+            wallet,
+            received,
+            registry=registry,
+            consent=consent,
+            transport=transport,
+            reuse=reuse,
         )
     finally:
         transport.close()
@@ -118,6 +129,7 @@ def present_request(
         },
         "history": answer.presentation.record.seq,
         "verifier": _body(answer.body),
+        "warnings": warn_low_copies(answer.presentation.low_copies),
     }
     emit(
         data,
@@ -128,6 +140,23 @@ def present_request(
             )
         ),
     )
+
+
+def warn_low_copies(low: Sequence[LowCopies]) -> list[dict[str, Any]]:
+    """Tell the holder, on stderr, which credentials are running out of unused copies; the
+    warnings as JSON."""
+    out = []
+    for item in low:
+        err_console.print(Text(f"{item.vct} from {item.issuer}: {item.message}"))
+        out.append(
+            {
+                "code": "low_copies",
+                "credential": item.credential,
+                "unused": item.unused,
+                "message": item.message,
+            }
+        )
+    return out
 
 
 def _registrar_name(registry: TrustRegistry, identifier: str) -> str | None:
