@@ -77,6 +77,11 @@ CODES: dict[str, tuple[int, str]] = {
     # --- wallet (wallet.py) -----------------------------------------------------------------
     "wallet_corrupted": (500, "The wallet's files are damaged or were tampered with."),
     "no_matching_credential": (404, "No credential in the wallet can answer the request."),
+    "no_unused_copy": (
+        409,
+        "Every copy of the credential was shown to another relying party: ask the issuer for a "
+        "new offer, or allow reuse explicitly.",
+    ),
     "decryption_failed": (400, "The ciphertext does not decrypt (wrong key or tampered data)."),
     # --- hosted authorities and their storage (authorities/, stores/) -------------------------
     "unknown_authority": (404, "No authority or relying party of that name on this platform."),

@@ -412,10 +412,14 @@ class IssuedRecord:
     exp: int | None
     state: CredentialState
     updated_at: int
+    #: How many copies were issued (a batch, OpenID4VCI §8.2), each with its own status entry
+    #: (``list_id``/``idx`` are the first copy's); a change of state changes them all.
+    copies: int = 1
 
     def to_json(self) -> dict[str, Any]:
         """A plain description."""
         return {
+            "copies": self.copies,
             "id": self.id,
             "authority": self.authority,
             "vct": self.vct,

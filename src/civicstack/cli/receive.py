@@ -2,8 +2,11 @@
 
 ``receive`` takes a Credential Offer (by value or by reference), discovers the issuer, asks the
 holder to accept it (``--yes`` for scripts) and for the Transaction Code (``--tx-code``),
-redeems the Pre-Authorized Code, proves possession of the holder key (the wallet signs the key
-proof; the key never leaves it), and stores the credential once its issuer's chain checks out.
+redeems the Pre-Authorized Code, proves possession of fresh keys (the wallet signs the key
+proofs; the keys never leave it), and stores the credential once its issuer's chain checks out.
+It asks for ``--batch`` copies (default: the wallet's ``batch_size`` setting, 5), capped by the
+issuer's ``batch_size``: each copy is bound to its own key, so that each relying party can be
+shown a copy no other one saw (OpenID4VCI §8.2; see :mod:`civicstack.wallet.holder`).
 A deferred issuance is kept (encrypted) in the wallet; ``--wait`` polls until it is decided,
 ``civic wallet deferred`` collects later. ``apply`` sends a citizen's application with proof
 documents to an issuer and prints the offer to receive.
@@ -59,6 +62,14 @@ TrustRootOption = Annotated[
 ]
 AllowHttpOption = Annotated[
     bool, typer.Option("--allow-http", help="Accept http:// issuers beyond this machine.")
+]
+BatchOption = Annotated[
+    int | None,
+    typer.Option(
+        "--batch",
+        help="Copies to ask for, each with its own key (default: the wallet's setting, 5; "
+        "at most the issuer's batch_size).",
+    ),
 ]
 
 
@@ -129,23 +140,24 @@ def _store(
     wallet: Wallet,
     issued: Issued,
     *,
+    key_ids: tuple[str, ...],
     issuer: str,
     trust_root: str | None,
     access_token: str,
     notification_endpoint: str | None,
 ) -> list[StoredCredential]:
-    registry = issuer_registry(client, wallet, issuer, trust_root)
     stored: list[StoredCredential] = []
     try:
-        for credential in issued.credentials:
-            held = wallet.add_credential(credential, trust=registry)
-            if held.iss != issuer:
-                wallet.remove_credential(held.id)
-                raise CivicError("untrusted_issuer", f"the credential names {held.iss} as issuer")
-            stored.append(held)
+        registry = issuer_registry(client, wallet, issuer, trust_root)
+        # The copies of one credential (a batch, one per key) are stored as one credential.
+        held = wallet.add_copies(issued.credentials, trust=registry)
+        stored.append(held)
+        if held.iss != issuer:
+            raise CivicError("untrusted_issuer", f"the credential names {held.iss} as issuer")
     except CivicError:
         for held in stored:
             wallet.remove_credential(held.id)
+        wallet.discard_copy_keys(key_ids)
         client.notify(
             notification_endpoint, access_token, issued.notification_id, "credential_failure"
         )
@@ -163,13 +175,15 @@ def _stored_json(c: StoredCredential) -> dict[str, Any]:
         "iss": c.iss,
         "iat": c.iat,
         "exp": c.exp,
+        "copies": len(c.copies),
         "claims": dict(c.claims),
     }
 
 
 def _show_stored(stored: list[StoredCredential]) -> None:
     for c in stored:
-        console.print(Text(f"Stored {type_name(c.vct)} from {c.iss} as {c.id}"))
+        copies = f" ({len(c.copies)} copies)" if len(c.copies) > 1 else ""
+        console.print(Text(f"Stored {type_name(c.vct)} from {c.iss} as {c.id}{copies}"))
         for name, value in c.claims.items():
             console.print(Text(f"  {name}: {shown(value)}"))
 
@@ -242,32 +256,40 @@ def receive(
     timeout: TimeoutOption = 600,
     trust_root: TrustRootOption = None,
     allow_http: AllowHttpOption = False,
+    batch: BatchOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Receive a credential over OpenID4VCI from a credential offer, and store it."""
     text = read_value(offer, "the offer", limit=OFFER_LIMITS.offer_bytes)
     wallet = _open()
+    wanted = wallet.check_batch_size(batch) if batch is not None else wallet.settings.batch_size
     with _http() as http:
         client = _client(http, allow_http)
         # 1.-2. the offer and the issuer's metadata
         prepared = client.discover(client.resolve(text))
         _consent(prepared, yes)
-        # 3.-6. token, nonce, key proof by the wallet, credential
-        token, outcome = client.receive(
-            prepared,
-            tx_code=_tx_code(prepared, tx_code),
-            sign=lambda aud, nonce: wallet.sign_key_proof(audience=aud, nonce=nonce),
-        )
-        if isinstance(outcome, Deferred) and wait:
-            outcome = _wait(client, outcome, poll_interval, timeout)
+        # 3.-6. token, nonce, key proofs by the wallet (one fresh key per copy), credentials
+        key_ids = wallet.new_copy_keys(min(wanted, prepared.issuer.batch_size))
+        try:
+            token, outcome = client.receive(
+                prepared,
+                tx_code=_tx_code(prepared, tx_code),
+                sign=lambda aud, nonce: wallet.sign_key_proofs(key_ids, audience=aud, nonce=nonce),
+            )
+            if isinstance(outcome, Deferred) and wait:
+                outcome = _wait(client, outcome, poll_interval, timeout)
+        except CivicError:
+            wallet.discard_copy_keys(key_ids)
+            raise
         if isinstance(outcome, Deferred):
-            data = _keep_pending(wallet, outcome)
+            data = _keep_pending(wallet, outcome, key_ids)
             emit(data, as_json, lambda: _show_pending(data))
             return
         stored = _store(
             client,
             wallet,
             outcome,
+            key_ids=key_ids,
             issuer=prepared.offer.credential_issuer,
             trust_root=trust_root,
             access_token=token,
@@ -277,8 +299,9 @@ def receive(
     emit(data, as_json, lambda: _show_stored(stored))
 
 
-def _keep_pending(wallet: Wallet, deferred: Deferred) -> dict[str, Any]:
-    record = {**deferred.to_json(), "created_at": int(time.time())}
+def _keep_pending(wallet: Wallet, deferred: Deferred, key_ids: tuple[str, ...]) -> dict[str, Any]:
+    # The copy keys wait with the transaction: the credentials will be bound to them.
+    record = {**deferred.to_json(), "created_at": int(time.time()), "copy_keys": list(key_ids)}
     pending_id = wallet.save_pending(record)
     return {
         "status": "pending",
@@ -286,6 +309,13 @@ def _keep_pending(wallet: Wallet, deferred: Deferred) -> dict[str, Any]:
         "credential_issuer": deferred.credential_issuer,
         "interval": deferred.interval,
     }
+
+
+def _pending_keys(record: dict[str, Any]) -> tuple[str, ...]:
+    keys = record.get("copy_keys", [])
+    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+        raise CivicError("wallet_corrupted", "a pending issuance record is damaged")
+    return tuple(keys)
 
 
 def _show_pending(data: dict[str, Any]) -> None:
@@ -321,6 +351,7 @@ def deferred(
             except CivicError as exc:
                 if exc.code not in ("credential_request_denied", "invalid_transaction_id"):
                     raise
+                wallet.discard_copy_keys(_pending_keys(record))
                 wallet.drop_pending(record["id"])
                 results.append(
                     {
@@ -338,6 +369,7 @@ def deferred(
                 client,
                 wallet,
                 outcome,
+                key_ids=_pending_keys(record),
                 issuer=pending.credential_issuer,
                 trust_root=trust_root,
                 access_token=pending.access_token,

@@ -28,7 +28,7 @@ from civicstack.cli._input import (
 from civicstack.cli._local import local_platform, passphrase, wallet_dir
 from civicstack.cli._output import JsonOption, console, emit, err_console
 from civicstack.cli._server import LinkServerOption
-from civicstack.cli.wallet_vp import present_request
+from civicstack.cli.wallet_vp import present_request, warn_low_copies
 from civicstack.credential_types import CREDENTIAL_TYPES
 from civicstack.errors import InputError
 from civicstack.wallet import (
@@ -37,6 +37,7 @@ from civicstack.wallet import (
     PresentationRecord,
     PresentationRequest,
     StoredCredential,
+    UnsafeReuseCopies,
     Wallet,
     verify_document,
 )
@@ -75,6 +76,8 @@ def _credential_json(c: StoredCredential, *, full: bool = False) -> dict[str, An
         "received_at": c.received_at,
         "iat": c.iat,
         "exp": c.exp,
+        "copies": len(c.copies),
+        "unused_copies": c.unused_copies if c.own_keys else None,
     }
     if full:
         out["claims"] = dict(c.claims)
@@ -169,6 +172,35 @@ def add(
         as_json,
         lambda: console.print(
             Text(f"Stored {type_name(stored.vct)} {stored.id} from {stored.iss}")
+        ),
+    )
+
+
+@app.command("settings")
+def settings(
+    batch: Annotated[
+        int | None,
+        typer.Option("--batch", help="Copies to ask an issuer for, each with its own key."),
+    ] = None,
+    low_copies: Annotated[
+        int | None,
+        typer.Option("--low-copies", help="Warn when a credential's unused copies fall to this."),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show (or change) the wallet's settings: how many copies of each credential to ask for,
+    and when to warn that they run low."""
+    wallet = _open()
+    if batch is not None or low_copies is not None:
+        chosen = wallet.change_settings(batch_size=batch, low_copies=low_copies)
+    else:
+        chosen = wallet.settings
+    data = chosen.to_json()
+    emit(
+        data,
+        as_json,
+        lambda: console.print(
+            f"batch size {chosen.batch_size} copies; warn at {chosen.low_copies} unused"
         ),
     )
 
@@ -280,9 +312,21 @@ def present(
         str | None,
         typer.Option("--trust-root", help="Pin this root: JSON {id,name,jwks} or @FILE."),
     ] = None,
+    reuse_copies: Annotated[
+        bool,
+        typer.Option(
+            "--reuse-copies",
+            help="With no unused copy left, show one another relying party saw "
+            "(they can then link the two presentations).",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Present credentials to a relying party, after checking its registration and asking you.
+
+    Each relying party is shown a copy of the credential no other one saw (the same copy as
+    before when it saw one); with none left this fails with no_unused_copy unless
+    --reuse-copies.
 
     With an OpenID4VP request: fetch it, authenticate it against the trust registry of the
     platform the link names (or --server), ask, and send the presentation to the verifier.
@@ -291,6 +335,7 @@ def present(
     --decline is the answer: nothing is read as one.
     """
     answer = consent_answer(yes, decline)
+    reuse = UnsafeReuseCopies() if reuse_copies else None
     if request is not None:
         if rp is not None or purpose is not None or nonce is not None:
             raise InputError("invalid_request", "an OpenID4VP request says who, why and the nonce")
@@ -302,6 +347,7 @@ def present(
             answer=answer,
             as_json=as_json,
             render=render_consent,
+            reuse=reuse,
         )
         return
     if rp is None or purpose is None or nonce is None:
@@ -319,14 +365,21 @@ def present(
             render_consent(summary, registrar.display_name if registrar is not None else None)
             return answer()
 
-        result = wallet.present(local, trust=platform.trust_registry(), consent=consent)
+        result = wallet.present(
+            local, trust=platform.trust_registry(), consent=consent, reuse=reuse
+        )
     tokens = dict(result.tokens)
+    warnings = warn_low_copies(result.low_copies)
 
     def human() -> None:
         for token in tokens.values():
             typer.echo(token)
 
-    emit({"presentations": tokens, "history": result.record.seq}, as_json, human)
+    emit(
+        {"presentations": tokens, "history": result.record.seq, "warnings": warnings},
+        as_json,
+        human,
+    )
 
 
 def _record_json(r: PresentationRecord) -> dict[str, Any]:

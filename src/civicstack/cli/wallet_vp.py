@@ -18,7 +18,7 @@ from the platform's published statements (``--server``), verifying each from the
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -33,7 +33,7 @@ from civicstack.errors import InputError
 from civicstack.fetch import HttpTransport
 from civicstack.openid4vp import parse_authorization_request
 from civicstack.trust import RootAuthority, TrustRegistry
-from civicstack.wallet import ConsentSummary, Wallet
+from civicstack.wallet import ConsentSummary, LowCopies, UnsafeReuseCopies, Wallet
 from civicstack.wallet import openid4vp as protocol
 
 MAX_REGISTRY_BYTES = 16 * 1024 * 1024
@@ -95,9 +95,14 @@ def present_request(
     answer: Callable[[], bool],
     as_json: bool,
     render: Any,
+    reuse: UnsafeReuseCopies | None = None,
 ) -> None:
     """Answer an ``openid4vp://`` request; ``render(summary)`` shows the consent screen and
-    ``answer()`` is the holder's answer."""
+    ``answer()`` is the holder's answer.
+
+    Each credential goes as a copy no other relying party saw; with ``reuse`` (the holder's
+    explicit ``--reuse-copies``) a shown one when none is left. Low copies are warned of on
+    stderr (and listed under ``warnings`` with ``--json``)."""
     # refuse a malformed request before any network
     _, request_uri = parse_authorization_request(request)
     registry = trusted_registry(wallet, url or platform_of(request_uri), trust_root)
@@ -112,7 +117,12 @@ def present_request(
             return answer()
 
         answered = protocol.answer(
-            wallet, received, registry=registry, consent=consent, transport=transport
+            wallet,
+            received,
+            registry=registry,
+            consent=consent,
+            transport=transport,
+            reuse=reuse,
         )
     finally:
         transport.close()
@@ -128,6 +138,7 @@ def present_request(
         },
         "history": answered.presentation.record.seq,
         "verifier": _body(answered.body),
+        "warnings": warn_low_copies(answered.presentation.low_copies),
     }
     emit(
         data,
@@ -138,6 +149,23 @@ def present_request(
             )
         ),
     )
+
+
+def warn_low_copies(low: Sequence[LowCopies]) -> list[dict[str, Any]]:
+    """Tell the holder, on stderr, which credentials are running out of unused copies; the
+    warnings as JSON."""
+    out = []
+    for item in low:
+        err_console.print(Text(f"{item.vct} from {item.issuer}: {item.message}"))
+        out.append(
+            {
+                "code": "low_copies",
+                "credential": item.credential,
+                "unused": item.unused,
+                "message": item.message,
+            }
+        )
+    return out
 
 
 def _registrar_name(registry: TrustRegistry, identifier: str) -> str | None:

@@ -15,7 +15,12 @@ Tables (Alembic branch ``authorities``):
 ``issued_credentials``   one row per credential issued: id, authority, ``vct``, the holder key's
                          RFC 7638 thumbprint, list and index, ``iat``/``exp`` and its state. No
                          claim value is ever kept: the platform can revoke what it issued without
-                         holding a copy of anyone's personal data.
+                         holding a copy of anyone's personal data. A batch (OpenID4VCI §8.2: one
+                         copy per holder key) is one credential with several copies: the first
+                         copy's row carries the credential's id, every further copy has a row of
+                         its own (its own key, list and index) whose ``copy_of`` names that id.
+                         Ids, listings and status changes are by credential: a change of state
+                         changes every copy's entry in one transaction.
 
 Index allocation. Token Status List (Implementation Considerations, "Default Values and Double
 Allocation") asks issuers never to hand the same index out twice; its Privacy Considerations rely
@@ -34,7 +39,8 @@ Status values (§7.1): VALID 0, INVALID 1 (revoked: final), SUSPENDED 2 (reversi
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
@@ -53,6 +59,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy import func as sa_func
 from sqlalchemy.engine import Connection, Engine
 
 from civicstack.errors import CivicError
@@ -109,10 +116,15 @@ issued_credentials_table = Table(
     Column("exp", BigInteger, nullable=True),
     Column("state", String(16), nullable=False),
     Column("updated_at", BigInteger, nullable=False),
+    Column("copy_of", String(32), ForeignKey("issued_credentials.id"), nullable=True, index=True),
     UniqueConstraint("status_list_id", "idx"),
     CheckConstraint("state IN ('valid', 'revoked', 'suspended')", name="state"),
 )
 
+_copies = issued_credentials_table.alias("copies")
+
+#: The most copies one credential may have (an issuer's batch_size is far below this).
+MAX_COPIES = 100
 
 T = TypeVar("T")
 
@@ -151,30 +163,76 @@ class StatusListStore:
         and the index is not used up. Pass ``conn`` to record inside a caller's
         :func:`civicstack.stores.db.write_transaction` (an issuer spending an access token).
         """
+        record, (made,) = self.issue_copies(
+            authority,
+            vct=vct,
+            holder_thumbprints=[holder_thumbprint],
+            iat=iat,
+            exp=exp,
+            sign=lambda _copy, list_id, idx: sign(list_id, idx),
+            conn=conn,
+        )
+        return record, made
+
+    def issue_copies(
+        self,
+        authority: str,
+        *,
+        vct: str,
+        holder_thumbprints: Sequence[str | None],
+        iat: int,
+        exp: int | None,
+        sign: Callable[[int, str, int], T],
+        conn: Connection | None = None,
+    ) -> tuple[IssuedRecord, list[T]]:
+        """Record one credential issued as ``len(holder_thumbprints)`` copies, each with an
+        index of its own (a batch, OpenID4VCI §8.2): ``sign(copy, list_id, idx)`` makes copy
+        number ``copy``. All or nothing, as :meth:`issue`; the record is the credential's
+        (the first copy's list and index, ``copies`` the count)."""
         check_slug(authority, "an authority name")
         check_issued_vct(vct)
+        if not 1 <= len(holder_thumbprints) <= MAX_COPIES:
+            raise CivicError("invalid_request", f"a credential has 1 to {MAX_COPIES} copies")
+        made: list[T] = []
+        first: tuple[str, str, int] | None = None
         with maybe_transaction(self.engine, conn) as tx:
             authority_id = _lock_authority(tx, authority)
-            list_pk, list_id, idx = self._allocate(tx, authority_id, iat)
-            made = sign(list_id, idx)
-            # Hex, not base64url: an id starting with "-" would read as a CLI option.
-            credential_id = os.urandom(16).hex()
-            tx.execute(
-                insert(issued_credentials_table).values(
-                    id=credential_id,
-                    authority_id=authority_id,
-                    vct=vct,
-                    holder_thumbprint=holder_thumbprint,
-                    status_list_id=list_pk,
-                    idx=idx,
-                    iat=iat,
-                    exp=exp,
-                    state="valid",
-                    updated_at=iat,
+            for copy, thumbprint in enumerate(holder_thumbprints):
+                list_pk, list_id, idx = self._allocate(tx, authority_id, iat)
+                made.append(sign(copy, list_id, idx))
+                # Hex, not base64url: an id starting with "-" would read as a CLI option.
+                row_id = os.urandom(16).hex()
+                tx.execute(
+                    insert(issued_credentials_table).values(
+                        id=row_id,
+                        authority_id=authority_id,
+                        vct=vct,
+                        holder_thumbprint=thumbprint,
+                        status_list_id=list_pk,
+                        idx=idx,
+                        iat=iat,
+                        exp=exp,
+                        state="valid",
+                        updated_at=iat,
+                        copy_of=None if first is None else first[0],
+                    )
                 )
-            )
+                if first is None:
+                    first = (row_id, list_id, idx)
+        assert first is not None
+        credential_id, list_id, idx = first
         record = IssuedRecord(
-            credential_id, authority, vct, holder_thumbprint, list_id, idx, iat, exp, "valid", iat
+            credential_id,
+            authority,
+            vct,
+            holder_thumbprints[0],
+            list_id,
+            idx,
+            iat,
+            exp,
+            "valid",
+            iat,
+            copies=len(holder_thumbprints),
         )
         return record, made
 
@@ -244,45 +302,45 @@ class StatusListStore:
             record = _record(conn, credential_id, lock=True)
             if not state_changes(record, state):
                 return record
-            row = conn.execute(
-                select(
-                    status_lists_table.c.id, status_lists_table.c.data, status_lists_table.c.bits
-                )
-                .select_from(status_lists_table.join(authorities_table))
+            # Every copy's entry changes, list by list (a batch may straddle two lists).
+            copies = conn.execute(
+                select(issued_credentials_table.c.status_list_id, issued_credentials_table.c.idx)
                 .where(
-                    (authorities_table.c.name == record.authority)
-                    & (status_lists_table.c.list_id == record.list_id)
+                    (issued_credentials_table.c.id == credential_id)
+                    | (issued_credentials_table.c.copy_of == credential_id)
                 )
-                .with_for_update()
-            ).one()
-            entries = StatusList.from_bytes(row.data, int(row.bits))
-            entries[record.idx] = STATE_VALUES[state]
-            conn.execute(
-                update(status_lists_table)
-                .where(status_lists_table.c.id == row.id)
-                .values(
-                    data=entries.to_bytes(),
-                    version=status_lists_table.c.version + 1,
-                    updated_at=now,
+                .order_by(issued_credentials_table.c.status_list_id)
+            ).all()
+            by_list: dict[int, list[int]] = {}
+            for list_pk, idx in copies:
+                by_list.setdefault(int(list_pk), []).append(int(idx))
+            for list_pk in sorted(by_list):
+                row = conn.execute(
+                    select(status_lists_table.c.data, status_lists_table.c.bits)
+                    .where(status_lists_table.c.id == list_pk)
+                    .with_for_update()
+                ).one()
+                entries = StatusList.from_bytes(row.data, int(row.bits))
+                for idx in by_list[list_pk]:
+                    entries[idx] = STATE_VALUES[state]
+                conn.execute(
+                    update(status_lists_table)
+                    .where(status_lists_table.c.id == list_pk)
+                    .values(
+                        data=entries.to_bytes(),
+                        version=status_lists_table.c.version + 1,
+                        updated_at=now,
+                    )
                 )
-            )
             conn.execute(
                 update(issued_credentials_table)
-                .where(issued_credentials_table.c.id == credential_id)
+                .where(
+                    (issued_credentials_table.c.id == credential_id)
+                    | (issued_credentials_table.c.copy_of == credential_id)
+                )
                 .values(state=state, updated_at=now)
             )
-        return IssuedRecord(
-            record.id,
-            record.authority,
-            record.vct,
-            record.holder_thumbprint,
-            record.list_id,
-            record.idx,
-            record.iat,
-            record.exp,
-            state,
-            now,
-        )
+        return replace(record, state=state, updated_at=now)
 
     # --- reading --------------------------------------------------------------------------
 
@@ -299,6 +357,7 @@ class StatusListStore:
         query = _records_query().order_by(
             issued_credentials_table.c.iat.desc(), issued_credentials_table.c.id
         )
+        query = query.where(issued_credentials_table.c.copy_of.is_(None))
         if authority is not None:
             query = query.where(authorities_table.c.name == check_slug(authority))
         with self.engine.connect() as conn:
@@ -368,10 +427,17 @@ def _lock_authority(conn: Connection, authority: str) -> int:
 
 
 def _records_query() -> Any:
+    copies = (
+        select(sa_func.count())
+        .select_from(_copies)
+        .where(_copies.c.copy_of == issued_credentials_table.c.id)
+        .scalar_subquery()
+    )
     return select(
         issued_credentials_table,
         authorities_table.c.name.label("authority"),
         status_lists_table.c.list_id,
+        copies.label("further_copies"),
     ).select_from(
         issued_credentials_table.join(
             authorities_table, issued_credentials_table.c.authority_id == authorities_table.c.id
@@ -394,11 +460,16 @@ def _to_record(row: Any) -> IssuedRecord:
         exp=None if row.exp is None else int(row.exp),
         state=cast(CredentialState, row.state),
         updated_at=int(row.updated_at),
+        copies=1 + int(row.further_copies),
     )
 
 
 def _record(conn: Connection, credential_id: str, *, lock: bool = False) -> IssuedRecord:
-    query = _records_query().where(issued_credentials_table.c.id == credential_id)
+    # A copy's own row id is no credential id: status changes go by the credential.
+    query = _records_query().where(
+        (issued_credentials_table.c.id == credential_id)
+        & issued_credentials_table.c.copy_of.is_(None)
+    )
     if lock:
         query = query.with_for_update(of=issued_credentials_table)
     row = conn.execute(query).first()

@@ -2,7 +2,8 @@
 
 * :mod:`.vault` — the directory: a holder key and a data key sealed under the passphrase
   (Argon2id, then AES-256-GCM), every record encrypted, atomic writes;
-* :mod:`.holder` — :class:`Wallet`: the credential store, presentation with the relying
+* :mod:`.holder` — :class:`Wallet`: the credential store (each credential as copies bound to
+  keys of their own, one unused copy per relying party), presentation with the relying
   party's registration checked and the holder's consent asked first, document signing;
 * :mod:`.presentation` — what a relying party asks for and what the wallet sends;
 * :mod:`.consent` — what the holder is shown before anything leaves the device, and decides on;
@@ -30,9 +31,21 @@ from civicstack.wallet.documents import (
     verify_document,
 )
 from civicstack.wallet.history import History, PresentationOutcome, PresentationRecord
-from civicstack.wallet.holder import RelyingPartyTrust, StoredCredential, Wallet
+from civicstack.wallet.holder import (
+    CredentialCopy,
+    RelyingPartyTrust,
+    StoredCredential,
+    UnsafeReuseCopies,
+    Wallet,
+    WalletSettings,
+)
 from civicstack.wallet.limits import DEFAULT_LIMITS, Limits
-from civicstack.wallet.presentation import CredentialQuery, Presentation, PresentationRequest
+from civicstack.wallet.presentation import (
+    CredentialQuery,
+    LowCopies,
+    Presentation,
+    PresentationRequest,
+)
 from civicstack.wallet.transport import Method, Transport
 
 __all__ = [
@@ -42,11 +55,13 @@ __all__ = [
     "ConsentItem",
     "ConsentPrompt",
     "ConsentSummary",
+    "CredentialCopy",
     "CredentialQuery",
     "DisclosedClaim",
     "DocumentSignature",
     "History",
     "Limits",
+    "LowCopies",
     "Method",
     "Presentation",
     "PresentationOutcome",
@@ -55,7 +70,9 @@ __all__ = [
     "RelyingPartyTrust",
     "StoredCredential",
     "Transport",
+    "UnsafeReuseCopies",
     "Wallet",
+    "WalletSettings",
     "sign_document",
     "verify_document",
 ]

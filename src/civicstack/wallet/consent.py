@@ -35,6 +35,7 @@ class ConsentItem:
     issuer: str
     claims: tuple[DisclosedClaim, ...]  # what the holder chose to disclose, as revealed
     metadata: tuple[DisclosedClaim, ...]  # sent with every presentation (iss, vct, exp, status...)
+    copy: int | None = None  # which copy of the credential (None: its only, holder-key copy)
 
     def to_json(self) -> dict[str, Any]:
         """The stored form."""
@@ -45,6 +46,7 @@ class ConsentItem:
             "issuer": self.issuer,
             "claims": [[c.path, c.value] for c in self.claims],
             "metadata": [[c.path, c.value] for c in self.metadata],
+            **({} if self.copy is None else {"copy": self.copy}),
         }
 
     @classmethod
@@ -57,6 +59,7 @@ class ConsentItem:
             issuer=str(value["issuer"]),
             claims=tuple(DisclosedClaim(str(p), v) for p, v in value["claims"]),
             metadata=tuple(DisclosedClaim(str(p), v) for p, v in value["metadata"]),
+            copy=int(value["copy"]) if value.get("copy") is not None else None,
         )
 
 

@@ -18,6 +18,7 @@ class Limits:
     ``credential_bytes``         largest credential stored (default 256 KiB, the SD-JWT cap)
     ``record_file_bytes``        largest encrypted record file read back (default 4 MiB)
     ``document_bytes``           largest document signed or verified in memory (64 MiB)
+    ``copies``                   copies of one credential asked for and kept (default 20)
     """
 
     issuer_response_bytes: int = 1024 * 1024
@@ -28,6 +29,7 @@ class Limits:
     credential_bytes: int = 256 * 1024
     record_file_bytes: int = 4 * 1024 * 1024
     document_bytes: int = 64 * 1024 * 1024
+    copies: int = 20
 
 
 DEFAULT_LIMITS = Limits()

@@ -10,8 +10,10 @@ The steps of the Pre-Authorized Code Flow (§3.5, Figure 2), each a method of
 3. redeem the Pre-Authorized Code at the token endpoint, with the Transaction Code if the offer
    asks for one (§6.1);
 4. get a ``c_nonce`` from the nonce endpoint when there is one (§7.1);
-5. send the Credential Request with a key proof signed by the holder (§8.2); one fresh nonce
-   and a retry if the issuer answers ``invalid_nonce``;
+5. send the Credential Request with key proofs signed by the holder (§8.2 ``proofs.jwt``): one
+   proof, or one per copy of a batch, each by its own key (no more than the issuer's
+   ``batch_size``, §12.2.4); one fresh nonce and a retry if the issuer answers
+   ``invalid_nonce``;
 6. take the credentials (200), or the ``transaction_id`` and ``interval`` of a deferred issuance
    (202) to collect later at the deferred endpoint (§9).
 
@@ -25,7 +27,7 @@ warning).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,7 +52,9 @@ from civicstack.openid4vci.offers import (
 from civicstack.wallet.limits import DEFAULT_LIMITS, Limits
 from civicstack.wallet.transport import Method, Transport, error_from
 
-SignProof = Callable[[str, str | None], str]
+#: Signs the key proofs for ``(audience, c_nonce)``: one proof, or a list of proofs (a batch:
+#: one per key, §8.2), every one carrying that nonce.
+SignProof = Callable[[str, str | None], str | Sequence[str]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,13 +278,21 @@ class IssuanceClient:
     def credential(
         self, prepared: PreparedOffer, access_token: str, sign: SignProof
     ) -> IssuanceOutcome:
-        """Send the Credential Request with one key proof (§8.2); retry once on a stale nonce."""
+        """Send the Credential Request with the key proofs ``sign`` makes (§8.2: one, or one per
+        copy of a batch, at most the issuer's ``batch_size``); retry once on a stale nonce."""
         identifier = prepared.issuer.credential_issuer
         for attempt in (1, 2):
             nonce = self.nonce(prepared)
             request: dict[str, Any] = {"credential_configuration_id": prepared.configuration_id}
             if prepared.issuer.proof_algorithms(prepared.configuration_id) is not None:
-                request["proofs"] = {"jwt": [sign(identifier, nonce)]}
+                signed = sign(identifier, nonce)
+                proofs = [signed] if isinstance(signed, str) else list(signed)
+                if not 1 <= len(proofs) <= prepared.issuer.batch_size:
+                    raise InputError(
+                        "invalid_request",
+                        f"{identifier} takes 1 to {prepared.issuer.batch_size} key proofs",
+                    )
+                request["proofs"] = {"jwt": proofs}
             try:
                 status, body = self._send(
                     "POST",
@@ -324,6 +336,8 @@ class IssuanceClient:
         items = body.get("credentials")
         if not isinstance(items, list) or not items:
             raise InputError("invalid_offer", "the credential response has no credentials")
+        if len(items) > self.limits.copies:
+            raise InputError("invalid_offer", "the credential response has too many credentials")
         credentials = []
         for item in items:
             credential = item.get("credential") if isinstance(item, dict) else None

@@ -48,7 +48,7 @@ from civicstack.openid4vp import (
 )
 from civicstack.trust import RelyingPartyRegistration, RootAuthority, TrustRegistry
 from civicstack.wallet.consent import ConsentPrompt
-from civicstack.wallet.holder import Wallet
+from civicstack.wallet.holder import UnsafeReuseCopies, Wallet
 from civicstack.wallet.limits import DEFAULT_LIMITS, Limits
 from civicstack.wallet.presentation import CredentialQuery, Presentation, PresentationRequest
 from civicstack.wallet.transport import Transport, error_from
@@ -211,16 +211,19 @@ def answer(
     consent: ConsentPrompt,
     transport: Transport,
     limits: Limits = DEFAULT_LIMITS,
+    reuse: UnsafeReuseCopies | None = None,
 ) -> Answer:
     """Steps 5-8: choose, present with consent, and post the response to the verifier.
 
-    Declining posts ``access_denied`` and raises ``consent_declined``.
+    Declining posts ``access_denied`` and raises ``consent_declined``. Each credential goes as
+    a copy no other relying party saw (:mod:`civicstack.wallet.holder`); ``no_unused_copy``
+    when none is left, unless ``reuse`` allows it.
     """
     request = received.request
     wanted = presentation_request(wallet, received)
     try:
         # 7. registration check, consent, history
-        presented = wallet.present(wanted, trust=registry, consent=consent)
+        presented = wallet.present(wanted, trust=registry, consent=consent, reuse=reuse)
     except CivicError as exc:
         if exc.code == "consent_declined":
             _post_form(

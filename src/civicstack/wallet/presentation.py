@@ -102,9 +102,27 @@ class PresentationRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class LowCopies:
+    """A credential presented whose unused copies fell to the holder's threshold: another
+    relying party soon cannot be shown a copy no one else has seen."""
+
+    credential: str
+    vct: str
+    issuer: str
+    unused: int
+
+    @property
+    def message(self) -> str:
+        """What the holder is told."""
+        copies = "copy" if self.unused == 1 else "copies"
+        return f"{self.unused} {copies} left; ask the issuer for a new offer"
+
+
+@dataclass(frozen=True, slots=True)
 class Presentation:
     """What the wallet sends: one SD-JWT+KB per credential query, and what was recorded."""
 
     tokens: Mapping[str, str]  # query id -> SD-JWT+KB
     summary: ConsentSummary
     record: PresentationRecord = field(repr=False)
+    low_copies: tuple[LowCopies, ...] = ()  # warnings: credentials running out of copies

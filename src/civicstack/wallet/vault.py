@@ -5,6 +5,7 @@ Layout (every file ``0600``, the directory ``0700``)::
     wallet.json                {"format": "civicstack-wallet", "v": 1,
                                 "holder_key": <sealed private key>, "data_key": <sealed bytes>}
     meta/holder.rec            the holder key's thumbprint (binds the sealed key to the data key)
+    meta/key-<id>.rec          a key of one credential copy (batch issuance), wrapped
     credentials/<id>.rec       one credential per file
     history/<seq>.rec          one presentation record per file, 1, 2, 3...
     history/head.rec           the number of records and the hash of the last one
@@ -15,6 +16,12 @@ The holder key is sealed under the passphrase (Argon2id, then AES-256-GCM:
 (a fresh nonce each time). Each record's associated data names its kind and file name, so a
 record cannot be moved to another slot unnoticed. Nothing personal is stored in clear: not the
 credentials, not the history, not even the holder's public key (a correlation handle).
+
+Each copy of a batch-issued credential is bound to a key of its own, so that relying parties
+shown different copies see no common key (:mod:`civicstack.wallet.holder`). Those keys are
+wrapped (AES-256-GCM, :func:`civicstack._crypto.wrap_private_key`) under the data key, itself
+sealed under the passphrase like the holder key, inside a record that is encrypted again; like
+the holder key, no code path exports them.
 
 The history kept in ``history/`` is a hash chain: :mod:`civicstack.wallet.history`.
 
@@ -42,6 +49,8 @@ from civicstack._crypto import (
     open_private_key,
     seal_bytes,
     seal_private_key,
+    unwrap_private_key,
+    wrap_private_key,
 )
 from civicstack.errors import CivicError, InputError, VerificationError
 from civicstack.wallet.limits import DEFAULT_LIMITS, Limits
@@ -56,6 +65,7 @@ _HEADER_BYTES = 16 * 1024  # a header holds two sealed keys: far less than this
 _LOG = "history"
 _META = "meta"
 _HOLDER = "holder"
+_COPY_KEY = "key-"
 
 Rng = Callable[[int], bytes]
 
@@ -220,6 +230,35 @@ class Vault:
     def holder(self) -> PrivateKey:
         """The holder's signing key (it signs; it cannot be exported)."""
         return self._holder
+
+    # --- keys of credential copies ------------------------------------------------------
+
+    def add_copy_key(self, key: PrivateKey, key_id: str) -> None:
+        """Keep ``key`` (a credential copy's holder key) as ``key_id``, wrapped under the data
+        key; ``conflict`` if that id is taken."""
+        name = _COPY_KEY + check_name(key_id)
+        check_name(name)
+        wrapped = wrap_private_key(key, self._data_key, context=f"{_AAD_PREFIX}{_META}/{name}")
+        self.put(_META, name, {"key": wrapped})
+
+    def copy_key(self, key_id: str) -> PrivateKey:
+        """The copy key ``key_id`` (it signs; it cannot be exported); ``not_found`` if absent."""
+        name = _COPY_KEY + check_name(key_id)
+        record = self.get(_META, name)
+        try:
+            return unwrap_private_key(
+                record.get("key"), self._data_key, context=f"{_AAD_PREFIX}{_META}/{name}"
+            )
+        except CivicError as exc:
+            raise _corrupted(f"copy key {key_id} does not unwrap ({exc.detail})") from exc
+
+    def copy_key_ids(self) -> list[str]:
+        """The ids of every copy key kept."""
+        return [n[len(_COPY_KEY) :] for n in self.names(_META) if n.startswith(_COPY_KEY)]
+
+    def delete_copy_key(self, key_id: str) -> None:
+        """Destroy the copy key ``key_id``; ``not_found`` if absent."""
+        self.delete(_META, _COPY_KEY + check_name(key_id))
 
     # --- records -------------------------------------------------------------------------
 

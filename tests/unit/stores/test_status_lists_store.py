@@ -279,3 +279,41 @@ def test_verify_checks_chain_scope_and_status(world: Platform, clock: FixedClock
         issued.credential, disclose=["age_over_18"], holder=holder, aud=shop, nonce="m", now=clock.t
     )
     assert _code(lambda: world.verify(again, aud=shop, nonce="m")) == "revoked"
+
+
+def test_a_batch_is_one_credential_whose_status_changes_reach_every_copy(
+    world: Platform, clock: FixedClock
+) -> None:
+    """Copies issued together get distinct indices but one credential id: the listing shows one
+    record of three copies, a copy's row id is no credential id, and revoking the credential
+    sets every copy's entry to INVALID."""
+    a = world.authorities
+    keys = [PrivateKey.generate().public_key for _ in range(3)]
+    issued = a.issue_copies("passport-office", vct=PID_VCT, claims=PID_CLAIMS, holders=keys)
+    assert {i.record.id for i in issued} == {issued[0].record.id}
+    assert len({(i.record.list_id, i.record.idx) for i in issued}) == 3
+    assert [inspect(i.credential).holder for i in issued] == keys
+    (listed,) = [r for r in a.credentials("passport-office") if r.id == issued[0].record.id]
+    assert listed.copies == 3
+    with world.engine.connect() as conn:
+        rows = conn.execute(sa.select(issued_credentials_table.c.id)).scalars().all()
+    assert len(rows) == 3
+    other = next(r for r in rows if r != issued[0].record.id)
+    assert _code(lambda: a.revoke_credential(other)) == "not_found"
+    hosted = a.get("passport-office")
+
+    def entries() -> list[int]:
+        out = []
+        for i in issued:
+            token = a.status_list_token("passport-office", i.record.list_id)
+            verified = verify_status_list_token(
+                token, hosted.active_key.public_key, uri=i.status_uri, now=clock.t
+            )
+            out.append(verified.status_list[i.record.idx])
+        return out
+
+    assert entries() == [VALID] * 3
+    assert a.suspend_credential(issued[0].record.id).state == "suspended"
+    assert entries() == [SUSPENDED] * 3
+    assert a.revoke_credential(issued[0].record.id).state == "revoked"
+    assert entries() == [INVALID] * 3

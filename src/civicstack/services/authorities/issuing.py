@@ -4,12 +4,23 @@ Two safety checks happen before an authority signs a credential: its signing key
 through the trust registry to the root (``untrusted_issuer``, ``accreditation_revoked``...) and
 the credential type and claims must lie within its accreditation (``out_of_scope``): the platform
 never issues what a verifier would refuse.
+
+A credential may be issued as a batch of copies (OpenID4VCI 1.0 §8.2, one per holder key the
+Wallet proved), so that a holder can show each relying party a different copy and no two relying
+parties can link what they were shown. The copies therefore share nothing a verifier sees except
+the claims themselves and what every credential of the day shares: each is signed separately with
+fresh salts and decoy digests, bound to its own key, with its own status-list index; no ``jti``
+or other per-credential identifier is set; ``iat`` is truncated to the start of its UTC day
+(:func:`coarse_iat`, for single credentials too, so a copy's ``iat`` says no more than "issued
+that day") and ``exp`` is that ``iat`` plus the validity, the same for every copy (``nbf`` is
+not used). The platform keeps the copies under one credential id: revoking, suspending or
+reinstating it changes every copy's status.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from civicstack._crypto import PublicKey, json_dumps
@@ -25,7 +36,12 @@ from civicstack.errors import InputError
 from civicstack.services.authorities.status_lists import StatusListPublishing
 from civicstack.services.authorities.storage import TrustStatements
 from civicstack.status import CredentialState, IssuedRecord, status_reference
-from civicstack.trust.parties import DEFAULT_VALIDITY_DAYS, HostedAuthority, validity_seconds
+from civicstack.trust.parties import (
+    DAY,
+    DEFAULT_VALIDITY_DAYS,
+    HostedAuthority,
+    validity_seconds,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -69,13 +85,44 @@ class CredentialIssuing(StatusListPublishing):
     ) -> IssuedCredential:
         """Issue an SD-JWT VC from ``name`` with a status-list entry, bound to ``holder``.
 
+        The one-copy case of :meth:`issue_copies`, which says more.
+        """
+        (issued,) = self.issue_copies(
+            name,
+            vct=vct,
+            claims=claims,
+            holders=[holder],
+            valid_days=valid_days,
+            disclosable=disclosable,
+            conn=conn,
+        )
+        return issued
+
+    def issue_copies(
+        self,
+        name: str,
+        *,
+        vct: str,
+        claims: Mapping[str, Any],
+        holders: Sequence[PublicKey | None],
+        valid_days: int = DEFAULT_VALIDITY_DAYS,
+        disclosable: Sequence[str] | None = None,
+        conn: Connection | None = None,
+    ) -> list[IssuedCredential]:
+        """Issue one SD-JWT VC from ``name`` as one copy per key of ``holders`` (a batch): each
+        copy signed on its own (fresh salts and decoys), with its own status-list entry, and
+        all recorded under one credential id (the records returned all carry it).
+
         A PID gets its ``age_over_*`` predicates from ``birthdate`` and ``issuing_authority``
         from the authority's name when absent, and discloses address members and nationalities
         one by one; other types disclose each top-level claim (unless ``disclosable`` says
         otherwise). With ``conn``, the credential is recorded inside the caller's write
         transaction (it commits or rolls back with the caller's other writes).
         """
+        if not holders:
+            raise InputError("invalid_request", "a credential is issued as at least one copy")
         now = self.clock.now()
+        iat = coarse_iat(now)
         lifetime = validity_seconds(valid_days)
         hosted, key = self.store.signing_key(name)
         if hosted.role == "relying_party":
@@ -90,30 +137,40 @@ class CredentialIssuing(StatusListPublishing):
         if paths is None and vct == PID_VCT:
             paths = pid_disclosable(full)
 
-        def sign(list_id: str, idx: int) -> str:
-            return issue_credential(
+        def sign(copy: int, list_id: str, idx: int) -> tuple[str, str, int]:
+            credential = issue_credential(
                 key,
                 iss=hosted.identifier,
                 vct=vct,
                 claims=full,
-                holder=holder,
+                holder=holders[copy],
                 disclosable=paths,
                 status=status_reference(self.status_uri(hosted, list_id), idx),
-                iat=now,
-                exp=now + lifetime,
+                iat=iat,
+                exp=iat + lifetime,
                 kid=kid,
             )
+            return credential, list_id, idx
 
-        record, credential = self.status.issue(
+        # The record keeps the real time of issue (the platform's own books, ordered by it);
+        # only the credentials carry the coarse one.
+        record, copies = self.status.issue_copies(
             hosted.name,
             vct=vct,
-            holder_thumbprint=holder.thumbprint() if holder is not None else None,
+            holder_thumbprints=[h.thumbprint() if h is not None else None for h in holders],
             iat=now,
-            exp=now + lifetime,
+            exp=iat + lifetime,
             sign=sign,
             conn=conn,
         )
-        return IssuedCredential(record, credential, self.status_uri(hosted, record.list_id))
+        return [
+            IssuedCredential(
+                replace(record, list_id=list_id, idx=idx),
+                credential,
+                self.status_uri(hosted, list_id),
+            )
+            for credential, list_id, idx in copies
+        ]
 
     def check_issuable(self, name: str, *, vct: str, claims: Mapping[str, Any]) -> None:
         """Raise what :meth:`issue` would raise for these claims (``out_of_scope``,
@@ -156,6 +213,13 @@ class CredentialIssuing(StatusListPublishing):
         if name is not None:
             self.store.get(name)
         return self.status.credentials(name)
+
+
+def coarse_iat(now: int) -> int:
+    """``now`` truncated to the start of its UTC day: the ``iat`` a credential carries, so that
+    the copies of one batch, and a holder's credentials of the same day, are not told apart by
+    the second they were issued."""
+    return now - now % DAY
 
 
 def _complete_claims(

@@ -10,7 +10,7 @@ A ``conn`` is the store's transaction handle, passed through so that writes to s
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
@@ -98,6 +98,21 @@ class StatusRecords(Protocol):
         conn: Connection | None = None,
     ) -> tuple[IssuedRecord, T]:
         """Allocate a list index and record the credential ``sign(list_id, idx)`` makes."""
+        ...
+
+    def issue_copies(
+        self,
+        authority: str,
+        *,
+        vct: str,
+        holder_thumbprints: Sequence[str | None],
+        iat: int,
+        exp: int | None,
+        sign: Callable[[int, str, int], T],
+        conn: Connection | None = None,
+    ) -> tuple[IssuedRecord, list[T]]:
+        """Record one credential as one copy per thumbprint, each with its own list index,
+        made by ``sign(copy, list_id, idx)``; all or nothing."""
         ...
 
     def set_state(self, credential_id: str, state: CredentialState, *, now: int) -> IssuedRecord:

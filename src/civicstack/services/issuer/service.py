@@ -173,25 +173,24 @@ class CredentialIssuer(OfferEndpoints):
     ) -> tuple[list[str], str]:
         if offer.claims is None:
             raise request_denied("the credentials of this offer were issued already")
-        credentials: list[str] = []
-        ids: list[str] = []
-        for key in keys:
-            try:
-                issued = self.authorities.issue(
-                    offer.authority,
-                    vct=offer.configuration_id,
-                    claims=offer.claims,
-                    holder=key,
-                    conn=conn,
-                )
-            except ProtocolError:
-                raise
-            except CivicError as exc:
-                # the authority may no longer issue this (accreditation revoked...): the
-                # Wallet learns it as §8.3.1 says, the operator reads the code
-                raise request_denied(f"{exc.code}: {exc.detail}") from exc
-            credentials.append(issued.credential)
-            ids.append(issued.record.id)
+        try:
+            # One credential, one copy per proved key (§8.2 batch): each its own status index,
+            # all under one credential id, so that a revocation reaches every copy.
+            issued = self.authorities.issue_copies(
+                offer.authority,
+                vct=offer.configuration_id,
+                claims=offer.claims,
+                holders=list(keys),
+                conn=conn,
+            )
+        except ProtocolError:
+            raise
+        except CivicError as exc:
+            # the authority may no longer issue this (accreditation revoked...): the
+            # Wallet learns it as §8.3.1 says, the operator reads the code
+            raise request_denied(f"{exc.code}: {exc.detail}") from exc
+        credentials = [i.credential for i in issued]
+        ids = [issued[0].record.id]
         notification_id = self.store.mark_issued(conn, offer.id, credential_ids=ids, now=now)
         return credentials, notification_id
 
