@@ -15,6 +15,7 @@ from pathlib import Path
 
 import typer
 
+from civicstack.cli._output import err_console
 from civicstack.errors import InputError
 from civicstack.platform import Platform
 from civicstack.settings import Settings
@@ -28,10 +29,21 @@ def settings() -> Settings:
     return Settings.from_env()
 
 
+def say_where(chosen: Settings) -> None:
+    """Name the data directory a local command works on when nobody chose it (no
+    ``CIVIC_DATA_DIR`` nor ``CIVIC_DATABASE_URL``): a new user learns where their state went."""
+    if not os.environ.get("CIVIC_DATA_DIR") and not os.environ.get("CIVIC_DATABASE_URL"):
+        err_console.print(
+            f"using {chosen.data_dir} (CIVIC_DATA_DIR chooses another)", soft_wrap=True
+        )
+
+
 @contextmanager
 def local_platform(clock: Clock | None = None) -> Iterator[Platform]:
     """The platform in ``CIVIC_DATA_DIR``/``CIVIC_DATABASE_URL``, migrated, closed after use."""
-    platform = Platform(settings(), clock=clock)
+    chosen = settings()
+    say_where(chosen)
+    platform = Platform(chosen, clock=clock)
     try:
         platform.migrate()
         yield platform
@@ -73,4 +85,7 @@ def interactive() -> bool:
 def wallet_dir() -> Path:
     """Where the local wallet lives (``CIVIC_WALLET_DIR``, default ``<data dir>/wallet``)."""
     chosen = settings()
-    return chosen.wallet_dir or chosen.data_dir / "wallet"
+    if chosen.wallet_dir is not None:
+        return chosen.wallet_dir
+    say_where(chosen)
+    return chosen.data_dir / "wallet"

@@ -10,6 +10,7 @@ when they are not. A checkpoint argument is a file, ``-``, an http(s) URL, or ``
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +20,7 @@ from typing import Annotated, Any
 import typer
 
 from civicstack.cli._output import JsonOption, console, emit
+from civicstack.cli._server import DEFAULT_SERVER, ServerOption
 from civicstack.errors import CivicError, InputError
 from civicstack.fetch import read_capped
 
@@ -30,6 +32,8 @@ app = typer.Typer(
 
 #: Checkpoints, receipts and proof files are small; anything bigger is refused unread.
 MAX_INPUT_BYTES = 1024 * 1024
+#: A register's name, as the registers service accepts it in a URL path.
+_REGISTER = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 SizeOption = Annotated[
     int | None, typer.Option("--size", min=0, help="Tree size (default: the latest).")
 ]
@@ -321,10 +325,22 @@ def monitor(
         str, typer.Argument(help="The older checkpoint: file, -, URL or db:LOG[@SIZE].")
     ],
     new: Annotated[
-        str, typer.Argument(help="The newer checkpoint: file, -, URL or db:LOG[@SIZE].")
-    ],
+        str | None,
+        typer.Argument(
+            help="The newer checkpoint: file, -, URL or db:LOG[@SIZE] (default with --register:"
+            " the register's latest on --server)."
+        ),
+    ] = None,
     *,
     key: KeyOption,
+    register: Annotated[
+        str | None,
+        typer.Option(
+            "--register",
+            help="A register on --server: its latest checkpoint is NEW, its tiles the proof.",
+        ),
+    ] = None,
+    server: ServerOption = DEFAULT_SERVER,
     proof: Annotated[
         Path | None, typer.Option("--proof", help="Consistency proof file (base64 lines).")
     ] = None,
@@ -338,11 +354,21 @@ def monitor(
 ) -> None:
     """Check that two signed checkpoints of one log are consistent; exit 1 if they are not.
 
-    The proof comes from --proof, else from --tiles, else from the local database.
+    The proof comes from --proof, else from --tiles, else from the local database. With
+    --register NAME, the register's log on --server (CIVIC_SERVER) gives the newer checkpoint
+    and the tiles.
     """
     from civicstack.log.monitor import check_checkpoint
 
     verifiers = _verifiers(key)
+    if register is not None:
+        if not _REGISTER.fullmatch(register):
+            raise InputError("invalid_request", f"{register!r} is not a register name")
+        base = f"{server.rstrip('/')}/registers/{register}/log"
+        new = new if new is not None else f"{base}/checkpoint"
+        tiles = tiles if tiles is not None or proof is not None else base
+    if new is None:
+        raise InputError("invalid_request", "give the newer checkpoint, or --register NAME")
 
     def prove(origin: str, size1: int, size2: int) -> tuple[list[bytes], str]:
         if proof is not None:

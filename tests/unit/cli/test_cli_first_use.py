@@ -4,6 +4,7 @@ message says what happened and what to do, in the user's terms."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -39,6 +40,19 @@ def test_an_unsupported_database_url_names_the_supported_ones(civic: Civic) -> N
 
 
 # --- 15 ------------------------------------------------------------------------------------
+
+
+def test_local_commands_say_which_data_directory_they_use(civic: Civic, tmp_path: Path) -> None:
+    """With no CIVIC_DATA_DIR (nor CIVIC_DATABASE_URL), a command on local state names the
+    directory it chose; with one set, it says nothing more."""
+    home = tmp_path / "home"
+    home.mkdir()
+    out = civic("authority", "list", CIVIC_DATA_DIR=None, CIVIC_DATABASE_URL=None, HOME=str(home))
+    assert out.code == 0, out.err
+    assert f"using {home / '.civic'} (CIVIC_DATA_DIR chooses another)" in out.err
+    quiet = civic("authority", "list")
+    assert quiet.code == 0
+    assert "using " not in quiet.err
 
 
 def test_demo_with_no_server_says_nothing_answers(civic: Civic) -> None:

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import uvicorn
 
@@ -318,3 +319,28 @@ def test_custodian_tokens_are_issued_listed_revoked_and_audited(imported: Civic)
     assert (code, err.startswith("error [not_found]")) == (1, True)
     code, _, err = civic("registers", "custodians", "issue", "shade", "--label", "x" * 200)
     assert (code, err.startswith("error [invalid_request]")) == (1, True)
+
+
+def test_log_monitor_watches_a_register_on_the_server(
+    server: tuple[str, Platform], civic: Civic, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`civic log monitor OLD --register NAME` takes the newer checkpoint and the tiles from the
+    register's log on --server, or on CIVIC_SERVER (issue 9, item 15: `log` too)."""
+    base, platform = server
+    verified = civic.json("registers", "verify", f"{base}/registers/colour/download-rsf")
+    assert isinstance(verified, dict)
+    key = str(verified["key"])
+    old = tmp_path / "old-checkpoint"
+    old.write_bytes(httpx.get(f"{base}/registers/colour/log/checkpoint").content)
+    platform.registers.append("colour", [("blue", [Item.of({"colour": "blue"})])], now=0)
+    got = civic.json(
+        "log", "monitor", str(old), "--register", "colour", "--server", base, "--key", key
+    )
+    assert isinstance(got, dict)
+    assert (got["consistent"], got["new_size"] - got["old_size"]) == (True, 1)
+    assert got["proof_source"] == f"{base}/registers/colour/log"
+    monkeypatch.setenv("CIVIC_SERVER", base)
+    again = civic.json("log", "monitor", str(old), "--register", "colour", "--key", key)
+    assert again == got
+    code, _, err = civic("log", "monitor", str(old), "--register", "../x", "--key", key)
+    assert (code, err.split("]")[0]) == (1, "error [invalid_request")
