@@ -25,7 +25,7 @@ import os
 import re
 import threading
 from collections.abc import Callable, Iterable, Mapping, Set
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
 
@@ -182,22 +182,25 @@ class HeldCredential:
         return sdjwt.cnf_key(self.payload)
 
 
-def _held(sd_jwt: str) -> tuple[sdjwt.SdJwt, sdjwt.Processed]:
-    parsed = sdjwt.parse_sd_jwt(sd_jwt)
+def _held(
+    sd_jwt: str, limits: sdjwt.Limits = sdjwt.DEFAULT_LIMITS
+) -> tuple[sdjwt.SdJwt, sdjwt.Processed]:
+    parsed = sdjwt.parse_sd_jwt(sd_jwt, limits=limits)
     # RFC 9901 §7.2: what an Issuer hands over is an SD-JWT, never an SD-JWT+KB.
     if parsed.kb_jwt is not None:
         raise InputError("invalid_credential", "this is a presentation, not an issued credential")
     if parsed.payload.get(sdjwt.SD_ALG, sdjwt.SHA_256) != sdjwt.SHA_256:
         raise VerificationError("unsupported_algorithm", "_sd_alg is not sha-256")
-    return parsed, sdjwt.process(parsed.payload, parsed.disclosures)
+    return parsed, sdjwt.process(parsed.payload, parsed.disclosures, limits=limits)
 
 
-def inspect(sd_jwt: str) -> HeldCredential:
+def inspect(sd_jwt: str, *, limits: sdjwt.Limits = sdjwt.DEFAULT_LIMITS) -> HeldCredential:
     """Read a stored credential (RFC 9901 §7.2 step 1, without the issuer's signature).
 
-    All structural checks of §7.1 apply, so a damaged credential is refused here already.
+    All structural checks of §7.1 apply, under ``limits``, so a damaged credential is refused
+    here already.
     """
-    parsed, processed = _held(sd_jwt)
+    parsed, processed = _held(sd_jwt, limits)
     payload = processed.claims
     cnf = payload.get("cnf")
     jwk = cnf.get("jwk") if isinstance(cnf, dict) else None
@@ -394,9 +397,10 @@ def verify_presentation(
     nonce: str,
     now: int,
     status: StatusChecker | UnsafeSkipStatus,
-    max_kb_age: int = 300,
+    max_kb_age: int | None = None,
     key_binding: sdjwt.KeyBindingPolicy = sdjwt.REQUIRE_KEY_BINDING,
     plain_sd_jwt: PlainSdJwtPolicy = REFUSE_PLAIN_SD_JWT,
+    limits: sdjwt.Limits = sdjwt.DEFAULT_LIMITS,
 ) -> VerifiedCredential:
     """Verify an SD-JWT(+KB) presentation: RFC 9901 §7.1/§7.3, SD-JWT VC §3.4, then trust.
 
@@ -406,8 +410,13 @@ def verify_presentation(
     ``key_binding`` is :class:`civicstack.sdjwt.UnsafeNoKeyBinding`; an issuer JWT not typed
     ``dc+sd-jwt`` (or ``vc+sd-jwt``) is refused unless ``plain_sd_jwt`` is
     :class:`UnsafeAcceptPlainSdJwt`. Every refusal is a :class:`VerificationError`.
+
+    The presentation is read and checked under ``limits`` (:class:`civicstack.sdjwt.Limits`);
+    ``max_kb_age``, when given, takes the place of ``limits.kb_jwt_age`` (seconds).
     """
-    parsed = sdjwt.parse_sd_jwt(presentation)
+    if max_kb_age is not None and max_kb_age != limits.kb_jwt_age:
+        limits = replace(limits, kb_jwt_age=max_kb_age)
+    parsed = sdjwt.parse_sd_jwt(presentation, limits=limits)
     typ = parsed.header.get("typ")
     # RFC 8725 §3.11: a JWT explicitly typed as another kind (a KB-JWT, a status list token,
     # a key proof, all signed by keys a verifier knows) is never taken for a credential.
@@ -434,7 +443,7 @@ def verify_presentation(
         aud=aud,
         nonce=nonce,
         key_binding=key_binding,
-        max_kb_age=max_kb_age,
+        limits=limits,
     )
     payload = verified.claims
     vct = payload.get("vct")
@@ -471,7 +480,13 @@ def verify_presentation(
     )
 
 
-def verify_issued(sd_jwt: str, *, trust: IssuerTrust, now: int) -> VerifiedCredential:
+def verify_issued(
+    sd_jwt: str,
+    *,
+    trust: IssuerTrust,
+    now: int,
+    limits: sdjwt.Limits = sdjwt.DEFAULT_LIMITS,
+) -> VerifiedCredential:
     """What a Holder checks of a credential it receives: the issuer's signature and key, its
     accreditation and scope, the SD-JWT's structure and validity (RFC 9901 §7.1), as a verifier
     would. Key binding and status are left to each verifier at presentation: an issued SD-JWT
@@ -485,6 +500,7 @@ def verify_issued(sd_jwt: str, *, trust: IssuerTrust, now: int) -> VerifiedCrede
         now=now,
         status=_CheckedWhenPresented(),
         key_binding=_NotPresentedYet(),
+        limits=limits,
     )
 
 
@@ -591,6 +607,7 @@ def verify(
     nonce: str,
     now: int | None = None,
     plain_sd_jwt: PlainSdJwtPolicy = REFUSE_PLAIN_SD_JWT,
+    limits: sdjwt.Limits = sdjwt.DEFAULT_LIMITS,
 ) -> dict[str, Any]:
     """Verify an SD-JWT VC presentation (with key binding) against one issuer key; return the
     processed payload. Compact or JWS JSON serialization (RFC 9901 §4, §8).
@@ -600,7 +617,8 @@ def verify(
     checked with the default status checker: the Token Status List fetched over HTTP on each
     call (:data:`DEFAULT_STATUS_CHECKER`, built once per process), or the one an adapter set
     with :func:`set_default_status_checker`. Every refusal of the presentation raises a
-    :class:`VerificationError` with its stable code.
+    :class:`VerificationError` with its stable code. ``limits`` caps what is read
+    (:class:`civicstack.sdjwt.Limits`; :data:`civicstack.sdjwt.DEFAULT_LIMITS` unless given).
     """
     result = verify_presentation(
         presentation,
@@ -610,5 +628,6 @@ def verify(
         now=resolve_now(now),
         status=_status_checker(),
         plain_sd_jwt=plain_sd_jwt,
+        limits=limits,
     )
     return dict(result.payload)

@@ -1,6 +1,16 @@
 """The only package that touches the crypto libraries (pyca/cryptography, PyNaCl, argon2).
 
 Everything else in civicstack calls these names; nothing else imports a crypto library.
+
+Caps. This hazmat layer takes no recipe ``Limits``: its ceilings are absolute, fixed here, and
+sit below every recipe's ``Limits`` (a recipe may set its caps lower, never past these): a JWS
+protected header of 4 KiB (``jws.MAX_HEADER_BYTES``), 32 members of a JWK, an AEAD-encrypted
+record of 64 MiB (``aead.MAX_RECORD_BYTES``), a passphrase-sealed secret of 4 KiB, argon2id
+parameters of at most 2 GiB and 64 passes. :data:`MAX_JWS_BYTES` (128 KiB) is different: it
+is only the default ``max_bytes`` of :func:`parse_compact`, :func:`verify_compact` and
+:func:`verify_detached`; each recipe passes its own cap from its ``Limits``
+(``sdjwt.Limits.issuer_jwt_bytes``, ``openid4vp.Limits.request_object_bytes``; a Token Status
+List token may be larger).
 """
 
 from civicstack._crypto.aead import (

@@ -16,7 +16,9 @@ from typing import Any
 from civicstack._crypto import json_loads_strict
 from civicstack.errors import CivicError, InputError
 
-#: Largest value read from an argument, a file or standard input.
+#: Largest value read from an argument, a file or standard input, when the command knows no
+#: tighter cap from the recipe the value goes to (``civic verify`` passes the SD-JWT's,
+#: ``sdjwt.DEFAULT_LIMITS.sd_jwt_bytes``). The CLI's own: it bounds what one command holds.
 MAX_INPUT_BYTES = 1024 * 1024
 
 

@@ -30,7 +30,10 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-#: Checkpoints, receipts and proof files are small; anything bigger is refused unread.
+#: Checkpoints, receipts and proof files are small; anything bigger is refused unread. The
+#: CLI's own cap on one file argument: the log recipes these bytes go to apply their own,
+#: tighter caps (``MAX_NOTE_BYTES``, ``MAX_RECEIPT_BYTES``, ``MAX_PROOF_HASHES``); the log has
+#: no ``Limits`` value yet to take one from.
 MAX_INPUT_BYTES = 1024 * 1024
 #: A register's name, as the registers service accepts it in a URL path.
 _REGISTER = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
@@ -243,10 +246,11 @@ def verify_receipt(
     as_json: JsonOption = False,
 ) -> None:
     """Verify a tlog-proof receipt offline against trusted keys; print what it proves."""
+    from civicstack.log import MAX_ENTRY_BYTES
     from civicstack.log import verify_receipt as verify
 
     data = _read(file)
-    entry_bytes = _read(str(entry), 0xFFFF) if entry is not None else None
+    entry_bytes = _read(str(entry), MAX_ENTRY_BYTES) if entry is not None else None
     got = verify(data, _verifiers(key), entry=entry_bytes, origin=origin)
     cp = got.checkpoint
     out = {

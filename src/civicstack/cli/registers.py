@@ -24,6 +24,7 @@ from civicstack.cli._output import JsonOption, console, emit, err_console
 from civicstack.cli._server import DEFAULT_SERVER, ServerOption
 from civicstack.errors import CivicError, InputError
 from civicstack.registers.datatypes import NAME_RE
+from civicstack.registers.limits import DEFAULT_LIMITS
 
 app = typer.Typer(
     name="registers",
@@ -31,8 +32,10 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-#: The largest RSF ``verify`` reads (the whole 2021 archive is 3.8 MB).
-MAX_DOWNLOAD_BYTES = 512 * 1024 * 1024
+#: The largest RSF ``verify`` reads (the whole 2021 archive is 3.8 MB). The CLI's own cap:
+#: ``verify`` holds the whole download in memory, so it stops at 512 MiB, never above the
+#: registers' ``max_rsf_bytes`` (which bounds an RSF input however it is read).
+MAX_DOWNLOAD_BYTES = min(512 * 1024 * 1024, DEFAULT_LIMITS.max_rsf_bytes)
 
 
 def _say(text: str, **kwargs: Any) -> None:
@@ -289,7 +292,7 @@ def verify(
     import orjson
 
     from civicstack.log import NoteVerifier, prove_consistency
-    from civicstack.log.note import b64std_encode
+    from civicstack.log.note import MAX_NOTE_BYTES, b64std_encode
     from civicstack.log.tiles import FetchedTiles
     from civicstack.registers.verify import verify_download
 
@@ -309,7 +312,7 @@ def verify(
         trusted_on_first_use = True
     if tiles is None and base is not None:
         tiles = f"{base}/log"
-    note = _read(checkpoint, 256 * 1024)
+    note = _read(checkpoint, MAX_NOTE_BYTES)
     rsf = _read(source, MAX_DOWNLOAD_BYTES)
 
     def consistency(size1: int, size2: int) -> list[bytes]:

@@ -13,7 +13,7 @@ from civicstack.cli._local import local_platform
 from civicstack.cli._output import JsonOption, console, emit
 from civicstack.cli.wallet import shown, type_name, when
 from civicstack.errors import CivicError
-from civicstack.sdjwt import MAX_SD_JWT_BYTES
+from civicstack.sdjwt import DEFAULT_LIMITS
 
 app = typer.Typer()
 
@@ -29,7 +29,7 @@ def verify(
 
     Prints the verified claims, or `error [code] ...` and exits 1.
     """
-    text = read_value(presentation, "the presentation", limit=MAX_SD_JWT_BYTES)
+    text = read_value(presentation, "the presentation", limit=DEFAULT_LIMITS.sd_jwt_bytes)
     with local_platform() as platform:
         result = platform.verify(text, aud=aud, nonce=nonce)
         issuer_name = _issuer_name(platform, result.iss)

@@ -36,6 +36,9 @@ from civicstack.trust import RootAuthority, TrustRegistry
 from civicstack.wallet import ConsentSummary, LowCopies, UnsafeReuseCopies, Wallet
 from civicstack.wallet import openid4vp as protocol
 
+#: The largest published trust registry this command reads. Kept as a constant: the trust
+#: recipe has no ``Limits`` value yet (``trust.registry.MAX_EXPORT_BYTES``, 64 MiB, bounds an
+#: export; a wallet asks for less).
 MAX_REGISTRY_BYTES = 16 * 1024 * 1024
 
 

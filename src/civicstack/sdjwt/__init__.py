@@ -7,7 +7,9 @@
 * :mod:`._processing` — processing Disclosures with every check of §7.1 step 3 to 5, and the
   Holder's selection of Disclosures (§7.2);
 * :mod:`._keybinding` — the Key Binding JWT (§4.3) and its verification (§7.3 step 5);
-* :mod:`._verify` — the whole verification of §7.1 and §7.3 in order.
+* :mod:`._verify` — the whole verification of §7.1 and §7.3 in order;
+* :mod:`.limits` — :class:`Limits`, the caps every entry point that reads input takes as
+  ``limits`` (keyword-only), and :data:`DEFAULT_LIMITS`.
 
 Only ``sha-256`` is accepted for ``_sd_alg`` (§4.1.1 makes it mandatory to implement; we
 refuse every other algorithm rather than trust a weaker one). Credential rules (SD-JWT VC,
@@ -38,13 +40,7 @@ from civicstack.sdjwt._keybinding import (
     verify_key_binding,
 )
 from civicstack.sdjwt._processing import DisclosedClaim, Processed, process, select_disclosures
-from civicstack.sdjwt._serialization import (
-    MAX_DISCLOSURES,
-    MAX_SD_JWT_BYTES,
-    IssuerSignature,
-    SdJwt,
-    parse_sd_jwt,
-)
+from civicstack.sdjwt._serialization import IssuerSignature, SdJwt, parse_sd_jwt
 from civicstack.sdjwt._verify import (
     REQUIRE_KEY_BINDING,
     KeyBindingPolicy,
@@ -55,12 +51,12 @@ from civicstack.sdjwt._verify import (
     check_validity,
     verify_sd_jwt,
 )
+from civicstack.sdjwt.limits import DEFAULT_LIMITS, Limits
 
 __all__ = [
+    "DEFAULT_LIMITS",
     "DOTS",
     "KB_TYP",
-    "MAX_DISCLOSURES",
-    "MAX_SD_JWT_BYTES",
     "REQUIRE_KEY_BINDING",
     "SD",
     "SD_ALG",
@@ -71,6 +67,7 @@ __all__ = [
     "IssuerSignature",
     "KeyBindingPolicy",
     "KeyResolver",
+    "Limits",
     "Path",
     "Processed",
     "RequireKeyBinding",

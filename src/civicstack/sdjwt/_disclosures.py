@@ -24,6 +24,7 @@ from civicstack._crypto import (
     sha256_b64url,
 )
 from civicstack.errors import InputError, VerificationError
+from civicstack.sdjwt.limits import DEFAULT_LIMITS, Limits
 
 SD = "_sd"
 DOTS = "..."
@@ -33,8 +34,6 @@ SHA_256 = "sha-256"
 RESERVED = frozenset({SD, DOTS})
 #: §9.3 recommends at least 128 bits of salt.
 SALT_BYTES = 16
-MAX_DEPTH = 32
-MAX_DISCLOSURE_BYTES = 16 * 1024
 
 #: ``rng(n)`` returns ``n`` random bytes (``os.urandom`` by default; tests inject one).
 Rng = Callable[[int], bytes]
@@ -73,12 +72,14 @@ def make_disclosure(
 
 
 def decode_disclosure(
-    encoded: str, *, max_bytes: int = MAX_DISCLOSURE_BYTES, digest: str | None = None
+    encoded: str, *, limits: Limits = DEFAULT_LIMITS, digest: str | None = None
 ) -> Disclosure:
-    """Decode a received Disclosure strictly; ``invalid_disclosure`` when it is not one.
+    """Decode a received Disclosure strictly; ``invalid_disclosure`` when it is not one, and
+    ``too_large`` when it is longer than ``limits.disclosure_bytes``.
 
     ``digest`` is the Disclosure's digest when the caller computed it already.
     """
+    max_bytes = limits.disclosure_bytes
     if len(encoded) > max_bytes:
         raise InputError("too_large", f"a disclosure is longer than {max_bytes} bytes")
     try:
@@ -194,10 +195,10 @@ _NOT_CLAIMS = RESERVED | {SD_ALG}
 _INT_RANGE = range(-(2**63), 2**63)
 
 
-def _check_claims(value: Any, depth: int) -> None:
+def _check_claims(value: Any, depth: int, max_depth: int) -> None:
     """Claims are JSON: no reserved names, finite numbers, 64-bit integers, bounded depth."""
-    if depth > MAX_DEPTH:
-        raise InputError("too_large", f"claims nest deeper than {MAX_DEPTH} levels")
+    if depth > max_depth:
+        raise InputError("too_large", f"claims nest deeper than {max_depth} levels")
     if isinstance(value, Mapping):
         if not all(type(name) is str for name in value):
             raise InputError("invalid_request", "claim names must be strings")
@@ -216,7 +217,7 @@ def _check_claims(value: Any, depth: int) -> None:
         if kind is int or kind is float:
             _check_number(inner)
         else:
-            _check_claims(inner, depth + 1)
+            _check_claims(inner, depth + 1, max_depth)
 
 
 def _check_number(number: float) -> None:
@@ -282,6 +283,7 @@ def conceal(
     rng: Rng | None = None,
     decoys: int = 0,
     dumps: JsonDumps = json_dumps,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Concealed:
     """Make the claims at ``disclosable`` paths selectively disclosable (§4.2).
 
@@ -290,8 +292,9 @@ def conceal(
     between 1 and ``decoys`` decoy digests to every ``_sd`` array. All salts come from one
     ``rng(16 * number_of_disclosures)`` call, in creation order. ``dumps`` encodes the
     Disclosure arrays (any JSON encoding is valid, §4.2.1; tests pass the reference tool's).
+    Claims nesting deeper than ``limits.depth`` are refused (``too_large``).
     """
-    _check_claims(dict(claims), 0)
+    _check_claims(dict(claims), 0, limits.depth)
     trie = _build_trie(claims, disclosable)
     concealer = _Concealer(rng or os.urandom, decoys, dumps, _count_marked(trie))
     payload = concealer.object(dict(claims), trie)

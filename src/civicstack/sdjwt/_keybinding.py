@@ -20,11 +20,9 @@ from civicstack._crypto import (
     sign_compact,
 )
 from civicstack.errors import CivicError, VerificationError
+from civicstack.sdjwt.limits import DEFAULT_LIMITS, Limits
 
 KB_TYP = "kb+jwt"
-MAX_KB_JWT_BYTES = 8 * 1024
-DEFAULT_MAX_AGE = 300
-DEFAULT_MAX_SKEW = 60
 
 
 def sd_hash(sd_jwt: str) -> str:
@@ -73,16 +71,17 @@ def verify_key_binding(
     aud: str,
     nonce: str,
     now: int,
-    max_age: int = DEFAULT_MAX_AGE,
-    max_skew: int = DEFAULT_MAX_SKEW,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> dict[str, Any]:
     """§7.3 step 5: check the KB-JWT against the holder key and this transaction.
 
     Returns the KB-JWT's claims. Raises ``key_binding_failed`` (signature, typ, sd_hash,
-    shape), ``wrong_audience``, ``wrong_nonce`` or ``stale_key_binding``.
+    shape, longer than ``limits.kb_jwt_bytes``), ``wrong_audience``, ``wrong_nonce`` or
+    ``stale_key_binding`` (older than ``limits.kb_jwt_age``, or issued more than
+    ``limits.clock_skew`` ahead of ``now``).
     """
     try:
-        jws = parse_compact(kb_jwt, max_bytes=MAX_KB_JWT_BYTES)
+        jws = parse_compact(kb_jwt, max_bytes=limits.kb_jwt_bytes)
         # 5.2. A signing algorithm deemed secure (never none): the allowlist in parse/verify.
         # 5.3. Validate the signature with the holder's key from cnf (5.1).
         jws.verify(holder, algorithms=ALGORITHMS)
@@ -96,8 +95,9 @@ def verify_key_binding(
     iat = _numeric(payload, "iat")
     if iat is None:
         raise VerificationError("key_binding_failed", "KB-JWT has no iat")
-    if iat > now + max_skew:
+    if iat > now + limits.clock_skew:
         raise VerificationError("stale_key_binding", "KB-JWT issued in the future")
+    max_age = limits.kb_jwt_age
     if now - iat > max_age:
         raise VerificationError("stale_key_binding", f"KB-JWT older than {max_age} s")
     # 5.6. Bound to this transaction and this verifier: nonce and aud (a single string, §4.3).

@@ -14,8 +14,6 @@ from typing import Any, NamedTuple
 from civicstack.errors import InputError, VerificationError
 from civicstack.sdjwt._disclosures import (
     DOTS,
-    MAX_DEPTH,
-    MAX_DISCLOSURE_BYTES,
     RESERVED,
     SD,
     SD_ALG,
@@ -26,6 +24,7 @@ from civicstack.sdjwt._disclosures import (
     exists,
     format_path,
 )
+from civicstack.sdjwt.limits import DEFAULT_LIMITS, Limits
 
 
 class DisclosedClaim(NamedTuple):
@@ -60,9 +59,9 @@ def _plain(obj: dict[str, Any]) -> bool:
 
 
 class _Walk:
-    def __init__(self, disclosures: Sequence[str], max_depth: int, max_bytes: int) -> None:
-        self.max_depth = max_depth
-        self.max_bytes = max_bytes
+    def __init__(self, disclosures: Sequence[str], limits: Limits) -> None:
+        self.limits = limits
+        self.max_depth = limits.depth
         # 3.1. For each Disclosure provided, calculate the digest over its base64url string.
         self.by_digest: dict[str, str] = {}
         for encoded in disclosures:
@@ -89,7 +88,7 @@ class _Walk:
         encoded = self.by_digest.get(digest)
         if encoded is None:
             return None
-        return decode_disclosure(encoded, max_bytes=self.max_bytes, digest=digest)
+        return decode_disclosure(encoded, limits=self.limits, digest=digest)
 
     def value(self, value: Any, path: Path, depth: int, parent: str | None) -> Any:
         # Exact types: the input is parsed JSON, and this runs for every value in the payload.
@@ -157,7 +156,7 @@ class _Walk:
             return
         for digest in hits if len(hits) == 1 else [d for d in digests if d in hits]:
             encoded = self.by_digest[digest]
-            disclosure = decode_disclosure(encoded, max_bytes=self.max_bytes, digest=digest)
+            disclosure = decode_disclosure(encoded, limits=self.limits, digest=digest)
             name = disclosure.name
             # 3.3.2.1. An _sd digest must refer to a [salt, claim name, claim value] Disclosure.
             if name is None:
@@ -208,15 +207,17 @@ def process(
     payload: Mapping[str, Any],
     disclosures: Sequence[str],
     *,
-    max_depth: int = MAX_DEPTH,
-    max_disclosure_bytes: int = MAX_DISCLOSURE_BYTES,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Processed:
     """RFC 9901 §7.1 steps 3 to 5 over a payload whose signature was (or will be) checked.
+
+    Claims nesting deeper than ``limits.depth``, or a Disclosure longer than
+    ``limits.disclosure_bytes``, are refused (``too_large``).
 
     The caller checks the signature and ``_sd_alg`` (steps 2.1 to 2.4) and validity claims
     (step 6). Paths in the result index arrays as they appear in the processed output.
     """
-    walk = _Walk(disclosures, max_depth, max_disclosure_bytes)
+    walk = _Walk(disclosures, limits)
     # 3.2/3.3. Identify the embedded digests and process them, recursively (steps * and **).
     claims = walk.members(dict(payload), (), 0, None, top=True)
     # 5. Every Disclosure must be referenced by a digest (directly or via other Disclosures).

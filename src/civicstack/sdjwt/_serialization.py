@@ -22,12 +22,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from civicstack._crypto import MAX_JWS_BYTES, CompactJWS, json_object_strict, parse_compact
+from civicstack._crypto import CompactJWS, json_object_strict, parse_compact
 from civicstack.errors import InputError
-from civicstack.sdjwt._disclosures import MAX_DISCLOSURE_BYTES
+from civicstack.sdjwt.limits import DEFAULT_LIMITS, Limits
 
-MAX_SD_JWT_BYTES = 256 * 1024
-MAX_DISCLOSURES = 512
 _SD_MEMBERS = ("disclosures", "kb_jwt")
 
 
@@ -80,11 +78,12 @@ def _header_kid(header: dict[str, Any]) -> str | None:
     return kid
 
 
-def _parse_compact_form(text: str, max_disclosures: int, max_disclosure_bytes: int) -> SdJwt:
+def _parse_compact_form(text: str, limits: Limits) -> SdJwt:
     parts = text.split("~")
     if len(parts) < 2:
         raise InputError("malformed", "an SD-JWT has at least one '~' after the issuer JWT")
     disclosures = parts[1:-1]
+    max_disclosures, max_disclosure_bytes = limits.disclosures, limits.disclosure_bytes
     if len(disclosures) > max_disclosures:
         raise InputError("too_large", f"more than {max_disclosures} disclosures")
     for disclosure in disclosures:
@@ -92,7 +91,7 @@ def _parse_compact_form(text: str, max_disclosures: int, max_disclosure_bytes: i
             raise InputError("malformed", "empty disclosure between '~' separators")
         if len(disclosure) > max_disclosure_bytes:
             raise InputError("too_large", f"a disclosure is longer than {max_disclosure_bytes}")
-    jws = parse_compact(parts[0], max_bytes=MAX_JWS_BYTES)
+    jws = parse_compact(parts[0], max_bytes=limits.issuer_jwt_bytes)
     signature = IssuerSignature(jws, parts[0], _header_kid(jws.header))
     sd_jwt = text[: len(text) - len(parts[-1])]
     return SdJwt((signature,), jws.payload_json(), tuple(disclosures), parts[-1] or None, sd_jwt)
@@ -105,7 +104,9 @@ def _string(obj: dict[str, Any], name: str) -> str:
     return value
 
 
-def _signature(entry: object, payload: str) -> tuple[IssuerSignature, dict[str, Any]]:
+def _signature(
+    entry: object, payload: str, limits: Limits
+) -> tuple[IssuerSignature, dict[str, Any]]:
     if not isinstance(entry, dict):
         raise InputError("malformed", "a JWS JSON signature is an object")
     if "payload" in entry:
@@ -116,7 +117,7 @@ def _signature(entry: object, payload: str) -> tuple[IssuerSignature, dict[str, 
     if "crit" in unprotected:
         raise InputError("malformed", "crit must be in the protected header (RFC 7515 §4.1.11)")
     compact = f"{_string(entry, 'protected')}.{payload}.{_string(entry, 'signature')}"
-    jws = parse_compact(compact, max_bytes=MAX_JWS_BYTES)
+    jws = parse_compact(compact, max_bytes=limits.issuer_jwt_bytes)
     # RFC 7515 §7.2.1: protected and unprotected header names must be disjoint.
     if set(jws.header) & set(unprotected):
         raise InputError("malformed", "a header parameter is both protected and unprotected")
@@ -124,7 +125,7 @@ def _signature(entry: object, payload: str) -> tuple[IssuerSignature, dict[str, 
     return IssuerSignature(jws, compact, kid), unprotected
 
 
-def _parse_json_form(text: str, max_disclosures: int, max_disclosure_bytes: int) -> SdJwt:
+def _parse_json_form(text: str, limits: Limits) -> SdJwt:
     document = json_object_strict(text)
     payload = _string(document, "payload")
     if "signatures" in document:  # §8.3 General
@@ -135,7 +136,7 @@ def _parse_json_form(text: str, max_disclosures: int, max_disclosure_bytes: int)
             raise InputError("malformed", "mixes the General and Flattened serializations")
     else:  # §8.2 Flattened
         entries = [{k: document[k] for k in ("protected", "signature", "header") if k in document}]
-    parsed = [_signature(entry, payload) for entry in entries]
+    parsed = [_signature(entry, payload, limits) for entry in entries]
     for _, later in parsed[1:]:
         if any(name in later for name in _SD_MEMBERS):
             raise InputError("malformed", "disclosures and kb_jwt belong to the first signature")
@@ -152,25 +153,23 @@ def _parse_json_form(text: str, max_disclosures: int, max_disclosure_bytes: int)
     if kb_jwt is not None and (not isinstance(kb_jwt, str) or not kb_jwt):
         raise InputError("malformed", "kb_jwt must be a non-empty string")
     # Re-use the compact checks on the Disclosures so both forms obey the same caps.
-    checked = _parse_compact_form(
-        "~".join([parsed[0][0].compact, *disclosures, ""]), max_disclosures, max_disclosure_bytes
-    )
+    checked = _parse_compact_form("~".join([parsed[0][0].compact, *disclosures, ""]), limits)
     signatures = tuple(signature for signature, _ in parsed)
     return SdJwt(signatures, checked.payload, checked.disclosures, kb_jwt)
 
 
-def parse_sd_jwt(
-    text: str,
-    *,
-    max_bytes: int = MAX_SD_JWT_BYTES,
-    max_disclosures: int = MAX_DISCLOSURES,
-    max_disclosure_bytes: int = MAX_DISCLOSURE_BYTES,
-) -> SdJwt:
-    """Split an SD-JWT or SD-JWT+KB (compact or JWS JSON) into its parts; nothing is verified."""
+def parse_sd_jwt(text: str, *, limits: Limits = DEFAULT_LIMITS) -> SdJwt:
+    """Split an SD-JWT or SD-JWT+KB (compact or JWS JSON) into its parts; nothing is verified.
+
+    Refused with ``too_large`` past ``limits.sd_jwt_bytes`` (the whole input),
+    ``limits.issuer_jwt_bytes`` (each issuer-signed JWT), ``limits.disclosures`` or
+    ``limits.disclosure_bytes``.
+    """
     if not isinstance(text, str):
         raise InputError("malformed", "an SD-JWT is a string")
+    max_bytes = limits.sd_jwt_bytes
     if len(text) > max_bytes:
         raise InputError("too_large", f"SD-JWT longer than {max_bytes} bytes")
     if text.startswith("{"):
-        return _parse_json_form(text, max_disclosures, max_disclosure_bytes)
-    return _parse_compact_form(text, max_disclosures, max_disclosure_bytes)
+        return _parse_json_form(text, limits)
+    return _parse_compact_form(text, limits)

@@ -10,14 +10,10 @@ from typing import Any, Protocol
 from civicstack._crypto import PublicKey
 from civicstack.errors import VerificationError
 from civicstack.sdjwt._disclosures import SD_ALG, SHA_256
-from civicstack.sdjwt._keybinding import (
-    DEFAULT_MAX_AGE,
-    DEFAULT_MAX_SKEW,
-    cnf_key,
-    verify_key_binding,
-)
+from civicstack.sdjwt._keybinding import cnf_key, verify_key_binding
 from civicstack.sdjwt._processing import DisclosedClaim, process
 from civicstack.sdjwt._serialization import IssuerSignature, SdJwt
+from civicstack.sdjwt.limits import DEFAULT_LIMITS, Limits
 
 #: Resolves the key that must have made a signature (RFC 9901 §7.1 step 2.3); raises if none.
 KeyResolver = Callable[[IssuerSignature], PublicKey]
@@ -73,14 +69,15 @@ def _numeric_date(claims: dict[str, Any], name: str) -> int | float | None:
     return value
 
 
-def check_validity(claims: dict[str, Any], now: int, *, max_skew: int = DEFAULT_MAX_SKEW) -> None:
-    """§7.1 step 6 with RFC 7519 §4.1.4/§4.1.5: ``expired`` / ``not_yet_valid``."""
+def check_validity(claims: dict[str, Any], now: int, *, limits: Limits = DEFAULT_LIMITS) -> None:
+    """§7.1 step 6 with RFC 7519 §4.1.4/§4.1.5: ``expired`` / ``not_yet_valid`` (an ``iat``
+    more than ``limits.clock_skew`` ahead of ``now`` too)."""
     exp, nbf, iat = (_numeric_date(claims, name) for name in ("exp", "nbf", "iat"))
     if exp is not None and now >= exp:
         raise VerificationError("expired", "the credential has expired")
     if nbf is not None and now < nbf:
         raise VerificationError("not_yet_valid", "the credential is not valid yet")
-    if iat is not None and iat > now + max_skew:
+    if iat is not None and iat > now + limits.clock_skew:
         raise VerificationError("not_yet_valid", "the credential was issued in the future")
 
 
@@ -105,10 +102,13 @@ def verify_sd_jwt(
     aud: str,
     nonce: str,
     key_binding: KeyBindingPolicy = REQUIRE_KEY_BINDING,
-    max_kb_age: int = DEFAULT_MAX_AGE,
-    max_skew: int = DEFAULT_MAX_SKEW,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> VerifiedSdJwt:
-    """Verify a parsed presentation (§7.1 and §7.3) and return its processed payload."""
+    """Verify a parsed presentation (§7.1 and §7.3) and return its processed payload.
+
+    ``parsed`` was read by :func:`parse_sd_jwt`, under the same ``limits`` as a rule; here they
+    cap the claims' depth, each Disclosure, the KB-JWT and its age, and the clock skew.
+    """
     # 7.3 step 1 is the caller's: key_binding comes from policy, never from the input.
     # 7.3 step 2. Key Binding required but the Holder sent a bare SD-JWT: reject.
     if parsed.kb_jwt is None:
@@ -121,9 +121,9 @@ def verify_sd_jwt(
     if sd_alg != SHA_256:
         raise VerificationError("unsupported_algorithm", f"_sd_alg {sd_alg!r} is not sha-256")
     # 7.1 steps 3 to 5: Disclosures, digests, duplicates, unreferenced Disclosures.
-    processed = process(parsed.payload, parsed.disclosures)
+    processed = process(parsed.payload, parsed.disclosures, limits=limits)
     # 7.1 step 6. Validity-controlling claims of the processed payload.
-    check_validity(processed.claims, now, max_skew=max_skew)
+    check_validity(processed.claims, now, limits=limits)
     # 7.3 step 5 (also when not required: a KB-JWT that is sent must be valid). The cnf key is
     # only read for that: a credential presented without key binding may carry a key type
     # this verifier does not know.
@@ -139,7 +139,6 @@ def verify_sd_jwt(
             aud=aud,
             nonce=nonce,
             now=now,
-            max_age=max_kb_age,
-            max_skew=max_skew,
+            limits=limits,
         )
     return VerifiedSdJwt(parsed.header, processed.claims, processed.disclosed, holder, kb_claims)

@@ -153,11 +153,11 @@ def _jwt() -> str:
 @pytest.mark.parametrize(
     ("text", "code"),
     [
-        ("x" * (sdjwt.MAX_SD_JWT_BYTES + 1), "too_large"),
+        ("x" * (sdjwt.DEFAULT_LIMITS.sd_jwt_bytes + 1), "too_large"),
         (_jwt(), "malformed"),
         (_jwt() + "~~", "malformed"),
         (_jwt() + "~" + "~" * 0 + "WyJhIiwxXQ~~", "malformed"),
-        (_jwt() + "~" + "WyJhIiwxXQ~" * (sdjwt.MAX_DISCLOSURES + 1), "too_large"),
+        (_jwt() + "~" + "WyJhIiwxXQ~" * (sdjwt.DEFAULT_LIMITS.disclosures + 1), "too_large"),
         (_jwt() + "~" + "A" * 20000 + "~", "too_large"),
         ("a.b~", "malformed"),
         ("{not json", "malformed"),
