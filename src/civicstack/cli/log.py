@@ -32,8 +32,7 @@ app = typer.Typer(
 
 #: Checkpoints, receipts and proof files are small; anything bigger is refused unread. The
 #: CLI's own cap on one file argument: the log recipes these bytes go to apply their own,
-#: tighter caps (``MAX_NOTE_BYTES``, ``MAX_RECEIPT_BYTES``, ``MAX_PROOF_HASHES``); the log has
-#: no ``Limits`` value yet to take one from.
+#: tighter caps (:class:`civicstack.log.Limits`, ``MAX_PROOF_HASHES``).
 MAX_INPUT_BYTES = 1024 * 1024
 #: A register's name, as the registers service accepts it in a URL path.
 _REGISTER = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")

@@ -291,8 +291,9 @@ def verify(
     """
     import orjson
 
+    from civicstack.log import DEFAULT_LIMITS as LOG_LIMITS
     from civicstack.log import NoteVerifier, prove_consistency
-    from civicstack.log.note import MAX_NOTE_BYTES, b64std_encode
+    from civicstack.log.note import b64std_encode
     from civicstack.log.tiles import FetchedTiles
     from civicstack.registers.verify import verify_download
 
@@ -312,7 +313,7 @@ def verify(
         trusted_on_first_use = True
     if tiles is None and base is not None:
         tiles = f"{base}/log"
-    note = _read(checkpoint, MAX_NOTE_BYTES)
+    note = _read(checkpoint, LOG_LIMITS.note_bytes)
     rsf = _read(source, MAX_DOWNLOAD_BYTES)
 
     def consistency(size1: int, size2: int) -> list[bytes]:

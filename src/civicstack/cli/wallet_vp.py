@@ -25,21 +25,17 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 from rich.text import Text
 
-from civicstack._crypto import json_dumps
+from civicstack._crypto import json_dumps, json_loads_strict
 from civicstack.cli._input import read_json
 from civicstack.cli._output import console, emit, err_console
 from civicstack.cli._server import raise_for_problem, server
 from civicstack.errors import InputError
-from civicstack.fetch import HttpTransport
+from civicstack.fetch import HttpTransport, read_capped
 from civicstack.openid4vp import parse_authorization_request
+from civicstack.trust import DEFAULT_LIMITS as TRUST_LIMITS
 from civicstack.trust import RootAuthority, TrustRegistry
 from civicstack.wallet import ConsentSummary, LowCopies, UnsafeReuseCopies, Wallet
 from civicstack.wallet import openid4vp as protocol
-
-#: The largest published trust registry this command reads. Kept as a constant: the trust
-#: recipe has no ``Limits`` value yet (``trust.registry.MAX_EXPORT_BYTES``, 64 MiB, bounds an
-#: export; a wallet asks for less).
-MAX_REGISTRY_BYTES = 16 * 1024 * 1024
 
 
 def _roots_from(value: Any) -> list[RootAuthority]:
@@ -54,12 +50,13 @@ def _roots_from(value: Any) -> list[RootAuthority]:
 
 def trusted_registry(wallet: Wallet, url: str, trust_root: str | None) -> TrustRegistry:
     """The trust registry rebuilt from the platform's statements under the wallet's root."""
-    with server(url) as client:
-        published = client.get("/trust/registry")
-        raise_for_problem(published)
-        if len(published.content) > MAX_REGISTRY_BYTES:
-            raise InputError("too_large", "the published trust registry is too large")
-        export = published.json()
+    # The registry is read streamed and capped (trust.Limits.export_bytes): never held whole
+    # before its size is known.
+    with server(url) as client, client.stream("GET", "/trust/registry") as published:
+        body = read_capped(published, TRUST_LIMITS.export_bytes, what=f"{url}/trust/registry")
+    if not published.is_success:
+        raise_for_problem(httpx.Response(published.status_code, content=body))
+    export = json_loads_strict(body)
     if trust_root is not None:
         for root in _roots_from(read_json(trust_root, "--trust-root")):
             if wallet.pin_trust_anchor(root):
