@@ -273,6 +273,8 @@ def test_civic_wallet_receives_and_presents(platform: tuple[str, Path], tmp_path
     (stored,) = received["credentials"]
     assert stored["claims"]["given_name"] == "Amara"
     assert "trusting HM Government" in done.stderr
+    # the offer reads as English (issue 9 #17): "offers you a credential: <its type>"
+    assert "offers you a credential: Person identification data" in " ".join(done.stderr.split())
     assert [c["id"] for c in civic.json("wallet", "list")] == [stored["id"]]
     civic.fails(
         "invalid_offer", "wallet", "receive", "openid-credential-offer://?nothing=1", "--yes"

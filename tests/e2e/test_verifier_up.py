@@ -162,6 +162,7 @@ def test_cli_request_present_result(tmp_path: Path) -> None:
     env.pop("CIVIC_DATABASE_URL", None)
     env.pop("CIVIC_WALLET_DIR", None)
     env.pop("CIVIC_ADMIN_TOKEN", None)
+    env.pop("CIVIC_SERVER", None)
 
     def civic(*args: str, **extra: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -195,7 +196,9 @@ def test_cli_request_present_result(tmp_path: Path) -> None:
             "attempt_count": 0,
             "attempts": [],
         }
-        shown = civic("wallet", "present", created["request"], "--yes", "--json", "--server", base)
+        # No --server and no CIVIC_SERVER: the wallet follows the platform the link names
+        # (issue 9 #15); this platform is not on the default port.
+        shown = civic("wallet", "present", created["request"], "--yes", "--json")
         assert shown.returncode == 0, shown.stderr
         assert "Corner Shop" in shown.stderr
         assert "trusting HM Government" in shown.stderr
