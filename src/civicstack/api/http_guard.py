@@ -85,6 +85,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     # -- the connection ----------------------------------------------------------------------
 
+    # uvicorn narrows asyncio.Protocol's BaseTransport to Transport the same way (and ignores it)
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._await_head()
