@@ -28,7 +28,8 @@ def _head(register_id: int, name: str) -> StoredHead:
 
 
 class MemoryStorage:
-    """Just enough of a register store, in memory: the catalogue rules run on a Catalogue."""
+    """Just enough of a register store (the part of RegisterStorage these tests reach), in
+    memory: the catalogue rules run on a Catalogue."""
 
     def __init__(self) -> None:
         self.catalogue = Catalogue()
@@ -62,7 +63,7 @@ def _admin(token: str | None) -> None:
 def _registers(limits: Limits | None = None) -> tuple[Registers, MemoryStorage]:
     store = MemoryStorage()
     registers = Registers(
-        store,  # type: ignore[arg-type]
+        store,
         admin_check=_admin,
         limits=limits or Limits(),
         clock=FixedClock(0),
@@ -121,7 +122,7 @@ def test_lowered_limits_are_enforced_with_the_same_codes() -> None:
         registers.patch_rsf("colour", b"x" * 65)
     assert err.value.code == "too_large"
     assert store.writes == before
-    fresh = Registers(MemoryStorage(), admin_check=_admin)  # type: ignore[arg-type]
+    fresh = Registers(MemoryStorage(), admin_check=_admin)
     with pytest.raises(CivicError) as err:
         fresh.import_rsf({"colour": COLOUR, "shade": SHADE}, limits=Limits(max_rsf_lines=3))
     assert err.value.code == "too_large"
