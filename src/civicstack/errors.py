@@ -72,6 +72,11 @@ CODES: dict[str, tuple[int, str]] = {
     "wallet_exists": (409, "A wallet already exists here."),
     "no_wallet": (404, "No wallet here: run `civic wallet init` first."),
     "consent_declined": (403, "The holder declined to share."),
+    # --- pairwise subject identifiers (pairwise.py) --------------------------------------------
+    "pid_without_identifier": (
+        400,
+        "The PID presentation does not disclose the personal administrative number and country.",
+    ),
     # --- trust registry (trust.py) ----------------------------------------------------------
     "unknown_statement": (404, "The statement refers to an accreditation or party not on record."),
     # --- wallet (wallet.py) -----------------------------------------------------------------

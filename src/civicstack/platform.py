@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from civicstack.credentials import VerifiedCredential
     from civicstack.fetch import HttpFetcher
     from civicstack.openid4vci.applications import ApplicationCheck, ApplicationLimits
+    from civicstack.pairwise import Subject
     from civicstack.services.authorities import Authorities, StatusListFetcher
     from civicstack.services.issuer import CredentialIssuer
     from civicstack.services.registers import Registers
@@ -139,6 +140,22 @@ class Platform:
             with contextlib.suppress(FileExistsError):
                 _write_secret(path, b64url_encode(secrets.token_bytes(32)))
         return _master_key(path.read_text().strip(), str(path))
+
+    @cached_property
+    def pairwise_key(self) -> bytes:
+        """The key of every pairwise subject identifier (:mod:`civicstack.pairwise`):
+        ``CIVIC_PAIRWISE_KEY``, else derived from :attr:`master_key`."""
+        from civicstack.pairwise import derive_pairwise_key
+
+        if self.settings.pairwise_key:
+            return _master_key(self.settings.pairwise_key, "CIVIC_PAIRWISE_KEY")
+        return derive_pairwise_key(self.master_key)
+
+    def pairwise_id(self, sector: str, subject: Subject) -> str:
+        """The id organisation ``sector`` knows ``subject`` by."""
+        from civicstack.pairwise import pairwise_id
+
+        return pairwise_id(self.pairwise_key, sector, subject)
 
     # --- authorities (issue 2) -------------------------------------------------------------
 

@@ -61,6 +61,8 @@ class Settings:
     ``CIVIC_EVENTS_URL``    NATS URL for scale-out background work (default: in-process)
     ``CIVIC_MASTER_KEY``    base64url of 32 bytes: the key-encryption key sealing authorities'
                             signing keys (default: generated into ``<data dir>/master-key``)
+    ``CIVIC_PAIRWISE_KEY``  base64url of 32 bytes: the key of pairwise subject identifiers
+                            (:mod:`civicstack.pairwise`; default: derived from the master key)
     ``CIVIC_WALLET_DIR``    the local holder wallet of ``civic wallet`` (default <data dir>/wallet)
     ``CIVIC_SERVER``        the platform CLI commands talk to (``--server``; default
                             http://127.0.0.1:8000): read by the CLI, not by the platform
@@ -116,6 +118,7 @@ class Settings:
     admin_token: str | None = None
     events_url: str | None = None
     master_key: str | None = None
+    pairwise_key: str | None = None
     wallet_dir: Path | None = None
     registers_archive: Path | None = None
     application_burst: int | None = None
@@ -163,6 +166,7 @@ class Settings:
             admin_token=env.get("CIVIC_ADMIN_TOKEN") or None,
             events_url=env.get("CIVIC_EVENTS_URL") or None,
             master_key=env.get("CIVIC_MASTER_KEY") or None,
+            pairwise_key=env.get("CIVIC_PAIRWISE_KEY") or None,
             wallet_dir=Path(env["CIVIC_WALLET_DIR"]).expanduser()
             if env.get("CIVIC_WALLET_DIR")
             else None,

@@ -30,6 +30,7 @@ AMARA = {
         "country": "GB",
     },
     "document_number": "533401187",
+    "personal_administrative_number": "QQ123456C",
     "issuing_country": "GB",
 }
 #: Amara's right to work, as the Home Office knows it.
