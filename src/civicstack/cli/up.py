@@ -159,3 +159,5 @@ def _seed_registers(platform: Platform) -> None:
             f" ({dangling} historic dangling links recorded) and"
             f" {len(report.created)} synthetic ones"
         )
+    for name in report.extended:
+        console.print(f"  registers  extended {name} through its own log")

@@ -13,7 +13,7 @@ UPRN, company number, licence number or ODS code may coincide with a real one on
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -23,8 +23,10 @@ from civicstack.registers.schema import Cardinality, Field
 
 __all__ = [
     "SYNTHETIC_KEY",
+    "SyntheticExtension",
     "SyntheticRegister",
     "SyntheticSizes",
+    "synthetic_extensions",
     "synthetic_marker",
     "synthetic_registers",
 ]
@@ -135,6 +137,11 @@ FIELDS: dict[str, Field] = {
             Datatype.STRING,
             "An NHS organisation data service (ODS) code of a GP practice.",
             register="gp-practice",
+        ),
+        _f(
+            "accepting-new-patients",
+            Datatype.BOOLEAN,
+            "Whether a GP practice is taking on new patients (true or false).",
         ),
     )
 }
@@ -426,3 +433,42 @@ def synthetic_registers(
             tuple(practices),
         ),
     ]
+
+
+@dataclass(frozen=True)
+class SyntheticExtension:
+    """Fields a synthetic register gains after it was created, added through its own log (a
+    ``field:`` system entry and new versions of its records), as a custodian would.
+
+    ``update`` takes the register's current records ``(key, item)`` and returns the new
+    versions to append: the same fields plus the added ones.
+    """
+
+    register: str
+    fields: tuple[Field, ...]
+    update: Callable[[random.Random, Sequence[tuple[str, Item]]], list[tuple[str, Item]]]
+
+
+def _accepting_new_patients(
+    rng: random.Random, practices: Sequence[tuple[str, Item]]
+) -> list[tuple[str, Item]]:
+    out: list[tuple[str, Item]] = []
+    for key, item in practices:
+        if "end-date" in item.fields or "accepting-new-patients" in item.fields:
+            continue
+        accepting = "true" if rng.random() < 0.8 else "false"
+        out.append((key, Item.of({**item.fields, "accepting-new-patients": accepting})))
+    return out
+
+
+def synthetic_extensions() -> tuple[SyntheticExtension, ...]:
+    """What the platform's services need beyond the registers as first created, in order.
+
+    GP switching (a citizen registering with a new practice) needs to know which open
+    practices are accepting new patients: about four in five are.
+    """
+    return (
+        SyntheticExtension(
+            "gp-practice", (FIELDS["accepting-new-patients"],), _accepting_new_patients
+        ),
+    )

@@ -13,6 +13,11 @@ cheap once done: it only reads the register names when everything is there.
 2. The synthetic registers (:mod:`civicstack.registers.synthetic`), each created with all its
    records in one transaction, linked to the archive's local authorities and clinical
    commissioning groups when those exist, and marked ``synthetic`` inside their logs.
+3. The synthetic registers' extensions (:func:`.synthetic_extensions`, e.g.
+   ``accepting-new-patients`` on ``gp-practice``), each added through the register's own
+   log when the register lacks the field: the field (RFC 0001 ``field:`` entry, described in the
+   metadata registers), then new versions of the records carrying it. A register created before
+   the extension existed gains it at the next start.
 """
 
 from __future__ import annotations
@@ -24,11 +29,13 @@ from pathlib import Path
 
 import civicstack
 from civicstack.errors import CivicError
+from civicstack.registers.canonical import Item
 from civicstack.registers.define import METADATA_REGISTERS
 from civicstack.registers.schema import Field
 from civicstack.registers.synthetic import (
     SYNTHETIC_KEY,
     SyntheticSizes,
+    synthetic_extensions,
     synthetic_marker,
     synthetic_registers,
 )
@@ -58,6 +65,7 @@ class SeedReport:
 
     imported: list[str] = field(default_factory=list)
     created: list[str] = field(default_factory=list)
+    extended: list[str] = field(default_factory=list)
     dangling_links: dict[str, int] = field(default_factory=dict)
     archive: Path | None = None
 
@@ -126,6 +134,7 @@ def seed_registers(
     # 2. The synthetic registers, linked to what the archive holds.
     wanted = ("address", "company", "licensed-labour-provider", "gp-practice")
     if all(name in held for name in wanted):
+        _extend(registers, held, now=now, report=report)
         return report
     synthetic = synthetic_registers(
         rng=random.Random(SEED),  # noqa: S311 - reproducible demo data, not secrets
@@ -160,7 +169,36 @@ def seed_registers(
         report.created.append(register.name)
         held.add(register.name)
         progress("synthetic", done, len(todo))
+    _extend(registers, held, now=now, report=report)
     return report
+
+
+def _extend(registers: Registers, held: set[str], *, now: int, report: SeedReport) -> None:
+    """Step 3: add each extension's fields a held register lacks, then its records' new
+    versions (one transaction each, so a register is never half-extended)."""
+    for extension in synthetic_extensions():
+        if extension.register not in held:
+            continue
+        head = registers.head(extension.register)
+        described = registers.describe(head, full=True)
+        have = {f["field"] for f in described.get("fields", ())}
+        missing = [f for f in extension.fields if f.name not in have]
+        if not missing:
+            continue
+        for ours in missing:
+            theirs = registers.field(ours.name)
+            if theirs is not None and not _compatible(ours, theirs):
+                raise CivicError(
+                    "conflict", f"field {ours.name!r} is defined otherwise in the field register"
+                )
+            registers.add_field(extension.register, theirs or ours, now=now)
+        current = _current_records(registers, extension.register)
+        rng = random.Random(f"{SEED}/{extension.register}")  # noqa: S311 - demo data
+        updates = extension.update(rng, current)
+        for start in range(0, len(updates), registers.limits.max_write_records):
+            chunk = updates[start : start + registers.limits.max_write_records]
+            registers.append(extension.register, [(k, [item]) for k, item in chunk], now=now)
+        report.extended.append(extension.register)
 
 
 def _counted(data: bytes, tick: Callable[[int], None]) -> Iterator[bytes]:
@@ -173,6 +211,16 @@ def _counted(data: bytes, tick: Callable[[int], None]) -> Iterator[bytes]:
         tick(end - start)
         yield data[start:end]
         start = end
+
+
+def _current_records(registers: Registers, name: str) -> list[tuple[str, Item]]:
+    head = registers.head(name)
+    out: list[tuple[str, Item]] = []
+    after: str | None = None
+    while page := registers.records(head, after=after, limit=1000):
+        out += [(r.entry.key, r.record().item) for r in page]
+        after = page[-1].entry.key
+    return out
 
 
 def _current_keys(registers: Registers, name: str, held: set[str]) -> list[str]:

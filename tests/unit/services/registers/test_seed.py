@@ -147,8 +147,36 @@ def test_seeding_imports_the_archive_and_links_the_synthetic_registers(
     again = seed_registers(
         Registers(store, admin_check=_no_admin), archive=archive, now=NOW + 60, sizes=SMALL
     )
-    assert (again.imported, again.created) == ([], [])
+    assert (again.imported, again.created, again.extended) == ([], [], [])
     assert {h.name: h for h in store.heads()} == heads
+
+
+def test_gp_practices_gain_accepting_new_patients_through_their_own_log(
+    store: RegisterStore,
+) -> None:
+    """The extension is a ``field:`` entry and new record versions in gp-practice's own log:
+    the earlier versions stay in the log, every open practice now says whether it takes new
+    patients, closed ones are left alone, and the field register describes the new field."""
+    registers = Registers(store, admin_check=_no_admin)
+    report = seed_registers(registers, archive=None, now=NOW, sizes=SMALL)
+    assert report.extended == ["gp-practice"]
+    head = store.head("gp-practice")
+    described = registers.describe(head, full=True)
+    assert "accepting-new-patients" in {f["field"] for f in described["fields"]}
+    assert store.record("field", "accepting-new-patients")[1] is not None
+    system = store.entries(head, scope=Scope.SYSTEM, limit=100)
+    assert "field:accepting-new-patients" in {e.key for e in system}
+    rows = store.records(head, limit=1000)
+    open_rows = [r for r in rows if r.record().item.get("end-date") is None]
+    closed = [r for r in rows if r.record().item.get("end-date") is not None]
+    assert open_rows
+    assert closed
+    values = {str(r.record().item.get("accepting-new-patients")) for r in open_rows}
+    assert values == {"true", "false"}
+    assert all(r.record().item.get("accepting-new-patients") is None for r in closed)
+    # Each open practice has two entries now: as created, then with the new field.
+    assert head.user_count == len(rows) + len(open_rows)
+    assert seed_registers(registers, archive=None, now=NOW + 60, sizes=SMALL).extended == []
 
 
 def test_seeding_without_an_archive_bootstraps_the_metadata_registers(
