@@ -46,7 +46,9 @@ if TYPE_CHECKING:
     from civicstack.status import StatusListClient
     from civicstack.stores.applications import ApplicationStore
     from civicstack.stores.authorities import AuthorityStore
+    from civicstack.services.notifications import EventConsents, Notifications
     from civicstack.stores.documents import DocumentStore
+    from civicstack.stores.events import EventStore
     from civicstack.stores.issuance import IssuanceStore
     from civicstack.stores.log import LogStore
     from civicstack.stores.registers import RegisterStore
@@ -371,6 +373,41 @@ class Platform:
             ),
         )
 
+    # --- events: tell us once (issue 13) ---------------------------------------------------
+
+    #: The consent service's answer for events (:class:`EventConsents`); None until consent
+    #: records exist here: then no organisation hears about any citizen. The lead wires
+    #: ``Platform.consents`` in at the merge.
+    event_consents: EventConsents | None = None
+
+    @cached_property
+    def event_store(self) -> EventStore:
+        """Subscriptions, the transactional outbox, deliveries and attempts."""
+        from civicstack.stores.events import EventStore
+
+        return EventStore(self.engine, lambda: _derive(self.master_key, b"civicstack/events/v1"))
+
+    @cached_property
+    def notifications(self) -> Notifications:
+        """Webhook subscriptions, the outbox's fan-out under consent, delivery records."""
+        from civicstack.services.notifications import (
+            ConsentedAudience,
+            NoConsents,
+            Notifications,
+        )
+
+        return Notifications(
+            self.event_store,
+            audience=ConsentedAudience(
+                self.event_consents or NoConsents(), self.pairwise_id, self.clock
+            ),
+            authenticate=lambda token: self.verifier.authenticate(token),
+            relying_party=lambda name: self.verifier.relying_party(name),
+            clock=self.clock,
+            base_url=self.settings.base_url,
+            allow_private=self.settings.events_allow_private,
+        )
+
     def close(self) -> None:
         """Release database connections, the log and register stores and the HTTP client."""
         if "register_store" in self.__dict__:
@@ -381,6 +418,10 @@ class Platform:
             self._http.close()
         if "engine" in self.__dict__:
             self.engine.dispose()
+
+
+def _derive(master_key: bytes, label: bytes) -> bytes:
+    return hmac.new(master_key, label, "sha256").digest()
 
 
 def _master_key(text: str, where: str) -> bytes:

@@ -58,7 +58,13 @@ class Settings:
     ``CIVIC_HOST``/``CIVIC_PORT``/``CIVIC_WORKERS``  where ``civic up`` listens
     ``CIVIC_BASE_URL``      the public URL of the platform (default http://HOST:PORT)
     ``CIVIC_ADMIN_TOKEN``   bearer token for admin APIs (default: generated into the data dir)
-    ``CIVIC_EVENTS_URL``    NATS URL for scale-out background work (default: in-process)
+    ``CIVIC_EVENTS_URL``    ``nats://HOST:PORT``: webhook fan-out through NATS JetStream and
+                            ``civic worker`` processes (default: the in-process worker over
+                            the database outbox)
+    ``CIVIC_EVENTS_RETRY_SCHEDULE``  space-separated waits between webhook attempts (default
+                            ``5s 5m 30m 2h 5h 10h 10h``; then a dead letter)
+    ``CIVIC_EVENTS_ALLOW_PRIVATE``  ``1``: webhook endpoints may be on loopback and private
+                            addresses (never link-local or metadata ones); default ``0``
     ``CIVIC_MASTER_KEY``    base64url of 32 bytes: the key-encryption key sealing authorities'
                             signing keys (default: generated into ``<data dir>/master-key``)
     ``CIVIC_PAIRWISE_KEY``  base64url of 32 bytes: the key of pairwise subject identifiers
@@ -129,6 +135,9 @@ class Settings:
     sweep_interval: int | None = None
     custodian_token_lifetime: int = 90 * 24 * 3600
     verifier_result_retention: int = 600
+    # --- events (issue 13) ---
+    events_retry_schedule: str = "5s 5m 30m 2h 5h 10h 10h"
+    events_allow_private: bool = False
     #: ``{recipe: {field: value}}`` from ``CIVIC_LIMIT_*``, checked; see :meth:`limits`.
     limit_overrides: Mapping[str, Mapping[str, int | float]] = field(
         default_factory=lambda: MappingProxyType({})
@@ -182,6 +191,7 @@ class Settings:
             custodian_token_lifetime=lifetime,
             verifier_result_retention=retention,
             limit_overrides=limit_overrides(env),
+            **_events_settings(env),
         )
         settings = replace(settings, **{k: v for k, v in overrides.items() if v is not None})
         if not settings.database_url:
@@ -238,3 +248,15 @@ def _limit_value(name: str, text: str, *, fractional: bool) -> int | float:
         kind = "a number of zero or more" if fractional else "a whole number of zero or more"
         raise InputError("invalid_setting", f"{name} must be {kind}, not {text!r}")
     return float(text) if fractional else int(text)
+
+
+def _events_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    """``CIVIC_EVENTS_RETRY_SCHEDULE`` (checked now) and ``CIVIC_EVENTS_ALLOW_PRIVATE``."""
+    from civicstack.events.delivery import DEFAULT_SCHEDULE_TEXT, RetrySchedule
+
+    schedule = env.get("CIVIC_EVENTS_RETRY_SCHEDULE", DEFAULT_SCHEDULE_TEXT)
+    RetrySchedule.parse(schedule)
+    allow = env.get("CIVIC_EVENTS_ALLOW_PRIVATE", "0").strip()
+    if allow not in ("0", "1", ""):
+        raise InputError("invalid_setting", "CIVIC_EVENTS_ALLOW_PRIVATE is 0 or 1")
+    return {"events_retry_schedule": schedule, "events_allow_private": allow == "1"}

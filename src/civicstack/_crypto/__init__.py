@@ -58,6 +58,14 @@ from civicstack._crypto.keys import (
     generate_private_jwk,
     public_jwk,
 )
+from civicstack._crypto.raw_keys import (
+    constant_time_equal,
+    ed25519_generate_seed,
+    ed25519_public,
+    ed25519_sign,
+    ed25519_verify,
+    hmac_sha256,
+)
 from civicstack._crypto.sealing import open_private_key, seal_private_key
 
 __all__ = [
@@ -73,7 +81,13 @@ __all__ = [
     "b64url_decode",
     "b64url_encode",
     "b64url_with_digest",
+    "constant_time_equal",
+    "ed25519_generate_seed",
+    "ed25519_public",
+    "ed25519_sign",
+    "ed25519_verify",
     "generate_private_jwk",
+    "hmac_sha256",
     "json_canonical",
     "json_dumps",
     "json_loads_strict",
