@@ -62,4 +62,6 @@ def ed25519_verify(public: bytes, signature: bytes, data: bytes) -> None:
     try:
         nacl.signing.VerifyKey(public).verify(data, signature)
     except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError) as exc:
-        raise VerificationError("invalid_signature", "the Ed25519 signature does not verify") from exc
+        raise VerificationError(
+            "invalid_signature", "the Ed25519 signature does not verify"
+        ) from exc

@@ -18,6 +18,7 @@ from civicstack import __version__
 from civicstack.api.catalogue import Service, ServiceFactory, catalogue_html, service_app
 from civicstack.api.control_characters import ControlCharacters
 from civicstack.api.docs import install_docs, mount_docs_assets
+from civicstack.api.events import events_service
 from civicstack.api.issuers import issuers_service
 from civicstack.api.limits import BodySizeLimit
 from civicstack.api.problems import install_problem_handlers, problem
@@ -41,7 +42,13 @@ __all__ = [
 
 def service_factories() -> list[ServiceFactory]:
     """Every service the platform serves, in catalogue order (components add theirs here)."""
-    return [issuers_service, verifier_service, trust_service, registers_service]
+    return [
+        issuers_service,
+        verifier_service,
+        trust_service,
+        registers_service,
+        events_service,  # tell us once (issue 13)
+    ]
 
 
 def create_app(platform: Platform, factories: list[ServiceFactory] | None = None) -> FastAPI:

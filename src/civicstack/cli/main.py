@@ -101,6 +101,7 @@ def _register() -> None:
     from civicstack.cli import (
         authority,
         demo,
+        events,
         issuance,
         log,
         receive,
@@ -109,6 +110,7 @@ def _register() -> None:
         verifier,
         verify,
         wallet,
+        worker,
     )
 
     authority.app.registered_commands += issuance.app.registered_commands
@@ -122,6 +124,9 @@ def _register() -> None:
     app.registered_commands += verify.app.registered_commands
     app.registered_commands += demo.app.registered_commands
     app.add_typer(registers.app)
+    # --- events: tell us once (issue 13) ---
+    app.add_typer(events.app, name="events")
+    app.registered_commands += worker.app.registered_commands
 
 
 _register()

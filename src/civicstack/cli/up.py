@@ -68,6 +68,10 @@ def up(
     console.print("  press Ctrl-C here to stop")
     # One sweeper for the whole server, in this process: workers never sweep.
     sweeper = start_sweeper(settings)
+    # Webhook delivery (tell us once): in-process unless CIVIC_EVENTS_URL names NATS.
+    from civicstack.cli.worker import start_in_process
+
+    events = start_in_process(settings)
     try:
         status = serve(
             settings.host,
@@ -79,6 +83,8 @@ def up(
         )
     finally:
         sweeper.stop()
+        if events is not None:
+            events.stop()
     if status:
         raise typer.Exit(status)
 

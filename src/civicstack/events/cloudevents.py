@@ -89,9 +89,7 @@ class CloudEvent:
     datacontenttype: str | None = "application/json"
     dataschema: str | None = None
     data: Any = NO_DATA
-    extensions: Mapping[str, ExtensionValue] = field(
-        default_factory=lambda: MappingProxyType({})
-    )
+    extensions: Mapping[str, ExtensionValue] = field(default_factory=lambda: MappingProxyType({}))
     specversion: str = SPECVERSION
 
     def attributes(self) -> dict[str, ExtensionValue]:
@@ -313,8 +311,7 @@ def parse(body: bytes | str, *, max_bytes: int = MAX_EVENT_BYTES) -> CloudEvent:
             raise InputError("malformed", "data of a non-JSON media type must be a string")
     # 7. everything left is an extension attribute: named and typed by the same rules.
     extensions = {
-        check_attribute_name(name): _extension_value(name, value)
-        for name, value in members.items()
+        check_attribute_name(name): _extension_value(name, value) for name, value in members.items()
     }
     return CloudEvent(
         id=values["id"],

@@ -387,8 +387,12 @@ class EventStore:
         and their deliveries appear together. Returns how many notices were fanned out."""
         with write_transaction(self.engine) as conn:
             stmt = (
-                select(outbox_table.c.seq, outbox_table.c.subscription_id, events_table.c.sealed,
-                       events_table.c.id)
+                select(
+                    outbox_table.c.seq,
+                    outbox_table.c.subscription_id,
+                    events_table.c.sealed,
+                    events_table.c.id,
+                )
                 .join(events_table, events_table.c.id == outbox_table.c.event_id)
                 .order_by(outbox_table.c.seq)
                 .limit(limit)
@@ -447,9 +451,7 @@ class EventStore:
         stamp = _ms(now)
         due = and_(d.c.state.in_(list(states)), d.c.next_at <= stamp)
         expired = and_(d.c.state == "inflight", d.c.claimed_until < stamp)
-        head = ~exists().where(
-            e.c.lane == d.c.lane, e.c.seq < d.c.seq, e.c.state.in_(OPEN_STATES)
-        )
+        head = ~exists().where(e.c.lane == d.c.lane, e.c.seq < d.c.seq, e.c.state.in_(OPEN_STATES))
         stmt = select(d).where(due | expired, head).order_by(d.c.seq).limit(limit)
         if partitions is not None:
             stmt = stmt.where(d.c.partition.in_(list(partitions)))
@@ -649,4 +651,3 @@ class EventStore:
 
     def close(self) -> None:
         """Nothing is held open beyond the engine's pool."""
-

@@ -57,7 +57,9 @@ def resolve_host(host: str, port: int) -> list[str]:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
-        raise InputError("invalid_request", f"the endpoint's host {host!r} does not resolve") from exc
+        raise InputError(
+            "invalid_request", f"the endpoint's host {host!r} does not resolve"
+        ) from exc
     return sorted({str(info[4][0]) for info in infos})
 
 
@@ -269,7 +271,9 @@ class Notifications:
 
     # --- what organisations see ----------------------------------------------------------
 
-    def _scope(self, caller: Caller, subscription_id: str | None, organisation: str | None) -> list[str]:
+    def _scope(
+        self, caller: Caller, subscription_id: str | None, organisation: str | None
+    ) -> list[str]:
         if subscription_id is not None:
             return [self._own(caller, subscription_id).id]
         return [s.id for s in self.listed(caller, organisation)]

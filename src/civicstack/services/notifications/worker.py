@@ -90,25 +90,39 @@ class Dispatcher:
         material = self._material.get(subscription_id)
         if material is None or material.subscription.disabled_at is not None:
             return AttemptResult(
-                seq, delivery_id, subscription_id, "disabled", now, now, None,
-                "endpoint disabled or deleted", 0, attempted=False,
+                seq,
+                delivery_id,
+                subscription_id,
+                "disabled",
+                now,
+                now,
+                None,
+                "endpoint disabled or deleted",
+                0,
+                attempted=False,
             )
         breaker = self.breakers.get(subscription_id, CircuitBreaker())
         admitted, breaker = breaker.admit(now)
         self.breakers[subscription_id] = breaker
         if not admitted:
             return AttemptResult(
-                seq, delivery_id, subscription_id, "retrying", breaker.retry_at(now), now,
-                None, "circuit open", 0, attempted=False,
+                seq,
+                delivery_id,
+                subscription_id,
+                "retrying",
+                breaker.retry_at(now),
+                now,
+                None,
+                "circuit open",
+                0,
+                attempted=False,
             )
-        headers = sign(
-            delivery_id, int(now), body, secrets=material.secrets, keys=material.keys
-        )
+        headers = sign(delivery_id, int(now), body, secrets=material.secrets, keys=material.keys)
         outcome, took = await self.client.post(self._endpoints[subscription_id], headers, body)
         done = self.now()
-        self.breakers[subscription_id] = self.breakers.get(
-            subscription_id, breaker
-        ).record(outcome.succeeded, done)
+        self.breakers[subscription_id] = self.breakers.get(subscription_id, breaker).record(
+            outcome.succeeded, done
+        )
         decision = decide(
             outcome, attempts_made=attempts + 1, now=done, schedule=self.schedule, rng=self.rng
         )
@@ -118,8 +132,15 @@ class Dispatcher:
         state = "retrying" if decision.verdict == "retry" else decision.verdict
         error = outcome.error or ("" if outcome.succeeded else f"HTTP {outcome.status}")
         return AttemptResult(
-            seq, delivery_id, subscription_id, state, decision.next_at or done, done,
-            outcome.status, error, int(took * 1000),
+            seq,
+            delivery_id,
+            subscription_id,
+            state,
+            decision.next_at or done,
+            done,
+            outcome.status,
+            error,
+            int(took * 1000),
         )
 
     async def deliver(self, deliveries: Sequence[Delivery]) -> list[AttemptResult]:
@@ -142,7 +163,7 @@ class EmbeddedWorker:
         notifications: Notifications,
         dispatcher: Dispatcher,
         *,
-        options: WorkerOptions = WorkerOptions(),  # noqa: B008 - a frozen value
+        options: WorkerOptions = WorkerOptions(),
         now: Callable[[], float] = time.time,
     ) -> None:
         self.notifications = notifications

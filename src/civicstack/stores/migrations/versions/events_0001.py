@@ -32,9 +32,7 @@ def upgrade() -> None:
         sa.Column("disabled_reason", sa.String(200), nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_event_subscriptions"),
     )
-    op.create_index(
-        "ix_event_subscriptions_organisation", "event_subscriptions", ["organisation"]
-    )
+    op.create_index("ix_event_subscriptions_organisation", "event_subscriptions", ["organisation"])
     op.create_table(
         "events",
         sa.Column("id", sa.String(40), nullable=False),
@@ -76,9 +74,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("id", name="uq_event_deliveries_id"),
     )
     op.create_index("ix_event_deliveries_event_id", "event_deliveries", ["event_id"])
-    op.create_index(
-        "ix_event_deliveries_subscription_id", "event_deliveries", ["subscription_id"]
-    )
+    op.create_index("ix_event_deliveries_subscription_id", "event_deliveries", ["subscription_id"])
     # The claim's two paths: due rows by state and time, and the head-of-lane probe.
     op.create_index("ix_event_deliveries_due", "event_deliveries", ["state", "next_at"])
     op.create_index("ix_event_deliveries_lane", "event_deliveries", ["lane", "seq"])
