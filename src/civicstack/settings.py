@@ -63,6 +63,7 @@ class Settings:
                             the database outbox)
     ``CIVIC_EVENTS_RETRY_SCHEDULE``  space-separated waits between webhook attempts (default
                             ``5s 5m 30m 2h 5h 10h 10h``; then a dead letter)
+    ``CIVIC_EVENTS_NAMESPACE``  prefix of the NATS stream, subjects and lease bucket (``civic``)
     ``CIVIC_EVENTS_ALLOW_PRIVATE``  ``1``: webhook endpoints may be on loopback and private
                             addresses (never link-local or metadata ones); default ``0``
     ``CIVIC_MASTER_KEY``    base64url of 32 bytes: the key-encryption key sealing authorities'
@@ -138,6 +139,7 @@ class Settings:
     # --- events (issue 13) ---
     events_retry_schedule: str = "5s 5m 30m 2h 5h 10h 10h"
     events_allow_private: bool = False
+    events_namespace: str = "civic"
     #: ``{recipe: {field: value}}`` from ``CIVIC_LIMIT_*``, checked; see :meth:`limits`.
     limit_overrides: Mapping[str, Mapping[str, int | float]] = field(
         default_factory=lambda: MappingProxyType({})
@@ -259,4 +261,11 @@ def _events_settings(env: Mapping[str, str]) -> dict[str, Any]:
     allow = env.get("CIVIC_EVENTS_ALLOW_PRIVATE", "0").strip()
     if allow not in ("0", "1", ""):
         raise InputError("invalid_setting", "CIVIC_EVENTS_ALLOW_PRIVATE is 0 or 1")
-    return {"events_retry_schedule": schedule, "events_allow_private": allow == "1"}
+    namespace = env.get("CIVIC_EVENTS_NAMESPACE", "civic")
+    if not re.fullmatch(r"[a-z][a-z0-9_]{0,31}", namespace):
+        raise InputError("invalid_setting", "CIVIC_EVENTS_NAMESPACE is [a-z][a-z0-9_]{0,31}")
+    return {
+        "events_retry_schedule": schedule,
+        "events_allow_private": allow == "1",
+        "events_namespace": namespace,
+    }

@@ -21,11 +21,20 @@ app = typer.Typer()
 
 
 async def run_worker(
-    platform: Platform, stop: asyncio.Event, *, engine: str | None = None, relay: bool = True
+    platform: Platform,
+    stop: asyncio.Event,
+    *,
+    engine: str | None = None,
+    relay: bool = True,
+    lease: float = 30.0,
 ) -> None:
     """Deliver webhooks for ``platform`` until ``stop`` is set."""
     from civicstack.services.notifications.sender import WebhookClient
-    from civicstack.services.notifications.worker import Dispatcher, EmbeddedWorker
+    from civicstack.services.notifications.worker import (
+        Dispatcher,
+        EmbeddedWorker,
+        WorkerOptions,
+    )
 
     settings = platform.settings
     client = WebhookClient(allow_private=settings.events_allow_private)
@@ -37,11 +46,20 @@ async def run_worker(
     try:
         url = settings.events_url if engine != "embedded" else None
         if url:
-            from civicstack.services.notifications.nats_engine import NatsEngine
+            from civicstack.services.notifications.nats_engine import NatsEngine, Names
 
-            await NatsEngine(platform.notifications, dispatcher, url, relay=relay).run(stop)
+            await NatsEngine(
+                platform.notifications,
+                dispatcher,
+                url,
+                relay=relay,
+                names=Names(settings.events_namespace),
+                options=WorkerOptions(lease=lease),
+            ).run(stop)
         else:
-            await EmbeddedWorker(platform.notifications, dispatcher).run(stop)
+            await EmbeddedWorker(
+                platform.notifications, dispatcher, options=WorkerOptions(lease=lease)
+            ).run(stop)
     finally:
         await client.close()
 
@@ -54,6 +72,15 @@ def worker(
             "--embedded", help="Use the database outbox even when CIVIC_EVENTS_URL is set."
         ),
     ] = False,
+    lease: Annotated[
+        float,
+        typer.Option(
+            min=1.0,
+            max=3600.0,
+            help="Seconds a claimed delivery stays with this worker (embedded engine; "
+            "then another worker takes it again).",
+        ),
+    ] = 30.0,
 ) -> None:
     """Deliver webhooks (tell us once): any number of these may run side by side."""
     settings = Settings.from_env()
@@ -67,7 +94,7 @@ def worker(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await run_worker(platform, stop, engine=engine)
+        await run_worker(platform, stop, engine=engine, lease=lease)
 
     try:
         asyncio.run(main())

@@ -52,9 +52,32 @@ from civicstack.services.notifications.worker import Dispatcher, WorkerOptions
 
 log = logging.getLogger("civicstack.events")
 
-STREAM: Final = "CIVIC_EVENTS"
-SUBJECT: Final = "civic.deliveries"
-BUCKET: Final = "civic_events_owners"
+#: Names in NATS, under a namespace (``CIVIC_EVENTS_NAMESPACE``, default ``civic``) so that
+#: several platforms (or test runs) can share one server.
+DEFAULT_NAMESPACE: Final = "civic"
+
+
+@dataclass(frozen=True)
+class Names:
+    """The stream, subjects, consumers and lease bucket of one namespace."""
+
+    namespace: str = DEFAULT_NAMESPACE
+
+    @property
+    def stream(self) -> str:
+        return f"{self.namespace.upper()}_EVENTS"
+
+    @property
+    def subject(self) -> str:
+        return f"{self.namespace}.deliveries"
+
+    @property
+    def bucket(self) -> str:
+        return f"{self.namespace}_events_owners"
+
+    def consumer(self, partition: int) -> str:
+        return f"deliveries-{partition}"
+
 #: A consumer's ack wait, and the lease a partition's owner renews (longer, so that a dead
 #: owner's unacked messages are due for redelivery before anyone else takes the partition).
 ACK_WAIT: Final = 10.0
@@ -70,11 +93,13 @@ async def connect(url: str) -> Client:
     return await nats.connect(url, connect_timeout=3, max_reconnect_attempts=3, name="civic")
 
 
-async def ensure_stream(js: JetStreamContext, partitions: int = PARTITIONS) -> KeyValue:
+async def ensure_stream(
+    js: JetStreamContext, names: Names, partitions: int = PARTITIONS
+) -> KeyValue:
     """The stream, one durable consumer per partition, and the lease bucket."""
     config = StreamConfig(
-        name=STREAM,
-        subjects=[f"{SUBJECT}.*"],
+        name=names.stream,
+        subjects=[f"{names.subject}.*"],
         retention=RetentionPolicy.WORK_QUEUE,
         duplicate_window=120.0,
     )
@@ -84,20 +109,20 @@ async def ensure_stream(js: JetStreamContext, partitions: int = PARTITIONS) -> K
         await js.update_stream(config)
     for p in range(partitions):
         try:
-            await js.consumer_info(STREAM, f"deliveries-{p}")
+            await js.consumer_info(names.stream, names.consumer(p))
         except NotFoundError:
             await js.add_consumer(
-                STREAM,
+                names.stream,
                 ConsumerConfig(
-                    durable_name=f"deliveries-{p}",
-                    filter_subject=f"{SUBJECT}.{p}",
+                    durable_name=names.consumer(p),
+                    filter_subject=f"{names.subject}.{p}",
                     ack_policy=AckPolicy.EXPLICIT,
                     ack_wait=ACK_WAIT,
                     max_ack_pending=2000,
                     max_deliver=-1,
                 ),
             )
-    return await js.create_key_value(KeyValueConfig(bucket=BUCKET, ttl=LEASE, history=1))
+    return await js.create_key_value(KeyValueConfig(bucket=names.bucket, ttl=LEASE, history=1))
 
 
 @dataclass
@@ -163,8 +188,10 @@ class NatsEngine:
         options: WorkerOptions = WorkerOptions(),  # noqa: B008 - a frozen value
         relay: bool = True,
         deliver: bool = True,
+        names: Names = Names(),  # noqa: B008 - a frozen value
         now: Callable[[], float] = time.time,
     ) -> None:
+        self.names = names
         self.notifications = notifications
         self.store = notifications.store
         self.dispatcher = dispatcher
@@ -186,7 +213,7 @@ class NatsEngine:
         nc = await connect(self.url)
         try:
             js = nc.jetstream()
-            kv = await ensure_stream(js, self.partitions)
+            kv = await ensure_stream(js, self.names, self.partitions)
             leases = Leases(kv, self.name)
             await kv.put(self.name, b"alive")
             tasks = [asyncio.create_task(self._leases(js, kv, leases, stop))]
@@ -264,7 +291,7 @@ class NatsEngine:
             acks = await asyncio.gather(
                 *(
                     js.publish(
-                        f"{SUBJECT}.{d.partition}",
+                        f"{self.names.subject}.{d.partition}",
                         d.body,
                         headers={
                             "Nats-Msg-Id": d.id,
@@ -284,7 +311,7 @@ class NatsEngine:
     # --- partition workers ---------------------------------------------------------------
 
     async def _consume(self, js: JetStreamContext, partition: int, stop: asyncio.Event) -> None:
-        sub = await js.pull_subscribe_bind(f"deliveries-{partition}", STREAM)
+        sub = await js.pull_subscribe_bind(self.names.consumer(partition), self.names.stream)
         try:
             while not stop.is_set():
                 try:
