@@ -87,7 +87,9 @@ class _Protocol(asyncio.Protocol):
         if path.startswith("/gone/"):
             answer = b"HTTP/1.1 410 Gone\r\nContent-Length: 0\r\n\r\n"
         elif path.startswith("/busy/"):
-            answer = b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 7\r\nContent-Length: 0\r\n\r\n"
+            answer = (
+                b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 7\r\nContent-Length: 0\r\n\r\n"
+            )
         elif path.startswith("/fail/"):
             answer = b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n"
         else:

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from civicstack.pairwise import Subject
     from civicstack.services.authorities import Authorities, StatusListFetcher
     from civicstack.services.issuer import CredentialIssuer
+    from civicstack.services.notifications import EventConsents, Notifications
     from civicstack.services.registers import Registers
     from civicstack.services.review import ApplicationDesk
     from civicstack.services.verifier import Verifier
@@ -46,7 +47,6 @@ if TYPE_CHECKING:
     from civicstack.status import StatusListClient
     from civicstack.stores.applications import ApplicationStore
     from civicstack.stores.authorities import AuthorityStore
-    from civicstack.services.notifications import EventConsents, Notifications
     from civicstack.stores.documents import DocumentStore
     from civicstack.stores.events import EventStore
     from civicstack.stores.issuance import IssuanceStore
@@ -401,8 +401,8 @@ class Platform:
             audience=ConsentedAudience(
                 self.event_consents or NoConsents(), self.pairwise_id, self.clock
             ),
-            authenticate=lambda token: self.verifier.authenticate(token),
-            relying_party=lambda name: self.verifier.relying_party(name),
+            authenticate=self.verifier.authenticate,
+            relying_party=self.verifier.relying_party,
             clock=self.clock,
             base_url=self.settings.base_url,
             allow_private=self.settings.events_allow_private,

@@ -13,14 +13,14 @@ from typing import Any
 
 import pytest
 import standardwebhooks
+from bench._sink import ThreadedSink
 from sqlalchemy import func, select
 
-from bench._sink import ThreadedSink
 from civicstack.events import Notice, PublicKey, verify
 from civicstack.events.notices import Representation
 from civicstack.pairwise import Subject
-from civicstack.stores.events import events_table, outbox_table
 from civicstack.stores.db import write_transaction
+from civicstack.stores.events import events_table, outbox_table
 from civicstack.testing import FixedClock
 from tests.api.conftest import World, make_world
 from tests.api.events_support import deliver_until
@@ -96,9 +96,13 @@ def test_subscribe_list_get_delete(events_world: World, sink: ThreadedSink) -> N
     assert "secret" not in json.dumps(listed)
     one = events_world.client.get(f"/events/subscriptions/{made['id']}", headers=events_world.admin)
     assert one.json()["organisation"] == "employer"
-    r = events_world.client.delete(f"/events/subscriptions/{made['id']}", headers=events_world.admin)
+    r = events_world.client.delete(
+        f"/events/subscriptions/{made['id']}", headers=events_world.admin
+    )
     assert r.status_code == 204
-    gone = events_world.client.get(f"/events/subscriptions/{made['id']}", headers=events_world.admin)
+    gone = events_world.client.get(
+        f"/events/subscriptions/{made['id']}", headers=events_world.admin
+    )
     assert gone.status_code == 404
 
 
@@ -176,9 +180,14 @@ def test_without_consent_nobody_hears(events_world: World, sink: ThreadedSink) -
 def test_the_outbox_commits_with_the_callers_transaction(events_world: World) -> None:
     """A notice written in a transaction that rolls back leaves no event and no outbox row."""
     store = events_world.platform.event_store
-    with pytest.raises(RuntimeError), write_transaction(store.engine) as conn:
-        store.enqueue_in(conn, _notice(1))
-        raise RuntimeError("the caller's own write failed")
+
+    def fails() -> None:
+        with write_transaction(store.engine) as conn:
+            store.enqueue_in(conn, _notice(1))
+            raise RuntimeError("the caller's own write failed")
+
+    with pytest.raises(RuntimeError):
+        fails()
     with write_transaction(store.engine) as conn:
         store.enqueue_in(conn, _notice(2))
     with store.engine.connect() as conn:

@@ -12,6 +12,7 @@ that every delivery reached the sink at least once, duplicates carrying the same
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -22,8 +23,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from bench._sink import ThreadedSink
+
 from civicstack.platform import Platform
 from civicstack.services.verifier.api_keys import Caller
 from civicstack.settings import Settings
@@ -62,10 +63,8 @@ def _drop_namespace(namespace: str) -> None:
         js = nc.jetstream()
         names = Names(namespace)
         for delete in (js.delete_stream(names.stream), js.delete_key_value(names.bucket)):
-            try:
+            with contextlib.suppress(Exception):  # absent already
                 await delete
-            except Exception:  # noqa: S110 - absent already
-                pass
         await nc.close()
 
     asyncio.run(drop())
@@ -136,7 +135,11 @@ class Rig:
 
     def all_delivered(self) -> bool:
         counts = self.platform.event_store.state_counts()
-        return bool(counts) and set(counts) == {"delivered"} and self.platform.event_store.outbox_size() == 0
+        return (
+            bool(counts)
+            and set(counts) == {"delivered"}
+            and self.platform.event_store.outbox_size() == 0
+        )
 
     def check(self, sent: list[list[str]], subscriptions: list[str]) -> None:
         """Every delivery reached the sink at least once; per endpoint, in order."""

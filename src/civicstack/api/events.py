@@ -139,8 +139,8 @@ def events_service(platform: Platform) -> tuple[Service, FastAPI]:
     ) -> Caller:
         return events().authenticate(bearer_token(request))
 
-    Who = Annotated[Caller, Depends(caller)]
-    SubId = Annotated[str, Path(pattern=_SUB)]
+    Who = Annotated[Caller, Depends(caller)]  # noqa: N806 - a type alias, named as one
+    SubId = Annotated[str, Path(pattern=_SUB)]  # noqa: N806 - a type alias, named as one
     capped = [Depends(_capped)]
 
     @app.get("/types", tags=["events"], summary="The event types one may subscribe to")

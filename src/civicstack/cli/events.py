@@ -135,7 +135,7 @@ def deliveries(
 
 
 @app.command("test")
-def test(
+def send_test(
     subscription: Annotated[str, typer.Argument(help="The subscription id.")],
     server_url: ServerOption = DEFAULT_SERVER,
     as_json: JsonOption = False,

@@ -46,7 +46,7 @@ async def run_worker(
     try:
         url = settings.events_url if engine != "embedded" else None
         if url:
-            from civicstack.services.notifications.nats_engine import NatsEngine, Names
+            from civicstack.services.notifications.nats_engine import Names, NatsEngine
 
             await NatsEngine(
                 platform.notifications,

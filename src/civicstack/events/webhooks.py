@@ -1,4 +1,4 @@
-"""Standard Webhooks 1.0 signing (standard-webhooks/standard-webhooks ``spec/standard-webhooks.md``).
+"""Standard Webhooks 1.0 signing (standard-webhooks ``spec/standard-webhooks.md``).
 
 Sections followed: "Webhook metadata" (an id constant across retries, an attempt timestamp),
 "Signature scheme" (the signed content is ``msg_id.timestamp.payload``; ids and timestamps
@@ -35,8 +35,8 @@ from civicstack._crypto import (
 )
 from civicstack.errors import InputError, VerificationError
 
-SECRET_PREFIX: Final = "whsec_"
-SECRET_KEY_PREFIX: Final = "whsk_"
+SECRET_PREFIX: Final = "whsec_"  # noqa: S105 - a format prefix, not a secret
+SECRET_KEY_PREFIX: Final = "whsk_"  # noqa: S105 - a format prefix, not a secret
 PUBLIC_KEY_PREFIX: Final = "whpk_"
 #: "Signing secret: Random. Between 24 bytes (192 bits) and 64 bytes (512 bits)".
 MIN_SECRET_BYTES: Final = 24

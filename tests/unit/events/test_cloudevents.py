@@ -124,7 +124,10 @@ BAD: list[tuple[str, dict[str, Any]]] = [
     ("extension float", {**GOOD, "ext": 1.5}),
     ("extension beyond int32", {**GOOD, "ext": 2**31}),
     ("data and data_base64", {**GOOD, "data_base64": "AA=="}),
-    ("data_base64 not base64", {**{k: v for k, v in GOOD.items() if k != "data"}, "data_base64": "!!"}),
+    (
+        "data_base64 not base64",
+        {**{k: v for k, v in GOOD.items() if k != "data"}, "data_base64": "!!"},
+    ),
     ("xml data not a string", {**GOOD, "datacontenttype": "application/xml", "data": {"a": 1}}),
 ]
 
@@ -167,7 +170,9 @@ def test_producer_keeps_the_shoulds() -> None:
     ),
     data=st.recursive(
         st.none() | st.booleans() | st.integers(-(2**40), 2**40) | st.text(max_size=20),
-        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+        lambda inner: (
+            st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+        ),
         max_leaves=10,
     ),
 )

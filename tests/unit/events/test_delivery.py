@@ -48,15 +48,20 @@ def test_success_gone_failure_and_dead_letter() -> None:
     )
     retry = decide(Outcome(500), attempts_made=1, now=100, schedule=schedule, rng=RNG)
     assert retry.verdict == "retry"
-    assert retry.next_at is not None and 104 <= retry.next_at <= 106
+    assert retry.next_at is not None
+    assert 104 <= retry.next_at <= 106
     assert decide(Outcome(500), attempts_made=2, now=0, schedule=schedule, rng=RNG).verdict == (
         "dead"
     )
     assert decide(Outcome(302), attempts_made=1, now=0, schedule=schedule, rng=RNG).verdict == (
         "retry"
     )
-    assert decide(Outcome(None, error="reset"), attempts_made=1, now=0, schedule=schedule,
-                  rng=RNG).verdict == "retry"
+    assert (
+        decide(
+            Outcome(None, error="reset"), attempts_made=1, now=0, schedule=schedule, rng=RNG
+        ).verdict
+        == "retry"
+    )
 
 
 def test_429_honours_retry_after() -> None:
@@ -88,10 +93,13 @@ def test_the_circuit_breaker_opens_probes_and_closes() -> None:
     admitted, breaker = breaker.admit(10)
     assert not admitted
     admitted, breaker = breaker.admit(40)
-    assert admitted and breaker.state == "half_open"
+    assert admitted
+    assert breaker.state == "half_open"
     second, breaker = breaker.admit(40)
     assert not second  # only the one probe
     failed = breaker.record(False, 41)
-    assert failed.state == "open" and failed.opened_until == 41 + 60
+    assert failed.state == "open"
+    assert failed.opened_until == 41 + 60
     closed = breaker.record(True, 41)
-    assert closed.state == "closed" and closed.failures == 0
+    assert closed.state == "closed"
+    assert closed.failures == 0

@@ -29,6 +29,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import os
@@ -77,6 +78,7 @@ class Names:
 
     def consumer(self, partition: int) -> str:
         return f"deliveries-{partition}"
+
 
 #: A consumer's ack wait, and the lease a partition's owner renews (longer, so that a dead
 #: owner's unacked messages are due for redelivery before anyone else takes the partition).
@@ -162,10 +164,8 @@ class Leases:
     async def release(self, key: str) -> None:
         """Give ``key`` up."""
         if self.held.pop(key, None) is not None:
-            try:
+            with contextlib.suppress(NotFoundError):
                 await self.kv.delete(key)
-            except NotFoundError:
-                pass
 
     async def live_workers(self) -> int:
         """How many workers announce themselves (``w-*`` keys)."""
@@ -188,7 +188,7 @@ class NatsEngine:
         options: WorkerOptions = WorkerOptions(),  # noqa: B008 - a frozen value
         relay: bool = True,
         deliver: bool = True,
-        names: Names = Names(),  # noqa: B008 - a frozen value
+        names: Names = Names(),
         now: Callable[[], float] = time.time,
     ) -> None:
         self.names = names
@@ -227,10 +227,8 @@ class NatsEngine:
             await asyncio.gather(*tasks, return_exceptions=True)
             for key in list(leases.held):
                 await leases.release(key)
-            try:
+            with contextlib.suppress(NotFoundError):
                 await kv.delete(self.name)
-            except NotFoundError:
-                pass
         finally:
             await nc.close()
 
@@ -392,7 +390,5 @@ class NatsEngine:
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:
-    try:
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), seconds)
-    except TimeoutError:
-        pass

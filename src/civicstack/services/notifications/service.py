@@ -128,7 +128,7 @@ class Notifications:
     # --- subscriptions -------------------------------------------------------------------
 
     def check_url(self, url: object) -> str:
-        """An endpoint URL the platform may call (the rules of :mod:`civicstack.events.endpoints`)."""
+        """An endpoint URL the platform may call (:mod:`civicstack.events.endpoints`)."""
         endpoint = parse_endpoint_url(url)
         for address in self.resolve(endpoint.host, endpoint.port):
             check_address(address, allow_private=self.allow_private)
