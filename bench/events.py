@@ -32,6 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._load import Request, drive, event_loop_name, process_tree_cpu
+
 from civicstack.events import Notice
 from civicstack.events.notices import Representation
 from civicstack.pairwise import Subject
@@ -118,7 +119,7 @@ async def run_engine(platform: Platform, engine: str, nats_url: str, total: int)
     options = WorkerOptions(batch=1000, poll=0.005, fan_out_batch=50)
     stop = asyncio.Event()
     if engine == "nats":
-        from civicstack.services.notifications.nats_engine import NatsEngine, Names
+        from civicstack.services.notifications.nats_engine import Names, NatsEngine
 
         runner = NatsEngine(
             platform.notifications,
@@ -174,7 +175,9 @@ def measure(engine: str, events: int, port: int, nats_url: str) -> dict[str, flo
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=20, help="notices (x1,000 deliveries)")
-    parser.add_argument("--nats", default=os.environ.get("CIVIC_EVENTS_URL", "nats://127.0.0.1:4222"))
+    parser.add_argument(
+        "--nats", default=os.environ.get("CIVIC_EVENTS_URL", "nats://127.0.0.1:4222")
+    )
     parser.add_argument("--peer-seconds", type=float, default=5.0)
     args = parser.parse_args()
     port = free_port()
@@ -187,18 +190,29 @@ def main() -> None:
         ]
         sink_cpu0 = process_tree_cpu(sink.pid)
         peer = drive(
-            "127.0.0.1", port, variants[0], concurrency=64, seconds=args.peer_seconds,
-            warmup=1.0, variants=variants,
+            "127.0.0.1",
+            port,
+            variants[0],
+            concurrency=64,
+            seconds=args.peer_seconds,
+            warmup=1.0,
+            variants=variants,
         )
         peer_sink_cpu = process_tree_cpu(sink.pid) - sink_cpu0
-        print(f"machine: {os.cpu_count()} cores, load {open('/proc/loadavg').read().strip()}")
-        print(f"sink: one asyncio process ({event_loop_name()} not used by the sink), "
-              f"{ENDPOINTS} endpoint paths, 204 answers")
-        print(f"peer (bare keep-alive client, 64 connections, {event_loop_name()}): "
-              f"{peer.rate:,.0f} POST/s; client CPU {peer.cpu_seconds:.1f}s, sink CPU "
-              f"{peer_sink_cpu:.1f}s over {peer.seconds:.1f}s")
-        print(f"workload: {args.events} events x {ENDPOINTS} subscriptions = "
-              f"{args.events * ENDPOINTS:,} deliveries per engine; SQLite; HMAC v1 signed")
+        print(f"machine: {os.cpu_count()} cores, load {Path('/proc/loadavg').read_text().strip()}")
+        print(
+            f"sink: one asyncio process ({event_loop_name()} not used by the sink), "
+            f"{ENDPOINTS} endpoint paths, 204 answers"
+        )
+        print(
+            f"peer (bare keep-alive client, 64 connections, {event_loop_name()}): "
+            f"{peer.rate:,.0f} POST/s; client CPU {peer.cpu_seconds:.1f}s, sink CPU "
+            f"{peer_sink_cpu:.1f}s over {peer.seconds:.1f}s"
+        )
+        print(
+            f"workload: {args.events} events x {ENDPOINTS} subscriptions = "
+            f"{args.events * ENDPOINTS:,} deliveries per engine; SQLite; HMAC v1 signed"
+        )
         for engine in ("embedded", "nats"):
             try:
                 sink_cpu0 = process_tree_cpu(sink.pid)
