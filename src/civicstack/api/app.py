@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from civicstack import __version__
 from civicstack.api.catalogue import Service, ServiceFactory, catalogue_html, service_app
+from civicstack.api.consent import consent_service
 from civicstack.api.control_characters import ControlCharacters
 from civicstack.api.docs import install_docs, mount_docs_assets
 from civicstack.api.issuers import issuers_service
@@ -41,7 +42,13 @@ __all__ = [
 
 def service_factories() -> list[ServiceFactory]:
     """Every service the platform serves, in catalogue order (components add theirs here)."""
-    return [issuers_service, verifier_service, trust_service, registers_service]
+    return [
+        issuers_service,
+        verifier_service,
+        trust_service,
+        registers_service,
+        consent_service,
+    ]
 
 
 def create_app(platform: Platform, factories: list[ServiceFactory] | None = None) -> FastAPI:
