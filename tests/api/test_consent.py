@@ -18,9 +18,9 @@ from civicstack.consent import (
 )
 from civicstack.credential_types import PID_VCT
 from civicstack.credentials import present_credential
+from civicstack.demo.story import AMARA as AMARA_PID
 from civicstack.errors import CivicError
 from civicstack.pairwise import ACCESS_LOG_SECTOR, Subject
-from civicstack.demo.story import AMARA as AMARA_PID
 from tests.api.conftest import World
 
 AMARA = Subject("GB", "QQ123456C")
@@ -99,7 +99,8 @@ def test_a_consent_is_asked_given_covered_and_withdrawn(world: World) -> None:
     asked = ask(world)
     assert asked.status_code == 201, asked.text
     request = asked.json()
-    assert request["state"] == "pending" and request["categories"] == sorted(DRIVING)
+    assert request["state"] == "pending"
+    assert request["categories"] == sorted(DRIVING)
     amara = Citizen(world)
     proof = amara.proof()
     inbox = world.client.post(
@@ -114,13 +115,15 @@ def test_a_consent_is_asked_given_covered_and_withdrawn(world: World) -> None:
     _, given = amara.answer(request)
     assert given.status_code == 201, given.text
     record = given.json()
-    assert record["state"] == "given" and record["status_term"] == "dpv:ConsentGiven"
+    assert record["state"] == "given"
+    assert record["status_term"] == "dpv:ConsentGiven"
     assert record["legal_basis"] == "dpv:Consent"
     assert record["subjects"]["provider"] == world.platform.pairwise_id("dvla", AMARA)
     assert record["subjects"]["access_log"] == log_subject
     # the request is closed: a second answer is refused
     _, again = amara.answer(request)
-    assert again.status_code == 409 and code(again) == "consent_request_closed"
+    assert again.status_code == 409
+    assert code(again) == "consent_request_closed"
 
     now = world.clock.now()
     covered = consents.check_access(
@@ -133,7 +136,8 @@ def test_a_consent_is_asked_given_covered_and_withdrawn(world: World) -> None:
         now=now,
     )
     assert covered.provider_subject == record["subjects"]["provider"]
-    assert covered.log_subject == log_subject and not covered.once
+    assert covered.log_subject == log_subject
+    assert not covered.once
     with pytest.raises(CivicError) as beyond:
         consents.check_access(
             record["id"],
@@ -157,7 +161,8 @@ def test_a_consent_is_asked_given_covered_and_withdrawn(world: World) -> None:
         },
         headers=world.admin,
     )
-    assert checked.status_code == 200 and checked.json()["covered"] is True, checked.text
+    assert checked.status_code == 200, checked.text
+    assert checked.json()["covered"] is True
 
     # withdrawn with the same key, effective at once
     stored = consents.store.latest(record["id"])
@@ -169,7 +174,8 @@ def test_a_consent_is_asked_given_covered_and_withdrawn(world: World) -> None:
     out = world.client.post(
         f"/consents/records/{record['id']}/withdraw", json={"withdrawal": withdrawal}
     )
-    assert out.status_code == 200 and out.json()["state"] == "withdrawn", out.text
+    assert out.status_code == 200, out.text
+    assert out.json()["state"] == "withdrawn"
     assert out.json()["version"] == 2
     with pytest.raises(CivicError) as gone:
         consents.check_access(
@@ -185,7 +191,8 @@ def test_a_consent_is_asked_given_covered_and_withdrawn(world: World) -> None:
     replay = world.client.post(
         f"/consents/records/{record['id']}/withdraw", json={"withdrawal": withdrawal}
     )
-    assert replay.status_code == 403 and code(replay) == "consent_not_active"
+    assert replay.status_code == 403
+    assert code(replay) == "consent_not_active"
     versions = world.client.get(f"/consents/records/{record['id']}", headers=world.admin)
     assert [v["state"] for v in versions.json()["versions"]] == ["given", "withdrawn"]
     listed = world.client.get("/consents/records?requester=insurer", headers=world.admin)
@@ -216,7 +223,8 @@ def test_a_refusal_is_recorded_and_covers_nothing(world: World) -> None:
     """Refusing makes a refused record; it covers no access."""
     request = ask(world).json()
     _, refused = Citizen(world).answer(request, "refused")
-    assert refused.status_code == 201 and refused.json()["state"] == "refused"
+    assert refused.status_code == 201
+    assert refused.json()["state"] == "refused"
     with pytest.raises(CivicError) as err:
         world.platform.consents.check_access(
             refused.json()["id"],
@@ -305,7 +313,8 @@ def test_hostile_answers_are_refused(world: World) -> None:
     replay = world.client.post(
         "/consents/inbox", json={"presentation": proof["presentation"], "nonce": proof["nonce"]}
     )
-    assert replay.status_code == 409 and code(replay) == "replayed"
+    assert replay.status_code == 409
+    assert code(replay) == "replayed"
     unknown = world.client.post(
         "/consents/inbox", json={"presentation": proof["presentation"], "nonce": "nope"}
     )
@@ -381,6 +390,7 @@ def test_withdrawal_by_a_new_pid_presentation(world: World) -> None:
             "nonce": proof["nonce"],
         },
     )
-    assert out.status_code == 200 and out.json()["state"] == "withdrawn", out.text
+    assert out.status_code == 200, out.text
+    assert out.json()["state"] == "withdrawn"
     missing = world.client.post("/consents/records/nope/withdraw", json={"withdrawal": by_new_key})
     assert code(missing) == "consent_not_found"
