@@ -776,12 +776,19 @@ class Wallet:
 
     def keep_consent(self, record: Mapping[str, Any]) -> None:
         """Keep (or update) the wallet's own copy of a consent it signed."""
+        # Wallets made before consents have no such directory yet.
+        try:
+            (self._vault.path / _CONSENTS).mkdir(mode=0o700, exist_ok=True)
+        except OSError as exc:
+            raise CivicError("io_error", f"cannot create the consents directory: {exc}") from exc
         self._vault.put(
             _CONSENTS, check_name(str(record.get("id", ""))), dict(record), replace=True
         )
 
     def consents(self) -> tuple[dict[str, Any], ...]:
         """The wallet's copies of the consents it signed, oldest first."""
+        if not (self._vault.path / _CONSENTS).is_dir():
+            return ()
         kept = [self._vault.get(_CONSENTS, name) for name in self._vault.names(_CONSENTS)]
         return tuple(sorted(kept, key=lambda r: (r.get("created_at", 0), r.get("id", ""))))
 
