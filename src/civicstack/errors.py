@@ -159,6 +159,30 @@ CODES: dict[str, tuple[int, str]] = {
     "wallet_error": (400, "The wallet answered the presentation request with an error."),
     "result_fetched": (410, "The result was fetched once and then deleted."),
     "result_purged": (410, "The result was deleted unread after its retention."),
+    # --- consent (consent/, services/consent/, api/consent.py) ---------------------------------
+    "consent_not_found": (404, "No consent with that id."),
+    "consent_not_active": (
+        403,
+        "The consent is refused, withdrawn, expired, not yet valid, or a one-time consent "
+        "already used.",
+    ),
+    "outside_consent": (
+        403,
+        "The access is outside the consent: another requester, provider or subject, or a "
+        "purpose or data category it does not cover.",
+    ),
+    "consent_request_closed": (409, "The consent request was answered already or has expired."),
+    "invalid_consent": (
+        400,
+        "The signed consent or withdrawal is malformed, of another type, stale, or differs "
+        "from what it answers.",
+    ),
+    "unknown_nonce": (400, "The nonce was not handed out by this service."),
+    "stale_nonce": (400, "The nonce has expired: ask for a new one."),
+    "wrong_subject": (
+        403,
+        "The presentation names another citizen than the one the consent or request is about.",
+    ),
 }
 
 

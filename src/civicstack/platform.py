@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from civicstack.openid4vci.applications import ApplicationCheck, ApplicationLimits
     from civicstack.pairwise import Subject
     from civicstack.services.authorities import Authorities, StatusListFetcher
+    from civicstack.services.consent import Consents
     from civicstack.services.issuer import CredentialIssuer
     from civicstack.services.notifications import EventConsents, Notifications
     from civicstack.services.registers import Registers
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
     from civicstack.status import StatusListClient
     from civicstack.stores.applications import ApplicationStore
     from civicstack.stores.authorities import AuthorityStore
+    from civicstack.stores.consent import ConsentStore
     from civicstack.stores.documents import DocumentStore
     from civicstack.stores.events import EventStore
     from civicstack.stores.issuance import IssuanceStore
@@ -283,6 +285,36 @@ class Platform:
             result_retention=self.settings.verifier_result_retention,
             limits=self.settings.limits("verifier", DEFAULT_LIMITS),
             vp_limits=self.settings.limits("openid4vp", VP_LIMITS),
+        )
+
+    # --- consent (issue 11) ----------------------------------------------------------------
+
+    @cached_property
+    def consent_store(self) -> ConsentStore:
+        """Consent requests, records (every version), met subjects and nonces."""
+        from civicstack.stores.consent import ConsentStore
+
+        return ConsentStore(self.engine)
+
+    @cached_property
+    def consents(self) -> Consents:
+        """The consent service: requests, the citizen's signed answers, withdrawal and the
+        coverage decision the data exchange relies on (``check_access``)."""
+        from civicstack.consent import DEFAULT_LIMITS
+        from civicstack.services.consent import Consents
+
+        return Consents(
+            store=self.consent_store,
+            registry=lambda max_age: self.trust_registry(max_age=max_age),
+            relying_party=self.verifier.relying_party,
+            authenticate=self.verifier.authenticate,
+            verify=lambda presentation, aud, nonce: self.verify(
+                presentation, aud=aud, nonce=nonce, max_age=1
+            ),
+            pairwise=self.pairwise_id,
+            clock=self.clock,
+            base_url=self.settings.base_url,
+            limits=self.settings.limits("consent", DEFAULT_LIMITS),
         )
 
     # --- credential issuance (issue 3) -----------------------------------------------------

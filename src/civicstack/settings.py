@@ -31,6 +31,7 @@ LIMIT_RECIPES: Mapping[str, str] = MappingProxyType(
         "registers": "civicstack.registers.limits",
         "status": "civicstack.status",
         "verifier": "civicstack.services.verifier.limits",
+        "consent": "civicstack.consent.limits",
     }
 )
 _LIMIT_PREFIX = "CIVIC_LIMIT_"

@@ -100,6 +100,7 @@ def _register() -> None:
     # Command groups register here, one line each.
     from civicstack.cli import (
         authority,
+        consent,
         demo,
         events,
         issuance,
@@ -110,17 +111,21 @@ def _register() -> None:
         verifier,
         verify,
         wallet,
+        wallet_consents,
         worker,
     )
 
     authority.app.registered_commands += issuance.app.registered_commands
     wallet.app.registered_commands += receive.app.registered_commands
+    wallet.app.registered_commands += wallet_consents.app.registered_commands
+    wallet.app.add_typer(wallet_consents.consent_app, name="consent")
 
     app.registered_commands += up.app.registered_commands
     app.add_typer(log.app)
     app.add_typer(wallet.app, name="wallet")
     app.add_typer(authority.app, name="authority")
     app.add_typer(verifier.app, name="verifier")
+    app.add_typer(consent.app, name="consent")
     app.registered_commands += verify.app.registered_commands
     app.registered_commands += demo.app.registered_commands
     app.add_typer(registers.app)

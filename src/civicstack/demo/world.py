@@ -86,6 +86,67 @@ RELYING_PARTIES: dict[str, tuple[str, tuple[PurposeSpec, ...]]] = {
 }
 
 
+# --- consent requesters (issue 11): registered relying parties with data-exchange purposes ---
+# A data-exchange purpose's vct names the data service, urn:civicstack:data:<provider>:<service>
+# (civicstack.services.consent.data_vct), and its claims are the DPV-PD categories it may ask
+# for. The providers' data services themselves are seeded by the exchange's block.
+
+#: The GP practice that asks for a new patient's record, and the one that holds it.
+GP_REQUESTER, GP_PROVIDER = "gp-newtown", "gp-oldtown"
+
+CONSENT_REQUESTERS: dict[str, tuple[str, tuple[PurposeSpec, ...]]] = {
+    "insurer": (
+        "Civic Mutual Insurance",
+        (
+            PurposeSpec(
+                "insurance_quote",
+                "Quote for your motor insurance from your driving record",
+                "urn:civicstack:data:dvla:driving-record",
+                ("dpv-pd:VehicleLicense", "dpv-pd:VehicleUsage", "dpv-pd:CriminalConviction"),
+            ),
+        ),
+    ),
+    "council": (
+        "Northside Council",
+        (
+            PurposeSpec(
+                "council_tax_reduction",
+                "Work out your council tax reduction from your tax summary",
+                "urn:civicstack:data:hmrc:tax-summary",
+                ("dpv-pd:Income", "dpv-pd:Tax"),
+            ),
+        ),
+    ),
+    GP_REQUESTER: (
+        "Newtown Medical Practice",
+        (
+            PurposeSpec(
+                "patient_registration",
+                "Register you as a patient and take over your health record",
+                f"urn:civicstack:data:{GP_PROVIDER}:patient-record",
+                (
+                    "dpv-pd:HealthRecord",
+                    "dpv-pd:HealthHistory",
+                    "dpv-pd:FamilyHealthHistory",
+                    "dpv-pd:Prescription",
+                ),
+            ),
+        ),
+    ),
+}
+#: The landlord (registered above for identity) also checks the right to rent.
+LANDLORD_RIGHT_TO_RENT = PurposeSpec(
+    "right_to_rent",
+    "Check your right to rent a home in the UK",
+    "urn:civicstack:data:home-office:right-to-rent",
+    ("dpv-pd:Nationality", "dpv-pd:Residency"),
+)
+RELYING_PARTIES.update(CONSENT_REQUESTERS)
+RELYING_PARTIES["landlord"] = (
+    RELYING_PARTIES["landlord"][0],
+    (*RELYING_PARTIES["landlord"][1], LANDLORD_RIGHT_TO_RENT),
+)
+
 #: An issuing authority: name -> (display name, vct, claims it may attest).
 AuthorityCast = Mapping[str, tuple[str, str, tuple[str, ...]]]
 #: The relying parties: name -> (display name, purposes).

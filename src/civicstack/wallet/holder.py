@@ -46,7 +46,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from civicstack._crypto import Alg, PrivateKey, PublicKey, sha256_b64url
+from civicstack._crypto import Alg, PrivateKey, PublicKey, sha256_b64url, sign_jwt
 from civicstack.credentials import inspect, present_credential, verify_issued
 from civicstack.errors import CivicError, InputError, VerificationError
 from civicstack.openid4vci.proofs import create_key_proof
@@ -78,6 +78,7 @@ _META = "meta"
 _ANCHOR = "anchor-"
 _PENDING = "pending-"
 _SETTINGS = "settings"
+_CONSENTS = "consents"
 #: Refusals worth remembering: the relying party asked and was turned away.
 _RECORDED_REFUSALS = frozenset(
     {
@@ -724,6 +725,72 @@ class Wallet:
     def drop_pending(self, pending_id: str) -> None:
         """Forget a deferred issuance (collected, or refused by the issuer)."""
         self._vault.delete(_META, _PENDING + check_name(pending_id))
+
+    # --- consents for data exchange (civicstack.consent) ----------------------------------
+
+    def prove_and_sign(
+        self,
+        *,
+        vct: str,
+        disclose: Sequence[str],
+        aud: str,
+        nonce: str,
+        payloads: Sequence[tuple[str, Mapping[str, Any]]] = (),
+    ) -> tuple[str, tuple[str, ...]]:
+        """Present ``disclose`` of the newest valid ``vct`` credential to ``aud`` with
+        ``nonce`` (SD-JWT+KB), and sign each ``(typ, payload)`` as a JWS with the very key that
+        copy is bound to, so that the presentation binds the signatures to its subject.
+
+        The copy is the one shown to ``aud`` before if any (one service, one copy). This is for
+        the platform's own services (the consent service), not for relying parties: it makes no
+        trust-registry check and records nothing in the presentation history.
+        """
+        now = self._clock.now()
+        query = CredentialQuery(vct, vct, tuple(disclose))
+        credential, copy = self._choose(query, aud, now, None)
+        key = self._copy_signer(copy)
+        presentation = present_credential(
+            copy.sd_jwt,
+            disclose=[p for p in disclose if p not in ALWAYS_VISIBLE_CLAIMS],
+            holder=key,
+            aud=aud,
+            nonce=nonce,
+            now=now,
+        )
+        self._mark_presented(aud, [(query, credential, copy)])
+        signed = tuple(sign_jwt(key, dict(p), {"typ": typ}) for typ, p in payloads)
+        return presentation, signed
+
+    def sign_with_key_of(self, thumbprint: str, typ: str, payload: Mapping[str, Any]) -> str:
+        """Sign ``payload`` (a JWS typed ``typ``) with the wallet key whose RFC 7638
+        thumbprint is ``thumbprint``: the holder key or a copy key (``not_found`` if the wallet
+        no longer holds it)."""
+        if self._vault.holder.public_key.thumbprint() == thumbprint:
+            key = self._vault.holder
+        else:
+            key_id = self._copy_keys_by_thumbprint().get(thumbprint)
+            if key_id is None:
+                raise CivicError("not_found", "the wallet no longer holds that key")
+            key = self._vault.copy_key(key_id)
+        return sign_jwt(key, dict(payload), {"typ": typ})
+
+    def keep_consent(self, record: Mapping[str, Any]) -> None:
+        """Keep (or update) the wallet's own copy of a consent it signed."""
+        # Wallets made before consents have no such directory yet.
+        try:
+            (self._vault.path / _CONSENTS).mkdir(mode=0o700, exist_ok=True)
+        except OSError as exc:
+            raise CivicError("io_error", f"cannot create the consents directory: {exc}") from exc
+        self._vault.put(
+            _CONSENTS, check_name(str(record.get("id", ""))), dict(record), replace=True
+        )
+
+    def consents(self) -> tuple[dict[str, Any], ...]:
+        """The wallet's copies of the consents it signed, oldest first."""
+        if not (self._vault.path / _CONSENTS).is_dir():
+            return ()
+        kept = [self._vault.get(_CONSENTS, name) for name in self._vault.names(_CONSENTS)]
+        return tuple(sorted(kept, key=lambda r: (r.get("created_at", 0), r.get("id", ""))))
 
     # --- documents -----------------------------------------------------------------------
 
