@@ -109,6 +109,7 @@ def _register() -> None:
         verifier,
         verify,
         wallet,
+        witness,
     )
 
     authority.app.registered_commands += issuance.app.registered_commands
@@ -122,6 +123,7 @@ def _register() -> None:
     app.registered_commands += verify.app.registered_commands
     app.registered_commands += demo.app.registered_commands
     app.add_typer(registers.app)
+    app.registered_commands += witness.app.registered_commands
 
 
 _register()

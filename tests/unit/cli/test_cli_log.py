@@ -230,7 +230,7 @@ def test_monitor_catches_a_forked_log(store: LogStore, civic: Civic, tmp_path: P
     same = _checkpoint_file(tmp_path, "same", store.checkpoint("country"))
     code, _, err = civic("log", "monitor", same, forked, "--key", VKEY)
     assert code == 1
-    assert err.startswith("error [consistency_proof_invalid]")
+    assert err.startswith("error [split_view]")
 
 
 def test_monitor_refuses_other_logs_and_untrusted_keys(
