@@ -127,6 +127,8 @@ class Witnessing:
         self.logs = logs
         self.witnesses = tuple(witnesses)
         self.transport = transport
+        # (log, witness) -> the size refused: not sent again until the log signs another.
+        self._refusals: dict[tuple[str, str], int] = {}
 
     def push(self) -> list[Outcome]:
         """One round: every log's latest checkpoint to every witness that lacks it."""
@@ -151,6 +153,28 @@ class Witnessing:
         known = cosigned.get(wid)
         if known is not None and known >= size:
             return Outcome(name, wid, size, "current")
+        if self._refusals.get((name, wid)) == size:
+            return Outcome(
+                name, wid, size, "refused", "refused before; waiting for a new checkpoint"
+            )
+        outcome = self._submit(
+            name, note, text=text, checkpoint=checkpoint, witness=witness, known=known
+        )
+        if outcome.result == "refused":
+            self._refusals[(name, wid)] = size
+        return outcome
+
+    def _submit(
+        self,
+        name: str,
+        note: str,
+        *,
+        text: str,
+        checkpoint: Checkpoint,
+        witness: WitnessEndpoint,
+        known: int | None,
+    ) -> Outcome:
+        size, wid = checkpoint.size, witness.verifier.id
         old = known or 0
         try:
             for attempt in range(2):
