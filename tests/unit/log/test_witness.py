@@ -254,3 +254,16 @@ def test_civic_witnesses_setting() -> None:
         with pytest.raises(CivicError) as err:
             parse_witnesses(bad)
         assert err.value.code == "invalid_setting"
+
+
+def test_settings_read_civic_witnesses(tmp_path: Path) -> None:
+    """CIVIC_WITNESSES is checked when settings are read: a bad entry stops startup."""
+    from civicstack.settings import Settings
+
+    w = Cosigner("witness.example/w1", PrivateKey.generate("EdDSA")).verifier
+    env = {"CIVIC_DATA_DIR": str(tmp_path), "CIVIC_WITNESSES": f"{w.vkey}@http://127.0.0.1:1"}
+    assert Settings.from_env(env).witnesses == f"{w.vkey}@http://127.0.0.1:1"
+    assert Settings.from_env({**env, "CIVIC_WITNESS_INTERVAL": "7"}).witness_interval == 7
+    with pytest.raises(CivicError) as err:
+        Settings.from_env({**env, "CIVIC_WITNESSES": "not-a-witness"})
+    assert err.value.code == "invalid_setting"
