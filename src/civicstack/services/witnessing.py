@@ -129,6 +129,8 @@ class Witnessing:
         self.transport = transport
         # (log, witness) -> the size refused: not sent again until the log signs another.
         self._refusals: dict[tuple[str, str], int] = {}
+        # log -> the checkpoint every witness has cosigned: no query until the log signs anew.
+        self._settled: dict[str, str] = {}
 
     def push(self) -> list[Outcome]:
         """One round: every log's latest checkpoint to every witness that lacks it."""
@@ -136,11 +138,13 @@ class Witnessing:
         if not self.witnesses:
             return out
         for head in self.logs.logs():
-            if not head.checkpoint:  # a log without a key signs nothing
-                continue
+            if not head.checkpoint or self._settled.get(head.name) == head.checkpoint:
+                continue  # a log without a key signs nothing; a settled one has nothing new
             cosigned = self.logs.cosigned_sizes(head.name)
-            for witness in self.witnesses:
-                out.append(self.push_one(head.name, head.checkpoint, witness, cosigned))
+            done = [self.push_one(head.name, head.checkpoint, w, cosigned) for w in self.witnesses]
+            if all(o.result in ("cosigned", "current") for o in done):
+                self._settled[head.name] = head.checkpoint
+            out += done
         return out
 
     def push_one(
