@@ -447,8 +447,9 @@ def monitor(
         "old_root": _b64(first.root),
         "new_root": _b64(second.root),
         "proof_source": source,
-        "cosigned_by": list(checked.cosigned_by),
     }
+    if policy is not None:
+        data["cosigned_by"] = list(checked.cosigned_by)
 
     def human() -> None:
         console.print(
