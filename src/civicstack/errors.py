@@ -183,6 +183,31 @@ CODES: dict[str, tuple[int, str]] = {
         403,
         "The presentation names another citizen than the one the consent or request is about.",
     ),
+    # --- witnesses (C2SP tlog-witness, tlog-cosignature; log/witness.py, log/cosignature.py) ---
+    "unknown_origin": (404, "The witness does not witness a log with this origin."),
+    "checkpoint_unauthenticated": (
+        403,
+        "The checkpoint carries no valid signature from a key the witness trusts for its log.",
+    ),
+    "witness_conflict": (
+        409,
+        "The old size is not the size of the latest checkpoint the witness cosigned.",
+    ),
+    "checkpoint_inconsistent": (
+        422,
+        "The checkpoint is not consistent with the latest one the witness cosigned.",
+    ),
+    "invalid_cosignature": (400, "A cosignature from a trusted witness does not verify."),
+    "witness_quorum_not_met": (
+        400,
+        "The checkpoint lacks the witness cosignatures the policy requires.",
+    ),
+    "split_view": (
+        400,
+        "The log showed two different trees of the same size: a fork (split view).",
+    ),
+    "witness_unavailable": (502, "The witness could not be reached or refused the checkpoint."),
+    "witness_state_locked": (409, "Another witness process holds this state directory."),
 }
 
 

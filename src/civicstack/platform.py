@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from civicstack.services.registers import Registers
     from civicstack.services.review import ApplicationDesk
     from civicstack.services.verifier import Verifier
+    from civicstack.services.witnessing import Witnessing
     from civicstack.status import Limits as StatusLimits
     from civicstack.status import StatusListClient
     from civicstack.stores.applications import ApplicationStore
@@ -102,6 +103,19 @@ class Platform:
             clock=self.clock,
             token_lifetime=self.settings.custodian_token_lifetime,
             limits=self.settings.limits("registers", DEFAULT_LIMITS),
+        )
+
+    # --- witnesses (issue 12) ---------------------------------------------------------------
+
+    @cached_property
+    def witnessing(self) -> Witnessing:
+        """Submits every log's checkpoints to the witnesses of ``CIVIC_WITNESSES`` and records
+        their cosignatures (:mod:`civicstack.services.witnessing`)."""
+        from civicstack.log.witness import parse_witnesses
+        from civicstack.services.witnessing import HttpWitnessTransport, Witnessing
+
+        return Witnessing(
+            self.logs, parse_witnesses(self.settings.witnesses), HttpWitnessTransport()
         )
 
     def migrate(self) -> None:
@@ -448,6 +462,10 @@ class Platform:
             self.logs.close()
         if "_http" in self.__dict__:
             self._http.close()
+        if "witnessing" in self.__dict__:
+            transport = self.witnessing.transport
+            if hasattr(transport, "close"):
+                transport.close()
         if "engine" in self.__dict__:
             self.engine.dispose()
 

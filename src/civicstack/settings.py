@@ -89,6 +89,12 @@ class Settings:
     ``CIVIC_SWEEP_INTERVAL``           seconds between sweeps while ``civic up`` runs (300)
     ``CIVIC_CUSTODIAN_TOKEN_LIFETIME``  seconds a register custodian token lives when issued
                             without ``expires_in`` (default 7776000, 90 days; 0: no expiry)
+    ``CIVIC_WITNESSES``     the witnesses every log's checkpoints are submitted to (C2SP
+                            tlog-witness): ``<witness vkey>@<submission URL>`` entries
+                            separated by spaces, commas or newlines
+                            (:func:`civicstack.log.witness.parse_witnesses`)
+    ``CIVIC_WITNESS_INTERVAL``  seconds between two rounds of submissions while ``civic up``
+                            runs (default 2)
     ``CIVIC_VERIFIER_RESULT_RETENTION``  seconds a verified presentation result waits, sealed,
                             for its relying party before it is deleted unread (default 600;
                             fetched once, it is deleted at once)
@@ -141,6 +147,9 @@ class Settings:
     events_retry_schedule: str = "5s 5m 30m 2h 5h 10h 10h"
     events_allow_private: bool = False
     events_namespace: str = "civic"
+    #: ``CIVIC_WITNESSES`` as given (checked by :func:`civicstack.log.witness.parse_witnesses`).
+    witnesses: str = ""
+    witness_interval: int = 2
     #: ``{recipe: {field: value}}`` from ``CIVIC_LIMIT_*``, checked; see :meth:`limits`.
     limit_overrides: Mapping[str, Mapping[str, int | float]] = field(
         default_factory=lambda: MappingProxyType({})
@@ -168,6 +177,11 @@ class Settings:
         if lifetime < 0:
             raise InputError("invalid_request", "CIVIC_CUSTODIAN_TOKEN_LIFETIME is 0 or more")
         retention = _seconds(env, "CIVIC_VERIFIER_RESULT_RETENTION", 600)
+        witnesses = env.get("CIVIC_WITNESSES", "").strip()
+        if witnesses:
+            from civicstack.log.witness import parse_witnesses
+
+            parse_witnesses(witnesses)  # a bad entry stops startup with invalid_setting
         settings = cls(
             data_dir=data_dir,
             database_url=env.get("CIVIC_DATABASE_URL") or "",
@@ -193,6 +207,8 @@ class Settings:
             sweep_interval=_count(env, "CIVIC_SWEEP_INTERVAL", least=1),
             custodian_token_lifetime=lifetime,
             verifier_result_retention=retention,
+            witnesses=witnesses,
+            witness_interval=_seconds(env, "CIVIC_WITNESS_INTERVAL", 2),
             limit_overrides=limit_overrides(env),
             **_events_settings(env),
         )

@@ -43,6 +43,22 @@ KeyOption = Annotated[
     list[str],
     typer.Option("--key", help="Trusted verifier key <name>+<id>+<key> (repeatable)."),
 ]
+WitnessOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--witness",
+        help="A witness's verifier key (C2SP tlog-cosignature, type 0x04) whose cosignature"
+        " counts (repeatable).",
+    ),
+]
+QuorumOption = Annotated[
+    int | None,
+    typer.Option(
+        "--quorum",
+        min=0,
+        help="How many of the --witness keys must have cosigned (default: all of them).",
+    ),
+]
 
 
 def _b64(data: bytes) -> str:
@@ -106,6 +122,17 @@ def _db_checkpoint(spec: str) -> str:
     with _store() as store:
         note: str = store.checkpoint(name, int(size) if size else None)
     return note
+
+
+def _policy(witnesses: list[str] | None, quorum: int | None) -> Any:
+    """The witness policy of ``--witness``/``--quorum``, or ``None`` without witnesses."""
+    from civicstack.log import WitnessPolicy
+
+    if not witnesses:
+        if quorum:
+            raise InputError("invalid_request", "--quorum counts --witness keys: give them")
+        return None
+    return WitnessPolicy.of(witnesses, quorum)
 
 
 def _verifiers(keys: list[str]) -> list[Any]:
@@ -235,6 +262,7 @@ def receipt(
 @app.command("verify-receipt")
 def verify_receipt(
     file: Annotated[str, typer.Argument(help="The .tlog-proof file, - or a URL.")],
+    *,
     key: KeyOption,
     entry: Annotated[
         Path | None, typer.Option("--entry", help="The entry's bytes (default: the extra data).")
@@ -242,15 +270,28 @@ def verify_receipt(
     origin: Annotated[
         str | None, typer.Option("--origin", help="The log's expected origin.")
     ] = None,
+    witness: WitnessOption = None,
+    quorum: QuorumOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Verify a tlog-proof receipt offline against trusted keys; print what it proves."""
-    from civicstack.log import MAX_ENTRY_BYTES
+    """Verify a tlog-proof receipt offline against trusted keys; print what it proves.
+
+    With --witness, its checkpoint must also be cosigned by --quorum of those witnesses.
+    """
+    import time
+
+    from civicstack.log import MAX_ENTRY_BYTES, verify_witnessed_receipt
     from civicstack.log import verify_receipt as verify
 
     data = _read(file)
     entry_bytes = _read(str(entry), MAX_ENTRY_BYTES) if entry is not None else None
-    got = verify(data, _verifiers(key), entry=entry_bytes, origin=origin)
+    policy = _policy(witness, quorum)
+    if policy is None:
+        got = verify(data, _verifiers(key), entry=entry_bytes, origin=origin)
+    else:
+        got = verify_witnessed_receipt(
+            data, _verifiers(key), policy, entry=entry_bytes, origin=origin, now=int(time.time())
+        )
     cp = got.checkpoint
     out = {
         "verified": True,
@@ -353,17 +394,24 @@ def monitor(
     log: Annotated[
         str | None, typer.Option("--log", help="Local log to prove from (default: by origin).")
     ] = None,
+    witness: WitnessOption = None,
+    quorum: QuorumOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Check that two signed checkpoints of one log are consistent; exit 1 if they are not.
 
     The proof comes from --proof, else from --tiles, else from the local database. With
     --register NAME, the register's log on --server (CIVIC_SERVER) gives the newer checkpoint
-    and the tiles.
+    and the tiles. With --witness, the newer checkpoint must be cosigned by --quorum of those
+    witnesses (witness_quorum_not_met); two checkpoints of one size with two roots are a
+    split view (split_view).
     """
+    import time
+
     from civicstack.log.monitor import check_checkpoint
 
     verifiers = _verifiers(key)
+    policy = _policy(witness, quorum)
     if register is not None:
         if not _REGISTER.fullmatch(register):
             raise InputError("invalid_request", f"{register!r} is not a register name")
@@ -382,7 +430,14 @@ def monitor(
 
     # The older checkpoint is the monitor's last seen (this command keeps no state of its own)
     # and the newer its source; either may be the larger tree.
-    checked = check_checkpoint(_GivenCheckpoint(old), _GivenCheckpoint(new), verifiers, prove)
+    checked = check_checkpoint(
+        _GivenCheckpoint(old),
+        _GivenCheckpoint(new),
+        verifiers,
+        prove,
+        witnesses=policy,
+        now=int(time.time()),
+    )
     first, second, source = checked.older, checked.newer, checked.proof_source
     data = {
         "consistent": True,
@@ -393,10 +448,14 @@ def monitor(
         "new_root": _b64(second.root),
         "proof_source": source,
     }
+    if policy is not None:
+        data["cosigned_by"] = list(checked.cosigned_by)
 
     def human() -> None:
         console.print(
             f"[green]consistent[/]: {first.origin} {first.size} -> {second.size} (proof: {source})"
         )
+        if checked.cosigned_by:
+            console.print("cosigned by " + ", ".join(checked.cosigned_by), markup=False)
 
     emit(data, as_json, human)

@@ -112,6 +112,7 @@ def _register() -> None:
         verify,
         wallet,
         wallet_consents,
+        witness,
         worker,
     )
 
@@ -132,6 +133,7 @@ def _register() -> None:
     # --- events: tell us once (issue 13) ---
     app.add_typer(events.app, name="events")
     app.registered_commands += worker.app.registered_commands
+    app.registered_commands += witness.app.registered_commands
 
 
 _register()

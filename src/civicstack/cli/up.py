@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -15,6 +15,9 @@ from civicstack.errors import CivicError
 from civicstack.platform import Platform
 from civicstack.services.review import SWEEP_INTERVAL, Sweeper, SweepReport
 from civicstack.settings import Settings
+
+if TYPE_CHECKING:
+    from civicstack.services.witnessing import WitnessPusher
 
 app = typer.Typer()
 
@@ -72,6 +75,7 @@ def up(
     from civicstack.cli.worker import start_in_process
 
     events = start_in_process(settings)
+    pusher = start_witnessing(settings)
     try:
         status = serve(
             settings.host,
@@ -85,6 +89,8 @@ def up(
         sweeper.stop()
         if events is not None:
             events.stop()
+        if pusher is not None:
+            pusher.stop()
     if status:
         raise typer.Exit(status)
 
@@ -123,6 +129,22 @@ def start_sweeper(settings: Settings, *, platform: Platform | None = None) -> Sw
         interval=settings.sweep_interval or SWEEP_INTERVAL,
         report=report,
         on_stop=swept_by.close if own else None,
+    ).start()
+
+
+def start_witnessing(settings: Settings) -> WitnessPusher | None:
+    """With ``CIVIC_WITNESSES`` set, start submitting every log's new checkpoints to the
+    witnesses every ``CIVIC_WITNESS_INTERVAL`` seconds, in a thread of this process (workers
+    never do), on a platform of its own; ``None`` without witnesses."""
+    from civicstack.services.witnessing import WitnessPusher
+
+    if not settings.witnesses:
+        return None
+    pushing = Platform(settings)
+    count, every = len(pushing.witnessing.witnesses), settings.witness_interval
+    console.print(f"  witnesses  {count}, submitting new checkpoints every {every} s")
+    return WitnessPusher(
+        pushing.witnessing.push, interval=settings.witness_interval, on_stop=pushing.close
     ).start()
 
 

@@ -10,6 +10,10 @@ register, the access log, ...) as C2SP tlog-tiles; this package holds the rules.
 - :mod:`.note` — C2SP signed-note with Ed25519: :class:`NoteSigner`, :class:`NoteVerifier`.
 - :mod:`.checkpoint` — C2SP tlog-checkpoint and tlog-proof: :class:`Checkpoint`,
   :class:`Receipt`.
+- :mod:`.cosignature` — C2SP tlog-cosignature (``cosignature/v1``, Ed25519): :class:`Cosigner`,
+  :class:`WitnessPolicy`, :func:`open_witnessed_checkpoint`.
+- :mod:`.witness` — C2SP tlog-witness: a witness's rules (:class:`~.witness.Witness`) and its
+  client's.
 
 :class:`DurableLog` — the log as a library on SQLite or PostgreSQL — is
 :mod:`civicstack.stores.log.durable`, re-exported here lazily: importing this package imports no
@@ -27,6 +31,14 @@ from civicstack.log.checkpoint import (
     open_checkpoint,
     sign_checkpoint,
     verify_receipt,
+)
+from civicstack.log.cosignature import (
+    CosignatureVerifier,
+    Cosigner,
+    WitnessedCheckpoint,
+    WitnessPolicy,
+    open_witnessed_checkpoint,
+    verify_witnessed_receipt,
 )
 from civicstack.log.limits import DEFAULT_LIMITS, Limits
 from civicstack.log.note import (
@@ -59,6 +71,8 @@ __all__ = [
     "MAX_ENTRY_BYTES",
     "TLOG_PROOF_HEADER",
     "Checkpoint",
+    "CosignatureVerifier",
+    "Cosigner",
     "DurableLog",
     "Limits",
     "LogHead",
@@ -73,10 +87,13 @@ __all__ = [
     "TileRef",
     "TileSource",
     "VerifiedReceipt",
+    "WitnessPolicy",
+    "WitnessedCheckpoint",
     "leaf_hash",
     "mth",
     "open_checkpoint",
     "open_note",
+    "open_witnessed_checkpoint",
     "parse_note",
     "prove_consistency",
     "prove_inclusion",
@@ -86,6 +103,7 @@ __all__ = [
     "verify_consistency",
     "verify_inclusion",
     "verify_receipt",
+    "verify_witnessed_receipt",
 ]
 
 

@@ -7,7 +7,13 @@ entries back (a rollback) without being caught. Formats and proofs:
 - C2SP tlog-checkpoint: the signed checkpoint (origin, tree size, root hash) in a signed note;
 - C2SP tlog-tiles: where a client builds a consistency proof from (or any source of proofs);
 - RFC 9162 §2.1.4: consistency proofs, checked by :func:`~civicstack.log.verify_consistency`
-  (§2.1.4.2); the empty tree is a prefix of every tree and its root is fixed (§2.1.1).
+  (§2.1.4.2); the empty tree is a prefix of every tree and its root is fixed (§2.1.1);
+- C2SP tlog-cosignature: with a :class:`~civicstack.log.cosignature.WitnessPolicy`, the latest
+  checkpoint must also carry the quorum of witnesses' cosignatures (``witness_quorum_not_met``),
+  so the log cannot show this monitor a view no witness saw.
+
+Two checkpoints the log signed with the same size and different roots are a split view
+(``split_view``): proof of a fork, no consistency proof needed.
 
 Pure: the checkpoints, the proofs and the kept state come in through the small seams below
 (:class:`CheckpointSource`, :data:`ProveConsistency`, :class:`MonitorState`), so the protocol
@@ -23,6 +29,7 @@ from typing import Protocol
 from civicstack._crypto import MERKLE_EMPTY_ROOT
 from civicstack.errors import VerificationError
 from civicstack.log.checkpoint import Checkpoint, open_checkpoint
+from civicstack.log.cosignature import WitnessPolicy, open_witnessed_checkpoint
 from civicstack.log.note import NoteVerifier
 from civicstack.log.tree import verify_consistency
 
@@ -71,6 +78,9 @@ class ConsistentCheckpoints:
     #: The latest checkpoint was SMALLER than the last seen: the log served an older state
     #: (a rollback, or a stale cache); the kept state does not move back.
     rolled_back: bool = False
+    #: The witnesses (``<name>+<key ID>``) whose cosignatures of the latest checkpoint were
+    #: verified, when a witness policy was given.
+    cosigned_by: tuple[str, ...] = ()
 
 
 def check_checkpoint(
@@ -78,12 +88,17 @@ def check_checkpoint(
     source: CheckpointSource,
     verifiers: Iterable[NoteVerifier],
     prove: ProveConsistency,
+    *,
+    witnesses: WitnessPolicy | None = None,
+    now: int | None = None,
 ) -> ConsistentCheckpoints:
     """Check the log's latest checkpoint against the last one seen, and keep the newer.
 
     Returns what was proved; raises :class:`~civicstack.errors.VerificationError`
-    (``untrusted_note``, ``origin_mismatch``, ``consistency_proof_invalid``...) when the log is
-    not consistent with what it showed before, and then keeps nothing.
+    (``untrusted_note``, ``origin_mismatch``, ``consistency_proof_invalid``, ``split_view``,
+    ``witness_quorum_not_met``...) when the log is not consistent with what it showed before or
+    (with ``witnesses``) its latest checkpoint lacks the witnesses' quorum, and then keeps
+    nothing. ``now`` refuses cosignatures from the future.
     """
     trusted = list(verifiers)
     # 1. The last checkpoint seen must be signed by a trusted key (the kept state is checked
@@ -93,10 +108,17 @@ def check_checkpoint(
     # 2. The latest checkpoint is fetched, and must be signed by a trusted key too.
     latest_note = source.checkpoint()
     latest = open_checkpoint(latest_note, trusted)
+    #    With a witness policy, it must carry the quorum's cosignatures too.
+    cosigned_by: tuple[str, ...] = ()
+    if witnesses is not None:
+        witnessed = open_witnessed_checkpoint(latest_note, trusted, witnesses, now=now)
+        cosigned_by = tuple(c.witness.id for c in witnessed.cosignatures)
     if last is None:
         # Nothing seen yet: the first checkpoint is trusted on first use.
         state.remember(latest_note)
-        return ConsistentCheckpoints(latest.origin, latest, latest, "first seen")
+        return ConsistentCheckpoints(
+            latest.origin, latest, latest, "first seen", cosigned_by=cosigned_by
+        )
     # 3. Both must be checkpoints of the same log.
     if last.origin != latest.origin:
         raise VerificationError(
@@ -109,7 +131,9 @@ def check_checkpoint(
     # 5. Keep the newer checkpoint; never move the kept state back.
     if not rolled_back:
         state.remember(latest_note)
-    return ConsistentCheckpoints(first.origin, first, second, source_of_proof, rolled_back)
+    return ConsistentCheckpoints(
+        first.origin, first, second, source_of_proof, rolled_back, cosigned_by
+    )
 
 
 def _prove_prefix(first: Checkpoint, second: Checkpoint, prove: ProveConsistency) -> str:
@@ -121,7 +145,10 @@ def _prove_prefix(first: Checkpoint, second: Checkpoint, prove: ProveConsistency
             if first.root != MERKLE_EMPTY_ROOT:
                 raise VerificationError("consistency_proof_invalid", "a wrong root for size 0")
         elif first.size == second.size:
-            verify_consistency(first.size, second.size, first.root, second.root, [])
+            if first.root != second.root:
+                raise VerificationError(
+                    "split_view", "two checkpoints of the same size with different roots"
+                )
         else:
             hashes, source = prove(first.origin, first.size, second.size)
             verify_consistency(first.size, second.size, first.root, second.root, list(hashes))

@@ -37,8 +37,11 @@ __all__ = [
     "OpenedNote",
     "b64std_decode",
     "b64std_encode",
+    "ed25519_key_bytes",
+    "key_id",
     "open_note",
     "parse_note",
+    "parse_vkey",
     "sign_note",
 ]
 
@@ -79,16 +82,49 @@ def check_key_name(name: str, *, limits: Limits = DEFAULT_LIMITS) -> str:
     return name
 
 
-def _key_id(name: str, key: PublicKey) -> int:
-    raw = _ed25519_bytes(key)
-    digest = sha256_digest(name.encode("utf-8") + b"\n" + bytes([ED25519]) + raw)
+def key_id(name: str, signature_type: int, material: bytes) -> int:
+    """``SHA-256(key name || 0x0A || signature type || public key)[:4]``, big-endian
+    (signed-note "Signatures"; tlog-cosignature "Format" uses it with type 0x04)."""
+    digest = sha256_digest(name.encode("utf-8") + b"\n" + bytes([signature_type]) + material)
     return int.from_bytes(digest[:4], "big")
 
 
-def _ed25519_bytes(key: PublicKey) -> bytes:
+def _key_id(name: str, key: PublicKey) -> int:
+    return key_id(name, ED25519, ed25519_key_bytes(key))
+
+
+def ed25519_key_bytes(key: PublicKey) -> bytes:
+    """The 32-byte RFC 8032 encoding of an Ed25519 public key (``invalid_key`` for others)."""
     if key.alg != "EdDSA":
         raise InputError("invalid_key", "note signatures use Ed25519 keys")
     return b64url_decode(key.to_jwk()["x"])
+
+
+def parse_vkey(vkey: str, signature_type: int) -> tuple[str, int, PublicKey]:
+    """Parse an Ed25519 verifier key ``<name>+<8 hex>+<base64(type || key)>`` (signed-note
+    "Verifier keys") of ``signature_type``; name, the key ID it states, and the key.
+
+    The stated key ID is returned as written: the caller checks it against the derivation its
+    signature type prescribes.
+    """
+    if not isinstance(vkey, str) or len(vkey) > 1024:
+        raise InputError("invalid_key", "a verifier key is a short string")
+    name, _, rest = vkey.strip().partition("+")
+    hex_id, _, material = rest.partition("+")
+    try:
+        check_key_name(name)
+        raw = b64std_decode(material, "invalid_key")
+    except InputError as exc:
+        raise InputError("invalid_key", f"malformed verifier key: {exc.detail}") from exc
+    if len(hex_id) != 8 or any(c not in "0123456789abcdefABCDEF" for c in hex_id):
+        raise InputError("invalid_key", "the key ID of a verifier key is 8 hex digits")
+    if len(raw) != 33 or raw[0] != signature_type:
+        raise InputError(
+            "invalid_key",
+            f"only Ed25519 verifier keys of signature type 0x{signature_type:02x} here",
+        )
+    key = PublicKey.from_jwk({"kty": "OKP", "crv": "Ed25519", "x": b64url_encode(raw[1:])})
+    return name, int(hex_id, 16), key
 
 
 @dataclass(frozen=True)
@@ -108,29 +144,16 @@ class NoteVerifier:
     @classmethod
     def parse(cls, vkey: str) -> NoteVerifier:
         """Parse ``<name>+<8 hex digits>+<base64(0x01 || key)>``; the key ID must match the key."""
-        if not isinstance(vkey, str) or len(vkey) > 1024:
-            raise InputError("invalid_key", "a verifier key is a short string")
-        name, _, rest = vkey.strip().partition("+")
-        hex_id, _, material = rest.partition("+")
-        try:
-            check_key_name(name)
-            raw = b64std_decode(material, "invalid_key")
-        except InputError as exc:
-            raise InputError("invalid_key", f"malformed verifier key: {exc.detail}") from exc
-        if len(hex_id) != 8 or any(c not in "0123456789abcdefABCDEF" for c in hex_id):
-            raise InputError("invalid_key", "the key ID of a verifier key is 8 hex digits")
-        if len(raw) != 33 or raw[0] != ED25519:
-            raise InputError("invalid_key", "only Ed25519 (type 0x01) verifier keys are supported")
-        key = PublicKey.from_jwk({"kty": "OKP", "crv": "Ed25519", "x": b64url_encode(raw[1:])})
+        name, stated_id, key = parse_vkey(vkey, ED25519)
         verifier = cls.from_public_key(name, key)
-        if verifier.key_id != int(hex_id, 16):
+        if verifier.key_id != stated_id:
             raise InputError("invalid_key", "the key ID does not match the verifier key")
         return verifier
 
     @property
     def vkey(self) -> str:
         """The verifier key string ``<name>+<hex key ID>+<base64(0x01 || key)>``."""
-        material = b64std_encode(bytes([ED25519]) + _ed25519_bytes(self.public_key))
+        material = b64std_encode(bytes([ED25519]) + ed25519_key_bytes(self.public_key))
         return f"{self.name}+{self.key_id:08x}+{material}"
 
     def verify(self, text: bytes, signature: bytes) -> None:

@@ -230,7 +230,7 @@ def test_monitor_catches_a_forked_log(store: LogStore, civic: Civic, tmp_path: P
     same = _checkpoint_file(tmp_path, "same", store.checkpoint("country"))
     code, _, err = civic("log", "monitor", same, forked, "--key", VKEY)
     assert code == 1
-    assert err.startswith("error [consistency_proof_invalid]")
+    assert err.startswith("error [split_view]")
 
 
 def test_monitor_refuses_other_logs_and_untrusted_keys(
@@ -353,3 +353,27 @@ def test_monitor_compares_a_saved_checkpoint_with_the_local_log(
     assert (code, err.split("]")[0]) == (1, "error [invalid_request")
     code, _, err = civic("log", "monitor", "db:country@7", "db:country", "--key", VKEY)
     assert (code, err.split("]")[0]) == (1, "error [not_found")
+
+
+def test_monitor_requires_witnesses_when_given(
+    store: LogStore, civic: Civic, tmp_path: Path
+) -> None:
+    """With --witness, an uncosigned checkpoint exits 1 (witness_quorum_not_met) and a
+    cosigned one passes and names its witness."""
+    from civicstack.log import Cosigner, parse_note
+    from civicstack.log.cosignature import add_cosignatures
+
+    witness = Cosigner("witness.test/w1", PrivateKey.generate("EdDSA"))
+    note = store.checkpoint("country")
+    old = _checkpoint_file(tmp_path, "old", store.checkpoint("country", 250))
+    bare = _checkpoint_file(tmp_path, "bare", note)
+    args = ("--key", VKEY, "--witness", witness.verifier.vkey, "--json")
+    code, out, err = civic("log", "monitor", old, bare, *args)
+    assert code == 1
+    assert err.startswith("error [witness_quorum_not_met]")
+    cosigned = add_cosignatures(note, [witness.cosign(parse_note(note).text, 1_700_000_000)])
+    code, out, err = civic(
+        "log", "monitor", old, _checkpoint_file(tmp_path, "cosigned", cosigned), *args
+    )
+    assert code == 0, err
+    assert json.loads(out)["cosigned_by"] == [witness.verifier.id]

@@ -110,7 +110,7 @@ def test_a_forked_log_is_caught_and_nothing_is_kept() -> None:
     split = MemoryLog([*_entries(7), b"other"])
     with pytest.raises(VerificationError) as err:
         check_checkpoint(kept, split, TRUSTED, split.prove)
-    assert err.value.code == "consistency_proof_invalid"
+    assert err.value.code == "split_view"
 
 
 def test_a_rolled_back_log_is_reported_and_the_state_never_moves_back() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated
 
 import orjson
@@ -132,11 +133,13 @@ def _checkpoint(
 ) -> Response:
     if size is not None and size > head.size:
         raise InputError("proof_out_of_range", f"the log has {head.size} entries")
-    etag = head.etag if size is None else f'"checkpoint-{size}"'
+    # Witnesses' cosignatures arrive after the log signed (C2SP tlog-witness): the tag is of the
+    # note served, cosignatures included, not of the log's size alone.
+    note = store.logs.checkpoint(head.log_name, size).encode()
+    etag = f'"checkpoint-{hashlib.sha256(note).hexdigest()[:32]}"'
     if (cached := not_modified(request, etag)) is not None:
         return cached
-    note = store.logs.checkpoint(head.log_name, size)
-    return ok(note.encode(), etag, media=TEXT_PLAIN)
+    return ok(note, etag, media=TEXT_PLAIN)
 
 
 @router.get(

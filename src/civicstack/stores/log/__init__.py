@@ -41,6 +41,8 @@ The package:
 - :mod:`.reads` — heads, roots and proofs, checkpoints, entries, receipts, served tiles;
 - :mod:`.database` — connections, the write transaction, log rows, tile reads;
 - :mod:`.tile_cache` — committed tiles in memory;
+- :mod:`.cosignatures` — witnesses' cosignatures of the checkpoints (C2SP tlog-cosignature),
+  appended to every checkpoint the store hands out;
 - :mod:`.tables` — the tables (:class:`~civicstack.log.LogHead`, what the store hands out, and
   :class:`~civicstack.log.Limits`, what one append or read may hold, are the core's).
 """

@@ -21,6 +21,7 @@ from civicstack.log.tiles import (
     tile_width,
 )
 from civicstack.stores.db import Fetch
+from civicstack.stores.log.cosignatures import with_cosignatures
 from civicstack.stores.log.database import LogDatabase, _check_name, _Row
 
 __all__ = ["MEMO_ENTRIES", "LogReads"]
@@ -158,21 +159,24 @@ class LogReads(LogDatabase):
 
     def checkpoint(self, name: str, size: int | None = None) -> str:
         """The signed checkpoint of the log at ``size`` (default: the latest signed one, which
-        trails the log's size after appends without a signer)."""
+        trails the log's size after appends without a signer), with the witnesses'
+        cosignatures of that size appended (:mod:`.cosignatures`)."""
         with self._reading() as fetch:
-            if size is None:
-                found = fetch(
-                    "SELECT checkpoint FROM log_logs WHERE name = ?", (_check_name(name),)
-                )
-                if not found:
-                    raise InputError("unknown_log", f"no log named {name!r}")
-                found = [r for r in found if r[0]]
-            else:
-                row = self._row(fetch, name)
-                found = fetch(
-                    "SELECT note FROM log_checkpoints WHERE log_id = ? AND size = ?",
-                    (row.id, size),
-                )
+            note = self._signed_checkpoint(fetch, name, size)
+            return with_cosignatures(fetch, name, note)
+
+    def _signed_checkpoint(self, fetch: Fetch, name: str, size: int | None) -> str:
+        if size is None:
+            found = fetch("SELECT checkpoint FROM log_logs WHERE name = ?", (_check_name(name),))
+            if not found:
+                raise InputError("unknown_log", f"no log named {name!r}")
+            found = [r for r in found if r[0]]
+        else:
+            row = self._row(fetch, name)
+            found = fetch(
+                "SELECT note FROM log_checkpoints WHERE log_id = ? AND size = ?",
+                (row.id, size),
+            )
         if not found:
             raise InputError("not_found", f"log {name!r} signed no checkpoint at size {size}")
         return str(found[0][0])

@@ -12,6 +12,7 @@ from civicstack.errors import InputError
 from civicstack.log import DEFAULT_LIMITS, Checkpoint, Limits, LogHead, NoteSigner, sign_checkpoint
 from civicstack.stores.db import DirectReads
 from civicstack.stores.log.appends import LogAppends
+from civicstack.stores.log.cosignatures import LogCosignatures
 from civicstack.stores.log.database import _check_name
 from civicstack.stores.log.reads import LogReads
 from civicstack.stores.log.tile_cache import TileCache
@@ -19,7 +20,7 @@ from civicstack.stores.log.tile_cache import TileCache
 __all__ = ["LogStore"]
 
 
-class LogStore(LogAppends, LogReads):
+class LogStore(LogAppends, LogReads, LogCosignatures):
     """Many named Merkle logs in one database (see the package docstring)."""
 
     def __init__(
