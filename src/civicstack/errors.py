@@ -159,6 +159,26 @@ CODES: dict[str, tuple[int, str]] = {
     "wallet_error": (400, "The wallet answered the presentation request with an error."),
     "result_fetched": (410, "The result was fetched once and then deleted."),
     "result_purged": (410, "The result was deleted unread after its retention."),
+    # --- data exchange and the access log (services/exchange, api/exchange.py, api/access.py) --
+    "unknown_data_service": (404, "No such data service is published on the exchange."),
+    "category_not_offered": (403, "The data service does not offer that data category."),
+    "no_record": (404, "The provider holds no record about that subject."),
+    "provider_unavailable": (
+        502,
+        "The provider's data service did not answer in time with a well-formed record.",
+    ),
+    "access_log_unavailable": (
+        503,
+        "The access log could not be written, so no data was released; try again.",
+    ),
+    # The consent service's codes (contract with branch `consent`, which adds them in its own
+    # "consent" section: keep ONE copy of each at merge).
+    "consent_not_found": (404, "No consent with that id."),
+    "consent_not_active": (
+        403,
+        "The consent is refused, withdrawn, expired, not yet valid or already used.",
+    ),
+    "outside_consent": (403, "The access is not within what the consent allows."),
 }
 
 

@@ -15,9 +15,11 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from civicstack import __version__
+from civicstack.api.access import access_service
 from civicstack.api.catalogue import Service, ServiceFactory, catalogue_html, service_app
 from civicstack.api.control_characters import ControlCharacters
 from civicstack.api.docs import install_docs, mount_docs_assets
+from civicstack.api.exchange import exchange_service
 from civicstack.api.issuers import issuers_service
 from civicstack.api.limits import BodySizeLimit
 from civicstack.api.problems import install_problem_handlers, problem
@@ -41,7 +43,15 @@ __all__ = [
 
 def service_factories() -> list[ServiceFactory]:
     """Every service the platform serves, in catalogue order (components add theirs here)."""
-    return [issuers_service, verifier_service, trust_service, registers_service]
+    return [
+        issuers_service,
+        verifier_service,
+        trust_service,
+        registers_service,
+        # data exchange and its access log (issue 11)
+        exchange_service,
+        access_service,
+    ]
 
 
 def create_app(platform: Platform, factories: list[ServiceFactory] | None = None) -> FastAPI:
