@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 
+from civicstack._crypto import b64url_encode
 from civicstack.access import parse_entry, subject_key, subject_tag
 from civicstack.demo.world import DEMO_CITIZENS, seed_exchange_world
 from civicstack.log import NoteVerifier, Receipt, verify_receipt
 from civicstack.pairwise import ACCESS_LOG_SECTOR, Subject
 from civicstack.testing import FixedClock, MemoryConsents
-from civicstack._crypto import b64url_encode
 
 from .conftest import World, make_world
 
@@ -101,7 +101,8 @@ def test_a_consented_fetch_is_released_with_a_receipt_of_its_log_entry(ex: Excha
     verified = verify_receipt(receipt, [_verifier(ex)])
     entry = parse_entry(receipt.extra or b"")
     assert (entry.requester, entry.provider, entry.outcome) == ("insurer", "dvla", "released")
-    assert entry.consent == consent and entry.categories == tuple(sorted(DRIVING))
+    assert entry.consent == consent
+    assert entry.categories == tuple(sorted(DRIVING))
     key = subject_key(ex.sid(ACCESS_LOG_SECTOR))
     assert entry.subject is not None
     assert entry.subject.tag == b64url_encode(subject_tag(key, 0))
@@ -109,9 +110,11 @@ def test_a_consented_fetch_is_released_with_a_receipt_of_its_log_entry(ex: Excha
     # the entry is in the served log, and the second access is the subject's counter 1
     second = ex.fetch(consent).json()
     nxt = parse_entry(Receipt.parse(second["receipt"]).extra or b"")
-    assert nxt.subject is not None and nxt.subject.tag == b64url_encode(subject_tag(key, 1))
+    assert nxt.subject is not None
+    assert nxt.subject.tag == b64url_encode(subject_tag(key, 1))
     served = ex.world.client.get(f"/access/entries/{second['log_index']}").json()
-    assert served["outcome"] == "released" and served["subject"]["tag"] == nxt.subject.tag
+    assert served["outcome"] == "released"
+    assert served["subject"]["tag"] == nxt.subject.tag
 
 
 @pytest.mark.parametrize(
@@ -149,7 +152,8 @@ def test_a_withdrawn_consent_is_refused_and_logged(ex: Exchange) -> None:
     assert (r.status_code, r.json()["code"]) == (403, "consent_not_active")
     entry = parse_entry(Receipt.parse(r.json()["receipt"]).extra or b"")
     key = subject_key(ex.sid(ACCESS_LOG_SECTOR))
-    assert entry.subject is not None and entry.subject.tag == b64url_encode(subject_tag(key, 1))
+    assert entry.subject is not None
+    assert entry.subject.tag == b64url_encode(subject_tag(key, 1))
 
 
 def test_another_requesters_consent_and_a_suspended_requester_are_refused(ex: Exchange) -> None:
@@ -204,7 +208,11 @@ def test_bad_fetch_requests_are_refused_unlogged(
         "categories": DRIVING,
     }
     sent = body if body is not None else json.dumps(good).encode()
-    hdrs = ex.world.admin if headers == "admin" else (ex.keys["insurer"] if headers is None else headers)
+    hdrs = (
+        ex.world.admin
+        if headers == "admin"
+        else (ex.keys["insurer"] if headers is None else headers)
+    )
     r = ex.world.client.post(
         "/exchange/fetch", content=sent, headers={**hdrs, "Content-Type": "application/json"}
     )
@@ -228,7 +236,8 @@ def test_a_failing_log_write_releases_nothing(ex: Exchange) -> None:
     finally:
         store.append_accesses = broken  # type: ignore[method-assign]
     assert (r.status_code, r.json()["code"]) == (503, "access_log_unavailable")
-    assert "data" not in r.json() and "receipt" not in r.json()
+    assert "data" not in r.json()
+    assert "receipt" not in r.json()
     assert ex.log_size() == 1
 
 
@@ -261,7 +270,8 @@ def test_providers_publish_and_write_hosted_records(ex: Exchange) -> None:
     }
     assert c.post("/exchange/services", json=body, headers=gp).status_code == 201
     listed = {(s["provider"], s["name"]) for s in c.get("/exchange/services").json()}
-    assert ("gp-newtown", "vaccinations") in listed and ("dvla", "driving-record") in listed
+    assert ("gp-newtown", "vaccinations") in listed
+    assert ("dvla", "driving-record") in listed
     records = {"records": [{"subject": ex.sid("gp-newtown"), "record": {"dpv-pd:HealthRecord": 1}}]}
     url = "/exchange/services/gp-newtown/vaccinations/records"
     assert c.put(url, json=records, headers=gp).json() == {"written": 1}
@@ -278,7 +288,7 @@ def test_providers_publish_and_write_hosted_records(ex: Exchange) -> None:
 class _Provider(BaseHTTPRequestHandler):
     """A remote data service: answers by the mode in its URL's path."""
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+    def do_POST(self) -> None:
         length = int(self.headers.get("content-length", "0"))
         asked = json.loads(self.rfile.read(length))
         if self.path == "/slow":
@@ -292,7 +302,9 @@ class _Provider(BaseHTTPRequestHandler):
         elif self.path == "/garbage":
             data = b"not json"
         else:
-            data = json.dumps({c: {"remote": True, "subject": asked["subject"]} for c in asked["categories"]}).encode()
+            data = json.dumps(
+                {c: {"remote": True, "subject": asked["subject"]} for c in asked["categories"]}
+            ).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -333,7 +345,11 @@ def test_a_remote_data_service_is_asked_over_http(ex: Exchange, provider_url: st
     assert r.status_code == 200, r.text
     assert r.json()["data"]["dpv-pd:VehicleLicense"] == {"remote": True, "subject": ex.sid("dvla")}
     for mode in ("fail", "big", "garbage", "slow"):
-        c.post("/exchange/services", json={**publish, "url": f"{provider_url}/{mode}"}, headers=ex.world.admin)
+        c.post(
+            "/exchange/services",
+            json={**publish, "url": f"{provider_url}/{mode}"},
+            headers=ex.world.admin,
+        )
         time.sleep(1.1)
         before = ex.log_size()
         r = ex.fetch(consent)
