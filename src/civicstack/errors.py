@@ -208,6 +208,18 @@ CODES: dict[str, tuple[int, str]] = {
     ),
     "witness_unavailable": (502, "The witness could not be reached or refused the checkpoint."),
     "witness_state_locked": (409, "Another witness process holds this state directory."),
+    # --- data exchange and the access log (services/exchange, api/exchange.py, api/access.py) --
+    "unknown_data_service": (404, "No such data service is published on the exchange."),
+    "category_not_offered": (403, "The data service does not offer that data category."),
+    "no_record": (404, "The provider holds no record about that subject."),
+    "provider_unavailable": (
+        502,
+        "The provider's data service did not answer in time with a well-formed record.",
+    ),
+    "access_log_unavailable": (
+        503,
+        "The access log could not be written, so no data was released; try again.",
+    ),
 }
 
 

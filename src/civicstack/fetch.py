@@ -21,7 +21,7 @@ clients talk through :class:`civicstack.wallet.transport.Transport`, which
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -197,3 +197,49 @@ def default_status_checker() -> StatusChecker:
     :class:`~civicstack.status.StatusListClient`.
     """
     return StatusListClient(HttpFetcher(), limits=StatusLimits(cache_entries=0))
+
+
+# --- remote data services of the exchange (civicstack.services.exchange.RemoteRecords) -------
+
+
+class HttpRemoteRecords:
+    """Asks a remote data service for a record: ``POST <url>`` with ``{"subject": <the
+    provider's pairwise id>, "categories": [...]}``; 200 with a JSON object is the record, 404
+    is "no record". Anything else — another status, a redirect (never followed), a timeout
+    (``timeout`` seconds for each phase), a body over the cap (:func:`read_capped`) — is
+    ``provider_unavailable``: the exchange then logs a refusal and releases nothing."""
+
+    def __init__(self, *, timeout: float = 2.0, transport: httpx.BaseTransport | None = None):
+        self._client = httpx.Client(
+            timeout=httpx.Timeout(timeout), follow_redirects=False, transport=transport
+        )
+
+    def fetch_record(
+        self, url: str, *, subject: str, categories: Sequence[str], max_bytes: int
+    ) -> bytes | None:
+        """The record, None for 404, else ``provider_unavailable``."""
+        body = {"subject": subject, "categories": list(categories)}
+        try:
+            _check_scheme(httpx.URL(url))
+            with self._client.stream(
+                "POST", url, json=body, headers={"Accept": "application/json"}
+            ) as response:
+                if response.status_code == 404:
+                    return None
+                if response.status_code != 200:
+                    raise CivicError(
+                        "provider_unavailable", f"the provider answered {response.status_code}"
+                    )
+                return read_capped(response, max_bytes, what="the provider's record")
+        except CivicError as exc:
+            if exc.code == "provider_unavailable":
+                raise
+            raise CivicError("provider_unavailable", exc.detail) from exc
+        except httpx.HTTPError as exc:
+            raise CivicError(
+                "provider_unavailable", f"the provider did not answer: {type(exc).__name__}"
+            ) from exc
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._client.close()

@@ -35,10 +35,12 @@ from civicstack.types import Clock, Fetcher, SystemClock
 if TYPE_CHECKING:
     from civicstack.credentials import VerifiedCredential
     from civicstack.fetch import HttpFetcher
+    from civicstack.log import NoteSigner
     from civicstack.openid4vci.applications import ApplicationCheck, ApplicationLimits
     from civicstack.pairwise import Subject
     from civicstack.services.authorities import Authorities, StatusListFetcher
     from civicstack.services.consent import Consents
+    from civicstack.services.exchange import ConsentCheck, Exchange
     from civicstack.services.issuer import CredentialIssuer
     from civicstack.services.notifications import EventConsents, Notifications
     from civicstack.services.registers import Registers
@@ -52,6 +54,7 @@ if TYPE_CHECKING:
     from civicstack.stores.consent import ConsentStore
     from civicstack.stores.documents import DocumentStore
     from civicstack.stores.events import EventStore
+    from civicstack.stores.exchange import AccessLogStore, DataServiceStore
     from civicstack.stores.issuance import IssuanceStore
     from civicstack.stores.log import LogStore
     from civicstack.stores.registers import RegisterStore
@@ -454,8 +457,64 @@ class Platform:
             allow_private=self.settings.events_allow_private,
         )
 
+    # --- data exchange and the access log (issue 11) ----------------------------------------
+
+    @cached_property
+    def access_log_signer(self) -> NoteSigner:
+        """The access log's checkpoint key: Ed25519 from a seed derived from :attr:`master_key`
+        (so every worker signs with it and nothing more is stored); origin ``<host>/access``."""
+        from civicstack._crypto import PrivateKey
+        from civicstack.log import NoteSigner
+
+        seed = hmac.new(self.master_key, b"civicstack/access-log-key/v1", "sha256").digest()
+        host = self.settings.base_url.split("://", 1)[-1].rstrip("/")
+        return NoteSigner(f"{host}/access", PrivateKey.ed25519_from_seed(seed))
+
+    @cached_property
+    def access_log_store(self) -> AccessLogStore:
+        """The access log (log ``access`` of :attr:`logs`) and its subjects' chain heads."""
+        from civicstack.stores.exchange import AccessLogStore
+
+        store = AccessLogStore(self.logs, self.access_log_signer)
+        store.ensure()
+        return store
+
+    @cached_property
+    def data_services(self) -> DataServiceStore:
+        """Published data services and hosted records."""
+        from civicstack.stores.exchange import DataServiceStore
+
+        return DataServiceStore(self.engine)
+
+    @cached_property
+    def consent_check(self) -> ConsentCheck:
+        """What the exchange asks about consents: the consent service (:attr:`consents`)."""
+        return self.consents
+
+    @cached_property
+    def exchange(self) -> Exchange:
+        """The data exchange: data services, consented fetches, the access log."""
+        from civicstack.fetch import HttpRemoteRecords
+        from civicstack.services.exchange import AccessLog, Exchange
+
+        return Exchange(
+            services=self.data_services,
+            access_log=AccessLog(self.access_log_store),
+            consents=self.consent_check,
+            registry=lambda max_age: self.trust_registry(max_age=max_age),
+            identifier=lambda name: self.verifier.relying_party(name).identifier,
+            remote=HttpRemoteRecords(),
+            clock=self.clock,
+        )
+
     def close(self) -> None:
         """Release database connections, the log and register stores and the HTTP client."""
+        if "exchange" in self.__dict__:
+            self.exchange.close()
+        if "data_services" in self.__dict__:
+            self.data_services.close()
+        if "access_log_store" in self.__dict__:
+            self.access_log_store.close()
         if "register_store" in self.__dict__:
             self.register_store.close()
         if "logs" in self.__dict__:

@@ -37,7 +37,7 @@ change. Nothing in civicstack itself imports this module.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import count
 from pathlib import Path
@@ -57,6 +57,7 @@ from civicstack.demo.world import (
     seed_world,
 )
 from civicstack.errors import CivicError
+from civicstack.pairwise import ACCESS_LOG_SECTOR, Subject
 from civicstack.platform import Platform
 from civicstack.trust import (
     Accreditation,
@@ -81,6 +82,7 @@ __all__ = [
     "Cast",
     "FixedClock",
     "InMemoryFetcher",
+    "MemoryConsents",
     "PurposeSpec",
     "World",
     "accreditation_payload",
@@ -341,3 +343,113 @@ class World:
         wallet = Wallet.create(path, passphrase, clock=self.clock, kdf=dict(FAST_KDF))
         wallet.pin_trust_anchor(self.root)
         return wallet
+
+
+# --- an in-memory consent service, for the exchange's tests (issue 11) --------------------------
+
+
+@dataclass(frozen=True)
+class MemoryCoveredAccess:
+    """What :class:`MemoryConsents` answers (the fields of ``civicstack.consent.CoveredAccess``)."""
+
+    consent_id: str
+    consent_version: int
+    requester: str
+    provider: str
+    purpose: str
+    categories: tuple[str, ...]
+    requester_subject: str
+    provider_subject: str
+    log_subject: str
+    once: bool
+
+
+@dataclass
+class _MemoryConsent:
+    requester: str
+    provider: str
+    purpose: str
+    categories: frozenset[str]
+    subject: Subject
+    once: bool
+    state: str = "given"
+
+
+class MemoryConsents:
+    """The exchange's consent seam (``civicstack.services.exchange.ConsentCheck``) in memory,
+    with the consent service's codes: for tests of the exchange and for ``bench/access.py``
+    until the consent service (``Platform.consents``) is merged. ``pairwise`` is
+    :meth:`Platform.pairwise_id`."""
+
+    def __init__(self, pairwise: Callable[[str, Subject], str]) -> None:
+        self._pairwise = pairwise
+        self._consents: dict[str, _MemoryConsent] = {}
+        self._known: dict[tuple[str, str], str] = {}
+        self._ids = count(1)
+
+    def give(
+        self,
+        subject: Subject,
+        *,
+        requester: str,
+        provider: str,
+        purpose: str,
+        categories: Iterable[str],
+        once: bool = False,
+    ) -> str:
+        """A consent given by ``subject``; its id."""
+        consent_id = f"consent-{next(self._ids)}"
+        self._consents[consent_id] = _MemoryConsent(
+            requester, provider, purpose, frozenset(categories), subject, once
+        )
+        known = self._pairwise(requester, subject)
+        self._known[(requester, known)] = self._pairwise(ACCESS_LOG_SECTOR, subject)
+        return consent_id
+
+    def withdraw(self, consent_id: str) -> None:
+        """Withdraw a consent, at once."""
+        self._consents[consent_id].state = "withdrawn"
+
+    def check_access(
+        self,
+        consent_id: str,
+        *,
+        requester: str,
+        requester_subject: str,
+        provider: str,
+        purpose: str,
+        categories: Sequence[str],
+        now: int,
+    ) -> MemoryCoveredAccess:
+        """The covered access, or the consent service's refusal codes."""
+        consent = self._consents.get(consent_id)
+        if consent is None:
+            raise CivicError("consent_not_found", f"no consent {consent_id!r}")
+        if consent.state != "given":
+            raise CivicError("consent_not_active", f"the consent is {consent.state}")
+        if (
+            consent.requester != requester
+            or consent.provider != provider
+            or consent.purpose != purpose
+            or self._pairwise(requester, consent.subject) != requester_subject
+            or not set(categories) <= consent.categories
+        ):
+            raise CivicError("outside_consent", "the access is not within the consent")
+        if consent.once:
+            consent.state = "used"
+        return MemoryCoveredAccess(
+            consent_id,
+            1,
+            requester,
+            provider,
+            purpose,
+            tuple(sorted(categories)),
+            requester_subject,
+            self._pairwise(provider, consent.subject),
+            self._pairwise(ACCESS_LOG_SECTOR, consent.subject),
+            consent.once,
+        )
+
+    def log_subject_for(self, requester: str, requester_subject: str) -> str | None:
+        """The access-log handle of a citizen met through a consent, else None."""
+        return self._known.get((requester, requester_subject))

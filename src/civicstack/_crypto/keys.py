@@ -160,6 +160,14 @@ class PrivateKey:
         raise InputError("unsupported_algorithm", f"cannot generate {alg!r} keys")
 
     @classmethod
+    def ed25519_from_seed(cls, seed: bytes) -> PrivateKey:
+        """The Ed25519 key of a 32-byte secret ``seed`` (RFC 8032 §5.1.5), for keys derived
+        from a master secret rather than stored."""
+        if len(seed) != 32:
+            raise InputError("invalid_key", "an Ed25519 seed is 32 bytes")
+        return cls._from_ed(nacl.signing.SigningKey(seed))
+
+    @classmethod
     def _from_ed(cls, sk: nacl.signing.SigningKey) -> PrivateKey:
         x = b64url_encode(bytes(sk.verify_key))
         pub = PublicKey("EdDSA", {"kty": "OKP", "crv": "Ed25519", "x": x}, ed_key=sk.verify_key)

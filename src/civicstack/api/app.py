@@ -15,11 +15,13 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from civicstack import __version__
+from civicstack.api.access import access_service
 from civicstack.api.catalogue import Service, ServiceFactory, catalogue_html, service_app
 from civicstack.api.consent import consent_service
 from civicstack.api.control_characters import ControlCharacters
 from civicstack.api.docs import install_docs, mount_docs_assets
 from civicstack.api.events import events_service
+from civicstack.api.exchange import exchange_service
 from civicstack.api.issuers import issuers_service
 from civicstack.api.limits import BodySizeLimit
 from civicstack.api.problems import install_problem_handlers, problem
@@ -49,6 +51,9 @@ def service_factories() -> list[ServiceFactory]:
         trust_service,
         registers_service,
         consent_service,
+        # data exchange and its access log (issue 11)
+        exchange_service,
+        access_service,
         events_service,  # tell us once (issue 13)
     ]
 

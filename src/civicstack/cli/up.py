@@ -10,7 +10,7 @@ import typer
 
 from civicstack.cli._output import console, err_console
 from civicstack.cli._server import DEFAULT_SERVER
-from civicstack.demo.world import seed_demo_world
+from civicstack.demo.world import seed_demo_world, seed_exchange_world
 from civicstack.errors import CivicError
 from civicstack.platform import Platform
 from civicstack.services.review import SWEEP_INTERVAL, Sweeper, SweepReport
@@ -42,6 +42,8 @@ def up(
     if seed_demo_world(platform):
         console.print("seeded the demo world: HM Government, two authorities, four relying parties")
     _seed_registers(platform)
+    if seed_exchange_world(platform):
+        console.print("seeded the data exchange: DVLA, HMRC, Home Office and two GP practices")
     token = platform.admin_token
     from civicstack.api.app import create_app
 

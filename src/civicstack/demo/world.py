@@ -194,3 +194,129 @@ def seed_world(
 def seed_demo_world(platform: Platform) -> bool:
     """Create the demo world unless a root authority exists already; True if it was created."""
     return seed_world(platform)
+
+
+# --- data providers (issue 11): the exchange's data services and their synthetic records ------
+
+#: provider -> (service, title, categories): every data service the demo world publishes.
+DATA_SERVICES: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "dvla": (
+        "driving-record",
+        "DVLA driving record",
+        ("dpv-pd:CriminalConviction", "dpv-pd:VehicleLicense", "dpv-pd:VehicleUsage"),
+    ),
+    "hmrc": ("tax-summary", "HMRC tax summary", ("dpv-pd:Income", "dpv-pd:Tax")),
+    "home-office": (
+        "right-to-rent",
+        "Home Office right to rent",
+        ("dpv-pd:Nationality", "dpv-pd:Residency"),
+    ),
+    GP_PROVIDER: (
+        "patient-record",
+        "Patient record",
+        (
+            "dpv-pd:FamilyHealthHistory",
+            "dpv-pd:HealthHistory",
+            "dpv-pd:HealthRecord",
+            "dpv-pd:Prescription",
+        ),
+    ),
+    GP_REQUESTER: (
+        "patient-record",
+        "Patient record",
+        (
+            "dpv-pd:FamilyHealthHistory",
+            "dpv-pd:HealthHistory",
+            "dpv-pd:HealthRecord",
+            "dpv-pd:Prescription",
+        ),
+    ),
+}
+
+#: The demo citizens (issuing country, personal administrative number): Amara first.
+DEMO_CITIZENS: tuple[tuple[str, str], ...] = (
+    ("GB", "QQ123456C"),
+    ("GB", "QQ654321A"),
+    ("GB", "QQ111222B"),
+)
+
+
+def demo_record(provider: str, number: str) -> dict[str, object]:
+    """The synthetic record ``provider`` holds of the citizen with ``number`` (all invented)."""
+    n = sum(map(ord, number))
+    if provider == "dvla":
+        return {
+            "dpv-pd:VehicleLicense": {
+                "licence_number": f"OKAFO{n % 1000:03d}05172AB9",
+                "categories": ["AM", "B", "F", "K"],
+                "valid_until": "2034-05-16",
+            },
+            "dpv-pd:VehicleUsage": {"penalty_points": n % 4, "endorsements": []},
+            "dpv-pd:CriminalConviction": [],
+        }
+    if provider == "hmrc":
+        return {
+            "dpv-pd:Income": {"tax_year": "2025-26", "employment_income": 28000 + n % 9000},
+            "dpv-pd:Tax": {"tax_year": "2025-26", "income_tax_paid": 3086 + n % 700, "due": 0},
+        }
+    if provider == "home-office":
+        return {
+            "dpv-pd:Nationality": ["GB"],
+            "dpv-pd:Residency": {"right_to_rent": True, "time_limited": False},
+        }
+    return {
+        "dpv-pd:HealthRecord": {"nhs_number_verified": True, "blood_group": "O+"},
+        "dpv-pd:HealthHistory": [{"condition": "asthma", "since": "2004"}],
+        "dpv-pd:FamilyHealthHistory": [{"relative": "mother", "condition": "type 2 diabetes"}],
+        "dpv-pd:Prescription": [{"medicine": "salbutamol inhaler", "repeat": True}],
+    }
+
+
+def seed_exchange_world(platform: Platform) -> bool:
+    """Publish the demo data services and write their records of the demo citizens (each keyed
+    by the provider's own pairwise id of the citizen), unless they are published already; True
+    if they were seeded. The GP practices take their titles from the ``gp-practice`` register
+    when it is seeded (its first two open practices)."""
+    from civicstack.pairwise import Subject
+    from civicstack.services.verifier import Caller
+
+    exchange = platform.exchange
+    if exchange.listed():
+        return False
+    titles = _gp_titles(platform)
+    admin = Caller(None)
+    for provider, (service, title, categories) in DATA_SERVICES.items():
+        shown = titles.get(provider, title)
+        exchange.publish(
+            admin,
+            provider=provider,
+            name=service,
+            title=shown,
+            categories=categories,
+            kind="hosted",
+        )
+        records = [
+            (
+                platform.pairwise_id(provider, Subject(country, number)),
+                demo_record(provider, number),
+            )
+            for country, number in DEMO_CITIZENS
+        ]
+        exchange.put_records(admin, provider, service, records)
+    return True
+
+
+def _gp_titles(platform: Platform) -> dict[str, str]:
+    """The GP providers' titles from the first two open practices of the gp-practice register."""
+    store = platform.register_store
+    try:
+        rows = store.records(store.head("gp-practice"), limit=50)
+    except CivicError:  # the register is not seeded (tests, a fresh database): keep the defaults
+        return {}
+    practices = []
+    for row in rows:
+        item = row.record().item
+        if item.get("end-date") is None:
+            practices.append(f"{item.get('name')} ({row.entry.key}), patient record")
+    practices = practices[:2]
+    return dict(zip((GP_PROVIDER, GP_REQUESTER), practices, strict=False))

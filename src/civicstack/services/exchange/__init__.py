@@ -1,0 +1,48 @@
+"""The data-exchange service: data services, consented fetches, and the access log.
+
+- :mod:`.service` — :class:`Exchange`: publishing data services, hosted records, fetches;
+- :mod:`.access_log` — :class:`AccessLog`: group commit of access entries with receipts;
+- :mod:`.consent` — :class:`ConsentCheck`, the seam to the consent service;
+- :mod:`.storage` — the store Protocols it needs.
+"""
+
+from civicstack.services.exchange.access_log import (
+    AccessLog,
+    AccessRecorder,
+    Recorded,
+    UnsafeNoAccessLog,
+)
+from civicstack.services.exchange.consent import ConsentCheck, Covered
+from civicstack.services.exchange.service import (
+    MAX_FETCH_BODY,
+    MAX_RECORD_BYTES,
+    AccessRefusedError,
+    Exchange,
+    FetchRequest,
+    Released,
+    RemoteRecords,
+)
+from civicstack.services.exchange.storage import (
+    AccessLogStorage,
+    AppendedAccesses,
+    DataServiceStorage,
+)
+
+__all__ = [
+    "MAX_FETCH_BODY",
+    "MAX_RECORD_BYTES",
+    "AccessLog",
+    "AccessLogStorage",
+    "AccessRecorder",
+    "AccessRefusedError",
+    "AppendedAccesses",
+    "ConsentCheck",
+    "Covered",
+    "DataServiceStorage",
+    "Exchange",
+    "FetchRequest",
+    "Recorded",
+    "Released",
+    "RemoteRecords",
+    "UnsafeNoAccessLog",
+]

@@ -1,0 +1,91 @@
+"""The seam to the consent service: what the exchange asks it (``ConsentCheck``).
+
+The contract with the consent service (branch ``consent``, :mod:`civicstack.services.consent`):
+:meth:`ConsentCheck.check_access` answers a ``civicstack.consent.CoveredAccess`` or raises
+``consent_not_found`` (404), ``consent_not_active`` (403) or ``outside_consent`` (403), marking
+a "once" consent used in the same call; :meth:`ConsentCheck.log_subject_for` names the citizen's
+access-log handle so that refused attempts are logged against them. The exchange reads a
+covered access only through :class:`Covered`, the fields it needs, so any implementation with
+those fields meets it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from civicstack.errors import CivicError
+
+__all__ = ["ConsentCheck", "Covered", "NoConsents"]
+
+
+class Covered(Protocol):
+    """What the exchange reads of a ``civicstack.consent.CoveredAccess``."""
+
+    @property
+    def consent_id(self) -> str: ...
+    @property
+    def consent_version(self) -> int: ...
+    @property
+    def requester(self) -> str: ...
+    @property
+    def provider(self) -> str: ...
+    @property
+    def purpose(self) -> str: ...
+    @property
+    def categories(self) -> tuple[str, ...]: ...
+    @property
+    def requester_subject(self) -> str: ...
+    @property
+    def provider_subject(self) -> str: ...
+    @property
+    def log_subject(self) -> str: ...
+    @property
+    def once(self) -> bool: ...
+
+
+class ConsentCheck(Protocol):
+    """Is this access covered by a consent the citizen gave? (the consent service)"""
+
+    def check_access(
+        self,
+        consent_id: str,
+        *,
+        requester: str,
+        requester_subject: str,
+        provider: str,
+        purpose: str,
+        categories: Sequence[str],
+        now: int,
+    ) -> Covered:
+        """The covered access, or ``consent_not_found`` / ``consent_not_active`` /
+        ``outside_consent``; a "once" consent is used up by this call."""
+        ...
+
+    def log_subject_for(self, requester: str, requester_subject: str) -> str | None:
+        """The access-log handle of the citizen ``requester`` knows as ``requester_subject``,
+        if the platform has met them through a consent or consent request; else None."""
+        ...
+
+
+class NoConsents:
+    """The answer of a platform without a consent service: no consent exists (every fetch is
+    refused, ``consent_not_found``) and no citizen is known to the access log."""
+
+    def check_access(
+        self,
+        consent_id: str,
+        *,
+        requester: str,
+        requester_subject: str,
+        provider: str,
+        purpose: str,
+        categories: Sequence[str],
+        now: int,
+    ) -> Covered:
+        """Always ``consent_not_found``."""
+        raise CivicError("consent_not_found", f"no consent {consent_id!r}")
+
+    def log_subject_for(self, requester: str, requester_subject: str) -> str | None:
+        """Always None."""
+        return None
