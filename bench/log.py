@@ -16,8 +16,9 @@ configuration beside its figure (see bench/README.md, "Merkle log"):
    ``DurableLog.append``, both synchronous_commit=on.
    Measured in interleaved rounds, so disk noise hits every side: the median rate is printed,
    and the share of the bare loop is the median of per-round ratios (each side against the
-   bare loop of the same round) with their range. ``--shape`` adds civicstack's statements as
-   a bare sqlite3 loop, to tell the cost of the commit's shape from the library's own.
+   bare loop of the same round) with their range. ``--shape`` adds civicstack's former
+   two-page commit (log row + leaf row) as a bare sqlite3 loop, to show what a second page
+   per commit costs. WAL frames written per commit are counted for every SQLite side.
 2. concurrent appends, reported separately: 16 threads on both sides (pymerkle serialises
    them on its tree lock; civicstack commits them together), and on PostgreSQL 1, 2 and 4
    writer processes appending to one log.
@@ -199,6 +200,10 @@ class Appender:
     def close(self) -> None:
         """Close the side's database."""
 
+    def connection(self) -> Any:
+        """The side's open sqlite3 connection (SQLite sides)."""
+        return self.con
+
 
 class BareSqlite(Appender):
     """The physical limit: one row inserted and committed (fsynced) per call, nothing else."""
@@ -245,13 +250,12 @@ class BarePostgres(Appender):
 
 
 class RawShape(Appender):
-    """civicstack's one-entry commit as bare sqlite3 statements, without the library: BEGIN
-    IMMEDIATE, the guarded head UPDATE of the log row, one leaf row INSERT, COMMIT. What it
-    costs beyond the bare loop is the statement shape (two b-tree pages per commit, not one);
-    what ``civic sqlite`` costs beyond it is the library's own work."""
+    """civicstack's former one-entry commit as bare sqlite3 statements: BEGIN IMMEDIATE, the
+    guarded head UPDATE of the log row, one leaf row INSERT, COMMIT. What it costs beyond the
+    bare loop is a second b-tree page per commit (the library now writes the leaf row alone)."""
 
     def __init__(self, path: Path) -> None:
-        super().__init__("raw civic shape", f"sqlite3, {SQLITE_DURABLE}, log row + leaf row")
+        super().__init__("two-page shape", f"sqlite3, {SQLITE_DURABLE}, log row + leaf row")
         self.path = path
 
     def open(self) -> None:
@@ -291,6 +295,9 @@ class Pymerkle(Appender):
     def open(self) -> None:
         self.tree = pymerkle_tree(self.path)
 
+    def connection(self) -> Any:
+        return self.tree.con
+
     def one(self, k: int) -> None:
         self.tree.append_entry(b"single-%d" % k)
 
@@ -311,6 +318,11 @@ class Civic(Appender):
     def one(self, k: int) -> None:
         self.log.append(b"single-%d" % k)
 
+    def connection(self) -> Any:
+        writer = self.log.store._writer  # the group-commit writer's connection
+        assert writer is not None
+        return writer.connection.dbapi_connection
+
     def close(self) -> None:
         self.log.close()
         self.log.store.engine.dispose()
@@ -330,6 +342,24 @@ def single_writer(
             got[side.label].append(timed_rate(lambda s=side: s.one(next(counter)), seconds))
             side.close()
     return {label: statistics.median(v) for label, v in got.items()}, got
+
+
+def wal_frames(side: Appender, wal: Path, count: int = 1024) -> float:
+    """WAL frames (pages) one commit of ``side`` writes, on average over ``count`` commits
+    (automatic checkpoints off while counting, so the WAL only grows)."""
+    side.open()
+    side.one(-1)
+    con = side.connection()
+    con.execute("PRAGMA wal_autocheckpoint=0")
+    before = wal.stat().st_size
+    for k in range(count):
+        side.one(-2 - k)
+    grown = wal.stat().st_size - before
+    con.execute("PRAGMA wal_autocheckpoint=1000")
+    side.close()
+    with sqlite3.connect(wal.with_name(wal.name.removesuffix("-wal"))) as own:
+        page = int(own.execute("PRAGMA page_size").fetchone()[0])
+    return grown / (page + 24) / count  # each frame: a 24-byte header and one page
 
 
 def paired(ours: list[float], bare: list[float]) -> str:
@@ -613,6 +643,13 @@ def appends(args: argparse.Namespace, admin: sa.Engine | None, pg_cfg: str, tmp:
             versus = f"{ratio(value, peer)} pymerkle; " if side.label != "pymerkle" else ""
             extra = versus + paired(rounds[side.label], rounds["bare SQLite loop"])
         print(f"  {side.label:<16} {fig(value):>10}  {extra:<32} {side.config}")
+    frames = []
+    for side in sides:
+        if "postgres" not in side.label and "PG" not in side.label:
+            path = getattr(side, "path", None) or Path(side.url.removeprefix("sqlite:///"))
+            wal = Path(f"{path}-wal")
+            frames.append(f"{side.label} {wal_frames(side, wal):.2f}")
+    print("  WAL frames (pages) written per commit, over 1,024 commits: " + "; ".join(frames))
 
     title = "concurrent durable appends (appends/s; scaling, not the headline)"
     print(f"\n2. {title}, {args.seconds:g} s")

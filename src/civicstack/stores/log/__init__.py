@@ -12,18 +12,26 @@ each with its own origin and Ed25519 key (C2SP tlog-checkpoint "Signatures"). A 
   the partial level-0 tile and bundle from them;
 - ``log_checkpoints``: every checkpoint it signed (one per signed write batch, or on
   :meth:`LogStore.sign`);
-- ``log_logs``: name, origin, verifier key, current size, root and latest checkpoint.
+- ``log_logs``: name, origin, verifier key, size, root and latest checkpoint. A log's size is
+  the larger of the row's ``size`` and one past its last leaf row: on SQLite an unsigned append
+  inside the partial bundle writes only its leaf rows, and the row (size and root) is written
+  when a bundle fills or a checkpoint is signed; on PostgreSQL every append moves ``size``. The
+  current root is computed from the tiles when read.
 
 Writes. :meth:`LogStore.append` is a group commit: concurrent callers queue their entries; one
 of them (the leader) writes everything queued in one transaction on a kept-open connection,
-signs one checkpoint per log when given a signer, commits, and only then hands each caller its
-indices. A batch is all-or-nothing. The leader remembers each log's right edge (its frontier),
-so a small append reads nothing and writes two statements (:mod:`.appends`). On SQLite the
-write transaction is ``BEGIN IMMEDIATE`` with ``synchronous=FULL`` (a returned index survives a
-power cut); on PostgreSQL the update of the log row, conditional on its size, serialises
-writers, so several processes may append to the same log. :meth:`LogStore.append_in` appends
-inside a caller's transaction (from :meth:`LogStore.transaction`), for components that must
-commit their own rows atomically with the log entries (a register import).
+signs one checkpoint per log when given a signer, commits, hands the lead to the first caller
+queued meanwhile, and wakes each caller of its batch with its indices (one wake-up each). A
+batch is all-or-nothing. An unsigned batch that stays in the partial bundle is one page on
+SQLite (``BEGIN IMMEDIATE``, leaf rows, ``COMMIT`` with ``synchronous=FULL``: a returned index
+survives a power cut), the writer knowing the size from its last commit unless
+``PRAGMA data_version`` says another connection wrote since; on PostgreSQL it is one
+autocommit statement that moves the log row's size (its row lock orders writers, so several
+processes may append to the same log) and inserts the entries at the old size (:mod:`.appends`).
+Filling a bundle, or signing, takes the general transaction: lock and read the row, read the
+right edge, write the filled tiles and bundle. :meth:`LogStore.append_in` appends inside a
+caller's transaction (from :meth:`LogStore.transaction`), for components that must commit
+their own rows atomically with the log entries (a register import).
 
 Reads never touch the leaves: roots and proofs come from the tiles; full tiles never change, so
 they are cached in memory. A committed tree never changes either, so the store remembers the

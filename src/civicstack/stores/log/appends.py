@@ -1,16 +1,21 @@
 """Appends to the log store: the group commit, appends inside a caller's transaction, and the
 write of one batch.
 
-What a durable append must write, and no more: its entries (one ``log_leaves`` row each while
-their entry bundle is partial) and the log's new size and root, in one transaction. The root
-comes from the writer's :data:`~civicstack.log.tiles.Frontier` (O(1) hashes per leaf), so a
-one-entry append reads nothing: it updates the log row on the condition that its size is the one
-the writer remembers (on PostgreSQL, in one autocommit statement with the leaf rows), and when
-another writer moved it, locks the row and catches up from the leaf rows added since (or reads
-the right edge when a bundle filled in between).
+What a durable append must write, and no more: its entries, one ``log_leaves`` row each while
+their entry bundle is partial, in one transaction. A log's size is the larger of its row's
+``size`` and one past its last leaf row, so an unsigned append that stays in the partial
+bundle writes ONE b-tree page on SQLite, as a bare one-row commit does: ``BEGIN IMMEDIATE``
+(the write lock), the leaf rows, ``COMMIT`` (fsynced). The writer remembers the size it left,
+and ``PRAGMA data_version`` (unchanged unless another connection committed since) tells it
+whether that is still the size; else it reads the size in the same transaction. On PostgreSQL
+the same append is ONE autocommit statement that moves the log row's size by the number of
+entries and inserts them at the old size, whoever else appended (the row lock orders writers,
+in any number of processes). The root is not written per append: it is computed from the tiles
+when read (:meth:`LogStore.head`, :meth:`LogStore.root`).
 Tiles and entry bundles are written once, when they fill (every 256 entries), with the partial
-tiles of the levels above. A checkpoint is signed in the same transaction when the caller passes
-a signer, and can be signed later for any committed size (:meth:`LogStore.sign`).
+tiles of the levels above; the log row then takes the new size and root. A checkpoint is signed
+in the same transaction when the caller passes a signer, and can be signed later for any
+committed size (:meth:`LogStore.sign`).
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from civicstack.log.tiles import (
     frontier_root,
     grow,
     right_edge,
+    root_at,
     span_hashes,
 )
 from civicstack.log.tree import root_nodes
@@ -45,38 +51,30 @@ from civicstack.stores.log.database import LogDatabase, _check_entries, _Row
 __all__ = ["LogAppends"]
 
 
-@dataclass
 class _Pending:
-    name: str
-    entries: list[bytes]
-    signer: NoteSigner | None
-    result: range | None = None
-    error: BaseException | None = None
-    finished: bool = False
+    """One caller's append, queued for the group commit.
+
+    A request that waits holds ``wake``; the leader releases it once, when the request is
+    finished or when it hands the request the lead: one wake-up per caller, no broadcast.
+    """
+
+    __slots__ = ("entries", "error", "finished", "name", "result", "signer", "wake")
+
+    def __init__(self, name: str, entries: list[bytes], signer: NoteSigner | None) -> None:
+        self.name, self.entries, self.signer = name, entries, signer
+        self.result: range | None = None
+        self.error: BaseException | None = None
+        self.finished = False
+        self.wake: Any = None  # a held lock, made only when the request has to wait
 
 
 @dataclass(frozen=True)
 class _Edge:
-    """What a writer remembers of a committed log: enough to append without reading it."""
+    """What a writer remembers of a log after its own last commit: the size it left the log
+    at and, when known, the frontier there (to sign without reading the right edge)."""
 
-    row: _Row
-    frontier: Frontier
-
-
-@dataclass(frozen=True)
-class _Move:
-    """One append that stays in the partial bundle: the head moves from ``row.size``."""
-
-    row: _Row
-    new_size: int
-    root: bytes
-    note: str  # the signed checkpoint, or "" for none
-    hashes: list[bytes]
-    entries: list[bytes]
-
-    def arrays(self) -> tuple[list[int], list[bytes], list[bytes]]:
-        """The leaf rows as three arrays (PostgreSQL ``unnest``)."""
-        return list(range(self.row.size, self.new_size)), self.hashes, self.entries
+    size: int
+    frontier: Frontier | None
 
 
 @dataclass(frozen=True)
@@ -118,16 +116,55 @@ class _Statements:
         return list(self._conn.exec_driver_sql(self._sql(sql), params).all())
 
 
+class _LockedTiles:
+    """The tiles of one log as the current write transaction sees them (never the cache's
+    partial tiles: a partial tile read here may be newer than any committed one)."""
+
+    def __init__(self, store: LogDatabase, sql: _Statements, log_id: int) -> None:
+        self._store, self._sql, self._log_id = store, sql, log_id
+
+    def read_tiles(self, refs: Any) -> dict[tuple[int, int], Tile]:
+        return self._store._read_tiles(self._sql.fetch, self._log_id, refs, cache=False)
+
+
+def _held_lock() -> Any:
+    lock = threading.Lock()
+    lock.acquire()
+    return lock
+
+
+_INSERT_LEAF = "INSERT INTO log_leaves (log_id, idx, hash, entry) VALUES (?, ?, ?, ?)"
+
+# PostgreSQL's one-statement append: the log row's size moves by the number of entries (its
+# row lock orders every writer, in any process) unless they would fill the partial bundle,
+# and the entries go in at the size it had. Durable when it returns (synchronous_commit).
+_PG_APPEND_ONE = (
+    "WITH head AS (UPDATE log_logs SET size = size + 1"
+    " WHERE id = %s AND mod(size, 256) < 255 RETURNING size - 1 AS start)"
+    " INSERT INTO log_leaves (log_id, idx, hash, entry)"
+    " SELECT %s, start, %s, %s FROM head RETURNING idx"
+)
+_PG_APPEND_MANY = (
+    "WITH head AS (UPDATE log_logs SET size = size + %s"
+    " WHERE id = %s AND mod(size, 256) + %s < 256 RETURNING size - %s AS start)"
+    " INSERT INTO log_leaves (log_id, idx, hash, entry)"
+    " SELECT %s, head.start + v.n - 1, v.hash, v.entry FROM head,"
+    " unnest(%s::bytea[], %s::bytea[]) WITH ORDINALITY AS v(hash, entry, n) RETURNING idx"
+)
+
+
 class LogAppends(LogDatabase):
     """The writes of :class:`~civicstack.stores.log.LogStore` (see the package docstring)."""
 
     _max_batch: int
-    _cond: threading.Condition
+    _mutex: threading.Lock
     _queue: list[_Pending]
     _leading: bool
     _writer: Connection | None
     _cursor: Any  # the writer's DB-API cursor, kept with it
-    # log id -> what this store's writer last committed to it; name -> log id.
+    # SQLite: the writer connection's PRAGMA data_version at its last commit (None: unknown).
+    _data_version: int | None
+    # log id -> what this store's writer left it at; name -> log id.
     _edges: dict[int, _Edge]
     _log_ids: dict[str, int]
 
@@ -143,21 +180,16 @@ class LogAppends(LogDatabase):
         ``invalid_request``.
         """
         req = _Pending(name, _check_entries(entries, self.limits.append_entries), signer)
-        with self._cond:
+        with self._mutex:
+            lead = not self._leading
+            if not lead:
+                req.wake = _held_lock()
             self._queue.append(req)
-            while not req.finished:
-                if self._leading:
-                    self._cond.wait()
-                    continue
-                self._leading = True
-                batch = self._take_batch()
-                self._cond.release()
-                try:
-                    self._commit(batch)
-                finally:
-                    self._cond.acquire()
-                    self._leading = False
-                    self._cond.notify_all()
+            self._leading = True
+        if not lead:
+            req.wake.acquire()  # released when finished, or when handed the lead
+        if not req.finished:
+            self._lead()
         if isinstance(req.error, CivicError):
             # A fresh exception per caller: the batch's error object is shared between threads.
             raise type(req.error)(req.error.code, req.error.detail) from req.error
@@ -165,6 +197,32 @@ class LogAppends(LogDatabase):
             raise CivicError("internal_error", f"the append failed: {req.error}") from req.error
         assert req.result is not None
         return req.result
+
+    def _lead(self) -> None:
+        """Commit the queued requests (the leader's own first) and hand the lead on.
+
+        While a batch commits (the fsync releases the GIL) the callers of the previous batch
+        return and queue their next appends, so the next batch holds them all: one commit
+        covers as many appends as there are waiting writers. The next leader is woken alone.
+        """
+        with self._mutex:
+            batch = self._take_batch()
+        try:
+            self._commit(batch)
+        finally:
+            for req in batch:
+                if not req.finished:  # a BaseException escaped the commit
+                    req.error = req.error or CivicError("internal_error", "the append stopped")
+                    req.finished = True
+            with self._mutex:
+                after = self._queue[0] if self._queue else None
+                self._leading = after is not None
+            if after is not None:
+                after.wake.release()
+            mine = batch[0]
+            for req in batch:
+                if req is not mine:
+                    req.wake.release()
 
     def append_all(
         self,
@@ -202,7 +260,7 @@ class LogAppends(LogDatabase):
         row = self._row(self._fetcher(conn), name, lock=True)
         self._check_signer(row, name, signer)
         # The caller may still roll back: what this append learns is not remembered.
-        return self._extend(_Statements(self, conn), row, entries, signer, locked=True).indices
+        return self._extend(_Statements(self, conn), row, entries, signer).indices
 
     def sign(self, name: str, signer: NoteSigner) -> str:
         """Sign the log's current size and root, unless already signed; the signed checkpoint.
@@ -226,10 +284,11 @@ class LogAppends(LogDatabase):
             )
             if found:
                 return str(found[0][0])
-            root = bytes(fetch("SELECT root FROM log_logs WHERE id = ?", (row.id,))[0][0])
+            root = root_at(row.size, _LockedTiles(self, _Statements(self, conn), row.id))
             note = sign_checkpoint(Checkpoint(row.origin, row.size, root), [signer])
             conn.exec_driver_sql(
-                self._sql("UPDATE log_logs SET checkpoint = ? WHERE id = ?"), (note, row.id)
+                self._sql("UPDATE log_logs SET size = ?, root = ?, checkpoint = ? WHERE id = ?"),
+                (row.size, root, note, row.id),
             )
             conn.exec_driver_sql(
                 self._sql(
@@ -240,12 +299,14 @@ class LogAppends(LogDatabase):
         return note
 
     def _take_batch(self) -> list[_Pending]:
-        batch: list[_Pending] = []
-        count = 0
-        while self._queue and (not batch or count + len(self._queue[0].entries) <= self._max_batch):
-            req = self._queue.pop(0)
-            batch.append(req)
-            count += len(req.entries)
+        queue = self._queue
+        count = len(queue[0].entries)
+        end = 1
+        while end < len(queue) and count + len(queue[end].entries) <= self._max_batch:
+            count += len(queue[end].entries)
+            end += 1
+        batch = queue[:end]
+        del queue[:end]
         return batch
 
     @staticmethod
@@ -266,6 +327,7 @@ class LogAppends(LogDatabase):
                 conn.exec_driver_sql("PRAGMA synchronous=FULL")
             self._writer = conn
             self._cursor = None
+            self._data_version = None
         if self._cursor is None:
             dbapi = self._writer.connection.dbapi_connection
             if dbapi is None:  # pragma: no cover - an open connection always has one
@@ -292,6 +354,7 @@ class LogAppends(LogDatabase):
 
     def _drop_writer(self) -> None:
         writer, self._writer, self._cursor = self._writer, None, None
+        self._data_version = None
         if writer is not None:
             with suppress(Exception):
                 writer.invalidate()
@@ -308,7 +371,7 @@ class LogAppends(LogDatabase):
             if not (alone and self._commit_alone(*next(iter(groups.items())), results, edges)):
                 with self._writing() as sql:
                     for name, reqs in groups.items():
-                        self._commit_log(sql, name, reqs, results, edges, optimistic=not alone)
+                        self._commit_log(sql, name, reqs, results, edges)
         except BaseException as exc:
             for name in groups:
                 self._edges.pop(self._log_ids.get(name, -1), None)
@@ -333,82 +396,64 @@ class LogAppends(LogDatabase):
     ) -> bool:
         """The common append, with as few statements and as little Python as it takes.
 
-        It applies when this writer remembers the log's head (it made the last commit it knows
-        of) and the entries stay in the partial bundle: then nothing is read, and the head moves
-        from the remembered size or nothing is written (the guard of :meth:`_set_head`), so
-        indices stay contiguous whoever else writes. PostgreSQL: ONE autocommit statement
-        (guarded head update, leaf rows and, with a signer, the checkpoint): one round trip, no
-        BEGIN or COMMIT, durable when it returns (``synchronous_commit``). SQLite: BEGIN
-        IMMEDIATE, the guarded update, the leaf rows, COMMIT (fsynced, ``synchronous=FULL``).
-        False, with nothing written, when it does not apply or another writer moved the head:
-        the caller then runs the general transaction, which locks the row and reads.
+        It applies to unsigned entries of a log this store has written to before, when they
+        stay in the partial bundle: SQLite writes only their leaf rows (one b-tree page);
+        PostgreSQL runs one autocommit statement. False, with nothing written, when it does
+        not apply: the caller then runs the general transaction, which locks the row and reads.
         """
-        edge = self._edges.get(self._log_ids.get(name, -1))
-        if edge is None:
+        log_id = self._log_ids.get(name)
+        if log_id is None or any(r.signer is not None for r in reqs):
             return False
-        row = edge.row
         entries = reqs[0].entries if len(reqs) == 1 else [e for r in reqs for e in r.entries]
-        if row.size % TILE_WIDTH + len(entries) >= TILE_WIDTH or any(
-            r.signer is not None and r.signer.verifier.vkey != row.verifier_key for r in reqs
-        ):
-            return False
         hashes = merkle_leaf_hashes(entries)
-        frontier = extend_frontier(edge.frontier, hashes)
-        size, new_size = row.size, row.size + len(entries)
-        root = frontier_root(frontier)
-        signer = next((r.signer for r in reqs if r.signer is not None), None)
-        note = sign_checkpoint(Checkpoint(row.origin, new_size, root), [signer]) if signer else ""
         cursor = self._writer_cursor()
         try:
-            move = _Move(row, new_size, root, note, hashes, entries)
-            written = (self._sqlite_alone if self._sqlite else self._postgres_alone)(cursor, move)
+            if self._sqlite:
+                start = self._sqlite_alone(cursor, log_id, entries, hashes)
+            else:
+                start = self._postgres_alone(cursor, log_id, entries, hashes)
         except BaseException:
             self._drop_writer()  # its state is unknown: open another next time
             raise
-        if not written:
-            return False  # another writer moved the head: nothing was written
-        edges[row.id] = _Edge(replace(row, size=new_size), frontier)
-        pos = size
+        if start is None:
+            return False  # the entries would fill the bundle: nothing was written
+        edge = self._edges.get(log_id)
+        frontier = None
+        if edge is not None and edge.size == start and edge.frontier is not None:
+            frontier = extend_frontier(edge.frontier, hashes)
+        edges[log_id] = _Edge(start + len(entries), frontier)
+        pos = start
         for req in reqs:
             results[id(req)] = range(pos, pos + len(req.entries))
             pos += len(req.entries)
         return True
 
-    @staticmethod
-    def _sqlite_alone(cursor: Any, m: _Move) -> bool:
-        row, size, new_size, root, note = m.row, m.row.size, m.new_size, m.root, m.note
-        hashes, entries = m.hashes, m.entries
+    def _sqlite_alone(
+        self, cursor: Any, log_id: int, entries: list[bytes], hashes: list[bytes]
+    ) -> int | None:
+        """BEGIN IMMEDIATE, the leaf rows, COMMIT; the first index, or None (nothing written)
+        when the entries would fill the partial bundle."""
         cursor.execute("BEGIN IMMEDIATE")
         try:
-            if note:
-                cursor.execute(
-                    "UPDATE log_logs SET size = ?, root = ?, checkpoint = ?"
-                    " WHERE id = ? AND size = ?",
-                    (new_size, root, note, row.id, size),
-                )
+            # Unchanged since this connection's last commit: no other connection wrote since,
+            # so the log is at the size this writer left it at.
+            cursor.execute("PRAGMA data_version")
+            version = int(cursor.fetchone()[0])
+            edge = self._edges.get(log_id)
+            if edge is not None and version == self._data_version:
+                size = edge.size
             else:
-                cursor.execute(
-                    "UPDATE log_logs SET size = ?, root = ? WHERE id = ? AND size = ?",
-                    (new_size, root, row.id, size),
-                )
-            if cursor.rowcount != 1:
+                size = self._size_of(cursor, log_id)
+            if size % TILE_WIDTH + len(entries) >= TILE_WIDTH:
                 cursor.execute("ROLLBACK")
-                return False
-            if note:
-                cursor.execute(
-                    "INSERT INTO log_checkpoints (log_id, size, root, note) VALUES (?, ?, ?, ?)",
-                    (row.id, new_size, root, note),
-                )
+                return None
             if len(entries) == 1:
-                cursor.execute(
-                    "INSERT INTO log_leaves (log_id, idx, hash, entry) VALUES (?, ?, ?, ?)",
-                    (row.id, size, hashes[0], entries[0]),
-                )
+                cursor.execute(_INSERT_LEAF, (log_id, size, hashes[0], entries[0]))
             else:
                 cursor.executemany(
-                    "INSERT INTO log_leaves (log_id, idx, hash, entry) VALUES (?, ?, ?, ?)",
+                    _INSERT_LEAF,
                     [
-                        (row.id, size + k, h, e)
+                        (log_id, size + k, h, e)
                         for k, (h, e) in enumerate(zip(hashes, entries, strict=True))
                     ],
                 )
@@ -417,41 +462,38 @@ class LogAppends(LogDatabase):
             with suppress(Exception):  # already rolled back by SQLite itself
                 cursor.execute("ROLLBACK")
             raise
-        return True
+        self._data_version = version
+        return size
 
     @staticmethod
-    def _postgres_alone(cursor: Any, m: _Move) -> bool:
-        row, size, new_size, root, note = m.row, m.row.size, m.new_size, m.root, m.note
-        hashes, entries = m.hashes, m.entries
-        if note:
-            cursor.execute(
-                "WITH head AS (UPDATE log_logs SET size = %s, root = %s, checkpoint = %s"
-                " WHERE id = %s AND size = %s RETURNING id),"
-                " cp AS (INSERT INTO log_checkpoints (log_id, size, root, note)"
-                " SELECT id, %s, %s, %s FROM head)"
-                " INSERT INTO log_leaves (log_id, idx, hash, entry)"
-                " SELECT head.id, v.idx, v.hash, v.entry FROM head,"
-                " unnest(%s::bigint[], %s::bytea[], %s::bytea[]) AS v(idx, hash, entry)",
-                (new_size, root, note, row.id, size, new_size, root, note, *m.arrays()),
-            )
-        elif len(entries) == 1:
-            cursor.execute(
-                "WITH head AS (UPDATE log_logs SET size = %s, root = %s"
-                " WHERE id = %s AND size = %s RETURNING id)"
-                " INSERT INTO log_leaves (log_id, idx, hash, entry)"
-                " SELECT id, %s, %s, %s FROM head",
-                (new_size, root, row.id, size, size, hashes[0], entries[0]),
-            )
+    def _size_of(cursor: Any, log_id: int) -> int:
+        """The log's size, read inside the write transaction (see :meth:`LogDatabase._row`)."""
+        cursor.execute(
+            "SELECT size, (SELECT idx FROM log_leaves WHERE log_id = log_logs.id"
+            " ORDER BY idx DESC LIMIT 1) FROM log_logs WHERE id = ?",
+            (log_id,),
+        )
+        found = cursor.fetchone()
+        if found is None:
+            raise InputError("unknown_log", f"no log with id {log_id}")
+        size, last = int(found[0]), found[1]
+        return size if last is None else max(size, int(last) + 1)
+
+    @staticmethod
+    def _postgres_alone(
+        cursor: Any, log_id: int, entries: list[bytes], hashes: list[bytes]
+    ) -> int | None:
+        n = len(entries)
+        if n == 1:
+            cursor.execute(_PG_APPEND_ONE, (log_id, log_id, hashes[0], entries[0]))
         else:
-            cursor.execute(
-                "WITH head AS (UPDATE log_logs SET size = %s, root = %s"
-                " WHERE id = %s AND size = %s RETURNING id)"
-                " INSERT INTO log_leaves (log_id, idx, hash, entry)"
-                " SELECT head.id, v.idx, v.hash, v.entry FROM head,"
-                " unnest(%s::bigint[], %s::bytea[], %s::bytea[]) AS v(idx, hash, entry)",
-                (new_size, root, row.id, size, *m.arrays()),
-            )
-        return int(cursor.rowcount) == len(entries)
+            cursor.execute(_PG_APPEND_MANY, (n, log_id, n, n, log_id, hashes, entries))
+        rows = cursor.fetchall()
+        if not rows:
+            return None
+        if len(rows) != n:  # pragma: no cover - the statement inserts all or none
+            raise CivicError("internal_error", "the append wrote part of its entries")
+        return min(int(r[0]) for r in rows)
 
     def _commit_log(
         self,
@@ -460,17 +502,10 @@ class LogAppends(LogDatabase):
         reqs: list[_Pending],
         results: dict[int, range],
         edges: dict[int, _Edge],
-        *,
-        optimistic: bool = True,
     ) -> None:
-        """Append one log's share of a batch; requests that cannot be served get their error.
-
-        Not ``optimistic`` after :meth:`_commit_alone` found nothing to do with the remembered
-        head: then the row is locked and read first."""
-        edge = self._edges.get(self._log_ids.get(name, -1))
+        """Append one log's share of a batch; requests that cannot be served get their error."""
         try:
-            # The remembered row is checked by _extend's conditional update; else lock it now.
-            row = edge.row if edge is not None else self._row(sql.fetch, name, lock=True)
+            row = self._row(sql.fetch, name, lock=True)
         except CivicError as exc:
             for req in reqs:
                 req.error = exc
@@ -486,7 +521,7 @@ class LogAppends(LogDatabase):
             return
         signer = next((req.signer for req in good if req.signer is not None), None)
         entries = [e for req in good for e in req.entries]
-        done = self._extend(sql, row, entries, signer, locked=edge is None, optimistic=optimistic)
+        done = self._extend(sql, row, entries, signer)
         edges[row.id] = done.edge
         self._log_ids[name] = row.id
         pos = done.indices.start
@@ -495,40 +530,20 @@ class LogAppends(LogDatabase):
             pos += len(req.entries)
 
     def _extend(
-        self,
-        sql: _Statements,
-        row: _Row,
-        entries: list[bytes],
-        signer: NoteSigner | None,
-        *,
-        locked: bool,
-        optimistic: bool = True,
+        self, sql: _Statements, row: _Row, entries: list[bytes], signer: NoteSigner | None
     ) -> _Extended:
-        """Append to log ``row``: its leaves or filled tiles and bundles, checkpoint, new head.
+        """Append to the locked log ``row`` (read in this transaction): its leaves or filled
+        tiles and bundles, checkpoint, new head.
 
-        ``row`` is either ``locked``, or remembered from this writer's last commit: then the
-        update of the log row checks that its size is still the remembered one (unless not
-        ``optimistic``: the caller knows it moved), and else the row is locked and read. A
-        writer whose remembered head another writer moved catches up from the leaf rows added
-        since, while they stay in the same partial bundle, rather than reading the right edge.
+        When this writer left the log at ``row.size`` knowing its frontier and the entries stay
+        in the partial bundle, nothing more is read; else the right edge is.
         """
         hashes = merkle_leaf_hashes(entries)
         edge = self._edges.get(row.id)
-        if edge is not None and edge.row.size == row.size and (optimistic or locked):
-            # The common case: the entries stay in the partial bundle. Nothing to read.
+        if edge is not None and edge.size == row.size and edge.frontier is not None:
             done = self._extend_edge(sql, row, edge.frontier, entries, hashes, signer=signer)
             if done is not None:
                 return done
-        if not locked:
-            lock = "" if self._sqlite else " FOR UPDATE"  # SQLite: BEGIN IMMEDIATE locked it
-            found = sql.fetch("SELECT size FROM log_logs WHERE id = ?" + lock, (row.id,))  # noqa: S608
-            row = replace(row, size=int(found[0][0]))
-        if edge is not None and edge.row.size < row.size:
-            frontier = self._catch_up(sql, edge, row.size)
-            if frontier is not None:
-                done = self._extend_edge(sql, row, frontier, entries, hashes, signer=signer)
-                if done is not None:
-                    return done
         return self._extend_read(sql, row, entries, hashes, signer)
 
     def _extend_edge(
@@ -542,62 +557,38 @@ class LogAppends(LogDatabase):
         signer: NoteSigner | None,
     ) -> _Extended | None:
         """Append entries that stay in the partial bundle, from the ``frontier`` at ``row.size``;
-        None (nothing written) if they would fill it or the head is no longer at ``row.size``."""
+        None (nothing written) if they would fill it."""
         size = row.size
         if size % TILE_WIDTH + len(entries) >= TILE_WIDTH:
             return None
         frontier = extend_frontier(frontier, hashes)
         new_size = size + len(entries)
-        if not self._set_head(sql, row, new_size, frontier_root(frontier), signer):
-            return None
+        self._set_head(sql, row, new_size, frontier_root(frontier), signer)
         sql.many(
-            "INSERT INTO log_leaves (log_id, idx, hash, entry) VALUES (?, ?, ?, ?)",
+            _INSERT_LEAF,
             [
                 (row.id, size + k, h, e)
                 for k, (h, e) in enumerate(zip(hashes, entries, strict=True))
             ],
         )
-        return _Extended(range(size, new_size), _Edge(replace(row, size=new_size), frontier))
-
-    @staticmethod
-    def _catch_up(sql: _Statements, edge: _Edge, size: int) -> Frontier | None:
-        """The frontier at ``size`` (locked) from the remembered ``edge``, reading only the leaf
-        rows added since; None when a bundle filled in between (its leaf rows are gone)."""
-        start = edge.row.size
-        if start // TILE_WIDTH != size // TILE_WIDTH:
-            return None
-        rows = sql.fetch(
-            "SELECT hash FROM log_leaves WHERE log_id = ? AND idx >= ? AND idx < ? ORDER BY idx",
-            (edge.row.id, start, size),
-        )
-        if len(rows) != size - start:
-            return None
-        return extend_frontier(edge.frontier, [bytes(r[0]) for r in rows])
+        return _Extended(range(size, new_size), _Edge(new_size, frontier))
 
     def _set_head(
         self, sql: _Statements, row: _Row, new_size: int, root: bytes, signer: NoteSigner | None
-    ) -> bool:
-        """Move the log row from ``row.size`` to ``new_size``; False if it was not at row.size."""
+    ) -> None:
+        """Move the locked log row to ``new_size`` and ``root``, with a checkpoint if signed."""
         if signer is None:
-            return (
-                sql.run(
-                    "UPDATE log_logs SET size = ?, root = ? WHERE id = ? AND size = ?",
-                    (new_size, root, row.id, row.size),
-                )
-                == 1
-            )
+            sql.run("UPDATE log_logs SET size = ?, root = ? WHERE id = ?", (new_size, root, row.id))
+            return
         note = sign_checkpoint(Checkpoint(row.origin, new_size, root), [signer])
-        updated = sql.run(
-            "UPDATE log_logs SET size = ?, root = ?, checkpoint = ? WHERE id = ? AND size = ?",
-            (new_size, root, note, row.id, row.size),
+        sql.run(
+            "UPDATE log_logs SET size = ?, root = ?, checkpoint = ? WHERE id = ?",
+            (new_size, root, note, row.id),
         )
-        if updated != 1:
-            return False
         sql.run(
             "INSERT INTO log_checkpoints (log_id, size, root, note) VALUES (?, ?, ?, ?)",
             (row.id, new_size, root, note),
         )
-        return True
 
     def _extend_read(
         self,
@@ -620,16 +611,17 @@ class LogAppends(LogDatabase):
             sql.fetch, log_id, [r for r in right_edge(size) if r.level], cache=False
         )
         if pending:
-            edge[(0, base // TILE_WIDTH)] = Tile.build(
-                0, base // TILE_WIDTH, b"".join(bytes(r[1]) for r in pending)
+            # grow() reads only the partial tile's hashes and replaces it with the tile it
+            # extends, so its inner hashes are not computed (255 hashes per filled bundle).
+            edge[(0, base // TILE_WIDTH)] = Tile(
+                0, base // TILE_WIDTH, b"".join(bytes(r[1]) for r in pending), b""
             )
         changed = grow(size, edge, hashes)
         new_size = size + len(entries)
         work = MemoryTiles(edge.values())
         work.update(changed)
         frontier = _frontier(new_size, work)
-        if not self._set_head(sql, row, new_size, frontier_root(frontier), signer):
-            raise InputError("conflict", "the log changed during the append")
+        self._set_head(sql, row, new_size, frontier_root(frontier), signer)
         tail = new_size - new_size % TILE_WIDTH  # the first leaf of the new partial bundle
         sql.many(
             "INSERT INTO log_tiles (log_id, level, idx, hashes, inner_hashes)"
@@ -654,10 +646,10 @@ class LogAppends(LogDatabase):
                 sql.run("DELETE FROM log_leaves WHERE log_id = ? AND idx < ?", (log_id, tail))
         first = max(tail, size)
         sql.many(
-            "INSERT INTO log_leaves (log_id, idx, hash, entry) VALUES (?, ?, ?, ?)",
+            _INSERT_LEAF,
             [(log_id, i, hashes[i - size], entries[i - size]) for i in range(first, new_size)],
         )
-        return _Extended(range(size, new_size), _Edge(replace(row, size=new_size), frontier))
+        return _Extended(range(size, new_size), _Edge(new_size, frontier))
 
 
 def _frontier(size: int, tiles: MemoryTiles) -> Frontier:

@@ -61,11 +61,13 @@ class LogDatabase:
 
     _writer: Connection | None
     _cursor: Any  # the writer's DB-API cursor, kept with it
+    _data_version: int | None
 
     def close(self) -> None:
         """Close the connections kept open for reads and for the group-commit writer."""
         self._reads.close()
         writer, self._writer, self._cursor = self._writer, None, None
+        self._data_version = None
         if writer is not None:
             writer.close()
 
@@ -121,14 +123,21 @@ class LogDatabase:
                 yield own
 
     def _row(self, fetch: Fetch, name: str, *, lock: bool = False) -> _Row:
-        sql = "SELECT id, origin, verifier_key, size FROM log_logs WHERE name = ?"
+        """Log ``name``'s row, with its size: the larger of the row's ``size`` and one past its
+        last leaf row (on SQLite an append inside the partial bundle writes only its leaves;
+        on PostgreSQL the row's size moves with them, so the two agree)."""
+        sql = (
+            "SELECT id, origin, verifier_key, size, (SELECT idx FROM log_leaves"
+            " WHERE log_id = log_logs.id ORDER BY idx DESC LIMIT 1) FROM log_logs WHERE name = ?"
+        )
         if lock and not self._sqlite:
             sql += " FOR UPDATE"
         rows = fetch(sql, (_check_name(name),))
         if not rows:
             raise InputError("unknown_log", f"no log named {name!r}")
         row = rows[0]
-        return _Row(int(row[0]), str(row[1]), str(row[2]), int(row[3]))
+        size = int(row[3]) if row[4] is None else max(int(row[3]), int(row[4]) + 1)
+        return _Row(int(row[0]), str(row[1]), str(row[2]), size)
 
     def _read_tiles(
         self, fetch: Fetch, log_id: int, refs: Collection[TileRef], *, cache: bool

@@ -65,29 +65,30 @@ class LogReads(LogDatabase):
         """The log's origin, verifier key, size, root and latest signed checkpoint."""
         with self._reading() as fetch:
             rows = fetch(
-                "SELECT name, origin, verifier_key, size, root, checkpoint FROM log_logs"
-                " WHERE name = ?",
+                "SELECT id, origin, verifier_key, size, (SELECT idx FROM log_leaves"
+                " WHERE log_id = log_logs.id ORDER BY idx DESC LIMIT 1), checkpoint"
+                " FROM log_logs WHERE name = ?",
                 (_check_name(name),),
             )
         if not rows:
             raise InputError("unknown_log", f"no log named {name!r}")
-        row = rows[0]
-        return LogHead(
-            str(row[0]), str(row[1]), str(row[2]), int(row[3]), bytes(row[4]), str(row[5])
-        )
+        r = rows[0]
+        size = int(r[3]) if r[4] is None else max(int(r[3]), int(r[4]) + 1)
+        return self._head(name, _Row(int(r[0]), str(r[1]), str(r[2]), size), str(r[5]))
 
     def logs(self) -> list[LogHead]:
         """Every log, by name."""
         with self._reading() as fetch:
-            rows = fetch(
-                "SELECT name, origin, verifier_key, size, root, checkpoint FROM log_logs"
-                " ORDER BY name",
-                (),
-            )
-        return [
-            LogHead(str(r[0]), str(r[1]), str(r[2]), int(r[3]), bytes(r[4]), str(r[5]))
-            for r in rows
-        ]
+            names = [str(r[0]) for r in fetch("SELECT name FROM log_logs ORDER BY name", ())]
+        return [self.head(name) for name in names]
+
+    def _head(self, name: str, row: _Row, checkpoint: str) -> LogHead:
+        """The head of a log whose row (and true size) was just read: its root comes from the
+        tiles, since appends inside the partial bundle do not write it."""
+        self._saw(name, row)
+        memo, _, tiles = self._prover(row.id)
+        root = root_at(row.size, tiles, memo)
+        return LogHead(name, row.origin, row.verifier_key, row.size, root, checkpoint)
 
     def _saw(self, name: str, row: _Row) -> None:
         """Remember that ``row`` (read outside any write transaction) is committed."""

@@ -43,7 +43,7 @@ class LogStore(LogAppends, LogReads, LogCosignatures):
         self._sqlite = engine.dialect.name == "sqlite"
         self._tile_cache = TileCache(tile_cache)
         self._max_batch = max_batch
-        self._cond = threading.Condition()
+        self._mutex = threading.Lock()
         self._queue = []
         self._leading = False
         self._reads = DirectReads(engine, idle_readers)
@@ -51,6 +51,7 @@ class LogStore(LogAppends, LogReads, LogCosignatures):
         self._proving = {}
         self._writer = None
         self._cursor = None
+        self._data_version = None
         self._edges = {}
         self._log_ids = {}
 
