@@ -40,6 +40,11 @@ class Sink:
     count: int = 0
     _file: object = None
 
+    @property
+    def lean(self) -> bool:
+        """Nothing is kept or recorded: requests are only counted (the benchmark's sink)."""
+        return not self.keep and self._file is None
+
     def note(self, item: Received) -> None:
         self.count += 1
         if self.keep:
@@ -58,6 +63,7 @@ class _Protocol(asyncio.Protocol):
         self.url = b""
         self.headers: dict[str, str] = {}
         self.body: list[bytes] = []
+        self.lean = sink.lean
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -76,14 +82,19 @@ class _Protocol(asyncio.Protocol):
         self.url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+        if not self.lean:
+            self.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
 
     def on_body(self, body: bytes) -> None:
-        self.body.append(body)
+        if not self.lean:
+            self.body.append(body)
 
     def on_message_complete(self) -> None:
         path = self.url.decode("latin-1")
-        self.sink.note(Received(path, self.headers, b"".join(self.body), time.time()))
+        if self.lean:  # the benchmark's peer: answer, count, keep nothing
+            self.sink.count += 1
+        else:
+            self.sink.note(Received(path, self.headers, b"".join(self.body), time.time()))
         if path.startswith("/gone/"):
             answer = b"HTTP/1.1 410 Gone\r\nContent-Length: 0\r\n\r\n"
         elif path.startswith("/busy/"):

@@ -52,6 +52,13 @@ _RFC3339 = re.compile(
 # RFC 2046 §5.1 / RFC 6838 §4.2: type "/" subtype, then parameters.
 _TOKEN = r"[A-Za-z0-9!#$&^_.+\-]{1,127}"  # noqa: S105 - RFC 6838 token, not a secret
 _MEDIA = re.compile(rf"({_TOKEN})/({_TOKEN})(\s*;\s*{_TOKEN}=(\"[^\"\\]*\"|{_TOKEN}))*")
+# What a CloudEvents String may not hold: control characters, surrogates, noncharacters
+# (U+FDD0-FDEF and the last two code points of every plane).
+_NOT_STRING = re.compile(
+    "[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef"
+    + "".join(f"{chr(plane << 16 | 0xFFFE)}{chr(plane << 16 | 0xFFFF)}" for plane in range(17))
+    + "]"
+)
 
 
 class _NoData:
@@ -125,14 +132,16 @@ def check_string(value: object, what: str) -> str:
     noncharacters, no unpaired surrogates."""
     if not isinstance(value, str):
         raise InputError("malformed", f"{what} must be a string")
-    for ch in value:
-        cp = ord(ch)
+    # One regex scan finds the first bad character (a per-character Python loop cost a
+    # fan-out ~20 us per attribute); the checks below only name what it is.
+    bad = _NOT_STRING.search(value)
+    if bad is not None:
+        cp = ord(bad.group())
         if cp <= 0x1F or 0x7F <= cp <= 0x9F:
             raise InputError("malformed", f"{what} holds a control character")
         if 0xD800 <= cp <= 0xDFFF:
             raise InputError("malformed", f"{what} holds an unpaired surrogate")
-        if 0xFDD0 <= cp <= 0xFDEF or (cp & 0xFFFE) == 0xFFFE:
-            raise InputError("malformed", f"{what} holds a Unicode noncharacter")
+        raise InputError("malformed", f"{what} holds a Unicode noncharacter")
     return value
 
 

@@ -187,6 +187,8 @@ class CircuitBreaker:
     def record(self, succeeded: bool, now: float) -> CircuitBreaker:
         """The breaker after an attempt's outcome."""
         if succeeded:
+            if self.state == "closed" and not self.failures and self.cooldown == self.base_cooldown:
+                return self  # the common case: nothing changes, nothing to copy
             return replace(
                 self, state="closed", failures=0, cooldown=self.base_cooldown, probing=False
             )

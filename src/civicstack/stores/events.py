@@ -40,8 +40,6 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    and_,
-    bindparam,
     delete,
     exists,
     func,
@@ -141,6 +139,18 @@ def _ms(seconds: float) -> int:
     return int(seconds * _MS)
 
 
+def _executemany(conn: Connection, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Run ``sql`` (``?`` placeholders) once per row through the driver's own executemany.
+
+    The hot paths (a fan-out's thousands of deliveries, a batch of attempts and their
+    outcomes) bypass SQLAlchemy's per-row parameter processing, which cost more than the
+    database itself; the values are plain ints, strings and bytes, so nothing is lost.
+    """
+    if conn.dialect.paramstyle != "qmark":  # psycopg: positional %s
+        sql = sql.replace("?", "%s")
+    conn.exec_driver_sql(sql, list(rows))
+
+
 def _notice_json(notice: Notice) -> dict[str, Any]:
     return {
         "id": notice.id,
@@ -186,28 +196,65 @@ def _subscription(row: Any) -> Subscription:
 
 
 def _delivery(row: Any) -> Delivery:
+    # By position (the table's column order): a SQLAlchemy Row's attribute lookups cost
+    # several microseconds each, and a claim reads thousands of rows.
+    (
+        seq,
+        delivery_id,
+        event_id,
+        event_type,
+        subscription_id,
+        lane,
+        partition,
+        body,
+        state,
+        attempts,
+        next_at,
+        _claimed_until,
+        created_at,
+        delivered_at,
+        _published,
+        last_status,
+        last_error,
+    ) = tuple(row)
     return Delivery(
-        seq=int(row.seq),
-        id=row.id,
-        event_id=row.event_id,
-        event_type=row.event_type,
-        subscription_id=row.subscription_id,
-        lane=row.lane,
-        partition=int(row.partition),
-        body=bytes(row.body),
-        state=row.state,
-        attempts=int(row.attempts),
-        next_at=row.next_at / _MS,
-        created_at=row.created_at / _MS,
-        delivered_at=None if row.delivered_at is None else row.delivered_at / _MS,
-        last_status=row.last_status,
-        last_error=row.last_error,
+        seq=int(seq),
+        id=delivery_id,
+        event_id=event_id,
+        event_type=event_type,
+        subscription_id=subscription_id,
+        lane=lane,
+        partition=int(partition),
+        body=bytes(body),
+        state=state,
+        attempts=int(attempts),
+        next_at=next_at / _MS,
+        created_at=created_at / _MS,
+        delivered_at=None if delivered_at is None else delivered_at / _MS,
+        last_status=last_status,
+        last_error=last_error,
     )
 
 
 #: A fan-out plan: for a notice (and the endpoint it is reserved for, if any), the deliveries
 #: to create: ``(delivery id, subscription id, lane, partition, body)``.
 FanOutPlan = Callable[[Notice, str | None], Sequence[tuple[str, str, str, int, bytes]]]
+
+
+_INSERT_DELIVERY = (
+    "INSERT INTO event_deliveries (id, event_id, event_type, subscription_id, lane, partition,"
+    " body, state, attempts, next_at, created_at, published)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, FALSE)"
+)
+_INSERT_ATTEMPT = (
+    "INSERT INTO event_attempts (delivery_seq, number, delivery_id, subscription_id, at, status,"
+    " error, duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_RECORD_OUTCOME = (
+    "UPDATE event_deliveries SET state = ?, next_at = ?, delivered_at = ?, last_status = ?,"
+    " last_error = ?, attempts = ?, claimed_until = NULL"
+    " WHERE seq = ? AND state NOT IN ('delivered', 'disabled')"
+)
 
 
 class EventStore:
@@ -402,29 +449,26 @@ class EventStore:
             rows = list(conn.execute(stmt))
             if not rows:
                 return 0
-            created: list[dict[str, Any]] = []
+            created: list[tuple[Any, ...]] = []
             stamp = _ms(now)
             for row in rows:
                 notice = _notice(self.sealer.open("event", row.id, row.sealed))
                 for delivery_id, sub_id, lane, partition, body in plan(notice, row.subscription_id):
                     created.append(
-                        {
-                            "id": delivery_id,
-                            "event_id": notice.id,
-                            "event_type": notice.type,
-                            "subscription_id": sub_id,
-                            "lane": lane,
-                            "partition": partition,
-                            "body": body,
-                            "state": "queued",
-                            "attempts": 0,
-                            "next_at": stamp,
-                            "created_at": stamp,
-                            "published": False,
-                        }
+                        (
+                            delivery_id,
+                            notice.id,
+                            notice.type,
+                            sub_id,
+                            lane,
+                            partition,
+                            body,
+                            stamp,
+                            stamp,
+                        )
                     )
             if created:
-                conn.execute(insert(deliveries_table), created)
+                _executemany(conn, _INSERT_DELIVERY, created)
             conn.execute(delete(outbox_table).where(outbox_table.c.seq.in_([r.seq for r in rows])))
         return len(rows)
 
@@ -449,21 +493,39 @@ class EventStore:
         d = deliveries_table
         e = deliveries_table.alias("earlier")
         stamp = _ms(now)
-        due = and_(d.c.state.in_(list(states)), d.c.next_at <= stamp)
-        expired = and_(d.c.state == "inflight", d.c.claimed_until < stamp)
         head = ~exists().where(e.c.lane == d.c.lane, e.c.seq < d.c.seq, e.c.state.in_(OPEN_STATES))
-        stmt = select(d).where(due | expired, head).order_by(d.c.seq).limit(limit)
+        # One query per state, each walking the (state, next_at) index in order and stopping
+        # at ``limit``: a single query over all states sorted by seq made the database
+        # collect and sort every due row of the backlog on every claim.
+        candidates = [
+            select(d)
+            .where(d.c.state == state, d.c.next_at <= stamp, head)
+            .order_by(d.c.next_at)
+            .limit(limit)
+            for state in states
+        ]
+        candidates.append(
+            select(d)
+            .where(d.c.state == "inflight", d.c.claimed_until < stamp, head)
+            .order_by(d.c.seq)
+            .limit(limit)
+        )
         if partitions is not None:
-            stmt = stmt.where(d.c.partition.in_(list(partitions)))
+            owned = list(partitions)
+            candidates = [c.where(d.c.partition.in_(owned)) for c in candidates]
         with write_transaction(self.engine) as conn:
             if conn.dialect.name == "postgresql":
-                stmt = stmt.with_for_update(skip_locked=True, of=d)
-            rows = list(conn.execute(stmt))
+                candidates = [c.with_for_update(skip_locked=True, of=d) for c in candidates]
+            found = [r for c in candidates for r in conn.execute(c).all()]
+            # Oldest first across the states; a lane has one head, so no lane twice.
+            rows = sorted(found, key=lambda r: int(r[0]))[:limit]
             if rows:
-                conn.execute(
-                    update(d)
-                    .where(d.c.seq.in_([r.seq for r in rows]))
-                    .values(state="inflight", claimed_until=_ms(now + lease))
+                until = _ms(now + lease)
+                _executemany(
+                    conn,
+                    "UPDATE event_deliveries SET state = 'inflight', claimed_until = ?"
+                    " WHERE seq = ?",
+                    [(until, r[0]) for r in rows],
                 )
         return [_delivery(r) for r in rows]
 
@@ -495,7 +557,8 @@ class EventStore:
         """Write a batch of attempts and the deliveries' new states in one transaction."""
         if not results:
             return
-        with self._lock, self.engine.begin() as conn:
+        # The write lock up front (SQLite): a claim may be writing from another thread.
+        with self._lock, write_transaction(self.engine) as conn:
             attempted = [r for r in results if r.attempted]
             numbers: dict[int, int] = {}
             if attempted:
@@ -506,56 +569,34 @@ class EventStore:
                     )
                 ):
                     numbers[int(row.seq)] = int(row.attempts)
-            attempt_rows = []
-            updates = []
+            attempt_rows: list[tuple[Any, ...]] = []
+            updates: list[tuple[Any, ...]] = []
             for r in results:
                 n = numbers.get(r.seq, 0) + (1 if r.attempted else 0)
                 numbers[r.seq] = n
+                error = r.error[:200]
                 if r.attempted:
                     attempt_rows.append(
-                        {
-                            "delivery_seq": r.seq,
-                            "number": n,
-                            "delivery_id": r.delivery_id,
-                            "subscription_id": r.subscription_id,
-                            "at": _ms(r.at),
-                            "status": r.status,
-                            "error": r.error[:200],
-                            "duration_ms": r.duration_ms,
-                        }
+                        (
+                            r.seq,
+                            n,
+                            r.delivery_id,
+                            r.subscription_id,
+                            _ms(r.at),
+                            r.status,
+                            error,
+                            r.duration_ms,
+                        )
                     )
+                delivered = _ms(r.at) if r.state == "delivered" else None
                 updates.append(
-                    {
-                        "b_seq": r.seq,
-                        "b_state": r.state,
-                        "b_next": _ms(r.next_at),
-                        "b_delivered": _ms(r.at) if r.state == "delivered" else None,
-                        "b_status": r.status,
-                        "b_error": r.error[:200] or None,
-                        "b_attempts": n,
-                    }
+                    (r.state, _ms(r.next_at), delivered, r.status, error or None, n, r.seq)
                 )
             if attempt_rows:
-                conn.execute(insert(attempts_table), attempt_rows)
-            d = deliveries_table
-            conn.execute(
-                update(d)
-                .where(
-                    d.c.seq == bindparam("b_seq"),
-                    d.c.state != "delivered",
-                    d.c.state != "disabled",
-                )
-                .values(
-                    state=bindparam("b_state"),
-                    next_at=bindparam("b_next"),
-                    delivered_at=bindparam("b_delivered"),
-                    last_status=bindparam("b_status"),
-                    last_error=bindparam("b_error"),
-                    attempts=bindparam("b_attempts"),
-                    claimed_until=None,
-                ),
-                updates,
-            )
+                _executemany(conn, _INSERT_ATTEMPT, attempt_rows)
+            # A delivery already delivered or disabled (a duplicate's late outcome, an endpoint
+            # disabled meanwhile) keeps its state.
+            _executemany(conn, _RECORD_OUTCOME, updates)
 
     # --- the NATS relay --------------------------------------------------------------------
 
@@ -568,7 +609,7 @@ class EventStore:
                 .where(d.c.published.is_(False), d.c.state == "queued")
                 .order_by(d.c.seq)
                 .limit(limit)
-            )
+            ).all()
             return [_delivery(r) for r in rows]
 
     def mark_published(self, seqs: Sequence[int]) -> None:
@@ -576,10 +617,10 @@ class EventStore:
         if not seqs:
             return
         with self.engine.begin() as conn:
-            conn.execute(
-                update(deliveries_table)
-                .where(deliveries_table.c.seq.in_(list(seqs)))
-                .values(published=True)
+            _executemany(
+                conn,
+                "UPDATE event_deliveries SET published = TRUE WHERE seq = ?",
+                [(seq,) for seq in seqs],
             )
 
     # --- reading and replay ----------------------------------------------------------------

@@ -207,6 +207,8 @@ class NatsEngine:
         self._holding: set[str] = set()  # held lanes whose write is still on its way
         self.delivered = 0
         self.published = 0
+        self._writes: list[tuple[list[AttemptResult], list[int], asyncio.Future[None]]] = []
+        self._write_wanted = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Relay and deliver until ``stop`` is set."""
@@ -216,7 +218,10 @@ class NatsEngine:
             kv = await ensure_stream(js, self.names, self.partitions)
             leases = Leases(kv, self.name)
             await kv.put(self.name, b"alive")
-            tasks = [asyncio.create_task(self._leases(js, kv, leases, stop))]
+            tasks = [
+                asyncio.create_task(self._leases(js, kv, leases, stop)),
+                asyncio.create_task(self._writer()),
+            ]
             if self.relay_enabled:
                 tasks.append(asyncio.create_task(self._relay(js, leases, stop)))
             if self.deliver_enabled:
@@ -286,9 +291,13 @@ class NatsEngine:
             if not batch:
                 await _wait(stop, self.options.poll)
                 continue
-            acks = await asyncio.gather(
-                *(
-                    js.publish(
+            # Asynchronous publishes (one PubAck future each, no request round trip
+            # awaited per message), then every ack awaited: the batch is marked published
+            # only when JetStream stored all of it; a failure publishes it again next round
+            # and the duplicate window drops what was already stored.
+            try:
+                futures = [
+                    await js.publish_async(
                         f"{self.names.subject}.{d.partition}",
                         d.body,
                         headers={
@@ -299,8 +308,12 @@ class NatsEngine:
                         },
                     )
                     for d in batch
-                )
-            )
+                ]
+                acks = await asyncio.wait_for(asyncio.gather(*futures), ACK_WAIT)
+            except Exception:
+                log.exception("publishing to JetStream failed")
+                await _wait(stop, 1.0)
+                continue
             if CRASH_POINT == "relay-published":
                 os.kill(os.getpid(), signal.SIGKILL)
             await asyncio.to_thread(self.store.mark_published, [d.seq for d in batch])
@@ -318,7 +331,11 @@ class NatsEngine:
                     continue
                 except nats.errors.TimeoutError:
                     continue
-                await self._handle(msgs)
+                try:
+                    await self._handle(msgs)
+                except Exception:  # unacked: JetStream redelivers them after ack_wait
+                    log.exception("handling a batch of partition %d failed", partition)
+                    await _wait(stop, 1.0)
         finally:
             self.owned.pop(partition, None)
             await sub.unsubscribe()
@@ -327,6 +344,7 @@ class NatsEngine:
         self.dispatcher.refresh(every=self.options.keys_refresh)
         lanes: dict[str, list[Any]] = {}
         held: list[int] = []
+        holding: set[str] = set()
         for msg in msgs:
             headers = msg.headers or {}
             lane = headers.get("Civic-Lane", "")
@@ -347,6 +365,7 @@ class NatsEngine:
                     # The lane waits on this retry: the rest follow it through the database.
                     self.held_lanes.add(h["Civic-Lane"])
                     self._holding.add(h["Civic-Lane"])
+                    holding.add(h["Civic-Lane"])
                     held.extend(int(m.headers["Civic-Seq"]) for m in items[i + 1 :])
                     break
             return out
@@ -355,14 +374,45 @@ class NatsEngine:
         results = [r for chunk in chunks for r in chunk]
         self.delivered += sum(1 for r in results if r.state == "delivered")
 
-        def write() -> None:
-            self.store.record(results)
-            self.store.hold_for_retry(held, now=self.now())
-
-        await asyncio.to_thread(write)
-        self._holding.clear()
+        await self._write(results, held)
+        self._holding.difference_update(holding)
         for msg in msgs:
             await msg.ack()
+
+    async def _write(self, results: list[AttemptResult], held: list[int]) -> None:
+        """Record a batch's outcomes (and the lanes it holds for retry); returns once they
+        are committed, so the caller may ack."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._writes.append((results, held, done))
+        self._write_wanted.set()
+        await done
+
+    async def _writer(self) -> None:
+        """Group commit: the batches of every partition this worker owns that finished while
+        the previous write ran go to the database in one transaction (one writer at a time
+        per process instead of one per partition: SQLite's write lock is not fought over)."""
+        while True:
+            await self._write_wanted.wait()
+            self._write_wanted.clear()
+            writes, self._writes = self._writes, []
+            if not writes:
+                continue
+            results = [r for w in writes for r in w[0]]
+            held = [seq for w in writes for seq in w[1]]
+            try:
+                await asyncio.to_thread(self._record_and_hold, results, held)
+            except Exception as exc:
+                for _, _, done in writes:
+                    if not done.done():
+                        done.set_exception(exc)
+                continue
+            for _, _, done in writes:
+                if not done.done():
+                    done.set_result(None)
+
+    def _record_and_hold(self, results: list[AttemptResult], held: list[int]) -> None:
+        self.store.record(results)
+        self.store.hold_for_retry(held, now=self.now())
 
     async def _retries(self, stop: asyncio.Event) -> None:
         """The database's share: deliveries waiting for a retry in the partitions owned."""

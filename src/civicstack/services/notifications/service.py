@@ -23,7 +23,7 @@ import secrets as _secrets
 import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 from civicstack.errors import CivicError, InputError
 from civicstack.events.cloudevents import encode
@@ -36,7 +36,13 @@ from civicstack.events.deliveries import (
     partition_of,
 )
 from civicstack.events.endpoints import check_address, parse_endpoint_url
-from civicstack.events.notices import TEST_EVENT_TYPE, Notice, check_event_type, render
+from civicstack.events.notices import (
+    TEST_EVENT_TYPE,
+    Audience,
+    Notice,
+    check_event_type,
+    render,
+)
 from civicstack.events.webhooks import PublicKey, SigningKey, WebhookSecret
 from civicstack.services.notifications.audience import EventAudience
 from civicstack.services.notifications.storage import EventStorage
@@ -240,12 +246,22 @@ class Notifications:
         self.store.enqueue(notice, only=subscription_id)
         return notice.id
 
-    def plan(self, notice: Notice, only: str | None) -> list[tuple[str, str, str, int, bytes]]:
+    def plan(
+        self,
+        notice: Notice,
+        only: str | None,
+        subscribed: Callable[[str, str | None], list[Subscription]] | None = None,
+    ) -> list[tuple[str, str, str, int, bytes]]:
         """The deliveries of ``notice``: one per live subscription to its type whose
-        organisation the audience lets hear of it (the test event: its one endpoint)."""
+        organisation the audience lets hear of it (the test event: its one endpoint).
+
+        The audience is asked once per organisation and the CloudEvent encoded once per
+        audience: endpoints told the same thing (one organisation's endpoints, or every
+        endpoint of a notice about no one) share one body; each is signed per attempt."""
         planned: list[tuple[str, str, str, int, bytes]] = []
-        decided: dict[str, Any] = {}
-        for subscription in self.store.subscribed(notice.type, only):
+        decided: dict[str, Audience | None] = {}
+        bodies: dict[Audience, bytes] = {}
+        for subscription in (subscribed or self.store.subscribed)(notice.type, only):
             org = subscription.organisation
             if org not in decided:
                 decided[org] = self.audience.audience(notice, org)
@@ -253,7 +269,9 @@ class Notifications:
             if audience is None:
                 continue
             lane = lane_of(subscription.id, audience.subject)
-            body = encode(render(notice, audience))
+            body = bodies.get(audience)
+            if body is None:
+                body = bodies[audience] = encode(render(notice, audience))
             planned.append(
                 (
                     new_id("msg_"),
@@ -266,8 +284,19 @@ class Notifications:
         return planned
 
     def fan_out(self, *, limit: int, now: float) -> int:
-        """Fan out up to ``limit`` outbox notices; how many there were."""
-        return self.store.fan_out(self.plan, limit=limit, now=now)
+        """Fan out up to ``limit`` outbox notices; how many there were. The subscriptions
+        are read once per type for the whole batch."""
+        seen: dict[tuple[str, str | None], list[Subscription]] = {}
+
+        def subscribed(event_type: str, only: str | None) -> list[Subscription]:
+            key = (event_type, only)
+            if key not in seen:
+                seen[key] = self.store.subscribed(event_type, only)
+            return seen[key]
+
+        return self.store.fan_out(
+            lambda notice, only: self.plan(notice, only, subscribed), limit=limit, now=now
+        )
 
     # --- what organisations see ----------------------------------------------------------
 

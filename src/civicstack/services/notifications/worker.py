@@ -34,17 +34,24 @@ from civicstack.services.notifications.sender import WebhookClient
 from civicstack.services.notifications.service import Notifications, SigningMaterial
 
 log = logging.getLogger("civicstack.events")
+_CLOSED = CircuitBreaker()
 
 
 @dataclass(frozen=True)
 class WorkerOptions:
-    """How a worker works: batch sizes, the lease on claimed rows, polling."""
+    """How a worker works: batch sizes, attempts in flight, the lease on claimed rows,
+    polling.
+
+    ``concurrency`` bounds the attempts a worker has in flight; it claims again as soon as
+    a quarter of them have finished (never waiting for a batch's slowest endpoint), and
+    records outcomes in batches of up to ``batch`` while others are in flight."""
 
     batch: int = 500
     lease: float = 30.0
     poll: float = 0.05
     fan_out_batch: int = 200
     keys_refresh: float = 1.0
+    concurrency: int = 512
 
 
 class Dispatcher:
@@ -102,9 +109,10 @@ class Dispatcher:
                 0,
                 attempted=False,
             )
-        breaker = self.breakers.get(subscription_id, CircuitBreaker())
-        admitted, breaker = breaker.admit(now)
-        self.breakers[subscription_id] = breaker
+        breaker = self.breakers.get(subscription_id, _CLOSED)
+        admitted, admitted_breaker = breaker.admit(now)
+        if admitted_breaker is not breaker:
+            self.breakers[subscription_id] = breaker = admitted_breaker
         if not admitted:
             return AttemptResult(
                 seq,
@@ -121,9 +129,10 @@ class Dispatcher:
         headers = sign(delivery_id, int(now), body, secrets=material.secrets, keys=material.keys)
         outcome, took = await self.client.post(self._endpoints[subscription_id], headers, body)
         done = self.now()
-        self.breakers[subscription_id] = self.breakers.get(subscription_id, breaker).record(
-            outcome.succeeded, done
-        )
+        before = self.breakers.get(subscription_id, breaker)
+        after = before.record(outcome.succeeded, done)
+        if after is not before:
+            self.breakers[subscription_id] = after
         decision = decide(
             outcome, attempts_made=attempts + 1, now=done, schedule=self.schedule, rng=self.rng
         )
@@ -173,36 +182,102 @@ class EmbeddedWorker:
         self.now = now
         self.delivered = 0
 
-    def _fan_out_and_claim(self) -> list[Delivery]:
+    def _fan_out_and_claim(self, limit: int) -> list[Delivery]:
         store = self.notifications.store
         self.notifications.fan_out(limit=self.options.fan_out_batch, now=self.now())
         self.dispatcher.refresh(every=self.options.keys_refresh)
-        return store.claim(now=self.now(), limit=self.options.batch, lease=self.options.lease)
+        return store.claim(now=self.now(), limit=limit, lease=self.options.lease)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Deliver until ``stop`` is set."""
-        store = self.notifications.store
-        pending: asyncio.Task[None] | None = None
+        """Deliver until ``stop`` is set.
+
+        A pipeline: the claimer keeps up to ``concurrency`` attempts in flight, claiming
+        again whenever a quarter of the slots are free; each attempt's outcome joins a
+        buffer that the recorder writes in one transaction per batch. A claimed delivery's
+        lane stays blocked (``inflight``) until its outcome is written, so order within a
+        lane holds however many attempts are in flight."""
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._outcomes: list[AttemptResult] = []
+        self._wake_recorder = asyncio.Event()
+        self._slots_free = asyncio.Event()
+        self._claiming_done = asyncio.Event()
+        await asyncio.gather(self._claimer(stop), self._recorder(stop))
+
+    async def _attempt(self, d: Delivery) -> None:
+        try:
+            result = await self.dispatcher.attempt(
+                d.seq, d.id, d.subscription_id, d.body, d.attempts
+            )
+        except Exception:  # never lose the slot; the lease brings the delivery back
+            log.exception("an attempt failed unexpectedly")
+            return
+        self._outcomes.append(result)
+        if len(self._outcomes) >= self.options.batch:
+            self._wake_recorder.set()
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._inflight.discard(task)
+        self._wake_recorder.set()
+        if len(self._inflight) <= self.options.concurrency * 3 // 4:
+            self._slots_free.set()
+
+    async def _claimer(self, stop: asyncio.Event) -> None:
+        options = self.options
         while not stop.is_set():
+            room = options.concurrency - len(self._inflight)
+            if room < max(1, options.concurrency // 4):
+                self._slots_free.clear()
+                await _first(stop, self._slots_free, options.poll)
+                continue
             try:
-                claimed = await asyncio.to_thread(self._fan_out_and_claim)
+                claimed = await asyncio.to_thread(self._fan_out_and_claim, min(room, options.batch))
             except Exception:  # a database hiccup: log, wait, go on
                 log.exception("claiming deliveries failed")
-                await asyncio.sleep(1.0)
+                await _wait(stop, 1.0)
                 continue
+            for d in claimed:
+                task = asyncio.create_task(self._attempt(d))
+                self._inflight.add(task)
+                task.add_done_callback(self._finished)
             if not claimed:
-                await _wait(stop, self.options.poll)
+                await _wait(stop, options.poll)
+        self._claiming_done.set()
+
+    async def _recorder(self, stop: asyncio.Event) -> None:
+        outcomes = self._outcomes
+        batch_size = self.options.batch
+        while True:
+            if not outcomes:
+                if self._claiming_done.is_set() and not self._inflight:
+                    return
+                self._wake_recorder.clear()
+                with contextlib.suppress(TimeoutError):  # woken by each finished attempt
+                    await asyncio.wait_for(self._wake_recorder.wait(), self.options.poll)
                 continue
-            results = await self.dispatcher.deliver(claimed)
-            self.delivered += sum(1 for r in results if r.state == "delivered")
-            # Record the previous batch's results while this one is sent: one write at a time.
-            if pending is not None:
-                await pending
-            pending = asyncio.create_task(asyncio.to_thread(store.record, results))
-            await pending
-            pending = None
-        if pending is not None:
-            await pending
+            batch = outcomes[:batch_size]
+            del outcomes[:batch_size]
+            try:
+                await asyncio.to_thread(self.notifications.store.record, batch)
+            except Exception:  # kept: written with the next batch (or taken again later)
+                log.exception("recording outcomes failed")
+                outcomes[:0] = batch
+                await _wait(stop, 1.0)
+                if stop.is_set() and self._claiming_done.is_set() and not self._inflight:
+                    return
+                continue
+            self.delivered += sum(1 for r in batch if r.state == "delivered")
+
+
+async def _first(stop: asyncio.Event, event: asyncio.Event, seconds: float) -> None:
+    """Wait until ``event`` or ``stop`` is set, or ``seconds`` pass."""
+    if event.is_set() or stop.is_set():
+        return
+    waiters = [asyncio.ensure_future(event.wait()), asyncio.ensure_future(stop.wait())]
+    try:
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waiters:
+            w.cancel()
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:
