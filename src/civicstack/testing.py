@@ -37,7 +37,7 @@ change. Nothing in civicstack itself imports this module.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from itertools import count
 from pathlib import Path
@@ -57,7 +57,7 @@ from civicstack.demo.world import (
     seed_world,
 )
 from civicstack.errors import CivicError
-from civicstack.pairwise import ACCESS_LOG_SECTOR, Subject
+from civicstack.pairwise import Subject
 from civicstack.platform import Platform
 from civicstack.trust import (
     Accreditation,
@@ -80,9 +80,9 @@ __all__ = [
     "T0",
     "YEAR",
     "Cast",
+    "ConsentGiver",
     "FixedClock",
     "InMemoryFetcher",
-    "MemoryConsents",
     "PurposeSpec",
     "World",
     "accreditation_payload",

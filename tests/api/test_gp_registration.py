@@ -77,7 +77,9 @@ class Switch:
 
     def register(self, **change: Any) -> Any:
         """POST /gp/registrations as the new practice."""
-        return self.world.client.post("/gp/registrations", json=self.body(**change), headers=self.gp)
+        return self.world.client.post(
+            "/gp/registrations", json=self.body(**change), headers=self.gp
+        )
 
     def set_practice(self, code: str, **fields: str) -> None:
         """A new version of a practice's register record (through the register's own log)."""

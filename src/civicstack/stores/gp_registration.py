@@ -27,7 +27,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from civicstack.errors import CivicError
-from civicstack.services.gp_registration.storage import PracticeLink, Registration, RelativeAsked
+from civicstack.gp import PracticeLink, Registration, RelativeAsked
 from civicstack.stores.db import metadata, write_transaction
 
 __all__ = ["GpStore"]

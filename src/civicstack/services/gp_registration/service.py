@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -75,7 +75,12 @@ _CONSENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 _COUNTRY = re.compile(r"[A-Z]{2}")
 _NUMBER = re.compile(r"[A-Za-z0-9]{1,32}")
 _RELATIONSHIP = re.compile(r"[a-z][a-z-]{0,31}")
-_RELATIVE_MEMBERS = {"issuing_country", "personal_administrative_number", "relationship", "practice"}
+_RELATIVE_MEMBERS = {
+    "issuing_country",
+    "personal_administrative_number",
+    "relationship",
+    "practice",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +114,8 @@ class Fetcher(Protocol):
 
 
 class ConsentAsker(Protocol):
-    """What the consent service does for a requester (:class:`~civicstack.services.consent.Consents`)."""
+    """What the consent service does for a requester
+    (:class:`~civicstack.services.consent.Consents`)."""
 
     def create_request(
         self,
@@ -282,7 +288,9 @@ class GpRegistrations:
 
     def registration(self, caller: Caller, registration_id: object) -> Registration:
         """A registration, for its practice (or the admin); ``not_found`` for anyone else."""
-        if not isinstance(registration_id, str) or not re.fullmatch(r"[0-9a-f]{24}", registration_id):
+        if not isinstance(registration_id, str) or not re.fullmatch(
+            r"[0-9a-f]{24}", registration_id
+        ):
             raise CivicError("not_found", "no such registration")
         found = self.store.get(registration_id)
         if caller.relying_party is not None and caller.relying_party != found.practice:
@@ -312,9 +320,9 @@ class GpRegistrations:
                     ),
                 )
             except AccessRefusedError as exc:
-                receipt = None if exc.receipt is None else exc.receipt.text()
+                refused = None if exc.receipt is None else exc.receipt.text()
                 shared.append(
-                    RelativeShared(relative.relationship, "given", None, receipt, exc.code)
+                    RelativeShared(relative.relationship, "given", None, refused, exc.code)
                 )
                 continue
             receipt = released.recorded.receipt
