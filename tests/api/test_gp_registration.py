@@ -130,10 +130,9 @@ def test_a_switch_moves_the_record_and_shares_only_a_consenting_relatives_histor
         assert request.subject == sw.platform.pairwise_id(GP_REQUESTER, who)
         assert request.categories == (FAMILY_CATEGORY,)
         sw.giver.answer(who, request, decision)
-    shared = sw.world.client.post(
-        f"/gp/registrations/{reg['id']}/family-history", headers=sw.gp
-    ).json()
-    by = {s["relationship"]: s for s in shared}
+    answered = sw.world.client.post(f"/gp/registrations/{reg['id']}/family-history", headers=sw.gp)
+    assert answered.status_code == 200, answered.text
+    by = {s["relationship"]: s for s in answered.json()}
     assert by["mother"]["state"] == "given"
     assert set(by["mother"]["data"]) == {FAMILY_CATEGORY}
     verify_receipt(Receipt.parse(by["mother"]["receipt"]), [verifier])
