@@ -3,8 +3,9 @@
 ``python -m bench._access_server --data DIR --port P --mode logged|unlogged [--database URL]``
 builds a :class:`~civicstack.platform.Platform` on ``DIR`` (SQLite there, or ``--database``),
 seeds the demo world and the exchange's data services, gives ``--citizens`` synthetic citizens'
-consents to the insurer for their DVLA driving record (in memory: :class:`MemoryConsents`,
-until the consent service is merged — MERGE: give them through ``Platform.consents``), writes
+consents to the insurer for their DVLA driving record (real ones: asked by the insurer and
+answered with each citizen's PID presentation and signature through ``Platform.consents``, by
+:class:`~civicstack.testing.ConsentGiver`), writes
 the fetch requests and the insurer's API key to ``DIR/fixture.json``, then serves the app as
 ``civic up --workers 1`` does (uvicorn, uvloop, httptools, no access log).
 
@@ -28,7 +29,7 @@ from civicstack.platform import Platform
 from civicstack.services.exchange import UnsafeNoAccessLog
 from civicstack.services.verifier import Caller
 from civicstack.settings import Settings
-from civicstack.testing import MemoryConsents
+from civicstack.testing import ConsentGiver
 
 CATEGORIES = ["dpv-pd:VehicleLicense", "dpv-pd:VehicleUsage"]
 
@@ -42,15 +43,19 @@ def main() -> None:
     parser.add_argument("--database")
     parser.add_argument("--citizens", type=int, default=256)
     args = parser.parse_args()
-    env = {"CIVIC_DATA_DIR": str(args.data), "CIVIC_BASE_URL": f"http://127.0.0.1:{args.port}"}
+    env = {
+        "CIVIC_DATA_DIR": str(args.data),
+        "CIVIC_BASE_URL": f"http://127.0.0.1:{args.port}",
+        # the insurer asks every synthetic citizen at seeding, beyond the default 120 a minute
+        "CIVIC_LIMIT_CONSENT_REQUESTS_PER_MINUTE": str(max(120, args.citizens)),
+    }
     if args.database:
         env["CIVIC_DATABASE_URL"] = args.database
     platform = Platform(Settings.from_env(env))
     platform.migrate()
     seed_demo_world(platform)
-    consents = MemoryConsents(platform.pairwise_id)
-    platform.consent_check = consents
     seed_exchange_world(platform)
+    consents = ConsentGiver(platform)
     citizens = [Subject("GB", f"BN{n:06d}X") for n in range(args.citizens)]
     from civicstack.demo.world import demo_record
 

@@ -220,6 +220,13 @@ CODES: dict[str, tuple[int, str]] = {
         503,
         "The access log could not be written, so no data was released; try again.",
     ),
+    # --- GP registration (services/gp_registration, api/gp.py) ---------------------------------
+    "practice_unknown": (
+        404,
+        "No such GP practice in the gp-practice register, or none on the platform.",
+    ),
+    "practice_closed": (409, "The GP practice has closed (its register record has an end-date)."),
+    "practice_not_accepting": (409, "The GP practice is not accepting new patients."),
 }
 
 

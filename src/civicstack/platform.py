@@ -21,7 +21,7 @@ import os
 import secrets
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from civicstack.services.authorities import Authorities, StatusListFetcher
     from civicstack.services.consent import Consents
     from civicstack.services.exchange import ConsentCheck, Exchange
+    from civicstack.services.gp_registration import GpRegistrations
     from civicstack.services.issuer import CredentialIssuer
     from civicstack.services.notifications import EventConsents, Notifications
     from civicstack.services.registers import Registers
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
     from civicstack.stores.documents import DocumentStore
     from civicstack.stores.events import EventStore
     from civicstack.stores.exchange import AccessLogStore, DataServiceStore
+    from civicstack.stores.gp_registration import GpStore
     from civicstack.stores.issuance import IssuanceStore
     from civicstack.stores.log import LogStore
     from civicstack.stores.registers import RegisterStore
@@ -504,6 +506,40 @@ class Platform:
             registry=lambda max_age: self.trust_registry(max_age=max_age),
             identifier=lambda name: self.verifier.relying_party(name).identifier,
             remote=HttpRemoteRecords(),
+            clock=self.clock,
+        )
+
+    # --- GP registration (issue 11) -------------------------------------------------------
+
+    @cached_property
+    def gp_store(self) -> GpStore:
+        """Practice links, registrations and the relatives asked."""
+        from civicstack.stores.gp_registration import GpStore
+
+        return GpStore(self.engine)
+
+    @cached_property
+    def gp_registrations(self) -> GpRegistrations:
+        """GP switching: practices from the ``gp-practice`` register, the record taken over
+        through the exchange, relatives asked through the consent service."""
+        from civicstack.services.gp_registration import GpRegistrations
+
+        def practice_record(ods_code: str) -> dict[str, Any] | None:
+            try:
+                head = self.registers.head("gp-practice")
+            except CivicError:
+                return None
+            rows = self.registers.records(head, where=[("gp-practice", ods_code)], limit=1)
+            return dict(rows[0].record().item.fields) if rows else None
+
+        return GpRegistrations(
+            store=self.gp_store,
+            practice_record=practice_record,
+            has_record=lambda p, s, subject: self.data_services.record(p, s, subject) is not None,
+            exchange=self.exchange,
+            consents=self.consents,
+            pairwise=self.pairwise_id,
+            publishes=lambda org, service: self.data_services.service(org, service) is not None,
             clock=self.clock,
         )
 

@@ -37,7 +37,7 @@ change. Nothing in civicstack itself imports this module.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from itertools import count
 from pathlib import Path
@@ -57,7 +57,7 @@ from civicstack.demo.world import (
     seed_world,
 )
 from civicstack.errors import CivicError
-from civicstack.pairwise import ACCESS_LOG_SECTOR, Subject
+from civicstack.pairwise import Subject
 from civicstack.platform import Platform
 from civicstack.trust import (
     Accreditation,
@@ -80,9 +80,9 @@ __all__ = [
     "T0",
     "YEAR",
     "Cast",
+    "ConsentGiver",
     "FixedClock",
     "InMemoryFetcher",
-    "MemoryConsents",
     "PurposeSpec",
     "World",
     "accreditation_payload",
@@ -345,49 +345,64 @@ class World:
         return wallet
 
 
-# --- an in-memory consent service, for the exchange's tests (issue 11) --------------------------
+# --- consents given end to end through the consent service (issue 11) --------------------------
 
 
-@dataclass(frozen=True)
-class MemoryCoveredAccess:
-    """What :class:`MemoryConsents` answers (the fields of ``civicstack.consent.CoveredAccess``)."""
+class ConsentGiver:
+    """Citizens answering consent requests through ``platform.consents``, as their wallets do:
+    the requester asks (the admin acting for it), the citizen's wallet presents a PID (issued to
+    a key of its own by ``passport-office``) with the service's nonce and signs its answer with
+    that key; a withdrawal is signed with the same key. For tests and benchmarks that need real
+    consents without a wallet on disk (``platform`` is a :class:`~civicstack.platform.Platform`
+    seeded with the demo world)."""
 
-    consent_id: str
-    consent_version: int
-    requester: str
-    provider: str
-    purpose: str
-    categories: tuple[str, ...]
-    requester_subject: str
-    provider_subject: str
-    log_subject: str
-    once: bool
+    def __init__(self, platform: Any) -> None:
+        self.platform = platform
+        self._keys: dict[Subject, PrivateKey] = {}
+        self._pids: dict[Subject, str] = {}
+        self._givers: dict[str, Subject] = {}
 
+    def key(self, subject: Subject) -> PrivateKey:
+        """The key ``subject``'s wallet holds its PID with."""
+        if subject not in self._keys:
+            self._keys[subject] = PrivateKey.generate()
+        return self._keys[subject]
 
-@dataclass
-class _MemoryConsent:
-    requester: str
-    provider: str
-    purpose: str
-    categories: frozenset[str]
-    subject: Subject
-    once: bool
-    state: str = "given"
+    def pid(self, subject: Subject) -> str:
+        """``subject``'s PID, bound to :meth:`key` (issued once)."""
+        if subject not in self._pids:
+            from civicstack.demo.story import AMARA
 
+            claims = {
+                **AMARA,
+                "personal_administrative_number": subject.number,
+                "issuing_country": subject.country,
+            }
+            self._pids[subject] = self.platform.authorities.issue(
+                "passport-office",
+                vct=PID_VCT,
+                claims=claims,
+                holder=self.key(subject).public_key,
+            ).credential
+        return self._pids[subject]
 
-class MemoryConsents:
-    """The exchange's consent seam (``civicstack.services.exchange.ConsentCheck``) in memory,
-    with the consent service's codes: for tests of the exchange and for ``bench/access.py``
-    until the consent service (``Platform.consents``) is merged. ``pairwise`` is
-    :meth:`Platform.pairwise_id`."""
+    def proof(self, subject: Subject) -> tuple[str, str, str]:
+        """A fresh nonce of the consent service and ``subject``'s PID presented with it:
+        ``(presentation, nonce, aud)``."""
+        from civicstack.credentials import present_credential
 
-    def __init__(self, pairwise: Callable[[str, Subject], str]) -> None:
-        self._pairwise = pairwise
-        self._consents: dict[str, _MemoryConsent] = {}
-        self._known: dict[tuple[str, str], str] = {}
-        self._ids = count(1)
+        issued = self.platform.consents.nonce()
+        presentation = present_credential(
+            self.pid(subject),
+            disclose=["personal_administrative_number", "issuing_country"],
+            holder=self.key(subject),
+            aud=issued.aud,
+            nonce=issued.nonce,
+            now=self.platform.clock.now(),
+        )
+        return presentation, issued.nonce, issued.aud
 
-    def give(
+    def ask(
         self,
         subject: Subject,
         *,
@@ -396,60 +411,52 @@ class MemoryConsents:
         purpose: str,
         categories: Iterable[str],
         once: bool = False,
-    ) -> str:
-        """A consent given by ``subject``; its id."""
-        consent_id = f"consent-{next(self._ids)}"
-        self._consents[consent_id] = _MemoryConsent(
-            requester, provider, purpose, frozenset(categories), subject, once
-        )
-        known = self._pairwise(requester, subject)
-        self._known[(requester, known)] = self._pairwise(ACCESS_LOG_SECTOR, subject)
-        return consent_id
+        valid_days: int = 30,
+    ) -> Any:
+        """The consent request ``requester`` sends ``subject`` (a ``ConsentRequest``)."""
+        from civicstack.services.verifier import Caller
 
-    def withdraw(self, consent_id: str) -> None:
-        """Withdraw a consent, at once."""
-        self._consents[consent_id].state = "withdrawn"
-
-    def check_access(
-        self,
-        consent_id: str,
-        *,
-        requester: str,
-        requester_subject: str,
-        provider: str,
-        purpose: str,
-        categories: Sequence[str],
-        now: int,
-    ) -> MemoryCoveredAccess:
-        """The covered access, or the consent service's refusal codes."""
-        consent = self._consents.get(consent_id)
-        if consent is None:
-            raise CivicError("consent_not_found", f"no consent {consent_id!r}")
-        if consent.state != "given":
-            raise CivicError("consent_not_active", f"the consent is {consent.state}")
-        if (
-            consent.requester != requester
-            or consent.provider != provider
-            or consent.purpose != purpose
-            or self._pairwise(requester, consent.subject) != requester_subject
-            or not set(categories) <= consent.categories
-        ):
-            raise CivicError("outside_consent", "the access is not within the consent")
-        if consent.once:
-            consent.state = "used"
-        return MemoryCoveredAccess(
-            consent_id,
-            1,
-            requester,
-            provider,
-            purpose,
-            tuple(sorted(categories)),
-            requester_subject,
-            self._pairwise(provider, consent.subject),
-            self._pairwise(ACCESS_LOG_SECTOR, consent.subject),
-            consent.once,
+        return self.platform.consents.create_request(
+            Caller(None),
+            requester=requester,
+            subject=self.platform.pairwise_id(requester, subject),
+            provider=provider,
+            purpose=purpose,
+            categories=list(categories),
+            once=once,
+            valid_days=valid_days,
         )
 
-    def log_subject_for(self, requester: str, requester_subject: str) -> str | None:
-        """The access-log handle of a citizen met through a consent, else None."""
-        return self._known.get((requester, requester_subject))
+    def answer(self, subject: Subject, request: Any, decision: str = "given") -> Any:
+        """``subject``'s signed answer to ``request``, recorded (a ``ConsentRecord``)."""
+        from civicstack.consent import CONSENT_TYP, consent_claims
+
+        presentation, nonce, aud = self.proof(subject)
+        claims = consent_claims(
+            request,
+            decision,  # type: ignore[arg-type]
+            aud=aud,
+            nonce=nonce,
+            iat=self.platform.clock.now(),
+        )
+        signed = sign_jwt(self.key(subject), claims, {"typ": CONSENT_TYP})
+        record = self.platform.consents.answer(
+            request.id, presentation=presentation, nonce=nonce, signed=signed
+        )
+        self._givers[record.id] = subject
+        return record
+
+    def give(self, subject: Subject, **asked: Any) -> str:
+        """A consent asked by ``requester`` and given by ``subject`` (see :meth:`ask`); its id."""
+        return str(self.answer(subject, self.ask(subject, **asked)).id)
+
+    def withdraw(self, consent_id: str) -> Any:
+        """Withdraw a consent given through :meth:`give`, signed with the giver's key."""
+        from civicstack.consent import WITHDRAWAL_TYP, withdrawal_claims
+
+        record = self.platform.consent_store.latest(consent_id)
+        claims = withdrawal_claims(
+            record, aud=self.platform.consents.audience, iat=self.platform.clock.now()
+        )
+        signed = sign_jwt(self.key(self._givers[consent_id]), claims, {"typ": WITHDRAWAL_TYP})
+        return self.platform.consents.withdraw(consent_id, signed=signed)

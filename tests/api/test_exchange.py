@@ -1,8 +1,8 @@
 """The data exchange over HTTP, on SQLite and PostgreSQL: releases only after the access log
 holds the access, refusals logged without data, bad inputs refused with stable codes.
 
-Until the consent service merges, consents come from :class:`civicstack.testing.MemoryConsents`
-assigned as ``platform.consent_check`` (MERGE: re-point to ``Platform.consents``)."""
+Consents are real: asked by the requester and answered by the citizen's PID-bound key through
+the consent service (:class:`civicstack.testing.ConsentGiver`)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from civicstack.access import parse_entry, subject_key, subject_tag
 from civicstack.demo.world import DEMO_CITIZENS, seed_exchange_world
 from civicstack.log import NoteVerifier, Receipt, verify_receipt
 from civicstack.pairwise import ACCESS_LOG_SECTOR, Subject
-from civicstack.testing import FixedClock, MemoryConsents
+from civicstack.testing import ConsentGiver, FixedClock
 
 from .conftest import World, make_world
 
@@ -30,13 +30,13 @@ DRIVING = ["dpv-pd:VehicleLicense", "dpv-pd:VehicleUsage"]
 
 
 class Exchange:
-    """A seeded world with the exchange, consents in memory and API keys for the requesters."""
+    """A seeded world with the exchange, consents given through the consent service and API
+    keys for the requesters."""
 
     def __init__(self, world: World) -> None:
         self.world = world
         self.platform = world.platform
-        self.consents = MemoryConsents(self.platform.pairwise_id)
-        self.platform.consent_check = self.consents  # MERGE: Platform.consents
+        self.consents = ConsentGiver(self.platform)
         seed_exchange_world(self.platform)
         self.keys = {
             rp: {"Authorization": f"Bearer {self.platform.verifier.issue_api_key(rp)[1]}"}

@@ -14,10 +14,11 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
 from civicstack.api.app import create_app, wrap
-from civicstack.demo.world import seed_demo_world, seed_exchange_world
+from civicstack.demo.world import DEMO_CITIZENS, seed_demo_world, seed_exchange_world
+from civicstack.pairwise import Subject
 from civicstack.platform import Platform
 from civicstack.settings import Settings
-from civicstack.testing import MemoryConsents
+from civicstack.testing import ConsentGiver
 
 pytestmark = pytest.mark.slow
 
@@ -35,13 +36,20 @@ EXISTING: dict[str, Any] = {
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    """A platform on SQLite with the demo world, its data services, and one logged access."""
+    """A platform on SQLite with the demo world, its data services, a consent Amara gave the
+    insurer through the consent service, and one logged access."""
     data = tmp_path_factory.mktemp("exchange-schemathesis")
     built = Platform(Settings.from_env({"CIVIC_DATA_DIR": str(data)}))
     built.migrate()
     seed_demo_world(built)
-    built.consent_check = MemoryConsents(built.pairwise_id)  # MERGE: Platform.consents
     seed_exchange_world(built)
+    ConsentGiver(built).give(
+        Subject(*DEMO_CITIZENS[0]),
+        requester="insurer",
+        provider="dvla",
+        purpose="insurance_quote",
+        categories=["dpv-pd:VehicleLicense", "dpv-pd:VehicleUsage"],
+    )
     from civicstack.access import AccessEntry
 
     built.exchange.access_log.record(

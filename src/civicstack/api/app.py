@@ -22,6 +22,7 @@ from civicstack.api.control_characters import ControlCharacters
 from civicstack.api.docs import install_docs, mount_docs_assets
 from civicstack.api.events import events_service
 from civicstack.api.exchange import exchange_service
+from civicstack.api.gp import gp_service
 from civicstack.api.issuers import issuers_service
 from civicstack.api.limits import BodySizeLimit
 from civicstack.api.problems import install_problem_handlers, problem
@@ -54,6 +55,7 @@ def service_factories() -> list[ServiceFactory]:
         # data exchange and its access log (issue 11)
         exchange_service,
         access_service,
+        gp_service,  # GP registration over the exchange (issue 11)
         events_service,  # tell us once (issue 13)
     ]
 

@@ -10,7 +10,7 @@ import typer
 
 from civicstack.cli._output import console, err_console
 from civicstack.cli._server import DEFAULT_SERVER
-from civicstack.demo.world import seed_demo_world, seed_exchange_world
+from civicstack.demo.world import seed_demo_world, seed_exchange_world, seed_gp_practices
 from civicstack.errors import CivicError
 from civicstack.platform import Platform
 from civicstack.services.review import SWEEP_INTERVAL, Sweeper, SweepReport
@@ -44,6 +44,7 @@ def up(
     _seed_registers(platform)
     if seed_exchange_world(platform):
         console.print("seeded the data exchange: DVLA, HMRC, Home Office and two GP practices")
+    seed_gp_practices(platform)  # GP registration: the two practices tied to register keys
     token = platform.admin_token
     from civicstack.api.app import create_app
 

@@ -131,6 +131,12 @@ CONSENT_REQUESTERS: dict[str, tuple[str, tuple[PurposeSpec, ...]]] = {
                     "dpv-pd:Prescription",
                 ),
             ),
+            PurposeSpec(
+                "family_history",
+                "A relative's family health history, for a patient's hereditary conditions",
+                f"urn:civicstack:data:{GP_PROVIDER}:patient-record",
+                ("dpv-pd:FamilyHealthHistory",),
+            ),
         ),
     ),
 }
@@ -320,3 +326,27 @@ def _gp_titles(platform: Platform) -> dict[str, str]:
             practices.append(f"{item.get('name')} ({row.entry.key}), patient record")
     practices = practices[:2]
     return dict(zip((GP_PROVIDER, GP_REQUESTER), practices, strict=False))
+
+
+# --- GP practices on the platform (issue 11): organisations tied to gp-practice register keys ---
+
+
+def seed_gp_practices(platform: Platform) -> dict[str, str]:
+    """Tie the demo's practices (:data:`GP_REQUESTER`, :data:`GP_PROVIDER`) to the first two open
+    practices of the ``gp-practice`` register that accept new patients, unless they are tied
+    already; organisation -> ODS code (empty when the register is not seeded)."""
+    from civicstack.services.verifier import Caller
+
+    gp = platform.gp_registrations
+    linked = {link.organisation: link.ods_code for link in gp.store.links()}
+    if {GP_REQUESTER, GP_PROVIDER} <= set(linked):
+        return {o: c for o, c in linked.items() if o in (GP_REQUESTER, GP_PROVIDER)}
+    try:
+        head = platform.registers.head("gp-practice")
+    except CivicError:
+        return {}
+    rows = platform.registers.records(head, where=[("accepting-new-patients", "true")], limit=50)
+    codes = [r.entry.key for r in rows if r.record().item.get("end-date") is None][:2]
+    for org, code in zip((GP_REQUESTER, GP_PROVIDER), codes, strict=False):
+        gp.link(Caller(None), org, code)
+    return dict(zip((GP_REQUESTER, GP_PROVIDER), codes, strict=False))
