@@ -59,13 +59,22 @@ def test_authorities_relying_parties_and_status_lists(world: World) -> None:
     )
     assert world.client.get("/trust/authorities/passport-office").json() == hmpo
     parties = {p["name"]: p for p in world.client.get("/trust/relying-parties").json()}
-    assert set(parties) == {"employer", "shop", "landlord", "bank"}
+    # the verifier's four, and the data-exchange requesters of issue 11
+    assert set(parties) == {
+        "employer",
+        "shop",
+        "landlord",
+        "bank",
+        "insurer",
+        "council",
+        "gp-newtown",
+    }
     assert parties["shop"]["client_id"] == f"verifier_attestation:{BASE}/verifiers/shop"
     assert parties["shop"]["registrations"][0]["purposes"][0]["id"] == "age_check"
     lists = {s["name"]: s for s in world.client.get("/trust/status-lists").json()}
     assert lists["passport-office"]["status_lists"] == hmpo["status_lists"]
     statements = world.client.get("/trust/statements", params={"type": "registration"}).json()
-    assert len(statements) == 4
+    assert len(statements) == 7
     one = world.client.get(f"/trust/statements/{statements[0]['jti']}").json()
     assert one == statements[0]
 
