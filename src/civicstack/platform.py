@@ -37,7 +37,9 @@ if TYPE_CHECKING:
     from civicstack.fetch import HttpFetcher
     from civicstack.openid4vci.applications import ApplicationCheck, ApplicationLimits
     from civicstack.pairwise import Subject
+    from civicstack.registers.canonical import Item
     from civicstack.services.authorities import Authorities, StatusListFetcher
+    from civicstack.services.changes import Changes, ElectoralRoll
     from civicstack.services.consent import Consents
     from civicstack.services.issuer import CredentialIssuer
     from civicstack.services.notifications import EventConsents, Notifications
@@ -48,6 +50,7 @@ if TYPE_CHECKING:
     from civicstack.status import StatusListClient
     from civicstack.stores.applications import ApplicationStore
     from civicstack.stores.authorities import AuthorityStore
+    from civicstack.stores.changes import ChangeStore
     from civicstack.stores.consent import ConsentStore
     from civicstack.stores.documents import DocumentStore
     from civicstack.stores.events import EventStore
@@ -407,10 +410,16 @@ class Platform:
 
     # --- events: tell us once (issue 13) ---------------------------------------------------
 
-    #: The consent service's answer for events (:class:`EventConsents`); None until consent
-    #: records exist here: then no organisation hears about any citizen. The lead wires
-    #: ``Platform.consents`` in at the merge.
-    event_consents: EventConsents | None = None
+    @cached_property
+    def event_consents(self) -> EventConsents:
+        """Who hears of a citizen's change (:class:`EventConsents`): the organisations whose
+        tell-us-once consent covers it (:class:`ConsentedEvents` over :attr:`consents`), and
+        the electoral registration officers of the citizen's roll (a legal duty,
+        :meth:`ElectoralRoll.covers`)."""
+        from civicstack.services.consent.events import ConsentedEvents
+        from civicstack.services.notifications import AnyOf
+
+        return AnyOf(ConsentedEvents(self.consents, self.pairwise_id), self.electoral)
 
     @cached_property
     def event_store(self) -> EventStore:
@@ -438,6 +447,53 @@ class Platform:
             clock=self.clock,
             base_url=self.settings.base_url,
             allow_private=self.settings.events_allow_private,
+        )
+
+    # --- tell us once: change reports and the electoral roll (issue 13) -----------------------
+
+    @cached_property
+    def change_store(self) -> ChangeStore:
+        """Change reports (published through :attr:`event_store`'s outbox) and the roll."""
+        from civicstack.stores.changes import ChangeStore
+
+        return ChangeStore(self.engine, self.event_store)
+
+    @cached_property
+    def changes(self) -> Changes:
+        """The change service: citizens' and registrars' signed reports, checked against the
+        registers, published with their events and roll moves in one transaction."""
+        from civicstack.services.changes import Changes
+
+        def record(register: str, key: str) -> Item | None:
+            try:
+                _, row = self.register_store.record(register, key)
+            except CivicError as exc:
+                if exc.code == "not_found":
+                    return None
+                raise
+            return None if row is None else row.record().item
+
+        return Changes(
+            store=self.change_store,
+            consents=self.consents,
+            registry=lambda: self.trust_registry(max_age=1),
+            record=record,
+            signer=lambda name, now: self.authorities.signer(name, now=now),
+            pairwise=self.pairwise_id,
+            clock=self.clock,
+            base_url=self.settings.base_url,
+        )
+
+    @cached_property
+    def electoral(self) -> ElectoralRoll:
+        """The electoral roll: automatic registration, opt-outs, the check at 18."""
+        from civicstack.services.changes import ElectoralRoll
+
+        return ElectoralRoll(
+            store=self.change_store,
+            changes=self.changes,
+            pairwise=self.pairwise_id,
+            authenticate=self.verifier.authenticate,
         )
 
     def close(self) -> None:

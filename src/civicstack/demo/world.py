@@ -20,6 +20,7 @@ from civicstack.credential_types import (
     RIGHT_TO_WORK_CHECK_CLAIMS,
     RIGHT_TO_WORK_VCT,
 )
+from civicstack.changes import change_vct, ero_name
 from civicstack.errors import CivicError
 from civicstack.platform import Platform
 from civicstack.trust import Purpose
@@ -147,6 +148,49 @@ RELYING_PARTIES["landlord"] = (
     (*RELYING_PARTIES["landlord"][1], LANDLORD_RIGHT_TO_RENT),
 )
 
+# --- tell us once (issue 13): subscribers' purposes, the registrar, registration officers ---
+# A tell-us-once purpose names one of the change service's two data services: `notices` (thin
+# events: what changed and a link to fetch it) or `values` (full events: the new value).
+TELL_US_ONCE_NOTICES = "urn:civicstack:data:tell-us-once:notices"
+TELL_US_ONCE_VALUES = "urn:civicstack:data:tell-us-once:values"
+COUNCIL_CHANGES = PurposeSpec(
+    "change_of_address",
+    "Keep your council tax and council services at your new address",
+    TELL_US_ONCE_VALUES,
+    ("dpv-pd:PhysicalAddress",),
+)
+GP_CHANGES = PurposeSpec(
+    "change_notices",
+    "Know when your address, name or contact details change, to update your patient record",
+    TELL_US_ONCE_NOTICES,
+    ("dpv-pd:Contact", "dpv-pd:Name", "dpv-pd:PhysicalAddress"),
+)
+RELYING_PARTIES["council"] = (
+    RELYING_PARTIES["council"][0],
+    (*RELYING_PARTIES["council"][1], COUNCIL_CHANGES),
+)
+RELYING_PARTIES[GP_REQUESTER] = (
+    RELYING_PARTIES[GP_REQUESTER][0],
+    (*RELYING_PARTIES[GP_REQUESTER][1], GP_CHANGES),
+)
+#: The registrar of births and deaths: name -> (display name, {vct: claims}).
+REGISTRARS: dict[str, tuple[str, dict[str, tuple[str, ...]]]] = {
+    "registrar": (
+        "General Register Office",
+        {
+            change_vct("birth"): ("birthdate", "country", "family_name", "given_name", "number", "uprn"),
+            change_vct("death"): ("country", "date", "number"),
+        },
+    ),
+}
+#: The registration officers' one purpose: keeping the register of electors.
+ELECTORAL_PURPOSE = PurposeSpec(
+    "electoral_registration",
+    "Keep the register of electors (Representation of the People Act 1983 s.9)",
+    TELL_US_ONCE_VALUES,
+    ("dpv-pd:Name", "dpv-pd:PhysicalAddress", "dpv-pd:LifeHistory"),
+)
+
 #: An issuing authority: name -> (display name, vct, claims it may attest).
 AuthorityCast = Mapping[str, tuple[str, str, tuple[str, ...]]]
 #: The relying parties: name -> (display name, purposes).
@@ -186,9 +230,34 @@ def seed_world(
     a.init_root(*root)
     for name, (display, vct, claims) in authorities.items():
         a.accredit(name, scope={vct: list(claims)}, display_name=display)
+    for name, (display, scope) in REGISTRARS.items():
+        a.accredit(name, scope={v: list(c) for v, c in scope.items()}, display_name=display)
     for name, (display, _) in relying_parties.items():
         a.register(name, purposes=purposes_of(name, relying_parties), display_name=display)
     return True
+
+
+def seed_electoral_offices(platform: Platform, authorities: Mapping[str, str]) -> int:
+    """Register the electoral registration officer of each local authority
+    (``{code: name}``) that has none yet, as the relying party ``ero-<code>``; how many were
+    registered. Idempotent: run at every start after the registers are seeded."""
+    a = platform.authorities
+    held = {h.name for h in a.list("relying_party")}
+    purpose = Purpose.create(
+        ELECTORAL_PURPOSE.id,
+        ELECTORAL_PURPOSE.description,
+        {ELECTORAL_PURPOSE.vct: list(ELECTORAL_PURPOSE.claims)},
+    )
+    made = 0
+    for code, name in sorted(authorities.items()):
+        officer = ero_name(code)
+        if officer in held:
+            continue
+        a.register(
+            officer, purposes=[purpose], display_name=f"Electoral Registration Officer, {name}"
+        )
+        made += 1
+    return made
 
 
 def seed_demo_world(platform: Platform) -> bool:
