@@ -489,11 +489,21 @@ class Platform:
         """The electoral roll: automatic registration, opt-outs, the check at 18."""
         from civicstack.services.changes import ElectoralRoll
 
+        def authority_name(code: str) -> str | None:
+            item = self.changes.record("local-authority-eng", code)
+            return None if item is None or "end-date" in item.fields else str(item.get("name"))
+
         return ElectoralRoll(
             store=self.change_store,
             changes=self.changes,
             pairwise=self.pairwise_id,
             authenticate=self.verifier.authenticate,
+            officers=lambda: {h.name for h in self.authorities.list("relying_party")},
+            register_officer=lambda name, purpose, display: (
+                self.authorities.register(name, purposes=[purpose], display_name=display),
+                None,
+            )[1],
+            authority_name=authority_name,
         )
 
     def close(self) -> None:

@@ -26,7 +26,7 @@ from civicstack.api.auth import admin_guard, bearer_token
 from civicstack.api.catalogue import Service, service_app
 from civicstack.api.limits import BodySizeLimit
 from civicstack.api.problems import PROBLEM_SCHEMA
-from civicstack.changes import EVENT_CATEGORY, EVENT_TYPE, KINDS, RollEntry
+from civicstack.changes import EVENT_CATEGORY, EVENT_TYPE, KINDS, RollEntry, ero_name
 from civicstack.platform import Platform
 from civicstack.services.changes import Changes, ElectoralRoll
 from civicstack.services.verifier import Caller
@@ -212,6 +212,17 @@ def changes_service(platform: Platform) -> tuple[Service, FastAPI]:
             ElectorOut(seq=seq, subject=e.subject, uprn=e.uprn, registered_at=e.registered_at)
             for seq, e in electoral().roll(who, authority, after=after, limit=limit)
         ]
+
+    @app.post(
+        "/electoral/{authority}/officer",
+        tags=["registration officers"],
+        summary="Enrol an authority's registration officer, ero-<code> (admin token)",
+        responses=_PROBLEMS,
+        dependencies=admin,
+    )
+    def enrol(authority: Annotated[str, Path(pattern=_AUTHORITY)]) -> dict[str, Any]:
+        made = electoral().enrol_officer(authority)
+        return {"officer": ero_name(authority.upper()), "enrolled": made}
 
     @app.post(
         "/electoral/opt-out",

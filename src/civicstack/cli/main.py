@@ -111,6 +111,7 @@ def _register() -> None:
         verifier,
         verify,
         wallet,
+        wallet_changes,
         wallet_consents,
         worker,
     )
@@ -132,6 +133,8 @@ def _register() -> None:
     # --- events: tell us once (issue 13) ---
     app.add_typer(events.app, name="events")
     app.registered_commands += worker.app.registered_commands
+    wallet.app.registered_commands += wallet_changes.app.registered_commands
+    wallet.app.add_typer(wallet_changes.electoral_app, name="electoral")
 
 
 _register()

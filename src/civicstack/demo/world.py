@@ -20,7 +20,7 @@ from civicstack.credential_types import (
     RIGHT_TO_WORK_CHECK_CLAIMS,
     RIGHT_TO_WORK_VCT,
 )
-from civicstack.changes import change_vct, ero_name
+from civicstack.changes import change_vct
 from civicstack.errors import CivicError
 from civicstack.platform import Platform
 from civicstack.trust import Purpose
@@ -183,14 +183,6 @@ REGISTRARS: dict[str, tuple[str, dict[str, tuple[str, ...]]]] = {
         },
     ),
 }
-#: The registration officers' one purpose: keeping the register of electors.
-ELECTORAL_PURPOSE = PurposeSpec(
-    "electoral_registration",
-    "Keep the register of electors (Representation of the People Act 1983 s.9)",
-    TELL_US_ONCE_VALUES,
-    ("dpv-pd:Name", "dpv-pd:PhysicalAddress", "dpv-pd:LifeHistory"),
-)
-
 #: An issuing authority: name -> (display name, vct, claims it may attest).
 AuthorityCast = Mapping[str, tuple[str, str, tuple[str, ...]]]
 #: The relying parties: name -> (display name, purposes).
@@ -238,26 +230,34 @@ def seed_world(
 
 
 def seed_electoral_offices(platform: Platform, authorities: Mapping[str, str]) -> int:
-    """Register the electoral registration officer of each local authority
-    (``{code: name}``) that has none yet, as the relying party ``ero-<code>``; how many were
-    registered. Idempotent: run at every start after the registers are seeded."""
-    a = platform.authorities
-    held = {h.name for h in a.list("relying_party")}
-    purpose = Purpose.create(
-        ELECTORAL_PURPOSE.id,
-        ELECTORAL_PURPOSE.description,
-        {ELECTORAL_PURPOSE.vct: list(ELECTORAL_PURPOSE.claims)},
-    )
-    made = 0
-    for code, name in sorted(authorities.items()):
-        officer = ero_name(code)
-        if officer in held:
-            continue
-        a.register(
-            officer, purposes=[purpose], display_name=f"Electoral Registration Officer, {name}"
-        )
-        made += 1
-    return made
+    """Enrol the electoral registration officer of each local authority (``{code: name}``)
+    that has none yet (:meth:`ElectoralRoll.enrol_officer`); how many were enrolled."""
+    return sum(platform.electoral.enrol_officer(code) for code in sorted(authorities))
+
+
+#: Local authorities whose areas hold addresses (services/registers/seed.py: not counties).
+_LOWER_TIER = frozenset({"UA", "MD", "LBO", "NMD"})
+
+
+def electoral_authorities(platform: Platform) -> dict[str, str]:
+    """The current lower-tier authorities of ``local-authority-eng`` (``{code: name}``): the
+    ones addresses link to, each with a registration officer. Empty without that register."""
+    registers = platform.registers
+    try:
+        head = registers.head("local-authority-eng")
+    except CivicError as exc:
+        if exc.code != "not_found":
+            raise
+        return {}
+    out: dict[str, str] = {}
+    after: str | None = None
+    while page := registers.records(head, after=after, limit=1000):
+        for row in page:
+            item = row.record().item
+            if "end-date" not in item.fields and item.get("local-authority-type") in _LOWER_TIER:
+                out[row.entry.key] = str(item.get("name"))
+        after = page[-1].entry.key
+    return out
 
 
 def seed_demo_world(platform: Platform) -> bool:

@@ -30,6 +30,7 @@ from civicstack.pairwise import Subject
 from civicstack.services.changes.service import Changes
 from civicstack.services.changes.storage import ChangeStorage
 from civicstack.services.verifier.api_keys import Caller
+from civicstack.trust import Purpose
 
 __all__ = ["ElectoralRoll"]
 
@@ -42,6 +43,19 @@ _TOLD: Final = frozenset(
     }
 )
 _MAX_PAGE: Final = 1000
+#: The registration officers' one registered purpose: keeping the register of electors, with
+#: the change service's full events for the categories it keeps.
+ELECTORAL_PURPOSE: Final = Purpose.create(
+    "electoral_registration",
+    "Keep the register of electors (Representation of the People Act 1983 s.9)",
+    {
+        "urn:civicstack:data:tell-us-once:values": [
+            "dpv-pd:LifeHistory",
+            "dpv-pd:Name",
+            "dpv-pd:PhysicalAddress",
+        ]
+    },
+)
 
 
 class ElectoralRoll:
@@ -54,7 +68,13 @@ class ElectoralRoll:
         changes: Changes,
         pairwise: Callable[[str, Subject], str],
         authenticate: Callable[[str | None], Caller],
+        officers: Callable[[], set[str]],
+        register_officer: Callable[[str, Purpose, str], None],
+        authority_name: Callable[[str], str | None],
     ) -> None:
+        self._officers = officers
+        self._register_officer = register_officer
+        self._authority_name = authority_name
         self.store = store
         self.changes = changes
         self._pairwise = pairwise
@@ -73,6 +93,21 @@ class ElectoralRoll:
         code = _authority(authority)
         caller.acting_for(ero_name(code))
         return self.store.roll(code, after=after, limit=max(1, min(limit, _MAX_PAGE)))
+
+    def enrol_officer(self, authority: str) -> bool:
+        """Register authority ``authority``'s registration officer (``ero-<code>``) as a relying
+        party with :data:`ELECTORAL_PURPOSE`, so it can subscribe to its electors' changes and
+        read its roll; False if it was enrolled already. ``not_found`` for an authority
+        ``local-authority-eng`` does not hold. (The roll itself is kept for every authority.)"""
+        code = _authority(authority)
+        name = self._authority_name(code)
+        if name is None:
+            raise CivicError("not_found", f"local-authority-eng holds no authority {code!r}")
+        officer = ero_name(code)
+        if officer in self._officers():
+            return False
+        self._register_officer(officer, ELECTORAL_PURPOSE, f"Electoral Registration Officer, {name}")
+        return True
 
     def covers(
         self, organisation: str, subject: Subject, event_type: str, *, now: int

@@ -138,7 +138,7 @@ class Changes:
         self.store = store
         self.consents = consents
         self._registry = registry
-        self._record = record
+        self.record = record
         self._signer = signer
         self._pairwise = pairwise
         self.clock = clock
@@ -305,7 +305,7 @@ class Changes:
     # --- helpers -----------------------------------------------------------------------------
 
     def _current(self, register: str, key: str, now: int, code: str) -> Item:
-        item = self._record(register, key)
+        item = self.record(register, key)
         if item is None:
             raise CivicError(code, f"the {register} register holds no record {key!r}")
         ended = item.get("end-date")
@@ -332,7 +332,7 @@ class Changes:
     def placement_for(self, birth: Birth) -> Placement:
         """Where a citizen whose birth was registered lives now (for the check at 18)."""
         subject = Subject(birth.country, birth.number)
-        item = None if birth.uprn is None else self._record("address", birth.uprn)
+        item = None if birth.uprn is None else self.record("address", birth.uprn)
         if item is None or birth.uprn is None:
             return Placement(birth.elector, None, None, None)
         return self._placement(subject, birth.uprn, item)
