@@ -272,7 +272,8 @@ def test_a_move_of_house_tells_the_consented_and_registers_the_citizen_to_vote(
     moved = amara.report({"kind": "address", "uprn": NEW})
     assert moved.status_code == 201, moved.text
     status = moved.json()
-    assert status["status"] == "published" and status["fanned_out"] is False
+    assert status["status"] == "published"
+    assert status["fanned_out"] is False
     assert status["summary"] == "published, waiting to be sent"
     tuo.platform.notifications.fan_out(limit=100, now=tuo.clock.now())
 
@@ -286,8 +287,7 @@ def test_a_move_of_house_tells_the_consented_and_registers_the_citizen_to_vote(
     assert told_gp["data"]["representation"] == "thin"
     assert "value" not in told_gp["data"]
     assert told_gp["data"]["href"] == (
-        "http://testserver/exchange/tell-us-once/dpv-pd%3APhysicalAddress/"
-        + told_gp["subject"]
+        "http://testserver/exchange/tell-us-once/dpv-pd%3APhysicalAddress/" + told_gp["subject"]
     )
     assert bodies(tuo, bank) == []
     told_york = bodies(tuo, york)
@@ -302,7 +302,8 @@ def test_a_move_of_house_tells_the_consented_and_registers_the_citizen_to_vote(
 
     followed = tuo.client.get(f"/changes/{status['id']}").json()
     assert followed["fanned_out"] is True
-    assert followed["endpoints"] == 4 and followed["delivered"] == 0
+    assert followed["endpoints"] == 4
+    assert followed["delivered"] == 0
     assert followed["summary"] == "published, delivered to 0 of 4"
 
 
@@ -311,7 +312,8 @@ def test_the_report_and_its_event_commit_together(tuo: World) -> None:
     amara = Wallet(tuo)
     before = tuo.platform.event_store.outbox_size()
     r = amara.report({"kind": "address", "uprn": "999999999999"})
-    assert r.status_code == 400 and r.json()["code"] == "unknown_address"
+    assert r.status_code == 400
+    assert r.json()["code"] == "unknown_address"
     assert tuo.platform.event_store.outbox_size() == before
     ok = amara.report({"kind": "address", "uprn": OLD})
     assert ok.status_code == 201
@@ -351,7 +353,8 @@ def test_forged_wrong_typ_replayed_and_misbound_reports_are_refused(tuo: World) 
     proof = amara.proof()
     assert amara.report(change, proof=proof).status_code == 201
     replayed = amara.report(change, proof=proof)
-    assert replayed.status_code == 409 and replayed.json()["code"] == "replayed"
+    assert replayed.status_code == 409
+    assert replayed.json()["code"] == "replayed"
     other = amara.proof()
     misbound = amara.report(
         change,
@@ -379,10 +382,16 @@ def test_only_an_officer_reports_a_company_move(tuo: World) -> None:
     change = {"kind": "registered-office", "company": COMPANY, "uprn": NEW}
     ok = Wallet(tuo).report(change, disclose=officer)
     assert ok.status_code == 201, ok.text
-    someone = {**AMARA_PID, "given_name": "Ben", "family_name": "Smith",
-               "birthdate": "1971-01-01", "personal_administrative_number": "QQ000001A"}  # fmt: skip
+    someone = {
+        **AMARA_PID,
+        "given_name": "Ben",
+        "family_name": "Smith",
+        "birthdate": "1971-01-01",
+        "personal_administrative_number": "QQ000001A",
+    }
     refused = Wallet(tuo, someone).report(change, disclose=officer)
-    assert refused.status_code == 403 and refused.json()["code"] == "not_an_officer"
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "not_an_officer"
     hidden = Wallet(tuo).report(change)
     assert hidden.json()["code"] == "not_an_officer"
 
@@ -394,7 +403,8 @@ def test_a_registered_birth_joins_the_roll_at_18_and_a_death_leaves_it(tuo: Worl
     child = {"kind": "birth", "country": "GB", "number": "QQ777777B", "given_name": "Ada",
              "family_name": "Okafor", "birthdate": "2008-03-01", "uprn": OLD}  # fmt: skip
     r = tuo.client.post(
-        "/changes/registrations", json={"registrar": "registrar", "change": child},
+        "/changes/registrations",
+        json={"registrar": "registrar", "change": child},
         headers=tuo.admin,
     )
     assert r.status_code == 201, r.text
@@ -415,7 +425,8 @@ def test_a_registered_birth_joins_the_roll_at_18_and_a_death_leaves_it(tuo: Worl
 
     death = {"kind": "death", "country": "GB", "number": "QQ777777B", "date": "2024-01-01"}
     gone = tuo.client.post(
-        "/changes/registrations", json={"registrar": "registrar", "change": death},
+        "/changes/registrations",
+        json={"registrar": "registrar", "change": death},
         headers=tuo.admin,
     )
     assert gone.status_code == 201, gone.text
@@ -434,10 +445,13 @@ def test_a_registrar_report_is_checked_against_its_accreditation(tuo: World) -> 
     signed = sign_jwt(registrar.key, claims, header)
     assert tuo.client.post("/changes", json={"report": signed}).status_code == 201
     again = tuo.client.post("/changes", json={"report": signed})
-    assert again.status_code == 409 and again.json()["code"] == "replayed"
+    assert again.status_code == 409
+    assert again.json()["code"] == "replayed"
     home = platform.authorities.signer("home-office", now=now)
     claims = registrar_claims(change, iss=home.id, jti="jti-2", iat=now)
-    forged = sign_jwt(home.key, claims, {"typ": CHANGE_TYP, "kid": home.key.public_key.thumbprint()})
+    forged = sign_jwt(
+        home.key, claims, {"typ": CHANGE_TYP, "kid": home.key.public_key.thumbprint()}
+    )
     out = tuo.client.post("/changes", json={"report": forged})
     assert out.json()["code"] == "out_of_scope"
     claims = registrar_claims(change, iss="https://nowhere.example", jti="j", iat=now)
@@ -456,19 +470,23 @@ def test_an_opt_out_is_kept_and_honoured(tuo: World) -> None:
         "/changes/electoral/opt-out",
         json={"presentation": proof["presentation"], "nonce": proof["nonce"]},
     )
-    assert out.status_code == 200 and out.json()["opted_out"] is True
+    assert out.status_code == 200
+    assert out.json()["opted_out"] is True
     assert roll(tuo, "LDS") == []
     tuo.clock.advance(8 * 86_400)
     assert amara.report({"kind": "address", "uprn": NEW}).status_code == 201
     assert roll(tuo, "YOR") == []
-    assert tuo.platform.electoral.covers(ero_name("YOR"), AMARA, ADDRESS, now=tuo.clock.now()) is None
+    assert (
+        tuo.platform.electoral.covers(ero_name("YOR"), AMARA, ADDRESS, now=tuo.clock.now()) is None
+    )
     proof = amara.proof()
     back = tuo.client.post(
         "/changes/electoral/opt-in",
         json={"presentation": proof["presentation"], "nonce": proof["nonce"]},
     )
     assert back.status_code == 200, back.text
-    assert back.json()["registered"] is True and back.json()["authority"] == "LDS"
+    assert back.json()["registered"] is True
+    assert back.json()["authority"] == "LDS"
 
 
 def test_the_roll_is_the_officers_and_the_admins_alone(tuo: World) -> None:
@@ -476,12 +494,14 @@ def test_the_roll_is_the_officers_and_the_admins_alone(tuo: World) -> None:
     assert tuo.client.get("/changes/electoral/LDS/roll").status_code == 401
     _, bank = tuo.platform.verifier.issue_api_key("bank")
     r = tuo.client.get("/changes/electoral/LDS/roll", headers={"Authorization": f"Bearer {bank}"})
-    assert r.status_code == 403 and r.json()["code"] == "forbidden"
+    assert r.status_code == 403
+    assert r.json()["code"] == "forbidden"
     _, officer = tuo.platform.verifier.issue_api_key(ero_name("LDS"))
     own = tuo.client.get(
         "/changes/electoral/LDS/roll", headers={"Authorization": f"Bearer {officer}"}
     )
-    assert own.status_code == 200 and own.json() == []
+    assert own.status_code == 200
+    assert own.json() == []
     assert tuo.client.get("/changes/abcdef").json()["code"] == "change_not_found"
     assert json.loads(tuo.client.get("/changes/kinds").text)["address"]["category"] == (
         "dpv-pd:PhysicalAddress"
@@ -494,5 +514,6 @@ def test_elector_handles_are_the_roll_sector(tuo: World, clock: FixedClock) -> N
     assert amara.report({"kind": "address", "uprn": OLD}).status_code == 201
     elector = tuo.platform.pairwise_id(ELECTORAL_SECTOR, AMARA)
     entry = tuo.platform.change_store.current_entry(elector)
-    assert entry is not None and entry.authority == "LDS"
+    assert entry is not None
+    assert entry.authority == "LDS"
     _ = citizen_claims

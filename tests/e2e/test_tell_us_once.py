@@ -35,9 +35,7 @@ def test_a_move_of_house_through_civic_up(tmp_path: Path) -> None:
     from tests.e2e.server import running_platform
 
     data = tmp_path / "up"
-    with running_platform(
-        data, env={"CIVIC_EVENTS_ALLOW_PRIVATE": "1"}, timeout=240
-    ) as base:
+    with running_platform(data, env={"CIVIC_EVENTS_ALLOW_PRIVATE": "1"}, timeout=240) as base:
         done = _civic("demo", "--server", base, "--json", env={"CIVIC_DATA_DIR": str(data)})
         assert done.returncode == 0, done.stderr
         steps = json.loads(done.stdout)["steps"]
@@ -75,9 +73,7 @@ def test_a_move_of_house_through_civic_up(tmp_path: Path) -> None:
         assert bad.stderr.splitlines()[-1].startswith("error [unknown_address]"), bad.stderr
         assert bad.stderr.startswith("Report a change: address")  # the screen came first
         records = httpx.get(f"{base}/registers/address/records", params={"page-size": 50}).json()
-        item = next(
-            i for r in records.values() for i in r["item"] if i.get("local-authority-eng")
-        )
+        item = next(i for r in records.values() for i in r["item"] if i.get("local-authority-eng"))
         moved = _civic(
             "wallet", "report-change", "address", "--uprn", item["address"], "--yes", "--json",
             env=wallet,

@@ -26,8 +26,8 @@ from typing import Final, Literal
 __all__ = [
     "ELECTORAL_SECTOR",
     "RECENT",
-    "Reason",
     "Placement",
+    "Reason",
     "RollEntry",
     "RollMove",
     "adult_at",
@@ -112,12 +112,13 @@ def plan_move(
     ``reason`` is why the citizen is placed: ``moved-in`` (an address change), ``came-of-age``
     (the check at 18) or ``died``. Placing someone where they already are moves nothing.
     """
-    joins = (
-        reason != "died" and not opted_out and adult and placement.authority is not None
-    )
-    if current is not None and joins and current.authority == placement.authority:
-        if current.uprn == placement.uprn:
-            return RollMove()
+    joins = reason != "died" and not opted_out and adult and placement.authority is not None
+    if (
+        current is not None
+        and joins
+        and (current.authority, current.uprn) == (placement.authority, placement.uprn)
+    ):
+        return RollMove()
     leave_reason: Reason = (
         "died" if reason == "died" else "opted-out" if opted_out else "moved-away"
     )

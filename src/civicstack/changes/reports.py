@@ -4,19 +4,17 @@ Tell us once (GOV.UK's service for births and deaths, extended here to everyday 
 citizen, a company's officer or a registrar reports a change once, and every organisation the
 citizen's consent covers is told. A report is one of these kinds:
 
-============================  ============  =====================================  ===================
-kind                          signed by     fields                                 DPV-PD category
-============================  ============  =====================================  ===================
-``address``                   the citizen   ``uprn`` (a record of ``address``)     dpv-pd:PhysicalAddress
-``name``                      the citizen   ``given_name``, ``family_name``        dpv-pd:Name
-``contact``                   the citizen   ``email`` and/or ``phone``             dpv-pd:Contact
-``registered-office``         an officer    ``company``, ``uprn``                  (the company's, public)
-``birth``                     a registrar   ``country``, ``number`` (the child's   dpv-pd:LifeHistory
-                                            identifier), ``given_name``,
-                                            ``family_name``, ``birthdate``,
-                                            ``uprn``
-``death``                     a registrar   ``country``, ``number``, ``date``      dpv-pd:LifeHistory
-============================  ============  =====================================  ===================
+=====================  ===========  ====================================  ======================
+kind                   signed by    fields                                DPV-PD category
+=====================  ===========  ====================================  ======================
+``address``            the citizen  ``uprn`` (a record of ``address``)    dpv-pd:PhysicalAddress
+``name``               the citizen  ``given_name``, ``family_name``       dpv-pd:Name
+``contact``            the citizen  ``email`` and/or ``phone``            dpv-pd:Contact
+``registered-office``  an officer   ``company``, ``uprn``                 (public register data)
+``birth``              a registrar  ``country``, ``number`` (the child),  dpv-pd:LifeHistory
+                                    names, ``birthdate``, ``uprn``
+``death``              a registrar  ``country``, ``number``, ``date``     dpv-pd:LifeHistory
+=====================  ===========  ====================================  ======================
 
 Each kind publishes one CloudEvents type (:data:`EVENT_TYPE`); the consent that lets an
 organisation hear of it must cover the kind's category (:data:`EVENT_CATEGORY`). Fields are
@@ -184,7 +182,7 @@ def parse_change(value: object) -> Change:
     if not isinstance(value, Mapping):
         raise InputError("invalid_change", "a change is a JSON object")
     kind = value.get("kind")
-    if kind not in _FIELDS:
+    if not isinstance(kind, str) or kind not in _FIELDS:
         raise InputError("invalid_change", "kind is one of " + ", ".join(KINDS))
     required, optional = _FIELDS[kind]
     given = set(value) - {"kind"}

@@ -98,7 +98,7 @@ UrlOption = ServerOption
 
 
 @app.command("report-change")
-def report_change(
+def report_change(  # noqa: PLR0917 - typer: one parameter per option
     kind: Annotated[str, typer.Argument(help="address, name, contact or registered-office")],
     uprn: Annotated[str | None, typer.Option(help="The new address's UPRN.")] = None,
     given_name: Annotated[str | None, typer.Option(help="Your new given name.")] = None,

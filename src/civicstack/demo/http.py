@@ -347,7 +347,7 @@ class _Sink:
         self.received = received
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            def do_POST(self) -> None:
                 length = min(int(self.headers.get("content-length") or 0), 1 << 20)
                 received.append((self.path, dict(self.headers.items()), self.rfile.read(length)))
                 self.send_response(204)
@@ -377,7 +377,9 @@ def _two_addresses(cast: _Story) -> tuple[dict[str, Any], dict[str, Any]]:
         for second in items:
             if second["local-authority-eng"] != first["local-authority-eng"]:
                 return first, second
-    raise CivicError("internal_error", "the address register has no two authorities to move between")
+    raise CivicError(
+        "internal_error", "the address register has no two authorities to move between"
+    )
 
 
 def _consent_to_tell(cast: _Story, requester: str, purpose: str) -> dict[str, Any]:
@@ -519,7 +521,9 @@ def move_house(cast: _Story) -> None:
     finally:
         sink.close()
     roll = _checked(
-        cast.http.get(f"/changes/electoral/{new_la}/roll", params={"limit": 1000}, headers=cast.admin)
+        cast.http.get(
+            f"/changes/electoral/{new_la}/roll", params={"limit": 1000}, headers=cast.admin
+        )
     )
     issued = _checked(cast.http.post("/changes/nonces"))
     presentation, _ = cast.wallet.prove_and_sign(
@@ -532,7 +536,9 @@ def move_house(cast: _Story) -> None:
         )
     )
     if not standing["registered"] or standing["authority"] != new_la:
-        raise CivicError("internal_error", f"Amara is not registered to vote in {new_la}: {standing}")
+        raise CivicError(
+            "internal_error", f"Amara is not registered to vote in {new_la}: {standing}"
+        )
     cast.step(
         Step(
             f"Amara is registered to vote in {new_la}, where she now lives",

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from civicstack.changes import change_vct
 from civicstack.credential_types import (
     AGE_CHECK_CLAIMS,
     IDENTITY_CHECK_CLAIMS,
@@ -20,7 +21,6 @@ from civicstack.credential_types import (
     RIGHT_TO_WORK_CHECK_CLAIMS,
     RIGHT_TO_WORK_VCT,
 )
-from civicstack.changes import change_vct
 from civicstack.errors import CivicError
 from civicstack.platform import Platform
 from civicstack.trust import Purpose
@@ -178,7 +178,14 @@ REGISTRARS: dict[str, tuple[str, dict[str, tuple[str, ...]]]] = {
     "registrar": (
         "General Register Office",
         {
-            change_vct("birth"): ("birthdate", "country", "family_name", "given_name", "number", "uprn"),
+            change_vct("birth"): (
+                "birthdate",
+                "country",
+                "family_name",
+                "given_name",
+                "number",
+                "uprn",
+            ),
             change_vct("death"): ("country", "date", "number"),
         },
     ),

@@ -169,9 +169,9 @@ class ChangeStore:
         d = deliveries_table
         with self.engine.connect() as conn:
             waiting = conn.execute(
-                select(func.count()).select_from(outbox_table).where(
-                    outbox_table.c.event_id == event_id
-                )
+                select(func.count())
+                .select_from(outbox_table)
+                .where(outbox_table.c.event_id == event_id)
             ).scalar_one()
             rows = conn.execute(
                 select(d.c.state, func.count()).where(d.c.event_id == event_id).group_by(d.c.state)
@@ -271,7 +271,9 @@ class ChangeStore:
             if done:
                 self._move(conn, RollChange(placement, "came-of-age", adult=True), now)
 
-    def roll(self, authority: str, *, after: int = 0, limit: int = 100) -> list[tuple[int, RollEntry]]:
+    def roll(
+        self, authority: str, *, after: int = 0, limit: int = 100
+    ) -> list[tuple[int, RollEntry]]:
         """The authority's current electors, in the order they joined (keyset ``after``)."""
         r = roll_table
         with self.engine.connect() as conn:
@@ -360,4 +362,3 @@ class ChangeStore:
                 ).first()
                 is not None
             )
-

@@ -106,7 +106,9 @@ class ElectoralRoll:
         officer = ero_name(code)
         if officer in self._officers():
             return False
-        self._register_officer(officer, ELECTORAL_PURPOSE, f"Electoral Registration Officer, {name}")
+        self._register_officer(
+            officer, ELECTORAL_PURPOSE, f"Electoral Registration Officer, {name}"
+        )
         return True
 
     def covers(

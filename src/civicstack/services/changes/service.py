@@ -53,8 +53,8 @@ from civicstack.changes import (
     read_change,
     registrar_claims,
 )
-from civicstack.changes.records import Birth, ReportProgress, RollChange, StoredReport
 from civicstack.changes.electoral import adult_at
+from civicstack.changes.records import Birth, ReportProgress, RollChange, StoredReport
 from civicstack.changes.signed import unverified_header
 from civicstack.errors import CivicError, InputError, VerificationError
 from civicstack.events.notices import Notice
@@ -66,7 +66,14 @@ from civicstack.trust import TrustRegistry
 from civicstack.trust.signing import Authority
 from civicstack.types import Clock
 
-__all__ = ["EXCHANGE_FETCH", "OFFICER_CLAIMS", "PID_CLAIMS", "ChangeLimits", "Changes", "ReportStatus"]
+__all__ = [
+    "EXCHANGE_FETCH",
+    "OFFICER_CLAIMS",
+    "PID_CLAIMS",
+    "ChangeLimits",
+    "Changes",
+    "ReportStatus",
+]
 
 #: Where a thin event points: the data exchange's fetch of the category from the change
 #: service, for the citizen the organisation knows by ``{subject}`` (the exchange checks the
@@ -133,7 +140,7 @@ class Changes:
         pairwise: Callable[[str, Subject], str],
         clock: Clock,
         base_url: str,
-        limits: ChangeLimits = ChangeLimits(),  # noqa: B008 - frozen
+        limits: ChangeLimits = ChangeLimits(),
     ) -> None:
         self.store = store
         self.consents = consents
@@ -160,7 +167,9 @@ class Changes:
         """Publish a citizen's (or a company officer's) signed change (module docstring)."""
         now = self.clock.now()
         if not isinstance(signed, str) or len(signed) > self.limits.jws_bytes:
-            raise InputError("too_large", f"a change report is at most {self.limits.jws_bytes} bytes")
+            raise InputError(
+                "too_large", f"a change report is at most {self.limits.jws_bytes} bytes"
+            )
         # 1. who presents (nonce used up), and what their PID-bound key signed
         holder = self.holder(presentation, nonce)
 
@@ -181,7 +190,9 @@ class Changes:
         )
         change = verified.change
         if change.kind not in CITIZEN_KINDS:
-            raise VerificationError("invalid_change", f"a {change.kind} is registered by a registrar")
+            raise VerificationError(
+                "invalid_change", f"a {change.kind} is registered by a registrar"
+            )
         # 2. the registers
         signer = "citizen"
         address = None
@@ -375,6 +386,3 @@ class Changes:
 
 def _random_id() -> str:
     return secrets.token_urlsafe(16)
-
-
-

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Protocol
 
 from civicstack.changes.electoral import Placement, RollEntry
-from civicstack.events.notices import Notice
 from civicstack.changes.records import Birth, ReportProgress, RollChange, StoredReport
+from civicstack.events.notices import Notice
 
 __all__ = ["ChangeStorage"]
 
@@ -37,7 +37,9 @@ class ChangeStorage(Protocol):
     def come_of_age(self, birth: Birth, placement: Placement, *, now: int) -> None:
         """Place one citizen who turned 18."""
 
-    def roll(self, authority: str, *, after: int = 0, limit: int = 100) -> list[tuple[int, RollEntry]]:
+    def roll(
+        self, authority: str, *, after: int = 0, limit: int = 100
+    ) -> list[tuple[int, RollEntry]]:
         """An authority's current electors."""
 
     def current_entry(self, elector: str) -> RollEntry | None:
