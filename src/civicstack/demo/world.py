@@ -192,6 +192,8 @@ REGISTRARS: dict[str, tuple[str, dict[str, tuple[str, ...]]]] = {
 }
 #: An issuing authority: name -> (display name, vct, claims it may attest).
 AuthorityCast = Mapping[str, tuple[str, str, tuple[str, ...]]]
+#: The registrars of births and deaths: name -> (display name, {vct: claims}).
+RegistrarCast = Mapping[str, tuple[str, Mapping[str, tuple[str, ...]]]]
 #: The relying parties: name -> (display name, purposes).
 RelyingPartyCast = Mapping[str, tuple[str, tuple[PurposeSpec, ...]]]
 
@@ -210,6 +212,7 @@ def seed_world(
     root: tuple[str, str] = ROOT,
     authorities: AuthorityCast = AUTHORITIES,
     relying_parties: RelyingPartyCast = RELYING_PARTIES,
+    registrars: RegistrarCast = REGISTRARS,
 ) -> bool:
     """Set up ``root``, accredit ``authorities`` and register ``relying_parties`` with their
     purposes, in that order (by default: the demo world), unless a root authority exists
@@ -229,7 +232,7 @@ def seed_world(
     a.init_root(*root)
     for name, (display, vct, claims) in authorities.items():
         a.accredit(name, scope={vct: list(claims)}, display_name=display)
-    for name, (display, scope) in REGISTRARS.items():
+    for name, (display, scope) in registrars.items():
         a.accredit(name, scope={v: list(c) for v, c in scope.items()}, display_name=display)
     for name, (display, _) in relying_parties.items():
         a.register(name, purposes=purposes_of(name, relying_parties), display_name=display)
