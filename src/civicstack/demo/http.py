@@ -486,7 +486,7 @@ def move_house(cast: _Story) -> None:
                 json={"organisation": org, "url": f"{sink.url}/{org}", "types": [_ADDRESS_CHANGED]},
                 headers=cast.admin,
             )
-            if response.status_code == 400 and "private" in response.text:
+            if response.status_code == 403 and "CIVIC_EVENTS_ALLOW_PRIVATE" in response.text:
                 refused = response.json().get("detail")
                 break
             secrets_by_org[org] = _checked(response)["secret"]
