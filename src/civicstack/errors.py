@@ -227,6 +227,20 @@ CODES: dict[str, tuple[int, str]] = {
     ),
     "practice_closed": (409, "The GP practice has closed (its register record has an end-date)."),
     "practice_not_accepting": (409, "The GP practice is not accepting new patients."),
+    # --- change reports and the electoral roll (changes/, services/changes/, api/changes.py) ---
+    "invalid_change": (
+        400,
+        "The change report is malformed, of another type, stale, or differs from what was "
+        "presented.",
+    ),
+    "unknown_address": (400, "The address names no record of the address register."),
+    "address_ended": (400, "The address register's record of that address has ended."),
+    "not_an_officer": (
+        403,
+        "The signer is not named as an officer of the company in the company register.",
+    ),
+    "unknown_company": (400, "The company register holds no such company, or it has ended."),
+    "change_not_found": (404, "No change report with that id."),
 }
 
 

@@ -38,7 +38,9 @@ if TYPE_CHECKING:
     from civicstack.log import NoteSigner
     from civicstack.openid4vci.applications import ApplicationCheck, ApplicationLimits
     from civicstack.pairwise import Subject
+    from civicstack.registers.canonical import Item
     from civicstack.services.authorities import Authorities, StatusListFetcher
+    from civicstack.services.changes import Changes, ElectoralRoll
     from civicstack.services.consent import Consents
     from civicstack.services.exchange import ConsentCheck, Exchange
     from civicstack.services.gp_registration import GpRegistrations
@@ -52,6 +54,7 @@ if TYPE_CHECKING:
     from civicstack.status import StatusListClient
     from civicstack.stores.applications import ApplicationStore
     from civicstack.stores.authorities import AuthorityStore
+    from civicstack.stores.changes import ChangeStore
     from civicstack.stores.consent import ConsentStore
     from civicstack.stores.documents import DocumentStore
     from civicstack.stores.events import EventStore
@@ -426,10 +429,16 @@ class Platform:
 
     # --- events: tell us once (issue 13) ---------------------------------------------------
 
-    #: The consent service's answer for events (:class:`EventConsents`); None until consent
-    #: records exist here: then no organisation hears about any citizen. The lead wires
-    #: ``Platform.consents`` in at the merge.
-    event_consents: EventConsents | None = None
+    @cached_property
+    def event_consents(self) -> EventConsents:
+        """Who hears of a citizen's change (:class:`EventConsents`): the organisations whose
+        tell-us-once consent covers it (:class:`ConsentedEvents` over :attr:`consents`), and
+        the electoral registration officers of the citizen's roll (a legal duty,
+        :meth:`ElectoralRoll.covers`)."""
+        from civicstack.services.consent.events import ConsentedEvents
+        from civicstack.services.notifications import AnyOf
+
+        return AnyOf(ConsentedEvents(self.consents, self.pairwise_id), self.electoral)
 
     @cached_property
     def event_store(self) -> EventStore:
@@ -541,6 +550,63 @@ class Platform:
             pairwise=self.pairwise_id,
             publishes=lambda org, service: self.data_services.service(org, service) is not None,
             clock=self.clock,
+        )
+
+    # --- tell us once: change reports and the electoral roll (issue 13) -----------------------
+
+    @cached_property
+    def change_store(self) -> ChangeStore:
+        """Change reports (published through :attr:`event_store`'s outbox) and the roll."""
+        from civicstack.stores.changes import ChangeStore
+
+        return ChangeStore(self.engine, self.event_store)
+
+    @cached_property
+    def changes(self) -> Changes:
+        """The change service: citizens' and registrars' signed reports, checked against the
+        registers, published with their events and roll moves in one transaction."""
+        from civicstack.services.changes import Changes
+
+        def record(register: str, key: str) -> Item | None:
+            try:
+                _, row = self.register_store.record(register, key)
+            except CivicError as exc:
+                if exc.code == "not_found":
+                    return None
+                raise
+            return None if row is None else row.record().item
+
+        return Changes(
+            store=self.change_store,
+            consents=self.consents,
+            registry=lambda: self.trust_registry(max_age=1),
+            record=record,
+            signer=lambda name, now: self.authorities.signer(name, now=now),
+            pairwise=self.pairwise_id,
+            clock=self.clock,
+            base_url=self.settings.base_url,
+        )
+
+    @cached_property
+    def electoral(self) -> ElectoralRoll:
+        """The electoral roll: automatic registration, opt-outs, the check at 18."""
+        from civicstack.services.changes import ElectoralRoll
+
+        def authority_name(code: str) -> str | None:
+            item = self.changes.record("local-authority-eng", code)
+            return None if item is None or "end-date" in item.fields else str(item.get("name"))
+
+        return ElectoralRoll(
+            store=self.change_store,
+            changes=self.changes,
+            pairwise=self.pairwise_id,
+            authenticate=self.verifier.authenticate,
+            officers=lambda: {h.name for h in self.authorities.list("relying_party")},
+            register_officer=lambda name, purpose, display: (
+                self.authorities.register(name, purposes=[purpose], display_name=display),
+                None,
+            )[1],
+            authority_name=authority_name,
         )
 
     def close(self) -> None:

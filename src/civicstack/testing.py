@@ -48,10 +48,12 @@ from civicstack.credential_types import PID_VCT, RIGHT_TO_WORK_VCT, pid_disclosa
 from civicstack.credentials import issue_credential
 from civicstack.demo.world import (
     AUTHORITIES,
+    REGISTRARS,
     RELYING_PARTIES,
     ROOT,
     AuthorityCast,
     PurposeSpec,
+    RegistrarCast,
     RelyingPartyCast,
     purposes_of,
     seed_world,
@@ -153,6 +155,7 @@ class Cast:
     root: tuple[str, str] = ROOT
     authorities: AuthorityCast = field(default_factory=lambda: dict(AUTHORITIES))
     relying_parties: RelyingPartyCast = field(default_factory=lambda: dict(RELYING_PARTIES))
+    registrars: RegistrarCast = field(default_factory=lambda: dict(REGISTRARS))
 
     def seed(self, platform: Platform) -> bool:
         """Set this cast up on ``platform`` (its root, accreditations, registrations) unless it
@@ -162,6 +165,7 @@ class Cast:
             root=self.root,
             authorities=self.authorities,
             relying_parties=self.relying_parties,
+            registrars=self.registrars,
         )
 
 

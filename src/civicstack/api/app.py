@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from civicstack import __version__
 from civicstack.api.access import access_service
 from civicstack.api.catalogue import Service, ServiceFactory, catalogue_html, service_app
+from civicstack.api.changes import changes_service
 from civicstack.api.consent import consent_service
 from civicstack.api.control_characters import ControlCharacters
 from civicstack.api.docs import install_docs, mount_docs_assets
@@ -57,6 +58,7 @@ def service_factories() -> list[ServiceFactory]:
         access_service,
         gp_service,  # GP registration over the exchange (issue 11)
         events_service,  # tell us once (issue 13)
+        changes_service,  # tell us once: change reports and the electoral roll (issue 13)
     ]
 
 

@@ -159,6 +159,15 @@ class Answer(PidProof):
     consent: str = Field(max_length=_BIG, description="JWS civicstack-consent+jwt.")
 
 
+class Invitation(PidProof):
+    """The citizen asks a requester to ask them, for one of its registered purposes."""
+
+    requester: str = Field(pattern=_NAME, description="The organisation to ask you.")
+    provider: str = Field(pattern=_NAME, description="The organisation holding the data.")
+    purpose: str = Field(pattern=_NAME, description="The requester's registered purpose id.")
+    valid_days: int = Field(365, ge=1, le=100_000, description="How long the consent lasts.")
+
+
 class Withdrawal(BaseModel):
     """A withdrawal, signed by the consent's key, or by a fresh PID presentation's key."""
 
@@ -296,6 +305,24 @@ def consent_service(platform: Platform) -> tuple[Service, FastAPI]:
         return InboxOut(
             pending=[_request(r, at) for r in pending], consents=[_record(r, at) for r in given]
         )
+
+    @app.post(
+        "/invitations",
+        status_code=201,
+        tags=["wallets"],
+        summary="Ask a requester to ask you (PID-authenticated): a request in your inbox",
+        responses=_PROBLEMS,
+    )
+    def invite(body: Invitation) -> RequestOut:
+        made = consents().invite(
+            body.requester,
+            provider=body.provider,
+            purpose=body.purpose,
+            presentation=body.presentation,
+            nonce=body.nonce,
+            valid_days=body.valid_days,
+        )
+        return _request(made, now())
 
     @app.post(
         "/requests/{request_id}/answer",

@@ -111,6 +111,7 @@ def _register() -> None:
         verifier,
         verify,
         wallet,
+        wallet_changes,
         wallet_consents,
         witness,
         worker,
@@ -134,6 +135,8 @@ def _register() -> None:
     app.add_typer(events.app, name="events")
     app.registered_commands += worker.app.registered_commands
     app.registered_commands += witness.app.registered_commands
+    wallet.app.registered_commands += wallet_changes.app.registered_commands
+    wallet.app.add_typer(wallet_changes.electoral_app, name="electoral")
 
 
 _register()

@@ -120,6 +120,14 @@ def start_sweeper(settings: Settings, *, platform: Platform | None = None) -> Sw
     own = platform is None
     swept_by = Platform(settings) if platform is None else platform
 
+    def sweep() -> SweepReport:
+        done = swept_by.review.sweep()
+        # Tell us once: registered births whose 18th birthday has come join the roll.
+        placed = swept_by.electoral.coming_of_age(now=swept_by.clock.now())
+        if placed:
+            console.print(f"electoral roll: {placed} registered births turned 18 and joined it")
+        return done
+
     def report(done: SweepReport) -> None:
         if done:
             console.print(
@@ -128,7 +136,7 @@ def start_sweeper(settings: Settings, *, platform: Platform | None = None) -> Sw
             )
 
     return Sweeper(
-        swept_by.review.sweep,
+        sweep,
         interval=settings.sweep_interval or SWEEP_INTERVAL,
         report=report,
         on_stop=swept_by.close if own else None,

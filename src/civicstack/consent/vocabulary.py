@@ -54,6 +54,9 @@ CATEGORIES: Mapping[str, str] = MappingProxyType(
         "dpv-pd:HealthHistory": "Your health history",
         "dpv-pd:FamilyHealthHistory": "Your family's health history (hereditary conditions)",
         "dpv-pd:Prescription": "Your prescriptions",
+        # contact and life events (tell us once: civicstack.changes)
+        "dpv-pd:Contact": "Your contact details (email address, telephone number)",
+        "dpv-pd:LifeHistory": "Life events registered about you (a birth, a death)",
     }
 )
 

@@ -23,6 +23,7 @@ otherwise, so ``civic demo`` exits non-zero when the platform misbehaves.
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from collections.abc import Callable
@@ -123,6 +124,7 @@ def tell_over_http(
                 cast, "right_to_work", expect=set(RIGHT_TO_WORK_CHECK_CLAIMS)
             )
             story.shop_learned = _ask(cast, "age_over_18", expect={"age_over_18"})
+            move_house(cast)
             _overasking(cast)
             _revocation(cast, pid_id)
             _history(cast)
@@ -322,3 +324,279 @@ def _revocation(cast: _Story, pid_id: str) -> None:
 
 def _history(cast: _Story) -> None:
     cast.step(history_step(cast.wallet))
+
+
+# --- tell us once (issue 13): Amara moves house ------------------------------------------------
+
+_TELL = {"council": "change_of_address", "gp-newtown": "change_notices"}
+_ADDRESS_CHANGED = "uk.civicstack.address.changed"
+_WHO = ("personal_administrative_number", "issuing_country")
+#: How long the story waits for the in-process worker to deliver (seconds).
+DELIVERY_WAIT = 20.0
+
+
+class _Sink:
+    """The organisations' webhook endpoints, played by one local HTTP server that keeps what
+    it receives (each organisation at its own path)."""
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        received: list[tuple[str, dict[str, str], bytes]] = []
+        self.received = received
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = min(int(self.headers.get("content-length") or 0), 1 << 20)
+                received.append((self.path, dict(self.headers.items()), self.rfile.read(length)))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                """Quiet."""
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _two_addresses(cast: _Story) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Two current addresses of the ``address`` register in different local authorities."""
+    records = _checked(cast.http.get("/registers/address/records", params={"page-size": 200}))
+    items = []
+    for record in records.values():
+        item = record["item"][0] if isinstance(record["item"], list) else record["item"]
+        if item.get("local-authority-eng") and not item.get("end-date"):
+            items.append(item)
+    for first in items:
+        for second in items:
+            if second["local-authority-eng"] != first["local-authority-eng"]:
+                return first, second
+    raise CivicError(
+        "internal_error", "the address register has no two authorities to move between"
+    )
+
+
+def _consent_to_tell(cast: _Story, requester: str, purpose: str) -> dict[str, Any]:
+    """Amara asks ``requester`` to ask her (its tell-us-once purpose) and gives that consent."""
+    from civicstack.consent import CONSENT_TYP, ConsentRequest, consent_claims
+
+    issued = _checked(cast.http.post("/consents/nonces"))
+    presentation, _ = cast.wallet.prove_and_sign(
+        vct=PID_VCT, disclose=_WHO, aud=issued["aud"], nonce=issued["nonce"]
+    )
+    request = _checked(
+        cast.http.post(
+            "/consents/invitations",
+            json={
+                "presentation": presentation,
+                "nonce": issued["nonce"],
+                "requester": requester,
+                "provider": "tell-us-once",
+                "purpose": purpose,
+            },
+        )
+    )
+    issued = _checked(cast.http.post("/consents/nonces"))
+    claims = consent_claims(
+        ConsentRequest.from_json(request),
+        "given",
+        aud=issued["aud"],
+        nonce=issued["nonce"],
+        iat=cast.wallet.now(),
+    )
+    presentation, (signed,) = cast.wallet.prove_and_sign(
+        vct=PID_VCT,
+        disclose=_WHO,
+        aud=issued["aud"],
+        nonce=issued["nonce"],
+        payloads=[(CONSENT_TYP, claims)],
+    )
+    record: dict[str, Any] = _checked(
+        cast.http.post(
+            f"/consents/requests/{request['id']}/answer",
+            json={"presentation": presentation, "nonce": issued["nonce"], "consent": signed},
+        )
+    )
+    return record
+
+
+def _report_move(cast: _Story, uprn: str) -> dict[str, Any]:
+    """Amara's wallet signs the change with her PID's key and reports it."""
+    from civicstack.changes import CHANGE_TYP, citizen_claims, parse_change
+
+    issued = _checked(cast.http.post("/changes/nonces"))
+    claims = citizen_claims(
+        parse_change({"kind": "address", "uprn": uprn}),
+        aud=issued["aud"],
+        nonce=issued["nonce"],
+        iat=cast.wallet.now(),
+    )
+    presentation, (signed,) = cast.wallet.prove_and_sign(
+        vct=PID_VCT,
+        disclose=(*_WHO, "age_over_18"),
+        aud=issued["aud"],
+        nonce=issued["nonce"],
+        payloads=[(CHANGE_TYP, claims)],
+    )
+    status: dict[str, Any] = _checked(
+        cast.http.post(
+            "/changes",
+            json={"report": signed, "presentation": presentation, "nonce": issued["nonce"]},
+        )
+    )
+    return status
+
+
+def move_house(cast: _Story) -> None:
+    """Tell us once: Amara consents to tell her council and GP practice, moves house once, and
+    the council (the new address), the GP practice (a link to fetch it), both registration
+    officers are told, and she is registered to vote where she now lives."""
+    from civicstack.changes import ero_name
+
+    old, new = _two_addresses(cast)
+    old_la, new_la = old["local-authority-eng"], new["local-authority-eng"]
+    for code in (old_la, new_la):
+        _checked(cast.http.post(f"/changes/electoral/{code}/officer", headers=cast.admin))
+    for requester, purpose in _TELL.items():
+        record = _consent_to_tell(cast, requester, purpose)
+        cast.step(
+            Step(
+                f"Amara asks {cast.names.get(requester, requester)} to ask her, and consents: "
+                "tell it when she moves",
+                (
+                    f"consent {record['id']}: provider tell-us-once, purpose {purpose}",
+                    "categories: " + ", ".join(record["categories"]),
+                ),
+            )
+        )
+    sink = _Sink()
+    subscribers = [*_TELL, ero_name(old_la), ero_name(new_la)]
+    secrets_by_org: dict[str, str] = {}
+    try:
+        refused = None
+        for org in subscribers:
+            response = cast.http.post(
+                "/events/subscriptions",
+                json={"organisation": org, "url": f"{sink.url}/{org}", "types": [_ADDRESS_CHANGED]},
+                headers=cast.admin,
+            )
+            if response.status_code == 403 and "CIVIC_EVENTS_ALLOW_PRIVATE" in response.text:
+                refused = response.json().get("detail")
+                break
+            secrets_by_org[org] = _checked(response)["secret"]
+        # Amara lives at the old address first (her registration), then moves.
+        _report_move(cast, old["address"])
+        status = _report_move(cast, new["address"])
+        cast.step(
+            Step(
+                "Amara moves house and reports it once, from her wallet",
+                (
+                    f"from {old['street-address']}, {old['post-town']} ({old_la}) to "
+                    f"{new['street-address']}, {new['post-town']} ({new_la}), UPRN "
+                    f"{new['address']} checked against the address register",
+                    "signed (civicstack-change+jwt) by the key her PID is bound to, with a PID "
+                    "presentation disclosing only her identifier and age_over_18",
+                    f"report {status['id']}: {status['summary']}",
+                ),
+            )
+        )
+        if refused is None:
+            _wait_delivered(cast, status["id"], sink, secrets_by_org)
+        else:
+            cast.step(
+                Step(
+                    "The platform refuses the demo's local webhook endpoints",
+                    (
+                        str(refused),
+                        "start civic up with CIVIC_EVENTS_ALLOW_PRIVATE=1 to watch the deliveries",
+                    ),
+                )
+            )
+    finally:
+        sink.close()
+    roll = _checked(
+        cast.http.get(
+            f"/changes/electoral/{new_la}/roll", params={"limit": 1000}, headers=cast.admin
+        )
+    )
+    issued = _checked(cast.http.post("/changes/nonces"))
+    presentation, _ = cast.wallet.prove_and_sign(
+        vct=PID_VCT, disclose=_WHO, aud=issued["aud"], nonce=issued["nonce"]
+    )
+    standing = _checked(
+        cast.http.post(
+            "/changes/electoral/standing",
+            json={"presentation": presentation, "nonce": issued["nonce"]},
+        )
+    )
+    if not standing["registered"] or standing["authority"] != new_la:
+        raise CivicError(
+            "internal_error", f"Amara is not registered to vote in {new_la}: {standing}"
+        )
+    cast.step(
+        Step(
+            f"Amara is registered to vote in {new_la}, where she now lives",
+            (
+                f"off the roll of {old_la}, onto the roll of {new_la} "
+                f"({len(roll)} electors there), in the same transaction as her report",
+                "automatic voter registration: she can opt out with "
+                "`civic wallet electoral opt-out`",
+            ),
+            (("authority", new_la), ("UPRN", str(standing["uprn"]))),
+        )
+    )
+
+
+def _wait_delivered(
+    cast: _Story, report_id: str, sink: _Sink, secrets_by_org: dict[str, str]
+) -> None:
+    """Wait for the in-process worker to deliver the move, check each webhook's signature."""
+    from civicstack.events.webhooks import WebhookSecret, verify
+
+    deadline = time.monotonic() + DELIVERY_WAIT
+    status: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        status = _checked(cast.http.get(f"/changes/{report_id}"))
+        if status["status"] == "delivered":
+            break
+        time.sleep(0.25)
+    else:
+        raise CivicError("internal_error", f"the move was not delivered in time: {status}")
+    rows = []
+    for path, headers, body in sink.received:
+        org = path.strip("/")
+        event = json.loads(body)
+        if event.get("data", {}).get("report") != report_id:
+            continue
+        verify(
+            body,
+            {k.lower(): v for k, v in headers.items()},
+            now=cast.wallet.now(),
+            secrets=[WebhookSecret.parse(secrets_by_org[org])],
+        )
+        data = event["data"]
+        what = (
+            f"full: UPRN {data['value']['uprn']}"
+            if data["representation"] == "full"
+            else f"thin: {data.get('href')}"
+        )
+        rows.append((cast.names.get(org, org), f"subject {event['subject'][:12]}... {what}"))
+    told = {r[0] for r in rows}
+    if len(told) < 3:
+        raise CivicError("internal_error", f"too few organisations were told: {sorted(told)}")
+    cast.step(
+        Step(
+            f"Told once, each its own way: {status['summary']}",
+            (
+                "signed CloudEvents (Standard Webhooks v1), each naming Amara by that "
+                "organisation's own pairwise id; checked against each endpoint's secret",
+            ),
+            tuple(sorted(rows)),
+        )
+    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from civicstack.changes import change_vct
 from civicstack.credential_types import (
     AGE_CHECK_CLAIMS,
     IDENTITY_CHECK_CLAIMS,
@@ -153,8 +154,52 @@ RELYING_PARTIES["landlord"] = (
     (*RELYING_PARTIES["landlord"][1], LANDLORD_RIGHT_TO_RENT),
 )
 
+# --- tell us once (issue 13): subscribers' purposes, the registrar, registration officers ---
+# A tell-us-once purpose names one of the change service's two data services: `notices` (thin
+# events: what changed and a link to fetch it) or `values` (full events: the new value).
+TELL_US_ONCE_NOTICES = "urn:civicstack:data:tell-us-once:notices"
+TELL_US_ONCE_VALUES = "urn:civicstack:data:tell-us-once:values"
+COUNCIL_CHANGES = PurposeSpec(
+    "change_of_address",
+    "Keep your council tax and council services at your new address",
+    TELL_US_ONCE_VALUES,
+    ("dpv-pd:PhysicalAddress",),
+)
+GP_CHANGES = PurposeSpec(
+    "change_notices",
+    "Know when your address, name or contact details change, to update your patient record",
+    TELL_US_ONCE_NOTICES,
+    ("dpv-pd:Contact", "dpv-pd:Name", "dpv-pd:PhysicalAddress"),
+)
+RELYING_PARTIES["council"] = (
+    RELYING_PARTIES["council"][0],
+    (*RELYING_PARTIES["council"][1], COUNCIL_CHANGES),
+)
+RELYING_PARTIES[GP_REQUESTER] = (
+    RELYING_PARTIES[GP_REQUESTER][0],
+    (*RELYING_PARTIES[GP_REQUESTER][1], GP_CHANGES),
+)
+#: The registrar of births and deaths: name -> (display name, {vct: claims}).
+REGISTRARS: dict[str, tuple[str, dict[str, tuple[str, ...]]]] = {
+    "registrar": (
+        "General Register Office",
+        {
+            change_vct("birth"): (
+                "birthdate",
+                "country",
+                "family_name",
+                "given_name",
+                "number",
+                "uprn",
+            ),
+            change_vct("death"): ("country", "date", "number"),
+        },
+    ),
+}
 #: An issuing authority: name -> (display name, vct, claims it may attest).
 AuthorityCast = Mapping[str, tuple[str, str, tuple[str, ...]]]
+#: The registrars of births and deaths: name -> (display name, {vct: claims}).
+RegistrarCast = Mapping[str, tuple[str, Mapping[str, tuple[str, ...]]]]
 #: The relying parties: name -> (display name, purposes).
 RelyingPartyCast = Mapping[str, tuple[str, tuple[PurposeSpec, ...]]]
 
@@ -173,6 +218,7 @@ def seed_world(
     root: tuple[str, str] = ROOT,
     authorities: AuthorityCast = AUTHORITIES,
     relying_parties: RelyingPartyCast = RELYING_PARTIES,
+    registrars: RegistrarCast = REGISTRARS,
 ) -> bool:
     """Set up ``root``, accredit ``authorities`` and register ``relying_parties`` with their
     purposes, in that order (by default: the demo world), unless a root authority exists
@@ -192,9 +238,42 @@ def seed_world(
     a.init_root(*root)
     for name, (display, vct, claims) in authorities.items():
         a.accredit(name, scope={vct: list(claims)}, display_name=display)
+    for name, (display, scope) in registrars.items():
+        a.accredit(name, scope={v: list(c) for v, c in scope.items()}, display_name=display)
     for name, (display, _) in relying_parties.items():
         a.register(name, purposes=purposes_of(name, relying_parties), display_name=display)
     return True
+
+
+def seed_electoral_offices(platform: Platform, authorities: Mapping[str, str]) -> int:
+    """Enrol the electoral registration officer of each local authority (``{code: name}``)
+    that has none yet (:meth:`ElectoralRoll.enrol_officer`); how many were enrolled."""
+    return sum(platform.electoral.enrol_officer(code) for code in sorted(authorities))
+
+
+#: Local authorities whose areas hold addresses (services/registers/seed.py: not counties).
+_LOWER_TIER = frozenset({"UA", "MD", "LBO", "NMD"})
+
+
+def electoral_authorities(platform: Platform) -> dict[str, str]:
+    """The current lower-tier authorities of ``local-authority-eng`` (``{code: name}``): the
+    ones addresses link to, each with a registration officer. Empty without that register."""
+    registers = platform.registers
+    try:
+        head = registers.head("local-authority-eng")
+    except CivicError as exc:
+        if exc.code != "not_found":
+            raise
+        return {}
+    out: dict[str, str] = {}
+    after: str | None = None
+    while page := registers.records(head, after=after, limit=1000):
+        for row in page:
+            item = row.record().item
+            if "end-date" not in item.fields and item.get("local-authority-type") in _LOWER_TIER:
+                out[row.entry.key] = str(item.get("name"))
+        after = page[-1].entry.key
+    return out
 
 
 def seed_demo_world(platform: Platform) -> bool:

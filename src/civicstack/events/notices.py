@@ -37,6 +37,7 @@ EVENT_TYPES: Final[Mapping[str, str]] = MappingProxyType(
         "uk.civicstack.contact.changed": "A citizen's contact details changed",
         "uk.civicstack.birth.registered": "A birth was registered",
         "uk.civicstack.death.registered": "A death was registered",
+        "uk.civicstack.company.office.changed": "A company's registered office changed",
         "uk.civicstack.webhook.test": "A test event sent to one endpoint on request",
     }
 )

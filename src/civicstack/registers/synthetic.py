@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from civicstack.changes.companies import officer_entry
 from civicstack.registers.canonical import Item
 from civicstack.registers.datatypes import Datatype
 from civicstack.registers.schema import Cardinality, Field
@@ -142,6 +143,13 @@ FIELDS: dict[str, Field] = {
             "accepting-new-patients",
             Datatype.BOOLEAN,
             "Whether a GP practice is taking on new patients (true or false).",
+        ),
+        _f(
+            "officers",
+            Datatype.STRING,
+            "A company's officers (directors, secretary, LLP members), each as Companies House "
+            'lists them: "FAMILY, Given (YYYY-MM)", the month and year of birth.',
+            many=True,
         ),
     )
 }
@@ -461,14 +469,43 @@ def _accepting_new_patients(
     return out
 
 
+_GIVEN_NAMES = (
+    "Aisha", "Ben", "Chloe", "Daniel", "Emily", "Fatima", "George", "Hannah", "Imran", "Jack",
+    "Leah", "Mohammed", "Olivia", "Priya", "Ryan", "Sophie", "Thomas", "Zara",
+)  # fmt: skip
+
+
+def _officers(rng: random.Random, companies: Sequence[tuple[str, Item]]) -> list[tuple[str, Item]]:
+    # Companies still trading get one to three officers; dissolved ones keep their last record.
+    out: list[tuple[str, Item]] = []
+    for key, item in companies:
+        if "end-date" in item.fields or "officers" in item.fields:
+            continue
+        officers = sorted(
+            {
+                officer_entry(
+                    rng.choice(_GIVEN_NAMES),
+                    rng.choice(_SURNAMES),
+                    _iso(_day(rng, date(1945, 1, 1), date(2004, 12, 31))),
+                )
+                for _ in range(rng.randint(1, 3))
+            }
+        )
+        out.append((key, Item.of({**item.fields, "officers": officers})))
+    return out
+
+
 def synthetic_extensions() -> tuple[SyntheticExtension, ...]:
     """What the platform's services need beyond the registers as first created, in order.
 
     GP switching (a citizen registering with a new practice) needs to know which open
-    practices are accepting new patients: about four in five are.
+    practices are accepting new patients: about four in five are. Tell us once needs to know
+    who may report a company's change of registered office: its officers
+    (:mod:`civicstack.changes.companies`).
     """
     return (
         SyntheticExtension(
             "gp-practice", (FIELDS["accepting-new-patients"],), _accepting_new_patients
         ),
+        SyntheticExtension("company", (FIELDS["officers"],), _officers),
     )

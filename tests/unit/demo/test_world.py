@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from civicstack.credential_types import PID_VCT, RIGHT_TO_WORK_VCT
-from civicstack.demo.world import AUTHORITIES, RELYING_PARTIES, seed_demo_world
+from civicstack.demo.world import AUTHORITIES, REGISTRARS, RELYING_PARTIES, seed_demo_world
 from civicstack.platform import Platform
 from civicstack.settings import Settings
 
@@ -19,7 +19,11 @@ def test_seed_creates_the_world_once(tmp_path: Path) -> None:
     statements = len(platform.trust_registry().statements())
     assert seed_demo_world(platform) is False
     registry = platform.trust_registry()
-    assert len(registry.statements()) == statements == len(AUTHORITIES) + len(RELYING_PARTIES)
+    assert (
+        len(registry.statements())
+        == statements
+        == (len(AUTHORITIES) + len(REGISTRARS) + len(RELYING_PARTIES))
+    )
     now = platform.clock.now()
     base = platform.settings.base_url
     registry.check_scope(f"{base}/issuers/passport-office", PID_VCT, {"age_over_18"}, now)

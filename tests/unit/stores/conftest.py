@@ -52,6 +52,7 @@ STORES_CAST = Cast(
             (PurposeSpec("age_check", "Sell alcohol", PID_VCT, ("age_over_18",)),),
         )
     },
+    registrars={},
 )
 
 

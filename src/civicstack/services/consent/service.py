@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from civicstack._crypto import PublicKey
@@ -73,11 +73,13 @@ class IssuedNonce:
 
 @dataclass(frozen=True)
 class PidHolder:
-    """A citizen as a PID presentation to this service showed them: who, and their key."""
+    """A citizen as a PID presentation to this service showed them: who, their key, and
+    every claim the presentation disclosed."""
 
     subject: Subject
     key: PublicKey
     presentation: str
+    claims: Mapping[str, Any] = field(default_factory=dict)
 
 
 class Consents:
@@ -173,6 +175,67 @@ class Consents:
         self.store.add_request(request, caps=caps, now=now)
         return request
 
+    def invite(
+        self,
+        requester: object,
+        *,
+        provider: object,
+        purpose: object,
+        presentation: object,
+        nonce: object,
+        valid_days: object = 365,
+    ) -> ConsentRequest:
+        """The citizen asks ``requester`` to ask them: a request in their own inbox, exactly as
+        the requester's registered ``purpose`` with a data service of ``provider`` allows (its
+        categories), about the citizen the PID presentation names — for a requester that does
+        not know the citizen's pairwise id yet (tell us once: "tell my council"). The request
+        is then answered like any other (:meth:`answer`).
+        """
+        now = self.clock.now()
+        hosted = self._registered(check_name(requester, "the requester"), now)
+        provider_name = check_name(provider, "the provider")
+        purpose_id = check_name(purpose, "the purpose")
+        registry = self._registry(1)
+        prefix = f"{DATA_VCT_PREFIX}{provider_name}:"
+        categories = sorted(
+            {
+                c
+                for reg in registry.relying_party(hosted.identifier, now)
+                if purpose_id in reg.purposes
+                for vct, claims in reg.purposes[purpose_id].claims.items()
+                if vct.startswith(prefix)
+                for c in claims
+            }
+        )
+        if not categories:
+            raise VerificationError(
+                "overasking",
+                f"{hosted.name} is not registered to fetch data from {provider_name} "
+                f"for {purpose_id!r}",
+            )
+        holder = self.holder(presentation, nonce)
+        request = ConsentRequest.create(
+            _random_id(),
+            requester=hosted.name,
+            provider=provider_name,
+            purpose=purpose_id,
+            dpv_purpose=_DEFAULT_DPV_PURPOSE,
+            categories=categories,
+            subject=self._pairwise(hosted.name, holder.subject),
+            once=False,
+            valid_days=valid_days,
+            now=now,
+            limits=self.limits,
+        )
+        self.registered_purpose(hosted, purpose_id, provider_name, request.categories, now)
+        caps = RequestCaps(
+            per_subject=self.limits.pending_per_subject,
+            per_requester=self.limits.pending_per_requester,
+            per_minute=self.limits.requests_per_minute,
+        )
+        self.store.add_request(request, caps=caps, now=now)
+        return request
+
     def registered_purpose(
         self,
         hosted: HostedAuthority,
@@ -247,17 +310,24 @@ class Consents:
 
     # --- the citizen's wallet --------------------------------------------------------------
 
-    def nonce(self) -> IssuedNonce:
-        """A fresh nonce for one PID presentation to :attr:`audience`."""
+    def nonce(self, *, audience: str | None = None) -> IssuedNonce:
+        """A fresh nonce for one PID presentation to :attr:`audience` (or to another of the
+        platform's citizen-facing services, ``audience``: the change service shares these
+        nonces and this presentation check)."""
         now = self.clock.now()
-        issued = IssuedNonce(_random_id(), self.audience, now + self.limits.nonce_lifetime)
+        issued = IssuedNonce(
+            _random_id(), audience or self.audience, now + self.limits.nonce_lifetime
+        )
         self.store.add_nonce(
             issued.nonce, expires_at=issued.expires_at, now=now, open_limit=self.limits.open_nonces
         )
         return issued
 
-    def holder(self, presentation: object, nonce: object) -> PidHolder:
-        """Who presents: a PID presentation to :attr:`audience` with a nonce of ours, used once.
+    def holder(
+        self, presentation: object, nonce: object, *, audience: str | None = None
+    ) -> PidHolder:
+        """Who presents: a PID presentation to :attr:`audience` (or ``audience``) with a nonce
+        of ours, used once.
 
         1. the nonce is ours, unused and fresh; 2. the presentation verifies (issuer chain,
         status, key binding to this audience and nonce); 3. it is a PID naming its subject
@@ -275,7 +345,7 @@ class Consents:
         # 1. our nonce, unused, fresh
         self.store.check_nonce(nonce, now)
         # 2. verified, bound to us and to this nonce
-        verified = self._verify(presentation, self.audience, nonce)
+        verified = self._verify(presentation, audience or self.audience, nonce)
         # 3. a PID that names its subject, with the holder's key
         if verified.vct != PID_VCT:
             raise VerificationError("invalid_credential", f"present a PID ({PID_VCT})")
@@ -284,7 +354,7 @@ class Consents:
         subject = subject_of(verified.claims)
         # 4. used up (a concurrent replay loses here)
         self.store.take_nonce(nonce, now)
-        return PidHolder(subject, verified.holder, presentation)
+        return PidHolder(subject, verified.holder, presentation, dict(verified.claims))
 
     def inbox(
         self, presentation: object, nonce: object

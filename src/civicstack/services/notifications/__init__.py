@@ -5,6 +5,7 @@ embedded engine), :mod:`.nats_engine` (JetStream at scale) and :mod:`.sender` (t
 """
 
 from civicstack.services.notifications.audience import (
+    AnyOf,
     ConsentedAudience,
     EventAudience,
     EventConsents,
@@ -20,6 +21,7 @@ from civicstack.services.notifications.storage import EventStorage
 
 __all__ = [
     "ROTATION_OVERLAP",
+    "AnyOf",
     "ConsentedAudience",
     "EventAudience",
     "EventConsents",

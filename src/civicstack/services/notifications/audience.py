@@ -47,6 +47,26 @@ class NoConsents:
         return None
 
 
+class AnyOf:
+    """Several grounds for telling an organisation (a consent; a legal duty such as the
+    electoral registration officer's): the most any of them allows (``full`` over ``thin``)."""
+
+    def __init__(self, *grounds: EventConsents) -> None:
+        self.grounds = grounds
+
+    def covers(
+        self, organisation: str, subject: Subject, event_type: str, *, now: int
+    ) -> Representation | None:
+        """``full`` if any ground allows it, else ``thin`` if any does, else None."""
+        best: Representation | None = None
+        for ground in self.grounds:
+            shown = ground.covers(organisation, subject, event_type, now=now)
+            if shown == "full":
+                return shown
+            best = best or shown
+        return best
+
+
 class ConsentedAudience:
     """The default audience: consent decides, the pairwise id names."""
 

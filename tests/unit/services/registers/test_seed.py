@@ -159,7 +159,7 @@ def test_gp_practices_gain_accepting_new_patients_through_their_own_log(
     patients, closed ones are left alone, and the field register describes the new field."""
     registers = Registers(store, admin_check=_no_admin)
     report = seed_registers(registers, archive=None, now=NOW, sizes=SMALL)
-    assert report.extended == ["gp-practice"]
+    assert report.extended == ["gp-practice", "company"]
     head = store.head("gp-practice")
     described = registers.describe(head, full=True)
     assert "accepting-new-patients" in {f["field"] for f in described["fields"]}
@@ -179,6 +179,31 @@ def test_gp_practices_gain_accepting_new_patients_through_their_own_log(
     assert seed_registers(registers, archive=None, now=NOW + 60, sizes=SMALL).extended == []
 
 
+def test_companies_gain_their_officers_through_their_own_log(store: RegisterStore) -> None:
+    """The second extension: every trading company names one to three officers as Companies
+    House prints them, in new versions of its records; dissolved companies are left alone;
+    the change service's officer check reads those entries."""
+    from civicstack.changes import check_officer
+
+    registers = Registers(store, admin_check=_no_admin)
+    seed_registers(registers, archive=None, now=NOW, sizes=SMALL)
+    head = store.head("company")
+    assert "field:officers" in {e.key for e in store.entries(head, scope=Scope.SYSTEM, limit=100)}
+    rows = store.records(head, limit=1000)
+    trading = [r.record().item for r in rows if r.record().item.get("end-date") is None]
+    dissolved = [r.record().item for r in rows if r.record().item.get("end-date") is not None]
+    assert trading
+    for item in trading:
+        officers = item.get("officers")
+        listed = [officers] if isinstance(officers, str) else list(officers or ())
+        assert 1 <= len(listed) <= 3
+        family, rest = listed[0].split(", ", 1)
+        given, born = rest[:-10], rest[-8:-1]
+        claims = {"given_name": given, "family_name": family.title(), "birthdate": born + "-15"}
+        assert check_officer(listed, claims) == listed[0]
+    assert all(item.get("officers") is None for item in dissolved)
+
+
 def test_seeding_without_an_archive_bootstraps_the_metadata_registers(
     store: RegisterStore,
 ) -> None:
@@ -195,7 +220,10 @@ def test_seeding_without_an_archive_bootstraps_the_metadata_registers(
     assert point is not None
     company = store.head("company")
     system = store.entries(company, scope=Scope.SYSTEM, limit=100)
-    assert system[-1].key == SYNTHETIC_KEY
+    # Marked synthetic when created; the officers extension came after, in the same log.
+    keys = [e.key for e in system]
+    assert SYNTHETIC_KEY in keys
+    assert keys.index(SYNTHETIC_KEY) < keys.index("field:officers")
 
 
 def test_the_archive_ships_inside_the_package() -> None:

@@ -1,0 +1,57 @@
+"""The change service's records: a published report, its progress, a roll change, a birth.
+
+Values a service and its store both build (the store keeps them, the service decides), kept
+beside the rules about them (:mod:`.electoral`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from civicstack.changes.electoral import Placement, Reason
+
+__all__ = ["Birth", "ReportProgress", "RollChange", "StoredReport"]
+
+
+@dataclass(frozen=True)
+class StoredReport:
+    """A published change report, as kept."""
+
+    id: str
+    kind: str
+    signer: str
+    jti: str | None
+    event_id: str
+    event_type: str
+    signed: str
+    presentation: str | None
+    created_at: int
+
+
+@dataclass(frozen=True)
+class ReportProgress:
+    """How far a report's event has gone: fanned out yet, and its deliveries by state."""
+
+    fanned_out: bool
+    deliveries: dict[str, int]
+
+
+@dataclass(frozen=True)
+class RollChange:
+    """Where a change places a citizen, for the roll (decided in the report's transaction)."""
+
+    placement: Placement
+    reason: Reason
+    adult: bool | None = None  # None: a registered birth decides (no birth: not known adult)
+
+
+@dataclass(frozen=True)
+class Birth:
+    """A registered birth, for the check at 18."""
+
+    elector: str
+    country: str
+    number: str
+    birthdate: str
+    adult_at: int
+    uprn: str | None
