@@ -12,7 +12,7 @@ from civicstack._crypto import (
     b64url_encode,
     generate_private_jwk,
 )
-from civicstack.errors import CivicError, VerificationError
+from civicstack.errors import CivicError, InputError, VerificationError
 
 # RFC 7638 §3.1: the example RSA key's thumbprint is given; for EC/OKP we use RFC 8037 App. A.3.
 RFC8037_OKP = {
@@ -66,7 +66,15 @@ def test_private_key_has_no_export() -> None:
     """No public method hands out private material; repr shows only the thumbprint."""
     key = PrivateKey.generate("EdDSA")
     public_names = {n for n in dir(key) if not n.startswith("_")}
-    assert public_names == {"alg", "public_key", "sign", "generate", "from_jwk"}
+    # ed25519_from_seed builds a key from a derived seed (the access log's): an import, no export
+    assert public_names == {
+        "alg",
+        "public_key",
+        "sign",
+        "generate",
+        "from_jwk",
+        "ed25519_from_seed",
+    }
     assert repr(key) == f"PrivateKey(EdDSA, {key.public_key.thumbprint()})"
 
 
@@ -106,3 +114,15 @@ def test_private_jwk_with_mismatched_public_members() -> None:
     with pytest.raises(CivicError) as err:
         PrivateKey.from_jwk({**a, "d": b["d"]})
     assert err.value.code == "invalid_key"
+
+
+def test_an_ed25519_key_from_a_seed_is_deterministic() -> None:
+    """The same 32-byte seed gives the same key (RFC 8032 §5.1.5); another length is refused."""
+    one, two = (
+        PrivateKey.ed25519_from_seed(b"\x01" * 32),
+        PrivateKey.ed25519_from_seed(b"\x01" * 32),
+    )
+    assert one.public_key == two.public_key
+    assert one.sign(b"m") == two.sign(b"m")
+    with pytest.raises(InputError):
+        PrivateKey.ed25519_from_seed(b"short")
