@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import secrets
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -145,7 +146,7 @@ def _checked(response: httpx.Response) -> Any:
     return response.json()
 
 
-def _pairwise_ids() -> Any:
+def _pairwise_ids() -> Callable[[str, Subject], str]:
     """``(sector, subject) -> id`` under the platform's pairwise key, read from the settings
     ``civic up`` uses (the same data directory as its admin token)."""
     from civicstack.platform import Platform
