@@ -381,7 +381,7 @@ def _gp_switch(ex: _Exchange) -> None:
                 f"Her {rel}'s own wallet {'gives' if decision == 'given' else 'refuses'} "
                 "the family-history consent",
                 (
-                    f"{name}'s PID was issued to her own wallet's key over OpenID4VCI; her "
+                    f"{name}'s PID was issued to their own wallet's key over OpenID4VCI; their "
                     "wallet pulled its inbox and signed the answer with that key",
                     f"consent {answer['id']}: {answer['state']}",
                 ),
