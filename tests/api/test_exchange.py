@@ -7,6 +7,7 @@ the consent service (:class:`civicstack.testing.ConsentGiver`)."""
 from __future__ import annotations
 
 import json
+import secrets
 import threading
 import time
 from collections.abc import Iterator
@@ -182,6 +183,21 @@ def test_an_unknown_citizen_is_logged_without_a_subject(ex: Exchange) -> None:
     r = ex.fetch("consent-1", subject=ex.sid("insurer", stranger))
     assert r.json()["code"] == "consent_not_found"
     assert parse_entry(Receipt.parse(r.json()["receipt"]).extra or b"").subject is None
+
+
+@pytest.mark.parametrize("first", ["-", "_"])
+def test_a_consent_id_may_start_with_a_dash_or_underscore(
+    ex: Exchange, first: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The consent service's ids are token_urlsafe: the exchange takes every one of them."""
+    monkeypatch.setattr(
+        "civicstack.services.consent.service._random_id",
+        lambda: first + secrets.token_urlsafe(15),
+    )
+    consent = ex.give()
+    assert consent.startswith(first)
+    r = ex.fetch(consent)
+    assert r.status_code == 200, r.text
 
 
 @pytest.mark.parametrize(

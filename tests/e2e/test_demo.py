@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from civicstack.credential_types import PID_VCT
 from civicstack.demo.local import ShiftedClock, tell
-from civicstack.demo.story import Step
+from civicstack.demo.story import AMARA, Step
 from civicstack.platform import Platform
 from civicstack.settings import Settings
 
@@ -94,27 +95,77 @@ def test_the_story_in_process(tmp_path: Path) -> None:
 
 def test_demo_against_the_running_platform(tmp_path: Path) -> None:
     """`civic demo` walks the story over HTTP against `civic up`: OpenID4VCI issuance,
-    OpenID4VP checks, the over-asking refusal and the revocation, each step as told."""
+    OpenID4VP checks, the over-asking refusal, consents given by wallets (Amara's, her
+    relatives'), fetches released with receipts that verified, a withdrawn consent's refusal, a
+    GP switch sharing only the consenting relative's history, then the revocation; Amara's
+    wallet is left in CIVIC_WALLET_DIR with the insurer's consent still given."""
     from tests.e2e.server import running_platform
 
-    with running_platform(tmp_path / "up") as base:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CIVIC_")}
-        done = subprocess.run(
-            [sys.executable, "-m", "civicstack.cli.main", "demo", "--server", base, "--json"],
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CIVIC_")}
+    env |= {
+        "CIVIC_DATA_DIR": str(tmp_path / "up"),
+        "CIVIC_WALLET_DIR": str(tmp_path / "amara"),
+        "CIVIC_WALLET_PASSPHRASE": "correct horse battery staple",
+    }
+
+    def civic(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "civicstack.cli.main", *args],
             capture_output=True,
             text=True,
-            env={**env, "CIVIC_DATA_DIR": str(tmp_path / "up")},
-            timeout=180,
+            env=env,
+            timeout=300,
             check=False,
         )
-    assert done.returncode == 0, done.stderr
+
+    with running_platform(tmp_path / "up") as base:
+        done = civic("demo", "--server", base, "--json")
+        assert done.returncode == 0, done.stderr
+        # Her PID was revoked at the story's end: with a new passport's PID her wallet can
+        # pull its inbox again (the consents were given under her citizen identity, not a key).
+        issued = civic(
+            "authority", "issue", "--issuer", "passport-office", "--vct", PID_VCT,
+            "--claims", json.dumps(AMARA), "--to-wallet", "--json",
+        )  # fmt: skip
+        assert issued.returncode == 0, issued.stderr
+        listed = civic("wallet", "consents", "--json", "--server", base)
+    assert listed.returncode == 0, listed.stderr
     steps = json.loads(done.stdout)["steps"]
     titles = [s["title"] for s in steps]
     assert any("over OpenID4VCI" in t and "PID" in t for t in titles)
     refused = [s["refused"] for s in steps if s["refused"]]
-    assert refused == ["overasking", "revoked"]
+    assert refused == ["overasking", "consent_not_active", "revoked"]
     shop = next(s for s in steps if "age_over_18" in s["title"])
     assert shop["rows"] == [["age_over_18", "true"]]
+    by = {s["title"]: s for s in steps}
+    insurer = by["Civic Mutual Insurance asks Amara for consent; Amara's wallet pulls its inbox "
+                 "and gives it"]  # fmt: skip
+    assert insurer["details"][-1].endswith(": given (dpv:ConsentGiven)"), insurer
+    fetched = by["Civic Mutual Insurance fetches her driving record through the exchange, "
+                 "with a receipt"]  # fmt: skip
+    assert fetched["details"][1].startswith("receipt verified: signed by ")
+    assert {r[0] for r in fetched["rows"]} == {"dpv-pd:VehicleLicense", "dpv-pd:VehicleUsage"}
+    assert "Amara withdraws the council's consent from her wallet" in by
+    council = by["Northside Council fetches her tax summary: refused, the consent was withdrawn"]
+    assert council["refused"] == "consent_not_active"
+    assert any("receipt verified" in d for d in council["details"])
+    switch = next(s for s in steps if "registers Amara and takes over her record" in s["title"])
+    assert "receipt verified" in switch["details"][1]
+    assert "Her mother's own wallet gives the family-history consent" in by
+    assert "Her brother's own wallet refuses the family-history consent" in by
+    shared = by["Only the consenting relative's family history is shared with the new practice"]
+    assert [r[0] for r in shared["rows"]] == ["dpv-pd:FamilyHealthHistory"]
+    assert shared["details"][1] == "brother: refused, nothing fetched"
+    # every consent step ran before the PID was revoked
+    assert titles.index(shared["title"]) < titles.index(
+        "HM Passport Office revokes Amara's PID (her passport was reported stolen)"
+    )
+    kept = json.loads(listed.stdout)
+    still = [c for c in kept["given"] if c["state"] == "given"]
+    assert [(c["requester"], c["provider"]) for c in still if c["requester"] == "insurer"] == [
+        ("insurer", "dvla")
+    ]
+    assert {c["requester"]: c["state"] for c in kept["given"]}["council"] == "withdrawn"
 
 
 def test_demo_without_a_server_says_so() -> None:

@@ -49,7 +49,7 @@ NAME_CHARS = 64
 MAX_CATEGORIES = 16
 #: A personal-data category as a CURIE, e.g. ``dpv-pd:DrivingLicense`` (W3C DPV, PD extension).
 CATEGORY = re.compile(r"[a-z][a-z0-9-]{0,15}:[A-Za-z][A-Za-z0-9]{0,47}")
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
+_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._:-]{0,63}")
 _B64 = re.compile(r"[A-Za-z0-9_-]{43}")
 
 Outcome = Literal["released", "refused"]

@@ -83,7 +83,7 @@ class RegistrationIn(BaseModel):
         min_length=43, max_length=43, description="The practice's pairwise id of the patient."
     )
     consent: str = Field(
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$",
+        pattern=r"^[A-Za-z0-9_-][A-Za-z0-9._:-]{0,63}$",
         description="The patient's consent to fetch their record from the previous practice.",
     )
     relatives: list[RelativeIn] = Field(default_factory=list, max_length=MAX_RELATIVES)

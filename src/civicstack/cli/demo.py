@@ -7,6 +7,7 @@ process on a scratch database, no server needed (:mod:`civicstack.demo.local`).
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +17,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from civicstack.cli._local import PASSPHRASE_ENV
 from civicstack.cli._output import JsonOption, console, emit
 from civicstack.cli._server import DEFAULT_SERVER, ServerOption, admin_token, server
 from civicstack.demo.http import tell_over_http
@@ -81,12 +83,20 @@ def demo(
                 raise CivicError(
                     exc.code, f"{exc.detail}; or tell the story without one: civic demo --local"
                 ) from exc
-            story = tell_over_http(url, admin_token(), where / "wallet", report)
+            story = tell_over_http(url, admin_token(), *_amaras_wallet(where), report)
     emit(
         {"data_dir": str(where), "steps": [s.to_json() for s in story.steps]},
         as_json,
         lambda: console.print("\n[bold green]The story ran as told.[/]"),
     )
+
+
+def _amaras_wallet(where: Path) -> tuple[Path, str | None]:
+    """Against a server, Amara's wallet stays in ``CIVIC_WALLET_DIR`` when it is set (under
+    ``CIVIC_WALLET_PASSPHRASE`` if set), so ``civic wallet consents`` can read what the story
+    left there (the insurer's consent); else in the demo's own directory."""
+    chosen = Settings.from_env().wallet_dir
+    return (chosen or where / "wallet"), os.environ.get(PASSPHRASE_ENV) or None
 
 
 def _local(where: Path, report: Callable[[Step], None], as_json: bool) -> Story:

@@ -23,22 +23,13 @@ from civicstack.cli._local import passphrase, wallet_dir
 from civicstack.cli._output import JsonOption, console, emit, err_console
 from civicstack.cli._server import DEFAULT_SERVER, ServerOption, raise_for_problem, server
 from civicstack.cli.wallet_vp import trusted_registry
-from civicstack.consent import (
-    CATEGORIES,
-    CONSENT_TYP,
-    PURPOSES,
-    WITHDRAWAL_TYP,
-    ConsentRequest,
-    Decision,
-    consent_claims,
-)
-from civicstack.credential_types import PID_VCT
+from civicstack.consent import CATEGORIES, PURPOSES, ConsentRequest, Decision
 from civicstack.errors import CivicError, InputError
 from civicstack.wallet import Wallet
+from civicstack.wallet.consents import Post, answer_request, pull_inbox, withdraw_consent
 
 app = typer.Typer()
 consent_app = typer.Typer(help="Give, refuse or withdraw a consent to share your data.")
-_PID_CLAIMS = ("personal_administrative_number", "issuing_country")
 
 
 def _json(response: httpx.Response) -> Any:
@@ -46,20 +37,14 @@ def _json(response: httpx.Response) -> Any:
     return response.json()
 
 
+def _post(client: httpx.Client) -> Post:
+    """POST a JSON body (or none) to the platform; the success's JSON."""
+    return lambda path, body: _json(client.post(path, json=body))
+
+
 def _pull(wallet: Wallet, client: httpx.Client) -> dict[str, Any]:
     """The inbox: pending requests and the citizen's consents, PID-authenticated."""
-    issued = _json(client.post("/consents/nonces"))
-    presentation, _ = wallet.prove_and_sign(
-        vct=PID_VCT, disclose=_PID_CLAIMS, aud=issued["aud"], nonce=issued["nonce"]
-    )
-    inbox: dict[str, Any] = _json(
-        client.post(
-            "/consents/inbox", json={"presentation": presentation, "nonce": issued["nonce"]}
-        )
-    )
-    for record in inbox.get("consents", []):
-        wallet.keep_consent(record)
-    return inbox
+    return pull_inbox(wallet, _post(client))
 
 
 def _day(ts: int) -> str:
@@ -195,7 +180,7 @@ def _answer(decision: Decision, request_id: str, url: str, yes: bool, as_json: b
         if key not in pending:
             raise CivicError("not_found", f"no pending consent request {request_id!r}")
         chosen = pending[key]
-        request = ConsentRequest.from_json(chosen)
+        ConsentRequest.from_json(chosen)  # parsed strictly before the screen shows it
         status, description = _purpose_text(wallet, url, chosen)
         _screen(
             chosen, status, "fetch" if decision == "given" else "fetch (you refuse)", description
@@ -203,28 +188,7 @@ def _answer(decision: Decision, request_id: str, url: str, yes: bool, as_json: b
         question = "Give this consent?" if decision == "given" else "Refuse this request?"
         if not _agree(yes, question):
             raise CivicError("consent_declined", "nothing was signed or sent")
-        issued = _json(client.post("/consents/nonces"))
-        claims = consent_claims(
-            request,
-            decision,
-            aud=issued["aud"],
-            nonce=issued["nonce"],
-            iat=wallet.now(),
-        )
-        presentation, (signed,) = wallet.prove_and_sign(
-            vct=PID_VCT,
-            disclose=_PID_CLAIMS,
-            aud=issued["aud"],
-            nonce=issued["nonce"],
-            payloads=[(CONSENT_TYP, claims)],
-        )
-        record = _json(
-            client.post(
-                f"/consents/requests/{request.id}/answer",
-                json={"presentation": presentation, "nonce": issued["nonce"], "consent": signed},
-            )
-        )
-    wallet.keep_consent(record)
+        record = answer_request(wallet, _post(client), chosen, decision)
 
     def human() -> None:
         console.print(Text(f"consent {record['id']}: {record['state']}", style="bold"))
@@ -265,8 +229,6 @@ def withdraw(
     as_json: JsonOption = False,
 ) -> None:
     """Withdraw a consent you gave, effective at once (signed by the key you gave it with)."""
-    from civicstack._crypto import PublicKey
-
     wallet = Wallet.open(wallet_dir(), passphrase())
     kept = {r["id"]: r for r in wallet.consents()}
     key = unique_prefix(consent_id, kept, "consent")
@@ -277,36 +239,9 @@ def withdraw(
     if not _agree(yes, "Withdraw this consent?"):
         raise CivicError("consent_declined", "nothing was signed or sent")
     with server(url) as client:
-        issued = _json(client.post("/consents/nonces"))  # its aud names the service
-        claims = {
-            "aud": issued["aud"],
-            "iat": wallet.now(),
-            "decision": "withdrawn",
-            "consent": record["id"],
-            "version": record["version"],
-            "requester": record["requester"],
-            "provider": record["provider"],
-        }
-        # The key the consent was given with (the PID copy's key), still in the wallet.
-        thumbprint = PublicKey.from_jwk(_holder_jwk(record)).thumbprint()
-        signed = wallet.sign_with_key_of(thumbprint, WITHDRAWAL_TYP, claims)
-        after = _json(
-            client.post(f"/consents/records/{record['id']}/withdraw", json={"withdrawal": signed})
-        )
-    wallet.keep_consent(after)
+        after = withdraw_consent(wallet, _post(client), record)
     emit(
         _summary(after),
         as_json,
         lambda: console.print(Text(f"consent {after['id']}: {after['state']}", style="bold")),
     )
-
-
-def _holder_jwk(record: dict[str, Any]) -> dict[str, Any]:
-    """The key the consent was signed with, read from its signed presentation's ``cnf``."""
-    from civicstack.credentials import inspect
-
-    sd_jwt = str(record["presentation"]).rsplit("~", 1)[0] + "~"
-    cnf = inspect(sd_jwt).payload.get("cnf")
-    if not isinstance(cnf, dict) or not isinstance(cnf.get("jwk"), dict):
-        raise CivicError("wallet_corrupted", "the kept consent has no bound key")
-    return dict(cnf["jwk"])

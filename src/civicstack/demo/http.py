@@ -34,6 +34,7 @@ from urllib.parse import quote
 import httpx
 
 from civicstack.credential_types import PID_VCT, RIGHT_TO_WORK_CHECK_CLAIMS, RIGHT_TO_WORK_VCT
+from civicstack.demo.consent_http import tell_consents
 from civicstack.demo.story import (
     AMARA,
     AMARA_RIGHT_TO_WORK,
@@ -98,9 +99,14 @@ class _Story:
 
 
 def tell_over_http(
-    server: str, admin_token: str, wallet_path: Path, report: Callable[[Step], None]
+    server: str,
+    admin_token: str,
+    wallet_path: Path,
+    passphrase: str | None,
+    report: Callable[[Step], None],
 ) -> Story:
-    """Run the story against the platform at ``server``, reporting each step."""
+    """Run the story against the platform at ``server``, reporting each step; Amara's wallet
+    is created in ``wallet_path`` under ``passphrase`` (a random one when None)."""
     story = Story()
 
     def step(s: Step) -> None:
@@ -115,7 +121,7 @@ def tell_over_http(
                 "server_unreachable",
                 f"{server}: {exc} (start it with `civic up`, or run `civic demo --local`)",
             ) from exc
-        cast = _Story(http, admin_token, _wallet(wallet_path), step)
+        cast = _Story(http, admin_token, _wallet(wallet_path, passphrase), step)
         try:
             _platform(cast)
             pid_id = _issue(cast, "passport-office", PID_VCT, AMARA)
@@ -126,6 +132,7 @@ def tell_over_http(
             story.shop_learned = _ask(cast, "age_over_18", expect={"age_over_18"})
             move_house(cast)
             _overasking(cast)
+            tell_consents(cast)  # consent and data exchange, while her PID is still valid
             _revocation(cast, pid_id)
             _history(cast)
         finally:
@@ -133,8 +140,8 @@ def tell_over_http(
     return story
 
 
-def _wallet(path: Path) -> Wallet:
-    return Wallet.create(path, secrets.token_urlsafe(24))
+def _wallet(path: Path, passphrase: str | None) -> Wallet:
+    return Wallet.create(path, passphrase or secrets.token_urlsafe(24))
 
 
 def _platform(cast: _Story) -> None:

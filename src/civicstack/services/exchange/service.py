@@ -69,7 +69,7 @@ MAX_FETCH_BODY = 4096
 MAX_RECORD_BYTES = 64 * 1024
 #: Records written in one call.
 MAX_RECORDS_PER_WRITE = 256
-_CONSENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
+_CONSENT_ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._:-]{0,63}")
 _FETCH_MEMBERS = frozenset({"consent", "provider", "service", "purpose", "subject", "categories"})
 _SERVICE_CACHE_SECONDS = 1.0
 
