@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
@@ -159,3 +160,24 @@ def test_strict_json_reads_what_the_standard_library_reads(value: object, dumps:
     text = json.dumps(value, **dumps)
     assert json_loads_strict(text.encode()) == json.loads(text)
     assert json_loads_strict(text) == json.loads(text)
+
+
+_B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+@given(st.text(alphabet=_B64URL, max_size=12))
+def test_b64url_accepts_exactly_the_canonical_encodings(text: str) -> None:
+    """A string over the alphabet decodes if and only if it is the encoding of what it decodes
+    to: a length of 1 mod 4 or unused bits set in the last character are refused."""
+    try:
+        data = b64url_decode(text)
+    except CivicError:
+        # The standard library's lenient decoder says what the bytes would have been.
+        lenient = (
+            base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)) if len(text) % 4 != 1 else None
+        )
+        assert lenient is None or b64url_encode(lenient) != text
+    else:
+        assert b64url_encode(data) == text
+        assert b64url_decode(text.encode()) == data
+
