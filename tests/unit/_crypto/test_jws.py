@@ -15,6 +15,7 @@ from civicstack._crypto import (
     b64url_encode,
     json_dumps,
     json_loads_strict,
+    parse_compact,
     sign_detached,
     sign_jwt,
     verify_compact,
@@ -181,3 +182,21 @@ def test_b64url_accepts_exactly_the_canonical_encodings(text: str) -> None:
         assert b64url_encode(data) == text
         assert b64url_decode(text.encode()) == data
 
+
+def test_header_parse_hands_out_a_fresh_dict_each_time() -> None:
+    """The remembered header parse never lets one caller's change reach another's header,
+    nested members included."""
+    token = sign_jwt(ES, {"a": 1}, {"typ": "x+jwt"})
+    first = parse_compact(token)
+    first.header["typ"] = "changed"
+    assert parse_compact(token).header == {"alg": "ES256", "typ": "x+jwt"}
+    nested = sign_jwt(ES, {"a": 1}, {"jwk": ES.public_key.to_jwk()})
+    parse_compact(nested).header["jwk"]["x"] = "changed"
+    assert parse_compact(nested).header["jwk"] == ES.public_key.to_jwk()
+
+
+def test_a_refused_header_stays_refused() -> None:
+    """Refusals are not remembered as anything else: the same bad header fails every time."""
+    token = _forge({"alg": "none"}, {"a": 1})
+    for _ in range(3):
+        assert _code(token) == "unsupported_algorithm"
