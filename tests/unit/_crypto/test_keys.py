@@ -106,3 +106,12 @@ def test_private_jwk_with_mismatched_public_members() -> None:
     with pytest.raises(CivicError) as err:
         PrivateKey.from_jwk({**a, "d": b["d"]})
     assert err.value.code == "invalid_key"
+
+
+def test_es256_rejects_a_signature_of_another_length() -> None:
+    """A 63- or 65-byte ES256 signature is refused before any DER is built."""
+    key = PrivateKey.generate("ES256")
+    sig = key.sign(b"x")
+    for bad in (sig[:-1], sig + b"\x00", b""):
+        with pytest.raises(VerificationError):
+            key.public_key.verify(bad, b"x")
