@@ -13,6 +13,7 @@ Safe by default:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from civicstack._crypto.encoding import b64url_decode, b64url_encode, json_dumps, json_object_strict
@@ -21,6 +22,8 @@ from civicstack.errors import InputError, VerificationError
 
 MAX_JWS_BYTES = 128 * 1024
 MAX_HEADER_BYTES = 4 * 1024
+#: Distinct protected headers whose parse is remembered (each at most MAX_HEADER_BYTES).
+HEADER_MEMO = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,9 +54,23 @@ class CompactJWS:
         return json_object_strict(self.payload)
 
 
+_SCALARS = frozenset({str, int, bool, type(None)})
+
+
 def _parse_header(segment: bytes) -> dict[str, Any]:
     if len(segment) > MAX_HEADER_BYTES:
         raise InputError("too_large", "JWS header too large")
+    header, flat = _checked_header(segment)
+    # Every caller gets a dict of its own: a copy of a flat header, a fresh parse of one with
+    # objects or arrays inside (a jwk, an x5c chain), so no caller shares a mutable value.
+    return dict(header) if flat else _checked_header.__wrapped__(segment)[0]
+
+
+@lru_cache(maxsize=HEADER_MEMO)
+def _checked_header(segment: bytes) -> tuple[dict[str, Any], bool]:
+    # Remembered by its exact bytes: a verifier meets the same few headers again and again
+    # (one per issuer key, one per KB-JWT algorithm). A pure function of the bytes, so the
+    # memo changes no outcome; refusals raise and are not remembered.
     header = json_object_strict(b64url_decode(segment))
     alg = header.get("alg")
     if not isinstance(alg, str):
@@ -62,7 +79,7 @@ def _parse_header(segment: bytes) -> dict[str, Any]:
         raise VerificationError("unsupported_algorithm", f"algorithm {alg!r} is not allowed")
     if "crit" in header:
         raise VerificationError("unsupported", "JWS crit extensions are not supported")
-    return header
+    return header, _SCALARS.issuperset(map(type, header.values()))
 
 
 def parse_compact(token: str | bytes, *, max_bytes: int = MAX_JWS_BYTES) -> CompactJWS:

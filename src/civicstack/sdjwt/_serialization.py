@@ -79,10 +79,12 @@ def _header_kid(header: dict[str, Any]) -> str | None:
 
 
 def _parse_compact_form(text: str, limits: Limits) -> SdJwt:
-    parts = text.split("~")
-    if len(parts) < 2:
+    # The first and last "~" are found (memchr), not split for: the issuer JWT before the first
+    # and the KB-JWT after the last are most of the text, and only what lies between is split.
+    first, last = text.find("~"), text.rfind("~")
+    if first < 0:
         raise InputError("malformed", "an SD-JWT has at least one '~' after the issuer JWT")
-    disclosures = parts[1:-1]
+    disclosures = text[first + 1 : last].split("~") if last > first else []
     max_disclosures, max_disclosure_bytes = limits.disclosures, limits.disclosure_bytes
     if len(disclosures) > max_disclosures:
         raise InputError("too_large", f"more than {max_disclosures} disclosures")
@@ -91,10 +93,13 @@ def _parse_compact_form(text: str, limits: Limits) -> SdJwt:
             raise InputError("malformed", "empty disclosure between '~' separators")
         if len(disclosure) > max_disclosure_bytes:
             raise InputError("too_large", f"a disclosure is longer than {max_disclosure_bytes}")
-    jws = parse_compact(parts[0], max_bytes=limits.issuer_jwt_bytes)
-    signature = IssuerSignature(jws, parts[0], _header_kid(jws.header))
-    sd_jwt = text[: len(text) - len(parts[-1])]
-    return SdJwt((signature,), jws.payload_json(), tuple(disclosures), parts[-1] or None, sd_jwt)
+    issuer_jwt = text[:first]
+    jws = parse_compact(issuer_jwt, max_bytes=limits.issuer_jwt_bytes)
+    signature = IssuerSignature(jws, issuer_jwt, _header_kid(jws.header))
+    kb_jwt = text[last + 1 :]
+    return SdJwt(
+        (signature,), jws.payload_json(), tuple(disclosures), kb_jwt or None, text[: last + 1]
+    )
 
 
 def _string(obj: dict[str, Any], name: str) -> str:

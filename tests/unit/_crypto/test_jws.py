@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
@@ -14,6 +15,7 @@ from civicstack._crypto import (
     b64url_encode,
     json_dumps,
     json_loads_strict,
+    parse_compact,
     sign_detached,
     sign_jwt,
     verify_compact,
@@ -159,3 +161,42 @@ def test_strict_json_reads_what_the_standard_library_reads(value: object, dumps:
     text = json.dumps(value, **dumps)
     assert json_loads_strict(text.encode()) == json.loads(text)
     assert json_loads_strict(text) == json.loads(text)
+
+
+_B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+@given(st.text(alphabet=_B64URL, max_size=12))
+def test_b64url_accepts_exactly_the_canonical_encodings(text: str) -> None:
+    """A string over the alphabet decodes if and only if it is the encoding of what it decodes
+    to: a length of 1 mod 4 or unused bits set in the last character are refused."""
+    try:
+        data = b64url_decode(text)
+    except CivicError:
+        # The standard library's lenient decoder says what the bytes would have been.
+        lenient = (
+            base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)) if len(text) % 4 != 1 else None
+        )
+        assert lenient is None or b64url_encode(lenient) != text
+    else:
+        assert b64url_encode(data) == text
+        assert b64url_decode(text.encode()) == data
+
+
+def test_header_parse_hands_out_a_fresh_dict_each_time() -> None:
+    """The remembered header parse never lets one caller's change reach another's header,
+    nested members included."""
+    token = sign_jwt(ES, {"a": 1}, {"typ": "x+jwt"})
+    first = parse_compact(token)
+    first.header["typ"] = "changed"
+    assert parse_compact(token).header == {"alg": "ES256", "typ": "x+jwt"}
+    nested = sign_jwt(ES, {"a": 1}, {"jwk": ES.public_key.to_jwk()})
+    parse_compact(nested).header["jwk"]["x"] = "changed"
+    assert parse_compact(nested).header["jwk"] == ES.public_key.to_jwk()
+
+
+def test_a_refused_header_stays_refused() -> None:
+    """Refusals are not remembered as anything else: the same bad header fails every time."""
+    token = _forge({"alg": "none"}, {"a": 1})
+    for _ in range(3):
+        assert _code(token) == "unsupported_algorithm"

@@ -126,3 +126,12 @@ def test_an_ed25519_key_from_a_seed_is_deterministic() -> None:
     assert one.sign(b"m") == two.sign(b"m")
     with pytest.raises(InputError):
         PrivateKey.ed25519_from_seed(b"short")
+
+
+def test_es256_rejects_a_signature_of_another_length() -> None:
+    """A 63- or 65-byte ES256 signature is refused before any DER is built."""
+    key = PrivateKey.generate("ES256")
+    sig = key.sign(b"x")
+    for bad in (sig[:-1], sig + b"\x00", b""):
+        with pytest.raises(VerificationError):
+            key.public_key.verify(bad, b"x")

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from civicstack import sdjwt
 from civicstack._crypto import PrivateKey, b64url_decode, b64url_encode
@@ -178,6 +180,22 @@ def test_parse_splits_compact_forms() -> None:
     with_kb = sdjwt.parse_sd_jwt(_jwt() + "~" + _jwt())
     assert with_kb.disclosures == ()
     assert with_kb.kb_jwt == _jwt()
+
+
+@given(st.lists(st.sampled_from(["", "WyJhIiwxXQ", "WyJiIiwyXQ", _jwt()]), max_size=5))
+def test_compact_parse_agrees_with_splitting_on_every_tilde(tail: list[str]) -> None:
+    """Finding the first and last '~' reads every compact form as splitting on all of them
+    would: the same Disclosures, KB-JWT and sd_hash input, or the same refusal."""
+    text = _jwt() + "~" + "~".join(tail)
+    parts = text.split("~")
+    if not all(parts[1:-1]):
+        assert _code(lambda: sdjwt.parse_sd_jwt(text)) == "malformed"
+        return
+    parsed = sdjwt.parse_sd_jwt(text)
+    assert parsed.issuer_jwt == parts[0]
+    assert parsed.disclosures == tuple(parts[1:-1])
+    assert parsed.kb_jwt == (parts[-1] or None)
+    assert parsed.sd_jwt == text[: len(text) - len(parts[-1])]
 
 
 def _structure() -> tuple[dict[str, Any], list[str]]:
