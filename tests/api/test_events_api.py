@@ -145,6 +145,30 @@ def test_test_event_is_delivered_signed(events_world: World, sink: ThreadedSink)
     assert attempts[0]["delivery_id"] == got.headers["webhook-id"]
 
 
+def test_an_endpoint_subscribed_while_the_worker_runs_is_not_taken_for_deleted(
+    events_world: World, sink: ThreadedSink
+) -> None:
+    """A worker that read its subscriptions before an endpoint was subscribed delivers to it
+    (it reads them again) rather than marking the delivery disabled."""
+    made: dict[str, Any] = {}
+
+    def subscribe_and_test() -> None:
+        made.update(_subscribe(events_world, sink.url + "/late"))
+        r = events_world.client.post(
+            f"/events/subscriptions/{made['id']}/test", headers=events_world.admin
+        )
+        assert r.status_code == 202
+
+    deliver_until(
+        events_world.platform,
+        lambda: len(sink.received()) == 1,
+        keys_refresh=3600,
+        before=subscribe_and_test,
+    )
+    assert sink.received()[0].path == "/late"
+    assert events_world.platform.event_store.state_counts().get("disabled") is None
+
+
 def test_consent_decides_who_hears_and_by_which_pairwise_id(
     events_world: World, sink: ThreadedSink
 ) -> None:

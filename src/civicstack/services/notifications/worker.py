@@ -96,6 +96,11 @@ class Dispatcher:
         """Make one attempt at a delivery (``attempts``: how many were made before)."""
         now = self.now()
         material = self._material.get(subscription_id)
+        if material is None:
+            # A delivery for a subscription made since the last read (its fan-out committed
+            # after it): read again now rather than take it for a deleted endpoint.
+            self.refresh(every=0.0)
+            material = self._material.get(subscription_id)
         if material is None or material.subscription.disabled_at is not None:
             return AttemptResult(
                 seq,
