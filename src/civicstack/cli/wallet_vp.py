@@ -104,7 +104,7 @@ def present_request(
         )
 
         def consent(summary: ConsentSummary) -> bool:
-            render(summary, _registrar_name(registry, summary.registrar))
+            render(summary, protocol.registrar_name(registry, summary.registrar))
             return answer()
 
         answered = protocol.answer(
@@ -157,14 +157,6 @@ def warn_low_copies(low: Sequence[LowCopies]) -> list[dict[str, Any]]:
             }
         )
     return out
-
-
-def _registrar_name(registry: TrustRegistry, identifier: str) -> str | None:
-    root = registry.roots.get(identifier)
-    if root is not None:
-        return root.name
-    names = [a.name for a in registry.accreditations if a.authority == identifier]
-    return names[-1] if names else None
 
 
 def _body(raw: bytes) -> Any:

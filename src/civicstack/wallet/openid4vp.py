@@ -287,6 +287,15 @@ def answer(
     return Answer(presented, status, body)
 
 
+def registrar_name(registry: TrustRegistry, identifier: str) -> str | None:
+    """The display name of the registrar ``identifier`` (a root, or an accredited authority)."""
+    root = registry.roots.get(identifier)
+    if root is not None:
+        return root.name
+    names = [a.name for a in registry.accreditations if a.authority == identifier]
+    return names[-1] if names else None
+
+
 def describe(received: ReceivedRequest) -> dict[str, Any]:
     """What the request is, for display: who asks, under which registration, for what."""
     request, registration = received.request, received.registration
