@@ -212,7 +212,9 @@ class Pages:
             form_action=form_action
         )
         response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"
+        # Not "no-referrer": under it browsers send `Origin: null` with form posts, and the
+        # Origin check of a form post (the web wallet's) could no longer tell its own pages.
+        response.headers["Referrer-Policy"] = "same-origin"
         response.headers["Cache-Control"] = "no-store"
         for name, value in (headers or {}).items():
             response.headers[name] = value

@@ -320,7 +320,11 @@ class WalletUI:
         target = local_path(request.url.path + ("?" + query if query else ""), "")
         if request.method != "GET":
             target = ""  # a form is not replayed after unlocking
-        params = urlencode({"next": target} if target else {})
+        params = urlencode(
+            # A cookie that opens nothing any more: the wallet locked itself, so say so.
+            ({"locked": "time"} if request.cookies.get(SESSION_COOKIE) else {})
+            | ({"next": target} if target else {})
+        )
         return RedirectResponse("/unlock" + ("?" + params if params else ""), status_code=303)
 
     # --- pages --------------------------------------------------------------------------------
