@@ -294,8 +294,10 @@ def test_give_and_withdraw_a_consent(page: Page, journey: Journey) -> None:
     expect(page.get_by_role("heading", name="Waiting for your answer")).to_be_visible()
     check_page(page, "wallet-consents")
     page.get_by_role("link", name="Review the request from insurer").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("insurer asks for your consent")
-    expect(page.get_by_text("Civic Mutual Insurance")).to_be_visible()
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "Civic Mutual Insurance asks for your consent"
+    )
+    expect(page.get_by_text("Quote for your motor insurance")).to_be_visible()
     check_page(page, "wallet-consent-request")
     page.get_by_role("button", name="Give consent").click()
     expect(page.get_by_text("You gave your consent.")).to_be_visible()

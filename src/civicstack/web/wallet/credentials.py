@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from civicstack.wallet import StoredCredential
 from civicstack.wallet.consent import revealed_claims
-from civicstack.web.wallet.session import WalletUI, shown, type_name
+from civicstack.web.wallet.session import WalletUI, claim_order, shown, type_name
 
 
 def describe(credential: StoredCredential, now: int) -> dict[str, Any]:
@@ -26,7 +26,10 @@ def describe(credential: StoredCredential, now: int) -> dict[str, Any]:
         "name": type_name(credential.vct),
         "status": status,
         "status_class": colour,
-        "claims": [(c.path, shown(c.value)) for c in revealed_claims(credential.claims)],
+        "claims": [
+            (c.path, shown(c.value))
+            for c in sorted(revealed_claims(credential.claims), key=lambda c: claim_order(c.path))
+        ],
     }
 
 

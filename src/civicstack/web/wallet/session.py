@@ -7,9 +7,11 @@ after inactivity or at the end of its lifetime, warning first.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import ipaddress
+import re
 import secrets
 import threading
 from collections.abc import Callable, Mapping
@@ -161,11 +163,47 @@ def type_name(vct: str) -> str:
     return known.name if known is not None else vct
 
 
+_ISO_DAY = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
+#: Claims people look for first, in this order; the rest follow by name (ages by number).
+_FIRST = (
+    "given_name",
+    "family_name",
+    "birthdate",
+    "nationalities",
+    "address",
+    "personal_administrative_number",
+    "document_number",
+    "issuing_authority",
+    "issuing_country",
+)
+
+
 def shown(value: Any) -> str:
-    """A claim value as the holder reads it."""
+    """A claim value as the holder reads it: Yes/No, ``17 May 1990``, ``GB, FR``."""
     if isinstance(value, bool):
         return "Yes" if value else "No"
-    return value if isinstance(value, str) else json_dumps(value).decode()
+    if isinstance(value, str):
+        day = _ISO_DAY.fullmatch(value)
+        if day is not None:
+            try:
+                moment = dt.date(int(day[1]), int(day[2]), int(day[3]))
+            except ValueError:
+                return value
+            return f"{moment.day} {moment:%B %Y}"
+        return value
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return ", ".join(value)
+    return json_dumps(value).decode()
+
+
+def claim_order(path: str) -> tuple[int, int, str]:
+    """Sort key of a claim's dotted path: names first, then ages by number, then the rest."""
+    top = path.split(".", maxsplit=1)[0]
+    if top in _FIRST:
+        return (_FIRST.index(top), 0, path)
+    if top.startswith("age_over_") and top[9:].isdigit():
+        return (len(_FIRST), int(top[9:]), path)
+    return (len(_FIRST) + 1, 0, path)
 
 
 def token() -> str:
