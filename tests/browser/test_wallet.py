@@ -83,13 +83,18 @@ class Journey:
         r = httpx.get(f"{self.base}/verifier/requests/{request_id}", headers=self.admin)
         return dict(r.json())
 
-    def hold_pid(self) -> None:
-        """Put Amara's PID straight into the wallet (journeys that start with one)."""
+    def hold_pid(self) -> str:
+        """Put Amara's PID straight into the wallet, trusting the platform's root (journeys
+        that start with one); the issued credential's id."""
         wallet = Wallet.open(self.wallet_dir, PASSPHRASE, clock=self.clock)
+        registry = self.platform.trust_registry()
+        for root in registry.roots.values():
+            wallet.pin_trust_anchor(root)
         issued = self.platform.authorities.issue(
             "passport-office", vct=PID_VCT, claims=AMARA, holder=wallet.holder_key
         )
-        wallet.add_credential(issued.credential, trust=self.platform.trust_registry())
+        wallet.add_credential(issued.credential, trust=registry)
+        return issued.record.id
 
     def overasking_link(self) -> str:
         """A request signed with the shop's own registered key but asking for the birthdate,
@@ -174,6 +179,15 @@ def test_unlock_and_see_credentials(page: Page, journey: Journey) -> None:
     expect(page.get_by_text(f"{journey.base}/issuers/passport-office").first).to_be_visible()
     expect(page.get_by_role("cell", name="Okafor")).to_be_visible()
     check_page(page, "wallet-credentials")
+
+
+def test_a_revoked_credential_says_so(page: Page, journey: Journey) -> None:
+    """Once the issuer revokes it, the credentials page reads its status list and says so."""
+    issued = journey.hold_pid()
+    journey.platform.authorities.revoke_credential(issued)
+    unlock(page, journey)
+    expect(page.locator(".govuk-tag", has_text="Revoked by the issuer")).to_be_visible()
+    check_page(page, "wallet-credentials-revoked")
 
 
 def test_receive_a_credential(page: Page, journey: Journey) -> None:

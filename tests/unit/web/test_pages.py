@@ -146,3 +146,16 @@ def test_radios_and_errors_link_hint_and_message() -> None:
     assert 'id="answer"' in out
     assert 'id="answer-2"' in out
     assert "govuk-form-group--error" in out
+
+
+def test_qr_code_is_inline_svg_with_an_escaped_name() -> None:
+    """A QR code renders as inline SVG with role img and its label escaped; too long refused."""
+    from civicstack.web.qr import MAX_QR_CHARS, qr_svg
+
+    svg = str(qr_svg("openid4vp://?client_id=x&request_uri=y", label="Scan <this>"))
+    assert svg.startswith('<svg role="img" focusable="false" ')
+    assert "<title>Scan &lt;this&gt;</title>" in svg
+    rendered = Pages().environment.from_string("{{ qr_svg(link, label='Scan') }}")
+    assert rendered.render(link="openid-credential-offer://?x=1").startswith("<svg role=")
+    with pytest.raises(ValueError, match="at most"):
+        qr_svg("x" * (MAX_QR_CHARS + 1), label="too long")
