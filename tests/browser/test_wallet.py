@@ -249,6 +249,16 @@ def test_consent_and_present(page: Page, journey: Journey) -> None:
     expect(stays).to_contain_text("Given name")
     expect(page.get_by_text("Registered", exact=True)).to_be_visible()
     check_page(page, "wallet-consent")
+    page.set_viewport_size({"width": 320, "height": 640})  # WCAG 1.4.10: reflows at 320 px
+    wide = page.evaluate(
+        """() => [...document.querySelectorAll('body *')]
+          .filter(e => e.getBoundingClientRect().right > 321)
+          .map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))
+          .slice(0, 12)"""
+    )
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 320, wide
+    check_page(page, "wallet-consent-narrow")
+    page.set_viewport_size({"width": 1024, "height": 768})
     page.get_by_role("button", name="Share exactly this").click()
     expect(page.locator(".govuk-panel__title")).to_have_text("Shared with Corner Shop")
     check_page(page, "wallet-presented")

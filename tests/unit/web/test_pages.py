@@ -60,6 +60,9 @@ def test_shipped_css_has_no_gds_transport_and_no_remote_url() -> None:
     assert "@font-face" not in css
     assert not re.search(r"url\((\"|')?(https?:)?//", css)
     assert not list(static_directory().glob("*.woff*"))
+    # built from the current assets/civic.scss (its own rules are in), GOV.UK Frontend 5
+    assert ".civic-session-bar" in css
+    assert 'const version="5.' in (static_directory() / "govuk-frontend.min.js").read_text()
 
 
 def test_theme_from_settings_reaches_the_page() -> None:
