@@ -253,7 +253,7 @@ def test_consent_and_present(page: Page, journey: Journey) -> None:
     wide = page.evaluate(
         """() => [...document.querySelectorAll('body *')]
           .filter(e => e.getBoundingClientRect().right > 321)
-          .map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))
+          .map(e => `${e.tagName}.${e.className} ${Math.round(e.getBoundingClientRect().right)}`)
           .slice(0, 12)"""
     )
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 320, wide
