@@ -118,6 +118,8 @@ def check_page(page: Page, name: str) -> list[dict[str, Any]]:
         }""",
         AXE_TAGS,
     )
+    # Every finding is kept beside the screenshot for a person to read; only some fail.
+    (SCREENSHOTS / f"{name}.axe.json").write_text(json.dumps(violations, indent=1))
     failing = [v for v in violations if v["impact"] in FAILING_IMPACTS]
     assert not failing, f"axe-core on {name} ({page.url}): " + json.dumps(failing, indent=1)
     audit: PageAudit | None = getattr(page, "civic_audit", None)
