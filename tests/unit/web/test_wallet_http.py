@@ -6,6 +6,8 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from civicstack.errors import CivicError
@@ -13,7 +15,7 @@ from civicstack.testing import FAST_KDF, FixedClock
 from civicstack.wallet import Wallet
 from civicstack.wallet.transport import Method
 from civicstack.web.wallet import WalletUISettings, check_bind, create_wallet_app
-from civicstack.web.wallet.session import BODY_BYTES, SESSION_COOKIE
+from civicstack.web.wallet.session import BODY_BYTES, SESSION_COOKIE, local_path
 
 PORT = 8799
 ORIGIN = f"http://127.0.0.1:{PORT}"
@@ -256,3 +258,13 @@ def test_only_loopback_127_0_0_1_is_a_bind_address(host: str) -> None:
         check_bind(host)
     assert caught.value.code == "invalid_request"
     assert check_bind("127.0.0.1") == "127.0.0.1"
+
+
+@given(st.text(max_size=64))
+def test_local_path_never_leaves_the_app(value: str) -> None:
+    """Whatever `next` or `return_to` says, the redirect target is a path on this app."""
+    target = local_path(value)
+    assert target.startswith("/")
+    assert not target.startswith("//")
+    assert "\\" not in target
+    assert target.isprintable()
