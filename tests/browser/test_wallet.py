@@ -14,8 +14,9 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+import segno
 from fastapi.responses import PlainTextResponse
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Playwright, expect
 
 from civicstack.api.app import create_app
 from civicstack.credential_types import PID_VCT
@@ -36,7 +37,7 @@ from civicstack.settings import Settings
 from civicstack.testing import FAST_KDF, FixedClock
 from civicstack.wallet import Wallet
 from civicstack.web.wallet import WalletUISettings, create_wallet_app
-from tests.browser.harness import check_page, serving
+from tests.browser.harness import AXE, CHROMIUM, CHROMIUM_ARGS, check_page, serving
 from tests.e2e.server import free_port
 
 PASSPHRASE = "correct horse battery staple"
@@ -376,3 +377,60 @@ def test_the_wallet_warns_then_locks(page: Page, journey: Journey) -> None:
     page.get_by_label("Wallet passphrase").fill(PASSPHRASE)
     page.get_by_role("button", name="Unlock").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("History")  # back where it was
+
+
+def qr_video(text: str, path: Path, *, scale: int = 6) -> Path:
+    """A Y4M video (one still frame, which Chromium loops) showing ``text`` as a QR code: what
+    the fake camera films."""
+    matrix = segno.make(text, error="m", micro=False).matrix
+    border = 4
+    modules = len(matrix) + 2 * border
+    side = modules * scale + (modules * scale) % 2
+    luma = bytearray(b"\xeb" * side * side)  # white
+    for y, row in enumerate(matrix):
+        for x, dark in enumerate(row):
+            if dark:
+                for dy in range(scale):
+                    start = ((y + border) * scale + dy) * side + (x + border) * scale
+                    luma[start : start + scale] = b"\x10" * scale  # black
+    chroma = b"\x80" * ((side // 2) * (side // 2))
+    header = f"YUV4MPEG2 W{side} H{side} F5:1 Ip A1:1 C420jpeg\n".encode()
+    path.write_bytes(header + b"FRAME\n" + bytes(luma) + chroma + chroma)
+    return path
+
+
+def test_scan_a_request_with_the_camera(
+    playwright_driver: Playwright, journey: Journey, tmp_path: Path
+) -> None:
+    """With JavaScript and a camera, the paste page offers to scan: the QR code read opens the
+    consent screen as pasting the link would."""
+    journey.hold_pid()
+    asked = journey.request()
+    video = qr_video(asked["request"], tmp_path / "qr.y4m")
+    browser = playwright_driver.chromium.launch(
+        executable_path=str(CHROMIUM),
+        headless=True,
+        args=[
+            *CHROMIUM_ARGS,
+            "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-video-capture={video}",
+        ],
+    )
+    try:
+        context = browser.new_context(viewport={"width": 1024, "height": 768})
+        context.add_init_script(path=str(AXE))
+        context.grant_permissions(["camera"], origin=journey.ui)
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        unlock(page, journey)
+        page.get_by_role("link", name="Share", exact=True).click()
+        scan = page.get_by_role("button", name="Scan a QR code with your camera")
+        expect(scan).to_be_visible()
+        check_page(page, "wallet-present-scan")
+        scan.click()
+        expect(page.get_by_role("heading", level=1)).to_have_text(
+            "Corner Shop asks for your information"
+        )
+    finally:
+        browser.close()
