@@ -268,3 +268,15 @@ def test_local_path_never_leaves_the_app(value: str) -> None:
     assert not target.startswith("//")
     assert "\\" not in target
     assert target.isprintable()
+
+
+def test_a_session_holds_a_bounded_amount_of_work() -> None:
+    """Each kind of pending work is capped: the oldest handle is dropped, the newest kept."""
+    from civicstack.web.wallet.session import HELD_PER_KIND, hold
+
+    store: dict[str, int] = {}
+    handles = [hold(store, i) for i in range(HELD_PER_KIND + 3)]
+    assert len(store) == HELD_PER_KIND
+    assert handles[0] not in store
+    assert store[handles[-1]] == HELD_PER_KIND + 2
+    assert len(set(handles)) == len(handles)

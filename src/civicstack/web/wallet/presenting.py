@@ -31,7 +31,7 @@ from civicstack.web.wallet.session import (
     WalletUI,
     claim_order,
     close,
-    token,
+    hold,
 )
 
 REQUEST_SCHEME = "openid4vp://"
@@ -105,8 +105,7 @@ def routes(ui: WalletUI) -> APIRouter:
             return ui.render(
                 request, session, "present.html", status_code=status, link=link, error=exc
             )
-        handle = token()
-        session.presentations[handle] = pending
+        handle = hold(session.presentations, pending)
         return RedirectResponse(f"/present/{handle}", status_code=303)
 
     @router.get("/present")

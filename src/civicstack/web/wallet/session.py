@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
@@ -36,6 +36,8 @@ from civicstack.wallet import openid4vp as vp
 from civicstack.wallet.openid4vci import PreparedOffer
 from civicstack.wallet.transport import Transport, error_from
 from civicstack.web.pages import Pages
+
+T = TypeVar("T")
 
 SESSION_COOKIE = "civic_wallet_session"
 UNLOCK_COOKIE = "civic_wallet_unlock"
@@ -206,9 +208,18 @@ def claim_order(path: str) -> tuple[int, int, str]:
     return (len(_FIRST) + 1, 0, path)
 
 
-def token() -> str:
-    """A random handle for work held in a session (an offer, a request, a change)."""
-    return secrets.token_urlsafe(16)
+#: Work a session holds at once of each kind (offers, requests, changes): the oldest goes first.
+HELD_PER_KIND = 16
+
+
+def hold(store: dict[str, T], value: T) -> str:
+    """Keep ``value`` in a session's ``store`` under a new random handle (at most
+    :data:`HELD_PER_KIND`, dropping the oldest); the handle."""
+    while len(store) >= HELD_PER_KIND:
+        del store[next(iter(store))]
+    handle = secrets.token_urlsafe(16)
+    store[handle] = value
+    return handle
 
 
 def close(transport: Transport) -> None:
