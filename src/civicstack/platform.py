@@ -557,9 +557,10 @@ class Platform:
     @cached_property
     def change_store(self) -> ChangeStore:
         """Change reports (published through :attr:`event_store`'s outbox) and the roll."""
+        from civicstack.services.changes import VALUE_SERVICES
         from civicstack.stores.changes import ChangeStore
 
-        return ChangeStore(self.engine, self.event_store)
+        return ChangeStore(self.engine, self.event_store, self.data_services, VALUE_SERVICES)
 
     @cached_property
     def changes(self) -> Changes:

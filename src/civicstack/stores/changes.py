@@ -21,6 +21,7 @@ event id), never written here.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -43,12 +44,20 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
+from civicstack.access import DataService
 from civicstack.changes.electoral import Placement, RollEntry, plan_move
-from civicstack.changes.records import Birth, ReportProgress, RollChange, StoredReport
+from civicstack.changes.records import (
+    Birth,
+    ChangedValue,
+    ReportProgress,
+    RollChange,
+    StoredReport,
+)
 from civicstack.errors import CivicError
 from civicstack.events.notices import Notice
 from civicstack.stores.db import metadata, write_transaction
 from civicstack.stores.events import EventStore, deliveries_table, outbox_table
+from civicstack.stores.exchange import DataServiceStore
 
 __all__ = ["ChangeStore"]
 
@@ -128,9 +137,19 @@ def _report(row: Any) -> StoredReport:
 class ChangeStore:
     """Change reports, their events (through the events store's outbox) and the roll."""
 
-    def __init__(self, engine: Engine, events: EventStore) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        events: EventStore,
+        records: DataServiceStore,
+        value_services: Sequence[DataService],
+    ) -> None:
+        """``records``: where a report's new value is kept for the exchange, in each of
+        ``value_services`` (the change service's data services)."""
         self.engine = engine
         self.events = events
+        self.records = records
+        self.value_services = tuple(value_services)
 
     # --- reports ------------------------------------------------------------------------------
 
@@ -141,14 +160,25 @@ class ChangeStore:
         *,
         roll: RollChange | None = None,
         birth: Birth | None = None,
+        value: ChangedValue | None = None,
         now: int,
     ) -> None:
-        """Keep ``report``, put ``notice`` in the outbox and move the roll, in ONE transaction
-        (a registrar's ``jti`` seen before: ``replayed``, nothing written)."""
+        """Keep ``report``, put ``notice`` in the outbox, keep its new ``value`` for the
+        exchange and move the roll, in ONE transaction (a registrar's ``jti`` seen before:
+        ``replayed``, nothing written)."""
         try:
             with write_transaction(self.engine) as conn:
                 conn.execute(insert(reports_table).values(**report.__dict__))
                 self.events.enqueue_in(conn, notice)
+                if value is not None:
+                    self.records.put_value_in(
+                        conn,
+                        self.value_services,
+                        value.subject,
+                        value.category,
+                        dict(value.value),
+                        now=now,
+                    )
                 if birth is not None:
                     conn.execute(insert(births_table).values(**birth.__dict__))
                 if roll is not None:

@@ -62,6 +62,10 @@ def data_vct(provider: str, service: str) -> str:
     return f"{DATA_VCT_PREFIX}{provider}:{service}"
 
 
+#: How many of a citizen's consents :meth:`Consents.consent_for` looks through (newest first).
+_CONSENTS_SEARCHED = 500
+
+
 @dataclass(frozen=True)
 class IssuedNonce:
     """A nonce for the wallet's next PID presentation to this service."""
@@ -535,6 +539,41 @@ class Consents:
         """The access-log handle of the citizen ``requester`` knows as ``requester_subject``,
         if the platform has met them through a consent or consent request naming that id."""
         return self.store.log_subject(requester, requester_subject)
+
+    def consent_for(
+        self,
+        *,
+        requester: str,
+        requester_subject: str,
+        provider: str,
+        purposes: Sequence[str],
+        category: str,
+        now: int,
+    ) -> tuple[str, str] | None:
+        """The consent a link to one category of data names implicitly (a thin event's link):
+        among the citizen's consents to ``requester`` for ``provider``'s data under one of
+        ``purposes`` naming ``category``, one given and current at ``now`` (and not used up),
+        else the newest of them, as (id, purpose); None if the citizen gave none."""
+        log_subject = self.store.log_subject(requester, requester_subject)
+        if log_subject is None:
+            return None
+        candidates = [
+            record
+            for record in self.store.consents_about(log_subject, limit=_CONSENTS_SEARCHED)
+            if record.requester == requester
+            and record.provider == provider
+            and record.purpose in purposes
+            and category in record.categories
+            and record.requester_subject == requester_subject
+        ]
+        for record in candidates:  # newest first
+            if (
+                record.state_at(now) == "given"
+                and record.valid_from <= now
+                and not (record.once and record.used_at is not None)
+            ):
+                return record.id, record.purpose
+        return (candidates[0].id, candidates[0].purpose) if candidates else None
 
     @staticmethod
     def dpv_purposes() -> Mapping[str, str]:

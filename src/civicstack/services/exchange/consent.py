@@ -14,9 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from civicstack.errors import CivicError
-
-__all__ = ["ConsentCheck", "Covered", "NoConsents"]
+__all__ = ["ConsentCheck", "Covered"]
 
 
 class Covered(Protocol):
@@ -67,25 +65,17 @@ class ConsentCheck(Protocol):
         if the platform has met them through a consent or consent request; else None."""
         ...
 
-
-class NoConsents:
-    """The answer of a platform without a consent service: no consent exists (every fetch is
-    refused, ``consent_not_found``) and no citizen is known to the access log."""
-
-    def check_access(
+    def consent_for(
         self,
-        consent_id: str,
         *,
         requester: str,
         requester_subject: str,
         provider: str,
-        purpose: str,
-        categories: Sequence[str],
+        purposes: Sequence[str],
+        category: str,
         now: int,
-    ) -> Covered:
-        """Always ``consent_not_found``."""
-        raise CivicError("consent_not_found", f"no consent {consent_id!r}")
-
-    def log_subject_for(self, requester: str, requester_subject: str) -> str | None:
-        """Always None."""
-        return None
+    ) -> tuple[str, str] | None:
+        """The citizen's consent (id, purpose) to ``requester`` for data of ``provider`` under
+        one of ``purposes`` that names ``category``: one that covers it now if any, else the
+        newest (so the exchange refuses, and logs, on the right grounds); None if none."""
+        ...

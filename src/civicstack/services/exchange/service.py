@@ -42,8 +42,8 @@ from civicstack.access import (
     check_offered,
     check_requester,
 )
-from civicstack.access.decision import SERVICE_NAME, Kind
-from civicstack.errors import CivicError, InputError
+from civicstack.access.decision import SERVICE_NAME, Kind, data_service_vct
+from civicstack.errors import CivicError, InputError, VerificationError
 from civicstack.log import Receipt
 from civicstack.pairwise import check_pairwise_id
 from civicstack.services.exchange.access_log import AccessRecorder, Recorded
@@ -93,7 +93,7 @@ class RemoteRecords(Protocol):
 class FetchRequest:
     """What a requester asks: categories of a data service about a subject, under a consent."""
 
-    consent: str
+    consent: str | None  # None: no consent of the citizen names this access (refused, logged)
     provider: str
     service: str
     purpose: str
@@ -293,6 +293,46 @@ class Exchange:
         recorded = await self.access_log.record_async(entry, ok.covered.log_subject)
         return Released(data, entry, recorded)
 
+    async def current_async(
+        self, caller: Caller, provider: object, category: object, subject: object
+    ) -> Released:
+        """The current ``category`` of data ``provider`` holds about the citizen the caller
+        knows as ``subject``, under the citizen's consent: the link a thin event carries.
+
+        The fetch it makes is :meth:`fetch_async`'s, the consent and purpose found for the
+        caller: 0. the caller's registered purposes that let it ask ``provider`` for
+        ``category`` (none: ``overasking``, not logged, for no purpose names the attempt);
+        then the citizen's consent under one of them (:meth:`ConsentCheck.consent_for`; none:
+        ``consent_not_found``, logged) and the data service its purpose names."""
+        requester, now = self._requester(caller), self.clock.now()
+        if not isinstance(provider, str) or not SERVICE_NAME.fullmatch(provider):
+            raise InputError("invalid_request", "provider is a lowercase slug")
+        (asked,) = check_categories([category])
+        subject_id = check_pairwise_id(subject)
+        # 0. which of the requester's purposes name a data service of provider with category
+        prefix = data_service_vct(provider, "")
+        services: dict[str, str] = {}
+        for registration in self._registry(1.0).relying_party(self._identifier(requester), now):
+            for purpose_id, registered in registration.purposes.items():
+                for vct, names in registered.claims.items():
+                    if vct.startswith(prefix) and asked in names:
+                        services.setdefault(purpose_id, vct[len(prefix) :])
+        if not services:
+            raise VerificationError(
+                "overasking", f"{requester} is not registered to fetch {asked} from {provider}"
+            )
+        found = self.consents.consent_for(
+            requester=requester,
+            requester_subject=subject_id,
+            provider=provider,
+            purposes=sorted(services),
+            category=asked,
+            now=now,
+        )
+        consent, purpose = (None, min(services)) if found is None else found
+        request = FetchRequest(consent, provider, services[purpose], purpose, subject_id, (asked,))
+        return await self.fetch_async(caller, request)
+
     @staticmethod
     def _requester(caller: Caller) -> str:
         if caller.relying_party is None:
@@ -315,6 +355,8 @@ class Exchange:
         service = self._service(request.provider, request.service)
         check_offered(service, request.categories)
         # 3. the consent covers the access
+        if request.consent is None:
+            raise CivicError("consent_not_found", "the citizen gave no consent for this access")
         covered = self.consents.check_access(
             request.consent,
             requester=requester,
