@@ -485,11 +485,12 @@ class Consents:
         purpose: str,
         categories: Sequence[str],
         now: int,
+        use: bool = True,
     ) -> CoveredAccess:
         """Whether consent ``consent_id`` covers this access at ``now``
         (:func:`civicstack.consent.decide_access`); a "once" consent is used up by it, in the
-        same transaction. Raises ``consent_not_found``, ``consent_not_active`` or
-        ``outside_consent``."""
+        same transaction, unless ``use`` is false (a check before the data is in hand). Raises
+        ``consent_not_found``, ``consent_not_active`` or ``outside_consent``."""
         checked = _checked_id(consent_id, "consent_not_found")
 
         def decide(record: ConsentRecord) -> CoveredAccess:
@@ -503,6 +504,8 @@ class Consents:
                 now=now,
             )
 
+        if not use:
+            return decide(self.store.latest(checked))
         return self.store.use(checked, decide, now=now)
 
     def covers(

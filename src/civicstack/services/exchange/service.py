@@ -14,7 +14,7 @@ The steps (:mod:`civicstack.access.decision` has the rules):
 3. the consent covers the access (:class:`ConsentCheck`, the consent service), which also
    resolves the provider's pairwise id of the citizen and their access-log handle;
 4. the record: read from the hosted records, or fetched from the provider (capped, timed out);
-   only the categories asked are kept;
+   only the categories asked are kept; a "once" consent is used up only now (checked again);
 5. the access is appended to the access log and committed (group commit, one checkpoint per
    batch) — only then is the data released, with a C2SP tlog-proof receipt.
 
@@ -262,6 +262,7 @@ class Exchange:
         try:
             ok = self._authorize(requester, request, now)
             data = self._read(ok)
+            self._use(ok, requester, request, now)
         except CivicError as exc:
             if exc.code not in REFUSAL_CODES:
                 raise
@@ -283,6 +284,7 @@ class Exchange:
                 data = await asyncio.to_thread(self._read, ok)
             else:
                 data = self._read(ok)
+            self._use(ok, requester, request, now)
         except CivicError as exc:
             if exc.code not in REFUSAL_CODES:
                 raise
@@ -365,6 +367,7 @@ class Exchange:
             purpose=request.purpose,
             categories=request.categories,
             now=now,
+            use=False,
         )
         if (covered.requester, covered.provider, covered.requester_subject) != (
             requester,
@@ -374,6 +377,22 @@ class Exchange:
             # The consent service answered for another access: never release on it.
             raise CivicError("outside_consent", "the consent does not cover this access")
         return _Authorized(service, covered)
+
+    def _use(self, ok: _Authorized, requester: str, request: FetchRequest, now: int) -> None:
+        # A "once" consent is used up only now that there is data to release (a missing
+        # record or a failing provider leaves it for another try); checked again as it is
+        # used, so of two fetches racing on it one is refused.
+        if ok.covered.once:
+            assert request.consent is not None
+            self.consents.check_access(
+                request.consent,
+                requester=requester,
+                requester_subject=request.subject,
+                provider=request.provider,
+                purpose=request.purpose,
+                categories=request.categories,
+                now=now,
+            )
 
     def _read(self, ok: _Authorized) -> dict[str, Any]:
         # 4. the record, cut to the categories asked
