@@ -316,7 +316,7 @@ class Platform:
         """Consent requests, records (every version), met subjects and nonces."""
         from civicstack.stores.consent import ConsentStore
 
-        return ConsentStore(self.engine)
+        return ConsentStore(self.engine, lambda: _derive(self.master_key, b"civicstack/consent/v1"))
 
     @cached_property
     def consents(self) -> Consents:
@@ -560,7 +560,13 @@ class Platform:
         from civicstack.services.changes import VALUE_SERVICES
         from civicstack.stores.changes import ChangeStore
 
-        return ChangeStore(self.engine, self.event_store, self.data_services, VALUE_SERVICES)
+        return ChangeStore(
+            self.engine,
+            self.event_store,
+            self.data_services,
+            VALUE_SERVICES,
+            lambda: _derive(self.master_key, b"civicstack/changes/v1"),
+        )
 
     @cached_property
     def changes(self) -> Changes:

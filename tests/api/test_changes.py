@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from civicstack._crypto import PrivateKey, sign_jwt
 from civicstack.changes import (
@@ -399,6 +400,14 @@ def test_the_report_and_its_event_commit_together(tuo: World) -> None:
     ok = amara.report({"kind": "address", "uprn": OLD})
     assert ok.status_code == 201
     assert tuo.platform.event_store.outbox_size() == before + 1
+    # the PID presentation kept with the report (it names her) is sealed at rest
+    reports = sa.table("change_reports", sa.column("id"), sa.column("presentation"))
+    with tuo.platform.engine.connect() as conn:
+        kept = conn.execute(
+            sa.select(reports.c.presentation).where(reports.c.id == ok.json()["id"])
+        ).scalar_one()
+    assert kept.startswith("sealed:")
+    assert tuo.platform.change_store.report(ok.json()["id"]).presentation.count("~") >= 2
 
 
 @pytest.mark.parametrize(
