@@ -336,6 +336,7 @@ class Platform:
             pairwise=self.pairwise_id,
             clock=self.clock,
             base_url=self.settings.base_url,
+            nonce_key=_derive(self.master_key, b"civicstack/pid-nonce/v1"),
             limits=self.settings.limits("consent", DEFAULT_LIMITS),
         )
 

@@ -17,8 +17,9 @@
                       a record written before sealing is read as it was written.
 ``consent_subjects``  (sector, pairwise id) -> access-log handle, for the citizens the platform
                       has met through a consent or a consent request.
-``consent_nonces``    nonces handed to wallets: each used once, kept a day after expiry so a late
-                      one is told ``stale_nonce`` rather than ``unknown_nonce``.
+``consent_nonces``    the nonces used by a verified PID presentation, each written once (a replay
+                      is refused) and kept until it expires; nonces are handed out without
+                      storage (:mod:`civicstack.consent.nonces`).
 """
 
 from __future__ import annotations
@@ -59,7 +60,6 @@ from civicstack.stores.issuance.sealing import RowSealer
 
 __all__ = ["ConsentStore"]
 
-_KEEP_STALE_NONCES = 86_400
 
 consent_requests_table = Table(
     "consent_requests",
@@ -483,49 +483,22 @@ class ConsentStore:
 
     # --- nonces -------------------------------------------------------------------------------
 
-    def add_nonce(self, nonce: str, *, expires_at: int, now: int, open_limit: int) -> None:
-        """Keep a new nonce, within ``open_limit`` open ones; old ones are purged."""
-        n = consent_nonces_table
-        with write_transaction(self.engine) as conn:
-            conn.execute(delete(n).where(n.c.expires_at < now - _KEEP_STALE_NONCES))
-            open_now = conn.execute(
-                select(func.count())
-                .select_from(n)
-                .where(n.c.used_at.is_(None), n.c.expires_at > now)
-            ).scalar_one()
-            if open_now >= open_limit:
-                raise RetryLaterError(
-                    "rate_limited", "too many nonces are open: try again shortly", retry_after=30
-                )
-            conn.execute(insert(n).values(nonce=nonce, expires_at=expires_at))
-
     def check_nonce(self, nonce: str, now: int) -> None:
-        """Raise unless ``nonce`` is ours, unused and unexpired."""
+        """``replayed`` if ``nonce`` (one that verified, :mod:`civicstack.consent.nonces`) was
+        used already."""
         n = consent_nonces_table
         with self.engine.connect() as conn:
-            row = conn.execute(select(n).where(n.c.nonce == nonce)).first()
-        _nonce_problem(row, now)
+            row = conn.execute(select(n.c.nonce).where(n.c.nonce == nonce)).first()
+        if row is not None:
+            raise CivicError("replayed", "this nonce was used already")
 
-    def take_nonce(self, nonce: str, now: int) -> None:
-        """Use ``nonce`` once."""
+    def take_nonce(self, nonce: str, *, expires_at: int, now: int) -> None:
+        """Write ``nonce`` down as used, once (a concurrent second use: ``replayed``); rows of
+        nonces past their expiry, which no check accepts any more, are purged."""
         n = consent_nonces_table
-        with write_transaction(self.engine) as conn:
-            taken = conn.execute(
-                update(n)
-                .where(n.c.nonce == nonce, n.c.used_at.is_(None), n.c.expires_at > now)
-                .values(used_at=now)
-            )
-            if taken.rowcount == 1:
-                return
-            row = conn.execute(select(n).where(n.c.nonce == nonce)).first()
-        _nonce_problem(row, now)
-        raise CivicError("replayed", "this nonce was used already")  # pragma: no cover
-
-
-def _nonce_problem(row: Any, now: int) -> None:
-    if row is None:
-        raise CivicError("unknown_nonce", "this service handed out no such nonce")
-    if row.used_at is not None:
-        raise CivicError("replayed", "this nonce was used already")
-    if int(row.expires_at) <= now:
-        raise CivicError("stale_nonce", "the nonce has expired: ask for a new one")
+        try:
+            with write_transaction(self.engine) as conn:
+                conn.execute(delete(n).where(n.c.expires_at < now))
+                conn.execute(insert(n).values(nonce=nonce, expires_at=expires_at, used_at=now))
+        except IntegrityError as exc:
+            raise CivicError("replayed", "this nonce was used already") from exc

@@ -36,6 +36,7 @@ from civicstack.consent import (
     withdrawal_claims,
     withdrawn,
 )
+from civicstack.consent.nonces import check_nonce, make_nonce
 from civicstack.consent.records import check_name
 from civicstack.consent.vocabulary import PURPOSES
 from civicstack.credential_types import PID_VCT
@@ -100,9 +101,13 @@ class Consents:
         pairwise: Callable[[str, Subject], str],
         clock: Clock,
         base_url: str,
+        nonce_key: bytes,
         limits: Limits = DEFAULT_LIMITS,
     ) -> None:
+        """``nonce_key``: the key nonces for PID presentations are made and checked with
+        (:mod:`civicstack.consent.nonces`)."""
         self.store = store
+        self._nonce_key = nonce_key
         self._registry = registry
         self._relying_party = relying_party
         self._authenticate = authenticate
@@ -318,14 +323,12 @@ class Consents:
         """A fresh nonce for one PID presentation to :attr:`audience` (or to another of the
         platform's citizen-facing services, ``audience``: the change service shares these
         nonces and this presentation check)."""
-        now = self.clock.now()
-        issued = IssuedNonce(
-            _random_id(), audience or self.audience, now + self.limits.nonce_lifetime
+        aud = audience or self.audience
+        expires_at = self.clock.now() + self.limits.nonce_lifetime
+        nonce = make_nonce(
+            self._nonce_key, aud, expires_at=expires_at, salt=secrets.token_bytes(12)
         )
-        self.store.add_nonce(
-            issued.nonce, expires_at=issued.expires_at, now=now, open_limit=self.limits.open_nonces
-        )
-        return issued
+        return IssuedNonce(nonce, aud, expires_at)
 
     def holder(
         self, presentation: object, nonce: object, *, audience: str | None = None
@@ -346,10 +349,12 @@ class Consents:
                 "too_large", f"a presentation is at most {self.limits.presentation_bytes} bytes"
             )
         now = self.clock.now()
-        # 1. our nonce, unused, fresh
+        aud = audience or self.audience
+        # 1. our nonce (for this audience), fresh, unused
+        expires_at = check_nonce(self._nonce_key, nonce, aud, now=now)
         self.store.check_nonce(nonce, now)
         # 2. verified, bound to us and to this nonce
-        verified = self._verify(presentation, audience or self.audience, nonce)
+        verified = self._verify(presentation, aud, nonce)
         # 3. a PID that names its subject, with the holder's key
         if verified.vct != PID_VCT:
             raise VerificationError("invalid_credential", f"present a PID ({PID_VCT})")
@@ -357,7 +362,7 @@ class Consents:
             raise VerificationError("key_binding_required", "the PID must be key-bound")
         subject = subject_of(verified.claims)
         # 4. used up (a concurrent replay loses here)
-        self.store.take_nonce(nonce, now)
+        self.store.take_nonce(nonce, expires_at=expires_at, now=now)
         return PidHolder(subject, verified.holder, presentation, dict(verified.claims))
 
     def inbox(
