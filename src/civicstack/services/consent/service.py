@@ -590,7 +590,11 @@ class Consents:
 
 
 def _random_id() -> str:
-    return secrets.token_urlsafe(16)
+    # Never starting with "-": a citizen types these ids on a command line, which would take
+    # one for an option (one id in 64 did, and `civic wallet consent give ID` failed).
+    while (value := secrets.token_urlsafe(16)).startswith("-"):
+        pass
+    return value
 
 
 def _checked_id(value: object, code: str) -> str:
