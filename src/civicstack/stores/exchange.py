@@ -233,6 +233,13 @@ class DataServiceStore:
         self._reads.close()
 
 
+def _is_map_root(leaf: bytes) -> bool:
+    try:
+        return isinstance(parse_leaf(leaf), SubjectMapRoot)
+    except CivicError:
+        return False
+
+
 def _service(row: Sequence[object]) -> DataService:
     categories = orjson.loads(str(row[3]))
     return DataService(
@@ -357,9 +364,7 @@ class AccessLogStore:
         before the map existed gets the map of every subject's head and its root as a leaf.
         True when a root was appended."""
         head = self.logs.head(self.name)
-        if head.size == 0 or isinstance(
-            parse_leaf(self.logs.entry(self.name, head.size - 1)), SubjectMapRoot
-        ):
+        if head.size == 0 or _is_map_root(self.logs.entry(self.name, head.size - 1)):
             return False
         with self.logs.transaction() as conn:
             fetch = self._reads.fetcher(conn)
