@@ -97,8 +97,9 @@ def test_demo_against_the_running_platform(tmp_path: Path) -> None:
     """`civic demo` walks the story over HTTP against `civic up`: OpenID4VCI issuance,
     OpenID4VP checks, the over-asking refusal, consents given by wallets (Amara's, her
     relatives'), fetches released with receipts that verified, a withdrawn consent's refusal, a
-    GP switch sharing only the consenting relative's history, then the revocation; Amara's
-    wallet is left in CIVIC_WALLET_DIR with the insurer's consent still given."""
+    GP switch sharing only the consenting relative's history, then the revocation, and it ends
+    with Amara's verified, complete access history; her wallet is left in CIVIC_WALLET_DIR with
+    the insurer's consent still given, and `civic wallet access-history` proves the same."""
     from tests.e2e.server import running_platform
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("CIVIC_")}
@@ -129,7 +130,17 @@ def test_demo_against_the_running_platform(tmp_path: Path) -> None:
         )  # fmt: skip
         assert issued.returncode == 0, issued.stderr
         listed = civic("wallet", "consents", "--json", "--server", base)
+        history = civic("wallet", "access-history", "--json", "--server", base)
     assert listed.returncode == 0, listed.stderr
+    assert history.returncode == 0, history.stderr
+    proven = json.loads(history.stdout)
+    assert proven["complete"] is True
+    assert proven["checkpoint"]["size"] > len(proven["entries"])
+    assert {(e["requester"], e["outcome"]) for e in proven["entries"]} >= {
+        ("insurer", "released"),
+        ("council", "refused"),
+    }
+    assert all(e["verified"] and e["time"] for e in proven["entries"])
     steps = json.loads(done.stdout)["steps"]
     titles = [s["title"] for s in steps]
     assert any("over OpenID4VCI" in t and "PID" in t for t in titles)
@@ -160,6 +171,9 @@ def test_demo_against_the_running_platform(tmp_path: Path) -> None:
     assert titles.index(shared["title"]) < titles.index(
         "HM Passport Office revokes Amara's PID (her passport was reported stolen)"
     )
+    last = steps[-1]
+    assert last["title"].startswith("Amara's wallet verifies her complete access history")
+    assert len(last["rows"]) == len(proven["entries"])
     kept = json.loads(listed.stdout)
     still = [c for c in kept["given"] if c["state"] == "given"]
     assert [(c["requester"], c["provider"]) for c in still if c["requester"] == "insurer"] == [
