@@ -6,16 +6,18 @@ are refused with stable codes."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from civicstack.access import map_key, subject_key, subject_tag
+from civicstack.access import AccessEntry, map_key, parse_leaf, subject_key, subject_tag
 from civicstack.access.history import SubjectHistory, VerifiedHistory, verify_history
 from civicstack.demo.world import DEMO_CITIZENS
 from civicstack.errors import CivicError
 from civicstack.log import NoteVerifier
 from civicstack.pairwise import ACCESS_LOG_SECTOR, Subject
+from civicstack.stores.exchange import AccessLogStore
 from civicstack.testing import FixedClock
 
 from .conftest import make_world
@@ -171,3 +173,22 @@ def test_the_store_seals_a_log_written_before_the_map(ex: Exchange, tmp_path: Pa
     assert store.seal_map() is True
     assert store.seal_map() is False
     assert _verify(ex).head.count == 3
+
+
+def test_two_writers_keep_one_map(ex: Exchange) -> None:
+    """Two access stores on one database (two processes) write in turn, with a refused batch
+    in between: each store's cached map is checked against the stored root before it is used,
+    so every citizen's history still verifies."""
+    first = ex.platform.access_log_store
+    second = AccessLogStore(first.logs, first.signer)
+    access = parse_leaf(_answer(ex).entries[0].data)
+    assert isinstance(access, AccessEntry)
+    access = replace(access, subject=None)  # the store marks it anew
+    me = ex.sid(ACCESS_LOG_SECTOR)
+    for store in (second, first, second):
+        store.append_accesses([(access, me), (access, "someone-else")])
+    with pytest.raises(CivicError):
+        first.append_accesses([(access, me), (access, "x" * 200)])  # no such handle: nothing
+    first.append_accesses([(access, me)])
+    assert _verify(ex).head.count == 3 + 3 + 1
+    second.close()

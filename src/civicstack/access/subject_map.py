@@ -57,7 +57,7 @@ __all__ = [
 KEY_BITS = 256
 _KEY_BYTES = 32
 #: How many depths one batched read of :func:`update_map` and :func:`prove_map` covers.
-_READ_DEPTHS = 24
+_READ_DEPTHS = 12
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,22 +135,39 @@ def _flip(key: bytes, i: int) -> bytes:
     return bytes(out)
 
 
+def _id(depth: int, prefix: int) -> bytes:
+    """:func:`node_id` from the ``depth``-bit prefix as an integer."""
+    return depth.to_bytes(2, "big") + (prefix << (-depth % 8)).to_bytes((depth + 7) >> 3, "big")
+
+
+def _path_ids(key: int, low: int, high: int) -> list[bytes]:
+    """The ids of the nodes at depths ``low..high-1`` on the path of ``key`` (as an integer)
+    and of their siblings: :func:`node_id` by integer arithmetic, for the write path."""
+    out = []
+    for depth in range(low, high):
+        prefix = key >> (KEY_BITS - depth)
+        pad = -depth % 8
+        size = (depth + 7) >> 3
+        head = depth.to_bytes(2, "big")
+        out.append(head + (prefix << pad).to_bytes(size, "big"))
+        if depth:
+            out.append(head + ((prefix ^ 1) << pad).to_bytes(size, "big"))
+    return out
+
+
 def _read_paths(nodes: MapNodes, keys: Iterable[bytes]) -> dict[bytes, MapNode]:
     """Every stored node on the paths of ``keys`` and the siblings of those paths, read
     :data:`_READ_DEPTHS` depths at a time while some path goes on through a branch."""
     got: dict[bytes, MapNode] = {}
-    pending = list(dict.fromkeys(keys))
+    pending = [(k, int.from_bytes(k, "big")) for k in dict.fromkeys(keys)]
     low = 0
     while pending and low <= KEY_BITS:
         high = min(low + _READ_DEPTHS, KEY_BITS + 1)
         ids: set[bytes] = set()
-        for key in pending:
-            for depth in range(low, high):
-                ids.add(node_id(depth, key))
-                if depth:
-                    ids.add(node_id(depth, _flip(key, depth - 1)))
+        for _, number in pending:
+            ids.update(_path_ids(number, low, high))
         got.update(nodes.read_nodes(ids))
-        pending = [k for k in pending if isinstance(got.get(node_id(high - 1, k)), MapBranch)]
+        pending = [p for p in pending if isinstance(got.get(node_id(high - 1, p[0])), MapBranch)]
         low = high
     return got
 
@@ -165,41 +182,52 @@ def update_map(
         _check_key(value, "a map value")
     got = _read_paths(nodes, updates)
     writes: dict[bytes, MapNode] = {}
+    Item = tuple[int, bytes, bytes]  # noqa: N806 - a local type alias
 
-    def put(depth: int, nid: bytes, items: list[tuple[bytes, bytes]]) -> bytes:
-        """The new hash of the subtree ``nid`` (depth ``depth``) once ``items`` are set in it."""
+    def side(depth: int, prefix: int, items: list[Item]) -> bytes:
+        """A child's hash: unchanged (as stored) when no item goes there."""
+        if items:
+            return put(depth, prefix, items)
+        node = got.get(_id(depth, prefix))
+        return MAP_EMPTY if node is None else node.hash
+
+    def put(depth: int, prefix: int, items: list[Item]) -> bytes:
+        """The new hash of the subtree at ``depth`` whose keys start with the ``depth`` bits
+        ``prefix``, once ``items`` (key as an integer, key, value) are set in it."""
+        nid = _id(depth, prefix)
         old = got.get(nid)
         if not items:
             return MAP_EMPTY if old is None else old.hash
-        if isinstance(old, MapLeaf) and all(k != old.key for k, _ in items):
-            items = [*items, (old.key, old.value)]
+        if isinstance(old, MapLeaf) and all(k != old.key for _, k, _ in items):
+            items = [*items, (int.from_bytes(old.key, "big"), old.key, old.value)]
         if len(items) == 1 and not isinstance(old, MapBranch):
-            leaf = MapLeaf(*items[0])
+            leaf = MapLeaf(items[0][1], items[0][2])
             if leaf != old:
                 writes[nid] = leaf
             return leaf.hash
         if depth >= KEY_BITS:  # pragma: no cover - distinct 256-bit keys part before
             raise InputError("invalid_request", "two map keys are equal")
-        left = [kv for kv in items if not _bit(kv[0], depth)]
-        right = [kv for kv in items if _bit(kv[0], depth)]
-        # The children's ids: any item's key gives the prefix; the bit is set per side.
-        key = items[0][0]
-        here = key if _bit(key, depth) == 0 else _flip(key, depth)
-        lid, rid = node_id(depth + 1, here), node_id(depth + 1, _flip(here, depth))
+        shift = KEY_BITS - 1 - depth
+        left = [i for i in items if not (i[0] >> shift) & 1]
+        right = [i for i in items if (i[0] >> shift) & 1]
         if isinstance(old, MapLeaf):
             # The old leaf moves down with the new keys; its children were empty.
-            got.pop(lid, None)
-            got.pop(rid, None)
-        branch = MapBranch(map_node_hash(put(depth + 1, lid, left), put(depth + 1, rid, right)))
+            got.pop(_id(depth + 1, prefix << 1), None)
+            got.pop(_id(depth + 1, prefix << 1 | 1), None)
+        branch = MapBranch(
+            map_node_hash(
+                side(depth + 1, prefix << 1, left), side(depth + 1, prefix << 1 | 1, right)
+            )
+        )
         writes[nid] = branch
         return branch.hash
 
-    items = sorted(updates.items())
-    if not items:
-        root_id = node_id(0, bytes(_KEY_BYTES))
+    if not updates:
+        root_id = _id(0, 0)
         root = nodes.read_nodes([root_id]).get(root_id)
         return (MAP_EMPTY if root is None else root.hash), writes
-    return put(0, node_id(0, items[0][0]), items), writes
+    items = sorted((int.from_bytes(k, "big"), k, v) for k, v in updates.items())
+    return put(0, 0, items), writes
 
 
 @dataclass(frozen=True, slots=True)

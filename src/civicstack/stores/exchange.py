@@ -26,6 +26,7 @@ checkpoint of the access log ends with the map root covering every entry before 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
@@ -48,10 +49,12 @@ from civicstack.access import (
 )
 from civicstack.access.history import MAX_HISTORY_ENTRIES, ProvenLeaf, SubjectHistory
 from civicstack.access.subject_map import (
+    MAP_EMPTY,
     MapBranch,
     MapLeaf,
     MapNode,
     MapProof,
+    node_id,
     prove_map,
     update_map,
 )
@@ -136,6 +139,66 @@ class _StoredMapNodes:
                 out[bytes(r[0])] = (
                     MapBranch(bytes(r[1])) if r[2] is None else MapLeaf(bytes(r[2]), bytes(r[3]))
                 )
+        return out
+
+
+_ROOT_ID = node_id(0, bytes(32))
+
+
+class _MapCache:
+    """The subject map's nodes this process has read or written, valid for one root.
+
+    The map is content-addressed: while the stored root's hash is the one cached, every node
+    under it (and every absence) is as cached, since a different node would change the root
+    (a SHA-256 collision otherwise). So a write batch reads the root row, and only when it
+    differs (another process wrote, or a batch rolled back) forgets everything. Writes enter
+    the cache after their commit. Bounded: past :attr:`most` nodes it starts afresh.
+    """
+
+    def __init__(self, most: int = 1 << 20) -> None:
+        self.root: bytes | None = None
+        self.nodes: dict[bytes, MapNode | None] = {}
+        self.most = most
+        self.lock = threading.Lock()
+
+    def reader(self, fetch: Fetch) -> _CachedMapNodes:
+        """Nodes for one write transaction: checked against the stored root first."""
+        stored = fetch("SELECT hash FROM access_map_nodes WHERE id = ?", (_ROOT_ID,))
+        root = bytes(stored[0][0]) if stored else MAP_EMPTY
+        with self.lock:
+            if root != self.root or len(self.nodes) > self.most:
+                self.nodes = {}
+                self.root = root
+        return _CachedMapNodes(self, _StoredMapNodes(fetch))
+
+    def committed(self, root: bytes, writes: Mapping[bytes, MapNode]) -> None:
+        """After a commit: the map now has ``root`` and ``writes``."""
+        with self.lock:
+            self.nodes.update(writes)
+            self.root = root
+
+
+class _CachedMapNodes:
+    def __init__(self, cache: _MapCache, stored: _StoredMapNodes) -> None:
+        self._cache, self._stored = cache, stored
+
+    def read_nodes(self, ids: Collection[bytes]) -> Mapping[bytes, MapNode]:
+        nodes = self._cache.nodes
+        out: dict[bytes, MapNode] = {}
+        missing: list[bytes] = []
+        for i in ids:
+            if i in nodes:
+                hit = nodes[i]
+                if hit is not None:
+                    out[i] = hit
+            else:
+                missing.append(i)
+        if missing:
+            read = self._stored.read_nodes(missing)
+            out.update(read)
+            with self._cache.lock:
+                for i in missing:
+                    nodes[i] = read.get(i)
         return out
 
 
@@ -261,6 +324,7 @@ class AccessLogStore:
         self.name = name
         self._reads = DirectReads(logs.engine, max_idle=1)
         self._sqlite = logs.engine.dialect.name == "sqlite"
+        self._map = _MapCache()
 
     def ensure(self) -> None:
         """Create the access log (signed by :attr:`signer`) unless it exists; a log written
@@ -317,7 +381,7 @@ class AccessLogStore:
                 entries.append(data)
             # The subject map, once for the batch: each subject's blinded head.
             root, writes = update_map(
-                _StoredMapNodes(fetch),
+                self._map.reader(fetch),
                 {map_key(k): head_value(k, heads[s]) for s, k in keys.items()},
             )
             leaves = [*entries, SubjectMapRoot(root).to_bytes()]
@@ -336,6 +400,7 @@ class AccessLogStore:
             note = conn.exec_driver_sql(
                 sql("SELECT checkpoint FROM log_logs WHERE name = ?"), (self.name,)
             ).scalar_one()
+        self._map.committed(root, writes)
         return AppendedAccesses(indices.start, tuple(entries), indices.stop, str(note))
 
     def _lock_log(self, fetch: Fetch) -> None:
