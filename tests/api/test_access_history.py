@@ -175,10 +175,10 @@ def test_the_store_seals_a_log_written_before_the_map(ex: Exchange, tmp_path: Pa
     assert _verify(ex).head.count == 3
 
 
-def test_two_writers_keep_one_map(ex: Exchange) -> None:
-    """Two access stores on one database (two processes) write in turn, with a refused batch
-    in between: each store's cached map is checked against the stored root before it is used,
-    so every citizen's history still verifies."""
+def test_two_writers_keep_one_map(ex: Exchange, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two access stores on one database (two processes) write in turn, with a batch that
+    fails after its map was computed: each store's cached map is checked against the stored
+    root before it is used, so every citizen's history still verifies."""
     first = ex.platform.access_log_store
     second = AccessLogStore(first.logs, first.signer)
     access = parse_leaf(_answer(ex).entries[0].data)
@@ -187,8 +187,14 @@ def test_two_writers_keep_one_map(ex: Exchange) -> None:
     me = ex.sid(ACCESS_LOG_SECTOR)
     for store in (second, first, second):
         store.append_accesses([(access, me), (access, "someone-else")])
-    with pytest.raises(CivicError):
-        first.append_accesses([(access, me), (access, "x" * 200)])  # no such handle: nothing
+    with monkeypatch.context() as patched:
+
+        def broken(*_: object, **__: object) -> None:
+            raise OSError("disk full")
+
+        patched.setattr(first.logs, "append_in", broken)
+        with pytest.raises(OSError, match="disk full"):
+            first.append_accesses([(access, me)])
     first.append_accesses([(access, me)])
     assert _verify(ex).head.count == 3 + 3 + 1
     second.close()
