@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from civicstack._crypto import PrivateKey
 from civicstack.credential_types import PID_VCT
 from civicstack.demo.local import ShiftedClock, tell
 from civicstack.demo.story import AMARA, Step
+from civicstack.log import NoteSigner
 from civicstack.platform import Platform
 from civicstack.settings import Settings
 
@@ -131,6 +133,13 @@ def test_demo_against_the_running_platform(tmp_path: Path) -> None:
         assert issued.returncode == 0, issued.stderr
         listed = civic("wallet", "consents", "--json", "--server", base)
         history = civic("wallet", "access-history", "--json", "--server", base)
+        stranger = NoteSigner(
+            json.loads(history.stdout)["checkpoint"]["origin"], PrivateKey.generate("EdDSA")
+        )
+        forged = civic(
+            "wallet", "access-history", "--json", "--server", base,
+            "--key", stranger.verifier.vkey,
+        )  # fmt: skip
     assert listed.returncode == 0, listed.stderr
     assert history.returncode == 0, history.stderr
     proven = json.loads(history.stdout)
@@ -141,6 +150,10 @@ def test_demo_against_the_running_platform(tmp_path: Path) -> None:
         ("council", "refused"),
     }
     assert all(e["verified"] and e["time"] for e in proven["entries"])
+    # Under a key that did not sign the log, nothing verifies: complete false, one error line.
+    assert forged.returncode == 1
+    assert json.loads(forged.stdout)["complete"] is False
+    assert forged.stderr.startswith("error [untrusted_note]"), forged.stderr
     steps = json.loads(done.stdout)["steps"]
     titles = [s["title"] for s in steps]
     assert any("over OpenID4VCI" in t and "PID" in t for t in titles)
