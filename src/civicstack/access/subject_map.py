@@ -182,52 +182,52 @@ def update_map(
         _check_key(value, "a map value")
     got = _read_paths(nodes, updates)
     writes: dict[bytes, MapNode] = {}
-    Item = tuple[int, bytes, bytes]  # noqa: N806 - a local type alias
 
-    def side(depth: int, prefix: int, items: list[Item]) -> bytes:
-        """A child's hash: unchanged (as stored) when no item goes there."""
-        if items:
-            return put(depth, prefix, items)
-        node = got.get(_id(depth, prefix))
-        return MAP_EMPTY if node is None else node.hash
-
-    def put(depth: int, prefix: int, items: list[Item]) -> bytes:
-        """The new hash of the subtree at ``depth`` whose keys start with the ``depth`` bits
-        ``prefix``, once ``items`` (key as an integer, key, value) are set in it."""
+    def put(depth: int, prefix: int, node: MapNode) -> None:
         nid = _id(depth, prefix)
-        old = got.get(nid)
-        if not items:
-            return MAP_EMPTY if old is None else old.hash
-        if isinstance(old, MapLeaf) and all(k != old.key for _, k, _ in items):
-            items = [*items, (int.from_bytes(old.key, "big"), old.key, old.value)]
-        if len(items) == 1 and not isinstance(old, MapBranch):
-            leaf = MapLeaf(items[0][1], items[0][2])
-            if leaf != old:
-                writes[nid] = leaf
-            return leaf.hash
-        if depth >= KEY_BITS:  # pragma: no cover - distinct 256-bit keys part before
-            raise InputError("invalid_request", "two map keys are equal")
-        shift = KEY_BITS - 1 - depth
-        left = [i for i in items if not (i[0] >> shift) & 1]
-        right = [i for i in items if (i[0] >> shift) & 1]
-        if isinstance(old, MapLeaf):
-            # The old leaf moves down with the new keys; its children were empty.
-            got.pop(_id(depth + 1, prefix << 1), None)
-            got.pop(_id(depth + 1, prefix << 1 | 1), None)
-        branch = MapBranch(
-            map_node_hash(
-                side(depth + 1, prefix << 1, left), side(depth + 1, prefix << 1 | 1, right)
-            )
-        )
-        writes[nid] = branch
-        return branch.hash
+        got[nid] = writes[nid] = node
 
-    if not updates:
-        root_id = _id(0, 0)
-        root = nodes.read_nodes([root_id]).get(root_id)
-        return (MAP_EMPTY if root is None else root.hash), writes
-    items = sorted((int.from_bytes(k, "big"), k, v) for k, v in updates.items())
-    return put(0, 0, items), writes
+    # One key after the other: each walks its path (steps 3 and 4 of the module docstring)
+    # and rehashes it, seeing the nodes the keys before it wrote.
+    for key, value in sorted(updates.items()):
+        k = int.from_bytes(key, "big")
+        # 1. Down the path to the first node that is not a branch.
+        depth = 0
+        node = got.get(_id(0, 0))
+        while isinstance(node, MapBranch):
+            depth += 1
+            node = got.get(_id(depth, k >> (KEY_BITS - depth)))
+        # 2. The key's leaf there, or, when another key's leaf is there, both leaves below the
+        #    first bit where the keys part, with branches down to it.
+        mine = MapLeaf(key, value)
+        if isinstance(node, MapLeaf) and node.key != key:
+            other = int.from_bytes(node.key, "big")
+            split = KEY_BITS - (k ^ other).bit_length()
+            below = KEY_BITS - split - 1
+            put(split + 1, k >> below, mine)
+            put(split + 1, other >> below, node)
+            left, right = (mine, node) if not (k >> below) & 1 else (node, mine)
+            h = map_node_hash(left.hash, right.hash)
+            put(split, k >> (below + 1), MapBranch(h))
+            for d in range(split - 1, depth - 1, -1):
+                bit = (k >> (KEY_BITS - 1 - d)) & 1
+                h = map_node_hash(MAP_EMPTY, h) if bit else map_node_hash(h, MAP_EMPTY)
+                put(d, k >> (KEY_BITS - d), MapBranch(h))
+        elif node != mine:
+            put(depth, k >> (KEY_BITS - depth), mine)
+            h = mine.hash
+        else:
+            continue
+        # 3. Up to the root, with each sibling as it stands.
+        for d in range(depth - 1, -1, -1):
+            prefix = k >> (KEY_BITS - 1 - d)
+            sibling = got.get(_id(d + 1, prefix ^ 1))
+            other_hash = MAP_EMPTY if sibling is None else sibling.hash
+            h = map_node_hash(other_hash, h) if prefix & 1 else map_node_hash(h, other_hash)
+            put(d, prefix >> 1, MapBranch(h))
+    root_id = _id(0, 0)
+    root = got.get(root_id) if updates else nodes.read_nodes([root_id]).get(root_id)
+    return (MAP_EMPTY if root is None else root.hash), writes
 
 
 @dataclass(frozen=True, slots=True)
