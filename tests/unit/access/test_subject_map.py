@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from civicstack.access.subject_map import (
+    KEY_BITS,
     MAP_EMPTY,
     MapLeaf,
     MapProof,
@@ -143,3 +144,29 @@ def test_an_empty_update_keeps_the_root() -> None:
     nodes = MemoryMapNodes()
     root = nodes.update({_key(n): _key(n) for n in range(5)})
     assert update_map(nodes, {}) == (root, {})
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.integers(0, 255),
+    st.lists(st.tuples(st.integers(0, 255), values), min_size=2, max_size=12),
+)
+def test_keys_sharing_long_prefixes_split_deep(
+    shared_bits: int, tails: list[tuple[int, bytes]]
+) -> None:
+    """Keys equal up to a deep bit (so leaves move far down, with branches above them whose
+    other side is empty) still prove their values, in one batch or one by one."""
+    base = int.from_bytes(hashlib.sha256(b"base").digest(), "big")
+    content: dict[bytes, bytes] = {}
+    low = KEY_BITS - shared_bits  # the bits free below the shared prefix (1 to 256)
+    for tail, value in tails:
+        variant = int.from_bytes(hashlib.sha256(bytes([tail])).digest(), "big") % (1 << low)
+        content[(base >> low << low | variant).to_bytes(32, "big")] = value
+    one = MemoryMapNodes()
+    root = one.update(content)
+    stepwise = MemoryMapNodes()
+    for key, value in content.items():
+        stepwise.update({key: value})
+    assert stepwise.update({}) == root
+    for key, value in content.items():
+        assert verify_map_proof(root, key, prove_map(one, key)[1]) == value
