@@ -2,8 +2,8 @@
 
 - :mod:`.entry` — :class:`AccessEntry`, one leaf of the access log (canonical bytes, strict
   parsing, size caps);
-- :mod:`.subject` — the entry's subject as an unlinkable tag on a per-subject hash chain (the
-  hook issue 12's completeness proof builds on);
+- :mod:`.subject` — the entry's subject as an unlinkable tag on a per-subject hash chain, and
+  its blinded key and head in the subject map;
 - :mod:`.subject_map` — the sparse Merkle tree of each subject's blinded chain head, whose
   root the log commits after each batch;
 - :mod:`.history` — the wallet's check that it holds every entry about its holder as of a

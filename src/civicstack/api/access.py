@@ -216,7 +216,10 @@ def access_service(platform: Platform) -> tuple[Service, FastAPI]:
         "/history",
         tags=["wallets"],
         summary="Your access history with its completeness proof (PID-authenticated)",
-        responses=_CITIZEN_PROBLEMS,
+        responses={
+            200: {"model": HistoryOut, "description": "The history and its proofs."},
+            **_CITIZEN_PROBLEMS,
+        },
     )
     def history(body: PidProof) -> Response:
         got = platform.access_histories.history(body.presentation, body.nonce)

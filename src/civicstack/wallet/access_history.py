@@ -8,8 +8,8 @@ answer with :func:`civicstack.access.history.verify_history` against:
 - the access log's verifier key: the ones the caller gives, else the one the wallet pinned the
   first time it verified a history (a different key later is refused, ``untrusted_note``);
 - the witnesses the holder requires (a :class:`~civicstack.log.WitnessPolicy`), if any;
-- its own access-log handle, as its consents name it (``subjects.access_log``): a history of
-  someone else is ``wrong_subject``;
+- its own access-log handle, as its consents name it (``subjects.access_log``) and as it was
+  the first time: a history of someone else is ``wrong_subject``;
 - the chain head it verified last time: a history that no longer extends it is
   ``access_history_rollback``.
 
@@ -64,6 +64,8 @@ def pull_access_history(
         for r in wallet.consents()
         if isinstance(r.get("subjects"), dict) and r["subjects"].get("access_log")
     }
+    if state.get("log_subject"):
+        handles.add(state["log_subject"])
     if handles and history.log_subject not in handles:
         raise CivicError("wrong_subject", "the platform sent the history of another handle")
     # 3. everything checked, against what was verified last time
