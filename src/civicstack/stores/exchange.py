@@ -152,12 +152,15 @@ class _MapCache:
     under it (and every absence) is as cached, since a different node would change the root
     (a SHA-256 collision otherwise). So a write batch reads the root row, and only when it
     differs (another process wrote, or a batch rolled back) forgets everything. Writes enter
-    the cache after their commit. Bounded: past :attr:`most` nodes it starts afresh.
+    the cache after their commit. A cache that started from the empty map and saw every write
+    since is *complete*: a node it lacks is an empty subtree, read from nowhere. Bounded: past
+    :attr:`most` nodes it starts afresh.
     """
 
     def __init__(self, most: int = 1 << 20) -> None:
         self.root: bytes | None = None
         self.nodes: dict[bytes, MapNode | None] = {}
+        self.complete = False
         self.most = most
         self.lock = threading.Lock()
 
@@ -169,6 +172,7 @@ class _MapCache:
             if root != self.root or len(self.nodes) > self.most:
                 self.nodes = {}
                 self.root = root
+                self.complete = root == MAP_EMPTY
         return _CachedMapNodes(self, _StoredMapNodes(fetch))
 
     def committed(self, root: bytes, writes: Mapping[bytes, MapNode]) -> None:
@@ -193,7 +197,7 @@ class _CachedMapNodes:
                     out[i] = hit
             else:
                 missing.append(i)
-        if missing:
+        if missing and not self._cache.complete:
             read = self._stored.read_nodes(missing)
             out.update(read)
             with self._cache.lock:
