@@ -16,9 +16,27 @@ Configurations alternate (unlogged, logged, unlogged, logged...) so machine nois
 the best round of each is printed, with the ratio logged/unlogged of the best rounds. The load
 generator's CPU (share of one core) is printed beside each figure, and the server's.
 
+Then (issue 12) a citizen's history: an access log of ``--history-size`` leaves (default 1M)
+on SQLite, built fast through the log store's bulk append (``LogStore.append`` of 65,536-entry
+chunks, as ``bench/log.py`` builds its big logs) with the citizen's ``--history-entries``
+accesses (default 1,000) and ``--history-others`` other citizens' (default 100,000, so the
+subject map is realistic) written through the access store's real write path (chain, tags,
+subject map, map root leaf, signed checkpoint) spread over it. Figures, medians of 5:
+
+1. the platform reading the history with every proof (``AccessLogStore.subject_history``);
+2. the wallet verifying it (``civicstack.access.history.verify_history``: checkpoint signature,
+   1,000 inclusion proofs, the chain, the map proof) — goal < 1 s;
+3. the peer in the same run: verifying the same entries' tlog-proof receipts one by one
+   (``civicstack.log.verify_receipt``), which proves each entry but not that none is missing.
+
+The cost of witnessing one checkpoint is ``bench/witness.py``'s figure (a real ``civic
+witness`` process).
+
 Usage: ``.venv/bin/python bench/access.py [--seconds 10] [--rounds 2] [--quick]
-[--postgres URL]`` (PostgreSQL also from ``CIVIC_TEST_POSTGRES_URL``; it creates and drops its
-own database). Goal (issue 11): logged >= 2,000 fetches/s and >= 50% of unlogged.
+[--postgres URL] [--history-size N] [--history-entries N] [--history-others N]
+[--history-only | --no-history]`` (PostgreSQL also from ``CIVIC_TEST_POSTGRES_URL``; it creates
+and drops its own database). Goals: logged >= 2,000 fetches/s and >= 50% of unlogged (issue
+11); a 1,000-entry history in a 1M log verified in < 1 s (issue 12).
 """
 
 from __future__ import annotations
@@ -27,12 +45,13 @@ import argparse
 import json
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -158,6 +177,104 @@ def measure(engine: str, mode: str, database: str | None, seconds: float) -> Fig
     return Figure(engine, mode, load, server_cpu)
 
 
+def _median(fn: Callable[[], object], n: int = 5) -> float:
+    times = []
+    for _ in range(n):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def history(size: int, mine: int, others: int) -> None:
+    """Issue 12's figures (see the module docstring)."""
+    from civicstack._crypto import PrivateKey
+    from civicstack.access import AccessEntry
+    from civicstack.access.history import verify_history
+    from civicstack.log import NoteSigner, Receipt, verify_receipt
+    from civicstack.stores.db import create_engine, upgrade
+    from civicstack.stores.exchange import AccessLogStore
+    from civicstack.stores.log import LogStore
+
+    def entry(n: int, outcome: str = "released") -> AccessEntry:
+        return AccessEntry(
+            time=1_767_225_600 + n,
+            requester="insurer",
+            provider="dvla",
+            service="driving-record",
+            purpose="insurance_quote",
+            categories=("dpv-pd:VehicleLicense", "dpv-pd:VehicleUsage"),
+            outcome="released",
+            consent=f"consent-{n % 100_000}",
+            consent_version=1,
+        )
+
+    # Filler: other accesses' canonical bytes (their marks random), made fast from a template.
+    template = entry(0).to_bytes().replace(b'"subject":null', b'"subject":{"tag":"%s","link":"%s"}')
+
+    def filler(n: int) -> list[bytes]:
+        out = []
+        for _ in range(n):
+            tag, link = (uuid.uuid4().hex + uuid.uuid4().hex[:11] for _ in range(2))
+            out.append(template.replace(b"%s", tag.encode(), 1).replace(b"%s", link.encode(), 1))
+        return out
+
+    print(
+        f"bench/access.py: a citizen's history, {mine:,} entries in an access log of {size:,}"
+        f" leaves with {others:,} other citizens (SQLite, synchronous=FULL)"
+    )
+    with tempfile.TemporaryDirectory(prefix="civic-history-bench-") as scratch:
+        engine = create_engine(f"sqlite:///{scratch}/civic.db")
+        upgrade(engine)
+        logs = LogStore(engine)
+        signer = NoteSigner("bench.civicstack.example/access", PrivateKey.generate("EdDSA"))
+        store = AccessLogStore(logs, signer)
+        store.ensure()
+        citizen = "the-citizen-handle"
+        started = time.perf_counter()
+        per = 2000
+        for b in range(0, others, per):  # other citizens, through the real write path
+            n = min(per, others - b)
+            store.append_accesses([(entry(b + k), f"other-{b + k}") for k in range(n)])
+        written = logs.head(store.name).size
+        # Each of the citizen's accesses (and its map root) after an even share of filler,
+        # bulk-appended unsigned (the log store's fast path); then the real write path.
+        gap = max(0, size - written - 2 * mine) // max(mine, 1)
+        for k in range(mine):
+            if gap:
+                logs.append(store.name, filler(gap), None)
+            store.append_accesses([(entry(k), citizen)])
+        built = time.perf_counter() - started
+        total = logs.head(store.name).size
+        print(f"  built: {total:,} leaves in {built:.1f} s")
+        got = store.subject_history(citizen)
+        read = _median(lambda: store.subject_history(citizen))
+        verifier = signer.verifier
+        verify = _median(lambda: verify_history(got, [verifier]))
+        verified = verify_history(got, [verifier])
+        assert len(verified.entries) == mine
+        receipts = [Receipt(e.index, e.proof, got.checkpoint, e.data) for e in got.entries]
+        peer = _median(lambda: [verify_receipt(r, [verifier]) for r in receipts])
+        print(f"  platform: read the history with every proof   {read * 1000:8.1f} ms")
+        goal = "met" if verify < 1.0 else "NOT met"
+        print(
+            f"  wallet:   verify it complete (verify_history)  {verify * 1000:8.1f} ms"
+            f"  (goal < 1 s: {goal})"
+        )
+        print(
+            f"  peer:     verify the {mine:,} receipts one by one  {peer * 1000:8.1f} ms"
+            f"  (no completeness)  ratio verify_history / receipts = {verify / peer:.2f}"
+        )
+        print(
+            f"  proof depth: inclusion up to {max(len(e.proof) for e in got.entries)} hashes, map"
+            f" {len(got.map_proof.siblings)} hashes"
+        )
+        store.close()
+        logs.close()
+        engine.dispose()
+    print("  witnessing one checkpoint: see bench/witness.py (a real civic witness process)")
+
+
 def main() -> int:
     """Run the rounds and print the figures and ratios."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -166,7 +283,15 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="5 s windows, one round")
     parser.add_argument("--postgres", default=os.environ.get("CIVIC_TEST_POSTGRES_URL"))
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--history-size", type=int, default=1_000_000)
+    parser.add_argument("--history-entries", type=int, default=1_000)
+    parser.add_argument("--history-others", type=int, default=100_000)
+    parser.add_argument("--history-only", action="store_true")
+    parser.add_argument("--no-history", action="store_true")
     args = parser.parse_args()
+    if args.history_only:
+        history(args.history_size, args.history_entries, args.history_others)
+        return 0
     seconds, rounds = (5.0, 1) if args.quick else (args.seconds, args.rounds)
     engines: list[tuple[str, str | None]] = [("SQLite", None)]
     if args.postgres and not args.no_postgres:
@@ -203,6 +328,8 @@ def main() -> int:
         goal = "met" if logged.load.rate >= 2000 and ratio >= 0.5 else "NOT met"
         print(f"  {engine}: logged / unlogged = {ratio:.2f}  (goal >= 2,000/s and >= 0.50: {goal})")
     print(f"  load average after: {Path('/proc/loadavg').read_text().split()[:3]}")
+    if not args.no_history:
+        history(args.history_size, args.history_entries, args.history_others)
     return 0
 
 

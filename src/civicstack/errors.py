@@ -220,6 +220,24 @@ CODES: dict[str, tuple[int, str]] = {
         503,
         "The access log could not be written, so no data was released; try again.",
     ),
+    "map_root_missing": (
+        400,
+        "The access log's checkpoint does not end with the subject map's root (or it is not "
+        "shown).",
+    ),
+    "map_proof_invalid": (400, "The subject map proof does not lead to the committed map root."),
+    "access_chain_broken": (
+        400,
+        "An access-log entry about the citizen does not link to their entry before it.",
+    ),
+    "access_history_incomplete": (
+        400,
+        "The access history shown is not every entry about the citizen the log holds.",
+    ),
+    "access_history_rollback": (
+        400,
+        "The access history does not extend the one the wallet verified before.",
+    ),
     # --- GP registration (services/gp_registration, api/gp.py) ---------------------------------
     "practice_unknown": (
         404,

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from civicstack.services.authorities import Authorities, StatusListFetcher
     from civicstack.services.changes import Changes, ElectoralRoll
     from civicstack.services.consent import Consents
-    from civicstack.services.exchange import ConsentCheck, Exchange
+    from civicstack.services.exchange import AccessHistories, ConsentCheck, Exchange
     from civicstack.services.gp_registration import GpRegistrations
     from civicstack.services.issuer import CredentialIssuer
     from civicstack.services.notifications import EventConsents, Notifications
@@ -490,6 +490,18 @@ class Platform:
         store = AccessLogStore(self.logs, self.access_log_signer)
         store.ensure()
         return store
+
+    @cached_property
+    def access_histories(self) -> AccessHistories:
+        """Citizens' access histories with their completeness proofs (issue 12)."""
+        from civicstack.services.exchange import AccessHistories
+
+        return AccessHistories(
+            storage=self.access_log_store,
+            pid=self.consents,
+            pairwise=self.pairwise_id,
+            base_url=self.settings.base_url,
+        )
 
     @cached_property
     def data_services(self) -> DataServiceStore:

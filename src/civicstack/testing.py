@@ -390,12 +390,12 @@ class ConsentGiver:
             ).credential
         return self._pids[subject]
 
-    def proof(self, subject: Subject) -> tuple[str, str, str]:
-        """A fresh nonce of the consent service and ``subject``'s PID presented with it:
-        ``(presentation, nonce, aud)``."""
+    def proof(self, subject: Subject, *, audience: str | None = None) -> tuple[str, str, str]:
+        """A fresh nonce of the consent service (for ``audience``, default its own) and
+        ``subject``'s PID presented with it: ``(presentation, nonce, aud)``."""
         from civicstack.credentials import present_credential
 
-        issued = self.platform.consents.nonce()
+        issued = self.platform.consents.nonce(audience=audience)
         presentation = present_credential(
             self.pid(subject),
             disclose=["personal_administrative_number", "issuing_country"],

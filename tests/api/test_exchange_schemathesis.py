@@ -101,7 +101,13 @@ def test_exchange_and_access_apis_conform_to_their_schemas(
                 suppress_health_check=list(HealthCheck),
             )
             def check(case: Any) -> None:
-                case.call_and_validate(headers=headers, excluded_checks=EXCLUDED)
+                response = case.call(headers=headers)
+                if mode is GenerationMode.NEGATIVE and response.status_code == 413:
+                    # An oversize body refused by the size cap is a rejection; schemathesis's
+                    # negative-data check lists 4xx codes without 413 Content Too Large.
+                    assert response.json()["code"] == "too_large"
+                    return
+                case.validate_response(response, excluded_checks=EXCLUDED)
 
             try:
                 check()

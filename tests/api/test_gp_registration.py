@@ -178,7 +178,8 @@ def test_without_the_patients_consent_nothing_moves(sw: Switch) -> None:
     sw.giver.withdraw(consent)
     r = sw.register(consent=consent)
     assert (r.status_code, r.json()["code"]) == (403, "consent_not_active")
-    assert sw.world.client.get("/access").json()["size"] == before + 2
+    # Two refusals logged, each batch ending with the subject map's root.
+    assert sw.world.client.get("/access").json()["size"] == before + 4
     assert sw.platform.consent_store.pending_requesters(sw.world.clock.now(), limit=10) == []
 
 

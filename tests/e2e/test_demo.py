@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from civicstack._crypto import PrivateKey
 from civicstack.credential_types import PID_VCT
 from civicstack.demo.local import ShiftedClock, tell
 from civicstack.demo.story import AMARA, Step
+from civicstack.log import NoteSigner
 from civicstack.platform import Platform
 from civicstack.settings import Settings
 
@@ -97,8 +99,9 @@ def test_demo_against_the_running_platform(tmp_path: Path) -> None:
     """`civic demo` walks the story over HTTP against `civic up`: OpenID4VCI issuance,
     OpenID4VP checks, the over-asking refusal, consents given by wallets (Amara's, her
     relatives'), fetches released with receipts that verified, a withdrawn consent's refusal, a
-    GP switch sharing only the consenting relative's history, then the revocation; Amara's
-    wallet is left in CIVIC_WALLET_DIR with the insurer's consent still given."""
+    GP switch sharing only the consenting relative's history, then the revocation, and it ends
+    with Amara's verified, complete access history; her wallet is left in CIVIC_WALLET_DIR with
+    the insurer's consent still given, and `civic wallet access-history` proves the same."""
     from tests.e2e.server import running_platform
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("CIVIC_")}
@@ -129,7 +132,28 @@ def test_demo_against_the_running_platform(tmp_path: Path) -> None:
         )  # fmt: skip
         assert issued.returncode == 0, issued.stderr
         listed = civic("wallet", "consents", "--json", "--server", base)
+        history = civic("wallet", "access-history", "--json", "--server", base)
+        stranger = NoteSigner(
+            json.loads(history.stdout)["checkpoint"]["origin"], PrivateKey.generate("EdDSA")
+        )
+        forged = civic(
+            "wallet", "access-history", "--json", "--server", base,
+            "--key", stranger.verifier.vkey,
+        )  # fmt: skip
     assert listed.returncode == 0, listed.stderr
+    assert history.returncode == 0, history.stderr
+    proven = json.loads(history.stdout)
+    assert proven["complete"] is True
+    assert proven["checkpoint"]["size"] > len(proven["entries"])
+    assert {(e["requester"], e["outcome"]) for e in proven["entries"]} >= {
+        ("insurer", "released"),
+        ("council", "refused"),
+    }
+    assert all(e["verified"] and e["time"] for e in proven["entries"])
+    # Under a key that did not sign the log, nothing verifies: complete false, one error line.
+    assert forged.returncode == 1
+    assert json.loads(forged.stdout)["complete"] is False
+    assert forged.stderr.startswith("error [untrusted_note]"), forged.stderr
     steps = json.loads(done.stdout)["steps"]
     titles = [s["title"] for s in steps]
     assert any("over OpenID4VCI" in t and "PID" in t for t in titles)
@@ -160,6 +184,9 @@ def test_demo_against_the_running_platform(tmp_path: Path) -> None:
     assert titles.index(shared["title"]) < titles.index(
         "HM Passport Office revokes Amara's PID (her passport was reported stolen)"
     )
+    last = steps[-1]
+    assert last["title"].startswith("Amara's wallet verifies her complete access history")
+    assert len(last["rows"]) == len(proven["entries"])
     kept = json.loads(listed.stdout)
     still = [c for c in kept["given"] if c["state"] == "given"]
     assert [(c["requester"], c["provider"]) for c in still if c["requester"] == "insurer"] == [

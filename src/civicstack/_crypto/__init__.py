@@ -31,8 +31,11 @@ from civicstack._crypto.encoding import (
     json_object_strict,
 )
 from civicstack._crypto.hashing import (
+    MAP_EMPTY,
     MERKLE_EMPTY_ROOT,
     b64url_with_digest,
+    map_leaf_hash,
+    map_node_hash,
     merkle_leaf_hash,
     merkle_leaf_hashes,
     merkle_node_hash,
@@ -70,6 +73,7 @@ from civicstack._crypto.sealing import open_private_key, seal_private_key
 
 __all__ = [
     "ALGORITHMS",
+    "MAP_EMPTY",
     "MAX_JWS_BYTES",
     "MERKLE_EMPTY_ROOT",
     "Alg",
@@ -93,6 +97,8 @@ __all__ = [
     "json_loads_strict",
     "json_object_strict",
     "kek_id",
+    "map_leaf_hash",
+    "map_node_hash",
     "merkle_leaf_hash",
     "merkle_leaf_hashes",
     "merkle_node_hash",

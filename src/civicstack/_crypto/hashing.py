@@ -54,6 +54,23 @@ def merkle_node_hash(left: bytes, right: bytes) -> bytes:
 MERKLE_EMPTY_ROOT = hashlib.sha256(b"").digest()
 
 
+#: The subject map's (sparse Merkle tree) empty subtree, at any depth: no SHA-256 preimage of
+#: 32 zero bytes is known, so it is distinct from every leaf and branch hash.
+MAP_EMPTY = bytes(32)
+_MAP_LEAF = b"\x02"
+_MAP_NODE = b"\x03"
+
+
+def map_leaf_hash(key: bytes, value: bytes) -> bytes:
+    """A subject-map leaf: SHA-256(0x02 || key || value) (prefixes apart from RFC 9162's)."""
+    return hashlib.sha256(_MAP_LEAF + key + value).digest()
+
+
+def map_node_hash(left: bytes, right: bytes) -> bytes:
+    """A subject-map branch: SHA-256(0x03 || left || right)."""
+    return hashlib.sha256(_MAP_NODE + left + right).digest()
+
+
 def merkle_leaf_hashes(entries: Iterable[bytes]) -> list[bytes]:
     """:func:`merkle_leaf_hash` of each entry, in one pass (bulk appends hash millions)."""
     h = hashlib.sha256

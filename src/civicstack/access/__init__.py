@@ -2,8 +2,12 @@
 
 - :mod:`.entry` — :class:`AccessEntry`, one leaf of the access log (canonical bytes, strict
   parsing, size caps);
-- :mod:`.subject` — the entry's subject as an unlinkable tag on a per-subject hash chain (the
-  hook issue 12's completeness proof builds on);
+- :mod:`.subject` — the entry's subject as an unlinkable tag on a per-subject hash chain, and
+  its blinded key and head in the subject map;
+- :mod:`.subject_map` — the sparse Merkle tree of each subject's blinded chain head, whose
+  root the log commits after each batch;
+- :mod:`.history` — the wallet's check that it holds every entry about its holder as of a
+  checkpoint (the completeness proof);
 - :mod:`.decision` — what a fetch must satisfy before data is released, and the refusal codes
   the log records.
 
@@ -24,14 +28,18 @@ from civicstack.access.entry import (
     AccessEntry,
     AppendedAccesses,
     Outcome,
+    SubjectMapRoot,
     chained,
     check_categories,
     parse_entry,
+    parse_leaf,
 )
 from civicstack.access.subject import (
     FIRST_PREVIOUS,
     ChainHead,
     SubjectMark,
+    head_value,
+    map_key,
     mark,
     subject_key,
     subject_link,
@@ -49,14 +57,18 @@ __all__ = [
     "ChainHead",
     "DataService",
     "Outcome",
+    "SubjectMapRoot",
     "SubjectMark",
     "chained",
     "check_categories",
     "check_offered",
     "check_requester",
     "data_service_vct",
+    "head_value",
+    "map_key",
     "mark",
     "parse_entry",
+    "parse_leaf",
     "subject_key",
     "subject_link",
     "subject_tag",

@@ -13,6 +13,16 @@ it read and compares), so one access has exactly one leaf hash. The subject appe
 unlinkable mark (:mod:`civicstack.access.subject`); ``subject`` is null for a refused attempt
 the platform could not attribute to any citizen it knows.
 
+After each batch of entries the log holds one more leaf of another kind, the root of the
+subject map (:mod:`civicstack.access.subject_map`) once the batch is in it:
+
+    {"v":1,"subject_map":ROOT}
+
+(ROOT base64url, 43 characters; :class:`SubjectMapRoot`), so every signed checkpoint of the
+access log ends with the map root that covers every entry before it, and witnesses that check
+the log's consistency check the map roots' history with it. :func:`parse_leaf` reads either
+kind.
+
 Sizes are capped (:data:`MAX_ENTRY_BYTES`, names and codes by :data:`NAME_CHARS`, at most
 :data:`MAX_CATEGORIES` categories), so an entry stays small and every field is checked before
 anything is logged.
@@ -24,7 +34,13 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from civicstack._crypto import json_dumps, json_loads_strict, merkle_leaf_hash
+from civicstack._crypto import (
+    b64url_decode,
+    b64url_encode,
+    json_dumps,
+    json_loads_strict,
+    merkle_leaf_hash,
+)
 from civicstack.access.subject import ChainHead, SubjectMark, mark
 from civicstack.errors import InputError
 
@@ -36,9 +52,11 @@ __all__ = [
     "AccessEntry",
     "AppendedAccesses",
     "Outcome",
+    "SubjectMapRoot",
     "chained",
     "check_categories",
     "parse_entry",
+    "parse_leaf",
 ]
 
 #: The largest entry, in bytes (every field capped below makes a much smaller one).
@@ -198,6 +216,44 @@ def parse_entry(data: bytes) -> AccessEntry:
     if entry.to_bytes() != data:
         raise InputError("malformed", "an access entry is not in its canonical form")
     return entry
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectMapRoot:
+    """The access log's other kind of leaf: the subject map's root after a batch."""
+
+    root: bytes
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.root, bytes) or len(self.root) != 32:
+            raise InputError("invalid_request", "a subject map root is 32 bytes")
+
+    def to_json(self) -> dict[str, Any]:
+        """The leaf as a JSON object."""
+        return {"v": 1, "subject_map": b64url_encode(self.root)}
+
+    def to_bytes(self) -> bytes:
+        """The canonical bytes (see the module docstring)."""
+        return json_dumps(self.to_json())
+
+
+def parse_leaf(data: bytes) -> AccessEntry | SubjectMapRoot:
+    """Read an access-log leaf of either kind; ``malformed`` unless canonical."""
+    if isinstance(data, bytes) and data.startswith(b'{"v":1,"subject_map":'):
+        try:
+            value = json_loads_strict(data)
+            if not isinstance(value, dict) or tuple(value) != ("v", "subject_map"):
+                raise InputError("malformed", "not a subject map root")
+            encoded = value["subject_map"]
+            if not isinstance(encoded, str) or not _B64.fullmatch(encoded):
+                raise InputError("malformed", "a subject map root is a base64url hash")
+            leaf = SubjectMapRoot(b64url_decode(encoded))
+        except InputError as exc:
+            raise InputError("malformed", f"not a subject map root: {exc.detail}") from exc
+        if leaf.to_bytes() != data:
+            raise InputError("malformed", "a subject map root is not in its canonical form")
+        return leaf
+    return parse_entry(data)
 
 
 def chained(

@@ -20,9 +20,15 @@ them. Each entry therefore carries, instead of the subject:
    subject form a hash chain that only ``K`` can follow. An entry removed, altered or inserted
    in a subject's history breaks the chain at the next entry.
 
-Hook for issue 12 (per-citizen completeness): the chain head per subject (its count and the
-leaf hash of its last entry) is what a verifiable map of ``tag -> head`` committed in the log
-needs; the access store keeps exactly that state (``access_subjects``).
+Completeness (issue 12): the chain head per subject (its count and the leaf hash of its last
+entry) is kept in the *subject map* (:mod:`civicstack.access.subject_map`), a sparse Merkle tree
+whose root the log commits as a leaf after each batch. The subject's place in it and what it
+holds there are blinded by ``K`` as well:
+
+5. ``map key = HMAC-SHA256(K, "map")`` — one per subject, unlinkable to its tags;
+6. ``map value = HMAC-SHA256(K, "head" || count || last)`` (count as 8 bytes, big-endian;
+   ``last`` the leaf hash of entry ``count - 1``) — what the wallet, which knows its chain,
+   recomputes and compares; the map's nodes reveal nothing to anyone without ``K``.
 """
 
 from __future__ import annotations
@@ -37,6 +43,8 @@ __all__ = [
     "FIRST_PREVIOUS",
     "ChainHead",
     "SubjectMark",
+    "head_value",
+    "map_key",
     "mark",
     "subject_key",
     "subject_link",
@@ -76,6 +84,18 @@ def subject_link(key: bytes, counter: int, previous: bytes) -> bytes:
     if len(previous) != 32:
         raise InputError("invalid_request", "a previous leaf hash is 32 bytes")
     return hmac.new(key, b"link" + _counter(counter) + previous, "sha256").digest()
+
+
+def map_key(key: bytes) -> bytes:
+    """Step 5: the subject's key in the subject map."""
+    return hmac.new(key, b"map", "sha256").digest()
+
+
+def head_value(key: bytes, head: ChainHead) -> bytes:
+    """Step 6: what the subject map holds for the subject whose chain stands at ``head``."""
+    if len(head.last) != 32:
+        raise InputError("invalid_request", "a chain head's last leaf hash is 32 bytes")
+    return hmac.new(key, b"head" + _counter(head.count) + head.last, "sha256").digest()
 
 
 @dataclass(frozen=True, slots=True)

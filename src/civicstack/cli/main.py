@@ -111,6 +111,7 @@ def _register() -> None:
         verifier,
         verify,
         wallet,
+        wallet_access,
         wallet_changes,
         wallet_consents,
         wallet_ui,
@@ -121,6 +122,7 @@ def _register() -> None:
     authority.app.registered_commands += issuance.app.registered_commands
     wallet.app.registered_commands += receive.app.registered_commands
     wallet.app.registered_commands += wallet_consents.app.registered_commands
+    wallet.app.registered_commands += wallet_access.app.registered_commands
     wallet.app.add_typer(wallet_consents.consent_app, name="consent")
 
     app.registered_commands += up.app.registered_commands

@@ -15,7 +15,11 @@ wallet presents it to the consent service):
    takes her record over with a receipt; her mother's and her brother's wallets (PIDs of their
    own, issued over OpenID4VCI into scratch wallets) find the practice's family-history request
    in their own inboxes: the mother gives, the brother refuses, each signing with their own key;
-   only the mother's family history is shared.
+   only the mother's family history is shared;
+5. her wallet pulls her access history (``POST /access/history``, the code path of ``civic
+   wallet access-history``) and verifies it: every access about her, each with its inclusion
+   proof, and the subject map's proof that there is no other (:mod:`civicstack.access.history`).
+   The story prints it as its last step.
 
 Amara's wallet keeps the insurer's consent, still given, when the story ends. The pairwise ids
 the requesters know her by are the platform's own (its ``CIVIC_PAIRWISE_KEY`` or master key):
@@ -43,6 +47,7 @@ from civicstack.pairwise import Subject
 from civicstack.services.gp_registration import FAMILY_CATEGORY, RECORD_CATEGORIES
 from civicstack.wallet import Wallet
 from civicstack.wallet import openid4vp as protocol
+from civicstack.wallet.access_history import pull_access_history
 from civicstack.wallet.consents import Post, answer_request, pull_inbox, withdraw_consent
 from civicstack.wallet.openid4vci import Issued
 from civicstack.wallet.transport import error_from
@@ -59,12 +64,41 @@ RELATIVES: tuple[tuple[str, str, Decision], ...] = (
 )
 
 
-def tell_consents(cast: _Story) -> None:
-    """Steps 1-4 above, each checked; ``internal_error`` if the platform misbehaves."""
+def tell_consents(cast: _Story) -> Step:
+    """Steps 1-4 above, each checked, and step 5's verified history (the step to print last);
+    ``internal_error`` if the platform misbehaves."""
     with _Exchange(cast) as ex:
         _insurer(ex)
         _council(ex)
         _gp_switch(ex)
+        return _access_history(ex)
+
+
+def _access_history(ex: _Exchange) -> Step:
+    """Step 5: Amara's wallet proves it holds every access about her."""
+    verified = pull_access_history(ex.cast.wallet, ex.wallet_post(), verifier_key=ex.verifier.vkey)
+    expected = {("insurer", "released"), ("council", "refused"), (GP_REQUESTER, "released")}
+    if not expected <= {(e.entry.requester, e.entry.outcome) for e in verified.entries}:
+        raise CivicError("internal_error", "her access history lacks an access the story made")
+    cp = verified.checkpoint
+    return Step(
+        f"Amara's wallet verifies her complete access history: {len(verified.entries)} "
+        "accesses, none missing",
+        (
+            f"as of checkpoint {cp.size} of {cp.origin}, signed by {ex.verifier.name}",
+            "each entry's inclusion proven; her chain of entries unbroken; the subject map "
+            "committed in the log proves there is no other",
+        ),
+        tuple(
+            (
+                f"{e.entry.requester} <- {e.entry.provider}",
+                f"{e.entry.purpose}: {', '.join(e.entry.categories)} — "
+                + (e.entry.outcome if e.entry.refusal is None else f"refused ({e.entry.refusal})")
+                + (f", consent {e.entry.consent}" if e.entry.consent else ""),
+            )
+            for e in verified.entries
+        ),
+    )
 
 
 class _Exchange:

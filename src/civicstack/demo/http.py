@@ -132,9 +132,11 @@ def tell_over_http(
             story.shop_learned = _ask(cast, "age_over_18", expect={"age_over_18"})
             move_house(cast)
             _overasking(cast)
-            tell_consents(cast)  # consent and data exchange, while her PID is still valid
+            # consent and data exchange, while her PID is still valid
+            access_history = tell_consents(cast)
             _revocation(cast, pid_id)
             _history(cast)
+            cast.step(access_history)  # the story ends with her verified access history
         finally:
             cast.transport.close()
     return story

@@ -9,26 +9,62 @@ Tables (Alembic branch ``exchange``):
 ``access_subjects``    each citizen's chain on the access log (:mod:`civicstack.access.subject`):
                        their access-log handle, how many entries are about them and the leaf
                        hash of the last one. Moved in the transaction that appends their
-                       entries, so a chain never has a gap or a fork (issue 12's hook).
+                       entries, so a chain never has a gap or a fork.
+``access_map_nodes``   the subject map (:mod:`civicstack.access.subject_map`): a sparse Merkle
+                       tree of each subject's blinded map key -> blinded chain head, one row per
+                       stored node (id = depth || key prefix); updated once per batch.
+``access_tags``        each entry's subject tag -> its index in the log, so that a citizen's
+                       entries are found by the tags their key computes.
 
 The access log itself is the log ``access`` of the :class:`~civicstack.stores.log.LogStore`
 (tlog-tiles in ``log_*``), appended with :meth:`LogStore.append_in` inside one transaction
-per batch together with the chain heads, signing one checkpoint per batch.
+per batch together with the chain heads, the tags and the subject map, signing one checkpoint
+per batch. Each batch's last leaf is the subject map's root (:class:`SubjectMapRoot`), so every
+checkpoint of the access log ends with the map root covering every entry before it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+import threading
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 
 import orjson
 from sqlalchemy import BigInteger, Column, LargeBinary, String, Table, Text
 from sqlalchemy.engine import Connection, Engine
 
-from civicstack.access import AccessEntry, AppendedAccesses, ChainHead, DataService, chained
-from civicstack.errors import InputError
+from civicstack.access import (
+    AccessEntry,
+    AppendedAccesses,
+    ChainHead,
+    DataService,
+    SubjectMapRoot,
+    chained,
+    head_value,
+    map_key,
+    parse_leaf,
+    subject_key,
+    subject_tag,
+)
+from civicstack.access.history import MAX_HISTORY_ENTRIES, ProvenLeaf, SubjectHistory
+from civicstack.access.subject_map import (
+    MAP_EMPTY,
+    MapBranch,
+    MapLeaf,
+    MapNode,
+    MapProof,
+    node_id,
+    prove_map,
+    update_map,
+)
+from civicstack.errors import CivicError, InputError
 from civicstack.log import NoteSigner
-from civicstack.stores.db import DirectReads, metadata, write_transaction
+from civicstack.log.tiles import TILE_WIDTH
+from civicstack.stores.db import DirectReads, Fetch, metadata, write_transaction
 from civicstack.stores.log import LogStore
+
+log = logging.getLogger("civicstack.exchange")
 
 __all__ = ["ACCESS_LOG", "AccessLogStore", "DataServiceStore"]
 
@@ -62,6 +98,112 @@ access_subjects_table = Table(
     Column("count", BigInteger, nullable=False),
     Column("last", LargeBinary, nullable=False),
 )
+access_map_nodes_table = Table(
+    "access_map_nodes",
+    metadata,
+    Column("id", LargeBinary, primary_key=True),
+    Column("hash", LargeBinary, nullable=False),
+    Column("leaf_key", LargeBinary, nullable=True),
+    Column("leaf_value", LargeBinary, nullable=True),
+    sqlite_with_rowid=False,
+)
+access_tags_table = Table(
+    "access_tags",
+    metadata,
+    Column("tag", LargeBinary, primary_key=True),
+    Column("idx", BigInteger, nullable=False),
+    sqlite_with_rowid=False,
+)
+#: Ids per ``IN (...)`` read of map nodes or tags (under both drivers' parameter limits).
+_CHUNK = 2000
+
+
+class _StoredMapNodes:
+    """The subject map's nodes as :func:`~civicstack.access.subject_map.update_map` reads them,
+    inside a transaction (or a read snapshot)."""
+
+    def __init__(self, fetch: Fetch) -> None:
+        self._fetch = fetch
+
+    def read_nodes(self, ids: Collection[bytes]) -> Mapping[bytes, MapNode]:
+        out: dict[bytes, MapNode] = {}
+        wanted = list(ids)
+        for at in range(0, len(wanted), _CHUNK):
+            chunk = wanted[at : at + _CHUNK]
+            rows = self._fetch(
+                "SELECT id, hash, leaf_key, leaf_value FROM access_map_nodes"  # noqa: S608
+                " WHERE id IN (" + ", ".join("?" * len(chunk)) + ")",
+                tuple(chunk),
+            )
+            for r in rows:
+                out[bytes(r[0])] = (
+                    MapBranch(bytes(r[1])) if r[2] is None else MapLeaf(bytes(r[2]), bytes(r[3]))
+                )
+        return out
+
+
+_ROOT_ID = node_id(0, bytes(32))
+
+
+class _MapCache:
+    """The subject map's nodes this process has read or written, valid for one root.
+
+    The map is content-addressed: while the stored root's hash is the one cached, every node
+    under it (and every absence) is as cached, since a different node would change the root
+    (a SHA-256 collision otherwise). So a write batch reads the root row, and only when it
+    differs (another process wrote, or a batch rolled back) forgets everything. Writes enter
+    the cache after their commit. A cache that started from the empty map and saw every write
+    since is *complete*: a node it lacks is an empty subtree, read from nowhere. Bounded: past
+    :attr:`most` nodes it starts afresh.
+    """
+
+    def __init__(self, most: int = 1 << 20) -> None:
+        self.root: bytes | None = None
+        self.nodes: dict[bytes, MapNode | None] = {}
+        self.complete = False
+        self.most = most
+        self.lock = threading.Lock()
+
+    def reader(self, fetch: Fetch) -> _CachedMapNodes:
+        """Nodes for one write transaction: checked against the stored root first."""
+        stored = fetch("SELECT hash FROM access_map_nodes WHERE id = ?", (_ROOT_ID,))
+        root = bytes(stored[0][0]) if stored else MAP_EMPTY
+        with self.lock:
+            if root != self.root or len(self.nodes) > self.most:
+                self.nodes = {}
+                self.root = root
+                self.complete = root == MAP_EMPTY
+        return _CachedMapNodes(self, _StoredMapNodes(fetch))
+
+    def committed(self, root: bytes, writes: Mapping[bytes, MapNode]) -> None:
+        """After a commit: the map now has ``root`` and ``writes``."""
+        with self.lock:
+            self.nodes.update(writes)
+            self.root = root
+
+
+class _CachedMapNodes:
+    def __init__(self, cache: _MapCache, stored: _StoredMapNodes) -> None:
+        self._cache, self._stored = cache, stored
+
+    def read_nodes(self, ids: Collection[bytes]) -> Mapping[bytes, MapNode]:
+        nodes = self._cache.nodes
+        out: dict[bytes, MapNode] = {}
+        missing: list[bytes] = []
+        for i in ids:
+            if i in nodes:
+                hit = nodes[i]
+                if hit is not None:
+                    out[i] = hit
+            else:
+                missing.append(i)
+        if missing and not self._cache.complete:
+            read = self._stored.read_nodes(missing)
+            out.update(read)
+            with self._cache.lock:
+                for i in missing:
+                    nodes[i] = read.get(i)
+        return out
 
 
 class DataServiceStore:
@@ -219,6 +361,13 @@ class DataServiceStore:
         self._reads.close()
 
 
+def _is_map_root(leaf: bytes) -> bool:
+    try:
+        return isinstance(parse_leaf(leaf), SubjectMapRoot)
+    except CivicError:
+        return False
+
+
 def _service(row: Sequence[object]) -> DataService:
     categories = orjson.loads(str(row[3]))
     return DataService(
@@ -240,22 +389,30 @@ class AccessLogStore:
         self.name = name
         self._reads = DirectReads(logs.engine, max_idle=1)
         self._sqlite = logs.engine.dialect.name == "sqlite"
+        self._map = _MapCache()
 
     def ensure(self) -> None:
-        """Create the access log (signed by :attr:`signer`) unless it exists."""
+        """Create the access log (signed by :attr:`signer`) unless it exists; a log written
+        before the subject map existed gets its map now (:meth:`seal_map`)."""
         try:
             self.logs.create_log(self.name, self.signer)
         except InputError as exc:
             if exc.code != "log_exists":
                 raise
+            self.seal_map()
 
     def append_accesses(
         self, accesses: Sequence[tuple[AccessEntry, str | None]]
     ) -> AppendedAccesses:
-        """Append in one transaction with the chain heads and one signed checkpoint."""
+        """Append in one transaction with the chain heads, the tags, the subject map (its root
+        as the batch's last leaf) and one signed checkpoint."""
         sql = self._reads.sql
         subjects = sorted({s for _, s in accesses if s is not None})
         with self.logs.transaction() as conn:
+            fetch = self._reads.fetcher(conn)
+            # The log's row first (PostgreSQL): the subject map is shared by every subject, so
+            # writers take turns before they read it; then the heads, in one order.
+            self._lock_log(fetch)
             heads: dict[str, ChainHead] = {}
             if subjects:
                 # New subjects get a row first, so that every head is then locked in one order
@@ -277,14 +434,29 @@ class AccessLogStore:
                     tuple(subjects),
                 ).all()
                 heads = {str(r[0]): ChainHead(int(r[1]), bytes(r[2])) for r in rows}
+            keys = {s: subject_key(s) for s in subjects}
             entries: list[bytes] = []
+            tags: list[tuple[bytes, int]] = []
             for entry, subject in accesses:
                 head = heads.get(subject, ChainHead()) if subject is not None else ChainHead()
-                data, head = chained(entry, subject, head)
+                data, after = chained(entry, subject, head)
                 if subject is not None:
-                    heads[subject] = head
+                    tags.append((subject_tag(keys[subject], head.count), len(entries)))
+                    heads[subject] = after
                 entries.append(data)
-            indices = self.logs.append_in(conn, self.name, entries, self.signer)
+            # The subject map, once for the batch: each subject's blinded head.
+            root, writes = update_map(
+                self._map.reader(fetch),
+                {map_key(k): head_value(k, heads[s]) for s, k in keys.items()},
+            )
+            leaves = [*entries, SubjectMapRoot(root).to_bytes()]
+            indices = self.logs.append_in(conn, self.name, leaves, self.signer)
+            if tags:
+                conn.exec_driver_sql(
+                    sql("INSERT INTO access_tags (tag, idx) VALUES (?, ?)"),
+                    [(tag, indices.start + k) for tag, k in tags],
+                )
+            self._write_map(conn, writes)
             if subjects:
                 conn.exec_driver_sql(
                     sql("UPDATE access_subjects SET count = ?, last = ? WHERE log_subject = ?"),
@@ -293,14 +465,144 @@ class AccessLogStore:
             note = conn.exec_driver_sql(
                 sql("SELECT checkpoint FROM log_logs WHERE name = ?"), (self.name,)
             ).scalar_one()
+        self._map.committed(root, writes)
         return AppendedAccesses(indices.start, tuple(entries), indices.stop, str(note))
+
+    def _lock_log(self, fetch: Fetch) -> None:
+        if not self._sqlite:
+            fetch("SELECT id FROM log_logs WHERE name = ? FOR UPDATE", (self.name,))
+
+    def _write_map(self, conn: Connection, writes: Mapping[bytes, MapNode]) -> None:
+        if not writes:
+            return
+        conn.exec_driver_sql(
+            self._reads.sql(
+                "INSERT INTO access_map_nodes (id, hash, leaf_key, leaf_value) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (id) DO UPDATE SET hash = excluded.hash,"
+                " leaf_key = excluded.leaf_key, leaf_value = excluded.leaf_value"
+            ),
+            [
+                (nid, n.hash, n.key, n.value)
+                if isinstance(n, MapLeaf)
+                else (nid, n.hash, None, None)
+                for nid, n in writes.items()
+            ],
+        )
+
+    def seal_map(self) -> bool:
+        """Commit the subject map's root unless the log already ends with it: a log written
+        before the map existed gets the map of every subject's head and its root as a leaf.
+        True when a root was appended."""
+        head = self.logs.head(self.name)
+        if head.size == 0 or _is_map_root(self.logs.entry(self.name, head.size - 1)):
+            return False
+        with self.logs.transaction() as conn:
+            fetch = self._reads.fetcher(conn)
+            self._lock_log(fetch)
+            rows = fetch("SELECT log_subject, count, last FROM access_subjects WHERE count > 0", ())
+            updates = {}
+            for r in rows:
+                k = subject_key(str(r[0]))
+                updates[map_key(k)] = head_value(k, ChainHead(int(r[1]), bytes(r[2])))
+            root, writes = update_map(_StoredMapNodes(fetch), updates)
+            self.logs.append_in(conn, self.name, [SubjectMapRoot(root).to_bytes()], self.signer)
+            self._write_map(conn, writes)
+        return True
+
+    # --- a citizen's history (issue 12) ------------------------------------------------------
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[Fetch]:
+        """Reads that all see one committed state (a read transaction: WAL snapshot on SQLite,
+        REPEATABLE READ on PostgreSQL)."""
+        with self.logs.engine.connect() as conn:
+            if self._sqlite:
+                conn.execution_options(isolation_level="AUTOCOMMIT")
+                conn.exec_driver_sql("BEGIN")
+                try:
+                    yield self._reads.fetcher(conn)
+                finally:
+                    conn.exec_driver_sql("ROLLBACK")
+            else:
+                conn.execution_options(isolation_level="REPEATABLE READ")
+                with conn.begin():
+                    yield self._reads.fetcher(conn)
+
+    def subject_history(self, log_subject: str) -> SubjectHistory:
+        """Every entry about ``log_subject`` under the latest checkpoint, with inclusion proofs,
+        the checkpoint's last leaf (the subject map's root) and the map proof of the subject's
+        key: what :func:`civicstack.access.history.verify_history` checks.
+
+        The checkpoint, the subject's head and tags and the map are read in one snapshot, so
+        they describe one state of the log; leaves and proofs under a checkpoint never change.
+        A leaf the database has lost is left out (the wallet then finds the history incomplete).
+        """
+        key = subject_key(log_subject)
+        with self._snapshot() as fetch:
+            note = str(fetch("SELECT checkpoint FROM log_logs WHERE name = ?", (self.name,))[0][0])
+            size = int(note.split("\n", 2)[1])
+            found = fetch("SELECT count FROM access_subjects WHERE log_subject = ?", (log_subject,))
+            count = int(found[0][0]) if found else 0
+            if count > MAX_HISTORY_ENTRIES:
+                raise InputError(
+                    "too_large", f"a history lists at most {MAX_HISTORY_ENTRIES} entries"
+                )
+            indices = self._tag_indices(fetch, [subject_tag(key, n) for n in range(count)])
+            _, proof = (
+                prove_map(_StoredMapNodes(fetch), map_key(key))
+                if size
+                else (None, MapProof((), None))
+            )
+        checkpoint = self.logs.checkpoint(self.name, size)
+        wanted = sorted(i for i in indices if i < size)
+        if size:
+            wanted.append(size - 1)
+        leaves = self._leaves(wanted, size)
+        return SubjectHistory(
+            log_subject,
+            checkpoint,
+            tuple(leaves[i] for i in wanted[:-1] if i in leaves),
+            leaves.get(size - 1) if size else None,
+            proof,
+        )
+
+    @staticmethod
+    def _tag_indices(fetch: Fetch, tags: Sequence[bytes]) -> list[int]:
+        out: list[int] = []
+        for at in range(0, len(tags), _CHUNK):
+            chunk = tags[at : at + _CHUNK]
+            rows = fetch(
+                "SELECT idx FROM access_tags WHERE tag IN ("  # noqa: S608
+                + ", ".join("?" * len(chunk))
+                + ")",
+                tuple(chunk),
+            )
+            out += [int(r[0]) for r in rows]
+        return out
+
+    def _leaves(self, indices: Sequence[int], size: int) -> dict[int, ProvenLeaf]:
+        """The leaves at ``indices`` (bundle by bundle) with their proofs under ``size``."""
+        out: dict[int, ProvenLeaf] = {}
+        by_bundle: dict[int, list[int]] = {}
+        for i in indices:
+            by_bundle.setdefault(i // TILE_WIDTH, []).append(i)
+        for bundle, wanted in by_bundle.items():
+            start = bundle * TILE_WIDTH
+            try:
+                data = self.logs.entries(self.name, start, min(start + TILE_WIDTH, size))
+                for i in wanted:
+                    proof = self.logs.inclusion_proof(self.name, i, size)
+                    out[i] = ProvenLeaf(i, data[i - start], tuple(proof))
+            except CivicError as exc:
+                log.warning("access-log leaves of bundle %d unreadable: %s", bundle, exc.detail)
+        return out
 
     def inclusion_proof(self, index: int, size: int) -> list[bytes]:
         """RFC 9162 inclusion proof of entry ``index`` in the tree of ``size``."""
         return self.logs.inclusion_proof(self.name, index, size)
 
     def chain_head(self, log_subject: str) -> ChainHead:
-        """Where ``log_subject``'s chain stands (issue 12 reads it to prove completeness)."""
+        """Where ``log_subject``'s chain stands."""
         with self._reads.reading() as fetch:
             rows = fetch(
                 "SELECT count, last FROM access_subjects WHERE log_subject = ?", (log_subject,)

@@ -79,6 +79,7 @@ _ANCHOR = "anchor-"
 _PENDING = "pending-"
 _SETTINGS = "settings"
 _CONSENTS = "consents"
+_ACCESS_LOG = "access-log"
 #: Refusals worth remembering: the relying party asked and was turned away.
 _RECORDED_REFUSALS = frozenset(
     {
@@ -820,6 +821,22 @@ class Wallet:
             return ()
         kept = [self._vault.get(_CONSENTS, name) for name in self._vault.names(_CONSENTS)]
         return tuple(sorted(kept, key=lambda r: (r.get("created_at", 0), r.get("id", ""))))
+
+    # --- the access log (civicstack.access.history) ---------------------------------------
+
+    def access_log_state(self) -> dict[str, Any] | None:
+        """What the wallet last verified of the platform's access log: its verifier key
+        (pinned on first use) and the holder's chain head then; None before the first time."""
+        try:
+            return self._vault.get(_META, _ACCESS_LOG)
+        except CivicError as exc:
+            if exc.code != "not_found":
+                raise
+            return None
+
+    def keep_access_log_state(self, state: Mapping[str, Any]) -> None:
+        """Remember :meth:`access_log_state` after a verified history."""
+        self._vault.put(_META, _ACCESS_LOG, dict(state), replace=True)
 
     # --- documents -----------------------------------------------------------------------
 

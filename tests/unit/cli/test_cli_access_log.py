@@ -85,13 +85,14 @@ def test_log_monitor_checks_the_access_log_only_grows(
         "--key", key, "--tiles", f"{base}/access/log",
     )  # fmt: skip
     assert isinstance(got, dict)
-    assert (got["consistent"], got["old_size"], got["new_size"]) == (True, 1, 300)
+    # One access per batch: each batch is its entry and the subject map's root after it.
+    assert (got["consistent"], got["old_size"], got["new_size"]) == (True, 2, 600)
     assert got["proof_source"] == f"{base}/access/log"
     bundle = httpx.get(f"{base}/access/log/tile/entries/000")
     assert bundle.status_code == 200
     assert len(bundle.content) > 256 * 100
     other = tmp_path / "other"
-    other.write_text(old.read_text().replace("\n1\n", "\n2\n", 1))
+    other.write_text(old.read_text().replace("\n2\n", "\n3\n", 1))
     code, _, err = civic("log", "monitor", str(other), f"{base}/access/log/checkpoint",
                          "--key", key, "--tiles", f"{base}/access/log")  # fmt: skip
     assert code == 1

@@ -2,6 +2,7 @@
 
 - :mod:`.service` — :class:`Exchange`: publishing data services, hosted records, fetches;
 - :mod:`.access_log` — :class:`AccessLog`: group commit of access entries with receipts;
+- :mod:`.history` — :class:`AccessHistories`: a citizen's access history with its proofs;
 - :mod:`.consent` — :class:`ConsentCheck`, the seam to the consent service;
 - :mod:`.storage` — the store Protocols it needs.
 """
@@ -13,6 +14,7 @@ from civicstack.services.exchange.access_log import (
     UnsafeNoAccessLog,
 )
 from civicstack.services.exchange.consent import ConsentCheck, Covered
+from civicstack.services.exchange.history import AccessHistories, HistoryStorage
 from civicstack.services.exchange.service import (
     MAX_FETCH_BODY,
     MAX_RECORD_BYTES,
@@ -31,6 +33,7 @@ from civicstack.services.exchange.storage import (
 __all__ = [
     "MAX_FETCH_BODY",
     "MAX_RECORD_BYTES",
+    "AccessHistories",
     "AccessLog",
     "AccessLogStorage",
     "AccessRecorder",
@@ -41,6 +44,7 @@ __all__ = [
     "DataServiceStorage",
     "Exchange",
     "FetchRequest",
+    "HistoryStorage",
     "Recorded",
     "Released",
     "RemoteRecords",
