@@ -27,6 +27,7 @@ from civicstack.credential_types import PID_VCT
 from civicstack.credentials import present_credential
 from civicstack.demo.story import AMARA as AMARA_PID
 from civicstack.demo.world import seed_electoral_offices
+from civicstack.log import Receipt
 from civicstack.pairwise import Subject
 from civicstack.registers.canonical import Item
 from civicstack.registers.synthetic import FIELDS
@@ -351,7 +352,8 @@ def test_a_thin_events_link_fetches_the_new_value_under_consent_logged(tuo: Worl
     )
     assert bank.status_code == 404, bank.text
     assert bank.json()["code"] == "consent_not_found"
-    logged = tuo.client.get(f"/access/entries/{released['log_index'] + 1}").json()
+    refused_at = Receipt.parse(bank.json()["receipt"]).index
+    logged = tuo.client.get(f"/access/entries/{refused_at}").json()
     assert (logged["requester"], logged["outcome"], logged["consent"]) == (
         "council",
         "refused",
