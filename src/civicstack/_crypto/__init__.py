@@ -52,6 +52,7 @@ from civicstack._crypto.jws import (
 )
 from civicstack._crypto.keys import (
     ALGORITHMS,
+    SUPPORTED_ALGORITHMS,
     Alg,
     PrivateKey,
     PublicKey,
@@ -72,6 +73,7 @@ __all__ = [
     "ALGORITHMS",
     "MAX_JWS_BYTES",
     "MERKLE_EMPTY_ROOT",
+    "SUPPORTED_ALGORITHMS",
     "Alg",
     "CompactJWS",
     "PrivateKey",
