@@ -35,12 +35,19 @@ from civicstack.sso.client_auth import (
     verify_client_assertion,
     verify_client_secret,
 )
-from civicstack.sso.clients import Client, ClientMetadata, check_redirect_uri, read_client_metadata
+from civicstack.sso.clients import (
+    Client,
+    ClientMetadata,
+    InitialAccessToken,
+    check_redirect_uri,
+    read_client_metadata,
+)
 from civicstack.sso.discovery import Endpoints, provider_metadata
 from civicstack.sso.sessions import (
     LOGIN_PURPOSE,
     SESSION_LIFETIME,
     SSO_SECTOR,
+    Login,
     SsoSession,
     login_claims,
     released_claims,
@@ -73,6 +80,8 @@ __all__ = [
     "ClientMetadata",
     "CodeGrant",
     "Endpoints",
+    "InitialAccessToken",
+    "Login",
     "SsoSession",
     "at_hash",
     "check_redemption",

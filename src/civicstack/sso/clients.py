@@ -34,6 +34,7 @@ __all__ = [
     "ID_TOKEN_ALGS",
     "Client",
     "ClientMetadata",
+    "InitialAccessToken",
     "check_redirect_uri",
     "read_client_metadata",
 ]
@@ -199,3 +200,12 @@ class Client:
     secret_hash: str | None
     metadata: ClientMetadata
     created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class InitialAccessToken:
+    """A registration token (RFC 7591 §3) minted for one organisation."""
+
+    token_hash: str
+    organisation: str
+    expires_at: int

@@ -26,6 +26,7 @@ from typing import Any
 from civicstack.credential_types import PID_VCT
 from civicstack.errors import CivicError
 from civicstack.pairwise import Subject
+from civicstack.sso.authorization import AuthorizationRequest
 from civicstack.trust import RelyingPartyRegistration
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "SCOPE_CLAIMS",
     "SESSION_LIFETIME",
     "SSO_SECTOR",
+    "Login",
     "SsoSession",
     "login_claims",
     "released_claims",
@@ -100,3 +102,19 @@ def released_claims(
             if claim in permitted and claim in presented:
                 out[claim] = presented[claim]
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class Login:
+    """A sign-in under way: the authorization request waiting for the wallet's presentation
+    (the verifier's request ``vp_request``), bound to the browser that started it."""
+
+    id: str
+    browser_hash: str
+    request: AuthorizationRequest
+    organisation: str
+    vp_request: str
+    link: str
+    claims: tuple[str, ...]
+    expires_at: int
+    done: bool = False
