@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test check lint typecheck imports unit bench clean
+.PHONY: run test check lint typecheck imports unit bench clean assets
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "civicstack needs Python >= 3.11")'
@@ -20,6 +20,22 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/civic up
 
+# Build-time JavaScript tooling (package.json + package-lock.json): GOV.UK Frontend and Sass for
+# `make assets`, axe-core for the browser tests. A user running civicstack needs none of it.
+NODE_STAMP := node_modules/.installed
+STATIC     := src/civicstack/web/static
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $(NODE_STAMP)
+
+# GOV.UK Frontend compiled with the neutral theme (assets/civic.scss: system fonts, no crown),
+# plus its JavaScript, into the package (static/THIRD-PARTY.txt carries its MIT notice); the results are committed and shipped.
+assets: $(NODE_STAMP)
+	node_modules/.bin/sass --no-source-map --style=compressed --quiet-deps --load-path=node_modules \
+		assets/civic.scss $(STATIC)/civic.css
+	cp node_modules/govuk-frontend/dist/govuk/govuk-frontend.min.js $(STATIC)/govuk-frontend.min.js
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
@@ -31,12 +47,12 @@ typecheck: $(STAMP)
 imports: $(STAMP)
 	$(BIN)/lint-imports
 
-unit: $(STAMP)
+unit: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m pytest -n 2
 
 # The edit loop: lint, types, layering and every test not marked `slow` (end-to-end runs of
 # `civic up`, schemathesis, the full GOV.UK archive).
-check: lint typecheck imports
+check: lint typecheck imports $(NODE_STAMP)
 	$(BIN)/python -m pytest -n 2 -m "not slow"
 
 # Everything, slow tests included: what CI runs.

@@ -74,6 +74,11 @@ class Settings:
     ``CIVIC_WALLET_DIR``    the local holder wallet of ``civic wallet`` (default <data dir>/wallet)
     ``CIVIC_SERVER``        the platform CLI commands talk to (``--server``; default
                             http://127.0.0.1:8000): read by the CLI, not by the platform
+    ``CIVIC_BRAND_NAME``    the product name in every page's header (default ``civicstack``)
+    ``CIVIC_BRAND_COLOUR``  the header's colour, ``#rrggbb``, 4.5:1 against white (``#24323c``)
+    ``CIVIC_BRAND_ACCENT``  the stripe under the header, ``#rrggbb``, 3:1 against white
+                            (``#0e7c86``); a colour short of its contrast stops startup
+                            (:class:`civicstack.web.Theme`)
     ``CIVIC_REGISTERS_ARCHIVE``  directory of archived GOV.UK registers (``*.rsf``) seeded at the
                             first ``civic up`` (default: ``../shared/data/gov-uk-registers-2021``
                             next to a source checkout, when present)
@@ -147,6 +152,10 @@ class Settings:
     events_retry_schedule: str = "5s 5m 30m 2h 5h 10h 10h"
     events_allow_private: bool = False
     events_namespace: str = "civic"
+    # --- pages (issue 14): checked by civicstack.web.Theme when an app is built ---
+    brand_name: str = ""
+    brand_colour: str = ""
+    brand_accent: str = ""
     #: ``CIVIC_WITNESSES`` as given (checked by :func:`civicstack.log.witness.parse_witnesses`).
     witnesses: str = ""
     witness_interval: int = 2
@@ -210,6 +219,9 @@ class Settings:
             witnesses=witnesses,
             witness_interval=_seconds(env, "CIVIC_WITNESS_INTERVAL", 2),
             limit_overrides=limit_overrides(env),
+            brand_name=env.get("CIVIC_BRAND_NAME", ""),
+            brand_colour=env.get("CIVIC_BRAND_COLOUR", ""),
+            brand_accent=env.get("CIVIC_BRAND_ACCENT", ""),
             **_events_settings(env),
         )
         settings = replace(settings, **{k: v for k, v in overrides.items() if v is not None})

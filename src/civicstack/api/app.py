@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from civicstack import __version__
 from civicstack.api.access import access_service
-from civicstack.api.catalogue import Service, ServiceFactory, catalogue_html, service_app
+from civicstack.api.catalogue import Service, ServiceFactory, catalogue_page, service_app
 from civicstack.api.changes import changes_service
 from civicstack.api.consent import consent_service
 from civicstack.api.control_characters import ControlCharacters
@@ -32,6 +32,7 @@ from civicstack.api.trust import trust_service
 from civicstack.api.verifier import verifier_service
 from civicstack.platform import Platform
 from civicstack.settings import Settings
+from civicstack.web import Pages, Theme
 
 __all__ = [
     "Service",
@@ -75,6 +76,10 @@ def create_app(platform: Platform, factories: list[ServiceFactory] | None = None
     install_docs(root)
     mount_docs_assets(root)
     root.state.platform = platform
+    # The pages' environment: routers render with ``request.app.state.pages.render(...)``.
+    pages = Pages(theme=Theme.from_settings(platform.settings))
+    pages.mount_static(root)
+    root.state.pages = pages
     services: list[Service] = []
     for factory in service_factories() if factories is None else factories:
         service, sub = factory(platform)
@@ -96,7 +101,7 @@ def create_app(platform: Platform, factories: list[ServiceFactory] | None = None
 
     @root.get("/", response_class=HTMLResponse, tags=["platform"], summary="Service catalogue")
     def catalogue() -> HTMLResponse:
-        return HTMLResponse(catalogue_html(services))
+        return catalogue_page(pages, services)
 
     @root.get("/services", tags=["platform"], summary="Service catalogue as JSON")
     def services_json() -> list[dict[str, object]]:

@@ -2,22 +2,24 @@
 
 Each router module (:mod:`civicstack.api.issuers`, :mod:`civicstack.api.verifier`, ...) builds
 its sub-application with :func:`service_app` and describes it as a :class:`Service`;
-:mod:`civicstack.api.app` mounts them and serves :func:`catalogue_html`.
+:mod:`civicstack.api.app` mounts them and serves :func:`catalogue_page` (``web/templates/
+catalogue.html`` on the pages' layout).
 """
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from fastapi import APIRouter, FastAPI
+from starlette.responses import HTMLResponse
 from starlette.types import ASGIApp
 
 from civicstack import __version__
 from civicstack.api.docs import install_docs
 from civicstack.api.problems import install_problem_handlers
 from civicstack.platform import Platform
+from civicstack.web import Pages
 
 
 @dataclass(frozen=True)
@@ -46,25 +48,6 @@ def service_app(title: str, summary: str, *, version: str = __version__) -> Fast
     return app
 
 
-def catalogue_html(services: list[Service]) -> str:
+def catalogue_page(pages: Pages, services: list[Service]) -> HTMLResponse:
     """The catalogue page: every service with its docs, standards and OpenAPI document."""
-    rows = "\n".join(
-        f"<tr><td><a href='{html.escape(s.mount)}/docs'>{html.escape(s.title)}</a></td>"
-        f"<td>{html.escape(s.summary)}</td><td>{html.escape(', '.join(s.specs))}</td>"
-        f"<td><a href='{html.escape(s.mount)}/openapi.json'>OpenAPI 3.1</a></td></tr>"
-        for s in services
-    )
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>civicstack services</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>body{{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}}
-table{{border-collapse:collapse;width:100%}}td,th{{border-bottom:1px solid #ccc;padding:.5rem;
-text-align:left;vertical-align:top}}</style></head>
-<body><h1>civicstack</h1>
-<p>Every service of this platform publishes its API as OpenAPI 3.1. Errors are
-<code>application/problem+json</code> (RFC 9457) with a stable <code>code</code>.</p>
-<table><thead><tr><th>Service</th><th>What it does</th><th>Standards</th><th>API</th></tr></thead>
-<tbody>
-{rows}
-</tbody></table>
-<p><a href="/healthz">/healthz</a> · civicstack {__version__}</p></body></html>"""
+    return pages.render("catalogue.html", {"services": services, "version": __version__})

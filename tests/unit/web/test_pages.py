@@ -1,0 +1,148 @@
+"""The pages' layout, theme, ported components and packaged assets."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi import FastAPI
+from markupsafe import Markup
+from starlette.testclient import TestClient
+
+from civicstack.errors import CivicError
+from civicstack.settings import Settings
+from civicstack.web import Pages, Theme
+from civicstack.web.assets import static_directory
+from civicstack.web.pages import contrast_with_white
+
+
+def _client(pages: Pages) -> TestClient:
+    app = FastAPI()
+    pages.mount_static(app)
+
+    @app.get("/page")
+    def page() -> object:
+        return pages.render("catalogue.html", {"services": [], "version": "t"})
+
+    return TestClient(app)
+
+
+def test_page_carries_security_headers_and_no_inline_script() -> None:
+    """A rendered page has a CSP allowing only same-origin scripts and the theme's style hash."""
+    r = _client(Pages()).get("/page")
+    assert r.status_code == 200
+    csp = r.headers["content-security-policy"]
+    assert "script-src 'self'" in csp
+    assert "'unsafe-inline'" not in csp
+    assert re.search(r"style-src 'self' 'sha256-[A-Za-z0-9+/=]+'", csp)
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["cache-control"] == "no-store"
+    assert "<script>" not in r.text  # only <script type="module" src=...>
+
+
+def test_static_assets_are_fingerprinted_and_cached_for_a_year() -> None:
+    """The layout links assets by content hash and the server lets browsers keep them a year."""
+    pages = Pages()
+    client = _client(pages)
+    html = client.get("/page").text
+    url = re.search(r'href="(/_assets/web/civic\.css\?v=[0-9a-f]{16})"', html)
+    assert url
+    css = client.get(url.group(1))
+    assert css.status_code == 200
+    assert css.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert client.get("/_assets/web/nothing.css").status_code == 404
+
+
+def test_shipped_css_has_no_gds_transport_and_no_remote_url() -> None:
+    """The built stylesheet uses a system font stack and loads nothing from another host."""
+    css = (static_directory() / "civic.css").read_text()
+    assert "GDS Transport" not in css
+    assert "@font-face" not in css
+    assert not re.search(r"url\((\"|')?(https?:)?//", css)
+    assert not list(static_directory().glob("*.woff*"))
+
+
+def test_theme_from_settings_reaches_the_page() -> None:
+    """CIVIC_BRAND_NAME and the colours appear in the header and the custom properties."""
+    settings = Settings.from_env(
+        {
+            "CIVIC_DATA_DIR": "/tmp/x",
+            "CIVIC_BRAND_NAME": "Borough <Online>",
+            "CIVIC_BRAND_COLOUR": "#003366",
+            "CIVIC_BRAND_ACCENT": "#005ea5",
+        }
+    )
+    html = Pages(theme=Theme.from_settings(settings)).render_text(
+        "catalogue.html", {"services": [], "version": "t"}
+    )
+    assert "Borough &lt;Online&gt;" in html
+    assert "--civic-brand-colour:#003366" in html
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("brand_colour", "#ffff00"),  # white text unreadable on yellow
+        ("brand_colour", "red"),
+        ("brand_colour", "#123456;}body{"),
+        ("brand_accent", "#eeeeee"),
+        ("brand_name", ""),
+        ("brand_name", "x" * 61),
+        ("brand_name", "line\nbreak"),
+    ],
+)
+def test_bad_theme_stops_startup(field: str, value: str) -> None:
+    """A colour short of WCAG contrast, a non-hex colour or a bad name is invalid_setting."""
+    with pytest.raises(CivicError) as caught:
+        Theme(**{field: value})
+    assert caught.value.code == "invalid_setting"
+
+
+def test_default_theme_meets_contrast() -> None:
+    """The neutral defaults reach 4.5:1 (header text) and 3:1 (accent) against white."""
+    theme = Theme()
+    assert contrast_with_white(theme.brand_colour) >= 4.5
+    assert contrast_with_white(theme.brand_accent) >= 3.0
+    assert round(contrast_with_white("#000000"), 1) == 21.0
+
+
+def test_components_escape_text_and_plain_html_params() -> None:
+    """A component escapes `text`, and escapes `html` too unless it is Markup."""
+    pages = Pages()
+    template = pages.environment.from_string(
+        '{% from "govuk/components.html" import govukButton, govukTag %}'
+        "{{ govukButton({'text': text}) }}{{ govukTag({'html': plain}) }}"
+        "{{ govukTag({'html': safe}) }}"
+    )
+    out = template.render(text="<b>", plain="<i>x</i>", safe=Markup("<em>ok</em>"))
+    assert "&lt;b&gt;" in out
+    assert "&lt;i&gt;x&lt;/i&gt;" in out
+    assert "<em>ok</em>" in out
+
+
+def test_component_attributes_refuse_bad_names() -> None:
+    """`attributes` values are escaped and a name that is not an attribute name raises."""
+    pages = Pages()
+    template = pages.environment.from_string(
+        '{% from "govuk/components.html" import govukButton %}'
+        "{{ govukButton({'text': 'Go', 'attributes': attrs}) }}"
+    )
+    assert 'data-x="&#34;&gt;"' in template.render(attrs={"data-x": '">'})
+    with pytest.raises(ValueError, match="attribute name"):
+        template.render(attrs={"onclick=alert(1) x": "y"})
+
+
+def test_radios_and_errors_link_hint_and_message() -> None:
+    """Radios in a fieldset describe it by the hint and error message ids (GOV.UK pattern)."""
+    pages = Pages()
+    template = pages.environment.from_string(
+        '{% from "govuk/components.html" import govukRadios %}'
+        "{{ govukRadios({'name': 'answer', 'fieldset': {'legend': {'text': 'Share?'}},"
+        " 'hint': {'text': 'Choose one'}, 'errorMessage': {'text': 'Pick one'},"
+        " 'items': [{'value': 'yes', 'text': 'Yes'}, {'value': 'no', 'text': 'No'}]}) }}"
+    )
+    out = template.render()
+    assert 'aria-describedby="answer-hint answer-error"' in out
+    assert 'id="answer"' in out
+    assert 'id="answer-2"' in out
+    assert "govuk-form-group--error" in out
