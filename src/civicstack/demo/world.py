@@ -179,6 +179,38 @@ RELYING_PARTIES[GP_REQUESTER] = (
     RELYING_PARTIES[GP_REQUESTER][0],
     (*RELYING_PARTIES[GP_REQUESTER][1], GP_CHANGES),
 )
+# --- one login (issue 14): the government services that sign citizens in with the wallet ---
+#: What a service asks for to sign a citizen in: who they are (their PID's number and country,
+#: from which the one-login provider computes the service's pairwise subject) and their names.
+SIGN_IN_CLAIMS = (
+    "issuing_country",
+    "personal_administrative_number",
+    "given_name",
+    "family_name",
+    "birthdate",
+)
+
+
+def sign_in(description: str, *extra: str) -> PurposeSpec:
+    """A ``sign_in`` purpose over the PID (:data:`civicstack.sso.LOGIN_PURPOSE`)."""
+    return PurposeSpec("sign_in", description, PID_VCT, (*SIGN_IN_CLAIMS, *extra))
+
+
+RELYING_PARTIES["hmrc"] = (
+    "HM Revenue & Customs",
+    (sign_in("Sign you in to see your tax summary"),),
+)
+RELYING_PARTIES["council"] = (
+    RELYING_PARTIES["council"][0],
+    (
+        *RELYING_PARTIES["council"][1],
+        sign_in("Sign you in to see your council tax band and bin days", "address"),
+    ),
+)
+RELYING_PARTIES[GP_REQUESTER] = (
+    RELYING_PARTIES[GP_REQUESTER][0],
+    (*RELYING_PARTIES[GP_REQUESTER][1], sign_in("Sign you in to your GP practice's services")),
+)
 #: The registrar of births and deaths: name -> (display name, {vct: claims}).
 REGISTRARS: dict[str, tuple[str, dict[str, tuple[str, ...]]]] = {
     "registrar": (
