@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -58,3 +59,307 @@ def test_authlib_client_completes_the_code_flow(op: tuple[World, Sink], tmp_path
     assert claims["sub"] == world.platform.pairwise_id(
         "hmrc", __import__("civicstack.pairwise").pairwise.Subject("GB", "QQ123456C")
     )
+
+
+# --- the negative cases of the Basic OP plan -------------------------------------------------
+
+
+def test_wrong_redirect_uri_is_shown_not_redirected(op: tuple[World, Sink]) -> None:
+    """A redirect_uri not registered for the client gets an error page, never a redirect."""
+    world, _ = op
+    reg = register(world)
+    rp = RelyingParty(world, {**reg, "redirect_uris": ["https://evil.example/cb"]})
+    r = world.client.get(rp.authorization_url(), follow_redirects=False)
+    assert r.status_code == 400
+    assert "location" not in r.headers
+    assert "invalid_redirect_uri" in r.text
+
+
+def test_unknown_client_is_shown_not_redirected(op: tuple[World, Sink]) -> None:
+    """An unknown client_id gets an error page."""
+    world, _ = op
+    rp = RelyingParty(world, {**register(world), "client_id": "nobody"})
+    r = world.client.get(rp.authorization_url(), follow_redirects=False)
+    assert r.status_code == 401
+    assert "invalid_client" in r.text
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        ({"code_challenge_method": "plain"}, "invalid_request"),
+        ({"code_challenge": None}, "invalid_request"),
+        ({"response_type": "token"}, "unsupported_response_type"),
+        ({"scope": "profile"}, "invalid_scope"),
+        ({"prompt": "none"}, "login_required"),
+    ],
+)
+def test_bad_requests_are_redirected_with_state(
+    op: tuple[World, Sink], change: dict[str, str | None], error: str
+) -> None:
+    """After the client and redirect_uri check out, errors go back to the client with the
+    request's state (RFC 6749 §4.1.2.1): plain PKCE, no challenge, implicit flow, no openid,
+    prompt=none without a session."""
+    world, _ = op
+    rp = RelyingParty(world, register(world))
+    url = rp.authorization_url()
+    parts = dict(query_of(url))
+    for name, value in change.items():
+        if value is None:
+            parts.pop(name, None)
+        else:
+            parts[name] = value
+    r = world.client.get("/oidc/authorize", params=parts, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    back = query_of(r.headers["location"])
+    assert back["error"] == error
+    assert back["state"] == rp.state
+
+
+def test_reused_code_fails_and_revokes_its_tokens(op: tuple[World, Sink], tmp_path: Path) -> None:
+    """A code redeemed twice gets invalid_grant, and the access token of the first use stops
+    working (RFC 6749 §4.1.2)."""
+    world, _ = op
+    rp = RelyingParty(world, register(world))
+    location = sign_in(world, rp, holder(world, tmp_path))
+    token = rp.fetch_token(location)
+    assert rp.oauth.get(f"{ISSUER}/oidc/userinfo").status_code == 200
+    again = _token_request(world, rp, location)
+    assert again.status_code == 400
+    assert again.json()["error"] == "invalid_grant"
+    r = world.client.get(
+        "/oidc/userinfo", headers={"Authorization": f"Bearer {token['access_token']}"}
+    )
+    assert r.status_code == 401
+    assert r.json()["error"] == "invalid_token"
+
+
+def _token_request(
+    world: World, rp: RelyingParty, location: str, **form: str
+) -> Any:
+    import base64
+
+    basic = base64.b64encode(
+        f"{rp.registration['client_id']}:{rp.registration['client_secret']}".encode()
+    ).decode()
+    body = {
+        "grant_type": "authorization_code",
+        "code": query_of(location)["code"],
+        "redirect_uri": rp.registration["redirect_uris"][0],
+        "code_verifier": rp.verifier,
+        **form,
+    }
+    return world.client.post(
+        "/oidc/token", data=body, headers={"Authorization": f"Basic {basic}"}
+    )
+
+
+def test_wrong_pkce_verifier_fails(op: tuple[World, Sink], tmp_path: Path) -> None:
+    """A code_verifier that does not hash to the challenge gets invalid_grant."""
+    world, _ = op
+    rp = RelyingParty(world, register(world))
+    location = sign_in(world, rp, holder(world, tmp_path))
+    r = _token_request(world, rp, location, code_verifier="x" * 64)
+    assert r.status_code == 400
+    assert r.json()["error"] == "invalid_grant"
+    assert r.headers["cache-control"] == "no-store"
+
+
+def test_expired_code_fails(op: tuple[World, Sink], tmp_path: Path) -> None:
+    """A code redeemed after its minute gets invalid_grant."""
+    world, _ = op
+    rp = RelyingParty(world, register(world))
+    location = sign_in(world, rp, holder(world, tmp_path))
+    world.clock.advance(61)
+    r = _token_request(world, rp, location)
+    assert r.json()["error"] == "invalid_grant"
+
+
+def test_wrong_redirect_uri_at_the_token_endpoint_fails(
+    op: tuple[World, Sink], tmp_path: Path
+) -> None:
+    """The token request's redirect_uri must be the authorization request's."""
+    world, _ = op
+    reg = register(world, redirect_uris=["https://tax.example/callback", "https://tax.example/b"])
+    rp = RelyingParty(world, reg)
+    location = sign_in(world, rp, holder(world, tmp_path))
+    r = _token_request(world, rp, location, redirect_uri="https://tax.example/b")
+    assert r.json()["error"] == "invalid_grant"
+
+
+def test_wrong_client_secret_fails(op: tuple[World, Sink], tmp_path: Path) -> None:
+    """client_secret_basic with a wrong secret gets 401 invalid_client with a Basic challenge."""
+    world, _ = op
+    rp = RelyingParty(world, register(world))
+    location = sign_in(world, rp, holder(world, tmp_path))
+    rp.registration["client_secret"] = "wrong"
+    r = _token_request(world, rp, location)
+    assert r.status_code == 401
+    assert r.json()["error"] == "invalid_client"
+    assert r.headers["www-authenticate"].startswith("Basic")
+
+
+def test_code_of_another_client_fails(op: tuple[World, Sink], tmp_path: Path) -> None:
+    """A code issued to one client cannot be redeemed by another of the same organisation."""
+    world, _ = op
+    rp = RelyingParty(world, register(world))
+    other = RelyingParty(world, register(world))
+    location = sign_in(world, rp, holder(world, tmp_path))
+    other.verifier = rp.verifier
+    r = _token_request(world, other, location)
+    assert r.json()["error"] == "invalid_grant"
+
+
+# --- private_key_jwt and RS256 -----------------------------------------------------------------
+
+
+def _assertion(key: Any, client_id: str, **claims: Any) -> str:
+    from joserfc import jwt
+
+    now = claims.pop("now")
+    body = {
+        "iss": client_id,
+        "sub": client_id,
+        "aud": f"{ISSUER}/oidc/token",
+        "exp": now + 60,
+        "iat": now,
+        "jti": claims.pop("jti", "jti-1"),
+        **claims,
+    }
+    alg = "RS256" if key.key_type == "RSA" else "ES256"
+    return jwt.encode({"alg": alg}, body, key)
+
+
+def _key_jwt_token(
+    world: World, rp: RelyingParty, location: str, assertion: str
+) -> Any:
+    return world.client.post(
+        "/oidc/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": query_of(location)["code"],
+            "redirect_uri": rp.registration["redirect_uris"][0],
+            "code_verifier": rp.verifier,
+            "client_id": rp.registration["client_id"],
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            "client_assertion": assertion,
+        },
+    )
+
+
+@pytest.mark.parametrize("kty", ["EC", "RSA"])
+def test_private_key_jwt_client(op: tuple[World, Sink], tmp_path: Path, kty: str) -> None:
+    """A client authenticating with private_key_jwt (an ES256 or RS256 key) gets its tokens;
+    with RS256 it asked for RS256 ID tokens, which verify against the JWKS; its jti is refused
+    the second time, and an assertion signed by another key is invalid_client."""
+    from joserfc.jwk import ECKey, RSAKey
+
+    world, _ = op
+    key = ECKey.generate_key("P-256") if kty == "EC" else RSAKey.generate_key(2048)
+    alg = "ES256" if kty == "EC" else "RS256"
+    reg = register(
+        world,
+        token_endpoint_auth_method="private_key_jwt",
+        jwks={"keys": [key.as_dict(private=False)]},
+        id_token_signed_response_alg=alg,
+    )
+    assert "client_secret" not in reg
+    rp = RelyingParty(world, reg)
+    wallet = holder(world, tmp_path)
+    # a foreign key first: refused
+    stranger = ECKey.generate_key("P-256")
+    location = sign_in(world, rp, wallet)
+    now = world.clock.now()
+    r = _key_jwt_token(world, rp, location, _assertion(stranger, reg["client_id"], now=now))
+    assert r.status_code == 401
+    assert r.json()["error"] == "invalid_client"
+    # the right key: tokens, and an ID token signed with the registered algorithm
+    location = sign_in(world, rp, None)  # the SSO session signs in again without a wallet
+    r = _key_jwt_token(world, rp, location, _assertion(key, reg["client_id"], now=now))
+    assert r.status_code == 200, r.text
+    claims = rp.id_token_claims(r.json()["id_token"], algorithms=(alg,))
+    assert claims["aud"] == reg["client_id"]
+    # the same jti again: a replay
+    location = sign_in(world, rp, None)
+    r = _key_jwt_token(world, rp, location, _assertion(key, reg["client_id"], now=now))
+    assert r.json()["error"] == "invalid_client"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"aud": "https://elsewhere.example"}, {"iss": "someone"}, {"exp_offset": -3600}],
+)
+def test_bad_client_assertions_fail(
+    op: tuple[World, Sink], tmp_path: Path, change: dict[str, Any]
+) -> None:
+    """A client assertion for another audience, from another issuer, or expired, is
+    invalid_client (RFC 7523 §3)."""
+    from joserfc.jwk import ECKey
+
+    world, _ = op
+    key = ECKey.generate_key("P-256")
+    reg = register(
+        world, token_endpoint_auth_method="private_key_jwt", jwks={"keys": [key.as_dict()]}
+    )
+    rp = RelyingParty(world, reg)
+    location = sign_in(world, rp, holder(world, tmp_path))
+    now = world.clock.now()
+    extra = dict(change)
+    if "exp_offset" in extra:
+        extra["exp"] = now + extra.pop("exp_offset")
+    r = _key_jwt_token(world, rp, location, _assertion(key, reg["client_id"], now=now, **extra))
+    assert r.status_code == 401
+    assert r.json()["error"] == "invalid_client"
+
+
+# --- pairwise subjects and single sign-on -------------------------------------------------------
+
+
+def test_pairwise_subs_and_single_sign_on(op: tuple[World, Sink], tmp_path: Path) -> None:
+    """Two clients of one organisation see the same sub, a client of another organisation a
+    different one; after one presentation, clients asking for no more sign in without the
+    wallet."""
+    world, _ = op
+    tax = RelyingParty(world, register(world, "hmrc"))
+    tax2 = RelyingParty(world, register(world, "hmrc"))
+    council = RelyingParty(world, register(world, "council"), scope="openid profile address")
+    subs = {}
+    # the council asks for the address too, so it signs the citizen in first
+    for name, rp, wallet in (
+        ("council", council, holder(world, tmp_path)),
+        ("tax", tax, None),
+        ("tax2", tax2, None),
+    ):
+        location = sign_in(world, rp, wallet)
+        token = rp.fetch_token(location)
+        subs[name] = rp.id_token_claims(token["id_token"])["sub"]
+    assert subs["tax"] == subs["tax2"]
+    assert subs["tax"] != subs["council"]
+    address = council.oauth.get(f"{ISSUER}/oidc/userinfo").json()["address"]
+    assert address["locality"] == "Leeds"
+
+
+def test_prompt_login_asks_for_the_wallet_again(op: tuple[World, Sink], tmp_path: Path) -> None:
+    """prompt=login sends the citizen to present again despite the session."""
+    world, _ = op
+    rp = RelyingParty(world, register(world))
+    sign_in(world, rp, holder(world, tmp_path))
+    r = world.client.get(rp.authorization_url(prompt="login"), follow_redirects=False)
+    assert "/oidc/login/" in r.headers["location"]
+
+
+def test_continue_before_presenting_says_so(op: tuple[World, Sink]) -> None:
+    """Continuing before the wallet has presented shows the page again with an error."""
+    world, _ = op
+    rp = RelyingParty(world, register(world))
+    r = world.client.get(rp.authorization_url(), follow_redirects=False)
+    page = world.client.get(r.headers["location"])
+    from tests.api.oidc_support import field_value
+
+    again = world.client.post(
+        r.headers["location"], data={"csrf": field_value(page.text, "csrf")}, follow_redirects=False
+    )
+    assert again.status_code == 409
+    assert "has not shared your details yet" in again.text
+    forged = world.client.post(r.headers["location"], data={"csrf": "x"}, follow_redirects=False)
+    assert forged.status_code == 403
