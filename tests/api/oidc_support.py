@@ -20,10 +20,10 @@ from joserfc.jwk import KeySet
 
 from civicstack.credential_types import PID_VCT
 from civicstack.services.sso import HttpLogoutDelivery
+from civicstack.testing import FixedClock
 from civicstack.wallet import Wallet
 from civicstack.wallet import openid4vp as wallet_vp
 from tests.api.conftest import BASE, FAST_KDF, ClientTransport, World, make_world
-from civicstack.testing import FixedClock
 
 ISSUER = BASE
 REDIRECT = "https://tax.example/callback"
@@ -103,7 +103,9 @@ def present(world: World, wallet: Wallet, link: str) -> None:
     """The wallet answers the sign-in's OpenID4VP request, consenting."""
     registry = world.platform.trust_registry()
     transport = ClientTransport(world.client)
-    received = wallet_vp.receive(link, transport=transport, registry=registry, now=world.clock.now())
+    received = wallet_vp.receive(
+        link, transport=transport, registry=registry, now=world.clock.now()
+    )
     answer = wallet_vp.answer(
         wallet, received, registry=registry, consent=lambda _: True, transport=transport
     )

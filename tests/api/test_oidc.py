@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from civicstack.sso import ASSERTION_TYPE
 from civicstack.testing import FixedClock
 from tests.api.conftest import World
 from tests.api.oidc_support import (
@@ -134,9 +135,7 @@ def test_reused_code_fails_and_revokes_its_tokens(op: tuple[World, Sink], tmp_pa
     assert r.json()["error"] == "invalid_token"
 
 
-def _token_request(
-    world: World, rp: RelyingParty, location: str, **form: str
-) -> Any:
+def _token_request(world: World, rp: RelyingParty, location: str, **form: str) -> Any:
     import base64
 
     basic = base64.b64encode(
@@ -149,9 +148,7 @@ def _token_request(
         "code_verifier": rp.verifier,
         **form,
     }
-    return world.client.post(
-        "/oidc/token", data=body, headers={"Authorization": f"Basic {basic}"}
-    )
+    return world.client.post("/oidc/token", data=body, headers={"Authorization": f"Basic {basic}"})
 
 
 def test_wrong_pkce_verifier_fails(op: tuple[World, Sink], tmp_path: Path) -> None:
@@ -230,9 +227,7 @@ def _assertion(key: Any, client_id: str, **claims: Any) -> str:
     return jwt.encode({"alg": alg}, body, key)
 
 
-def _key_jwt_token(
-    world: World, rp: RelyingParty, location: str, assertion: str
-) -> Any:
+def _key_jwt_token(world: World, rp: RelyingParty, location: str, assertion: str) -> Any:
     return world.client.post(
         "/oidc/token",
         data={
@@ -363,3 +358,290 @@ def test_continue_before_presenting_says_so(op: tuple[World, Sink]) -> None:
     assert "has not shared your details yet" in again.text
     forged = world.client.post(r.headers["location"], data={"csrf": "x"}, follow_redirects=False)
     assert forged.status_code == 403
+
+
+# --- discovery and registration -----------------------------------------------------------------
+
+
+def test_discovery_document(op: tuple[World, Sink]) -> None:
+    """The discovery document names the issuer, every endpoint, S256 only, ES256 and RS256,
+    pairwise subjects and back-channel logout; the JWKS holds an ES256 and an RS256 key."""
+    world, _ = op
+    meta = world.client.get("/.well-known/openid-configuration").json()
+    assert meta["issuer"] == ISSUER
+    assert meta["registration_endpoint"] == f"{ISSUER}/oidc/register"
+    assert meta["end_session_endpoint"] == f"{ISSUER}/oidc/logout"
+    assert meta["code_challenge_methods_supported"] == ["S256"]
+    assert meta["id_token_signing_alg_values_supported"] == ["ES256", "RS256"]
+    assert meta["subject_types_supported"] == ["pairwise"]
+    assert meta["backchannel_logout_supported"] is True
+    keys = world.client.get(meta["jwks_uri"].removeprefix(ISSUER)).json()["keys"]
+    assert sorted(k["alg"] for k in keys) == ["ES256", "RS256"]
+    assert all("d" not in k for k in keys)
+
+
+def test_registration_needs_a_token(op: tuple[World, Sink]) -> None:
+    """Without a bearer token, or with a wrong one, registration is refused with 401."""
+    world, _ = op
+    body = {"redirect_uris": ["https://a.example/cb"]}
+    assert world.client.post("/oidc/register", json=body).status_code == 401
+    r = world.client.post("/oidc/register", json=body, headers={"Authorization": "Bearer nope"})
+    assert r.status_code == 401
+    assert r.json()["error"] == "invalid_token"
+
+
+def test_initial_access_token_registers_for_its_organisation(op: tuple[World, Sink]) -> None:
+    """An initial access token minted for the council registers council clients only."""
+    world, _ = op
+    token = world.platform.sso.mint_initial_access_token("council")
+    reg = register(world, token=token, client_name="Council tax")
+    assert reg["organisation"] == "council"
+    assert reg["subject_type"] == "pairwise"
+    r = world.client.post(
+        "/oidc/register",
+        json={"redirect_uris": ["https://a.example/cb"], "organisation": "hmrc"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert r.status_code == 403
+
+
+def test_initial_access_token_for_an_organisation_that_cannot_sign_in(
+    op: tuple[World, Sink],
+) -> None:
+    """An organisation not registered for sign_in gets no registration token."""
+    world, _ = op
+    with pytest.raises(Exception, match="sign_in"):
+        world.platform.sso.mint_initial_access_token("shop")
+
+
+@pytest.mark.parametrize(
+    ("metadata", "error"),
+    [
+        ({"redirect_uris": ["http://tax.example/cb"]}, "invalid_redirect_uri"),
+        ({"redirect_uris": ["https://tax.example/cb#frag"]}, "invalid_redirect_uri"),
+        ({"redirect_uris": []}, "invalid_client_metadata"),
+        ({}, "invalid_redirect_uri"),
+        ({"token_endpoint_auth_method": "private_key_jwt"}, "invalid_client_metadata"),
+        ({"token_endpoint_auth_method": "client_secret_post"}, "invalid_client_metadata"),
+        ({"id_token_signed_response_alg": "HS256"}, "invalid_client_metadata"),
+        ({"id_token_signed_response_alg": "none"}, "invalid_client_metadata"),
+        ({"subject_type": "public"}, "invalid_client_metadata"),
+        ({"jwks": {"keys": [{"kty": "oct", "k": "AAAA"}]}}, "invalid_client_metadata"),
+        ({"backchannel_logout_uri": "http://rp.example/logout"}, "invalid_redirect_uri"),
+        ({"organisation": "shop"}, "invalid_client_metadata"),
+        ({"organisation": "nobody-here"}, "invalid_client_metadata"),
+    ],
+)
+def test_bad_metadata_is_refused(
+    op: tuple[World, Sink], metadata: dict[str, Any], error: str
+) -> None:
+    """Metadata outside what the provider allows is refused with RFC 7591's error codes."""
+    world, _ = op
+    body = {"redirect_uris": ["https://a.example/cb"], "organisation": "hmrc", **metadata}
+    if metadata == {}:
+        body.pop("redirect_uris")
+    r = world.client.post(
+        "/oidc/register",
+        json=body,
+        headers={"Authorization": f"Bearer {world.platform.admin_token}"},
+    )
+    assert r.status_code == 400, r.text
+    assert r.json()["error"] == error
+
+
+def test_loopback_redirect_uris_are_allowed(op: tuple[World, Sink]) -> None:
+    """http is allowed on 127.0.0.1 and localhost (RFC 8252 §7.3)."""
+    world, _ = op
+    reg = register(world, redirect_uris=["http://127.0.0.1:8765/cb", "http://localhost/cb"])
+    assert reg["redirect_uris"] == ["http://127.0.0.1:8765/cb", "http://localhost/cb"]
+
+
+# --- logout -------------------------------------------------------------------------------------
+
+
+def test_logout_tells_every_client_by_back_channel(op: tuple[World, Sink], tmp_path: Path) -> None:
+    """RP-initiated logout with an id_token_hint ends the session, posts a signed logout token
+    (typ logout+jwt, the backchannel event, the sid, no nonce) to each client of the session,
+    and sends the browser to the registered post_logout_redirect_uri with its state."""
+    from joserfc import jwt
+    from joserfc.jwk import KeySet
+
+    world, sink = op
+    extra = {
+        "post_logout_redirect_uris": ["https://tax.example/bye"],
+    }
+    tax = RelyingParty(
+        world, register(world, backchannel_logout_uri="https://tax.example/bclogout", **extra)
+    )
+    gp = RelyingParty(
+        world,
+        register(
+            world,
+            "gp-newtown",
+            backchannel_logout_uri="https://gp.example/bclogout",
+            redirect_uris=["https://gp.example/cb"],
+        ),
+    )
+    id_tokens = {}
+    for rp, wallet in ((tax, holder(world, tmp_path)), (gp, None)):
+        token = rp.fetch_token(sign_in(world, rp, wallet))
+        id_tokens[rp.registration["client_id"]] = rp.id_token_claims(token["id_token"]), token
+    hint = id_tokens[tax.registration["client_id"]][1]["id_token"]
+    r = world.client.get(
+        "/oidc/logout",
+        params={
+            "id_token_hint": hint,
+            "post_logout_redirect_uri": "https://tax.example/bye",
+            "state": "s123",
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    assert r.headers["location"] == "https://tax.example/bye?state=s123"
+    assert sorted(u for u, _ in sink.received) == [
+        "https://gp.example/bclogout",
+        "https://tax.example/bclogout",
+    ]
+    keys = KeySet.import_key_set(world.client.get("/oidc/jwks").json())
+    for uri, logout_token in sink.received:
+        decoded = jwt.decode(logout_token, keys, algorithms=["ES256"])
+        assert decoded.header["typ"] == "logout+jwt"
+        claims = decoded.claims
+        rp = tax if "tax" in uri else gp
+        id_claims = id_tokens[rp.registration["client_id"]][0]
+        assert claims["aud"] == rp.registration["client_id"]
+        assert claims["sub"] == id_claims["sub"]
+        assert claims["sid"] == id_claims["sid"]
+        assert "http://schemas.openid.net/event/backchannel-logout" in claims["events"]
+        assert "nonce" not in claims
+    # the session is over: the next sign-in asks for the wallet
+    again = world.client.get(tax.authorization_url(), follow_redirects=False)
+    assert "/oidc/login/" in again.headers["location"]
+
+
+def test_unregistered_post_logout_redirect_is_refused(
+    op: tuple[World, Sink], tmp_path: Path
+) -> None:
+    """A post_logout_redirect_uri the client did not register is refused, not followed."""
+    world, _ = op
+    rp = RelyingParty(world, register(world))
+    token = rp.fetch_token(sign_in(world, rp, holder(world, tmp_path)))
+    r = world.client.get(
+        "/oidc/logout",
+        params={
+            "id_token_hint": token["id_token"],
+            "post_logout_redirect_uri": "https://evil.example/",
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 400
+    assert "location" not in r.headers
+
+
+def test_logout_without_hint_asks_first(op: tuple[World, Sink], tmp_path: Path) -> None:
+    """Without an id_token_hint the provider asks the citizen, and a confirmed form signs out."""
+    from tests.api.oidc_support import field_value
+
+    world, _ = op
+    rp = RelyingParty(world, register(world))
+    sign_in(world, rp, holder(world, tmp_path))
+    page = world.client.get("/oidc/logout")
+    assert "Do you want to sign out?" in page.text
+    done = world.client.post("/oidc/logout", data={"csrf": field_value(page.text, "csrf")})
+    assert "You are signed out" in done.text
+
+
+def test_sessions_page_lists_and_ends_sessions(op: tuple[World, Sink], tmp_path: Path) -> None:
+    """The citizen sees the session and its services, and ending it logs the services out."""
+    from tests.api.oidc_support import field_value
+
+    world, sink = op
+    rp = RelyingParty(
+        world,
+        register(world, client_name="Your tax", backchannel_logout_uri="https://tax.example/bc"),
+    )
+    sign_in(world, rp, holder(world, tmp_path))
+    page = world.client.get("/oidc/sessions")
+    assert page.status_code == 200
+    assert "Your tax" in page.text
+    import re
+
+    sid = re.search(r'action="sessions/([^/]+)/end"', page.text)
+    assert sid
+    done = world.client.post(
+        f"/oidc/sessions/{sid.group(1)}/end", data={"csrf": field_value(page.text, "csrf")}
+    )
+    assert "You are signed out" in done.text
+    assert [u for u, _ in sink.received] == ["https://tax.example/bc"]
+    assert world.client.get("/oidc/sessions").status_code == 401
+
+
+# --- hostile input --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs", "status"),
+    [
+        ("GET", "/oidc/authorize", {"params": {"client_id": "x" * 5000}}, 400),
+        ("GET", "/oidc/authorize", {"params": [("client_id", "a"), ("client_id", "b")]}, 400),
+        ("GET", "/oidc/authorize?%ff=%fe", {}, 400),
+        ("GET", "/oidc/authorize", {"params": {f"p{i}": "v" for i in range(40)}}, 400),
+        (
+            "POST",
+            "/oidc/token",
+            {
+                "content": b"\xff\xfe",
+                "headers": {"content-type": "application/x-www-form-urlencoded"},
+            },
+            400,
+        ),
+        ("POST", "/oidc/token", {"json": {"grant_type": "authorization_code"}}, 400),
+        ("POST", "/oidc/token", {"data": {"grant_type": "authorization_code"}}, 401),
+        ("POST", "/oidc/token", {"data": {"code": "x" * 30000}}, 400),
+        (
+            "POST",
+            "/oidc/token",
+            {
+                "data": {
+                    "client_id": "x",
+                    "client_assertion": "a.b.c",
+                    "client_assertion_type": ASSERTION_TYPE,
+                }
+            },
+            401,
+        ),
+        (
+            "POST",
+            "/oidc/token",
+            {"headers": {"authorization": "Basic !!!"}, "data": {"a": "b"}},
+            401,
+        ),
+        (
+            "POST",
+            "/oidc/token",
+            {
+                "content": b"a=" + b"x" * 40000,
+                "headers": {"content-type": "application/x-www-form-urlencoded"},
+            },
+            413,
+        ),
+        ("GET", "/oidc/userinfo", {"headers": {"authorization": "Bearer " + "x" * 500}}, 401),
+        (
+            "POST",
+            "/oidc/register",
+            {"content": b"[1,2", "headers": {"authorization": "Bearer x"}},
+            400,
+        ),
+        ("GET", "/oidc/login/" + "x" * 300, {}, 404),
+        ("POST", "/oidc/login/abc", {"data": {"csrf": "x"}}, 403),
+        ("GET", "/oidc/logout", {"params": {"id_token_hint": "not.a.jwt"}}, 400),
+        ("POST", "/oidc/sessions/abc/end", {"data": {"a": "b"}}, 403),
+    ],
+)
+def test_hostile_input_gets_stable_errors(
+    op: tuple[World, Sink], method: str, path: str, kwargs: dict[str, Any], status: int
+) -> None:
+    """Oversize, duplicated, undecodable and malformed parameters get a stable 4xx, never 500."""
+    world, _ = op
+    r = world.client.request(method, path, follow_redirects=False, **kwargs)
+    assert r.status_code == status, r.text
