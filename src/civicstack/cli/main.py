@@ -107,6 +107,7 @@ def _register() -> None:
         log,
         receive,
         registers,
+        sso,
         up,
         verifier,
         verify,
@@ -137,6 +138,8 @@ def _register() -> None:
     app.registered_commands += witness.app.registered_commands
     wallet.app.registered_commands += wallet_changes.app.registered_commands
     wallet.app.add_typer(wallet_changes.electoral_app, name="electoral")
+    # --- one login (issue 14) ---
+    app.add_typer(sso.app, name="sso")
 
 
 _register()
