@@ -33,6 +33,8 @@ from civicstack.stores import db
 from civicstack.types import Clock, Fetcher, SystemClock
 
 if TYPE_CHECKING:
+    import httpx
+
     from civicstack.credentials import VerifiedCredential
     from civicstack.fetch import HttpFetcher
     from civicstack.log import NoteSigner
@@ -623,6 +625,9 @@ class Platform:
 
     #: How back-channel logout tokens reach clients; None: over HTTP (tests set their own).
     logout_delivery: LogoutDelivery | None = None
+    #: How the demo government services (api/gov_services.py) reach the provider; None: over
+    #: the network (tests route them to the app).
+    service_http: httpx.Client | None = None
 
     @cached_property
     def sso(self) -> OpenIdProvider:

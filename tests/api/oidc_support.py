@@ -50,6 +50,27 @@ class Bridge(httpx2.BaseTransport):
         )
 
 
+class HttpxBridge(httpx.BaseTransport):
+    """The same bridge for code built on httpx itself (the demo services, back-channel
+    delivery)."""
+
+    def __init__(self, client: TestClient) -> None:
+        self.client = client
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """Forward ``request`` to the app and return its answer."""
+        answer = self.client.request(
+            request.method,
+            str(request.url),
+            headers={k: v for k, v in request.headers.items() if k.lower() != "host"},
+            content=request.read(),
+            follow_redirects=False,
+        )
+        return httpx.Response(
+            answer.status_code, headers=list(answer.headers.multi_items()), content=answer.content
+        )
+
+
 @dataclass
 class Sink:
     """A client's back-channel logout endpoint: keeps every logout token POSTed to it."""

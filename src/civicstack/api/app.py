@@ -23,6 +23,7 @@ from civicstack.api.control_characters import ControlCharacters
 from civicstack.api.docs import install_docs, mount_docs_assets
 from civicstack.api.events import events_service
 from civicstack.api.exchange import exchange_service
+from civicstack.api.gov_services import gov_service_factories
 from civicstack.api.gp import gp_service
 from civicstack.api.issuers import issuers_service
 from civicstack.api.limits import BodySizeLimit
@@ -62,6 +63,7 @@ def service_factories() -> list[ServiceFactory]:
         events_service,  # tell us once (issue 13)
         changes_service,  # tell us once: change reports and the electoral roll (issue 13)
         oidc_service,  # one login: the OpenID Provider (issue 14)
+        *gov_service_factories(),  # its demo clients: /services/tax, health, council
     ]
 
 

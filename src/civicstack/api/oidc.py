@@ -29,6 +29,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import segno
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse
 
 from civicstack._crypto import json_loads_strict
@@ -184,8 +185,11 @@ def oidc_service(platform: Platform) -> tuple[Service, FastAPI]:  # noqa: PLR091
         browser = request.cookies.get(BROWSER_COOKIE) or new_secret()
         try:
             items = await _form(request)
-            outcome = op().authorize(
-                items, session_secret=request.cookies.get(SESSION_COOKIE), browser=browser
+            outcome = await run_in_threadpool(
+                op().authorize,
+                items,
+                session_secret=request.cookies.get(SESSION_COOKIE),
+                browser=browser,
             )
         except AuthorizationError as exc:
             return _error_redirect(exc, op().endpoints.issuer)
@@ -256,8 +260,11 @@ def oidc_service(platform: Platform) -> tuple[Service, FastAPI]:  # noqa: PLR091
         try:
             form = dict(await _form(request))
             check_form(request, form, browser)
-            signed_in = op().continue_login(
-                login_id, browser=browser, session_secret=request.cookies.get(SESSION_COOKIE)
+            signed_in = await run_in_threadpool(
+                op().continue_login,
+                login_id,
+                browser=browser,
+                session_secret=request.cookies.get(SESSION_COOKIE),
             )
         except AuthorizationError as exc:
             return _error_redirect(exc, op().endpoints.issuer)
@@ -283,7 +290,9 @@ def oidc_service(platform: Platform) -> tuple[Service, FastAPI]:  # noqa: PLR091
     async def token(request: Request) -> Response:
         try:
             items = await _form(request)
-            answer = op().token(items, request.headers.get("authorization"))
+            answer = await run_in_threadpool(
+                op().token, items, request.headers.get("authorization")
+            )
         except CivicError as exc:
             return _oauth_error(exc)
         return JSONResponse(answer, headers=_NO_STORE)
@@ -293,7 +302,7 @@ def oidc_service(platform: Platform) -> tuple[Service, FastAPI]:  # noqa: PLR091
             token = bearer_token(request)
             if token is None and request.method == "POST":
                 token = dict(await _form(request)).get("access_token")
-            answer = op().userinfo(token)
+            answer = await run_in_threadpool(op().userinfo, token)
         except CivicError as exc:
             return _oauth_error(exc)
         return JSONResponse(answer, headers=_NO_STORE)
@@ -331,7 +340,7 @@ def oidc_service(platform: Platform) -> tuple[Service, FastAPI]:  # noqa: PLR091
                 raise ProtocolError(
                     "invalid_client_metadata", "invalid_client_metadata", "not a JSON object"
                 ) from exc
-            answer = op().register(bearer_token(request), metadata)
+            answer = await run_in_threadpool(op().register, bearer_token(request), metadata)
         except CivicError as exc:
             return _oauth_error(exc)
         return JSONResponse(answer, status_code=201, headers=_NO_STORE)
@@ -373,7 +382,7 @@ def oidc_service(platform: Platform) -> tuple[Service, FastAPI]:  # noqa: PLR091
                         "params": items,
                     },
                 )
-            outcome = op().end_session(items, session_secret=secret)
+            outcome = await run_in_threadpool(op().end_session, items, session_secret=secret)
         except CivicError as exc:
             return error_page(exc)
         return signed_out(outcome)
@@ -431,7 +440,7 @@ def oidc_service(platform: Platform) -> tuple[Service, FastAPI]:  # noqa: PLR091
             form = dict(await _form(request))
             check_form(request, form, secret)
             current, _ = op().sessions(secret)
-            outcome = op().end_by_citizen(secret, sid[:64])
+            outcome = await run_in_threadpool(op().end_by_citizen, secret, sid[:64])
         except CivicError as exc:
             return error_page(exc)
         if sid == current.sid:
