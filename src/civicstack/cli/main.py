@@ -114,6 +114,7 @@ def _register() -> None:
         wallet,
         wallet_changes,
         wallet_consents,
+        wallet_ui,
         witness,
         worker,
     )
@@ -138,6 +139,7 @@ def _register() -> None:
     app.registered_commands += witness.app.registered_commands
     wallet.app.registered_commands += wallet_changes.app.registered_commands
     wallet.app.add_typer(wallet_changes.electoral_app, name="electoral")
+    wallet.app.registered_commands += wallet_ui.app.registered_commands
     # --- one login (issue 14) ---
     app.add_typer(sso.app, name="sso")
 

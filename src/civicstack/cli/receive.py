@@ -39,14 +39,22 @@ from civicstack.cli._server import (
     unreachable,
 )
 from civicstack.cli.wallet import shown, type_name
+from civicstack.cli.wallet_vp import say_pinned
 from civicstack.errors import CivicError, InputError
 from civicstack.fetch import HttpTransport
 from civicstack.openid4vci.applications import MAX_DOCUMENT_BYTES
 from civicstack.openid4vci.offers import DEFAULT_LIMITS as OFFER_LIMITS
 from civicstack.openid4vci.offers import LOOPBACK_HTTP, UnsafeAllowHttp
-from civicstack.trust import RootAuthority, TrustRegistry
+from civicstack.trust import RootAuthority
 from civicstack.wallet import StoredCredential, Wallet
-from civicstack.wallet.openid4vci import Deferred, IssuanceClient, Issued, PreparedOffer
+from civicstack.wallet.openid4vci import (
+    Deferred,
+    IssuanceClient,
+    Issued,
+    PreparedOffer,
+    keep_pending,
+    store_issued,
+)
 
 app = typer.Typer()
 
@@ -99,42 +107,6 @@ def _roots_from(value: Any) -> list[RootAuthority]:
     return [RootAuthority.from_json(item) for item in items]
 
 
-def issuer_registry(
-    client: IssuanceClient, wallet: Wallet, issuer: str, trust_root: str | None
-) -> TrustRegistry:
-    """The trust registry a credential from ``issuer`` is checked against: the wallet's pinned
-    roots (pinning ``--trust-root``, or the issuer's on first use) and the accreditation
-    statements the issuer publishes (each re-verified; unverifiable ones are left out)."""
-    bundle = client.issuer_trust(issuer)
-    if trust_root is not None:
-        for root in _roots_from(read_json(trust_root, "--trust-root")):
-            if wallet.pin_trust_anchor(root):
-                err_console.print(Text(f"pinned trust root {root.name} ({root.id})"))
-    anchors = wallet.trust_anchors()
-    if not anchors:
-        if not bundle.roots:
-            raise CivicError(
-                "untrusted_issuer", f"{issuer} names no root: pin one with --trust-root"
-            )
-        for root in bundle.roots:
-            wallet.pin_trust_anchor(root)
-            kids = ", ".join(sorted(root.keys.thumbprints()))
-            err_console.print(
-                Text(
-                    f"trusting {root.name} ({root.id}) from now on, first seen at {issuer} "
-                    f"(keys {kids}); use --trust-root to choose another"
-                )
-            )
-        anchors = wallet.trust_anchors()
-    registry = TrustRegistry(anchors)
-    for token in bundle.statements:
-        try:
-            registry.add(token)
-        except CivicError:
-            continue  # not from a root we trust, or not valid: it simply does not count
-    return registry
-
-
 def _store(
     client: IssuanceClient,
     wallet: Wallet,
@@ -146,26 +118,19 @@ def _store(
     access_token: str,
     notification_endpoint: str | None,
 ) -> list[StoredCredential]:
-    stored: list[StoredCredential] = []
-    try:
-        registry = issuer_registry(client, wallet, issuer, trust_root)
-        # The copies of one credential (a batch, one per key) are stored as one credential.
-        held = wallet.add_copies(issued.credentials, trust=registry)
-        stored.append(held)
-        if held.iss != issuer:
-            raise CivicError("untrusted_issuer", f"the credential names {held.iss} as issuer")
-    except CivicError:
-        for held in stored:
-            wallet.remove_credential(held.id)
-        wallet.discard_copy_keys(key_ids)
-        client.notify(
-            notification_endpoint, access_token, issued.notification_id, "credential_failure"
-        )
-        raise
-    client.notify(
-        notification_endpoint, access_token, issued.notification_id, "credential_accepted"
+    pin = _roots_from(read_json(trust_root, "--trust-root")) if trust_root is not None else []
+    held, anchoring = store_issued(
+        client,
+        wallet,
+        issued,
+        key_ids=key_ids,
+        issuer=issuer,
+        access_token=access_token,
+        notification_endpoint=notification_endpoint,
+        pin=pin,
     )
-    return stored
+    say_pinned(anchoring, issuer)
+    return [held]
 
 
 def _stored_json(c: StoredCredential) -> dict[str, Any]:
@@ -301,8 +266,7 @@ def receive(
 
 def _keep_pending(wallet: Wallet, deferred: Deferred, key_ids: tuple[str, ...]) -> dict[str, Any]:
     # The copy keys wait with the transaction: the credentials will be bound to them.
-    record = {**deferred.to_json(), "created_at": int(time.time()), "copy_keys": list(key_ids)}
-    pending_id = wallet.save_pending(record)
+    pending_id = keep_pending(wallet, deferred, key_ids, now=int(time.time()))
     return {
         "status": "pending",
         "pending_id": pending_id,

@@ -16,7 +16,7 @@ import httpx
 import typer
 from rich.text import Text
 
-from civicstack.changes import CHANGE_TYP, OFFICER_CLAIMS, PROVIDER, citizen_claims, parse_change
+from civicstack.changes import PROVIDER, parse_change
 from civicstack.cli._local import passphrase, wallet_dir
 from civicstack.cli._output import JsonOption, console, emit, err_console
 from civicstack.cli._server import DEFAULT_SERVER, ServerOption, raise_for_problem, server
@@ -25,10 +25,10 @@ from civicstack.consent import CATEGORIES
 from civicstack.credential_types import PID_VCT
 from civicstack.errors import CivicError
 from civicstack.wallet import Wallet
+from civicstack.wallet import changes as reporting
 
 app = typer.Typer()
 electoral_app = typer.Typer(help="Your standing on the electoral roll; opt out or back in.")
-_PID_CLAIMS = ("personal_administrative_number", "issuing_country", "age_over_18")
 _WHO = ("personal_administrative_number", "issuing_country")
 
 
@@ -63,29 +63,14 @@ def _screen(change: dict[str, str], disclosed: tuple[str, ...]) -> None:
         err_console.print(Text("  told: every organisation subscribed (public register data)"))
 
 
-def _report(change: dict[str, str], url: str, yes: bool, as_json: bool, officer: bool) -> None:
+def _report(change: dict[str, str], url: str, yes: bool, as_json: bool) -> None:
     wallet = Wallet.open(wallet_dir(), passphrase())
-    disclosed = (*_PID_CLAIMS, *OFFICER_CLAIMS) if officer else _PID_CLAIMS
-    _screen(change, disclosed)
+    _screen(change, reporting.disclosed_for(change["kind"]))
     if not _agree(yes, "Sign and send this report?"):
         raise CivicError("consent_declined", "nothing was signed or sent")
     with server(url) as client:
-        issued = _json(client.post("/changes/nonces"))
-        claims = citizen_claims(
-            parse_change(change), aud=issued["aud"], nonce=issued["nonce"], iat=wallet.now()
-        )
-        presentation, (signed,) = wallet.prove_and_sign(
-            vct=PID_VCT,
-            disclose=disclosed,
-            aud=issued["aud"],
-            nonce=issued["nonce"],
-            payloads=[(CHANGE_TYP, claims)],
-        )
-        status: dict[str, Any] = _json(
-            client.post(
-                "/changes",
-                json={"report": signed, "presentation": presentation, "nonce": issued["nonce"]},
-            )
+        status = reporting.report_change(
+            wallet, lambda path, body: _json(client.post(path, json=body)), change
         )
     emit(
         status,
@@ -124,7 +109,7 @@ def report_change(  # noqa: PLR0917 - typer: one parameter per option
         phone=phone,
         company=company,
     )
-    _report(change, url, yes, as_json, officer=kind == "registered-office")
+    _report(change, url, yes, as_json)
 
 
 @consent_app.command("invite")

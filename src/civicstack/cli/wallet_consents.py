@@ -26,7 +26,13 @@ from civicstack.cli.wallet_vp import trusted_registry
 from civicstack.consent import CATEGORIES, PURPOSES, ConsentRequest, Decision
 from civicstack.errors import CivicError, InputError
 from civicstack.wallet import Wallet
-from civicstack.wallet.consents import Post, answer_request, pull_inbox, withdraw_consent
+from civicstack.wallet.consents import (
+    Post,
+    answer_request,
+    pull_inbox,
+    requester_standing,
+    withdraw_consent,
+)
 
 app = typer.Typer()
 consent_app = typer.Typer(help="Give, refuse or withdraw a consent to share your data.")
@@ -128,35 +134,12 @@ def _screen(item: dict[str, Any], status: str, action: str, registered_purpose: 
     err_console.print(Text(f"  how often: {how}"))
 
 
-def _registration(wallet: Wallet, url: str, requester: str) -> tuple[str, str | None]:
+def _purpose_text(wallet: Wallet, url: str, item: dict[str, Any]) -> tuple[str, str | None]:
     """Whether the requester is registered now, checked against the platform's trust registry
     under the wallet's own trust anchor; and the registered purpose's description."""
     registry = trusted_registry(wallet, url, None)
-    identifiers = {
-        r.relying_party
-        for r in registry.registrations
-        if r.relying_party.rstrip("/").endswith(f"/verifiers/{requester}")
-    }
-    if not identifiers:
-        return "NOT REGISTERED", None
-    identifier = next(iter(identifiers))
-    try:
-        regs = registry.relying_party(identifier, wallet.now())
-    except CivicError as exc:
-        return f"REFUSED [{exc.code}] {exc.detail}", None
-    names = ", ".join(sorted({r.name for r in regs}))
-    return f"registered ({names}, {identifier})", None
-
-
-def _purpose_text(wallet: Wallet, url: str, item: dict[str, Any]) -> tuple[str, str | None]:
-    status, _ = _registration(wallet, url, item["requester"])
-    registry = trusted_registry(wallet, url, None)
-    for reg in registry.registrations:
-        if reg.relying_party.rstrip("/").endswith(f"/verifiers/{item['requester']}"):
-            purpose = reg.purposes.get(item["purpose"])
-            if purpose is not None:
-                return status, purpose.description
-    return status, None
+    standing = requester_standing(registry, item["requester"], item["purpose"], now=wallet.now())
+    return standing.describe(), standing.purpose_description
 
 
 def _agree(yes: bool, question: str) -> bool:

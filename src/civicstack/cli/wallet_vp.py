@@ -20,22 +20,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from rich.text import Text
 
-from civicstack._crypto import json_dumps, json_loads_strict
+from civicstack._crypto import json_dumps
 from civicstack.cli._input import read_json
 from civicstack.cli._output import console, emit, err_console
-from civicstack.cli._server import raise_for_problem, server
+from civicstack.cli._server import raise_for_problem
 from civicstack.errors import InputError
-from civicstack.fetch import HttpTransport, read_capped
+from civicstack.fetch import HttpTransport
 from civicstack.openid4vp import parse_authorization_request
-from civicstack.trust import DEFAULT_LIMITS as TRUST_LIMITS
 from civicstack.trust import RootAuthority, TrustRegistry
 from civicstack.wallet import ConsentSummary, LowCopies, UnsafeReuseCopies, Wallet
 from civicstack.wallet import openid4vp as protocol
+from civicstack.wallet.anchors import Anchoring
 
 
 def _roots_from(value: Any) -> list[RootAuthority]:
@@ -49,41 +48,33 @@ def _roots_from(value: Any) -> list[RootAuthority]:
 
 
 def trusted_registry(wallet: Wallet, url: str, trust_root: str | None) -> TrustRegistry:
-    """The trust registry rebuilt from the platform's statements under the wallet's root."""
-    # The registry is read streamed and capped (trust.Limits.export_bytes): never held whole
-    # before its size is known.
-    with server(url) as client, client.stream("GET", "/trust/registry") as published:
-        body = read_capped(published, TRUST_LIMITS.export_bytes, what=f"{url}/trust/registry")
-    if not published.is_success:
-        raise_for_problem(httpx.Response(published.status_code, content=body))
-    export = json_loads_strict(body)
-    if trust_root is not None:
-        for root in _roots_from(read_json(trust_root, "--trust-root")):
-            if wallet.pin_trust_anchor(root):
-                err_console.print(Text(f"pinned trust root {root.name} ({root.id})"))
-    anchors = wallet.trust_anchors()
-    if not anchors:
-        for root in _roots_from(export):
-            wallet.pin_trust_anchor(root)
-            kids = ", ".join(sorted(root.keys.thumbprints()))
-            err_console.print(
-                Text(
-                    f"trusting {root.name} ({root.id}) from now on, first seen at {url} "
-                    f"(keys {kids}); use --trust-root to choose another"
-                )
+    """The trust registry rebuilt from the platform's statements under the wallet's root
+    (:func:`civicstack.wallet.openid4vp.platform_trust`), saying which roots it pinned."""
+    pin = _roots_from(read_json(trust_root, "--trust-root")) if trust_root is not None else []
+    transport = HttpTransport()
+    try:
+        anchoring = protocol.platform_trust(wallet, transport, url, pin=pin)
+    finally:
+        transport.close()
+    say_pinned(anchoring, url)
+    return anchoring.registry
+
+
+def say_pinned(anchoring: Anchoring, source: str) -> None:
+    """Tell the holder, on stderr, which roots the wallet has just pinned."""
+    for root in anchoring.pinned:
+        err_console.print(Text(f"pinned trust root {root.name} ({root.id})"))
+    for root in anchoring.first_use:
+        kids = ", ".join(sorted(root.keys.thumbprints()))
+        err_console.print(
+            Text(
+                f"trusting {root.name} ({root.id}) from now on, first seen at {source} "
+                f"(keys {kids}); use --trust-root to choose another"
             )
-        anchors = wallet.trust_anchors()
-    return protocol.registry_from_export(export, anchors)
+        )
 
 
-def platform_of(request_uri: str) -> str:
-    """The base URL of the platform serving ``request_uri``: what comes before its
-    ``/verifier/`` path, else its origin."""
-    parsed = urlsplit(request_uri)
-    path = parsed.path
-    cut = path.find("/verifier/")
-    prefix = path[:cut] if cut >= 0 else ""
-    return urlunsplit((parsed.scheme, parsed.netloc, prefix, "", "")).rstrip("/")
+platform_of = protocol.platform_of
 
 
 def present_request(
@@ -113,7 +104,7 @@ def present_request(
         )
 
         def consent(summary: ConsentSummary) -> bool:
-            render(summary, _registrar_name(registry, summary.registrar))
+            render(summary, protocol.registrar_name(registry, summary.registrar))
             return answer()
 
         answered = protocol.answer(
@@ -166,14 +157,6 @@ def warn_low_copies(low: Sequence[LowCopies]) -> list[dict[str, Any]]:
             }
         )
     return out
-
-
-def _registrar_name(registry: TrustRegistry, identifier: str) -> str | None:
-    root = registry.roots.get(identifier)
-    if root is not None:
-        return root.name
-    names = [a.name for a in registry.accreditations if a.authority == identifier]
-    return names[-1] if names else None
 
 
 def _body(raw: bytes) -> Any:

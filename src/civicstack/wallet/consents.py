@@ -13,12 +13,14 @@ platform (``/consents/...``) and returns the parsed success, raising the problem
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from civicstack._crypto import PublicKey
 from civicstack.consent import CONSENT_TYP, WITHDRAWAL_TYP, ConsentRequest, Decision, consent_claims
 from civicstack.credential_types import PID_VCT
 from civicstack.errors import CivicError
+from civicstack.trust import TrustRegistry
 from civicstack.wallet.holder import Wallet
 
 #: POST ``path`` with a JSON body (or none); the success's parsed JSON.
@@ -98,3 +100,50 @@ def holder_jwk(record: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(cnf, dict) or not isinstance(cnf.get("jwk"), dict):
         raise CivicError("wallet_corrupted", "the kept consent has no bound key")
     return dict(cnf["jwk"])
+
+
+@dataclass(frozen=True, slots=True)
+class RequesterStanding:
+    """Whether the organisation asking for consent is a registered relying party now, as the
+    trust registry the wallet rebuilt under its own roots says; and its registered purpose."""
+
+    identifier: str | None  # its relying-party identifier (``.../verifiers/<name>``), if any
+    names: tuple[str, ...] = ()
+    refusal: CivicError | None = None  # suspended, expired...: why it may not ask now
+    purpose_description: str | None = None
+
+    @property
+    def registered(self) -> bool:
+        """Registered and allowed to ask now."""
+        return self.identifier is not None and self.refusal is None
+
+    def describe(self) -> str:
+        """One line for the consent screen."""
+        if self.identifier is None:
+            return "NOT REGISTERED"
+        if self.refusal is not None:
+            return f"REFUSED [{self.refusal.code}] {self.refusal.detail}"
+        return f"registered ({', '.join(self.names)}, {self.identifier})"
+
+
+def requester_standing(
+    registry: TrustRegistry, requester: str, purpose: str, *, now: int
+) -> RequesterStanding:
+    """How ``requester`` (an organisation's name on the platform) stands in ``registry``."""
+    registrations = [
+        r
+        for r in registry.registrations
+        if r.relying_party.rstrip("/").endswith(f"/verifiers/{requester}")
+    ]
+    if not registrations:
+        return RequesterStanding(None)
+    identifier = registrations[0].relying_party
+    description = next(
+        (r.purposes[purpose].description for r in registrations if purpose in r.purposes), None
+    )
+    try:
+        current = registry.relying_party(identifier, now)
+    except CivicError as exc:
+        return RequesterStanding(identifier, refusal=exc, purpose_description=description)
+    names = tuple(sorted({r.name for r in current}))
+    return RequesterStanding(identifier, names, purpose_description=description)

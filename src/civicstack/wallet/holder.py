@@ -437,6 +437,18 @@ class Wallet:
 
     # --- presentation --------------------------------------------------------------------
 
+    def preview(
+        self,
+        request: PresentationRequest,
+        *,
+        trust: RelyingPartyTrust,
+        reuse: UnsafeReuseCopies | None = None,
+    ) -> ConsentSummary:
+        """Steps 1-3 of :meth:`present`: what the holder would be asked to share, with nothing
+        sent, marked or recorded — except a refusal (over-asking, a suspended or unregistered
+        relying party), which is refused and recorded here as :meth:`present` would."""
+        return self._prepare(request, trust, reuse)[3]
+
     def present(
         self,
         request: PresentationRequest,
@@ -450,6 +462,38 @@ class Wallet:
         Each credential is presented from the copy the copy policy picks; with no unused copy
         left this raises ``no_unused_copy`` unless ``reuse`` allows showing one again.
         """
+        now, chosen, tokens, summary = self._prepare(request, trust, reuse)
+        # 4. the holder decides
+        if consent(summary) is not True:
+            self._record(request, now, "declined", summary=summary)
+            raise CivicError(
+                "consent_declined", f"declined to share with {summary.relying_party_name}"
+            )
+        later = self._clock.now()
+        if later != now:
+            # The holder took time: bind the presentations to the moment they are sent, with
+            # the very same disclosures that were shown.
+            fresh, _ = self._build(request, chosen, later)
+            if any(_without_kb(fresh[k]) != _without_kb(tokens[k]) for k in tokens):
+                raise CivicError("internal_error", "the disclosures changed after consent")
+            tokens = fresh
+        # 5. the copies now shown to this relying party, and the history
+        low = self._mark_presented(request.aud, chosen)
+        record = self._record(request, later, "presented", summary=summary)
+        return Presentation(tokens=tokens, summary=summary, record=record, low_copies=low)
+
+    def _prepare(
+        self,
+        request: PresentationRequest,
+        trust: RelyingPartyTrust,
+        reuse: UnsafeReuseCopies | None,
+    ) -> tuple[
+        int,
+        list[tuple[CredentialQuery, StoredCredential, CredentialCopy]],
+        dict[str, str],
+        ConsentSummary,
+    ]:
+        """Steps 1-3: the registration check, the credentials chosen, what they reveal."""
         now = self._clock.now()
         # 1. the relying party's registration allows this request
         try:
@@ -478,22 +522,7 @@ class Wallet:
             nonce=request.nonce,
             items=items,
         )
-        # 4. the holder decides
-        if consent(summary) is not True:
-            self._record(request, now, "declined", summary=summary)
-            raise CivicError("consent_declined", f"declined to share with {registration.name}")
-        later = self._clock.now()
-        if later != now:
-            # The holder took time: bind the presentations to the moment they are sent, with
-            # the very same disclosures that were shown.
-            fresh, _ = self._build(request, chosen, later)
-            if any(_without_kb(fresh[k]) != _without_kb(tokens[k]) for k in tokens):
-                raise CivicError("internal_error", "the disclosures changed after consent")
-            tokens = fresh
-        # 5. the copies now shown to this relying party, and the history
-        low = self._mark_presented(request.aud, chosen)
-        record = self._record(request, later, "presented", summary=summary)
-        return Presentation(tokens=tokens, summary=summary, record=record, low_copies=low)
+        return now, chosen, tokens, summary
 
     def _choose(
         self,

@@ -49,6 +49,9 @@ from civicstack.openid4vci.offers import (
     parse_offer_uri,
     well_known,
 )
+from civicstack.trust import RootAuthority
+from civicstack.wallet.anchors import Anchoring, anchor
+from civicstack.wallet.holder import StoredCredential, Wallet
 from civicstack.wallet.limits import DEFAULT_LIMITS, Limits
 from civicstack.wallet.transport import Method, Transport, error_from
 
@@ -402,3 +405,58 @@ class IssuanceClient:
         returns the access token (for notifications) and the outcome."""
         token = self.token(prepared, tx_code)
         return token, self.credential(prepared, token, sign)
+
+
+# --- keeping what was issued -------------------------------------------------------------------
+
+
+def issuer_trust(
+    client: IssuanceClient, wallet: Wallet, issuer: str, *, pin: Sequence[RootAuthority] = ()
+) -> Anchoring:
+    """The trust registry a credential from ``issuer`` is checked against: the wallet's roots
+    (pinning ``pin``, or the issuer's on first use: :func:`civicstack.wallet.anchors.anchor`)
+    and the accreditation statements the issuer publishes, each re-verified."""
+    bundle = client.issuer_trust(issuer)
+    return anchor(
+        wallet, offered=bundle.roots, statements=bundle.statements, source=issuer, pin=pin
+    )
+
+
+def store_issued(
+    client: IssuanceClient,
+    wallet: Wallet,
+    issued: Issued,
+    *,
+    key_ids: tuple[str, ...],
+    issuer: str,
+    access_token: str,
+    notification_endpoint: str | None,
+    pin: Sequence[RootAuthority] = (),
+) -> tuple[StoredCredential, Anchoring]:
+    """Keep the copies of one issued credential as one stored credential once its chain checks
+    out under the wallet's roots, and tell the issuer (§11 ``credential_accepted``). On any
+    failure nothing is kept, the copies' keys are discarded and the issuer is told
+    ``credential_failure``."""
+    try:
+        anchoring = issuer_trust(client, wallet, issuer, pin=pin)
+        held = wallet.add_copies(issued.credentials, trust=anchoring.registry)
+        if held.iss != issuer:
+            wallet.remove_credential(held.id)
+            raise CivicError("untrusted_issuer", f"the credential names {held.iss} as issuer")
+    except CivicError:
+        wallet.discard_copy_keys(key_ids)
+        client.notify(
+            notification_endpoint, access_token, issued.notification_id, "credential_failure"
+        )
+        raise
+    client.notify(
+        notification_endpoint, access_token, issued.notification_id, "credential_accepted"
+    )
+    return held, anchoring
+
+
+def keep_pending(wallet: Wallet, deferred: Deferred, key_ids: tuple[str, ...], *, now: int) -> str:
+    """Keep a deferred issuance (encrypted) with the keys its credentials will be bound to;
+    its id (``civic wallet deferred`` collects it)."""
+    record = {**deferred.to_json(), "created_at": now, "copy_keys": list(key_ids)}
+    return wallet.save_pending(record)

@@ -33,8 +33,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from civicstack import openid4vp
+from civicstack._crypto import json_loads_strict
 from civicstack.errors import CivicError, InputError, ProtocolError, VerificationError
 from civicstack.openid4vp import (
     FORMAT_SD_JWT_VC,
@@ -46,8 +48,10 @@ from civicstack.openid4vp import (
     verify_request_object,
     vp_token_form,
 )
+from civicstack.trust import DEFAULT_LIMITS as TRUST_LIMITS
 from civicstack.trust import RelyingPartyRegistration, RootAuthority, TrustRegistry
-from civicstack.wallet.consent import ConsentPrompt
+from civicstack.wallet.anchors import Anchoring, anchor
+from civicstack.wallet.consent import ConsentPrompt, ConsentSummary
 from civicstack.wallet.holder import UnsafeReuseCopies, Wallet
 from civicstack.wallet.limits import DEFAULT_LIMITS, Limits
 from civicstack.wallet.presentation import CredentialQuery, Presentation, PresentationRequest
@@ -110,6 +114,36 @@ def registry_from_export(export: object, anchors: Sequence[RootAuthority]) -> Tr
         except CivicError:
             continue
     return registry
+
+
+def platform_of(request_uri: str) -> str:
+    """The base URL of the platform serving ``request_uri``: what comes before its
+    ``/verifier/`` path, else its origin (where that platform publishes ``/trust/registry``)."""
+    parsed = urlsplit(request_uri)
+    cut = parsed.path.find("/verifier/")
+    prefix = parsed.path[:cut] if cut >= 0 else ""
+    return urlunsplit((parsed.scheme, parsed.netloc, prefix, "", "")).rstrip("/")
+
+
+def platform_trust(
+    wallet: Wallet, transport: Transport, platform: str, *, pin: Sequence[RootAuthority] = ()
+) -> Anchoring:
+    """The trust registry rebuilt from ``platform``'s published statements (``GET
+    {platform}/trust/registry``, read up to ``trust.Limits.export_bytes``), each verified under
+    the wallet's roots (:func:`civicstack.wallet.anchors.anchor`: pinned, or on first use)."""
+    url = f"{platform.rstrip('/')}/trust/registry"
+    status, body = transport.send(
+        "GET", url, max_bytes=TRUST_LIMITS.export_bytes, headers={"Accept": "application/json"}
+    )
+    if not 200 <= status < 300:
+        raise error_from(status, body, url)
+    export = json_loads_strict(body)
+    roots = export.get("roots") if isinstance(export, Mapping) else None
+    statements = export.get("statements") if isinstance(export, Mapping) else None
+    if not isinstance(roots, list) or not isinstance(statements, list):
+        raise InputError("malformed", "a trust registry export has roots and statements")
+    offered = [RootAuthority.from_json(item) for item in roots]
+    return anchor(wallet, offered=offered, statements=statements, source=url, pin=pin)
 
 
 def receive(
@@ -203,6 +237,20 @@ def presentation_request(wallet: Wallet, received: ReceivedRequest) -> Presentat
     )
 
 
+def preview(
+    wallet: Wallet,
+    received: ReceivedRequest,
+    *,
+    registry: TrustRegistry,
+    reuse: UnsafeReuseCopies | None = None,
+) -> ConsentSummary:
+    """Steps 5-7 up to the question: what :func:`answer` would show the holder, with nothing
+    sent and nothing recorded (an over-asking or suspended relying party is refused here, and
+    that refusal is in the history, as in :func:`answer`). A screen that asks later passes
+    ``consent=lambda s: s == shown`` to :func:`answer`, so what leaves is what was shown."""
+    return wallet.preview(presentation_request(wallet, received), trust=registry, reuse=reuse)
+
+
 def answer(
     wallet: Wallet,
     received: ReceivedRequest,
@@ -237,6 +285,15 @@ def answer(
     form = vp_token_form({k: [v] for k, v in presented.tokens.items()}, request.state)
     status, body = _post_form(transport, request.response_uri, form, limits)
     return Answer(presented, status, body)
+
+
+def registrar_name(registry: TrustRegistry, identifier: str) -> str | None:
+    """The display name of the registrar ``identifier`` (a root, or an accredited authority)."""
+    root = registry.roots.get(identifier)
+    if root is not None:
+        return root.name
+    names = [a.name for a in registry.accreditations if a.authority == identifier]
+    return names[-1] if names else None
 
 
 def describe(received: ReceivedRequest) -> dict[str, Any]:

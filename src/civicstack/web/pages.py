@@ -10,6 +10,7 @@ script and only the theme's own inline style, by its hash).
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
@@ -100,6 +101,30 @@ class Theme:
         )
 
 
+def _datetime(ts: int | None) -> str:
+    """A Unix time as people read it: ``7 December 2026 at 14:05 UTC`` (``-`` when absent)."""
+    if ts is None:
+        return "-"
+    moment = dt.datetime.fromtimestamp(ts, dt.UTC)
+    return f"{moment.day} {moment:%B %Y} at {moment:%H:%M} UTC"
+
+
+def _date(ts: int | None) -> str:
+    """A Unix time as a day: ``7 December 2026`` (``-`` when absent)."""
+    if ts is None:
+        return "-"
+    moment = dt.datetime.fromtimestamp(ts, dt.UTC)
+    return f"{moment.day} {moment:%B %Y}"
+
+
+def _label(name: str) -> str:
+    """A claim's name as a label: ``given_name`` -> ``Given name``, ``address.postal_code`` ->
+    ``Address: postal code``."""
+    parts = [p.replace("_", " ") for p in name.split(".")]
+    text = ": ".join(parts)
+    return text[:1].upper() + text[1:]
+
+
 def _govuk_attributes(attributes: Mapping[str, Any] | None) -> Markup:
     """``{"name": value}`` as ` name="value"` pairs (GOV.UK Frontend's ``govukAttributes``)."""
     if not attributes:
@@ -137,6 +162,9 @@ class Pages:
             auto_reload=False,
         )
         self.environment.filters["govuk_attributes"] = _govuk_attributes
+        self.environment.filters["datetime"] = _datetime
+        self.environment.filters["date"] = _date
+        self.environment.filters["label"] = _label
         self.environment.globals["static_url"] = self.static_url
         self.environment.globals["theme"] = self.theme
         style = hashlib.sha256(str(self.theme.css).encode()).digest()

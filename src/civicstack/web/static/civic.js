@@ -6,16 +6,17 @@ import { initAll } from './govuk-frontend.min.js'
 document.body.classList.add('js-enabled', 'govuk-frontend-supported')
 initAll()
 
-// The session warning (WCAG 2.2.1): a page that carries data-civic-session-expires (seconds
-// since the epoch) and data-civic-session-warn (seconds before expiry) shows its hidden
-// warning live, so the person can extend without waiting for the next page to tell them.
-const session = document.querySelector('[data-civic-session-expires]')
+// The session warning (WCAG 2.2.1): a page that carries data-civic-session-remaining (seconds
+// until the wallet locks) and data-civic-session-warn (seconds before that to warn) shows its
+// warning live, so the person can extend without waiting for the next page; at zero it goes to
+// the unlock page. Relative seconds: the page never compares the server's clock with this one.
+const session = document.querySelector('[data-civic-session-remaining]')
 if (session) {
-  const expires = Number(session.getAttribute('data-civic-session-expires')) * 1000
+  const deadline = Date.now() + Number(session.getAttribute('data-civic-session-remaining')) * 1000
   const warnBefore = Number(session.getAttribute('data-civic-session-warn')) * 1000
   const warning = document.getElementById('civic-session-warning')
   const tick = () => {
-    const left = expires - Date.now()
+    const left = deadline - Date.now()
     if (left <= 0) {
       window.location.assign(session.getAttribute('data-civic-session-locked-url') || '/')
       return
