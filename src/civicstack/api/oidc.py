@@ -46,6 +46,9 @@ SUMMARY = (
     "per organisation, dynamic registration, back-channel logout); signing in is presenting "
     "from the wallet."
 )
+#: The citizen's web wallet on their own computer (``civic wallet ui``'s default address):
+#: browsers do not route ``openid4vp://`` to a local page, so the same-device link opens it.
+LOCAL_WALLET = "http://127.0.0.1:8700"
 SESSION_COOKIE = "civic_sso"
 BROWSER_COOKIE = "civic_browser"
 #: The largest form or JSON body an endpoint of this service reads.
@@ -226,6 +229,7 @@ def oidc_service(platform: Platform) -> tuple[Service, FastAPI]:  # noqa: PLR091
                 "organisation": organisation,
                 "claims": login.claims,
                 "link": login.link,
+                "local_link": f"{LOCAL_WALLET}/request?{login.link.partition('?')[2]}",
                 "qr": qr,
                 "action": f"{op().endpoints.base}/login/{login.id}",
                 "csrf": csrf_token(browser),
