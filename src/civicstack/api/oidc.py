@@ -54,7 +54,15 @@ BROWSER_COOKIE = "civic_browser"
 #: The largest form or JSON body an endpoint of this service reads.
 MAX_BODY = 32 * 1024
 _MAX_FIELDS = 24
-_JSON = "application/json"
+#: How the sign-in page names the PID claims asked for.
+_CLAIM_LABELS = {
+    "given_name": "Your first names",
+    "family_name": "Your last name",
+    "birthdate": "Your date of birth",
+    "address": "Your address",
+    "issuing_country": "The country that issued your identity",
+    "personal_administrative_number": "Your national identity number (it never leaves one login)",
+}
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
@@ -146,6 +154,9 @@ def oidc_service(platform: Platform) -> tuple[Service, FastAPI]:  # noqa: PLR091
             {"service_name": "One login", "service_url": "/oidc/sessions", **context},
             status_code=status,
             form_action=form_action,
+            # Same-origin posts carry their Origin (no-referrer would make it "null"); other
+            # sites still learn nothing of these URLs.
+            headers={"Referrer-Policy": "same-origin"},
         )
 
     def error_page(exc: CivicError) -> HTMLResponse:
@@ -220,14 +231,15 @@ def oidc_service(platform: Platform) -> tuple[Service, FastAPI]:  # noqa: PLR091
         login = started.login if started is not None else op().login(login_id, browser)
         client = op().client(login.request.client_id)
         name = (client.metadata.client_name if client else None) or login.organisation
-        organisation = started.organisation_name if started is not None else login.organisation
+        hosted = platform.verifier.relying_party(login.organisation)
+        organisation = hosted.display_name or hosted.name
         qr = segno.make(login.link, error="m").svg_data_uri(scale=4, border=2)
         return page(
             "oidc/login.html",
             {
                 "client_name": name,
                 "organisation": organisation,
-                "claims": login.claims,
+                "claims": [_CLAIM_LABELS.get(c, c) for c in login.claims],
                 "link": login.link,
                 "local_link": f"{LOCAL_WALLET}/request?{login.link.partition('?')[2]}",
                 "qr": qr,
