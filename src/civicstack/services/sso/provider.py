@@ -88,6 +88,7 @@ INITIAL_ACCESS_TOKEN_LIFETIME = 86_400
 LOGIN_LIFETIME = 600
 _PURGE_EVERY = 60
 _MAX_ID = 64
+_CLIENT_CACHE = 10_000
 
 
 class LogoutDelivery(Protocol):
@@ -149,6 +150,7 @@ class OpenIdProvider:
         self._admin_check = admin_check
         self.session_lifetime = session_lifetime
         self._keys: dict[str, PrivateKey] = {}
+        self._clients: dict[str, Client] = {}
         self._purged = 0
 
     # --- metadata and keys ---------------------------------------------------------------
@@ -191,10 +193,16 @@ class OpenIdProvider:
     # --- clients -------------------------------------------------------------------------
 
     def client(self, client_id: object) -> Client | None:
-        """The registered client ``client_id``, if any."""
+        """The registered client ``client_id``, if any (remembered: a registration never
+        changes; unknown ids are not remembered)."""
         if not isinstance(client_id, str) or not 0 < len(client_id) <= _MAX_ID:
             return None
-        return self.store.client(client_id)
+        client = self._clients.get(client_id)
+        if client is None:
+            client = self.store.client(client_id)
+            if client is not None and len(self._clients) < _CLIENT_CACHE:
+                self._clients[client_id] = client
+        return client
 
     def _organisation(self, organisation: str, now: int) -> tuple[RelyingPartyRegistration, ...]:
         hosted = self.verifier.relying_party(organisation)
@@ -431,7 +439,8 @@ class OpenIdProvider:
             expires_at=now + CODE_LIFETIME,
         )
         self.store.add_code(secret_hash(code), grant, now=now)
-        self.store.add_session_client(session.id, client.client_id, now=now)
+        if client.client_id not in session.clients:
+            self.store.add_session_client(session.id, client.client_id, now=now)
         answer = {"code": code, "iss": self.endpoints.issuer}  # RFC 9207 §2
         if request.state is not None:
             answer["state"] = request.state
@@ -600,7 +609,7 @@ class OpenIdProvider:
         notified: list[str] = []
         failed: list[str] = []
         for client_id in session.clients:
-            client = self.store.client(client_id)
+            client = self.client(client_id)
             if client is None or client.metadata.backchannel_logout_uri is None:
                 continue
             claims = logout_token_claims(
@@ -646,7 +655,7 @@ class OpenIdProvider:
         """A display name for each client (its ``client_name``, else its organisation)."""
         names = {}
         for client_id in client_ids:
-            client = self.store.client(client_id)
+            client = self.client(client_id)
             if client is not None:
                 names[client_id] = client.metadata.client_name or client.organisation
         return names
