@@ -20,8 +20,9 @@ Its use cases, each following the spec it names (the rules live in :mod:`civicst
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
@@ -89,6 +90,7 @@ LOGIN_LIFETIME = 600
 _PURGE_EVERY = 60
 _MAX_ID = 64
 _CLIENT_CACHE = 10_000
+_SESSION_CACHE_SECONDS = 1.0
 
 
 class LogoutDelivery(Protocol):
@@ -151,6 +153,7 @@ class OpenIdProvider:
         self.session_lifetime = session_lifetime
         self._keys: dict[str, PrivateKey] = {}
         self._clients: dict[str, Client] = {}
+        self._sessions: dict[str, tuple[float, SsoSession]] = {}
         self._purged = 0
 
     # --- metadata and keys ---------------------------------------------------------------
@@ -384,10 +387,12 @@ class OpenIdProvider:
         handle = self._pairwise(SSO_SECTOR, subject)
         # 3. the session: a new one, taking over the clients of this browser's session of the
         # same citizen (so logout still reaches them)
+        if session_secret:
+            self._sessions.pop(secret_hash(session_secret), None)  # read afresh: its clients
         previous = self._active_session(session_secret, now)
         carried: tuple[str, ...] = ()
         if previous is not None:
-            self.store.end_session(previous.id, now=now)
+            self._end(previous.id, now)
             if previous.handle == handle:
                 carried = previous.clients
             else:
@@ -412,8 +417,23 @@ class OpenIdProvider:
     def _active_session(self, secret: str | None, now: int) -> SsoSession | None:
         if not secret or len(secret) > 128:
             return None
-        session = self.store.session(secret_hash(secret))
+        session_id = secret_hash(secret)
+        # A session read within the last second is used as read (as API keys are): an end in
+        # another process takes effect there within a second; in this one, at once.
+        cached = self._sessions.get(session_id)
+        if cached is not None and time.monotonic() - cached[0] < _SESSION_CACHE_SECONDS:
+            session: SsoSession | None = cached[1]
+        else:
+            session = self.store.session(session_id)
+            if len(self._sessions) >= _CLIENT_CACHE:
+                self._sessions.clear()
+            if session is not None:
+                self._sessions[session_id] = (time.monotonic(), session)
         return session if session is not None and session.active(now) else None
+
+    def _end(self, session_id: str, now: int) -> bool:
+        self._sessions.pop(session_id, None)
+        return self.store.end_session(session_id, now=now)
 
     def _issue_code(
         self,
@@ -441,6 +461,9 @@ class OpenIdProvider:
         self.store.add_code(secret_hash(code), grant, now=now)
         if client.client_id not in session.clients:
             self.store.add_session_client(session.id, client.client_id, now=now)
+            if session.id in self._sessions:
+                clients = (*session.clients, client.client_id)
+                self._sessions[session.id] = (time.monotonic(), replace(session, clients=clients))
         answer = {"code": code, "iss": self.endpoints.issuer}  # RFC 9207 §2
         if request.state is not None:
             answer["state"] = request.state
@@ -579,12 +602,15 @@ class OpenIdProvider:
                 )
             state = params.get("state")
             location = _with_query(uri, {"state": state} if state else {})
-        # 3. the session ends, and every client of it hears (Back-Channel Logout §2.5)
+        # 3. the session ends, and every client of it hears (Back-Channel Logout §2.5): the
+        # session read afresh, so that no client is missed
+        if session_secret:
+            self._sessions.pop(secret_hash(session_secret), None)
         session = self._active_session(session_secret, now)
         if session is None and isinstance(hinted.get("sid"), str):
             found = self.store.session_by_sid(hinted["sid"])
             session = found if found is not None and found.active(now) else None
-        if session is None or not self.store.end_session(session.id, now=now):
+        if session is None or not self._end(session.id, now):
             return SignedOut(location, (), ())
         notified, failed = self._notify(session, now)
         return SignedOut(location, notified, failed)
@@ -646,7 +672,7 @@ class OpenIdProvider:
         target = next((s for s in sessions if s.sid == sid), None)
         if target is None:
             raise CivicError("not_found", "no such session of yours")
-        if not self.store.end_session(target.id, now=now):
+        if not self._end(target.id, now):
             return SignedOut(None, (), ())
         notified, failed = self._notify(target, now)
         return SignedOut(None, notified, failed)
