@@ -645,3 +645,14 @@ def test_hostile_input_gets_stable_errors(
     world, _ = op
     r = world.client.request(method, path, follow_redirects=False, **kwargs)
     assert r.status_code == status, r.text
+
+
+def test_a_refused_redemption_writes_nothing(op: tuple[World, Sink], tmp_path: Path) -> None:
+    """A redemption refused for its verifier leaves the code to its client (nothing is
+    written), which then redeems it once."""
+    world, _ = op
+    rp = RelyingParty(world, register(world))
+    location = sign_in(world, rp, holder(world, tmp_path))
+    assert _token_request(world, rp, location, code_verifier="w" * 50).status_code == 400
+    assert _token_request(world, rp, location).status_code == 200
+    assert _token_request(world, rp, location).json()["error"] == "invalid_grant"

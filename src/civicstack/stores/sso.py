@@ -421,8 +421,16 @@ class SsoStore:
                 )
             )
 
-    def redeem_code(self, code_hash: str, *, now: int) -> tuple[CodeGrant, bool] | None:
-        """The code's grant and whether this is its first use, marking it used."""
+    def redeem_code(
+        self,
+        code_hash: str,
+        *,
+        now: int,
+        issue: Callable[[CodeGrant], tuple[str, AccessGrant]],
+    ) -> tuple[CodeGrant, bool] | None:
+        """The code's grant and whether this was its first use. On a first use ``issue``
+        decides in the transaction: its access token is kept and the code marked used, or it
+        raises and nothing is written."""
         t = sso_codes
         with write_transaction(self.engine) as conn:
             query = select(t).where(t.c.code_hash == code_hash)
@@ -431,25 +439,21 @@ class SsoStore:
             row = conn.execute(query).first()
             if row is None:
                 return None
-            first = row.used_at is None
-            if first:
-                conn.execute(update(t).where(t.c.code_hash == code_hash).values(used_at=now))
-        return CodeGrant.from_json(self._open(row.sealed, f"code:{code_hash}")), first
-
-    def add_access_token(
-        self, token_hash: str, grant: AccessGrant, *, code_hash: str, now: int
-    ) -> None:
-        """Keep an access token issued from a code."""
-        with write_transaction(self.engine) as conn:
+            grant = CodeGrant.from_json(self._open(row.sealed, f"code:{code_hash}"))
+            if row.used_at is not None:
+                return grant, False
+            token_hash, access = issue(grant)
+            conn.execute(update(t).where(t.c.code_hash == code_hash).values(used_at=now))
             conn.execute(
                 insert(sso_tokens).values(
                     token_hash=token_hash,
                     code_hash=code_hash,
-                    sealed=self._seal(grant.to_json(), f"token:{token_hash}"),
-                    expires_at=grant.expires_at,
+                    sealed=self._seal(access.to_json(), f"token:{token_hash}"),
+                    expires_at=access.expires_at,
                     revoked_at=None,
                 )
             )
+        return grant, True
 
     def access_token(self, token_hash: str, *, now: int) -> AccessGrant | None:
         """The grant of a live, unrevoked access token."""

@@ -488,7 +488,27 @@ class OpenIdProvider:
         if code is None or len(code) > 128:
             raise ProtocolError("invalid_grant", "invalid_grant", "code missing or malformed")
         code_hash = secret_hash(code)
-        redeemed = self.store.redeem_code(code_hash, now=now)
+        access_token = new_secret()
+
+        def issue(grant: CodeGrant) -> tuple[str, AccessGrant]:
+            # 4. bound to this client, redirect_uri and PKCE verifier, and not expired;
+            # 5. the access token, kept in the transaction that marks the code used
+            check_redemption(
+                grant,
+                client_id=client.client_id,
+                redirect_uri=params.get("redirect_uri"),
+                code_verifier=params.get("code_verifier"),
+                now=now,
+            )
+            return secret_hash(access_token), AccessGrant(
+                client_id=client.client_id,
+                sub=grant.sub,
+                scope=grant.scope,
+                claims=grant.claims,
+                expires_at=now + ACCESS_TOKEN_LIFETIME,
+            )
+
+        redeemed = self.store.redeem_code(code_hash, now=now, issue=issue)
         if redeemed is None:
             raise ProtocolError("invalid_grant", "invalid_grant", "unknown code")
         grant, first_use = redeemed
@@ -496,28 +516,6 @@ class OpenIdProvider:
             revoked = self.store.revoke_tokens_of_code(code_hash, now=now)
             log.warning("authorization code used twice; %d token(s) revoked", revoked)
             raise ProtocolError("invalid_grant", "invalid_grant", "the code was used already")
-        # 4. bound to this client, redirect_uri and PKCE verifier, and not expired
-        check_redemption(
-            grant,
-            client_id=client.client_id,
-            redirect_uri=params.get("redirect_uri"),
-            code_verifier=params.get("code_verifier"),
-            now=now,
-        )
-        # 5. the tokens
-        access_token = new_secret()
-        self.store.add_access_token(
-            secret_hash(access_token),
-            AccessGrant(
-                client_id=client.client_id,
-                sub=grant.sub,
-                scope=grant.scope,
-                claims=grant.claims,
-                expires_at=now + ACCESS_TOKEN_LIFETIME,
-            ),
-            code_hash=code_hash,
-            now=now,
-        )
         claims = id_token_claims(
             issuer=self.endpoints.issuer, grant=grant, access_token=access_token, now=now
         )

@@ -8,6 +8,7 @@ sealed at rest by the store.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from civicstack._crypto import PrivateKey
@@ -74,14 +75,16 @@ class SsoStore(Protocol):
     def add_code(self, code_hash: str, grant: CodeGrant, *, now: int) -> None:
         """Keep an authorization code."""
 
-    def redeem_code(self, code_hash: str, *, now: int) -> tuple[CodeGrant, bool] | None:
-        """The code's grant and whether this is its first use (marking it used), in one
-        transaction; ``None`` for an unknown code."""
-
-    def add_access_token(
-        self, token_hash: str, grant: AccessGrant, *, code_hash: str, now: int
-    ) -> None:
-        """Keep an access token issued from a code."""
+    def redeem_code(
+        self,
+        code_hash: str,
+        *,
+        now: int,
+        issue: Callable[[CodeGrant], tuple[str, AccessGrant]],
+    ) -> tuple[CodeGrant, bool] | None:
+        """The code's grant and whether this was its first use (``None``: unknown). On a first
+        use, ``issue`` decides inside the transaction: the access token it returns (its hash
+        and grant) is kept and the code marked used, or it raises and nothing is written."""
 
     def access_token(self, token_hash: str, *, now: int) -> AccessGrant | None:
         """The grant of a live, unrevoked access token."""
