@@ -168,7 +168,12 @@ class RelyingParty:
             scope=self.scope,
             redirect_uri=self.registration["redirect_uris"][0],
             code_challenge_method="S256",
-            transport=Bridge(self.world.client),
+            # authlib's client runs on httpx2 when it is installed (1.9), else on httpx
+            transport=(
+                Bridge(self.world.client)
+                if issubclass(OAuth2Client, httpx2.Client)
+                else HttpxBridge(self.world.client)
+            ),
         )
 
     def authorization_url(self, **extra: str) -> str:
