@@ -30,11 +30,13 @@ $(NODE_STAMP): package.json package-lock.json
 	@touch $(NODE_STAMP)
 
 # GOV.UK Frontend compiled with the neutral theme (assets/civic.scss: system fonts, no crown),
-# plus its JavaScript, into the package (static/THIRD-PARTY.txt carries its MIT notice); the results are committed and shipped.
+# plus its JavaScript and jsQR (the wallet's camera scanning), into the package
+# (static/THIRD-PARTY.txt carries their notices); the results are committed and shipped.
 assets: $(NODE_STAMP)
 	node_modules/.bin/sass --no-source-map --style=compressed --quiet-deps --load-path=node_modules \
 		assets/civic.scss $(STATIC)/civic.css
 	cp node_modules/govuk-frontend/dist/govuk/govuk-frontend.min.js $(STATIC)/govuk-frontend.min.js
+	cp node_modules/jsqr/dist/jsQR.js $(STATIC)/jsqr.js
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

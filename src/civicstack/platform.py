@@ -320,7 +320,7 @@ class Platform:
         """Consent requests, records (every version), met subjects and nonces."""
         from civicstack.stores.consent import ConsentStore
 
-        return ConsentStore(self.engine)
+        return ConsentStore(self.engine, lambda: _derive(self.master_key, b"civicstack/consent/v1"))
 
     @cached_property
     def consents(self) -> Consents:
@@ -340,6 +340,7 @@ class Platform:
             pairwise=self.pairwise_id,
             clock=self.clock,
             base_url=self.settings.base_url,
+            nonce_key=_derive(self.master_key, b"civicstack/pid-nonce/v1"),
             limits=self.settings.limits("consent", DEFAULT_LIMITS),
         )
 
@@ -561,9 +562,16 @@ class Platform:
     @cached_property
     def change_store(self) -> ChangeStore:
         """Change reports (published through :attr:`event_store`'s outbox) and the roll."""
+        from civicstack.services.changes import VALUE_SERVICES
         from civicstack.stores.changes import ChangeStore
 
-        return ChangeStore(self.engine, self.event_store)
+        return ChangeStore(
+            self.engine,
+            self.event_store,
+            self.data_services,
+            VALUE_SERVICES,
+            lambda: _derive(self.master_key, b"civicstack/changes/v1"),
+        )
 
     @cached_property
     def changes(self) -> Changes:

@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from civicstack._crypto import PrivateKey, sign_jwt
 from civicstack.changes import (
@@ -21,7 +22,7 @@ from civicstack.changes import (
     parse_change,
     registrar_claims,
 )
-from civicstack.consent import ConsentRequest, consent_claims
+from civicstack.consent import WITHDRAWAL_TYP, ConsentRequest, consent_claims, withdrawal_claims
 from civicstack.credential_types import PID_VCT
 from civicstack.credentials import present_credential
 from civicstack.demo.story import AMARA as AMARA_PID
@@ -287,7 +288,8 @@ def test_a_move_of_house_tells_the_consented_and_registers_the_citizen_to_vote(
     assert told_gp["data"]["representation"] == "thin"
     assert "value" not in told_gp["data"]
     assert told_gp["data"]["href"] == (
-        "http://testserver/exchange/tell-us-once/dpv-pd%3APhysicalAddress/" + told_gp["subject"]
+        "http://testserver/exchange/current/tell-us-once/dpv-pd%3APhysicalAddress/"
+        + told_gp["subject"]
     )
     assert bodies(tuo, bank) == []
     told_york = bodies(tuo, york)
@@ -307,6 +309,86 @@ def test_a_move_of_house_tells_the_consented_and_registers_the_citizen_to_vote(
     assert followed["summary"] == "published, delivered to 0 of 4"
 
 
+def _as(world: World, organisation: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {world.platform.verifier.issue_api_key(organisation)[1]}"}
+
+
+def test_a_thin_events_link_fetches_the_new_value_under_consent_logged(tuo: World) -> None:
+    """The GP practice follows its thin event's link with its own API key and gets Amara's new
+    address, released under her consent with a receipt and logged against her; after she
+    withdraws, the same link is refused (logged); an organisation she gave no consent to is
+    refused (logged, no consent named); one not registered for the category is refused as
+    overasking; a bad subject is a 422, never a 500."""
+    amara = Wallet(tuo)
+    gp = subscribe(tuo, "gp-newtown", [ADDRESS])
+    given = amara.consent_to("gp-newtown", "change_notices")
+    assert amara.report({"kind": "address", "uprn": NEW}).status_code == 201
+    tuo.platform.notifications.fan_out(limit=100, now=tuo.clock.now())
+    href = bodies(tuo, gp)[-1]["data"]["href"]
+    path = href.removeprefix("http://testserver")
+
+    got = tuo.client.get(path, headers=_as(tuo, "gp-newtown"))
+    assert got.status_code == 200, got.text
+    released = got.json()
+    assert released["outcome"] == "released"
+    assert (released["provider"], released["service"]) == ("tell-us-once", "notices")
+    value = released["data"]["dpv-pd:PhysicalAddress"]
+    assert value["uprn"] == NEW
+    assert value["address"]["local-authority-eng"] == "YOR"
+    assert released["receipt"].startswith("c2sp.org/tlog-proof")
+    entry = tuo.client.get(f"/access/entries/{released['log_index']}").json()
+    assert (entry["requester"], entry["purpose"], entry["consent"]) == (
+        "gp-newtown",
+        "change_notices",
+        given["id"],
+    )
+    assert entry["subject"] is not None
+
+    bank = tuo.client.get(
+        f"/exchange/current/tell-us-once/dpv-pd%3APhysicalAddress/"
+        f"{tuo.platform.pairwise_id('council', AMARA)}",
+        headers=_as(tuo, "council"),
+    )
+    assert bank.status_code == 404, bank.text
+    assert bank.json()["code"] == "consent_not_found"
+    logged = tuo.client.get(f"/access/entries/{released['log_index'] + 1}").json()
+    assert (logged["requester"], logged["outcome"], logged["consent"]) == (
+        "council",
+        "refused",
+        None,
+    )
+
+    unregistered = tuo.client.get(
+        path.replace("dpv-pd%3APhysicalAddress", "dpv-pd%3ALifeHistory"),
+        headers=_as(tuo, "gp-newtown"),
+    )
+    assert unregistered.status_code == 403
+    assert unregistered.json()["code"] == "overasking"
+
+    for bad in ("not a pairwise id", "x" * 100):
+        r = tuo.client.get(
+            "/exchange/current/tell-us-once/dpv-pd%3APhysicalAddress/" + bad,
+            headers=_as(tuo, "gp-newtown"),
+        )
+        assert r.status_code in (400, 422), r.text
+    assert tuo.client.get(path).status_code == 401
+
+    stored = tuo.platform.consents.store.latest(given["id"])
+    withdrawal = sign_jwt(
+        amara.key,
+        withdrawal_claims(stored, aud=tuo.platform.consents.audience, iat=tuo.clock.now()),
+        {"typ": WITHDRAWAL_TYP},
+    )
+    out = tuo.client.post(
+        f"/consents/records/{given['id']}/withdraw", json={"withdrawal": withdrawal}
+    )
+    assert out.status_code == 200, out.text
+    refused = tuo.client.get(path, headers=_as(tuo, "gp-newtown"))
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["code"] == "consent_not_active"
+    assert "receipt" in refused.json()
+
+
 def test_the_report_and_its_event_commit_together(tuo: World) -> None:
     """A report refused by the registers leaves no report, no event and no roll entry."""
     amara = Wallet(tuo)
@@ -318,6 +400,14 @@ def test_the_report_and_its_event_commit_together(tuo: World) -> None:
     ok = amara.report({"kind": "address", "uprn": OLD})
     assert ok.status_code == 201
     assert tuo.platform.event_store.outbox_size() == before + 1
+    # the PID presentation kept with the report (it names her) is sealed at rest
+    reports = sa.table("change_reports", sa.column("id"), sa.column("presentation"))
+    with tuo.platform.engine.connect() as conn:
+        kept = conn.execute(
+            sa.select(reports.c.presentation).where(reports.c.id == ok.json()["id"])
+        ).scalar_one()
+    assert kept.startswith("sealed:")
+    assert tuo.platform.change_store.report(ok.json()["id"]).presentation.count("~") >= 2
 
 
 @pytest.mark.parametrize(

@@ -177,6 +177,29 @@ def test_another_requesters_consent_and_a_suspended_requester_are_refused(ex: Ex
     )
 
 
+def test_a_once_consent_is_used_up_only_by_a_release(ex: Exchange) -> None:
+    """A consent for one access survives a fetch that finds no record (refused, logged), is
+    used up by the fetch that releases, and refuses the next one."""
+    newcomer = Subject("GB", "ZZ123456A")
+    consent = ex.give(subject=newcomer, once=True)
+    subject = ex.sid("insurer", newcomer)
+    first = ex.fetch(consent, subject=subject)
+    assert first.status_code == 404, first.text
+    assert first.json()["code"] == "no_record"
+    written = ex.world.client.put(
+        "/exchange/services/dvla/driving-record/records",
+        json={"records": [{"subject": ex.sid("dvla", newcomer), "record": {DRIVING[0]: "B"}}]},
+        headers=ex.world.admin,
+    )
+    assert written.status_code == 200, written.text
+    second = ex.fetch(consent, subject=subject)
+    assert second.status_code == 200, second.text
+    assert second.json()["data"] == {DRIVING[0]: "B"}
+    third = ex.fetch(consent, subject=subject)
+    assert third.status_code == 403, third.text
+    assert third.json()["code"] == "consent_not_active"
+
+
 def test_an_unknown_citizen_is_logged_without_a_subject(ex: Exchange) -> None:
     """A fetch about someone the platform never met through a consent has no subject mark."""
     stranger = Subject("GB", "QQ999999Z")

@@ -49,5 +49,6 @@ def context(browser: Browser) -> Iterator[BrowserContext]:
 def page(context: BrowserContext) -> Page:
     """A page whose console errors :func:`tests.browser.harness.check_page` reports."""
     page = context.new_page()
+    page.set_default_timeout(10_000)
     page.civic_audit = PageAudit(page)  # type: ignore[attr-defined]
     return page

@@ -61,9 +61,10 @@ def major(version: str) -> int:
 
 
 @contextmanager
-def serving(app: Any) -> Iterator[str]:
-    """Serve the ASGI ``app`` on a free loopback port in a thread; yield its base URL."""
-    port = free_port()
+def serving(app: Any, port: int | None = None) -> Iterator[str]:
+    """Serve the ASGI ``app`` on ``port`` (default: a free one) of the loopback interface, in a
+    thread; yield its base URL."""
+    port = port or free_port()
     server = uvicorn.Server(
         uvicorn.Config(
             app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", ws="none"
@@ -91,11 +92,14 @@ class PageAudit:
         page.on("response", self._response)
 
     def _response(self, response: Response) -> None:
-        if response.status >= 400:
+        # A page itself may answer 4xx on purpose (a refusal, a form error): what must not
+        # fail is anything it loads (a stylesheet, a script, an icon).
+        if response.status >= 400 and response.request.resource_type != "document":
             self.errors.append(f"{response.status} from {response.url}")
 
     def _console(self, message: ConsoleMessage) -> None:
-        if message.type == "error":
+        # A failed load is judged by _response, which knows whether it was the page itself.
+        if message.type == "error" and not message.text.startswith("Failed to load resource"):
             self.errors.append(message.text)
 
 
@@ -114,6 +118,8 @@ def check_page(page: Page, name: str) -> list[dict[str, Any]]:
         }""",
         AXE_TAGS,
     )
+    # Every finding is kept beside the screenshot for a person to read; only some fail.
+    (SCREENSHOTS / f"{name}.axe.json").write_text(json.dumps(violations, indent=1))
     failing = [v for v in violations if v["impact"] in FAILING_IMPACTS]
     assert not failing, f"axe-core on {name} ({page.url}): " + json.dumps(failing, indent=1)
     audit: PageAudit | None = getattr(page, "civic_audit", None)

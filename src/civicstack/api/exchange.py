@@ -260,6 +260,36 @@ def exchange_service(platform: Platform) -> tuple[Service, FastAPI]:
             return refusal(exc)
         return Response(answer, media_type="application/json")
 
+    @app.get(
+        "/current/{provider}/{category}/{subject}",
+        tags=["requesters"],
+        summary="The current value of one category about a citizen (a thin event's link)",
+        description=(
+            "What a thin tell-us-once event links to, and usable for any provider: the caller's "
+            "registered purpose naming this provider and category, and the citizen's consent "
+            "under it, are found for the caller; then the access is checked and logged before "
+            "release, as `POST /exchange/fetch` does."
+        ),
+        responses={
+            200: {
+                "description": "Released: the data and the access's receipt.",
+                "content": {"application/json": {"schema": _RELEASED_SCHEMA}},
+            },
+            **_FETCH_PROBLEMS,
+        },
+    )
+    async def current(
+        provider: Annotated[str, Path(pattern=_SLUG)],
+        category: Annotated[str, Path(max_length=80)],
+        subject: Annotated[str, Path(max_length=128)],
+        who: Annotated[Caller, Depends(caller)],
+    ) -> Response:
+        try:
+            released = await platform.exchange.current_async(who, provider, category, subject)
+        except CivicError as exc:
+            return refusal(exc)
+        return Response(json_dumps(released.to_json()), media_type="application/json")
+
     return (
         Service(
             "/exchange",

@@ -6,11 +6,13 @@ beside the rules about them (:mod:`.electoral`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from civicstack.changes.electoral import Placement, Reason
 
-__all__ = ["Birth", "ReportProgress", "RollChange", "StoredReport"]
+__all__ = ["Birth", "ChangedValue", "ReportProgress", "RollChange", "StoredReport"]
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,19 @@ class StoredReport:
     signed: str
     presentation: str | None
     created_at: int
+
+
+@dataclass(frozen=True)
+class ChangedValue:
+    """The new value a report sets, kept for the exchange: what a thin event's link fetches.
+
+    ``subject`` is the change service's own pairwise id of the citizen (the sector
+    :data:`civicstack.changes.PROVIDER`), as the exchange resolves it from a consent;
+    ``category`` the report's DPV-PD category; ``value`` the event's value."""
+
+    subject: str
+    category: str
+    value: Mapping[str, Any]
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,6 @@ class Limits:
     ``categories`` (16) data categories per request; ``valid_days`` (730) longest validity a
     request may ask for; ``request_lifetime`` (2,592,000 s, 30 days) how long a request waits in
     the citizen's inbox; ``nonce_lifetime`` (300 s) how long a wallet has to use a nonce;
-    ``open_nonces`` (10,000) unused, unexpired nonces at once, platform-wide;
     ``pending_per_subject`` (20) requests waiting for one citizen from one requester;
     ``pending_per_requester`` (10,000) requests waiting from one requester;
     ``requests_per_minute`` (120) requests one requester may make a minute;
@@ -28,7 +27,6 @@ class Limits:
     valid_days: int = 730
     request_lifetime: int = 30 * 86_400
     nonce_lifetime: int = 300
-    open_nonces: int = 10_000
     pending_per_subject: int = 20
     pending_per_requester: int = 10_000
     requests_per_minute: int = 120

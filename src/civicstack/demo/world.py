@@ -398,7 +398,7 @@ def seed_exchange_world(platform: Platform) -> bool:
     from civicstack.services.verifier import Caller
 
     exchange = platform.exchange
-    if exchange.listed():
+    if any(service.provider in DATA_SERVICES for service in exchange.listed()):
         return False
     titles = _gp_titles(platform)
     admin = Caller(None)

@@ -4,8 +4,10 @@
                        officer's register entry, or a registrar's identifier, with the
                        registrar's ``jti``, unique per registrar so a report is never
                        registered twice), the signed JWS and the PID presentation that bound
-                       it, and the event it published. Written in the SAME transaction as the
-                       event and its outbox row (:meth:`EventStore.enqueue_in`): both or neither.
+                       it (sealed: AES-256-GCM under a key from the master key, bound to the
+                       report id, as ``sealed:<b64url>``), and the event it published. Written
+                       in the SAME transaction as the event and its outbox row
+                       (:meth:`EventStore.enqueue_in`): both or neither.
 ``electoral_roll``     one row per stay on an authority's roll: the elector's handle, the
                        pairwise id the authority's registration officer knows them by, the
                        UPRN, when and why they joined, when and why they left (never deleted:
@@ -21,6 +23,7 @@ event id), never written here.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -43,12 +46,22 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
+from civicstack._crypto import b64url_decode, b64url_encode
+from civicstack.access import DataService
 from civicstack.changes.electoral import Placement, RollEntry, plan_move
-from civicstack.changes.records import Birth, ReportProgress, RollChange, StoredReport
+from civicstack.changes.records import (
+    Birth,
+    ChangedValue,
+    ReportProgress,
+    RollChange,
+    StoredReport,
+)
 from civicstack.errors import CivicError
 from civicstack.events.notices import Notice
 from civicstack.stores.db import metadata, write_transaction
 from civicstack.stores.events import EventStore, deliveries_table, outbox_table
+from civicstack.stores.exchange import DataServiceStore
+from civicstack.stores.issuance.sealing import RowSealer
 
 __all__ = ["ChangeStore"]
 
@@ -111,7 +124,15 @@ def _entry(row: Any) -> RollEntry:
     )
 
 
-def _report(row: Any) -> StoredReport:
+#: How a sealed PID presentation starts in ``change_reports.presentation``.
+_SEALED = "sealed:"
+
+
+def _report(row: Any, sealer: RowSealer) -> StoredReport:
+    presentation = row.presentation
+    if isinstance(presentation, str) and presentation.startswith(_SEALED):
+        blob = b64url_decode(presentation[len(_SEALED) :])
+        presentation = sealer.open("presentation", row.id, blob)
     return StoredReport(
         id=row.id,
         kind=row.kind,
@@ -120,7 +141,7 @@ def _report(row: Any) -> StoredReport:
         event_id=row.event_id,
         event_type=row.event_type,
         signed=row.signed,
-        presentation=row.presentation,
+        presentation=presentation,
         created_at=int(row.created_at),
     )
 
@@ -128,9 +149,22 @@ def _report(row: Any) -> StoredReport:
 class ChangeStore:
     """Change reports, their events (through the events store's outbox) and the roll."""
 
-    def __init__(self, engine: Engine, events: EventStore) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        events: EventStore,
+        records: DataServiceStore,
+        value_services: Sequence[DataService],
+        key: Callable[[], bytes],
+    ) -> None:
+        """``records``: where a report's new value is kept for the exchange, in each of
+        ``value_services`` (the change service's data services); ``key`` seals the citizen's
+        PID presentation kept with a report."""
         self.engine = engine
+        self.sealer = RowSealer(key, domain="changes")
         self.events = events
+        self.records = records
+        self.value_services = tuple(value_services)
 
     # --- reports ------------------------------------------------------------------------------
 
@@ -141,14 +175,29 @@ class ChangeStore:
         *,
         roll: RollChange | None = None,
         birth: Birth | None = None,
+        value: ChangedValue | None = None,
         now: int,
     ) -> None:
-        """Keep ``report``, put ``notice`` in the outbox and move the roll, in ONE transaction
-        (a registrar's ``jti`` seen before: ``replayed``, nothing written)."""
+        """Keep ``report``, put ``notice`` in the outbox, keep its new ``value`` for the
+        exchange and move the roll, in ONE transaction (a registrar's ``jti`` seen before:
+        ``replayed``, nothing written)."""
         try:
             with write_transaction(self.engine) as conn:
-                conn.execute(insert(reports_table).values(**report.__dict__))
+                row = dict(report.__dict__)
+                if report.presentation is not None:
+                    blob = self.sealer.seal("presentation", report.id, report.presentation)
+                    row["presentation"] = _SEALED + b64url_encode(blob)
+                conn.execute(insert(reports_table).values(**row))
                 self.events.enqueue_in(conn, notice)
+                if value is not None:
+                    self.records.put_value_in(
+                        conn,
+                        self.value_services,
+                        value.subject,
+                        value.category,
+                        dict(value.value),
+                        now=now,
+                    )
                 if birth is not None:
                     conn.execute(insert(births_table).values(**birth.__dict__))
                 if roll is not None:
@@ -162,7 +211,7 @@ class ChangeStore:
             row = conn.execute(select(reports_table).where(reports_table.c.id == report_id)).first()
         if row is None:
             raise CivicError("change_not_found", "no change report with that id")
-        return _report(row)
+        return _report(row, self.sealer)
 
     def progress(self, event_id: str) -> ReportProgress:
         """The event's deliveries by state, and whether it has left the outbox."""

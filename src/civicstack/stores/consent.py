@@ -11,10 +11,15 @@
 ``consent_versions``  every version of every consent record, never updated nor deleted: the
                       record as JSON (fields of :class:`civicstack.consent.ConsentRecord`, with
                       the citizen's signed decision, the PID presentation and any withdrawal).
+                      The PID presentation discloses who the citizen is (their national number):
+                      it is kept sealed (AES-256-GCM under a key derived from the platform's
+                      master key, bound to the consent id and version), as ``sealed:<b64url>``;
+                      a record written before sealing is read as it was written.
 ``consent_subjects``  (sector, pairwise id) -> access-log handle, for the citizens the platform
                       has met through a consent or a consent request.
-``consent_nonces``    nonces handed to wallets: each used once, kept a day after expiry so a late
-                      one is told ``stale_nonce`` rather than ``unknown_nonce``.
+``consent_nonces``    the nonces used by a verified PID presentation, each written once (a replay
+                      is refused) and kept until it expires; nonces are handed out without
+                      storage (:mod:`civicstack.consent.nonces`).
 """
 
 from __future__ import annotations
@@ -47,14 +52,14 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from civicstack._crypto import json_dumps, json_loads_strict
+from civicstack._crypto import b64url_decode, b64url_encode, json_dumps, json_loads_strict
 from civicstack.consent import ConsentRecord, ConsentRequest, CoveredAccess
 from civicstack.errors import CivicError, RetryLaterError
 from civicstack.stores.db import metadata, write_transaction
+from civicstack.stores.issuance.sealing import RowSealer
 
 __all__ = ["ConsentStore"]
 
-_KEEP_STALE_NONCES = 86_400
 
 consent_requests_table = Table(
     "consent_requests",
@@ -134,7 +139,16 @@ def _request(row: Any) -> ConsentRequest:
     )
 
 
-def _dump(record: ConsentRecord) -> str:
+#: How a sealed PID presentation starts inside a stored record.
+_SEALED = "sealed:"
+
+
+def _seal_presentation(sealer: RowSealer, record: ConsentRecord) -> str:
+    blob = sealer.seal("presentation", f"{record.id}/{record.version}", record.presentation)
+    return _SEALED + b64url_encode(blob)
+
+
+def _dump(record: ConsentRecord, sealer: RowSealer) -> str:
     return json_dumps(
         {
             "id": record.id,
@@ -155,16 +169,21 @@ def _dump(record: ConsentRecord) -> str:
             "created_at": record.created_at,
             "holder_jwk": dict(record.holder_jwk),
             "signature": record.signature,
-            "presentation": record.presentation,
+            "presentation": _seal_presentation(sealer, record),
             "withdrawal": record.withdrawal,
             "legal_basis": record.legal_basis,
         }
     ).decode()
 
 
-def _load(text: str, used_at: Any) -> ConsentRecord:
+def _load(text: str, used_at: Any, sealer: RowSealer) -> ConsentRecord:
     value = json_loads_strict(text)
     value["categories"] = tuple(value["categories"])
+    presentation = value["presentation"]
+    if isinstance(presentation, str) and presentation.startswith(_SEALED):
+        row = f"{value['id']}/{value['version']}"
+        blob = b64url_decode(presentation[len(_SEALED) :])
+        value["presentation"] = sealer.open("presentation", row, blob)
     return ConsentRecord(**value, used_at=None if used_at is None else int(used_at))
 
 
@@ -192,8 +211,10 @@ _CURRENT = select(consent_versions_table.c.record, consents_table.c.used_at).sel
 class ConsentStore:
     """Consent requests, records (every version), met subjects and nonces, on ``engine``."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, key: Callable[[], bytes]) -> None:
+        """``key``: the 32-byte key sealing the PID presentations in consent records."""
         self.engine = engine
+        self.sealer = RowSealer(key, domain="consent")
 
     # --- requests ----------------------------------------------------------------------------
 
@@ -341,7 +362,7 @@ class ConsentStore:
                     version=record.version,
                     state=record.state,
                     created_at=record.created_at,
-                    record=_dump(record),
+                    record=_dump(record, self.sealer),
                 )
             )
             _insert_new(
@@ -373,7 +394,7 @@ class ConsentStore:
                     version=record.version,
                     state=record.state,
                     created_at=record.created_at,
-                    record=_dump(record),
+                    record=_dump(record, self.sealer),
                 )
             )
 
@@ -383,7 +404,7 @@ class ConsentStore:
             row = conn.execute(_CURRENT.where(consents_table.c.id == consent_id)).first()
         if row is None:
             raise CivicError("consent_not_found", "no consent with that id")
-        return _load(row.record, row.used_at)
+        return _load(row.record, row.used_at, self.sealer)
 
     def versions(self, consent_id: str) -> Sequence[ConsentRecord]:
         """Every version of ``consent_id``, oldest first."""
@@ -395,7 +416,7 @@ class ConsentStore:
             ).all()
         if used is None or not rows:
             raise CivicError("consent_not_found", "no consent with that id")
-        return [_load(r.record, used.used_at) for r in rows]
+        return [_load(r.record, used.used_at, self.sealer) for r in rows]
 
     def use(
         self, consent_id: str, decide: Callable[[ConsentRecord], CoveredAccess], *, now: int
@@ -413,7 +434,7 @@ class ConsentStore:
             row = conn.execute(query).first()
             if row is None:  # pragma: no cover - consents are never deleted
                 raise CivicError("consent_not_found", "no consent with that id")
-            covered = decide(_load(row.record, row.used_at))
+            covered = decide(_load(row.record, row.used_at, self.sealer))
             conn.execute(update(c).where(c.c.id == consent_id).values(used_at=now))
         return covered
 
@@ -427,7 +448,7 @@ class ConsentStore:
             query = query.where(c.c.created_at < before)
         query = query.order_by(c.c.created_at.desc(), c.c.id).limit(limit)
         with self.engine.connect() as conn:
-            return [_load(r.record, r.used_at) for r in conn.execute(query)]
+            return [_load(r.record, r.used_at, self.sealer) for r in conn.execute(query)]
 
     def consents_about(self, log_subject: str, *, limit: int) -> Sequence[ConsentRecord]:
         """The consents of the citizen ``log_subject``, newest first."""
@@ -438,7 +459,7 @@ class ConsentStore:
             .limit(limit)
         )
         with self.engine.connect() as conn:
-            return [_load(r.record, r.used_at) for r in conn.execute(query)]
+            return [_load(r.record, r.used_at, self.sealer) for r in conn.execute(query)]
 
     # --- subjects -----------------------------------------------------------------------------
 
@@ -462,49 +483,22 @@ class ConsentStore:
 
     # --- nonces -------------------------------------------------------------------------------
 
-    def add_nonce(self, nonce: str, *, expires_at: int, now: int, open_limit: int) -> None:
-        """Keep a new nonce, within ``open_limit`` open ones; old ones are purged."""
-        n = consent_nonces_table
-        with write_transaction(self.engine) as conn:
-            conn.execute(delete(n).where(n.c.expires_at < now - _KEEP_STALE_NONCES))
-            open_now = conn.execute(
-                select(func.count())
-                .select_from(n)
-                .where(n.c.used_at.is_(None), n.c.expires_at > now)
-            ).scalar_one()
-            if open_now >= open_limit:
-                raise RetryLaterError(
-                    "rate_limited", "too many nonces are open: try again shortly", retry_after=30
-                )
-            conn.execute(insert(n).values(nonce=nonce, expires_at=expires_at))
-
     def check_nonce(self, nonce: str, now: int) -> None:
-        """Raise unless ``nonce`` is ours, unused and unexpired."""
+        """``replayed`` if ``nonce`` (one that verified, :mod:`civicstack.consent.nonces`) was
+        used already."""
         n = consent_nonces_table
         with self.engine.connect() as conn:
-            row = conn.execute(select(n).where(n.c.nonce == nonce)).first()
-        _nonce_problem(row, now)
+            row = conn.execute(select(n.c.nonce).where(n.c.nonce == nonce)).first()
+        if row is not None:
+            raise CivicError("replayed", "this nonce was used already")
 
-    def take_nonce(self, nonce: str, now: int) -> None:
-        """Use ``nonce`` once."""
+    def take_nonce(self, nonce: str, *, expires_at: int, now: int) -> None:
+        """Write ``nonce`` down as used, once (a concurrent second use: ``replayed``); rows of
+        nonces past their expiry, which no check accepts any more, are purged."""
         n = consent_nonces_table
-        with write_transaction(self.engine) as conn:
-            taken = conn.execute(
-                update(n)
-                .where(n.c.nonce == nonce, n.c.used_at.is_(None), n.c.expires_at > now)
-                .values(used_at=now)
-            )
-            if taken.rowcount == 1:
-                return
-            row = conn.execute(select(n).where(n.c.nonce == nonce)).first()
-        _nonce_problem(row, now)
-        raise CivicError("replayed", "this nonce was used already")  # pragma: no cover
-
-
-def _nonce_problem(row: Any, now: int) -> None:
-    if row is None:
-        raise CivicError("unknown_nonce", "this service handed out no such nonce")
-    if row.used_at is not None:
-        raise CivicError("replayed", "this nonce was used already")
-    if int(row.expires_at) <= now:
-        raise CivicError("stale_nonce", "the nonce has expired: ask for a new one")
+        try:
+            with write_transaction(self.engine) as conn:
+                conn.execute(delete(n).where(n.c.expires_at < now))
+                conn.execute(insert(n).values(nonce=nonce, expires_at=expires_at, used_at=now))
+        except IntegrityError as exc:
+            raise CivicError("replayed", "this nonce was used already") from exc

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 import orjson
 from sqlalchemy import BigInteger, Column, LargeBinary, String, Table, Text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from civicstack.access import AccessEntry, AppendedAccesses, ChainHead, DataService, chained
 from civicstack.errors import InputError
@@ -142,6 +142,67 @@ class DataServiceStore:
                 ),
                 [(provider, name, s, data, now) for s, data in records],
             )
+
+    def put_value_in(
+        self,
+        conn: Connection,
+        services: Sequence[DataService],
+        subject: str,
+        category: str,
+        value: object,
+        *,
+        now: int,
+    ) -> None:
+        """In the caller's transaction: set ``category`` to ``value`` in ``subject``'s record of
+        each of ``services`` (hosted, one provider's), keeping its other categories; each
+        service is published first if it is not yet."""
+        sql = self._reads.sql
+        for service in services:
+            listed = conn.exec_driver_sql(
+                sql("SELECT 1 FROM exchange_services WHERE provider = ? AND name = ?"),
+                (service.provider, service.name),
+            ).first()
+            if listed is None:
+                conn.exec_driver_sql(
+                    sql(
+                        "INSERT INTO exchange_services (title, categories, kind, url,"
+                        " published_at, provider, name) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                    ),
+                    (
+                        service.title,
+                        orjson.dumps(list(service.categories)).decode(),
+                        service.kind,
+                        service.url,
+                        now,
+                        service.provider,
+                        service.name,
+                    ),
+                )
+            key = (service.provider, service.name, subject)
+            read = "SELECT record FROM exchange_records WHERE provider = ? AND service = ?"
+            read += " AND subject = ?"
+            if not self._sqlite:
+                read += " FOR UPDATE"
+            row = conn.exec_driver_sql(sql(read), key).first()
+            record = {} if row is None else orjson.loads(bytes(row[0]))
+            record[category] = value
+            data = orjson.dumps(record)
+            if row is None:
+                conn.exec_driver_sql(
+                    sql(
+                        "INSERT INTO exchange_records (provider, service, subject, record,"
+                        " updated_at) VALUES (?, ?, ?, ?, ?)"
+                    ),
+                    (*key, data, now),
+                )
+            else:
+                conn.exec_driver_sql(
+                    sql(
+                        "UPDATE exchange_records SET record = ?, updated_at = ?"
+                        " WHERE provider = ? AND service = ? AND subject = ?"
+                    ),
+                    (data, now, *key),
+                )
 
     def record(self, provider: str, name: str, subject: str) -> bytes | None:
         """The hosted record of ``subject``, if any."""

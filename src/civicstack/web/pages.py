@@ -24,6 +24,7 @@ from starlette.responses import HTMLResponse
 from civicstack.errors import InputError
 from civicstack.settings import Settings
 from civicstack.web.assets import StaticAssets
+from civicstack.web.qr import qr_svg
 
 _HEX_COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
 _BRAND_NAME_CHARS = 60
@@ -167,6 +168,7 @@ class Pages:
         self.environment.filters["label"] = _label
         self.environment.globals["static_url"] = self.static_url
         self.environment.globals["theme"] = self.theme
+        self.environment.globals["qr_svg"] = qr_svg
         style = hashlib.sha256(str(self.theme.css).encode()).digest()
         self._style_source = "'sha256-" + base64.b64encode(style).decode() + "'"
 
@@ -212,7 +214,9 @@ class Pages:
             form_action=form_action
         )
         response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"
+        # Not "no-referrer": under it browsers send `Origin: null` with form posts, and the
+        # Origin check of a form post (the web wallet's) could no longer tell its own pages.
+        response.headers["Referrer-Policy"] = "same-origin"
         response.headers["Cache-Control"] = "no-store"
         for name, value in (headers or {}).items():
             response.headers[name] = value

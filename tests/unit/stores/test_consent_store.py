@@ -3,6 +3,7 @@ answers written once, nonces used once."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -71,7 +72,7 @@ def test_migration_matches_the_tables(platform: Platform) -> None:
 
 def test_requests_stay_within_their_caps(platform: Platform) -> None:
     """Per citizen and per minute caps hold; a reused id is a conflict."""
-    store = ConsentStore(platform.engine)
+    store = ConsentStore(platform.engine, lambda: bytes(32))
     store.add_request(_request("r1"), caps=CAPS, now=NOW)
     store.add_request(_request("r2"), caps=CAPS, now=NOW)
     assert _code(lambda: store.add_request(_request("r3"), caps=CAPS, now=NOW)) == "rate_limited"
@@ -88,7 +89,7 @@ def test_requests_stay_within_their_caps(platform: Platform) -> None:
 
 def test_an_answer_is_written_once(platform: Platform) -> None:
     """The first answer closes the request; a second writes nothing."""
-    store = ConsentStore(platform.engine)
+    store = ConsentStore(platform.engine, lambda: bytes(32))
     request = _request("r1")
     store.add_request(request, caps=CAPS, now=NOW)
 
@@ -114,15 +115,54 @@ def test_an_answer_is_written_once(platform: Platform) -> None:
     assert store.log_subject("dvla", "Q" * 43) is None
 
 
-def test_a_nonce_is_used_once_and_goes_stale(platform: Platform) -> None:
-    """Unknown, used and expired nonces each have their code; open nonces are capped."""
-    store = ConsentStore(platform.engine)
-    store.add_nonce("n1", expires_at=NOW + 300, now=NOW, open_limit=2)
-    store.add_nonce("n2", expires_at=NOW + 300, now=NOW, open_limit=2)
-    assert _code(lambda: store.add_nonce("n3", expires_at=NOW + 300, now=NOW, open_limit=2)) == (
-        "rate_limited"
-    )
-    store.take_nonce("n1", NOW)
-    assert _code(lambda: store.take_nonce("n1", NOW)) == "replayed"
-    assert _code(lambda: store.check_nonce("nope", NOW)) == "unknown_nonce"
-    assert _code(lambda: store.take_nonce("n2", NOW + 300)) == "stale_nonce"
+def test_the_pid_presentation_is_kept_sealed(platform: Platform) -> None:
+    """A consent record's PID presentation (it names the citizen) is stored sealed, read back
+    whole, and a seal moved to another record does not open."""
+    store = ConsentStore(platform.engine, lambda: bytes(range(32)))
+    for rid, cid in (("r1", "c1"), ("r2", "c2")):
+        request = _request(rid, ("A" if rid == "r1" else "B") * 43)
+        store.add_request(request, caps=CAPS, now=NOW)
+        store.answer(
+            record_from_request(
+                request,
+                "given",
+                consent_id=cid,
+                provider_subject="P" * 43,
+                log_subject="L" * 43,
+                holder_jwk={"kty": "EC"},
+                signature="s",
+                presentation=f"eyJ-PID-QQ123456C-{cid}~",
+                now=NOW,
+            ),
+            now=NOW,
+        )
+    assert store.latest("c1").presentation == "eyJ-PID-QQ123456C-c1~"
+    versions = sa.table("consent_versions", sa.column("consent_id"), sa.column("record"))
+    with platform.engine.connect() as conn:
+        rows = dict(conn.execute(sa.select(versions.c.consent_id, versions.c.record)).all())
+    assert all("QQ123456C" not in text for text in rows.values())
+    assert all('"presentation":"sealed:' in text for text in rows.values())
+    sealed_c2 = json.loads(rows["c2"])["presentation"]
+    moved = json.loads(rows["c1"])
+    moved["presentation"] = sealed_c2
+    with platform.engine.begin() as conn:
+        conn.execute(
+            sa.update(versions)
+            .where(versions.c.consent_id == "c1")
+            .values(record=json.dumps(moved, separators=(",", ":")))
+        )
+    assert _code(lambda: store.latest("c1")) == "internal_error"
+
+
+def test_a_nonce_is_written_down_once_and_purged_after_expiry(platform: Platform) -> None:
+    """A used nonce is refused as replayed, by the check and by a second use; rows of expired
+    nonces are purged by the next use."""
+    store = ConsentStore(platform.engine, lambda: bytes(32))
+    store.check_nonce("n1", NOW)
+    store.take_nonce("n1", expires_at=NOW + 300, now=NOW)
+    assert _code(lambda: store.check_nonce("n1", NOW)) == "replayed"
+    assert _code(lambda: store.take_nonce("n1", expires_at=NOW + 300, now=NOW)) == "replayed"
+    store.take_nonce("n2", expires_at=NOW + 900, now=NOW + 301)
+    nonces = sa.table("consent_nonces", sa.column("nonce"))
+    with platform.engine.connect() as conn:
+        assert conn.execute(sa.select(nonces.c.nonce)).scalars().all() == ["n2"]

@@ -268,3 +268,40 @@ def test_answer_and_describe(platform: Platform, wallet: Wallet) -> None:
     )
     assert answer.status == 200
     assert platform.verifier.result(Caller(None), created.id).claims == {"age_over_18": True}
+
+
+def test_preview_shows_what_answer_would_send_and_does_nothing(
+    platform: Platform, wallet: Wallet
+) -> None:
+    """A preview is the consent screen's summary with nothing sent, recorded or marked; the
+    answer that follows sends exactly it."""
+    created = platform.verifier.create_request(Caller(None), preset="age_over_18")
+    transport = Direct(platform)
+    registry = platform.trust_registry()
+    received = protocol.receive(
+        created.request, transport=transport, registry=registry, now=wallet.now()
+    )
+    shown = protocol.preview(wallet, received, registry=registry)
+    assert [(c.path, c.value) for c in shown.items[0].claims] == [("age_over_18", True)]
+    assert transport.posted == []
+    assert wallet.history() == ()
+    assert all(not copy.presented_to for c in wallet.credentials() for copy in c.copies)
+    answered = protocol.answer(
+        wallet, received, registry=registry, consent=lambda s: s == shown, transport=transport
+    )
+    assert answered.presentation.summary == shown
+    assert wallet.history()[-1].outcome == "presented"
+
+
+def test_preview_refuses_overasking_and_records_it(platform: Platform, wallet: Wallet) -> None:
+    """An over-asking request is refused by the preview itself, before any screen, and the
+    refusal is in the history."""
+    uri, token = _crafted(
+        platform, query=query_for([("pid", PID_VCT, ("age_over_18", "birthdate"))])
+    )
+    transport = Direct(platform, {f"{BASE}/crafted": token})
+    registry = platform.trust_registry()
+    received = protocol.receive(uri, transport=transport, registry=registry, now=wallet.now())
+    assert _code(lambda: protocol.preview(wallet, received, registry=registry)) == "overasking"
+    assert transport.posted == []
+    assert [(r.outcome, r.error) for r in wallet.history()] == [("refused", "overasking")]

@@ -60,6 +60,9 @@ def test_shipped_css_has_no_gds_transport_and_no_remote_url() -> None:
     assert "@font-face" not in css
     assert not re.search(r"url\((\"|')?(https?:)?//", css)
     assert not list(static_directory().glob("*.woff*"))
+    # built from the current assets/civic.scss (its own rules are in), GOV.UK Frontend 5
+    assert ".civic-session-bar" in css
+    assert 'const version="5.' in (static_directory() / "govuk-frontend.min.js").read_text()
 
 
 def test_theme_from_settings_reaches_the_page() -> None:
@@ -146,3 +149,16 @@ def test_radios_and_errors_link_hint_and_message() -> None:
     assert 'id="answer"' in out
     assert 'id="answer-2"' in out
     assert "govuk-form-group--error" in out
+
+
+def test_qr_code_is_inline_svg_with_an_escaped_name() -> None:
+    """A QR code renders as inline SVG with role img and its label escaped; too long refused."""
+    from civicstack.web.qr import MAX_QR_CHARS, qr_svg
+
+    svg = str(qr_svg("openid4vp://?client_id=x&request_uri=y", label="Scan <this>"))
+    assert svg.startswith('<svg role="img" focusable="false" ')
+    assert "<title>Scan &lt;this&gt;</title>" in svg
+    rendered = Pages().environment.from_string("{{ qr_svg(link, label='Scan') }}")
+    assert rendered.render(link="openid-credential-offer://?x=1").startswith("<svg role=")
+    with pytest.raises(ValueError, match="at most"):
+        qr_svg("x" * (MAX_QR_CHARS + 1), label="too long")

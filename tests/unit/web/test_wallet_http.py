@@ -6,6 +6,8 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from civicstack.errors import CivicError
@@ -13,7 +15,7 @@ from civicstack.testing import FAST_KDF, FixedClock
 from civicstack.wallet import Wallet
 from civicstack.wallet.transport import Method
 from civicstack.web.wallet import WalletUISettings, check_bind, create_wallet_app
-from civicstack.web.wallet.session import BODY_BYTES, SESSION_COOKIE
+from civicstack.web.wallet.session import BODY_BYTES, SESSION_COOKIE, local_path
 
 PORT = 8799
 ORIGIN = f"http://127.0.0.1:{PORT}"
@@ -256,3 +258,25 @@ def test_only_loopback_127_0_0_1_is_a_bind_address(host: str) -> None:
         check_bind(host)
     assert caught.value.code == "invalid_request"
     assert check_bind("127.0.0.1") == "127.0.0.1"
+
+
+@given(st.text(max_size=64))
+def test_local_path_never_leaves_the_app(value: str) -> None:
+    """Whatever `next` or `return_to` says, the redirect target is a path on this app."""
+    target = local_path(value)
+    assert target.startswith("/")
+    assert not target.startswith("//")
+    assert "\\" not in target
+    assert target.isprintable()
+
+
+def test_a_session_holds_a_bounded_amount_of_work() -> None:
+    """Each kind of pending work is capped: the oldest handle is dropped, the newest kept."""
+    from civicstack.web.wallet.session import HELD_PER_KIND, hold
+
+    store: dict[str, int] = {}
+    handles = [hold(store, i) for i in range(HELD_PER_KIND + 3)]
+    assert len(store) == HELD_PER_KIND
+    assert handles[0] not in store
+    assert store[handles[-1]] == HELD_PER_KIND + 2
+    assert len(set(handles)) == len(handles)

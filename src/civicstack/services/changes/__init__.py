@@ -4,6 +4,7 @@ from civicstack.services.changes.electoral import ElectoralRoll
 from civicstack.services.changes.service import (
     EXCHANGE_FETCH,
     PID_CLAIMS,
+    VALUE_SERVICES,
     ChangeLimits,
     Changes,
     ReportStatus,
@@ -13,6 +14,7 @@ from civicstack.services.changes.storage import ChangeStorage
 __all__ = [
     "EXCHANGE_FETCH",
     "PID_CLAIMS",
+    "VALUE_SERVICES",
     "ChangeLimits",
     "ChangeStorage",
     "Changes",

@@ -18,13 +18,16 @@ Before anything is published (:meth:`Changes.report`, :meth:`Changes.register`):
 2. the register checks: an address is a current record of the ``address`` register
    (``unknown_address``, ``address_ended``); a company is a current record of ``company``
    and the signer one of its ``officers`` (``unknown_company``, ``not_an_officer``);
-3. the report, its event (through the transactional outbox) and its electoral roll move are
-   committed together (:meth:`ChangeStore.publish`).
+3. the report, its event (through the transactional outbox), its new value and its electoral
+   roll move are committed together (:meth:`ChangeStore.publish`).
 
 Events about a citizen carry the citizen's :class:`~civicstack.pairwise.Subject`; the
 notifications service names them to each organisation by its own pairwise id. A thin event's
-link points at the data exchange's fetch for the event's category (:data:`EXCHANGE_FETCH`,
-served by the exchange's service, ``/exchange``).
+link (:data:`EXCHANGE_FETCH`) points at the data exchange's current value of the event's
+category from this service: the new value is kept, keyed by this service's own pairwise id of
+the citizen, as a hosted record of each of its data services (:data:`VALUE_SERVICES`), so an
+organisation fetches it like any other data — under the citizen's consent, logged before
+release (``GET /exchange/current/tell-us-once/{category}/{subject}``).
 """
 
 from __future__ import annotations
@@ -37,13 +40,17 @@ from typing import Any, Final
 from urllib.parse import quote
 
 from civicstack._crypto import sign_jwt
+from civicstack.access import DataService
 from civicstack.changes import (
     AUTHORITY_KINDS,
     CHANGE_TYP,
     CITIZEN_KINDS,
     ELECTORAL_SECTOR,
+    EVENT_CATEGORY,
+    NOTICES_SERVICE,
     OFFICER_CLAIMS,
     PROVIDER,
+    VALUES_SERVICE,
     Change,
     Placement,
     change_vct,
@@ -54,7 +61,13 @@ from civicstack.changes import (
     registrar_claims,
 )
 from civicstack.changes.electoral import adult_at
-from civicstack.changes.records import Birth, ReportProgress, RollChange, StoredReport
+from civicstack.changes.records import (
+    Birth,
+    ChangedValue,
+    ReportProgress,
+    RollChange,
+    StoredReport,
+)
 from civicstack.changes.signed import unverified_header
 from civicstack.errors import CivicError, InputError, VerificationError
 from civicstack.events.notices import Notice
@@ -70,6 +83,7 @@ __all__ = [
     "EXCHANGE_FETCH",
     "OFFICER_CLAIMS",
     "PID_CLAIMS",
+    "VALUE_SERVICES",
     "ChangeLimits",
     "Changes",
     "ReportStatus",
@@ -78,7 +92,23 @@ __all__ = [
 #: Where a thin event points: the data exchange's fetch of the category from the change
 #: service, for the citizen the organisation knows by ``{subject}`` (the exchange checks the
 #: consent and logs the access). Built from ``CIVIC_BASE_URL``.
-EXCHANGE_FETCH: Final = "{base}/exchange/{provider}/{category}/{subject}"
+EXCHANGE_FETCH: Final = "{base}/exchange/current/{provider}/{category}/{subject}"
+#: The change service's data services on the exchange, each holding every citizen's latest
+#: reported value per category (a requester's tell-us-once purpose names one: ``notices`` for
+#: thin events, whose link fetches the value, or ``values`` for full events).
+VALUE_SERVICES: Final = tuple(
+    DataService(
+        PROVIDER,
+        name,
+        title,
+        tuple(sorted(set(EVENT_CATEGORY.values()))),
+        "hosted",
+    )
+    for name, title in (
+        (NOTICES_SERVICE, "Changes a citizen reported (thin events: fetch the new value)"),
+        (VALUES_SERVICE, "Changes a citizen reported (full events: the new value)"),
+    )
+)
 #: What a citizen's presentation to this service discloses: who they are, and whether they are
 #: 18 (for the electoral roll). An officer's also discloses :data:`OFFICER_CLAIMS`.
 PID_CLAIMS: Final = ("personal_administrative_number", "issuing_country", "age_over_18")
@@ -226,7 +256,7 @@ class Changes:
             presentation=holder.presentation,
             created_at=now,
         )
-        self.store.publish(stored, notice, roll=roll, now=now)
+        self.store.publish(stored, notice, roll=roll, value=self._value(notice), now=now)
         return stored
 
     # --- registrars --------------------------------------------------------------------------
@@ -291,7 +321,9 @@ class Changes:
             presentation=None,
             created_at=now,
         )
-        self.store.publish(stored, notice, roll=roll, birth=birth, now=now)
+        self.store.publish(
+            stored, notice, roll=roll, birth=birth, value=self._value(notice), now=now
+        )
         return stored
 
     def register_as(self, registrar: str, change: object) -> StoredReport:
@@ -348,6 +380,13 @@ class Changes:
             return Placement(birth.elector, None, None, None)
         return self._placement(subject, birth.uprn, item)
 
+    def _value(self, notice: Notice) -> ChangedValue | None:
+        """What the exchange keeps of a citizen's change (none for a company's)."""
+        category = EVENT_CATEGORY.get(notice.type)
+        if notice.subject is None or category is None or notice.value is None:
+            return None
+        return ChangedValue(self._pairwise(PROVIDER, notice.subject), category, notice.value)
+
     def _notice(
         self,
         report_id: str,
@@ -385,4 +424,8 @@ class Changes:
 
 
 def _random_id() -> str:
-    return secrets.token_urlsafe(16)
+    # Never starting with "-": a citizen types these ids on a command line, which would take
+    # one for an option (one id in 64 did, and `civic wallet consent give ID` failed).
+    while (value := secrets.token_urlsafe(16)).startswith("-"):
+        pass
+    return value

@@ -5,7 +5,13 @@ from __future__ import annotations
 from typing import Protocol
 
 from civicstack.changes.electoral import Placement, RollEntry
-from civicstack.changes.records import Birth, ReportProgress, RollChange, StoredReport
+from civicstack.changes.records import (
+    Birth,
+    ChangedValue,
+    ReportProgress,
+    RollChange,
+    StoredReport,
+)
 from civicstack.events.notices import Notice
 
 __all__ = ["ChangeStorage"]
@@ -21,9 +27,11 @@ class ChangeStorage(Protocol):
         *,
         roll: RollChange | None = None,
         birth: Birth | None = None,
+        value: ChangedValue | None = None,
         now: int,
     ) -> None:
-        """The report, its outbox row and its roll move, committed together."""
+        """The report, its outbox row, its new value (for the exchange) and its roll move,
+        committed together."""
 
     def report(self, report_id: str) -> StoredReport:
         """One report (``change_not_found``)."""

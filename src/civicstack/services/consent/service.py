@@ -36,6 +36,7 @@ from civicstack.consent import (
     withdrawal_claims,
     withdrawn,
 )
+from civicstack.consent.nonces import check_nonce, make_nonce
 from civicstack.consent.records import check_name
 from civicstack.consent.vocabulary import PURPOSES
 from civicstack.credential_types import PID_VCT
@@ -60,6 +61,10 @@ _DEFAULT_DPV_PURPOSE = "dpv:ServiceProvision"
 def data_vct(provider: str, service: str) -> str:
     """The ``vct`` naming ``provider``'s data service in a registration."""
     return f"{DATA_VCT_PREFIX}{provider}:{service}"
+
+
+#: How many of a citizen's consents :meth:`Consents.consent_for` looks through (newest first).
+_CONSENTS_SEARCHED = 500
 
 
 @dataclass(frozen=True)
@@ -96,9 +101,13 @@ class Consents:
         pairwise: Callable[[str, Subject], str],
         clock: Clock,
         base_url: str,
+        nonce_key: bytes,
         limits: Limits = DEFAULT_LIMITS,
     ) -> None:
+        """``nonce_key``: the key nonces for PID presentations are made and checked with
+        (:mod:`civicstack.consent.nonces`)."""
         self.store = store
+        self._nonce_key = nonce_key
         self._registry = registry
         self._relying_party = relying_party
         self._authenticate = authenticate
@@ -314,14 +323,12 @@ class Consents:
         """A fresh nonce for one PID presentation to :attr:`audience` (or to another of the
         platform's citizen-facing services, ``audience``: the change service shares these
         nonces and this presentation check)."""
-        now = self.clock.now()
-        issued = IssuedNonce(
-            _random_id(), audience or self.audience, now + self.limits.nonce_lifetime
+        aud = audience or self.audience
+        expires_at = self.clock.now() + self.limits.nonce_lifetime
+        nonce = make_nonce(
+            self._nonce_key, aud, expires_at=expires_at, salt=secrets.token_bytes(12)
         )
-        self.store.add_nonce(
-            issued.nonce, expires_at=issued.expires_at, now=now, open_limit=self.limits.open_nonces
-        )
-        return issued
+        return IssuedNonce(nonce, aud, expires_at)
 
     def holder(
         self, presentation: object, nonce: object, *, audience: str | None = None
@@ -342,10 +349,12 @@ class Consents:
                 "too_large", f"a presentation is at most {self.limits.presentation_bytes} bytes"
             )
         now = self.clock.now()
-        # 1. our nonce, unused, fresh
+        aud = audience or self.audience
+        # 1. our nonce (for this audience), fresh, unused
+        expires_at = check_nonce(self._nonce_key, nonce, aud, now=now)
         self.store.check_nonce(nonce, now)
         # 2. verified, bound to us and to this nonce
-        verified = self._verify(presentation, audience or self.audience, nonce)
+        verified = self._verify(presentation, aud, nonce)
         # 3. a PID that names its subject, with the holder's key
         if verified.vct != PID_VCT:
             raise VerificationError("invalid_credential", f"present a PID ({PID_VCT})")
@@ -353,7 +362,7 @@ class Consents:
             raise VerificationError("key_binding_required", "the PID must be key-bound")
         subject = subject_of(verified.claims)
         # 4. used up (a concurrent replay loses here)
-        self.store.take_nonce(nonce, now)
+        self.store.take_nonce(nonce, expires_at=expires_at, now=now)
         return PidHolder(subject, verified.holder, presentation, dict(verified.claims))
 
     def inbox(
@@ -481,11 +490,12 @@ class Consents:
         purpose: str,
         categories: Sequence[str],
         now: int,
+        use: bool = True,
     ) -> CoveredAccess:
         """Whether consent ``consent_id`` covers this access at ``now``
         (:func:`civicstack.consent.decide_access`); a "once" consent is used up by it, in the
-        same transaction. Raises ``consent_not_found``, ``consent_not_active`` or
-        ``outside_consent``."""
+        same transaction, unless ``use`` is false (a check before the data is in hand). Raises
+        ``consent_not_found``, ``consent_not_active`` or ``outside_consent``."""
         checked = _checked_id(consent_id, "consent_not_found")
 
         def decide(record: ConsentRecord) -> CoveredAccess:
@@ -499,6 +509,8 @@ class Consents:
                 now=now,
             )
 
+        if not use:
+            return decide(self.store.latest(checked))
         return self.store.use(checked, decide, now=now)
 
     def covers(
@@ -536,6 +548,41 @@ class Consents:
         if the platform has met them through a consent or consent request naming that id."""
         return self.store.log_subject(requester, requester_subject)
 
+    def consent_for(
+        self,
+        *,
+        requester: str,
+        requester_subject: str,
+        provider: str,
+        purposes: Sequence[str],
+        category: str,
+        now: int,
+    ) -> tuple[str, str] | None:
+        """The consent a link to one category of data names implicitly (a thin event's link):
+        among the citizen's consents to ``requester`` for ``provider``'s data under one of
+        ``purposes`` naming ``category``, one given and current at ``now`` (and not used up),
+        else the newest of them, as (id, purpose); None if the citizen gave none."""
+        log_subject = self.store.log_subject(requester, requester_subject)
+        if log_subject is None:
+            return None
+        candidates = [
+            record
+            for record in self.store.consents_about(log_subject, limit=_CONSENTS_SEARCHED)
+            if record.requester == requester
+            and record.provider == provider
+            and record.purpose in purposes
+            and category in record.categories
+            and record.requester_subject == requester_subject
+        ]
+        for record in candidates:  # newest first
+            if (
+                record.state_at(now) == "given"
+                and record.valid_from <= now
+                and not (record.once and record.used_at is not None)
+            ):
+                return record.id, record.purpose
+        return (candidates[0].id, candidates[0].purpose) if candidates else None
+
     @staticmethod
     def dpv_purposes() -> Mapping[str, str]:
         """The DPV purposes a request may name, with their labels."""
@@ -543,7 +590,11 @@ class Consents:
 
 
 def _random_id() -> str:
-    return secrets.token_urlsafe(16)
+    # Never starting with "-": a citizen types these ids on a command line, which would take
+    # one for an option (one id in 64 did, and `civic wallet consent give ID` failed).
+    while (value := secrets.token_urlsafe(16)).startswith("-"):
+        pass
+    return value
 
 
 def _checked_id(value: object, code: str) -> str:

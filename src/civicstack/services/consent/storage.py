@@ -85,16 +85,13 @@ class SubjectStore(Protocol):
 
 
 class NonceStore(Protocol):
-    """Nonces handed to wallets, each usable once."""
-
-    def add_nonce(self, nonce: str, *, expires_at: int, now: int, open_limit: int) -> None:
-        """Keep a new nonce; ``rate_limited`` when ``open_limit`` unused ones are still open."""
+    """The nonces used by verified presentations (nonces are handed out without storage)."""
 
     def check_nonce(self, nonce: str, now: int) -> None:
-        """``unknown_nonce``, ``replayed`` (used) or ``stale_nonce`` (expired), else return."""
+        """``replayed`` if the nonce was used already, else return."""
 
-    def take_nonce(self, nonce: str, now: int) -> None:
-        """Use the nonce, once (the same errors as :meth:`check_nonce`)."""
+    def take_nonce(self, nonce: str, *, expires_at: int, now: int) -> None:
+        """Use the nonce, once (``replayed`` otherwise)."""
 
 
 class ConsentStore(ConsentRequestStore, ConsentRecordStore, SubjectStore, NonceStore, Protocol):

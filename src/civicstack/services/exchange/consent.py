@@ -1,12 +1,13 @@
 """The seam to the consent service: what the exchange asks it (``ConsentCheck``).
 
-The contract with the consent service (branch ``consent``, :mod:`civicstack.services.consent`):
+The contract with the consent service (:mod:`civicstack.services.consent`):
 :meth:`ConsentCheck.check_access` answers a ``civicstack.consent.CoveredAccess`` or raises
 ``consent_not_found`` (404), ``consent_not_active`` (403) or ``outside_consent`` (403), marking
-a "once" consent used in the same call; :meth:`ConsentCheck.log_subject_for` names the citizen's
-access-log handle so that refused attempts are logged against them. The exchange reads a
-covered access only through :class:`Covered`, the fields it needs, so any implementation with
-those fields meets it.
+a "once" consent used in the same call (unless asked only to look);
+:meth:`ConsentCheck.log_subject_for` names the citizen's access-log handle so that refused
+attempts are logged against them; :meth:`ConsentCheck.consent_for` finds the consent a link to
+one category names implicitly. The exchange reads a covered access only through
+:class:`Covered`, the fields it needs, so any implementation with those fields meets it.
 """
 
 from __future__ import annotations
@@ -14,9 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from civicstack.errors import CivicError
-
-__all__ = ["ConsentCheck", "Covered", "NoConsents"]
+__all__ = ["ConsentCheck", "Covered"]
 
 
 class Covered(Protocol):
@@ -57,9 +56,11 @@ class ConsentCheck(Protocol):
         purpose: str,
         categories: Sequence[str],
         now: int,
+        use: bool = True,
     ) -> Covered:
         """The covered access, or ``consent_not_found`` / ``consent_not_active`` /
-        ``outside_consent``; a "once" consent is used up by this call."""
+        ``outside_consent``; a "once" consent is used up by this call unless ``use`` is
+        false."""
         ...
 
     def log_subject_for(self, requester: str, requester_subject: str) -> str | None:
@@ -67,25 +68,17 @@ class ConsentCheck(Protocol):
         if the platform has met them through a consent or consent request; else None."""
         ...
 
-
-class NoConsents:
-    """The answer of a platform without a consent service: no consent exists (every fetch is
-    refused, ``consent_not_found``) and no citizen is known to the access log."""
-
-    def check_access(
+    def consent_for(
         self,
-        consent_id: str,
         *,
         requester: str,
         requester_subject: str,
         provider: str,
-        purpose: str,
-        categories: Sequence[str],
+        purposes: Sequence[str],
+        category: str,
         now: int,
-    ) -> Covered:
-        """Always ``consent_not_found``."""
-        raise CivicError("consent_not_found", f"no consent {consent_id!r}")
-
-    def log_subject_for(self, requester: str, requester_subject: str) -> str | None:
-        """Always None."""
-        return None
+    ) -> tuple[str, str] | None:
+        """The citizen's consent (id, purpose) to ``requester`` for data of ``provider`` under
+        one of ``purposes`` that names ``category``: one that covers it now if any, else the
+        newest (so the exchange refuses, and logs, on the right grounds); None if none."""
+        ...

@@ -14,7 +14,7 @@ The steps (:mod:`civicstack.access.decision` has the rules):
 3. the consent covers the access (:class:`ConsentCheck`, the consent service), which also
    resolves the provider's pairwise id of the citizen and their access-log handle;
 4. the record: read from the hosted records, or fetched from the provider (capped, timed out);
-   only the categories asked are kept;
+   only the categories asked are kept; a "once" consent is used up only now (checked again);
 5. the access is appended to the access log and committed (group commit, one checkpoint per
    batch) — only then is the data released, with a C2SP tlog-proof receipt.
 
@@ -42,8 +42,8 @@ from civicstack.access import (
     check_offered,
     check_requester,
 )
-from civicstack.access.decision import SERVICE_NAME, Kind
-from civicstack.errors import CivicError, InputError
+from civicstack.access.decision import SERVICE_NAME, Kind, data_service_vct
+from civicstack.errors import CivicError, InputError, VerificationError
 from civicstack.log import Receipt
 from civicstack.pairwise import check_pairwise_id
 from civicstack.services.exchange.access_log import AccessRecorder, Recorded
@@ -93,7 +93,7 @@ class RemoteRecords(Protocol):
 class FetchRequest:
     """What a requester asks: categories of a data service about a subject, under a consent."""
 
-    consent: str
+    consent: str | None  # None: no consent of the citizen names this access (refused, logged)
     provider: str
     service: str
     purpose: str
@@ -262,6 +262,7 @@ class Exchange:
         try:
             ok = self._authorize(requester, request, now)
             data = self._read(ok)
+            self._use(ok, requester, request, now)
         except CivicError as exc:
             if exc.code not in REFUSAL_CODES:
                 raise
@@ -283,6 +284,7 @@ class Exchange:
                 data = await asyncio.to_thread(self._read, ok)
             else:
                 data = self._read(ok)
+            self._use(ok, requester, request, now)
         except CivicError as exc:
             if exc.code not in REFUSAL_CODES:
                 raise
@@ -292,6 +294,46 @@ class Exchange:
         entry = self._released(requester, request, now, ok.covered)
         recorded = await self.access_log.record_async(entry, ok.covered.log_subject)
         return Released(data, entry, recorded)
+
+    async def current_async(
+        self, caller: Caller, provider: object, category: object, subject: object
+    ) -> Released:
+        """The current ``category`` of data ``provider`` holds about the citizen the caller
+        knows as ``subject``, under the citizen's consent: the link a thin event carries.
+
+        The fetch it makes is :meth:`fetch_async`'s, the consent and purpose found for the
+        caller: 0. the caller's registered purposes that let it ask ``provider`` for
+        ``category`` (none: ``overasking``, not logged, for no purpose names the attempt);
+        then the citizen's consent under one of them (:meth:`ConsentCheck.consent_for`; none:
+        ``consent_not_found``, logged) and the data service its purpose names."""
+        requester, now = self._requester(caller), self.clock.now()
+        if not isinstance(provider, str) or not SERVICE_NAME.fullmatch(provider):
+            raise InputError("invalid_request", "provider is a lowercase slug")
+        (asked,) = check_categories([category])
+        subject_id = check_pairwise_id(subject)
+        # 0. which of the requester's purposes name a data service of provider with category
+        prefix = data_service_vct(provider, "")
+        services: dict[str, str] = {}
+        for registration in self._registry(1.0).relying_party(self._identifier(requester), now):
+            for purpose_id, registered in registration.purposes.items():
+                for vct, names in registered.claims.items():
+                    if vct.startswith(prefix) and asked in names:
+                        services.setdefault(purpose_id, vct[len(prefix) :])
+        if not services:
+            raise VerificationError(
+                "overasking", f"{requester} is not registered to fetch {asked} from {provider}"
+            )
+        found = self.consents.consent_for(
+            requester=requester,
+            requester_subject=subject_id,
+            provider=provider,
+            purposes=sorted(services),
+            category=asked,
+            now=now,
+        )
+        consent, purpose = (None, min(services)) if found is None else found
+        request = FetchRequest(consent, provider, services[purpose], purpose, subject_id, (asked,))
+        return await self.fetch_async(caller, request)
 
     @staticmethod
     def _requester(caller: Caller) -> str:
@@ -315,6 +357,8 @@ class Exchange:
         service = self._service(request.provider, request.service)
         check_offered(service, request.categories)
         # 3. the consent covers the access
+        if request.consent is None:
+            raise CivicError("consent_not_found", "the citizen gave no consent for this access")
         covered = self.consents.check_access(
             request.consent,
             requester=requester,
@@ -323,6 +367,7 @@ class Exchange:
             purpose=request.purpose,
             categories=request.categories,
             now=now,
+            use=False,
         )
         if (covered.requester, covered.provider, covered.requester_subject) != (
             requester,
@@ -332,6 +377,22 @@ class Exchange:
             # The consent service answered for another access: never release on it.
             raise CivicError("outside_consent", "the consent does not cover this access")
         return _Authorized(service, covered)
+
+    def _use(self, ok: _Authorized, requester: str, request: FetchRequest, now: int) -> None:
+        # A "once" consent is used up only now that there is data to release (a missing
+        # record or a failing provider leaves it for another try); checked again as it is
+        # used, so of two fetches racing on it one is refused.
+        if ok.covered.once:
+            assert request.consent is not None
+            self.consents.check_access(
+                request.consent,
+                requester=requester,
+                requester_subject=request.subject,
+                provider=request.provider,
+                purpose=request.purpose,
+                categories=request.categories,
+                now=now,
+            )
 
     def _read(self, ok: _Authorized) -> dict[str, Any]:
         # 4. the record, cut to the categories asked

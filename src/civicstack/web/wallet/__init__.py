@@ -99,6 +99,18 @@ def create_wallet_app(
                 title="This request was refused",
                 error=CivicError(code, refused.reason),
             )
+        except CivicError as exc:  # one a page did not expect: still a page, with its code
+            return ui.problem(request, None, exc, title="Something went wrong")
+        except Exception:  # a bug: a page without the traceback
+            error = CivicError("internal_error", "the wallet could not do this; nothing was sent")
+            return ui.render(
+                request,
+                None,
+                "problem.html",
+                status_code=500,
+                title="Something went wrong",
+                error=error,
+            )
         return response
 
     # Outermost: the body cap counts bytes before anything reads them.

@@ -29,8 +29,9 @@ from civicstack.web.wallet.session import (
     PendingPresentation,
     Session,
     WalletUI,
+    claim_order,
     close,
-    token,
+    hold,
 )
 
 REQUEST_SCHEME = "openid4vp://"
@@ -47,11 +48,14 @@ def staying(summary: ConsentSummary, wallet: Wallet) -> dict[str, list[str]]:
         except CivicError:
             continue
         leaving = {c.path for c in item.claims} | {m.path for m in item.metadata}
-        out[item.query] = [
-            c.path
-            for c in revealed_claims(credential.claims)
-            if c.path not in leaving and c.path.split(".")[0] not in METADATA_CLAIMS
-        ]
+        out[item.query] = sorted(
+            (
+                c.path
+                for c in revealed_claims(credential.claims)
+                if c.path not in leaving and c.path.split(".")[0] not in METADATA_CLAIMS
+            ),
+            key=claim_order,
+        )
     return out
 
 
@@ -96,13 +100,12 @@ def routes(ui: WalletUI) -> APIRouter:
             pending = await ui.run(_open_request, ui, session.wallet, link)
         except CivicError as exc:
             if exc.code in REFUSALS:
-                return ui.render(request, session, "refused.html", status_code=403, error=exc)
+                return ui.render(request, session, "refused.html", status_code=403, refusal=exc)
             status = 502 if exc.code in UPSTREAM else 400
             return ui.render(
                 request, session, "present.html", status_code=status, link=link, error=exc
             )
-        handle = token()
-        session.presentations[handle] = pending
+        handle = hold(session.presentations, pending)
         return RedirectResponse(f"/present/{handle}", status_code=303)
 
     @router.get("/present")

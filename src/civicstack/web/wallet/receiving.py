@@ -29,7 +29,7 @@ from civicstack.web.wallet.session import (
     Session,
     WalletUI,
     close,
-    token,
+    hold,
 )
 
 OFFER_SCHEME = "openid-credential-offer://"
@@ -95,8 +95,7 @@ def routes(ui: WalletUI) -> APIRouter:
                 link=link,
                 error=exc,
             )
-        handle = token()
-        session.offers[handle] = prepared
+        handle = hold(session.offers, prepared)
         return RedirectResponse(f"/receive/{handle}", status_code=303)
 
     @router.get("/receive")

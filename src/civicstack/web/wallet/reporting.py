@@ -15,7 +15,7 @@ from civicstack.changes import PROVIDER, parse_change
 from civicstack.consent import CATEGORIES
 from civicstack.errors import CivicError, InputError
 from civicstack.wallet import changes as reporting
-from civicstack.web.wallet.session import WalletUI, token
+from civicstack.web.wallet.session import WalletUI, hold
 
 #: The changes a citizen reports from the web wallet, and the fields each takes.
 KIND_FIELDS = {
@@ -48,8 +48,7 @@ def routes(ui: WalletUI) -> APIRouter:
             return ui.render(
                 request, session, "change.html", status_code=400, values=values, error=exc
             )
-        handle = token()
-        session.changes[handle] = change
+        handle = hold(session.changes, change)
         return RedirectResponse(f"/changes/{handle}", status_code=303)
 
     @router.get("/changes/{handle}")

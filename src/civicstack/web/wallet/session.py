@@ -7,15 +7,17 @@ after inactivity or at the end of its lifetime, warning first.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import ipaddress
+import re
 import secrets
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
@@ -34,6 +36,8 @@ from civicstack.wallet import openid4vp as vp
 from civicstack.wallet.openid4vci import PreparedOffer
 from civicstack.wallet.transport import Transport, error_from
 from civicstack.web.pages import Pages
+
+T = TypeVar("T")
 
 SESSION_COOKIE = "civic_wallet_session"
 UNLOCK_COOKIE = "civic_wallet_unlock"
@@ -161,16 +165,61 @@ def type_name(vct: str) -> str:
     return known.name if known is not None else vct
 
 
+_ISO_DAY = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
+#: Claims people look for first, in this order; the rest follow by name (ages by number).
+_FIRST = (
+    "given_name",
+    "family_name",
+    "birthdate",
+    "nationalities",
+    "address",
+    "personal_administrative_number",
+    "document_number",
+    "issuing_authority",
+    "issuing_country",
+)
+
+
 def shown(value: Any) -> str:
-    """A claim value as the holder reads it."""
+    """A claim value as the holder reads it: Yes/No, ``17 May 1990``, ``GB, FR``."""
     if isinstance(value, bool):
         return "Yes" if value else "No"
-    return value if isinstance(value, str) else json_dumps(value).decode()
+    if isinstance(value, str):
+        day = _ISO_DAY.fullmatch(value)
+        if day is not None:
+            try:
+                moment = dt.date(int(day[1]), int(day[2]), int(day[3]))
+            except ValueError:
+                return value
+            return f"{moment.day} {moment:%B %Y}"
+        return value
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return ", ".join(value)
+    return json_dumps(value).decode()
 
 
-def token() -> str:
-    """A random handle for work held in a session (an offer, a request, a change)."""
-    return secrets.token_urlsafe(16)
+def claim_order(path: str) -> tuple[int, int, str]:
+    """Sort key of a claim's dotted path: names first, then ages by number, then the rest."""
+    top = path.split(".", maxsplit=1)[0]
+    if top in _FIRST:
+        return (_FIRST.index(top), 0, path)
+    if top.startswith("age_over_") and top[9:].isdigit():
+        return (len(_FIRST), int(top[9:]), path)
+    return (len(_FIRST) + 1, 0, path)
+
+
+#: Work a session holds at once of each kind (offers, requests, changes): the oldest goes first.
+HELD_PER_KIND = 16
+
+
+def hold(store: dict[str, T], value: T) -> str:
+    """Keep ``value`` in a session's ``store`` under a new random handle (at most
+    :data:`HELD_PER_KIND`, dropping the oldest); the handle."""
+    while len(store) >= HELD_PER_KIND:
+        del store[next(iter(store))]
+    handle = secrets.token_urlsafe(16)
+    store[handle] = value
+    return handle
 
 
 def close(transport: Transport) -> None:
@@ -320,7 +369,11 @@ class WalletUI:
         target = local_path(request.url.path + ("?" + query if query else ""), "")
         if request.method != "GET":
             target = ""  # a form is not replayed after unlocking
-        params = urlencode({"next": target} if target else {})
+        params = urlencode(
+            # A cookie that opens nothing any more: the wallet locked itself, so say so.
+            ({"locked": "time"} if request.cookies.get(SESSION_COOKIE) else {})
+            | ({"next": target} if target else {})
+        )
         return RedirectResponse("/unlock" + ("?" + params if params else ""), status_code=303)
 
     # --- pages --------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
-"""Schemathesis over the consent service's OpenAPI: no input gives a 500 or breaks the
-documented schema. Deterministic and bounded, like the other services' runs; the calls carry
-the admin token so generated requests reach the service's rules, not only authentication."""
+"""Schemathesis over the OpenAPI of the services around the citizen — consent, tell us once
+(``/changes``) and events — no input gives a 500 or breaks the documented schema.
+Deterministic and bounded, like the other services' runs; the calls carry the admin token so
+generated requests reach the services' rules, not only authentication."""
 
 from __future__ import annotations
 
@@ -21,15 +22,16 @@ from civicstack.testing import Cast
 pytestmark = pytest.mark.slow
 
 EXAMPLES = 15
-#: A schema-valid request may still break the service's rules (an unregistered purpose, a
-#: nonce never handed out): those are documented problems, not acceptance failures.
+#: A schema-valid request may still break a service's rules (an unregistered purpose, a nonce
+#: never handed out, an unknown address): those are documented problems, not acceptance
+#: failures.
 EXCLUDED = [schemathesis.checks.positive_data_acceptance]
 
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     """A platform on SQLite with the demo world (the requesters registered)."""
-    data = tmp_path_factory.mktemp("consent-schemathesis")
+    data = tmp_path_factory.mktemp("citizen-services-schemathesis")
     built = Platform(Settings.from_env({"CIVIC_DATA_DIR": str(data)}))
     built.migrate()
     Cast().seed(built)
@@ -38,22 +40,27 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
 
 
 @pytest.fixture(scope="module")
-def consent_schema(platform: Platform) -> Any:
-    """The consent service's own OpenAPI document, served by the app under test."""
-    app = wrap(create_app(platform), max_body=256 * 1024)
-    return schemathesis.openapi.from_asgi("/consents/openapi.json", app)
+def app(platform: Platform) -> Any:
+    """The platform's app, as served (body cap included)."""
+    return wrap(create_app(platform), max_body=256 * 1024)
 
 
+#: Each service's mount and the fewest operations its document must list.
+SERVICES = [("consents", 10), ("changes", 6), ("events", 8)]
+
+
+@pytest.mark.parametrize(("service", "fewest"), SERVICES)
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
-def test_consent_api_conforms_to_its_schema(
-    consent_schema: Any, platform: Platform, mode: GenerationMode
+def test_service_api_conforms_to_its_schema(
+    app: Any, platform: Platform, service: str, fewest: int, mode: GenerationMode
 ) -> None:
     """Every operation answers generated (valid, then invalid) requests within its documented
     responses, and never with a server error."""
+    schema = schemathesis.openapi.from_asgi(f"/{service}/openapi.json", app)
     headers = {"Authorization": f"Bearer {platform.admin_token}"}
     failures: list[str] = []
-    operations = [result.ok() for result in consent_schema.get_all_operations()]
-    assert len(operations) >= 10
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) >= fewest
     for operation in operations:
         strategy = operation.as_strategy(generation_mode=mode)
 
