@@ -146,7 +146,7 @@ def _service(platform: Platform, name: str) -> tuple[Service, FastAPI]:  # noqa:
         try:
             session = _unsigned(key("session"), request.cookies.get("gov_session"), now)
         except CivicError as exc:
-            return signed_out(exc.detail, 503)
+            return signed_out(exc.detail, exc.status if exc.status < 500 else 404)
         if session is None or session.get("sid") in ended:
             return signed_out()
         rows = _rows(platform, name, registration()["organisation"], session)
@@ -166,7 +166,7 @@ def _service(platform: Platform, name: str) -> tuple[Service, FastAPI]:  # noqa:
         try:
             url, state = rp().start(registration()["scope"])
         except CivicError as exc:
-            return signed_out(exc.detail, 503)
+            return signed_out(exc.detail, exc.status if exc.status < 500 else 404)
         response = RedirectResponse(url, 303)
         value: dict[str, Any] = {
             "state": state.state,

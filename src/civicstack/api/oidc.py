@@ -218,7 +218,18 @@ def oidc_service(platform: Platform) -> tuple[Service, FastAPI]:  # noqa: PLR091
     app.add_api_route(
         "/authorize",
         authorize,
-        methods=["GET", "POST"],
+        methods=["GET"],
+        operation_id="authorize_get",
+        tags=["openid connect"],
+        summary="Authorization endpoint (OIDC Core §3.1.2): code flow with PKCE S256",
+        response_class=HTMLResponse,
+        responses={303: {"description": "To the client with a code or an error, or to sign in"}},
+    )
+    app.add_api_route(
+        "/authorize",
+        authorize,
+        methods=["POST"],
+        operation_id="authorize_post",
         tags=["openid connect"],
         summary="Authorization endpoint (OIDC Core §3.1.2): code flow with PKCE S256",
         response_class=HTMLResponse,
@@ -326,7 +337,16 @@ def oidc_service(platform: Platform) -> tuple[Service, FastAPI]:  # noqa: PLR091
     app.add_api_route(
         "/userinfo",
         userinfo,
-        methods=["GET", "POST"],
+        methods=["GET"],
+        operation_id="userinfo_get",
+        tags=["openid connect"],
+        summary="UserInfo (OIDC Core §5.3): the pairwise sub and the released claims",
+    )
+    app.add_api_route(
+        "/userinfo",
+        userinfo,
+        methods=["POST"],
+        operation_id="userinfo_post",
         tags=["openid connect"],
         summary="UserInfo (OIDC Core §5.3): the pairwise sub and the released claims",
     )
@@ -406,7 +426,17 @@ def oidc_service(platform: Platform) -> tuple[Service, FastAPI]:  # noqa: PLR091
     app.add_api_route(
         "/logout",
         logout,
-        methods=["GET", "POST"],
+        methods=["GET"],
+        operation_id="logout_get",
+        tags=["openid connect"],
+        summary="End session (RP-Initiated Logout 1.0), with back-channel logout to each client",
+        response_class=HTMLResponse,
+    )
+    app.add_api_route(
+        "/logout",
+        logout,
+        methods=["POST"],
+        operation_id="logout_post",
         tags=["openid connect"],
         summary="End session (RP-Initiated Logout 1.0), with back-channel logout to each client",
         response_class=HTMLResponse,
