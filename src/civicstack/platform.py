@@ -73,6 +73,11 @@ if TYPE_CHECKING:
     from civicstack.trust import TrustRegistry
 
 
+#: Where the demo government services' OIDC client registrations are kept (in the data
+#: directory, mode 0600): written by the demo world's seeding, read by their pages.
+GOV_SERVICES_FILE = "gov-services.json"
+
+
 class Platform:
     """One deployment's state, reachable from every adapter."""
 

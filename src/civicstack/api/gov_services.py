@@ -29,7 +29,7 @@ from starlette.concurrency import run_in_threadpool
 from civicstack._crypto import b64url_decode, b64url_encode, json_dumps, json_object_strict
 from civicstack.api.catalogue import Service, ServiceFactory, service_app
 from civicstack.errors import CivicError
-from civicstack.platform import Platform
+from civicstack.platform import GOV_SERVICES_FILE, Platform
 from civicstack.web import Pages, Theme
 from civicstack.web.relying_party import LoginState, RelyingParty
 
@@ -88,8 +88,6 @@ def _service(platform: Platform, name: str) -> tuple[Service, FastAPI]:  # noqa:
 
     def registration() -> dict[str, Any]:
         if "registration" not in built:
-            from civicstack.demo.world import GOV_SERVICES_FILE
-
             file = platform.settings.data_dir / GOV_SERVICES_FILE
             if not file.exists():
                 raise CivicError("not_found", "this demo service is not registered (civic up)")

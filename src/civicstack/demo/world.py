@@ -22,7 +22,7 @@ from civicstack.credential_types import (
     RIGHT_TO_WORK_VCT,
 )
 from civicstack.errors import CivicError
-from civicstack.platform import Platform
+from civicstack.platform import GOV_SERVICES_FILE, Platform
 from civicstack.trust import Purpose
 
 ROOT = ("root", "HM Government")
@@ -472,8 +472,6 @@ GOV_SERVICES: dict[str, tuple[str, str]] = {
     "health": (GP_REQUESTER, "openid profile"),
     "council": ("council", "openid profile address"),
 }
-#: Where the services' client registrations are kept (in the data directory, mode 0600).
-GOV_SERVICES_FILE = "gov-services.json"
 
 
 def seed_gov_services(platform: Platform) -> bool:
