@@ -19,7 +19,14 @@ leaves. Each tile also carries ``inner``, civicstack's index of its inner nodes 
 """
 
 from civicstack.log.tiles.bundles import MAX_ENTRY_BYTES, decode_bundle, encode_bundle
-from civicstack.log.tiles.growth import Frontier, extend_frontier, frontier_root, grow, right_edge
+from civicstack.log.tiles.growth import (
+    Frontier,
+    extend_frontier,
+    frontier_root,
+    grow,
+    prove_appended,
+    right_edge,
+)
 from civicstack.log.tiles.proofs import (
     MEMO_MIN_WIDTH,
     ProofMemo,
@@ -60,6 +67,7 @@ __all__ = [
     "decode_bundle",
     "encode_bundle",
     "extend_frontier",
+    "prove_appended",
     "frontier_root",
     "grow",
     "index_path",
