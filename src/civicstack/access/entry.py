@@ -279,3 +279,6 @@ class AppendedAccesses:
     entries: tuple[bytes, ...]
     size: int
     checkpoint: str
+    #: Each entry's RFC 9162 inclusion proof in the checkpoint's tree, when the writer made
+    #: them from memory (else the log store reads them).
+    proofs: tuple[tuple[bytes, ...], ...] | None = None

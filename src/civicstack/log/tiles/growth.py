@@ -101,7 +101,9 @@ def frontier_root(frontier: Frontier) -> bytes:
     return fold_nodes([h for _, h in frontier])
 
 
-def prove_appended(frontier: Frontier, start: int, leaf_hashes: Sequence[bytes]) -> list[list[bytes]]:
+def prove_appended(
+    frontier: Frontier, start: int, leaf_hashes: Sequence[bytes]
+) -> list[list[bytes]]:
     """RFC 9162 §2.1.3.1 inclusion proofs of the leaves just appended at ``start`` (whose hashes
     are ``leaf_hashes``), in the tree of ``start + len(leaf_hashes)``, from memory alone:
     ``frontier`` is the tree's right edge at ``start`` (:func:`extend_frontier`).
@@ -130,6 +132,4 @@ def prove_appended(frontier: Frontier, start: int, leaf_hashes: Sequence[bytes])
             memo[node] = found
         return found
 
-    return [
-        proof_from_nodes(inclusion_spans(i, size), node_hash) for i in range(start, size)
-    ]
+    return [proof_from_nodes(inclusion_spans(i, size), node_hash) for i in range(start, size)]
