@@ -459,7 +459,9 @@ class AccessLogStore:
             tags: list[tuple[bytes, int]] = []
             for entry, subject in accesses:
                 head = heads.get(subject, ChainHead()) if subject is not None else ChainHead()
-                data, after = chained(entry, subject, head)
+                data, after = chained(
+                    entry, subject, head, None if subject is None else keys[subject]
+                )
                 if subject is not None:
                     tags.append((subject_tag(keys[subject], head.count), start + len(entries)))
                     heads[subject] = after
