@@ -677,6 +677,8 @@ class Platform:
             self.exchange.close()
         if "data_services" in self.__dict__:
             self.data_services.close()
+        if "consent_store" in self.__dict__:
+            self.consent_store.close()
         if "access_log_store" in self.__dict__:
             self.access_log_store.close()
         if "register_store" in self.__dict__:

@@ -177,8 +177,8 @@ def test_the_store_seals_a_log_written_before_the_map(ex: Exchange, tmp_path: Pa
 
 def test_two_writers_keep_one_map(ex: Exchange, monkeypatch: pytest.MonkeyPatch) -> None:
     """Two access stores on one database (two processes) write in turn, with a batch that
-    fails after its map was computed: each store's cached map is checked against the stored
-    root before it is used, so every citizen's history still verifies."""
+    fails after its rows and map were written: each store's cached map is checked against the
+    stored root before it is used, so every citizen's history still verifies."""
     first = ex.platform.access_log_store
     second = AccessLogStore(first.logs, first.signer)
     access = parse_leaf(_answer(ex).entries[0].data)
@@ -192,7 +192,7 @@ def test_two_writers_keep_one_map(ex: Exchange, monkeypatch: pytest.MonkeyPatch)
         def broken(*_: object, **__: object) -> None:
             raise OSError("disk full")
 
-        patched.setattr(first.logs, "append_in", broken)
+        patched.setattr(first.logs, "_extend", broken)
         with pytest.raises(OSError, match="disk full"):
             first.append_accesses([(access, me)])
     first.append_accesses([(access, me)])

@@ -31,7 +31,7 @@ anything is logged.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from civicstack._crypto import (
@@ -257,16 +257,24 @@ def parse_leaf(data: bytes) -> AccessEntry | SubjectMapRoot:
 
 
 def chained(
-    entry: AccessEntry, log_subject: str | None, head: ChainHead
+    entry: AccessEntry, log_subject: str | None, head: ChainHead, key: bytes | None = None
 ) -> tuple[bytes, ChainHead]:
     """The bytes of ``entry`` as the next one on ``log_subject``'s chain after ``head``, and
     the chain's new head (:mod:`civicstack.access.subject`); without a subject, the entry as
-    it is and ``head`` unchanged. The access store calls this inside its write transaction."""
+    it is and ``head`` unchanged. The access store calls this inside its write transaction
+    (passing ``key``, the subject's :func:`subject_key`, when it has it)."""
     if log_subject is None:
         if entry.outcome == "released":
             raise InputError("invalid_request", "a released access names its subject")
         return entry.to_bytes(), head
-    data = replace(entry, subject=mark(log_subject, head)).to_bytes()
+    # The entry was checked when made, and a mark is always well formed: its bytes with the
+    # mark in place are those of replace(entry, subject=...), without checking it all again.
+    value = entry.to_json()
+    marked = mark(log_subject, head, key)
+    value["subject"] = {"tag": marked.tag, "link": marked.link}
+    data = json_dumps(value)
+    if len(data) > MAX_ENTRY_BYTES:  # pragma: no cover - the field caps keep it smaller
+        raise InputError("too_large", f"an access entry is at most {MAX_ENTRY_BYTES} bytes")
     return data, ChainHead(head.count + 1, merkle_leaf_hash(data))
 
 
@@ -279,3 +287,6 @@ class AppendedAccesses:
     entries: tuple[bytes, ...]
     size: int
     checkpoint: str
+    #: Each entry's RFC 9162 inclusion proof in the checkpoint's tree, when the writer made
+    #: them from memory (else the log store reads them).
+    proofs: tuple[tuple[bytes, ...], ...] | None = None

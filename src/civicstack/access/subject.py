@@ -114,9 +114,11 @@ class SubjectMark:
     link: str
 
 
-def mark(log_subject: str, head: ChainHead) -> SubjectMark:
-    """The mark of the subject's next entry, after ``head``."""
-    key = subject_key(log_subject)
+def mark(log_subject: str, head: ChainHead, key: bytes | None = None) -> SubjectMark:
+    """The mark of the subject's next entry, after ``head`` (``key``: its :func:`subject_key`,
+    if the caller has it)."""
+    if key is None:
+        key = subject_key(log_subject)
     return SubjectMark(
         b64url_encode(subject_tag(key, head.count)),
         b64url_encode(subject_link(key, head.count, head.last)),

@@ -17,18 +17,21 @@ Tables (Alembic branch ``exchange``):
                        entries are found by the tags their key computes.
 
 The access log itself is the log ``access`` of the :class:`~civicstack.stores.log.LogStore`
-(tlog-tiles in ``log_*``), appended with :meth:`LogStore.append_in` inside one transaction
-per batch together with the chain heads, the tags and the subject map, signing one checkpoint
-per batch. Each batch's last leaf is the subject map's root (:class:`SubjectMapRoot`), so every
-checkpoint of the access log ends with the map root covering every entry before it.
+(tlog-tiles in ``log_*``), appended with :meth:`LogStore.append_built` inside one transaction
+per batch (the log store's group-commit writer: its kept-open connection and remembered right
+edge) together with the chain heads, the tags and the subject map, signing one checkpoint per
+batch; the receipts' inclusion proofs come from the writer's memory. Each batch's last leaf is
+the subject map's root (:class:`SubjectMapRoot`), so every checkpoint of the access log ends
+with the map root covering every entry before it.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 import orjson
 from sqlalchemy import BigInteger, Column, LargeBinary, String, Table, Text
@@ -62,7 +65,7 @@ from civicstack.errors import CivicError, InputError
 from civicstack.log import NoteSigner
 from civicstack.log.tiles import TILE_WIDTH
 from civicstack.stores.db import DirectReads, Fetch, metadata, write_transaction
-from civicstack.stores.log import LogStore
+from civicstack.stores.log import LogStore, LogWrites
 
 log = logging.getLogger("civicstack.exchange")
 
@@ -114,8 +117,27 @@ access_tags_table = Table(
     Column("idx", BigInteger, nullable=False),
     sqlite_with_rowid=False,
 )
+#: A new subject's chain head's ``last`` (no entry yet).
+_EMPTY_LAST = ChainHead().last
 #: Ids per ``IN (...)`` read of map nodes or tags (under both drivers' parameter limits).
 _CHUNK = 2000
+
+
+class _ConnectionWrites:
+    """:class:`~civicstack.stores.log.LogWrites` on a SQLAlchemy connection."""
+
+    def __init__(self, conn: Connection, sql: Callable[[str], str]) -> None:
+        self._conn, self._sql = conn, sql
+
+    def run(self, sql: str, params: tuple[Any, ...]) -> int:
+        return int(self._conn.exec_driver_sql(self._sql(sql), params).rowcount)
+
+    def many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        if rows:
+            self._conn.exec_driver_sql(self._sql(sql), rows)
+
+    def fetch(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        return list(self._conn.exec_driver_sql(self._sql(sql), params).all())
 
 
 class _StoredMapNodes:
@@ -405,82 +427,78 @@ class AccessLogStore:
         self, accesses: Sequence[tuple[AccessEntry, str | None]]
     ) -> AppendedAccesses:
         """Append in one transaction with the chain heads, the tags, the subject map (its root
-        as the batch's last leaf) and one signed checkpoint."""
-        sql = self._reads.sql
+        as the batch's last leaf) and one signed checkpoint.
+
+        The transaction is the log store's group-commit one (:meth:`LogStore.append_built`):
+        the log row is locked first (every writer, in any process, takes turns there before it
+        reads the map or the heads), then this batch's rows are written, then the entries."""
         subjects = sorted({s for _, s in accesses if s is not None})
-        with self.logs.transaction() as conn:
-            fetch = self._reads.fetcher(conn)
-            # The log's row first (PostgreSQL): the subject map is shared by every subject, so
-            # writers take turns before they read it; then the heads, in one order.
-            self._lock_log(fetch)
+        keys = {s: subject_key(s) for s in subjects}
+        # What build() made, for after the commit: the map root, its writes, the entries.
+        made: list[tuple[bytes, Mapping[bytes, MapNode], list[bytes]]] = []
+
+        def build(sql: LogWrites, start: int) -> list[bytes]:
             heads: dict[str, ChainHead] = {}
             if subjects:
                 # New subjects get a row first, so that every head is then locked in one order
                 # (no deadlock between two writers on PostgreSQL).
-                conn.exec_driver_sql(
-                    sql(
-                        "INSERT INTO access_subjects (log_subject, count, last) VALUES (?, 0, ?)"
-                        " ON CONFLICT (log_subject) DO NOTHING"
-                    ),
-                    [(s, ChainHead().last) for s in subjects],
+                sql.many(
+                    "INSERT INTO access_subjects (log_subject, count, last) VALUES (?, 0, ?)"
+                    " ON CONFLICT (log_subject) DO NOTHING",
+                    [(s, _EMPTY_LAST) for s in subjects],
                 )
                 lock = "" if self._sqlite else " FOR UPDATE"
                 marks = ", ".join("?" * len(subjects))
-                rows = conn.exec_driver_sql(
-                    sql(
-                        "SELECT log_subject, count, last FROM access_subjects"  # noqa: S608
-                        f" WHERE log_subject IN ({marks}) ORDER BY log_subject{lock}"
-                    ),
+                rows = sql.fetch(
+                    "SELECT log_subject, count, last FROM access_subjects"  # noqa: S608
+                    f" WHERE log_subject IN ({marks}) ORDER BY log_subject{lock}",
                     tuple(subjects),
-                ).all()
+                )
                 heads = {str(r[0]): ChainHead(int(r[1]), bytes(r[2])) for r in rows}
-            keys = {s: subject_key(s) for s in subjects}
             entries: list[bytes] = []
             tags: list[tuple[bytes, int]] = []
             for entry, subject in accesses:
                 head = heads.get(subject, ChainHead()) if subject is not None else ChainHead()
-                data, after = chained(entry, subject, head)
+                data, after = chained(
+                    entry, subject, head, None if subject is None else keys[subject]
+                )
                 if subject is not None:
-                    tags.append((subject_tag(keys[subject], head.count), len(entries)))
+                    tags.append((subject_tag(keys[subject], head.count), start + len(entries)))
                     heads[subject] = after
                 entries.append(data)
             # The subject map, once for the batch: each subject's blinded head.
             root, writes = update_map(
-                self._map.reader(fetch),
+                self._map.reader(sql.fetch),
                 {map_key(k): head_value(k, heads[s]) for s, k in keys.items()},
             )
-            leaves = [*entries, SubjectMapRoot(root).to_bytes()]
-            indices = self.logs.append_in(conn, self.name, leaves, self.signer)
-            if tags:
-                conn.exec_driver_sql(
-                    sql("INSERT INTO access_tags (tag, idx) VALUES (?, ?)"),
-                    [(tag, indices.start + k) for tag, k in tags],
-                )
-            self._write_map(conn, writes)
-            if subjects:
-                conn.exec_driver_sql(
-                    sql("UPDATE access_subjects SET count = ?, last = ? WHERE log_subject = ?"),
-                    [(heads[s].count, heads[s].last, s) for s in subjects],
-                )
-            note = conn.exec_driver_sql(
-                sql("SELECT checkpoint FROM log_logs WHERE name = ?"), (self.name,)
-            ).scalar_one()
+            sql.many("INSERT INTO access_tags (tag, idx) VALUES (?, ?)", tags)
+            self._write_map(sql, writes)
+            sql.many(
+                "UPDATE access_subjects SET count = ?, last = ? WHERE log_subject = ?",
+                [(heads[s].count, heads[s].last, s) for s in subjects],
+            )
+            made[:] = [(root, writes, entries)]
+            return [*entries, SubjectMapRoot(root).to_bytes()]
+
+        done = self.logs.append_built(self.name, self.signer, build)
+        root, writes, entries = made[0]
         self._map.committed(root, writes)
-        return AppendedAccesses(indices.start, tuple(entries), indices.stop, str(note))
+        proofs = None
+        if done.proofs is not None:
+            proofs = tuple(tuple(p) for p in done.proofs[: len(entries)])
+        return AppendedAccesses(
+            done.indices.start, tuple(entries), done.indices.stop, done.checkpoint, proofs
+        )
 
     def _lock_log(self, fetch: Fetch) -> None:
         if not self._sqlite:
             fetch("SELECT id FROM log_logs WHERE name = ? FOR UPDATE", (self.name,))
 
-    def _write_map(self, conn: Connection, writes: Mapping[bytes, MapNode]) -> None:
-        if not writes:
-            return
-        conn.exec_driver_sql(
-            self._reads.sql(
-                "INSERT INTO access_map_nodes (id, hash, leaf_key, leaf_value) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (id) DO UPDATE SET hash = excluded.hash,"
-                " leaf_key = excluded.leaf_key, leaf_value = excluded.leaf_value"
-            ),
+    def _write_map(self, sql: LogWrites, writes: Mapping[bytes, MapNode]) -> None:
+        sql.many(
+            "INSERT INTO access_map_nodes (id, hash, leaf_key, leaf_value) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (id) DO UPDATE SET hash = excluded.hash,"
+            " leaf_key = excluded.leaf_key, leaf_value = excluded.leaf_value",
             [
                 (nid, n.hash, n.key, n.value)
                 if isinstance(n, MapLeaf)
@@ -506,7 +524,7 @@ class AccessLogStore:
                 updates[map_key(k)] = head_value(k, ChainHead(int(r[1]), bytes(r[2])))
             root, writes = update_map(_StoredMapNodes(fetch), updates)
             self.logs.append_in(conn, self.name, [SubjectMapRoot(root).to_bytes()], self.signer)
-            self._write_map(conn, writes)
+            self._write_map(_ConnectionWrites(conn, self._reads.sql), writes)
         return True
 
     # --- a citizen's history (issue 12) ------------------------------------------------------

@@ -15,6 +15,7 @@ from civicstack.access import (
     ChainHead,
     chained,
     check_categories,
+    mark,
     parse_entry,
     subject_key,
     subject_link,
@@ -127,3 +128,19 @@ def test_tags_differ_by_counter(counter: int, handle: str) -> None:
     """A subject's tags for two counters never collide."""
     key = subject_key(handle)
     assert subject_tag(key, counter) != subject_tag(key, counter + 1)
+
+
+@given(
+    handle=st.text(min_size=1, max_size=128),
+    count=st.integers(0, (1 << 63) - 1),
+    last=st.binary(min_size=32, max_size=32),
+)
+def test_a_chained_entry_is_the_entry_with_its_mark(handle: str, count: int, last: bytes) -> None:
+    """The chained bytes (with or without the key passed in) are those of the entry with its
+    subject mark put in and checked, and the new head is their leaf hash."""
+    head = ChainHead(count, last)
+    expected = replace(BASE, subject=mark(handle, head)).to_bytes()
+    for key in (None, subject_key(handle)):
+        data, after = chained(BASE, handle, head, key)
+        assert data == expected
+        assert after == ChainHead(count + 1, merkle_leaf_hash(expected))

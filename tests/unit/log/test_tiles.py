@@ -16,9 +16,11 @@ from civicstack.log.tiles import (
     TileRef,
     decode_bundle,
     encode_bundle,
+    extend_frontier,
     grow,
     index_path,
     parse_tile_path,
+    prove_appended,
     prove_consistency,
     prove_inclusion,
     right_edge,
@@ -195,3 +197,28 @@ def test_a_full_memo_starts_afresh() -> None:
     memo.spans.update({(0, 256): b"a" * 32, (256, 512): b"b" * 32, (0, 512): b"c" * 32})
     memo.trim()
     assert memo.spans == {}
+
+
+@given(start=st.integers(0, 600), added=st.integers(1, 300))
+@settings(max_examples=60, deadline=None)
+def test_proofs_of_appended_leaves_from_memory_match_the_tree(start: int, added: int) -> None:
+    """Inclusion proofs made from the frontier at the old size and the new leaves' hashes are
+    the RFC 9162 proofs of the grown tree (each verifies, and equals the tiles' proof)."""
+    hashes = [leaf_hash(n.to_bytes(4, "big")) for n in range(start + added)]
+    frontier = extend_frontier([], hashes[:start])
+    proofs = prove_appended(frontier, start, hashes[start:])
+    size = start + added
+    tiles = MemoryTiles()
+    tiles.append(0, [n.to_bytes(4, "big") for n in range(size)])
+    root = mth(hashes)
+    assert len(proofs) == added
+    for k, proof in enumerate(proofs):
+        verify_inclusion(hashes[start + k], start + k, size, proof, root)
+        assert proof == prove_inclusion(start + k, size, tiles)
+
+
+def test_proofs_of_appended_leaves_refuse_a_wrong_frontier() -> None:
+    """A frontier that is not of a tree of the stated size is refused, not trusted."""
+    hashes = [leaf_hash(bytes([n])) for n in range(5)]
+    with pytest.raises(CivicError):
+        prove_appended(extend_frontier([], hashes[:3]), 4, hashes[4:])

@@ -113,6 +113,7 @@ def test_an_answer_is_written_once(platform: Platform) -> None:
     assert _code(lambda: store.latest("c2")) == "consent_not_found"
     assert store.log_subject("dvla", "P" * 43) == "L" * 43
     assert store.log_subject("dvla", "Q" * 43) is None
+    store.close()
 
 
 def test_the_pid_presentation_is_kept_sealed(platform: Platform) -> None:
@@ -152,6 +153,7 @@ def test_the_pid_presentation_is_kept_sealed(platform: Platform) -> None:
             .values(record=json.dumps(moved, separators=(",", ":")))
         )
     assert _code(lambda: store.latest("c1")) == "internal_error"
+    store.close()
 
 
 def test_a_nonce_is_written_down_once_and_purged_after_expiry(platform: Platform) -> None:

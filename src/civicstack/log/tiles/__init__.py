@@ -19,7 +19,14 @@ leaves. Each tile also carries ``inner``, civicstack's index of its inner nodes 
 """
 
 from civicstack.log.tiles.bundles import MAX_ENTRY_BYTES, decode_bundle, encode_bundle
-from civicstack.log.tiles.growth import Frontier, extend_frontier, frontier_root, grow, right_edge
+from civicstack.log.tiles.growth import (
+    Frontier,
+    extend_frontier,
+    frontier_root,
+    grow,
+    prove_appended,
+    right_edge,
+)
 from civicstack.log.tiles.proofs import (
     MEMO_MIN_WIDTH,
     ProofMemo,
@@ -64,6 +71,7 @@ __all__ = [
     "grow",
     "index_path",
     "parse_tile_path",
+    "prove_appended",
     "prove_consistency",
     "prove_inclusion",
     "right_edge",

@@ -8,9 +8,23 @@ from collections.abc import Mapping, Sequence
 from civicstack._crypto import MERKLE_EMPTY_ROOT, merkle_node_hash
 from civicstack.errors import CivicError
 from civicstack.log.tiles.tile import TILE_HEIGHT, TILE_WIDTH, Tile, TileRef, _pyramid
-from civicstack.log.tree import HASH_SIZE, fold_nodes
+from civicstack.log.tree import (
+    HASH_SIZE,
+    Node,
+    fold_nodes,
+    inclusion_spans,
+    proof_from_nodes,
+    root_nodes,
+)
 
-__all__ = ["Frontier", "extend_frontier", "frontier_root", "grow", "right_edge"]
+__all__ = [
+    "Frontier",
+    "extend_frontier",
+    "frontier_root",
+    "grow",
+    "prove_appended",
+    "right_edge",
+]
 
 
 def right_edge(size: int) -> list[TileRef]:
@@ -85,3 +99,37 @@ def frontier_root(frontier: Frontier) -> bytes:
     if not frontier:
         return MERKLE_EMPTY_ROOT
     return fold_nodes([h for _, h in frontier])
+
+
+def prove_appended(
+    frontier: Frontier, start: int, leaf_hashes: Sequence[bytes]
+) -> list[list[bytes]]:
+    """RFC 9162 §2.1.3.1 inclusion proofs of the leaves just appended at ``start`` (whose hashes
+    are ``leaf_hashes``), in the tree of ``start + len(leaf_hashes)``, from memory alone:
+    ``frontier`` is the tree's right edge at ``start`` (:func:`extend_frontier`).
+
+    Every node a proof names lies either wholly before ``start`` (then, being the left sibling
+    of a node that reaches past ``start``, it is one of the frontier's perfect subtrees), wholly
+    in the appended leaves, or across ``start`` (then it is folded from those two kinds).
+    """
+    size = start + len(leaf_hashes)
+    if [level for level, _ in frontier] != [level for level, _ in root_nodes(start)]:
+        raise CivicError("internal_error", f"that frontier is not one of a tree of {start}")
+    old = {node: h for node, (_, h) in zip(root_nodes(start), frontier, strict=True)}
+    memo: dict[Node, bytes] = {}
+
+    def node_hash(node: Node) -> bytes:
+        level, index = node
+        if level == 0 and index >= start:
+            return leaf_hashes[index - start]
+        if (index + 1) << level <= start:
+            return old[node]
+        found = memo.get(node)
+        if found is None:
+            found = merkle_node_hash(
+                node_hash((level - 1, index * 2)), node_hash((level - 1, index * 2 + 1))
+            )
+            memo[node] = found
+        return found
+
+    return [proof_from_nodes(inclusion_spans(i, size), node_hash) for i in range(start, size)]

@@ -114,13 +114,14 @@ class AccessLog:
     def _commit(self, batch: Sequence[_Job]) -> None:
         try:
             done = self.storage.append_accesses([(j.entry, j.log_subject) for j in batch])
-            receipts = [
-                Receipt(
-                    done.start + k,
-                    tuple(self.storage.inclusion_proof(done.start + k, done.size)),
-                    done.checkpoint,
-                    data,
+            proofs = done.proofs
+            if proofs is None:  # the writer could not make them from memory: read them
+                proofs = tuple(
+                    tuple(self.storage.inclusion_proof(done.start + k, done.size))
+                    for k in range(len(done.entries))
                 )
+            receipts = [
+                Receipt(done.start + k, proofs[k], done.checkpoint, data)
                 for k, data in enumerate(done.entries)
             ]
         except Exception as exc:

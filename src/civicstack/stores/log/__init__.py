@@ -31,7 +31,11 @@ processes may append to the same log) and inserts the entries at the old size (:
 Filling a bundle, or signing, takes the general transaction: lock and read the row, read the
 right edge, write the filled tiles and bundle. :meth:`LogStore.append_in` appends inside a
 caller's transaction (from :meth:`LogStore.transaction`), for components that must commit
-their own rows atomically with the log entries (a register import).
+their own rows atomically with the log entries (a register import). :meth:`LogStore.append_built`
+does the same inside the group-commit leader's transaction: the caller's callback runs with the
+log row locked and its size known, writes its rows and returns the entries; the writer keeps
+its remembered right edge and hands back the entries' inclusion proofs made from memory (the
+access log's batches).
 
 Reads never touch the leaves: roots and proofs come from the tiles; full tiles never change, so
 they are cached in memory. A committed tree never changes either, so the store remembers the
@@ -56,6 +60,7 @@ The package:
 """
 
 from civicstack.log import LogHead
+from civicstack.stores.log.appends import BuildEntries, BuiltAppend, LogWrites
 from civicstack.stores.log.reads import MEMO_ENTRIES
 from civicstack.stores.log.store import LogStore
 from civicstack.stores.log.tables import (
@@ -67,8 +72,11 @@ from civicstack.stores.log.tables import (
 
 __all__ = [
     "MEMO_ENTRIES",
+    "BuildEntries",
+    "BuiltAppend",
     "LogHead",
     "LogStore",
+    "LogWrites",
     "bundles_table",
     "checkpoints_table",
     "logs_table",

@@ -21,11 +21,11 @@ committed size (:meth:`LogStore.sign`).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from itertools import islice
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.engine import Connection
 
@@ -41,6 +41,7 @@ from civicstack.log.tiles import (
     extend_frontier,
     frontier_root,
     grow,
+    prove_appended,
     right_edge,
     root_at,
     span_hashes,
@@ -48,7 +49,7 @@ from civicstack.log.tiles import (
 from civicstack.log.tree import root_nodes
 from civicstack.stores.log.database import LogDatabase, _check_entries, _Row
 
-__all__ = ["LogAppends"]
+__all__ = ["BuildEntries", "BuiltAppend", "LogAppends", "LogWrites"]
 
 
 class _Pending:
@@ -58,10 +59,27 @@ class _Pending:
     finished or when it hands the request the lead: one wake-up per caller, no broadcast.
     """
 
-    __slots__ = ("entries", "error", "finished", "name", "result", "signer", "wake")
+    __slots__ = (
+        "build",
+        "built",
+        "entries",
+        "error",
+        "finished",
+        "name",
+        "result",
+        "signer",
+        "wake",
+    )
 
-    def __init__(self, name: str, entries: list[bytes], signer: NoteSigner | None) -> None:
-        self.name, self.entries, self.signer = name, entries, signer
+    def __init__(
+        self,
+        name: str,
+        entries: list[bytes],
+        signer: NoteSigner | None,
+        build: BuildEntries | None = None,
+    ) -> None:
+        self.name, self.entries, self.signer, self.build = name, entries, signer, build
+        self.built: BuiltAppend | None = None
         self.result: range | None = None
         self.error: BaseException | None = None
         self.finished = False
@@ -81,6 +99,43 @@ class _Edge:
 class _Extended:
     indices: range
     edge: _Edge
+    checkpoint: str | None = None
+    before: Frontier | None = None  # the frontier at indices.start, when known
+    hashes: Sequence[bytes] = ()
+
+
+class LogWrites(Protocol):
+    """The statements of the log store's write transaction, for a :data:`BuildEntries` callback:
+    ``?`` placeholders on both engines."""
+
+    def run(self, sql: str, params: tuple[Any, ...]) -> int:
+        """Execute one statement; its row count."""
+        ...
+
+    def many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        """Execute one statement for each of ``rows``."""
+        ...
+
+    def fetch(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        """Execute one query; its rows."""
+        ...
+
+
+#: Called by the group-commit leader inside the append's write transaction, with the log's
+#: row locked and its size: writes the caller's own rows (with ``LogWrites``) and returns the
+#: entries to append at that size. Raising rolls everything back.
+BuildEntries = Callable[[LogWrites, int], Sequence[bytes]]
+
+
+@dataclass(frozen=True)
+class BuiltAppend:
+    """What :meth:`LogAppends.append_built` committed: the entries' indices, the checkpoint
+    signed for them, and their RFC 9162 inclusion proofs in that checkpoint's tree when the
+    writer could make them from memory (else None: read them from the store)."""
+
+    indices: range
+    checkpoint: str
+    proofs: list[list[bytes]] | None
 
 
 class _Statements:
@@ -262,6 +317,35 @@ class LogAppends(LogDatabase):
         # The caller may still roll back: what this append learns is not remembered.
         return self._extend(_Statements(self, conn), row, entries, signer).indices
 
+    def append_built(self, name: str, signer: NoteSigner, build: BuildEntries) -> BuiltAppend:
+        """Append what ``build`` returns, in the group-commit leader's write transaction with the
+        caller's own writes, and sign one checkpoint; durable when it returns, all or nothing.
+
+        The fast path's transaction (the leader's kept-open connection, the remembered right
+        edge) with the general path's locking: the log row is locked before ``build`` runs, so
+        ``build`` sees the size its entries will start at, and writers in other processes wait
+        (PostgreSQL: the row lock; SQLite: ``BEGIN IMMEDIATE``). Taken alone, never batched
+        with other requests, so a ``build`` that raises fails nobody else. Raises what
+        :meth:`append` raises, or what ``build`` raised.
+        """
+        req = _Pending(name, [], signer, build)
+        with self._mutex:
+            lead = not self._leading
+            if not lead:
+                req.wake = _held_lock()
+            self._queue.append(req)
+            self._leading = True
+        if not lead:
+            req.wake.acquire()
+        if not req.finished:
+            self._lead()
+        if isinstance(req.error, CivicError):
+            raise type(req.error)(req.error.code, req.error.detail) from req.error
+        if req.error is not None:
+            raise req.error
+        assert req.built is not None
+        return req.built
+
     def sign(self, name: str, signer: NoteSigner) -> str:
         """Sign the log's current size and root, unless already signed; the signed checkpoint.
 
@@ -302,7 +386,12 @@ class LogAppends(LogDatabase):
         queue = self._queue
         count = len(queue[0].entries)
         end = 1
-        while end < len(queue) and count + len(queue[end].entries) <= self._max_batch:
+        while (
+            queue[0].build is None
+            and end < len(queue)
+            and queue[end].build is None
+            and count + len(queue[end].entries) <= self._max_batch
+        ):
             count += len(queue[end].entries)
             end += 1
         batch = queue[:end]
@@ -361,6 +450,9 @@ class LogAppends(LogDatabase):
 
     def _commit(self, batch: list[_Pending]) -> None:
         """Write one group-commit batch in one transaction and settle every request in it."""
+        if batch[0].build is not None:
+            self._commit_built(batch[0])
+            return
         groups: dict[str, list[_Pending]] = {}
         for req in batch:
             groups.setdefault(req.name, []).append(req)
@@ -386,6 +478,35 @@ class LogAppends(LogDatabase):
             if req.error is None:
                 req.result = results[id(req)]
             req.finished = True
+
+    def _commit_built(self, req: _Pending) -> None:
+        """Write one :meth:`append_built` request in its own transaction."""
+        assert req.build is not None
+        assert req.signer is not None
+        log_id = self._log_ids.get(req.name, -1)
+        try:
+            with self._writing() as sql:
+                row = self._row(sql.fetch, req.name, lock=True)
+                log_id = row.id
+                self._check_signer(row, req.name, req.signer)
+                entries = _check_entries(req.build(sql, row.size), self.limits.append_entries)
+                done = self._extend(sql, row, entries, req.signer)
+        except BaseException as exc:
+            self._edges.pop(log_id, None)
+            req.error = exc
+            req.finished = True
+            if not isinstance(exc, Exception):
+                raise
+            return
+        self._edges[row.id] = done.edge
+        self._log_ids[req.name] = row.id
+        assert done.checkpoint is not None
+        proofs = None
+        if done.before is not None:
+            proofs = prove_appended(done.before, done.indices.start, done.hashes)
+        req.built = BuiltAppend(done.indices, done.checkpoint, proofs)
+        req.result = done.indices
+        req.finished = True
 
     def _commit_alone(
         self,
@@ -561,9 +682,10 @@ class LogAppends(LogDatabase):
         size = row.size
         if size % TILE_WIDTH + len(entries) >= TILE_WIDTH:
             return None
+        before = frontier
         frontier = extend_frontier(frontier, hashes)
         new_size = size + len(entries)
-        self._set_head(sql, row, new_size, frontier_root(frontier), signer)
+        note = self._set_head(sql, row, new_size, frontier_root(frontier), signer)
         sql.many(
             _INSERT_LEAF,
             [
@@ -571,15 +693,16 @@ class LogAppends(LogDatabase):
                 for k, (h, e) in enumerate(zip(hashes, entries, strict=True))
             ],
         )
-        return _Extended(range(size, new_size), _Edge(new_size, frontier))
+        return _Extended(range(size, new_size), _Edge(new_size, frontier), note, before, hashes)
 
     def _set_head(
         self, sql: _Statements, row: _Row, new_size: int, root: bytes, signer: NoteSigner | None
-    ) -> None:
-        """Move the locked log row to ``new_size`` and ``root``, with a checkpoint if signed."""
+    ) -> str | None:
+        """Move the locked log row to ``new_size`` and ``root``, with a checkpoint if signed
+        (returned)."""
         if signer is None:
             sql.run("UPDATE log_logs SET size = ?, root = ? WHERE id = ?", (new_size, root, row.id))
-            return
+            return None
         note = sign_checkpoint(Checkpoint(row.origin, new_size, root), [signer])
         sql.run(
             "UPDATE log_logs SET size = ?, root = ?, checkpoint = ? WHERE id = ?",
@@ -589,6 +712,7 @@ class LogAppends(LogDatabase):
             "INSERT INTO log_checkpoints (log_id, size, root, note) VALUES (?, ?, ?, ?)",
             (row.id, new_size, root, note),
         )
+        return note
 
     def _extend_read(
         self,
@@ -621,7 +745,10 @@ class LogAppends(LogDatabase):
         work = MemoryTiles(edge.values())
         work.update(changed)
         frontier = _frontier(new_size, work)
-        self._set_head(sql, row, new_size, frontier_root(frontier), signer)
+        # The frontier at the old size too (its perfect subtrees are in the same tiles), so the
+        # appended leaves' proofs can be made from memory.
+        before = _frontier(size, work)
+        note = self._set_head(sql, row, new_size, frontier_root(frontier), signer)
         tail = new_size - new_size % TILE_WIDTH  # the first leaf of the new partial bundle
         sql.many(
             "INSERT INTO log_tiles (log_id, level, idx, hashes, inner_hashes)"
@@ -649,7 +776,7 @@ class LogAppends(LogDatabase):
             _INSERT_LEAF,
             [(log_id, i, hashes[i - size], entries[i - size]) for i in range(first, new_size)],
         )
-        return _Extended(range(size, new_size), _Edge(new_size, frontier))
+        return _Extended(range(size, new_size), _Edge(new_size, frontier), note, before, hashes)
 
 
 def _frontier(size: int, tiles: MemoryTiles) -> Frontier:
