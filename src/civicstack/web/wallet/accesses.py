@@ -10,6 +10,7 @@ nothing is missing are checked on this device.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter
@@ -21,6 +22,8 @@ from civicstack.access.history import VerifiedHistory
 from civicstack.consent import CATEGORIES, PURPOSES
 from civicstack.errors import CivicError
 from civicstack.wallet import Wallet
+from civicstack.wallet import consents as consenting
+from civicstack.wallet import openid4vp as vp
 from civicstack.wallet.access_history import pull_access_history
 from civicstack.wallet.transport import error_from
 from civicstack.web.wallet.session import UPSTREAM, WalletUI, close
@@ -70,7 +73,9 @@ _KINDS: dict[str, tuple[str, str, str]] = {
     ),
 }
 
-_INCOMPLETE = frozenset({"access_history_incomplete", "access_history_rollback", "map_root_missing"})
+_INCOMPLETE = frozenset(
+    {"access_history_incomplete", "access_history_rollback", "map_root_missing"}
+)
 
 
 def kind_of(error: CivicError) -> str:
@@ -118,8 +123,47 @@ def fetch_history(ui: WalletUI, wallet: Wallet) -> VerifiedHistory:
         close(transport)
 
 
-def describe(verified: VerifiedHistory) -> dict[str, Any]:
-    """What the page shows of a verified history: the checkpoint, and the entries newest first."""
+def organisations(
+    ui: WalletUI, wallet: Wallet, verified: VerifiedHistory
+) -> dict[tuple[str, str], consenting.RequesterStanding]:
+    """How each requester (and provider) of ``verified`` stands in the trust registry the
+    wallet rebuilds under its own roots, by ``(organisation, purpose)``: their registered names
+    and purposes. Empty when the registry cannot be read (the page then shows the platform's
+    own names: the history itself is verified either way)."""
+    transport = ui.transport()
+    try:
+        registry = vp.platform_trust(wallet, transport, ui.settings.platform).registry
+    except CivicError:
+        return {}
+    finally:
+        close(transport)
+    now = wallet.now()
+    asked = {(e.entry.requester, e.entry.purpose) for e in verified.entries}
+    asked |= {(e.entry.provider, "") for e in verified.entries}
+    return {
+        (org, purpose): consenting.requester_standing(registry, org, purpose, now=now)
+        for org, purpose in asked
+    }
+
+
+def describe(
+    verified: VerifiedHistory,
+    standing: Mapping[tuple[str, str], consenting.RequesterStanding] | None = None,
+) -> dict[str, Any]:
+    """What the page shows of a verified history: the checkpoint, and the entries newest first
+    (organisations by their registered names where ``standing`` knows them)."""
+    standing = standing or {}
+
+    def name(org: str, purpose: str = "") -> str:
+        known = standing.get((org, purpose))
+        return ", ".join(known.names) if known and known.names else org
+
+    def why(org: str, purpose: str) -> str:
+        known = standing.get((org, purpose))
+        if known and known.purpose_description:
+            return known.purpose_description
+        return PURPOSES.get(purpose, purpose)
+
     return {
         "size": verified.checkpoint.size,
         "origin": verified.checkpoint.origin,
@@ -128,10 +172,10 @@ def describe(verified: VerifiedHistory) -> dict[str, Any]:
             {
                 "index": e.index,
                 "time": e.entry.time,
-                "requester": e.entry.requester,
-                "provider": e.entry.provider,
+                "requester": name(e.entry.requester, e.entry.purpose),
+                "provider": name(e.entry.provider),
                 "service": e.entry.service,
-                "purpose": PURPOSES.get(e.entry.purpose, e.entry.purpose),
+                "purpose": why(e.entry.requester, e.entry.purpose),
                 "categories": [CATEGORIES.get(c, c) for c in e.entry.categories],
                 "released": e.entry.outcome == "released",
                 "refusal": e.entry.refusal,
@@ -168,6 +212,9 @@ def routes(ui: WalletUI) -> APIRouter:
                 failure=exc,
                 last_size=state.get("size"),
             )
-        return ui.render(request, session, "access_history.html", history=describe(verified))
+        standing = await ui.run(organisations, ui, session.wallet, verified)
+        return ui.render(
+            request, session, "access_history.html", history=describe(verified, standing)
+        )
 
     return router
