@@ -199,12 +199,15 @@ def unlock(page: Page, journey: Journey, *, audit: bool = False) -> None:
 
 
 def test_unlock_and_see_credentials(page: Page, journey: Journey) -> None:
-    """Unlocking shows the credentials: what each says, who issued it, whether it is valid."""
+    """Unlocking shows the credentials: what each says, who issued it (by the name its
+    accreditation gives, with its address), whether it is valid."""
     journey.hold_pid()
     unlock(page, journey, audit=True)
     expect(page.get_by_role("heading", level=2, name="Person identification data")).to_be_visible()
     expect(page.locator(".govuk-tag", has_text="Valid")).to_be_visible()
     expect(page.get_by_text(f"{journey.base}/issuers/passport-office").first).to_be_visible()
+    issued_by = page.locator(".govuk-summary-list__row", has_text="Issued by")
+    expect(issued_by).to_contain_text("HM Passport Office")
     expect(page.get_by_role("cell", name="Okafor")).to_be_visible()
     check_page(page, "wallet-credentials")
 
@@ -234,6 +237,7 @@ def test_receive_a_credential(page: Page, journey: Journey) -> None:
     page.get_by_label("Transaction code").fill(offer["tx_code"])
     page.get_by_role("button", name="Accept and add to my wallet").click()
     expect(page.locator(".govuk-panel__title")).to_have_text("Credential added")
+    expect(page.locator(".govuk-panel__body")).to_contain_text("from HM Passport Office")
     check_page(page, "wallet-received")
     page.get_by_role("button", name="See your credentials").click()
     expect(page.get_by_role("cell", name="Amara").first).to_be_visible()
@@ -276,6 +280,7 @@ def test_consent_and_present(page: Page, journey: Journey) -> None:
     expect(stays).to_contain_text("Birthdate")
     expect(stays).to_contain_text("Given name")
     expect(page.get_by_text("Registered", exact=True)).to_be_visible()
+    expect(page.get_by_text("Issued by HM Passport Office")).to_be_visible()
     check_page(page, "wallet-consent")
     page.set_viewport_size({"width": 320, "height": 640})  # WCAG 1.4.10: reflows at 320 px
     wide = page.evaluate(

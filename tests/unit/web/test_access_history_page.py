@@ -86,6 +86,7 @@ def test_a_verified_history_shows_every_access_and_its_checkpoint(tmp_path: Path
     "complete and verified as of checkpoint N"; the navigation links to the page."""
     service = AccessService(_log().history(ME))
     client = _client(tmp_path, service)
+    service.asked.clear()
     page = client.get("/access-history")
     assert page.status_code == 200, page.text
     assert "Complete and verified as of checkpoint 6" in page.text
@@ -96,7 +97,8 @@ def test_a_verified_history_shows_every_access_and_its_checkpoint(tmp_path: Path
     assert "dvla" in page.text
     assert page.text.index("consent-4") < page.text.index("consent-0")  # newest first
     assert 'href="/access-history"' in client.get("/credentials").text
-    assert service.asked[:3] == ["GET /access", "POST /access/nonces", "POST /access/history"]
+    asked = [a for a in service.asked if a.split(" ")[1].startswith("/access")]
+    assert asked == ["GET /access", "POST /access/nonces", "POST /access/history"]
 
 
 def test_no_access_is_proven_too(tmp_path: Path) -> None:
