@@ -512,6 +512,9 @@ def test_see_who_used_your_data(page: Page, journey: Journey) -> None:
     expect(page.locator(".govuk-tag", has_text="Released")).to_be_visible()
     expect(page.locator(".govuk-tag", has_text="Refused")).to_be_visible()
     check_page(page, "wallet-access-history")
+    page.set_viewport_size({"width": 320, "height": 640})  # WCAG 1.4.10: reflows at 320 px
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 320
+    check_page(page, "wallet-access-history-narrow")
 
 
 def test_a_tampered_access_history_is_explained(page: Page, journey: Journey) -> None:

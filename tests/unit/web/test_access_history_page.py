@@ -91,8 +91,8 @@ def test_a_verified_history_shows_every_access_and_its_checkpoint(tmp_path: Path
     assert page.status_code == 200, page.text
     assert "Complete and verified as of checkpoint 6" in page.text
     assert page.text.count("govuk-tag--green") == 2
-    assert "Under your consent <code>consent-0</code> (version 1)" in page.text
-    assert "Under your consent <code>consent-4</code>" in page.text
+    assert "Released under your consent <code>consent-0</code> (version 1)" in page.text
+    assert "Released under your consent <code>consent-4</code>" in page.text
     assert "insurer" in page.text
     assert "dvla" in page.text
     assert page.text.index("consent-4") < page.text.index("consent-0")  # newest first
