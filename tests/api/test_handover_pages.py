@@ -57,10 +57,13 @@ def test_a_by_value_offer_is_not_shown_again(world: World) -> None:
 
 
 def test_an_unknown_offer_is_a_not_found_page(world: World) -> None:
-    """An unknown offer or issuer is a 404 page, not a problem document."""
+    """An unknown offer or issuer, or a hostile id, is a 404 page, not a problem document."""
     for path in (
         "/issuers/passport-office/offers/" + "0" * 32 + "/page",
         "/issuers/nobody/offers/abc/page",
+        "/issuers/passport-office/offers/" + "x" * 5000 + "/page",
+        "/issuers/passport-office/offers/%27%3B--/page",
+        "/issuers/root/offers/abc/page",
     ):
         page = world.client.get(path)
         assert page.status_code == 404
@@ -97,6 +100,7 @@ def test_a_request_page_needs_its_key(world: World) -> None:
     found: the request id alone (in the QR code) opens nothing."""
     first, second = world.request("age_over_18"), world.request("age_over_18")
     base = f"/verifier/requests/{first['id']}/page"
+    assert world.client.get("/verifier/requests/" + "z" * 400 + "/page?key=a").status_code == 404
     other_key = urlsplit(second["page"]).query
     for path in (base, base + "?key=", base + "?" + other_key, base + "?key=" + "a" * 200):
         page = world.client.get(path)
