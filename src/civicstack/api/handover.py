@@ -2,9 +2,10 @@
 
 * ``GET /issuers/NAME/offers/ID/page`` — a credential offer made by reference (OpenID4VCI 1.0
   §4.1.3): the ``openid-credential-offer://`` link as a QR code for a phone's wallet, the same
-  link into the local web wallet (``http://127.0.0.1:8700/offer?...``) and as text to paste,
-  and the hint for the transaction code (never the code: it goes by another channel). Once the
-  wallet has redeemed it, the page says so. The page shows nothing the QR code does not.
+  link into the local web wallet (``CIVIC_WALLET_UI_URL``: ``http://127.0.0.1:8700/offer?...``)
+  and as text to paste, and the hint for the transaction code (never the code: it goes by
+  another channel). Once the wallet has redeemed it, the page says so. The page shows nothing
+  the QR code does not.
 * ``GET /verifier/requests/ID/page?key=K`` — a presentation request (OpenID4VP 1.0 §5, by
   reference, RFC 9101): the ``openid4vp://`` link the same three ways while it waits, then
   the verified result for the relying party, once. ``K`` (in the ``page`` the request's
@@ -59,7 +60,11 @@ def add_offer_page(app: FastAPI, platform: Platform) -> None:
             "record": view.record,
             "credential_name": type_name(view.record.configuration_id),
             "link": view.link,
-            "same_device": same_device_link(view.link, "/offer") if view.link else None,
+            "same_device": (
+                same_device_link(view.link, "/offer", platform.settings.wallet_ui_url)
+                if view.link
+                else None
+            ),
             "now": platform.clock.now(),
             "again": f"/issuers/{name}/offers/{offer_id}/page",
         }
@@ -90,7 +95,11 @@ def add_request_page(app: FastAPI, platform: Platform) -> None:
             "view": view,
             "outcome": outcome,
             "link": view.link if waiting else None,
-            "same_device": same_device_link(view.link, "/request") if waiting else None,
+            "same_device": (
+                same_device_link(view.link, "/request", platform.settings.wallet_ui_url)
+                if waiting
+                else None
+            ),
             "again": f"/verifier/requests/{request_id}/page?key={key}",
         }
         return pages.render("handover/request.html", context)

@@ -35,12 +35,13 @@ def qr_svg(data: str, *, label: str) -> Markup:
     return Markup(svg.replace("<svg ", '<svg role="img" focusable="false" ', 1))  # noqa: S704
 
 
-#: Where ``civic wallet ui`` listens by default. Browsers do not hand a custom scheme
-#: (``openid4vp://``) to a page, so a same-device link opens the request at this address.
+#: Where ``civic wallet ui`` listens by default (``CIVIC_WALLET_UI_URL``). Browsers do not
+#: hand a custom scheme (``openid4vp://``) to a page, so a same-device link opens the request
+#: at the local web wallet's own address.
 LOCAL_WALLET = "http://127.0.0.1:8700"
 
 
-def same_device_link(link: str, path: str) -> str:
+def same_device_link(link: str, path: str, wallet: str = LOCAL_WALLET) -> str:
     """``link``'s query at the local web wallet's ``path``: ``openid4vp://?client_id=..`` ->
     ``http://127.0.0.1:8700/request?client_id=..``."""
-    return f"{LOCAL_WALLET}{path}?{urlsplit(link).query}"
+    return f"{wallet}{path}?{urlsplit(link).query}"
