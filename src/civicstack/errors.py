@@ -259,6 +259,17 @@ CODES: dict[str, tuple[int, str]] = {
     ),
     "unknown_company": (400, "The company register holds no such company, or it has ended."),
     "change_not_found": (404, "No change report with that id."),
+    # --- one login: the OpenID Provider (sso/, services/sso, api/oidc.py) ----------------------
+    "invalid_client": (
+        401,
+        "Client authentication failed: unknown client, wrong secret or a bad client assertion.",
+    ),
+    "invalid_redirect_uri": (400, "The redirect URI is not one registered for the client."),
+    "invalid_client_metadata": (400, "The client metadata is malformed or not allowed here."),
+    "unsupported_response_type": (400, "Only the authorization code flow (code) is supported."),
+    "invalid_scope": (400, "The scope is malformed or lacks openid."),
+    "login_required": (400, "The citizen is not signed in, and prompt=none forbids asking."),
+    "login_pending": (409, "The wallet has not presented yet: present, then continue."),
 }
 
 

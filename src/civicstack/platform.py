@@ -33,6 +33,8 @@ from civicstack.stores import db
 from civicstack.types import Clock, Fetcher, SystemClock
 
 if TYPE_CHECKING:
+    import httpx
+
     from civicstack.credentials import VerifiedCredential
     from civicstack.fetch import HttpFetcher
     from civicstack.log import NoteSigner
@@ -48,6 +50,7 @@ if TYPE_CHECKING:
     from civicstack.services.notifications import EventConsents, Notifications
     from civicstack.services.registers import Registers
     from civicstack.services.review import ApplicationDesk
+    from civicstack.services.sso import LogoutDelivery, OpenIdProvider
     from civicstack.services.verifier import Verifier
     from civicstack.services.witnessing import Witnessing
     from civicstack.status import Limits as StatusLimits
@@ -63,10 +66,16 @@ if TYPE_CHECKING:
     from civicstack.stores.issuance import IssuanceStore
     from civicstack.stores.log import LogStore
     from civicstack.stores.registers import RegisterStore
+    from civicstack.stores.sso import SsoStore
     from civicstack.stores.status_lists import StatusListStore
     from civicstack.stores.trust import TrustStore
     from civicstack.stores.verifier import VerifierStore
     from civicstack.trust import TrustRegistry
+
+
+#: Where the demo government services' OIDC client registrations are kept (in the data
+#: directory, mode 0600): written by the demo world's seeding, read by their pages.
+GOV_SERVICES_FILE = "gov-services.json"
 
 
 class Platform:
@@ -630,6 +639,39 @@ class Platform:
             authority_name=authority_name,
         )
 
+    # --- one login: the OpenID Provider (issue 14) ------------------------------------------
+
+    @cached_property
+    def sso_store(self) -> SsoStore:
+        """The provider's keys, clients, sessions, codes and tokens (sealed under a key derived
+        from :attr:`master_key`)."""
+        from civicstack.stores.sso import SsoStore
+
+        return SsoStore(self.engine, lambda: _derive(self.master_key, b"civicstack/sso/v1"))
+
+    #: How back-channel logout tokens reach clients; None: over HTTP (tests set their own).
+    logout_delivery: LogoutDelivery | None = None
+    #: How the demo government services (api/gov_services.py) reach the provider; None: over
+    #: the network (tests route them to the app).
+    service_http: httpx.Client | None = None
+
+    @cached_property
+    def sso(self) -> OpenIdProvider:
+        """The OpenID Provider: issuer ``CIVIC_BASE_URL``, endpoints under ``/oidc``; signing
+        in is presenting a PID through :attr:`verifier`; subs are pairwise per organisation."""
+        from civicstack.services.sso import HttpLogoutDelivery, OpenIdProvider
+
+        return OpenIdProvider(
+            store=self.sso_store,
+            verifier=self.verifier,
+            registry=lambda max_age: self.trust_registry(max_age=max_age),
+            pairwise=self.pairwise_id,
+            delivery=self.logout_delivery or HttpLogoutDelivery(),
+            clock=self.clock,
+            issuer=self.settings.base_url,
+            admin_check=self.check_admin,
+        )
+
     def close(self) -> None:
         """Release database connections, the log and register stores and the HTTP client."""
         if "exchange" in self.__dict__:
@@ -644,6 +686,10 @@ class Platform:
             self.logs.close()
         if "_http" in self.__dict__:
             self._http.close()
+        if "sso" in self.__dict__:
+            delivery = self.sso.delivery
+            if hasattr(delivery, "close"):
+                delivery.close()
         if "witnessing" in self.__dict__:
             transport = self.witnessing.transport
             if hasattr(transport, "close"):

@@ -68,6 +68,8 @@ def test_authorities_relying_parties_and_status_lists(world: World) -> None:
         "insurer",
         "council",
         "gp-newtown",
+        # signing citizens in with one login (issue 14)
+        "hmrc",
     }
     assert parties["shop"]["client_id"] == f"verifier_attestation:{BASE}/verifiers/shop"
     assert parties["shop"]["registrations"][0]["purposes"][0]["id"] == "age_check"

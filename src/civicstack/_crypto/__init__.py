@@ -55,6 +55,7 @@ from civicstack._crypto.jws import (
 )
 from civicstack._crypto.keys import (
     ALGORITHMS,
+    SUPPORTED_ALGORITHMS,
     Alg,
     PrivateKey,
     PublicKey,
@@ -76,6 +77,7 @@ __all__ = [
     "MAP_EMPTY",
     "MAX_JWS_BYTES",
     "MERKLE_EMPTY_ROOT",
+    "SUPPORTED_ALGORITHMS",
     "Alg",
     "CompactJWS",
     "PrivateKey",

@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from civicstack._crypto.encoding import b64url_decode, b64url_encode, json_canonical
 from civicstack._crypto.hashing import sha256_digest
-from civicstack._crypto.keys import ALGORITHMS, PrivateKey
+from civicstack._crypto.keys import SUPPORTED_ALGORITHMS, PrivateKey
 from civicstack._crypto.sealing import DEFAULT_KDF, _derive
 from civicstack.errors import InputError, VerificationError
 
@@ -154,7 +154,7 @@ def unwrap_private_key(wrapped: object, kek: bytes, *, context: str) -> PrivateK
     ):
         raise InputError("malformed", "not a wrapped key (version 1)")
     alg, ct, named = wrapped.get("alg"), wrapped.get("ct"), wrapped.get("kek")
-    if alg not in ALGORITHMS or not isinstance(ct, str) or len(ct) > 1024:
+    if alg not in SUPPORTED_ALGORITHMS or not isinstance(ct, str) or len(ct) > 8192:
         raise InputError("malformed", "a wrapped key needs its algorithm and a short ciphertext")
     if named != kek_id(kek):
         raise VerificationError(

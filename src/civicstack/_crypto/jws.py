@@ -2,7 +2,8 @@
 
 Safe by default:
 
-* only ``ES256`` and ``EdDSA`` are accepted; ``none`` and every HMAC algorithm are refused, so a
+* only ``ES256`` and ``EdDSA`` are accepted by default (``RS256`` when a caller passes it in
+  ``algorithms``, as OpenID Connect does); ``none`` and every HMAC algorithm are refused, so a
   public key can never be used as an HMAC secret (RFC 8725 §2.1, §3.1);
 * the header's ``alg`` must equal the verifying key's algorithm (RFC 8725 §3.1);
 * a ``crit`` header is refused, since this implementation understands no extensions (§4.1.11);
@@ -17,7 +18,7 @@ from functools import lru_cache
 from typing import Any
 
 from civicstack._crypto.encoding import b64url_decode, b64url_encode, json_dumps, json_object_strict
-from civicstack._crypto.keys import ALGORITHMS, PrivateKey, PublicKey
+from civicstack._crypto.keys import ALGORITHMS, SUPPORTED_ALGORITHMS, PrivateKey, PublicKey
 from civicstack.errors import InputError, VerificationError
 
 MAX_JWS_BYTES = 128 * 1024
@@ -43,7 +44,7 @@ class CompactJWS:
     def verify(self, key: PublicKey, *, algorithms: tuple[str, ...] = ALGORITHMS) -> None:
         """Check the signature with ``key``; raise :class:`VerificationError` otherwise."""
         alg = self.header["alg"]
-        if alg not in algorithms or alg not in ALGORITHMS:
+        if alg not in algorithms or alg not in SUPPORTED_ALGORITHMS:
             raise VerificationError("unsupported_algorithm", f"algorithm {alg!r} is not allowed")
         if alg != key.alg:
             raise VerificationError("unsupported_algorithm", f"{alg} does not fit a {key.alg} key")
@@ -75,7 +76,7 @@ def _checked_header(segment: bytes) -> tuple[dict[str, Any], bool]:
     alg = header.get("alg")
     if not isinstance(alg, str):
         raise InputError("malformed", "JWS header has no alg")
-    if alg not in ALGORITHMS:
+    if alg not in SUPPORTED_ALGORITHMS:
         raise VerificationError("unsupported_algorithm", f"algorithm {alg!r} is not allowed")
     if "crit" in header:
         raise VerificationError("unsupported", "JWS crit extensions are not supported")
@@ -117,6 +118,7 @@ def verify_compact(
     *,
     typ: str | None = None,
     max_bytes: int = MAX_JWS_BYTES,
+    algorithms: tuple[str, ...] = ALGORITHMS,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Verify a compact JWS whose payload is a JSON object; return ``(header, payload)``.
 
@@ -125,7 +127,7 @@ def verify_compact(
     jws = parse_compact(token, max_bytes=max_bytes)
     if typ is not None and jws.header.get("typ") != typ:
         raise VerificationError("invalid_request", f"expected typ {typ!r}")
-    jws.verify(key)
+    jws.verify(key, algorithms=algorithms)
     return jws.header, jws.payload_json()
 
 

@@ -1,4 +1,11 @@
-"""Signing keys: Ed25519 (EdDSA, RFC 8037) and P-256 (ES256, RFC 7518 §3.4), as JWKs (RFC 7517).
+"""Signing keys: Ed25519 (EdDSA, RFC 8037), P-256 (ES256, RFC 7518 §3.4) and RSA (RS256,
+RFC 7518 §3.3, for OpenID Connect only), as JWKs (RFC 7517).
+
+RS256 is not on the default allowlist (:data:`ALGORITHMS`): an RSA JWK is imported only when
+the caller asks for it (``PublicKey.from_jwk(jwk, rsa=True)``) and a JWS signed with it verifies
+only when ``RS256`` is passed in ``algorithms`` -- OpenID Connect Discovery 1.0 §3 requires an
+OP to support it for ID tokens, and its clients may sign ``private_key_jwt`` assertions with it.
+Moduli from 2048 to 8192 bits, public exponent 65537 only.
 
 Public keys import from and export to JWK dicts; RFC 7638 thumbprints identify them. Private keys
 import from JWK (issuers hand their keys to the recipes) but have no export: the only way a
@@ -16,8 +23,8 @@ from typing import Any, Literal
 import nacl.exceptions
 import nacl.signing
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
     encode_dss_signature,
@@ -26,8 +33,15 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 from civicstack._crypto.encoding import b64url_decode, b64url_encode, json_canonical
 from civicstack.errors import InputError, VerificationError
 
-Alg = Literal["ES256", "EdDSA"]
+Alg = Literal["ES256", "EdDSA", "RS256"]
+#: The default allowlist: every verify accepts these unless told otherwise.
 ALGORITHMS: tuple[Alg, ...] = ("ES256", "EdDSA")
+#: Every algorithm this package implements; RS256 only where a caller allows it.
+SUPPORTED_ALGORITHMS: tuple[Alg, ...] = ("ES256", "EdDSA", "RS256")
+_RSA_E = 65537
+_RSA_MIN_BITS, _RSA_MAX_BITS = 2048, 8192
+_PKCS1 = padding.PKCS1v15()
+_SHA256 = hashes.SHA256()
 _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
 _MAX_JWK_MEMBERS = 32
 
@@ -51,10 +65,29 @@ def _check_shape(jwk: object) -> dict[str, Any]:
     return jwk
 
 
+def _rsa_int(jwk: dict[str, Any], name: str) -> int:
+    value = jwk.get(name)
+    if not isinstance(value, str) or len(value) > 1400:
+        raise InputError("invalid_key", f"JWK member {name!r} missing or not a string")
+    try:
+        raw = b64url_decode(value)
+    except InputError as exc:
+        raise InputError("invalid_key", f"JWK member {name!r} is not base64url") from exc
+    if not raw or raw[0] == 0:
+        raise InputError("invalid_key", f"JWK member {name!r} has leading zero octets")
+    return int.from_bytes(raw, "big")
+
+
+def _rsa_public_jwk(nums: rsa.RSAPublicNumbers) -> dict[str, str]:
+    n = nums.n.to_bytes((nums.n.bit_length() + 7) // 8, "big")
+    e = nums.e.to_bytes((nums.e.bit_length() + 7) // 8, "big")
+    return {"kty": "RSA", "n": b64url_encode(n), "e": b64url_encode(e)}
+
+
 class PublicKey:
     """A verification key. Compare by thumbprint; never holds private material."""
 
-    __slots__ = ("_ec", "_ed", "_jwk", "_thumbprint", "alg")
+    __slots__ = ("_ec", "_ed", "_jwk", "_rsa", "_thumbprint", "alg")
 
     def __init__(
         self,
@@ -63,18 +96,23 @@ class PublicKey:
         *,
         ec_key: ec.EllipticCurvePublicKey | None = None,
         ed_key: nacl.signing.VerifyKey | None = None,
+        rsa_key: rsa.RSAPublicKey | None = None,
     ) -> None:
         self.alg: Alg = alg
         self._jwk = jwk
         self._ec = ec_key
         self._ed = ed_key
+        self._rsa = rsa_key
         self._thumbprint: str | None = None
 
     @classmethod
-    def from_jwk(cls, jwk: object) -> PublicKey:
-        """Import a public JWK (private members, if present, are ignored)."""
+    def from_jwk(cls, jwk: object, *, rsa: bool = False) -> PublicKey:
+        """Import a public JWK (private members, if present, are ignored); an RSA key only
+        when ``rsa`` is true."""
         jwk = _check_shape(jwk)
         kty, crv = jwk.get("kty"), jwk.get("crv")
+        if kty == "RSA" and rsa:
+            return cls._from_rsa_jwk(jwk)
         if kty == "OKP" and crv == "Ed25519":
             x = _member(jwk, "x", 32)
             try:
@@ -91,6 +129,17 @@ class PublicKey:
             pub = {"kty": "EC", "crv": "P-256", "x": jwk["x"], "y": jwk["y"]}
             return cls("ES256", pub, ec_key=key)
         raise InputError("invalid_key", f"unsupported key type {kty!r}/{crv!r}")
+
+    @classmethod
+    def _from_rsa_jwk(cls, jwk: dict[str, Any]) -> PublicKey:
+        n, e = _rsa_int(jwk, "n"), _rsa_int(jwk, "e")
+        if e != _RSA_E or not _RSA_MIN_BITS <= n.bit_length() <= _RSA_MAX_BITS or n % 2 == 0:
+            raise InputError(
+                "invalid_key",
+                f"an RSA key needs e=65537 and a {_RSA_MIN_BITS}-{_RSA_MAX_BITS} bit modulus",
+            )
+        nums = rsa.RSAPublicNumbers(e, n)
+        return cls("RS256", _rsa_public_jwk(nums), rsa_key=nums.public_key())
 
     def to_jwk(self) -> dict[str, str]:
         """The public JWK (a fresh dict the caller may change)."""
@@ -109,6 +158,12 @@ class PublicKey:
             try:
                 self._ed.verify(data, signature)
             except (nacl.exceptions.BadSignatureError, ValueError, TypeError) as exc:
+                raise VerificationError("invalid_signature") from exc
+            return
+        if self._rsa is not None:
+            try:
+                self._rsa.verify(signature, data, _PKCS1, _SHA256)
+            except (InvalidSignature, ValueError) as exc:
                 raise VerificationError("invalid_signature") from exc
             return
         assert self._ec is not None
@@ -135,7 +190,7 @@ class PublicKey:
 class PrivateKey:
     """A signing key. It signs; it does not export itself (see :mod:`.sealing`)."""
 
-    __slots__ = ("_ec", "_ed", "alg", "public_key")
+    __slots__ = ("_ec", "_ed", "_rsa", "alg", "public_key")
 
     def __init__(
         self,
@@ -144,11 +199,13 @@ class PrivateKey:
         *,
         ec_key: ec.EllipticCurvePrivateKey | None = None,
         ed_key: nacl.signing.SigningKey | None = None,
+        rsa_key: rsa.RSAPrivateKey | None = None,
     ) -> None:
         self.alg: Alg = alg
         self.public_key = public_key
         self._ec = ec_key
         self._ed = ed_key
+        self._rsa = rsa_key
 
     @classmethod
     def generate(cls, alg: Alg = "ES256") -> PrivateKey:
@@ -157,6 +214,8 @@ class PrivateKey:
             return cls._from_ed(nacl.signing.SigningKey.generate())
         if alg == "ES256":
             return cls._from_ec(ec.generate_private_key(ec.SECP256R1()))
+        if alg == "RS256":
+            return cls._from_rsa(rsa.generate_private_key(_RSA_E, _RSA_MIN_BITS))
         raise InputError("unsupported_algorithm", f"cannot generate {alg!r} keys")
 
     @classmethod
@@ -185,6 +244,12 @@ class PrivateKey:
         return cls("ES256", PublicKey("ES256", jwk, ec_key=sk.public_key()), ec_key=sk)
 
     @classmethod
+    def _from_rsa(cls, sk: rsa.RSAPrivateKey) -> PrivateKey:
+        nums = sk.public_key().public_numbers()
+        pub = PublicKey("RS256", _rsa_public_jwk(nums), rsa_key=sk.public_key())
+        return cls("RS256", pub, rsa_key=sk)
+
+    @classmethod
     def from_jwk(cls, jwk: object) -> PrivateKey:
         """Import a private JWK and check that its public members match the private scalar."""
         jwk = _check_shape(jwk)
@@ -208,12 +273,25 @@ class PrivateKey:
             return cls._from_ed(nacl.signing.SigningKey(raw))
         if alg == "ES256" and len(raw) == 32:
             return cls._from_ec(ec.derive_private_key(int.from_bytes(raw, "big"), ec.SECP256R1()))
+        if alg == "RS256":
+            try:
+                sk = serialization.load_der_private_key(raw, password=None)
+            except (ValueError, TypeError) as exc:
+                raise InputError("invalid_key", "sealed RSA key material is malformed") from exc
+            if isinstance(sk, rsa.RSAPrivateKey):
+                return cls._from_rsa(sk)
         raise InputError("invalid_key", "sealed key material has the wrong shape")
 
     def _private_bytes(self) -> bytes:
         """The raw private scalar/seed; only :mod:`.sealing` may call this."""
         if self._ed is not None:
             return bytes(self._ed)
+        if self._rsa is not None:
+            return self._rsa.private_bytes(
+                serialization.Encoding.DER,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
         assert self._ec is not None
         return self._ec.private_numbers().private_value.to_bytes(32, "big")
 
@@ -221,6 +299,8 @@ class PrivateKey:
         """Sign ``data``; ES256 signatures come back in JOSE form (raw r||s, 64 bytes)."""
         if self._ed is not None:
             return self._ed.sign(data).signature
+        if self._rsa is not None:
+            return self._rsa.sign(data, _PKCS1, _SHA256)
         assert self._ec is not None
         r, s = decode_dss_signature(self._ec.sign(data, _ECDSA_SHA256))
         return r.to_bytes(32, "big") + s.to_bytes(32, "big")

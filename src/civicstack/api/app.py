@@ -23,9 +23,11 @@ from civicstack.api.control_characters import ControlCharacters
 from civicstack.api.docs import install_docs, mount_docs_assets
 from civicstack.api.events import events_service
 from civicstack.api.exchange import exchange_service
+from civicstack.api.gov_services import gov_service_factories
 from civicstack.api.gp import gp_service
 from civicstack.api.issuers import issuers_service
 from civicstack.api.limits import BodySizeLimit
+from civicstack.api.oidc import oidc_service
 from civicstack.api.problems import install_problem_handlers, problem
 from civicstack.api.registers import registers_service
 from civicstack.api.trust import trust_service
@@ -60,6 +62,8 @@ def service_factories() -> list[ServiceFactory]:
         gp_service,  # GP registration over the exchange (issue 11)
         events_service,  # tell us once (issue 13)
         changes_service,  # tell us once: change reports and the electoral roll (issue 13)
+        oidc_service,  # one login: the OpenID Provider (issue 14)
+        *gov_service_factories(),  # its demo clients: /services/tax, health, council
     ]
 
 

@@ -107,6 +107,7 @@ def _register() -> None:
         log,
         receive,
         registers,
+        sso,
         up,
         verifier,
         verify,
@@ -141,6 +142,8 @@ def _register() -> None:
     wallet.app.registered_commands += wallet_changes.app.registered_commands
     wallet.app.add_typer(wallet_changes.electoral_app, name="electoral")
     wallet.app.registered_commands += wallet_ui.app.registered_commands
+    # --- one login (issue 14) ---
+    app.add_typer(sso.app, name="sso")
 
 
 _register()

@@ -10,7 +10,12 @@ import typer
 
 from civicstack.cli._output import console, err_console
 from civicstack.cli._server import DEFAULT_SERVER
-from civicstack.demo.world import seed_demo_world, seed_exchange_world, seed_gp_practices
+from civicstack.demo.world import (
+    seed_demo_world,
+    seed_exchange_world,
+    seed_gov_services,
+    seed_gp_practices,
+)
 from civicstack.errors import CivicError
 from civicstack.platform import Platform
 from civicstack.services.review import SWEEP_INTERVAL, Sweeper, SweepReport
@@ -45,6 +50,11 @@ def up(
     if seed_exchange_world(platform):
         console.print("seeded the data exchange: DVLA, HMRC, Home Office and two GP practices")
     seed_gp_practices(platform)  # GP registration: the two practices tied to register keys
+    try:
+        if seed_gov_services(platform):
+            console.print("seeded one login's demo services: /services/tax, health, council")
+    except CivicError as exc:  # e.g. a plain-http CIVIC_BASE_URL off the loopback
+        err_console.print(f"one login's demo services not registered: {exc.detail}")
     token = platform.admin_token
     from civicstack.api.app import create_app
 

@@ -22,7 +22,7 @@ from civicstack.credential_types import (
     RIGHT_TO_WORK_VCT,
 )
 from civicstack.errors import CivicError
-from civicstack.platform import Platform
+from civicstack.platform import GOV_SERVICES_FILE, Platform
 from civicstack.trust import Purpose
 
 ROOT = ("root", "HM Government")
@@ -178,6 +178,38 @@ RELYING_PARTIES["council"] = (
 RELYING_PARTIES[GP_REQUESTER] = (
     RELYING_PARTIES[GP_REQUESTER][0],
     (*RELYING_PARTIES[GP_REQUESTER][1], GP_CHANGES),
+)
+# --- one login (issue 14): the government services that sign citizens in with the wallet ---
+#: What a service asks for to sign a citizen in: who they are (their PID's number and country,
+#: from which the one-login provider computes the service's pairwise subject) and their names.
+SIGN_IN_CLAIMS = (
+    "issuing_country",
+    "personal_administrative_number",
+    "given_name",
+    "family_name",
+    "birthdate",
+)
+
+
+def sign_in(description: str, *extra: str) -> PurposeSpec:
+    """A ``sign_in`` purpose over the PID (:data:`civicstack.sso.LOGIN_PURPOSE`)."""
+    return PurposeSpec("sign_in", description, PID_VCT, (*SIGN_IN_CLAIMS, *extra))
+
+
+RELYING_PARTIES["hmrc"] = (
+    "HM Revenue & Customs",
+    (sign_in("Sign you in to see your tax summary"),),
+)
+RELYING_PARTIES["council"] = (
+    RELYING_PARTIES["council"][0],
+    (
+        *RELYING_PARTIES["council"][1],
+        sign_in("Sign you in to see your council tax band and bin days", "address"),
+    ),
+)
+RELYING_PARTIES[GP_REQUESTER] = (
+    RELYING_PARTIES[GP_REQUESTER][0],
+    (*RELYING_PARTIES[GP_REQUESTER][1], sign_in("Sign you in to your GP practice's services")),
 )
 #: The registrar of births and deaths: name -> (display name, {vct: claims}).
 REGISTRARS: dict[str, tuple[str, dict[str, tuple[str, ...]]]] = {
@@ -429,3 +461,52 @@ def seed_gp_practices(platform: Platform) -> dict[str, str]:
     for org, code in zip((GP_REQUESTER, GP_PROVIDER), codes, strict=False):
         gp.link(Caller(None), org, code)
     return dict(zip((GP_REQUESTER, GP_PROVIDER), codes, strict=False))
+
+
+# --- one login (issue 14): three government services as OIDC clients of the provider ---------
+
+#: service -> (organisation, scope): the demo's government services behind one login, each a
+#: client of the provider registered for its organisation, served at /services/<service>.
+GOV_SERVICES: dict[str, tuple[str, str]] = {
+    "tax": ("hmrc", "openid profile"),
+    "health": (GP_REQUESTER, "openid profile"),
+    "council": ("council", "openid profile address"),
+}
+
+
+def seed_gov_services(platform: Platform) -> bool:
+    """Register the government services as clients of the one-login provider (client secret,
+    ES256 ID tokens, back-channel logout) unless registered already; their registrations go to
+    ``<data dir>/gov-services.json`` for the services' pages. True if they were registered."""
+    import os
+
+    from civicstack._crypto import json_dumps
+
+    path = platform.settings.data_dir / GOV_SERVICES_FILE
+    if path.exists():
+        return False
+    base = platform.settings.base_url.rstrip("/")
+    registrations = {}
+    for service, (organisation, scope) in GOV_SERVICES.items():
+        here = f"{base}/services/{service}"
+        answer = platform.sso.register(
+            platform.admin_token,
+            {
+                "organisation": organisation,
+                "client_name": f"{service.capitalize()} (demo service)",
+                "redirect_uris": [f"{here}/callback"],
+                "post_logout_redirect_uris": [f"{here}/"],
+                "backchannel_logout_uri": f"{here}/backchannel-logout",
+            },
+        )
+        registrations[service] = {
+            "client_id": answer["client_id"],
+            "client_secret": answer["client_secret"],
+            "organisation": organisation,
+            "scope": scope,
+        }
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(json_dumps(registrations))
+    return True
