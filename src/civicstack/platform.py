@@ -314,6 +314,7 @@ class Platform:
             base_url=self.settings.base_url,
             admin_check=self.check_admin,
             result_retention=self.settings.verifier_result_retention,
+            page_key=_derive(self.master_key, b"civicstack/verifier-desk-page/v1"),
             limits=self.settings.limits("verifier", DEFAULT_LIMITS),
             vp_limits=self.settings.limits("openid4vp", VP_LIMITS),
         )

@@ -79,6 +79,9 @@ class Settings:
     ``CIVIC_BRAND_ACCENT``  the stripe under the header, ``#rrggbb``, 3:1 against white
                             (``#0e7c86``); a colour short of its contrast stops startup
                             (:class:`civicstack.web.Theme`)
+    ``CIVIC_WALLET_UI_URL``  where a citizen's local web wallet listens, for the same-device
+                            links of the desk pages (default ``http://127.0.0.1:8700``, the
+                            port of ``civic wallet ui``; ``http://127.0.0.1:PORT`` only)
     ``CIVIC_REGISTERS_ARCHIVE``  directory of archived GOV.UK registers (``*.rsf``) seeded at the
                             first ``civic up`` (default: ``../shared/data/gov-uk-registers-2021``
                             next to a source checkout, when present)
@@ -156,6 +159,7 @@ class Settings:
     brand_name: str = ""
     brand_colour: str = ""
     brand_accent: str = ""
+    wallet_ui_url: str = "http://127.0.0.1:8700"
     #: ``CIVIC_WITNESSES`` as given (checked by :func:`civicstack.log.witness.parse_witnesses`).
     witnesses: str = ""
     witness_interval: int = 2
@@ -222,6 +226,7 @@ class Settings:
             brand_name=env.get("CIVIC_BRAND_NAME", ""),
             brand_colour=env.get("CIVIC_BRAND_COLOUR", ""),
             brand_accent=env.get("CIVIC_BRAND_ACCENT", ""),
+            wallet_ui_url=_wallet_ui_url(env),
             **_events_settings(env),
         )
         settings = replace(settings, **{k: v for k, v in overrides.items() if v is not None})
@@ -298,3 +303,14 @@ def _events_settings(env: Mapping[str, str]) -> dict[str, Any]:
         "events_allow_private": allow == "1",
         "events_namespace": namespace,
     }
+
+
+def _wallet_ui_url(env: Mapping[str, str]) -> str:
+    """``CIVIC_WALLET_UI_URL``: the web wallet listens on 127.0.0.1 only, so nothing else."""
+    text = env.get("CIVIC_WALLET_UI_URL", "http://127.0.0.1:8700")
+    found = re.fullmatch(r"http://127\.0\.0\.1:([0-9]{1,5})", text)
+    if found is None or not 0 < int(found.group(1)) < 65536:
+        raise InputError(
+            "invalid_setting", f"CIVIC_WALLET_UI_URL must be http://127.0.0.1:PORT, not {text!r}"
+        )
+    return text

@@ -6,18 +6,20 @@ loopback port, sharing one fixed clock; the wallet reaches the platform over rea
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import orjson
 import pytest
 import segno
 from fastapi.responses import PlainTextResponse
 from playwright.sync_api import Page, Playwright, expect
 
+from civicstack.access import AccessEntry
 from civicstack.api.app import create_app
 from civicstack.credential_types import PID_VCT
 from civicstack.demo.story import AMARA
@@ -30,12 +32,13 @@ from civicstack.openid4vp import (
     sign_request_object,
     sign_verifier_attestation,
 )
-from civicstack.pairwise import Subject
+from civicstack.pairwise import ACCESS_LOG_SECTOR, Subject
 from civicstack.platform import Platform
 from civicstack.services.verifier import Caller
 from civicstack.settings import Settings
 from civicstack.testing import FAST_KDF, FixedClock
 from civicstack.wallet import Wallet
+from civicstack.wallet.transport import Method
 from civicstack.web.wallet import WalletUISettings, create_wallet_app
 from tests.browser.harness import AXE, CHROMIUM, CHROMIUM_ARGS, check_page, serving
 from tests.e2e.server import free_port
@@ -56,6 +59,8 @@ class Journey:
     clock: FixedClock
     wallet_dir: Path
     crafted: dict[str, str]
+    #: Rewrites the platform's answers the wallet reads: ``{path: fn(body) -> body}``.
+    tamper: dict[str, Callable[[bytes], bytes]]
 
     @property
     def admin(self) -> dict[str, str]:
@@ -128,6 +133,25 @@ class Journey:
         return authorization_request_uri(client_id_for(shop), f"{self.base}/crafted/shop")
 
 
+class TamperingTransport:
+    """The wallet's HTTP transport, with the answers of some paths rewritten (a platform that
+    lies); every other answer passes through."""
+
+    def __init__(self, inner: HttpTransport, tamper: dict[str, Callable[[bytes], bytes]]) -> None:
+        self.inner = inner
+        self.tamper = tamper
+
+    def send(self, method: Method, url: str, **kw: Any) -> tuple[int, bytes]:
+        """The inner answer, rewritten when its path is in ``tamper``."""
+        status, body = self.inner.send(method, url, **kw)
+        rewrite = self.tamper.get(urlsplit(url).path)
+        return status, rewrite(body) if rewrite else body
+
+    def close(self) -> None:
+        """Close the inner transport."""
+        self.inner.close()
+
+
 @pytest.fixture
 def journey(tmp_path: Path, clock: FixedClock) -> Iterator[Journey]:
     """The demo platform and a new wallet's web UI, served on two loopback ports."""
@@ -154,9 +178,12 @@ def journey(tmp_path: Path, clock: FixedClock) -> Iterator[Journey]:
     wallet_dir = tmp_path / "wallet"
     Wallet.create(wallet_dir, PASSPHRASE, kdf=FAST_KDF, clock=clock)
     ui_settings = WalletUISettings(wallet_dir=wallet_dir, port=ui_port, platform=base)
-    ui_app = create_wallet_app(ui_settings, clock=clock, transport=HttpTransport)
+    tamper: dict[str, Callable[[bytes], bytes]] = {}
+    ui_app = create_wallet_app(
+        ui_settings, clock=clock, transport=lambda: TamperingTransport(HttpTransport(), tamper)
+    )
     with serving(root, port) as served, serving(ui_app, ui_port) as ui:
-        yield Journey(platform, served, ui, clock, wallet_dir, crafted)
+        yield Journey(platform, served, ui, clock, wallet_dir, crafted, tamper)
     platform.close()
 
 
@@ -172,12 +199,15 @@ def unlock(page: Page, journey: Journey, *, audit: bool = False) -> None:
 
 
 def test_unlock_and_see_credentials(page: Page, journey: Journey) -> None:
-    """Unlocking shows the credentials: what each says, who issued it, whether it is valid."""
+    """Unlocking shows the credentials: what each says, who issued it (by the name its
+    accreditation gives, with its address), whether it is valid."""
     journey.hold_pid()
     unlock(page, journey, audit=True)
     expect(page.get_by_role("heading", level=2, name="Person identification data")).to_be_visible()
     expect(page.locator(".govuk-tag", has_text="Valid")).to_be_visible()
     expect(page.get_by_text(f"{journey.base}/issuers/passport-office").first).to_be_visible()
+    issued_by = page.locator(".govuk-summary-list__row", has_text="Issued by")
+    expect(issued_by).to_contain_text("HM Passport Office")
     expect(page.get_by_role("cell", name="Okafor")).to_be_visible()
     check_page(page, "wallet-credentials")
 
@@ -207,6 +237,7 @@ def test_receive_a_credential(page: Page, journey: Journey) -> None:
     page.get_by_label("Transaction code").fill(offer["tx_code"])
     page.get_by_role("button", name="Accept and add to my wallet").click()
     expect(page.locator(".govuk-panel__title")).to_have_text("Credential added")
+    expect(page.locator(".govuk-panel__body")).to_contain_text("from HM Passport Office")
     check_page(page, "wallet-received")
     page.get_by_role("button", name="See your credentials").click()
     expect(page.get_by_role("cell", name="Amara").first).to_be_visible()
@@ -249,6 +280,7 @@ def test_consent_and_present(page: Page, journey: Journey) -> None:
     expect(stays).to_contain_text("Birthdate")
     expect(stays).to_contain_text("Given name")
     expect(page.get_by_text("Registered", exact=True)).to_be_visible()
+    expect(page.get_by_text("Issued by HM Passport Office")).to_be_visible()
     check_page(page, "wallet-consent")
     page.set_viewport_size({"width": 320, "height": 640})  # WCAG 1.4.10: reflows at 320 px
     wide = page.evaluate(
@@ -434,3 +466,72 @@ def test_scan_a_request_with_the_camera(
         )
     finally:
         browser.close()
+
+
+def _accesses(journey: Journey) -> None:
+    """Two accesses about Amara in the platform's access log: one released, one refused."""
+    handle = journey.platform.pairwise_id(ACCESS_LOG_SECTOR, AMARA_SUBJECT)
+    now = journey.clock.now()
+    released = AccessEntry(
+        time=now - 3600,
+        requester="insurer",
+        provider="dvla",
+        service="driving-record",
+        purpose="insurance_quote",
+        categories=tuple(sorted(DRIVING)),
+        outcome="released",
+        consent="c-7f3a",
+        consent_version=1,
+    )
+    refused = AccessEntry(
+        time=now - 60,
+        requester="insurer",
+        provider="dvla",
+        service="driving-record",
+        purpose="insurance_quote",
+        categories=tuple(sorted(DRIVING)),
+        outcome="refused",
+        refusal="consent_withdrawn",
+        consent="c-7f3a",
+        consent_version=2,
+    )
+    store = journey.platform.access_log_store
+    store.append_accesses([(released, handle)])
+    store.append_accesses([(refused, handle)])
+
+
+def test_see_who_used_your_data(page: Page, journey: Journey) -> None:
+    """The access history lists each access, released or refused, under "complete and verified
+    as of checkpoint N"."""
+    journey.hold_pid()
+    _accesses(journey)
+    unlock(page, journey)
+    page.get_by_role("link", name="Who used your data").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Who used your data")
+    expect(page.get_by_text("Complete and verified as of checkpoint 4")).to_be_visible()
+    expect(page.locator(".govuk-tag", has_text="Released")).to_be_visible()
+    expect(page.locator(".govuk-tag", has_text="Refused")).to_be_visible()
+    check_page(page, "wallet-access-history")
+    page.set_viewport_size({"width": 320, "height": 640})  # WCAG 1.4.10: reflows at 320 px
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 320
+    check_page(page, "wallet-access-history-narrow")
+
+
+def test_a_tampered_access_history_is_explained(page: Page, journey: Journey) -> None:
+    """A platform that leaves an access out of the history gets an error page that says what
+    it means and what to do, and shows no list."""
+    journey.hold_pid()
+    _accesses(journey)
+
+    def drop_newest(body: bytes) -> bytes:
+        history = orjson.loads(body)
+        history["entries"] = history["entries"][:-1]
+        return orjson.dumps(history)
+
+    journey.tamper["/access/history"] = drop_newest
+    unlock(page, journey)
+    page.get_by_role("link", name="Who used your data").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Your access history is incomplete")
+    expect(page.get_by_role("heading", name="What you can do")).to_be_visible()
+    expect(page.locator(".govuk-tag")).to_have_count(0)
+    check_page(page, "wallet-access-history-incomplete")

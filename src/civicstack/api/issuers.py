@@ -44,6 +44,7 @@ from civicstack.api._openapi import (
     request_body,
 )
 from civicstack.api.catalogue import Service, service_app
+from civicstack.api.handover import add_offer_page
 from civicstack.api.issuer_desk import add_desk_routes
 from civicstack.api.problems import PROBLEM_SCHEMA
 from civicstack.errors import CivicError, ProtocolError
@@ -302,6 +303,7 @@ def issuers_service(platform: Platform) -> tuple[Service, FastAPI]:
         )
 
     add_desk_routes(app, platform)
+    add_offer_page(app, platform)
     _problem_for_validation(app)
     service = Service("/issuers", TITLE, SUMMARY, SPECS, routes=well_known_routes(platform))
     return service, app

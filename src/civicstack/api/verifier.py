@@ -37,6 +37,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from civicstack._crypto import json_dumps, json_object_strict
 from civicstack.api.auth import admin_guard, bearer_token
 from civicstack.api.catalogue import Service, service_app
+from civicstack.api.handover import add_request_page
 from civicstack.api.problems import PROBLEM_SCHEMA, problem
 from civicstack.errors import CivicError, InputError, ProtocolError
 from civicstack.openid4vp import REQUEST_MEDIA_TYPE, DcqlQuery
@@ -105,6 +106,10 @@ class CreatedRequestOut(BaseModel):
     purpose: str
     preset: str | None
     expires_at: int
+    page: str = Field(
+        description="An HTML page to show the holder: the request as a QR code and links, "
+        "then its result (it opens with the key it carries; keep it like an API key)"
+    )
 
 
 class ErrorOut(BaseModel):
@@ -414,6 +419,7 @@ def verifier_service(platform: Platform) -> tuple[Service, FastAPI]:
         verifier().revoke_api_key(key_id)
         return Response(status_code=204)
 
+    add_request_page(app, platform)
     return (
         Service(
             "/verifier",

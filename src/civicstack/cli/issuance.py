@@ -63,6 +63,7 @@ def offer(
     """Create an OpenID4VCI credential offer; prints the offer URI and the transaction code.
 
     With --json, prints exactly {"offer": "openid-credential-offer://?...", "tx_code": ...}.
+    With --by-reference it also prints the page to show the citizen (a QR code and links).
     """
     body = {
         "vct": vct,
@@ -84,6 +85,8 @@ def offer(
                 Text(f"transaction code: {created['tx_code']} (send it through another channel)"),
                 style="dim",
             )
+        if created.get("page"):
+            console.print(Text(f"page to show the citizen: {created['page']}"), style="dim")
 
     emit(data, as_json, human)
 

@@ -7,6 +7,8 @@ without a camera (or without sight) is never left with the code alone.
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import segno
 from markupsafe import Markup
 
@@ -31,3 +33,15 @@ def qr_svg(data: str, *, label: str) -> Markup:
     )
     # segno writes only its own elements and the escaped title: safe to mark.
     return Markup(svg.replace("<svg ", '<svg role="img" focusable="false" ', 1))  # noqa: S704
+
+
+#: Where ``civic wallet ui`` listens by default (``CIVIC_WALLET_UI_URL``). Browsers do not
+#: hand a custom scheme (``openid4vp://``) to a page, so a same-device link opens the request
+#: at the local web wallet's own address.
+LOCAL_WALLET = "http://127.0.0.1:8700"
+
+
+def same_device_link(link: str, path: str, wallet: str = LOCAL_WALLET) -> str:
+    """``link``'s query at the local web wallet's ``path``: ``openid4vp://?client_id=..`` ->
+    ``http://127.0.0.1:8700/request?client_id=..``."""
+    return f"{wallet}{path}?{urlsplit(link).query}"

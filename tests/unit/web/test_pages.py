@@ -14,6 +14,7 @@ from civicstack.settings import Settings
 from civicstack.web import Pages, Theme
 from civicstack.web.assets import static_directory
 from civicstack.web.pages import contrast_with_white
+from civicstack.web.qr import same_device_link
 
 
 def _client(pages: Pages) -> TestClient:
@@ -162,3 +163,22 @@ def test_qr_code_is_inline_svg_with_an_escaped_name() -> None:
     assert rendered.render(link="openid-credential-offer://?x=1").startswith("<svg role=")
     with pytest.raises(ValueError, match="at most"):
         qr_svg("x" * (MAX_QR_CHARS + 1), label="too long")
+
+
+@pytest.mark.parametrize(
+    "value", ["http://localhost:8700", "https://127.0.0.1:8700", "http://127.0.0.1:0", "x"]
+)
+def test_the_wallet_ui_url_is_a_loopback_http_address(value: str) -> None:
+    """CIVIC_WALLET_UI_URL names the local web wallet: http://127.0.0.1:PORT, nothing else."""
+    with pytest.raises(CivicError) as caught:
+        Settings.from_env({"CIVIC_WALLET_UI_URL": value})
+    assert caught.value.code == "invalid_setting"
+    assert Settings.from_env({}).wallet_ui_url == "http://127.0.0.1:8700"
+
+
+def test_same_device_links_carry_the_query_to_the_local_wallet() -> None:
+    """A custom-scheme link becomes the local web wallet's path with the same query."""
+    link = "openid4vp://?client_id=x%3Ay&request_uri=https%3A%2F%2Fa.example%2Fr"
+    assert same_device_link(link, "/request", "http://127.0.0.1:8701") == (
+        "http://127.0.0.1:8701/request?client_id=x%3Ay&request_uri=https%3A%2F%2Fa.example%2Fr"
+    )

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from civicstack.errors import InputError, ProtocolError
+from civicstack.errors import CivicError, InputError, ProtocolError
 from civicstack.openid4vci.offers import (
     DEFAULT_LIMITS,
     PRE_AUTHORIZED_GRANT,
@@ -54,7 +54,19 @@ class CreatedOffer:
             "credential_offer": self.offer.to_json(),
             "credential_offer_uri": self.offer_url,
             "expires_at": self.record.expires_at,
+            "page": f"{self.offer_url}/page" if self.offer_url else None,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class OfferView:
+    """An offer as its page at the desk shows it: who offers, the offer's state, and the
+    ``openid-credential-offer://`` link while it can be redeemed (by reference only: a
+    by-value offer's code is not kept, so its link cannot be shown again)."""
+
+    issuer_name: str
+    record: OfferRecord
+    link: str | None
 
 
 class OfferEndpoints(HostedIssuers):
@@ -129,6 +141,17 @@ class OfferEndpoints(HostedIssuers):
         """The offer object behind a ``credential_offer_uri`` (§4.1.3)."""
         self.issuer(name)
         return self.store.offer_document(name, offer_id, now=self.clock.now())
+
+    def offer_view(self, name: str, offer_id: str) -> OfferView:
+        """What the page of offer ``offer_id`` shows (``not_found`` for an unknown offer)."""
+        hosted = self.issuer(name)
+        record = self.store.offer(name, offer_id)
+        offer_url = f"{self.endpoints(hosted)}/offers/{offer_id}"
+        try:
+            self.store.offer_document(name, offer_id, now=self.clock.now())
+        except CivicError:  # used, expired, locked or made by value: nothing to show
+            return OfferView(hosted.display_name, record, None)
+        return OfferView(hosted.display_name, record, reference_uri(offer_url))
 
     def offers(self, name: str) -> tuple[OfferRecord, ...]:
         """``name``'s offers, newest first (no claims)."""

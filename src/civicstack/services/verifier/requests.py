@@ -35,6 +35,8 @@ class CreatedRequest:
     purpose: str
     preset: str | None
     expires_at: int
+    #: The desk page that shows the request as a QR code, then its result (with its token).
+    page: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """The wire form."""
@@ -47,6 +49,7 @@ class CreatedRequest:
             "purpose": self.purpose,
             "preset": self.preset,
             "expires_at": self.expires_at,
+            "page": self.page,
         }
 
 

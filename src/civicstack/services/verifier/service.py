@@ -8,7 +8,10 @@ package docstring (:mod:`civicstack.services.verifier`) gives the whole picture.
 
 from __future__ import annotations
 
+import hmac
+import secrets
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from civicstack._crypto import json_dumps, json_loads_strict
@@ -98,6 +101,16 @@ class RequestStore(Protocol):
         seconds, and long-finished requests."""
 
 
+@dataclass(frozen=True, slots=True)
+class DeskView:
+    """A request as its desk page shows it: the link to show the holder, who asks, and the
+    outcome so far."""
+
+    link: str
+    relying_party_name: str
+    outcome: VerificationOutcome
+
+
 class VerifierStore(RequestStore, ReplayStore, ApiKeyStore, Protocol):
     """Everything the verifier keeps: requests, accepted digests, API keys."""
 
@@ -123,8 +136,11 @@ class Verifier:
         result_retention: int = DEFAULT_RESULT_RETENTION,
         limits: Limits = DEFAULT_LIMITS,
         vp_limits: VpLimits = VP_LIMITS,
+        page_key: bytes | None = None,
     ) -> None:
         self.limits = limits
+        # Opens a request's desk page (``page_url``); random when not given (one process).
+        self._page_key = page_key or secrets.token_bytes(32)
         self.vp_limits = vp_limits
         self.authorities = authorities
         self.result_retention = result_retention
@@ -148,6 +164,19 @@ class Verifier:
     def request_uri(self, request_id: str) -> str:
         """Where the Request Object of ``request_id`` is fetched (RFC 9101 §5.2)."""
         return f"{self.base_url}/verifier/request-objects/{request_id}"
+
+    def page_token(self, request_id: str) -> str:
+        """The capability that opens ``request_id``'s desk page: an HMAC of its id under the
+        page key. The id alone is in the QR code anyone at the desk can read; the result needs
+        this."""
+        message = b"verifier-desk-page\x00" + request_id.encode()
+        return hmac.new(self._page_key, message, "sha256").hexdigest()
+
+    def page_url(self, request_id: str) -> str:
+        """The desk page of ``request_id`` (the QR code, then the result), with its token."""
+        return (
+            f"{self.base_url}/verifier/requests/{request_id}/page?key={self.page_token(request_id)}"
+        )
 
     def relying_party(self, name: str) -> HostedAuthority:
         """A relying party hosted here (cached: identifiers never change)."""
@@ -249,6 +278,7 @@ class Verifier:
             purpose=purpose,
             preset=chosen.name if chosen is not None else None,
             expires_at=expires_at,
+            page=self.page_url(request_id),
         )
 
     def request_object(self, request_id: str) -> str:
@@ -284,6 +314,23 @@ class Verifier:
             return outcome_of(row, now)
         taken = self.store.take_result(request_id, now=now, retention=self.result_retention)
         return outcome_of(row, now, taken)
+
+    def desk(self, request_id: str, token: str) -> DeskView:
+        """What the desk page of ``request_id`` shows to the holder of its ``token``: the link
+        while it is open, and its outcome as :meth:`result` hands it to the relying party (a
+        verified result once). ``not_found`` for a wrong token, as for an unknown id."""
+        if not (
+            isinstance(token, str)
+            and len(token) <= 128
+            and 0 < len(request_id) <= 32
+            and hmac.compare_digest(token.encode(), self.page_token(request_id).encode())
+        ):
+            raise CivicError("not_found", "no such presentation request")
+        row = self.store.get(request_id)
+        hosted = self.relying_party(row.relying_party)
+        link = authorization_request_uri(row.client_id, self.request_uri(row.id))
+        outcome = self.result(Caller(row.relying_party), request_id)
+        return DeskView(link, hosted.display_name, outcome)
 
     # --- answers (§8.2) ------------------------------------------------------------------
 

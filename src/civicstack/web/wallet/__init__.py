@@ -3,7 +3,8 @@
 The same rules as ``civic wallet``, through the same functions of :mod:`civicstack.wallet`:
 receiving (:mod:`.receiving`), the consent screen and presenting (:mod:`.presenting`: an
 over-asking or unregistered relying party is refused before the question is asked), consents
-(:mod:`.consenting`) and change reports (:mod:`.reporting`). Every page works without
+(:mod:`.consenting`), change reports (:mod:`.reporting`) and the verified access history
+(:mod:`.accesses`). Every page works without
 JavaScript.
 
 Security model (the keys never leave the device; the app is reachable from this machine only),
@@ -39,7 +40,15 @@ from civicstack.types import Clock
 from civicstack.wallet import Wallet
 from civicstack.wallet.transport import Transport
 from civicstack.web.pages import Pages
-from civicstack.web.wallet import consenting, credentials, presenting, receiving, reporting, unlock
+from civicstack.web.wallet import (
+    accesses,
+    consenting,
+    credentials,
+    presenting,
+    receiving,
+    reporting,
+    unlock,
+)
 from civicstack.web.wallet.session import (
     BodyCap,
     LockedError,
@@ -79,6 +88,7 @@ def create_wallet_app(
         presenting.routes(ui),
         consenting.routes(ui),
         reporting.routes(ui),
+        accesses.routes(ui),
     ):
         app.include_router(router)
 

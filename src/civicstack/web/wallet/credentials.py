@@ -10,7 +10,7 @@ pinning a new one here). A list that cannot be fetched or checked says so; it is
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from fastapi import APIRouter
 from starlette.requests import Request
@@ -20,10 +20,12 @@ from civicstack.credentials import inspect
 from civicstack.errors import CivicError
 from civicstack.status import Limits as StatusLimits
 from civicstack.status import StatusListClient
+from civicstack.trust import TrustRegistry
 from civicstack.wallet import StoredCredential, Wallet
 from civicstack.wallet.anchors import anchor
 from civicstack.wallet.consent import revealed_claims
 from civicstack.wallet.openid4vci import IssuanceClient
+from civicstack.wallet.openid4vp import registrar_name
 from civicstack.wallet.transport import Transport
 from civicstack.web.wallet.session import WalletUI, claim_order, close, shown, type_name
 
@@ -57,46 +59,68 @@ _CHECKED = {
 }
 
 
-def statuses(
-    ui: WalletUI, wallet: Wallet, held: Sequence[StoredCredential]
-) -> dict[str, tuple[str, str]]:
-    """Each credential's status, by id: ``valid``, ``revoked``, ``suspended`` or
-    ``unchecked: <why>`` (its own validity period is :func:`describe`'s)."""
-    out: dict[str, tuple[str, str]] = {}
+class Checked(NamedTuple):
+    """A credential as checked when the page is made: its status list's answer, why it was not
+    checked, and its issuer's name as the trust registry has it (None when not known)."""
+
+    state: str
+    why: str = ""
+    issuer_name: str | None = None
+
+
+def statuses(ui: WalletUI, wallet: Wallet, held: Sequence[StoredCredential]) -> dict[str, Checked]:
+    """Each credential's status, by id: ``valid``, ``revoked``, ``suspended`` or ``unchecked``
+    with why (its own validity period is :func:`describe`'s); and its issuer's display name
+    from the accreditation the registry (rebuilt under the wallet's own roots) holds for it."""
+    out: dict[str, Checked] = {}
     transport = ui.transport()
     try:
         client = IssuanceClient(transport)
         checker = StatusListClient(
             TransportFetcher(transport), clock=ui.clock, limits=StatusLimits(cache_entries=0)
         )
+        registries: dict[str, TrustRegistry | CivicError] = {}
         for credential in held:
+            if credential.iss not in registries:
+                try:
+                    bundle = client.issuer_trust(credential.iss)
+                    # offered=(): the roots are the ones the wallet already trusts, or none
+                    registries[credential.iss] = anchor(
+                        wallet, offered=(), statements=bundle.statements, source=credential.iss
+                    ).registry
+                except CivicError as exc:
+                    registries[credential.iss] = exc
+            registry = registries[credential.iss]
+            name = (
+                registrar_name(registry, credential.iss)
+                if isinstance(registry, TrustRegistry)
+                else None
+            )
             reference = inspect(credential.sd_jwt).payload.get("status")
             if not isinstance(reference, dict):
-                out[credential.id] = ("valid", "it has no status list: the issuer cannot revoke it")
+                why = "it has no status list: the issuer cannot revoke it"
+                out[credential.id] = Checked("valid", why, name)
                 continue
             try:
-                bundle = client.issuer_trust(credential.iss)
-                # offered=(): the roots are the ones the wallet already trusts, or none
-                registry = anchor(
-                    wallet, offered=(), statements=bundle.statements, source=credential.iss
-                ).registry
+                if isinstance(registry, CivicError):
+                    raise registry
                 checker.check(reference, credential.iss, registry, ui.clock.now())
             except CivicError as exc:
                 state = exc.code if exc.code in ("revoked", "suspended") else "unchecked"
-                out[credential.id] = (state, exc.detail)
+                out[credential.id] = Checked(state, exc.detail, name)
             else:
-                out[credential.id] = ("valid", "")
+                out[credential.id] = Checked("valid", "", name)
     finally:
         close(transport)
     return out
 
 
 def describe(
-    credential: StoredCredential, now: int, checked: tuple[str, str] | None = None
+    credential: StoredCredential, now: int, checked: Checked | None = None
 ) -> dict[str, Any]:
     """What the credentials page says about one credential (``checked``: its status list's
-    answer from :func:`statuses`)."""
-    state, why = checked or ("unchecked", "")
+    answer and its issuer's name from :func:`statuses`)."""
+    state, why, issuer_name = checked or Checked("unchecked")
     if credential.nbf is not None and now < credential.nbf:
         status, colour = "Not valid yet", "govuk-tag--yellow"
     elif credential.exp is not None and now >= credential.exp:
@@ -107,6 +131,7 @@ def describe(
         "why": why if state != "valid" else "",
         "credential": credential,
         "name": type_name(credential.vct),
+        "issuer_name": issuer_name,
         "status": status,
         "status_class": colour,
         "claims": [

@@ -147,6 +147,10 @@ def routes(ui: WalletUI) -> APIRouter:
             summary=pending.summary,
             registration=pending.received.registration,
             registrar=vp.registrar_name(pending.registry, pending.summary.registrar),
+            issuers={
+                item.issuer: vp.registrar_name(pending.registry, item.issuer)
+                for item in pending.summary.items
+            },
             stays=staying(pending.summary, session.wallet),
         )
 

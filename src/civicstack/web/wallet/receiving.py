@@ -23,6 +23,7 @@ from civicstack.wallet.openid4vci import (
     keep_pending,
     store_issued,
 )
+from civicstack.wallet.openid4vp import registrar_name
 from civicstack.web.wallet.session import (
     FIELD_CHARS,
     UPSTREAM,
@@ -64,7 +65,8 @@ def _accept(
             raise
         if isinstance(outcome, Deferred):
             pending_id = keep_pending(wallet, outcome, key_ids, now=wallet.now())
-            return {"pending": pending_id, "issuer": outcome.credential_issuer}
+            who = prepared.issuer.display_name or outcome.credential_issuer
+            return {"pending": pending_id, "issuer": who}
         held, anchoring = store_issued(
             client,
             wallet,
@@ -74,7 +76,8 @@ def _accept(
             access_token=access_token,
             notification_endpoint=prepared.issuer.notification_endpoint,
         )
-        return {"stored": held, "first_use": anchoring.first_use}
+        named = registrar_name(anchoring.registry, held.iss) or prepared.issuer.display_name
+        return {"stored": held, "first_use": anchoring.first_use, "issuer": named or held.iss}
     finally:
         close(transport)
 

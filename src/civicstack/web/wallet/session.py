@@ -55,6 +55,7 @@ NAVIGATION = (
     ("/present", "Share"),
     ("/consents", "Consents"),
     ("/history", "History"),
+    ("/access-history", "Who used your data"),
     ("/changes", "Report a change"),
 )
 
