@@ -581,6 +581,16 @@ def test_an_opt_out_is_kept_and_honoured(tuo: World) -> None:
     assert back.json()["authority"] == "LDS"
 
 
+def test_a_roll_cursor_beyond_its_column_is_refused_not_a_server_error(tuo: World) -> None:
+    """Regression (schemathesis, PostgreSQL): ``after`` past the 32-bit sequence was a 500."""
+    top = tuo.client.get(f"/changes/electoral/YOR/roll?after={2**31 - 1}", headers=tuo.admin)
+    assert top.status_code == 200, top.text
+    assert top.json() == []
+    over = tuo.client.get(f"/changes/electoral/YOR/roll?after={2**31}", headers=tuo.admin)
+    assert over.status_code == 400, over.text
+    assert over.json()["code"] == "invalid_request"
+
+
 def test_the_roll_is_the_officers_and_the_admins_alone(tuo: World) -> None:
     """No token: 401; another relying party's API key: 403; an unknown report: 404."""
     assert tuo.client.get("/changes/electoral/LDS/roll").status_code == 401

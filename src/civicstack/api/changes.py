@@ -205,7 +205,9 @@ def changes_service(platform: Platform) -> tuple[Service, FastAPI]:
     def roll(
         authority: Annotated[str, Path(pattern=_AUTHORITY)],
         who: Who,
-        after: Annotated[int, Query(ge=0, le=2**53)] = 0,
+        # The roll's sequence is a 32-bit column: a larger cursor is refused, not sent to SQL
+        # (PostgreSQL answered "integer out of range" with a 500).
+        after: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> list[ElectorOut]:
         return [
