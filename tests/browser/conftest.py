@@ -1,4 +1,9 @@
-"""Browser fixtures: one Chromium per session, a fresh context (cookies, storage) per test.
+"""Browser fixtures: one Chromium per test module, a fresh context (cookies, storage) per test.
+
+Module, not session: while Playwright's sync API runs, the main thread has a running asyncio
+loop, so a later test elsewhere in the same worker that calls ``asyncio.run`` (the NATS check,
+the events engine) failed with "cannot be called from a running event loop". pytest tears a
+module's fixtures down before the next module's test runs.
 
 A missing ``/usr/bin/chromium`` or ``node_modules/axe-core`` fails these tests with the command
 that installs it: they never skip (in CI or anywhere else).
@@ -14,14 +19,14 @@ from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_
 from tests.browser.harness import AXE, CHROMIUM, CHROMIUM_ARGS, PageAudit
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright_driver() -> Iterator[Playwright]:
     """The Playwright driver (Node, shipped in the pip package)."""
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright_driver: Playwright) -> Iterator[Browser]:
     """Debian's headless Chromium, launched by path (Playwright downloads no browser here)."""
     assert CHROMIUM.exists(), (
