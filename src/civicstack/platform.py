@@ -656,6 +656,16 @@ class Platform:
     service_http: httpx.Client | None = None
 
     @cached_property
+    def gov_services_http(self) -> httpx.Client:
+        """The demo government services' one HTTP client to the provider (:attr:`service_http`
+        when a test set one); closed with the platform when made here."""
+        if self.service_http is not None:
+            return self.service_http
+        import httpx
+
+        return httpx.Client(timeout=10.0, follow_redirects=False)
+
+    @cached_property
     def sso(self) -> OpenIdProvider:
         """The OpenID Provider: issuer ``CIVIC_BASE_URL``, endpoints under ``/oidc``; signing
         in is presenting a PID through :attr:`verifier`; subs are pairwise per organisation."""
@@ -672,8 +682,8 @@ class Platform:
             admin_check=self.check_admin,
         )
 
-    def close(self) -> None:
-        """Release database connections, the log and register stores and the HTTP client."""
+    def close(self) -> None:  # noqa: PLR0912 - one release per component it may have made
+        """Release database connections, the log and register stores and the HTTP clients."""
         if "exchange" in self.__dict__:
             self.exchange.close()
         if "data_services" in self.__dict__:
@@ -688,6 +698,8 @@ class Platform:
             self.logs.close()
         if "_http" in self.__dict__:
             self._http.close()
+        if "gov_services_http" in self.__dict__ and self.service_http is None:
+            self.gov_services_http.close()
         if "sso" in self.__dict__:
             delivery = self.sso.delivery
             if hasattr(delivery, "close"):

@@ -21,7 +21,6 @@ import hmac
 from typing import Any
 from urllib.parse import parse_qsl
 
-import httpx
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
@@ -98,7 +97,9 @@ def _service(platform: Platform, name: str) -> tuple[Service, FastAPI]:  # noqa:
     def rp() -> RelyingParty:
         if "rp" not in built:
             reg = registration()
-            http = platform.service_http or httpx.Client(timeout=10.0, follow_redirects=False)
+            # One client for the three services, closed with the platform (a client per
+            # service, never closed, left loopback sockets for the garbage collector).
+            http = platform.gov_services_http
             built["rp"] = RelyingParty(
                 issuer=base,
                 client_id=reg["client_id"],
