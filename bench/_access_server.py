@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import warnings
 from pathlib import Path
 
@@ -48,6 +49,8 @@ def main() -> None:
         "CIVIC_BASE_URL": f"http://127.0.0.1:{args.port}",
         # the insurer asks every synthetic citizen at seeding, beyond the default 120 a minute
         "CIVIC_LIMIT_CONSENT_REQUESTS_PER_MINUTE": str(max(120, args.citizens)),
+        # as `civic up` runs it: the access log's writer in a process of its own
+        "CIVIC_ACCESS_LOG_WRITER": os.environ.get("CIVIC_ACCESS_LOG_WRITER", "process"),
     }
     if args.database:
         env["CIVIC_DATABASE_URL"] = args.database

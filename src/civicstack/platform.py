@@ -19,7 +19,8 @@ import contextlib
 import hmac
 import os
 import secrets
-from functools import cached_property
+from dataclasses import replace
+from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,8 @@ from civicstack.stores import db
 from civicstack.types import Clock, Fetcher, SystemClock
 
 if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+
     import httpx
 
     from civicstack.credentials import VerifiedCredential
@@ -529,11 +532,21 @@ class Platform:
     def exchange(self) -> Exchange:
         """The data exchange: data services, consented fetches, the access log."""
         from civicstack.fetch import HttpRemoteRecords
-        from civicstack.services.exchange import AccessLog, Exchange
+        from civicstack.services.exchange import (
+            AccessLog,
+            AccessLogProcess,
+            AccessRecorder,
+            Exchange,
+        )
 
+        recorder: AccessRecorder
+        if self.settings.access_log_writer == "process":
+            recorder = AccessLogProcess(partial(run_access_log_writer, _picklable(self.settings)))
+        else:
+            recorder = AccessLog(self.access_log_store)
         return Exchange(
             services=self.data_services,
-            access_log=AccessLog(self.access_log_store),
+            access_log=recorder,
             consents=self.consent_check,
             registry=lambda max_age: self.trust_registry(max_age=max_age),
             identifier=lambda name: self.verifier.relying_party(name).identifier,
@@ -710,6 +723,25 @@ class Platform:
                 transport.close()
         if "engine" in self.__dict__:
             self.engine.dispose()
+
+
+def run_access_log_writer(settings: Settings, conn: Connection) -> None:
+    """The access log's writer process (``CIVIC_ACCESS_LOG_WRITER=process``): this platform's
+    access log store on its own connections, served over ``conn``
+    (:func:`civicstack.services.exchange.serve_access_log`)."""
+    from civicstack.services.exchange import serve_access_log
+
+    platform = Platform(settings)
+    try:
+        serve_access_log(conn, platform.access_log_store)
+    finally:
+        platform.close()
+
+
+def _picklable(settings: Settings) -> Settings:
+    """``settings`` as a child process can be handed them (plain dicts for the limits)."""
+    overrides = {recipe: dict(fields) for recipe, fields in settings.limit_overrides.items()}
+    return replace(settings, limit_overrides=overrides)
 
 
 def _derive(master_key: bytes, label: bytes) -> bytes:

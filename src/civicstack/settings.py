@@ -103,6 +103,10 @@ class Settings:
                             (:func:`civicstack.log.witness.parse_witnesses`)
     ``CIVIC_WITNESS_INTERVAL``  seconds between two rounds of submissions while ``civic up``
                             runs (default 2)
+    ``CIVIC_ACCESS_LOG_WRITER``  ``process``: the access log's writer runs in a process of
+                            its own, beside each API process (``civic up`` sets it unless
+                            given); ``thread`` (the default when embedded): a thread of the
+                            process that records (:mod:`civicstack.services.exchange.access_log`)
     ``CIVIC_VERIFIER_RESULT_RETENTION``  seconds a verified presentation result waits, sealed,
                             for its relying party before it is deleted unread (default 600;
                             fetched once, it is deleted at once)
@@ -163,6 +167,8 @@ class Settings:
     #: ``CIVIC_WITNESSES`` as given (checked by :func:`civicstack.log.witness.parse_witnesses`).
     witnesses: str = ""
     witness_interval: int = 2
+    #: ``CIVIC_ACCESS_LOG_WRITER``: ``"thread"`` or ``"process"``.
+    access_log_writer: str = "thread"
     #: ``{recipe: {field: value}}`` from ``CIVIC_LIMIT_*``, checked; see :meth:`limits`.
     limit_overrides: Mapping[str, Mapping[str, int | float]] = field(
         default_factory=lambda: MappingProxyType({})
@@ -222,6 +228,7 @@ class Settings:
             verifier_result_retention=retention,
             witnesses=witnesses,
             witness_interval=_seconds(env, "CIVIC_WITNESS_INTERVAL", 2),
+            access_log_writer=_access_log_writer(env),
             limit_overrides=limit_overrides(env),
             brand_name=env.get("CIVIC_BRAND_NAME", ""),
             brand_colour=env.get("CIVIC_BRAND_COLOUR", ""),
@@ -303,6 +310,16 @@ def _events_settings(env: Mapping[str, str]) -> dict[str, Any]:
         "events_allow_private": allow == "1",
         "events_namespace": namespace,
     }
+
+
+def _access_log_writer(env: Mapping[str, str]) -> str:
+    """``CIVIC_ACCESS_LOG_WRITER``: ``thread`` (default) or ``process``."""
+    text = env.get("CIVIC_ACCESS_LOG_WRITER", "").strip() or "thread"
+    if text not in ("thread", "process"):
+        raise InputError(
+            "invalid_setting", f"CIVIC_ACCESS_LOG_WRITER is thread or process, not {text!r}"
+        )
+    return text
 
 
 def _wallet_ui_url(env: Mapping[str, str]) -> str:

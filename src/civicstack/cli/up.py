@@ -39,6 +39,10 @@ def up(
     """Start every service (issuers, verifier, trust registry, registers) with a demo world."""
     from civicstack.api.serve import listen, serve
 
+    # A server runs the access log's writer in a process of its own (beside each worker), so
+    # that its CPU is not taken under the API's interpreter lock; CIVIC_ACCESS_LOG_WRITER=thread
+    # keeps it in each worker.
+    os.environ.setdefault("CIVIC_ACCESS_LOG_WRITER", "process")
     settings = Settings.from_env(host=host, port=port, workers=workers)
     sockets = _listen(listen, settings)
     platform = Platform(settings)

@@ -9,9 +9,12 @@
 
 from civicstack.services.exchange.access_log import (
     AccessLog,
+    AccessLogProcess,
     AccessRecorder,
     Recorded,
     UnsafeNoAccessLog,
+    WriterMain,
+    serve_access_log,
 )
 from civicstack.services.exchange.consent import ConsentCheck, Covered
 from civicstack.services.exchange.history import AccessHistories, HistoryStorage
@@ -35,6 +38,7 @@ __all__ = [
     "MAX_RECORD_BYTES",
     "AccessHistories",
     "AccessLog",
+    "AccessLogProcess",
     "AccessLogStorage",
     "AccessRecorder",
     "AccessRefusedError",
@@ -49,4 +53,6 @@ __all__ = [
     "Released",
     "RemoteRecords",
     "UnsafeNoAccessLog",
+    "WriterMain",
+    "serve_access_log",
 ]
