@@ -37,13 +37,20 @@ import signal
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 import nats
 from nats.aio.client import Client
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, KeyValueConfig, RetentionPolicy, StreamConfig
+from nats.js.api import (
+    DEFAULT_PREFIX,
+    AckPolicy,
+    ConsumerConfig,
+    KeyValueConfig,
+    RetentionPolicy,
+    StreamConfig,
+)
 from nats.js.errors import BadRequestError, KeyWrongLastSequenceError, NotFoundError
 from nats.js.kv import KeyValue
 
@@ -84,6 +91,10 @@ class Names:
 #: owner's unacked messages are due for redelivery before anyone else takes the partition).
 ACK_WAIT: Final = 10.0
 LEASE: Final = 15.0
+#: How long a pull request waits on the server for messages before it expires (and another
+#: is sent), and how long a stopping worker lets its attempts under way finish.
+PULL_EXPIRES: Final = 5.0
+DRAIN: Final = 5.0
 #: Test hook: ``CIVIC_EVENTS_CRASH=relay-published`` makes the relay kill its own process
 #: (SIGKILL) right after NATS acknowledged a batch and before the database records it: the
 #: crash the relay must survive. Read once; unset in production.
@@ -176,6 +187,53 @@ class Leases:
         return max(1, sum(1 for k in keys if k.startswith("w-")))
 
 
+@dataclass(frozen=True)
+class _Message:
+    seq: int
+    delivery_id: str
+    subscription: str
+    lane: str
+    body: bytes
+
+
+@dataclass
+class _Flow:
+    """One owned partition's messages: how many it may have in flight, the open pull
+    request, the last message of each lane, the copies of each message to ack."""
+
+    partition: int
+    room: int
+    unacked: int = 0
+    asked: int = 0
+    has_room: asyncio.Event = field(default_factory=asyncio.Event)
+    answered: asyncio.Event = field(default_factory=asyncio.Event)
+    tails: dict[str, asyncio.Future[None]] = field(default_factory=dict)
+    tasks: set[asyncio.Future[None]] = field(default_factory=set)
+    copies: dict[str, list[Any]] = field(default_factory=dict)
+
+    def finished(self, lane: str, task: asyncio.Future[None]) -> None:
+        self.tasks.discard(task)
+        if self.tails.get(lane) is task:
+            del self.tails[lane]
+
+    def acked(self, n: int) -> None:
+        self.unacked -= n
+        if self.unacked <= self.room * 3 // 4:
+            self.has_room.set()
+
+
+@dataclass
+class _Write:
+    """A message's outcome to commit before its ack: an attempt's result, or its seq held
+    behind its lane's retry; ``lane`` when it holds the lane until committed."""
+
+    flow: _Flow
+    delivery_id: str
+    result: AttemptResult | None
+    held: int | None
+    lane: str | None
+
+
 class NatsEngine:
     """The relay and the partition workers of one ``civic worker`` process."""
 
@@ -204,32 +262,40 @@ class NatsEngine:
         self.partitions = notifications.partitions
         self.owned: dict[int, Any] = {}
         self.held_lanes: set[str] = set()
-        self._holding: set[str] = set()  # held lanes whose write is still on its way
+        # Lanes held by a write still on its way (how many), and those whose write committed
+        # since the retry loop last read the database's retrying lanes.
+        self._holding: dict[str, int] = {}
+        self._committed_holds: set[str] = set()
         self.delivered = 0
         self.published = 0
-        self._writes: list[tuple[list[AttemptResult], list[int], asyncio.Future[None]]] = []
+        self._writes: list[_Write] = []
         self._write_wanted = asyncio.Event()
+        self._closing = False
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Relay and deliver until ``stop`` is set."""
+        """Relay and deliver until ``stop`` is set; then stop pulling, let the attempts under
+        way finish, commit their outcomes and ack them, give the leases up and disconnect
+        (anything left unacked is redelivered to the next owner)."""
         nc = await connect(self.url)
         try:
             js = nc.jetstream()
             kv = await ensure_stream(js, self.names, self.partitions)
             leases = Leases(kv, self.name)
             await kv.put(self.name, b"alive")
-            tasks = [
-                asyncio.create_task(self._leases(js, kv, leases, stop)),
-                asyncio.create_task(self._writer()),
-            ]
+            writer = asyncio.create_task(self._writer())
+            owner = asyncio.create_task(self._leases(nc, kv, leases, stop))
+            others = []
             if self.relay_enabled:
-                tasks.append(asyncio.create_task(self._relay(js, leases, stop)))
+                others.append(asyncio.create_task(self._relay(js, leases, stop)))
             if self.deliver_enabled:
-                tasks.append(asyncio.create_task(self._retries(stop)))
+                others.append(asyncio.create_task(self._retries(stop)))
             await stop.wait()
-            for task in tasks:
+            for task in others:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await _settle([owner, *others], 2 * DRAIN)
+            self._closing = True
+            self._write_wanted.set()
+            await _settle([writer], DRAIN)
             for key in list(leases.held):
                 await leases.release(key)
             with contextlib.suppress(NotFoundError):
@@ -239,34 +305,53 @@ class NatsEngine:
 
     # --- ownership -------------------------------------------------------------------------
 
-    async def _leases(
-        self, js: JetStreamContext, kv: KeyValue, leases: Leases, stop: asyncio.Event
-    ) -> None:
-        consumers: dict[int, asyncio.Task[None]] = {}
-        while not stop.is_set():
-            await kv.put(self.name, b"alive")
-            for key in await leases.renew():
-                if key.startswith("p"):
-                    task = consumers.pop(int(key[1:]), None)
-                    if task is not None:
-                        task.cancel()
-            if self.deliver_enabled:
-                share = math.ceil(self.partitions / await leases.live_workers())
-                mine = [p for p in consumers if not consumers[p].done()]
-                for p in range(self.partitions):
-                    if len(mine) >= share:
-                        break
-                    if p not in consumers and await leases.take(f"p{p}"):
-                        self._load_held(p)
-                        consumers[p] = asyncio.create_task(self._consume(js, p, stop))
-                        mine.append(p)
-                while len(mine) > share:  # another worker came: give a partition back
-                    p = mine.pop()
-                    consumers.pop(p).cancel()
+    async def _leases(self, nc: Client, kv: KeyValue, leases: Leases, stop: asyncio.Event) -> None:
+        consumers: dict[int, tuple[asyncio.Task[None], asyncio.Event]] = {}
+        try:
+            while not stop.is_set():
+                await kv.put(self.name, b"alive")
+                for key in await leases.renew():
+                    if key.startswith("p") and (lost := consumers.pop(int(key[1:]), None)):
+                        lost[0].cancel()  # another worker owns it now: stop at once
+                for p in [p for p, (task, _) in consumers.items() if task.done()]:
+                    failed, _ = consumers.pop(p)  # given up, to be taken again
+                    if not failed.cancelled() and failed.exception() is not None:
+                        log.error("partition %d failed: %r", p, failed.exception())
                     await leases.release(f"p{p}")
-            await _wait(stop, LEASE / 4)
-        for task in consumers.values():
-            task.cancel()
+                if self.deliver_enabled:
+                    await self._share_out(nc, leases, consumers, stop)
+                await _wait(stop, LEASE / 4)
+        finally:
+            # Stopping, the consumers finish by themselves (they watch ``stop``).
+            if not stop.is_set():
+                for task, _ in consumers.values():
+                    task.cancel()
+            await _settle([task for task, _ in consumers.values()], 2 * DRAIN)
+
+    async def _share_out(
+        self,
+        nc: Client,
+        leases: Leases,
+        consumers: dict[int, tuple[asyncio.Task[None], asyncio.Event]],
+        stop: asyncio.Event,
+    ) -> None:
+        """Own a fair share of the partitions (partitions / live workers)."""
+        share = math.ceil(self.partitions / await leases.live_workers())
+        room = max(16, self.options.concurrency // share)
+        for p in range(self.partitions):
+            if len(consumers) >= share:
+                break
+            if p not in consumers and await leases.take(f"p{p}"):
+                self._load_held(p)
+                quit_ = asyncio.Event()
+                task = asyncio.create_task(self._consume(nc, p, room, quit_, stop))
+                consumers[p] = (task, quit_)
+        while len(consumers) > share:  # another worker came: give a partition back
+            p = max(consumers)
+            task, quit_ = consumers.pop(p)
+            quit_.set()  # after its messages under way are acked
+            await _settle([task], 2 * DRAIN)
+            await leases.release(f"p{p}")
 
     def _load_held(self, partition: int) -> None:
         self.owned[partition] = True
@@ -321,94 +406,158 @@ class NatsEngine:
 
     # --- partition workers ---------------------------------------------------------------
 
-    async def _consume(self, js: JetStreamContext, partition: int, stop: asyncio.Event) -> None:
-        sub = await js.pull_subscribe_bind(self.names.consumer(partition), self.names.stream)
+    async def _consume(
+        self, nc: Client, partition: int, room: int, quit_: asyncio.Event, stop: asyncio.Event
+    ) -> None:
+        """Own ``partition`` until ``stop`` (or cancelled, when its lease is lost).
+
+        A flow of messages rather than batches: pull requests ask JetStream for as many
+        messages as the partition has room for (``in flight`` = received and not yet acked),
+        each message starts its attempt as soon as it arrives, after the previous message of
+        its lane (never beside it), and is acked once its outcome is committed. A slow
+        endpoint holds up its own lanes only, not the rest of the partition."""
+        flow = _Flow(partition, room)
+        inbox = nc.new_inbox()
+
+        async def received(msg: Any) -> None:
+            self._received(flow, msg)
+
+        sub = await nc.subscribe(inbox, cb=received)
+        consumer = self.names.consumer(partition)
+        subject = f"{DEFAULT_PREFIX}.CONSUMER.MSG.NEXT.{self.names.stream}.{consumer}"
+        graceful = False
         try:
-            while not stop.is_set():
-                try:
-                    msgs = await sub.fetch(self.options.batch, timeout=0.5)
-                except TimeoutError:
+            while not stop.is_set() and not quit_.is_set():
+                free = flow.room - flow.unacked
+                if free < max(1, flow.room // 4):
+                    flow.has_room.clear()
+                    await _first((stop, quit_, flow.has_room), 1.0)
                     continue
-                except nats.errors.TimeoutError:
-                    continue
-                try:
-                    await self._handle(msgs)
-                except Exception:  # unacked: JetStream redelivers them after ack_wait
-                    log.exception("handling a batch of partition %d failed", partition)
-                    await _wait(stop, 1.0)
+                flow.asked = free
+                flow.answered.clear()
+                request = b'{"batch":%d,"expires":%d}' % (free, int(PULL_EXPIRES * 1e9))
+                await nc.publish(subject, request, reply=inbox)
+                # Over when every message asked for came, or JetStream ended it (a 408 at
+                # expiry, a 409); a request lost in a reconnect is given up after a while.
+                await _first((stop, quit_, flow.answered), PULL_EXPIRES + 1.0)
+                flow.asked = 0
+            graceful = True
         finally:
+            with contextlib.suppress(Exception):  # the connection may be closed already
+                await sub.unsubscribe()
+            if graceful:  # stopping: let the attempts under way finish, committed and acked
+                deadline = time.monotonic() + DRAIN
+                if flow.tasks:
+                    await asyncio.wait(set(flow.tasks), timeout=DRAIN)
+                while flow.unacked > 0 and time.monotonic() < deadline:
+                    await asyncio.sleep(0.02)
+            for task in list(flow.tasks):
+                task.cancel()
             self.owned.pop(partition, None)
-            await sub.unsubscribe()
 
-    async def _handle(self, msgs: list[Any]) -> None:
+    def _received(self, flow: _Flow, msg: Any) -> None:
+        headers = msg.headers or {}
+        if "Status" in headers:  # 408 expired, 409 ended, 404 nothing: the request is over
+            if headers["Status"] != "100":  # (100: a heartbeat)
+                flow.answered.set()
+            return
+        flow.asked -= 1
+        if flow.asked <= 0:
+            flow.answered.set()
+        flow.unacked += 1
+        civic = headers.get("Civic")
+        if civic is not None:
+            seq_text, subscription_id, lane = civic.split(" ", 2)
+        else:  # published by an earlier relay
+            seq_text = headers["Civic-Seq"]
+            subscription_id, lane = headers["Civic-Sub"], headers.get("Civic-Lane", "")
+        delivery_id = headers["Nats-Msg-Id"]
+        copies = flow.copies.get(delivery_id)
+        if copies is not None:  # redelivered while its attempt is under way: acked with it
+            copies.append(msg)
+            return
+        flow.copies[delivery_id] = [msg]
         self.dispatcher.refresh(every=self.options.keys_refresh)
-        lanes: dict[str, list[Any]] = {}
-        held: list[int] = []
-        holding: set[str] = set()
-        for msg in msgs:
-            headers = msg.headers or {}
-            lane = headers.get("Civic-Lane", "")
-            if lane in self.held_lanes:
-                held.append(int(headers["Civic-Seq"]))
-            else:
-                lanes.setdefault(lane, []).append(msg)
+        before = flow.tails.get(lane)
+        task = asyncio.ensure_future(
+            self._deliver_one(
+                flow, _Message(int(seq_text), delivery_id, subscription_id, lane, msg.data), before
+            )
+        )
+        flow.tails[lane] = task
+        flow.tasks.add(task)
+        task.add_done_callback(lambda t: flow.finished(lane, t))
 
-        async def lane_in_order(items: list[Any]) -> list[AttemptResult]:
-            out: list[AttemptResult] = []
-            for i, msg in enumerate(items):
-                h = msg.headers
-                result = await self.dispatcher.attempt(
-                    int(h["Civic-Seq"]), h["Nats-Msg-Id"], h["Civic-Sub"], msg.data, 0
-                )
-                out.append(result)
-                if result.state == "retrying":
-                    # The lane waits on this retry: the rest follow it through the database.
-                    self.held_lanes.add(h["Civic-Lane"])
-                    self._holding.add(h["Civic-Lane"])
-                    holding.add(h["Civic-Lane"])
-                    held.extend(int(m.headers["Civic-Seq"]) for m in items[i + 1 :])
-                    break
-            return out
+    async def _deliver_one(
+        self, flow: _Flow, m: _Message, before: asyncio.Future[None] | None
+    ) -> None:
+        if before is not None and not before.done():
+            await asyncio.wait((before,))  # the lane's previous message first
+        if m.lane in self.held_lanes:  # the lane waits on a retry: follow it in the database
+            self._hold(m.lane)
+            self._queue_write(_Write(flow, m.delivery_id, None, m.seq, m.lane))
+            return
+        try:
+            result = await self.dispatcher.attempt(m.seq, m.delivery_id, m.subscription, m.body, 0)
+        except Exception:  # never skip a message of the lane: retry it from the database
+            log.exception("an attempt failed unexpectedly")
+            now = self.now()
+            result = AttemptResult(
+                m.seq, m.delivery_id, m.subscription, "retrying", now + 1.0, now, None,
+                "internal error", 0, attempted=False,
+            )  # fmt: skip
+        if result.state == "retrying":
+            # The lane waits on this retry: the rest follow it through the database.
+            self.held_lanes.add(m.lane)
+            self._hold(m.lane)
+            self._queue_write(_Write(flow, m.delivery_id, result, None, m.lane))
+        else:
+            self._queue_write(_Write(flow, m.delivery_id, result, None, None))
 
-        chunks = await asyncio.gather(*(lane_in_order(items) for items in lanes.values()))
-        results = [r for chunk in chunks for r in chunk]
-        self.delivered += sum(1 for r in results if r.state == "delivered")
+    def _hold(self, lane: str) -> None:
+        self._holding[lane] = self._holding.get(lane, 0) + 1
 
-        await self._write(results, held)
-        self._holding.difference_update(holding)
-        for msg in msgs:
-            await msg.ack()
-
-    async def _write(self, results: list[AttemptResult], held: list[int]) -> None:
-        """Record a batch's outcomes (and the lanes it holds for retry); returns once they
-        are committed, so the caller may ack."""
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._writes.append((results, held, done))
+    def _queue_write(self, write: _Write) -> None:
+        self._writes.append(write)
         self._write_wanted.set()
-        await done
 
     async def _writer(self) -> None:
-        """Group commit: the batches of every partition this worker owns that finished while
+        """Group commit: the outcomes of every partition this worker owns that finished while
         the previous write ran go to the database in one transaction (one writer at a time
-        per process instead of one per partition: SQLite's write lock is not fought over)."""
+        per process: SQLite's write lock is not fought over), then their messages are acked
+        (never before: a crash in between redelivers them)."""
         while True:
-            await self._write_wanted.wait()
-            self._write_wanted.clear()
-            writes, self._writes = self._writes, []
-            if not writes:
+            if not self._writes:
+                if self._closing:
+                    return
+                self._write_wanted.clear()
+                await self._write_wanted.wait()
                 continue
-            results = [r for w in writes for r in w[0]]
-            held = [seq for w in writes for seq in w[1]]
+            writes, self._writes = self._writes, []
+            results = [w.result for w in writes if w.result is not None]
+            held = [w.held for w in writes if w.held is not None]
             try:
                 await asyncio.to_thread(self._record_and_hold, results, held)
-            except Exception as exc:
-                for _, _, done in writes:
-                    if not done.done():
-                        done.set_exception(exc)
+            except Exception:  # kept, written again (unacked meanwhile: nothing is lost)
+                log.exception("recording outcomes failed")
+                self._writes[:0] = writes
+                await asyncio.sleep(1.0)
                 continue
-            for _, _, done in writes:
-                if not done.done():
-                    done.set_result(None)
+            for w in writes:
+                if w.lane is not None:
+                    left = self._holding[w.lane] - 1
+                    if left:
+                        self._holding[w.lane] = left
+                    else:
+                        del self._holding[w.lane]
+                        self._committed_holds.add(w.lane)
+                flow = w.flow
+                msgs = flow.copies.pop(w.delivery_id, ())
+                for msg in msgs:
+                    with contextlib.suppress(Exception):  # unacked: redelivered, a duplicate
+                        await msg.ack()
+                flow.acked(len(msgs))
+            self.delivered += sum(1 for r in results if r.state == "delivered")
 
     def _record_and_hold(self, results: list[AttemptResult], held: list[int]) -> None:
         self.store.record(results)
@@ -433,10 +582,38 @@ class NatsEngine:
                 results = await self.dispatcher.deliver(claimed)
                 self.delivered += sum(1 for r in results if r.state == "delivered")
                 await asyncio.to_thread(self.store.record, results)
-            holding = set(self._holding)
-            self.held_lanes = await asyncio.to_thread(self.store.retrying_lanes, owned) | holding
+            # Lanes whose hold commits while the database is read are kept from the
+            # writer's side (they may be missing from what was read).
+            self._committed_holds = set()
+            retrying = await asyncio.to_thread(self.store.retrying_lanes, owned)
+            self.held_lanes = retrying | set(self._holding) | self._committed_holds
             if not claimed:
                 await _wait(stop, 0.5)
+
+
+async def _first(events: tuple[asyncio.Event, ...], seconds: float) -> None:
+    """Wait until one of ``events`` is set, or ``seconds`` pass."""
+    if any(e.is_set() for e in events):
+        return
+    waiters = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waiters:
+            w.cancel()
+
+
+async def _settle(tasks: list[asyncio.Task[None]], seconds: float) -> None:
+    """Let ``tasks`` end by themselves for up to ``seconds``, then cancel what is left; an
+    exception a task ended with is logged, not raised (the worker is stopping)."""
+    tasks = [t for t in tasks if not t.done()]
+    if tasks:
+        await asyncio.wait(tasks, timeout=seconds)
+    for task in tasks:
+        task.cancel()
+    for result in await asyncio.gather(*tasks, return_exceptions=True):
+        if isinstance(result, Exception):
+            log.error("a task of the NATS engine failed: %r", result)
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:
