@@ -3,20 +3,23 @@
 ``CIVIC_EVENTS_URL=nats://...`` selects it. Three parts, all in each ``civic worker``:
 
 1. **The relay** (one active at a time, by a lease in a JetStream key-value bucket) fans the
-   outbox out into deliveries and publishes each new delivery to the stream ``CIVIC_EVENTS``
-   on subject ``civic.deliveries.<partition>`` with ``Nats-Msg-Id`` = the delivery id, then
-   marks it published. Killed between the two, it publishes again after a restart, and
-   JetStream's duplicate window (2 minutes) drops the second copy: nothing is lost, nothing
-   doubles.
+   outbox out into deliveries and publishes the new ones to the stream ``CIVIC_EVENTS``, on
+   subject ``civic.deliveries.<partition>``, several deliveries of a partition per message
+   (up to :data:`CHUNK`, in seq order: :func:`encode_deliveries`) with ``Nats-Msg-Id`` naming
+   the chunk by its seqs, then marks them published. Killed between the two, it reads the same
+   batch again after a restart, publishes the same chunks, and JetStream's duplicate window
+   (2 minutes) drops the second copies; had more been fanned out meanwhile, a chunk can differ
+   and some deliveries go out twice (with the same ``webhook-id``): nothing is lost.
 2. **Partition workers.** Each of the :data:`~civicstack.events.deliveries.PARTITIONS`
    partitions has a durable pull consumer (``deliveries-<p>``) that every worker may pull
    from, and a lease that one worker holds at a time (key ``p<p>``, renewed while it lives;
-   each worker takes a fair share: partitions / live workers). The owner attempts a batch
-   concurrently across lanes and in order within a lane, records the outcomes, then acks. A
-   worker killed mid-batch acks nothing: its lease lapses after :data:`LEASE` seconds, longer
-   than the consumer's ``ack_wait``, so by the time another worker owns the partition
-   JetStream redelivers those messages first, in order: delivered at least once, duplicates
-   with the same ``webhook-id``.
+   each worker takes a fair share: partitions / live workers). The owner keeps a pull request
+   open for as many deliveries as it has room for, attempts each as it arrives (concurrently
+   across lanes, in order within a lane), records the outcomes (group commit), then acks the
+   message. A worker killed mid-message acks nothing: its lease lapses after :data:`LEASE`
+   seconds, longer than the consumer's ``ack_wait``, so by the time another worker owns the
+   partition JetStream redelivers those messages first, in order: delivered at least once,
+   duplicates with the same ``webhook-id``.
    (JetStream's own subject mapping ``partition(n, ...)`` needs nats-server 2.10; the
    partition here is the same deterministic hash computed by the publisher, so any server
    with JetStream works.)
@@ -54,7 +57,7 @@ from nats.js.api import (
 from nats.js.errors import BadRequestError, KeyWrongLastSequenceError, NotFoundError
 from nats.js.kv import KeyValue
 
-from civicstack.events.deliveries import PARTITIONS, AttemptResult
+from civicstack.events.deliveries import PARTITIONS, AttemptResult, Delivery
 from civicstack.services.notifications.service import Notifications
 from civicstack.services.notifications.worker import Dispatcher, WorkerOptions
 
@@ -94,7 +97,12 @@ LEASE: Final = 15.0
 #: How long a pull request waits on the server for messages before it expires (and another
 #: is sent), and how long a stopping worker lets its attempts under way finish.
 PULL_EXPIRES: Final = 5.0
+#: Deliveries the relay reads and publishes at a time, and at most in one message.
+RELAY_BATCH: Final = 2000
+CHUNK: Final = 32
 DRAIN: Final = 5.0
+#: How often a worker compares the partitions it owns with its fair share.
+SHARE_EVERY: Final = 1.0
 #: Test hook: ``CIVIC_EVENTS_CRASH=relay-published`` makes the relay kill its own process
 #: (SIGKILL) right after NATS acknowledged a batch and before the database records it: the
 #: crash the relay must survive. Read once; unset in production.
@@ -188,12 +196,68 @@ class Leases:
 
 
 @dataclass(frozen=True)
-class _Message:
+class WireDelivery:
+    """A delivery as a message carries it."""
+
     seq: int
     delivery_id: str
     subscription: str
     lane: str
     body: bytes
+
+
+def chunks(batch: list[Delivery]) -> list[list[Delivery]]:
+    """A relay batch as messages: per partition, runs of up to :data:`CHUNK` deliveries in
+    the order of their seqs (so, per lane, in order)."""
+    by_partition: dict[int, list[Delivery]] = {}
+    for d in batch:
+        by_partition.setdefault(d.partition, []).append(d)
+    return [run[i : i + CHUNK] for run in by_partition.values() for i in range(0, len(run), CHUNK)]
+
+
+def chunk_id(chunk: list[Delivery]) -> str:
+    """A message's ``Nats-Msg-Id``: its partition, first and last seq, and count (a partition's
+    deliveries between two seqs are fixed once fanned out, so the same chunk gets the same id)."""
+    return f"p{chunk[0].partition}-{chunk[0].seq}-{chunk[-1].seq}-{len(chunk)}"
+
+
+def encode_deliveries(chunk: list[Delivery]) -> bytes:
+    """Deliveries as one message: per delivery a line ``seq id subscription lane-length
+    body-length``, then the lane and the body (lengths in bytes)."""
+    parts: list[bytes] = []
+    for d in chunk:
+        lane = d.lane.encode()
+        parts.append(
+            b"%d %s %s %d %d\n"
+            % (d.seq, d.id.encode(), d.subscription_id.encode(), len(lane), len(d.body))
+        )
+        parts.append(lane)
+        parts.append(d.body)
+    return b"".join(parts)
+
+
+def decode_deliveries(data: bytes) -> list[WireDelivery]:
+    """The deliveries of a message (:func:`encode_deliveries`)."""
+    out: list[WireDelivery] = []
+    i, end = 0, len(data)
+    while i < end:
+        j = data.index(b"\n", i)
+        seq, delivery_id, subscription, lane_length, body_length = data[i:j].split(b" ")
+        lane_end = j + 1 + int(lane_length)
+        body_end = lane_end + int(body_length)
+        if body_end > end:
+            raise ValueError("a truncated delivery")
+        out.append(
+            WireDelivery(
+                int(seq),
+                delivery_id.decode(),
+                subscription.decode(),
+                data[j + 1 : lane_end].decode(),
+                data[lane_end:body_end],
+            )
+        )
+        i = body_end
+    return out
 
 
 @dataclass
@@ -210,11 +274,10 @@ class _Flow:
     tails: dict[str, asyncio.Future[None]] = field(default_factory=dict)
     tasks: set[asyncio.Future[None]] = field(default_factory=set)
     copies: dict[str, list[Any]] = field(default_factory=dict)
+    left: dict[str, int] = field(default_factory=dict)
 
-    def finished(self, lane: str, task: asyncio.Future[None]) -> None:
+    def finished(self, task: asyncio.Future[None]) -> None:
         self.tasks.discard(task)
-        if self.tails.get(lane) is task:
-            del self.tails[lane]
 
     def acked(self, n: int) -> None:
         self.unacked -= n
@@ -228,7 +291,7 @@ class _Write:
     behind its lane's retry; ``lane`` when it holds the lane until committed."""
 
     flow: _Flow
-    delivery_id: str
+    key: str  # the message carrying it
     result: AttemptResult | None
     held: int | None
     lane: str | None
@@ -307,12 +370,17 @@ class NatsEngine:
 
     async def _leases(self, nc: Client, kv: KeyValue, leases: Leases, stop: asyncio.Event) -> None:
         consumers: dict[int, tuple[asyncio.Task[None], asyncio.Event]] = {}
+        renewed = 0.0
         try:
             while not stop.is_set():
-                await kv.put(self.name, b"alive")
-                for key in await leases.renew():
-                    if key.startswith("p") and (lost := consumers.pop(int(key[1:]), None)):
-                        lost[0].cancel()  # another worker owns it now: stop at once
+                # The leases are renewed every LEASE / 4; the share is looked at every
+                # SHARE_EVERY, so that a worker starting beside others gets its share soon.
+                if time.monotonic() - renewed >= LEASE / 4:
+                    renewed = time.monotonic()
+                    await kv.put(self.name, b"alive")
+                    for key in await leases.renew():
+                        if key.startswith("p") and (lost := consumers.pop(int(key[1:]), None)):
+                            lost[0].cancel()  # another worker owns it now: stop at once
                 for p in [p for p, (task, _) in consumers.items() if task.done()]:
                     failed, _ = consumers.pop(p)  # given up, to be taken again
                     if not failed.cancelled() and failed.exception() is not None:
@@ -320,7 +388,7 @@ class NatsEngine:
                     await leases.release(f"p{p}")
                 if self.deliver_enabled:
                     await self._share_out(nc, leases, consumers, stop)
-                await _wait(stop, LEASE / 4)
+                await _wait(stop, SHARE_EVERY)
         finally:
             # Stopping, the consumers finish by themselves (they watch ``stop``).
             if not stop.is_set():
@@ -337,7 +405,7 @@ class NatsEngine:
     ) -> None:
         """Own a fair share of the partitions (partitions / live workers)."""
         share = math.ceil(self.partitions / await leases.live_workers())
-        room = max(16, self.options.concurrency // share)
+        room = max(4 * CHUNK, self.options.concurrency // share)
         for p in range(self.partitions):
             if len(consumers) >= share:
                 break
@@ -368,7 +436,7 @@ class NatsEngine:
                 await asyncio.to_thread(
                     self.notifications.fan_out, limit=self.options.fan_out_batch, now=self.now()
                 )
-                batch = await asyncio.to_thread(self.store.unpublished, self.options.batch)
+                batch = await asyncio.to_thread(self.store.unpublished, RELAY_BATCH)
             except Exception:
                 log.exception("the relay's database read failed")
                 await _wait(stop, 1.0)
@@ -376,23 +444,18 @@ class NatsEngine:
             if not batch:
                 await _wait(stop, self.options.poll)
                 continue
-            # Asynchronous publishes (one PubAck future each, no request round trip
-            # awaited per message), then every ack awaited: the batch is marked published
-            # only when JetStream stored all of it; a failure publishes it again next round
-            # and the duplicate window drops what was already stored.
+            # One message per partition per chunk of deliveries (their seqs name it, so a
+            # relay restarted on the same batch publishes the same ids and the duplicate
+            # window drops them), published asynchronously, then every PubAck awaited: the
+            # batch is marked published only when JetStream stored all of it.
             try:
                 futures = [
                     await js.publish_async(
-                        f"{self.names.subject}.{d.partition}",
-                        d.body,
-                        headers={
-                            "Nats-Msg-Id": d.id,
-                            "Civic-Seq": str(d.seq),
-                            "Civic-Sub": d.subscription_id,
-                            "Civic-Lane": d.lane,
-                        },
+                        f"{self.names.subject}.{chunk[0].partition}",
+                        encode_deliveries(chunk),
+                        headers={"Nats-Msg-Id": chunk_id(chunk), "Civic-Format": "1"},
                     )
-                    for d in batch
+                    for chunk in chunks(batch)
                 ]
                 acks = await asyncio.wait_for(asyncio.gather(*futures), ACK_WAIT)
             except Exception:
@@ -402,7 +465,7 @@ class NatsEngine:
             if CRASH_POINT == "relay-published":
                 os.kill(os.getpid(), signal.SIGKILL)
             await asyncio.to_thread(self.store.mark_published, [d.seq for d in batch])
-            self.published += sum(1 for a in acks if not a.duplicate)
+            self.published += len(batch) if not any(a.duplicate for a in acks) else 0
 
     # --- partition workers ---------------------------------------------------------------
 
@@ -429,13 +492,14 @@ class NatsEngine:
         try:
             while not stop.is_set() and not quit_.is_set():
                 free = flow.room - flow.unacked
-                if free < max(1, flow.room // 4):
+                if free < max(CHUNK, flow.room // 4):
                     flow.has_room.clear()
                     await _first((stop, quit_, flow.has_room), 1.0)
                     continue
-                flow.asked = free
+                # Messages carry up to CHUNK deliveries each: never more than room for.
+                flow.asked = free // CHUNK
                 flow.answered.clear()
-                request = b'{"batch":%d,"expires":%d}' % (free, int(PULL_EXPIRES * 1e9))
+                request = b'{"batch":%d,"expires":%d}' % (flow.asked, int(PULL_EXPIRES * 1e9))
                 await nc.publish(subject, request, reply=inbox)
                 # Over when every message asked for came, or JetStream ended it (a 408 at
                 # expiry, a 409); a request lost in a reconnect is given up after a while.
@@ -464,38 +528,49 @@ class NatsEngine:
         flow.asked -= 1
         if flow.asked <= 0:
             flow.answered.set()
-        flow.unacked += 1
-        civic = headers.get("Civic")
-        if civic is not None:
-            seq_text, subscription_id, lane = civic.split(" ", 2)
-        else:  # published by an earlier relay
-            seq_text = headers["Civic-Seq"]
-            subscription_id, lane = headers["Civic-Sub"], headers.get("Civic-Lane", "")
-        delivery_id = headers["Nats-Msg-Id"]
-        copies = flow.copies.get(delivery_id)
-        if copies is not None:  # redelivered while its attempt is under way: acked with it
+        key = headers.get("Nats-Msg-Id", "")
+        copies = flow.copies.get(key)
+        if copies is not None:  # redelivered while its attempts are under way: acked with them
             copies.append(msg)
             return
-        flow.copies[delivery_id] = [msg]
+        try:
+            if "Civic-Seq" in headers:  # one delivery, as an earlier relay published them
+                carried = [
+                    WireDelivery(
+                        int(headers["Civic-Seq"]),
+                        key,
+                        headers["Civic-Sub"],
+                        headers.get("Civic-Lane", ""),
+                        msg.data,
+                    )
+                ]
+            else:
+                carried = decode_deliveries(msg.data)
+        except (KeyError, ValueError):
+            log.exception("a malformed message in partition %d: dropped", flow.partition)
+            term = asyncio.ensure_future(msg.term())  # never redelivered: it cannot be read
+            flow.tasks.add(term)
+            term.add_done_callback(flow.finished)
+            return
+        flow.copies[key] = [msg]
+        flow.left[key] = len(carried)
+        flow.unacked += len(carried)
         self.dispatcher.refresh(every=self.options.keys_refresh)
-        before = flow.tails.get(lane)
-        task = asyncio.ensure_future(
-            self._deliver_one(
-                flow, _Message(int(seq_text), delivery_id, subscription_id, lane, msg.data), before
-            )
-        )
-        flow.tails[lane] = task
-        flow.tasks.add(task)
-        task.add_done_callback(lambda t: flow.finished(lane, t))
+        for d in carried:
+            before = flow.tails.get(d.lane)
+            task = asyncio.ensure_future(self._deliver_one(flow, key, d, before))
+            flow.tails[d.lane] = task
+            flow.tasks.add(task)
+            task.add_done_callback(flow.finished)
 
     async def _deliver_one(
-        self, flow: _Flow, m: _Message, before: asyncio.Future[None] | None
+        self, flow: _Flow, key: str, m: WireDelivery, before: asyncio.Future[None] | None
     ) -> None:
         if before is not None and not before.done():
             await asyncio.wait((before,))  # the lane's previous message first
         if m.lane in self.held_lanes:  # the lane waits on a retry: follow it in the database
             self._hold(m.lane)
-            self._queue_write(_Write(flow, m.delivery_id, None, m.seq, m.lane))
+            self._queue_write(_Write(flow, key, None, m.seq, m.lane))
             return
         try:
             result = await self.dispatcher.attempt(m.seq, m.delivery_id, m.subscription, m.body, 0)
@@ -510,9 +585,9 @@ class NatsEngine:
             # The lane waits on this retry: the rest follow it through the database.
             self.held_lanes.add(m.lane)
             self._hold(m.lane)
-            self._queue_write(_Write(flow, m.delivery_id, result, None, m.lane))
+            self._queue_write(_Write(flow, key, result, None, m.lane))
         else:
-            self._queue_write(_Write(flow, m.delivery_id, result, None, None))
+            self._queue_write(_Write(flow, key, result, None, None))
 
     def _hold(self, lane: str) -> None:
         self._holding[lane] = self._holding.get(lane, 0) + 1
@@ -552,11 +627,15 @@ class NatsEngine:
                         del self._holding[w.lane]
                         self._committed_holds.add(w.lane)
                 flow = w.flow
-                msgs = flow.copies.pop(w.delivery_id, ())
-                for msg in msgs:
+                flow.acked(1)
+                left = flow.left.get(w.key, 1) - 1
+                if left > 0:
+                    flow.left[w.key] = left
+                    continue
+                flow.left.pop(w.key, None)
+                for msg in flow.copies.pop(w.key, ()):
                     with contextlib.suppress(Exception):  # unacked: redelivered, a duplicate
                         await msg.ack()
-                flow.acked(len(msgs))
             self.delivered += sum(1 for r in results if r.state == "delivered")
 
     def _record_and_hold(self, results: list[AttemptResult], held: list[int]) -> None:
