@@ -3,7 +3,8 @@
 Used by the tests (deliveries recorded in memory, or appended to a file by a sink in another
 process) and by ``bench/events.py`` (one process answering 1,000 endpoint paths). Behaviour
 by path: ``/gone/...`` answers 410, ``/busy/...`` 429 with ``Retry-After: 7``, ``/fail/...``
-500, ``/slow/...`` answers after ``slow`` seconds; anything else 204.
+500, ``/flaky/...`` 500 the first time it sees a ``webhook-id`` and 204 after, ``/slow/...``
+answers after ``slow`` seconds; anything else 204.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class Sink:
     record: str | None = None
     received: list[Received] = field(default_factory=list)
     count: int = 0
+    flaky_seen: set[str] = field(default_factory=set)
     _file: object = None
 
     @property
@@ -101,7 +103,9 @@ class _Protocol(asyncio.Protocol):
             answer = (
                 b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 7\r\nContent-Length: 0\r\n\r\n"
             )
-        elif path.startswith("/fail/"):
+        elif path.startswith("/fail/") or (
+            path.startswith("/flaky/") and self._first_sight(self.headers.get("webhook-id", ""))
+        ):
             answer = b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n"
         else:
             answer = b"HTTP/1.1 204 No Content\r\n\r\n"
@@ -111,6 +115,13 @@ class _Protocol(asyncio.Protocol):
             asyncio.get_running_loop().call_later(self.sink.slow, _write, transport, answer)
         else:
             self.transport.write(answer)
+
+    def _first_sight(self, webhook_id: str) -> bool:
+        seen = self.sink.flaky_seen
+        if webhook_id in seen:
+            return False
+        seen.add(webhook_id)
+        return True
 
 
 def _write(transport: asyncio.Transport, data: bytes) -> None:
