@@ -287,15 +287,17 @@ class LogAppends(LogDatabase):
             if log_id is not None:
                 try:
                     start = self._append_fast(log_id, entries)
-                except Exception as exc:
+                except BaseException as exc:
                     self._edges.pop(log_id, None)
+                    if not isinstance(exc, Exception):
+                        raise
                     req = _Pending(name, entries, signer)
                     req.error, req.finished = exc, True
                     return _settled(req)
                 if start is not None:
                     return range(start, start + len(entries))
             req = _Pending(name, entries, signer)
-            self._commit([req])
+            self._commit_general([req])  # the fast path was tried, or does not apply
         finally:
             self._hand_off()
         return _settled(req)
@@ -504,17 +506,21 @@ class LogAppends(LogDatabase):
         if batch[0].build is not None:
             self._commit_built(batch[0])
             return
+        if not self._commit_fast(batch):
+            self._commit_general(batch)
+
+    def _commit_general(self, batch: list[_Pending]) -> None:
+        """Write a batch of unbuilt requests in one general transaction (each log's row locked
+        and read) and settle every request in it."""
         groups: dict[str, list[_Pending]] = {}
         for req in batch:
             groups.setdefault(req.name, []).append(req)
         results: dict[int, range] = {}
         edges: dict[int, _Edge] = {}
         try:
-            alone = len(groups) == 1
-            if not (alone and self._commit_alone(*next(iter(groups.items())), results, edges)):
-                with self._writing() as sql:
-                    for name, reqs in groups.items():
-                        self._commit_log(sql, name, reqs, results, edges)
+            with self._writing() as sql:
+                for name, reqs in groups.items():
+                    self._commit_log(sql, name, reqs, results, edges)
         except BaseException as exc:
             for name in groups:
                 self._edges.pop(self._log_ids.get(name, -1), None)
@@ -529,6 +535,35 @@ class LogAppends(LogDatabase):
             if req.error is None:
                 req.result = results[id(req)]
             req.finished = True
+
+    def _commit_fast(self, batch: list[_Pending]) -> bool:
+        """The common batch, settled in one pass: unsigned appends to one log this store has
+        written to, staying in the partial bundle (:meth:`_append_fast`). False, with nothing
+        written or settled, when it does not apply."""
+        name = batch[0].name
+        log_id = self._log_ids.get(name)
+        if log_id is None:
+            return False
+        for req in batch:
+            if req.signer is not None or req.name != name:
+                return False
+        entries = batch[0].entries if len(batch) == 1 else [e for r in batch for e in r.entries]
+        try:
+            pos = self._append_fast(log_id, entries)
+        except BaseException as exc:
+            self._edges.pop(log_id, None)
+            for req in batch:
+                req.error, req.finished = exc, True
+            if not isinstance(exc, Exception):
+                raise
+            return True
+        if pos is None:
+            return False
+        for req in batch:
+            end = pos + len(req.entries)
+            req.result, req.finished = range(pos, end), True
+            pos = end
+        return True
 
     def _commit_built(self, req: _Pending) -> None:
         """Write one :meth:`append_built` request in its own transaction."""
@@ -558,28 +593,6 @@ class LogAppends(LogDatabase):
         req.built = BuiltAppend(done.indices, done.checkpoint, proofs)
         req.result = done.indices
         req.finished = True
-
-    def _commit_alone(
-        self,
-        name: str,
-        reqs: list[_Pending],
-        results: dict[int, range],
-        edges: dict[int, _Edge],
-    ) -> bool:
-        """:meth:`_append_fast` for a batch of unsigned requests to one log this store has
-        written to before; False, with nothing written, when it does not apply."""
-        log_id = self._log_ids.get(name)
-        if log_id is None or any(r.signer is not None for r in reqs):
-            return False
-        entries = reqs[0].entries if len(reqs) == 1 else [e for r in reqs for e in r.entries]
-        pos = self._append_fast(log_id, entries)
-        if pos is None:
-            return False
-        edges[log_id] = self._edges[log_id]
-        for req in reqs:
-            results[id(req)] = range(pos, pos + len(req.entries))
-            pos += len(req.entries)
-        return True
 
     def _append_fast(self, log_id: int, entries: list[bytes]) -> int | None:
         """The common append, with as few statements and as little Python as it takes: the
