@@ -25,11 +25,11 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from itertools import islice
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy.engine import Connection
 
-from civicstack._crypto import merkle_leaf_hashes
+from civicstack._crypto import merkle_leaf_hash, merkle_leaf_hashes
 from civicstack.errors import CivicError, InputError
 from civicstack.log import Checkpoint, NoteSigner, sign_checkpoint
 from civicstack.log.tiles import (
@@ -86,13 +86,32 @@ class _Pending:
         self.wake: Any = None  # a held lock, made only when the request has to wait
 
 
-@dataclass(frozen=True)
-class _Edge:
+class _Edge(NamedTuple):
     """What a writer remembers of a log after its own last commit: the size it left the log
-    at and, when known, the frontier there (to sign without reading the right edge)."""
+    at and, when known, the frontier there (to sign without reading the right edge).
+
+    The frontier is kept at ``size - len(pending)`` with the leaf hashes appended since: an
+    unsigned append inside the partial bundle needs no root, so its node hashes are computed
+    only when something asks for the frontier (:meth:`at_size`), and not at all when the
+    bundle fills first (the fill rebuilds the right edge from its tiles).
+    """
 
     size: int
     frontier: Frontier | None
+    pending: tuple[bytes, ...] = ()
+
+    def at_size(self) -> Frontier | None:
+        """The frontier at ``size``, or None when unknown."""
+        if self.frontier is None or not self.pending:
+            return self.frontier
+        return extend_frontier(self.frontier, self.pending)
+
+    def grown(self, start: int, hashes: Sequence[bytes]) -> _Edge:
+        """This edge after leaves ``hashes`` were committed at ``start`` (frontier unknown
+        unless this writer left the log at ``start``)."""
+        if self.size != start or self.frontier is None:
+            return _Edge(start + len(hashes), None)
+        return _Edge(start + len(hashes), self.frontier, self.pending + tuple(hashes))
 
 
 @dataclass(frozen=True)
@@ -188,6 +207,17 @@ def _held_lock() -> Any:
     return lock
 
 
+def _settled(req: _Pending) -> range:
+    """A finished request's indices, or its error raised in the caller's thread."""
+    if req.error is None:
+        assert req.result is not None
+        return req.result
+    if isinstance(req.error, CivicError):
+        # A fresh exception per caller: the batch's error object is shared between threads.
+        raise type(req.error)(req.error.code, req.error.detail) from req.error
+    raise CivicError("internal_error", f"the append failed: {req.error}") from req.error
+
+
 _INSERT_LEAF = "INSERT INTO log_leaves (log_id, idx, hash, entry) VALUES (?, ?, ?, ?)"
 
 # PostgreSQL's one-statement append: the log row's size moves by the number of entries (its
@@ -234,24 +264,51 @@ class LogAppends(LogDatabase):
         :meth:`sign`. Raises ``unknown_log``, ``invalid_key``, ``too_large`` or
         ``invalid_request``.
         """
-        req = _Pending(name, _check_entries(entries, self.limits.append_entries), signer)
+        entries = _check_entries(entries, self.limits.append_entries)
         with self._mutex:
-            lead = not self._leading
-            if not lead:
-                req.wake = _held_lock()
-            self._queue.append(req)
+            alone = not self._leading  # then nobody is queued either
             self._leading = True
-        if not lead:
-            req.wake.acquire()  # released when finished, or when handed the lead
+            if not alone:
+                req = _Pending(name, entries, signer)
+                req.wake = _held_lock()
+                self._queue.append(req)
+        if alone:
+            return self._append_alone(name, entries, signer)
+        req.wake.acquire()  # released when finished, or when handed the lead
         if not req.finished:
             self._lead()
-        if isinstance(req.error, CivicError):
-            # A fresh exception per caller: the batch's error object is shared between threads.
-            raise type(req.error)(req.error.code, req.error.detail) from req.error
-        if req.error is not None:
-            raise CivicError("internal_error", f"the append failed: {req.error}") from req.error
-        assert req.result is not None
-        return req.result
+        return _settled(req)
+
+    def _append_alone(self, name: str, entries: list[bytes], signer: NoteSigner | None) -> range:
+        """Commit one caller's append as the leader of a batch of one (no other caller was
+        waiting), then hand the lead on: the single writer's path, without the queue."""
+        try:
+            log_id = self._log_ids.get(name) if signer is None else None
+            if log_id is not None:
+                try:
+                    start = self._append_fast(log_id, entries)
+                except BaseException as exc:
+                    self._edges.pop(log_id, None)
+                    if not isinstance(exc, Exception):
+                        raise
+                    req = _Pending(name, entries, signer)
+                    req.error, req.finished = exc, True
+                    return _settled(req)
+                if start is not None:
+                    return range(start, start + len(entries))
+            req = _Pending(name, entries, signer)
+            self._commit_general([req])  # the fast path was tried, or does not apply
+        finally:
+            self._hand_off()
+        return _settled(req)
+
+    def _hand_off(self) -> None:
+        """Wake the first queued request to lead the next batch, or stop leading."""
+        with self._mutex:
+            after = self._queue[0] if self._queue else None
+            self._leading = after is not None
+        if after is not None:
+            after.wake.release()
 
     def _lead(self) -> None:
         """Commit the queued requests (the leader's own first) and hand the lead on.
@@ -269,11 +326,7 @@ class LogAppends(LogDatabase):
                 if not req.finished:  # a BaseException escaped the commit
                     req.error = req.error or CivicError("internal_error", "the append stopped")
                     req.finished = True
-            with self._mutex:
-                after = self._queue[0] if self._queue else None
-                self._leading = after is not None
-            if after is not None:
-                after.wake.release()
+            self._hand_off()
             mine = batch[0]
             for req in batch:
                 if req is not mine:
@@ -453,17 +506,21 @@ class LogAppends(LogDatabase):
         if batch[0].build is not None:
             self._commit_built(batch[0])
             return
+        if not self._commit_fast(batch):
+            self._commit_general(batch)
+
+    def _commit_general(self, batch: list[_Pending]) -> None:
+        """Write a batch of unbuilt requests in one general transaction (each log's row locked
+        and read) and settle every request in it."""
         groups: dict[str, list[_Pending]] = {}
         for req in batch:
             groups.setdefault(req.name, []).append(req)
         results: dict[int, range] = {}
         edges: dict[int, _Edge] = {}
         try:
-            alone = len(groups) == 1
-            if not (alone and self._commit_alone(*next(iter(groups.items())), results, edges)):
-                with self._writing() as sql:
-                    for name, reqs in groups.items():
-                        self._commit_log(sql, name, reqs, results, edges)
+            with self._writing() as sql:
+                for name, reqs in groups.items():
+                    self._commit_log(sql, name, reqs, results, edges)
         except BaseException as exc:
             for name in groups:
                 self._edges.pop(self._log_ids.get(name, -1), None)
@@ -478,6 +535,35 @@ class LogAppends(LogDatabase):
             if req.error is None:
                 req.result = results[id(req)]
             req.finished = True
+
+    def _commit_fast(self, batch: list[_Pending]) -> bool:
+        """The common batch, settled in one pass: unsigned appends to one log this store has
+        written to, staying in the partial bundle (:meth:`_append_fast`). False, with nothing
+        written or settled, when it does not apply."""
+        name = batch[0].name
+        log_id = self._log_ids.get(name)
+        if log_id is None:
+            return False
+        for req in batch:
+            if req.signer is not None or req.name != name:
+                return False
+        entries = batch[0].entries if len(batch) == 1 else [e for r in batch for e in r.entries]
+        try:
+            pos = self._append_fast(log_id, entries)
+        except BaseException as exc:
+            self._edges.pop(log_id, None)
+            for req in batch:
+                req.error, req.finished = exc, True
+            if not isinstance(exc, Exception):
+                raise
+            return True
+        if pos is None:
+            return False
+        for req in batch:
+            end = pos + len(req.entries)
+            req.result, req.finished = range(pos, end), True
+            pos = end
+        return True
 
     def _commit_built(self, req: _Pending) -> None:
         """Write one :meth:`append_built` request in its own transaction."""
@@ -508,25 +594,18 @@ class LogAppends(LogDatabase):
         req.result = done.indices
         req.finished = True
 
-    def _commit_alone(
-        self,
-        name: str,
-        reqs: list[_Pending],
-        results: dict[int, range],
-        edges: dict[int, _Edge],
-    ) -> bool:
-        """The common append, with as few statements and as little Python as it takes.
+    def _append_fast(self, log_id: int, entries: list[bytes]) -> int | None:
+        """The common append, with as few statements and as little Python as it takes: the
+        first index, or None (nothing written) when the entries would fill the partial bundle.
 
-        It applies to unsigned entries of a log this store has written to before, when they
-        stay in the partial bundle: SQLite writes only their leaf rows (one b-tree page);
-        PostgreSQL runs one autocommit statement. False, with nothing written, when it does
-        not apply: the caller then runs the general transaction, which locks the row and reads.
+        It applies to unsigned entries of a log this store has written to before: SQLite
+        writes only their leaf rows (one b-tree page); PostgreSQL runs one autocommit
+        statement. When it returns None the caller runs the general transaction, which locks
+        the row and reads. Remembers the edge it left the log at.
         """
-        log_id = self._log_ids.get(name)
-        if log_id is None or any(r.signer is not None for r in reqs):
-            return False
-        entries = reqs[0].entries if len(reqs) == 1 else [e for r in reqs for e in r.entries]
-        hashes = merkle_leaf_hashes(entries)
+        hashes = (
+            [merkle_leaf_hash(entries[0])] if len(entries) == 1 else merkle_leaf_hashes(entries)
+        )
         cursor = self._writer_cursor()
         try:
             if self._sqlite:
@@ -536,40 +615,34 @@ class LogAppends(LogDatabase):
         except BaseException:
             self._drop_writer()  # its state is unknown: open another next time
             raise
-        if start is None:
-            return False  # the entries would fill the bundle: nothing was written
-        edge = self._edges.get(log_id)
-        frontier = None
-        if edge is not None and edge.size == start and edge.frontier is not None:
-            frontier = extend_frontier(edge.frontier, hashes)
-        edges[log_id] = _Edge(start + len(entries), frontier)
-        pos = start
-        for req in reqs:
-            results[id(req)] = range(pos, pos + len(req.entries))
-            pos += len(req.entries)
-        return True
+        if start is not None:
+            edge = self._edges.get(log_id)
+            self._edges[log_id] = (
+                _Edge(start + len(entries), None) if edge is None else edge.grown(start, hashes)
+            )
+        return start
 
     def _sqlite_alone(
         self, cursor: Any, log_id: int, entries: list[bytes], hashes: list[bytes]
     ) -> int | None:
         """BEGIN IMMEDIATE, the leaf rows, COMMIT; the first index, or None (nothing written)
         when the entries would fill the partial bundle."""
-        cursor.execute("BEGIN IMMEDIATE")
+        execute = cursor.execute
+        execute("BEGIN IMMEDIATE")
         try:
             # Unchanged since this connection's last commit: no other connection wrote since,
             # so the log is at the size this writer left it at.
-            cursor.execute("PRAGMA data_version")
-            version = int(cursor.fetchone()[0])
+            version = execute("PRAGMA data_version").fetchone()[0]
             edge = self._edges.get(log_id)
             if edge is not None and version == self._data_version:
                 size = edge.size
             else:
                 size = self._size_of(cursor, log_id)
             if size % TILE_WIDTH + len(entries) >= TILE_WIDTH:
-                cursor.execute("ROLLBACK")
+                execute("ROLLBACK")
                 return None
             if len(entries) == 1:
-                cursor.execute(_INSERT_LEAF, (log_id, size, hashes[0], entries[0]))
+                execute(_INSERT_LEAF, (log_id, size, hashes[0], entries[0]))
             else:
                 cursor.executemany(
                     _INSERT_LEAF,
@@ -578,10 +651,10 @@ class LogAppends(LogDatabase):
                         for k, (h, e) in enumerate(zip(hashes, entries, strict=True))
                     ],
                 )
-            cursor.execute("COMMIT")
+            execute("COMMIT")
         except BaseException:
             with suppress(Exception):  # already rolled back by SQLite itself
-                cursor.execute("ROLLBACK")
+                execute("ROLLBACK")
             raise
         self._data_version = version
         return size
@@ -661,10 +734,10 @@ class LogAppends(LogDatabase):
         """
         hashes = merkle_leaf_hashes(entries)
         edge = self._edges.get(row.id)
-        if edge is not None and edge.size == row.size and edge.frontier is not None:
-            done = self._extend_edge(sql, row, edge.frontier, entries, hashes, signer=signer)
-            if done is not None:
-                return done
+        fits = row.size % TILE_WIDTH + len(entries) < TILE_WIDTH
+        frontier = edge.at_size() if fits and edge is not None and edge.size == row.size else None
+        if frontier is not None:
+            return self._extend_edge(sql, row, frontier, entries, hashes, signer=signer)
         return self._extend_read(sql, row, entries, hashes, signer)
 
     def _extend_edge(
@@ -676,12 +749,10 @@ class LogAppends(LogDatabase):
         hashes: list[bytes],
         *,
         signer: NoteSigner | None,
-    ) -> _Extended | None:
-        """Append entries that stay in the partial bundle, from the ``frontier`` at ``row.size``;
-        None (nothing written) if they would fill it."""
+    ) -> _Extended:
+        """Append entries that stay in the partial bundle, from the ``frontier`` at
+        ``row.size``."""
         size = row.size
-        if size % TILE_WIDTH + len(entries) >= TILE_WIDTH:
-            return None
         before = frontier
         frontier = extend_frontier(frontier, hashes)
         new_size = size + len(entries)

@@ -38,6 +38,8 @@ def _check_name(name: str) -> str:
 
 def _check_entries(entries: Iterable[bytes], most: int) -> list[bytes]:
     out = entries if isinstance(entries, list) else list(entries)
+    if len(out) == 1 and type(out[0]) is bytes and len(out[0]) <= MAX_ENTRY_BYTES and most:
+        return out  # one entry: the checks below, without building their sets
     if not out:
         raise InputError("invalid_request", "nothing to append")
     if len(out) > most:
