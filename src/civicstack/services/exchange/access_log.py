@@ -65,6 +65,8 @@ class Recorded:
     index: int
     entry: bytes
     receipt: Receipt | None
+    #: ``receipt.text()``, rendered by the writer (off the API's event loop)
+    receipt_text: str | None = None
 
 
 class AccessRecorder(Protocol):
@@ -159,11 +161,10 @@ def _append(
                 tuple(storage.inclusion_proof(done.start + k, done.size))
                 for k in range(len(done.entries))
             )
+        at, checkpoint = done.start, done.checkpoint
+        receipts = [Receipt(at + k, proofs[k], checkpoint, e) for k, e in enumerate(done.entries)]
         return [
-            Recorded(
-                done.start + k, data, Receipt(done.start + k, proofs[k], done.checkpoint, data)
-            )
-            for k, data in enumerate(done.entries)
+            Recorded(r.index, e, r, r.text()) for r, e in zip(receipts, done.entries, strict=True)
         ]
     except Exception as exc:
         log.exception("the access log could not be written (%d accesses)", len(batch))

@@ -144,7 +144,9 @@ class Released:
 
     def to_json(self) -> dict[str, Any]:
         """The answer the requester receives."""
-        receipt = self.recorded.receipt
+        receipt, text = self.recorded.receipt, self.recorded.receipt_text
+        if text is None and receipt is not None:
+            text = receipt.text()
         return {
             "outcome": "released",
             "provider": self.entry.provider,
@@ -152,7 +154,7 @@ class Released:
             "categories": list(self.entry.categories),
             "data": self.data,
             "log_index": self.recorded.index,
-            "receipt": None if receipt is None else receipt.text(),
+            "receipt": text,
         }
 
 
