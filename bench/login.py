@@ -10,12 +10,14 @@ and p99 of a login's two round trips.
 
 Peer: panva's ``oidc-provider`` (npm, the most used certified OpenID Provider), installed into
 ``bench/_peers/oidc-provider`` on first use and run with Node: one process, its default
-in-memory adapter (it keeps codes, sessions and grants in memory; civicstack writes every code,
-token and session to SQLite and seals them), PKCE required, ES256 ID tokens, the same client
-registration, the session made once through its dev interactions (login and consent). civicstack
-runs as ``civic up --workers 1`` (one process, uvloop); its session is made once by a wallet
-presentation (Amara's PID, the demo world). Both are measured in the same run with the same
-load generator, clients, warm-up and window.
+in-memory adapter (it keeps codes, sessions and grants in memory), PKCE required, ES256 ID
+tokens, the same client registration, the session made once through its dev interactions (login
+and consent). civicstack runs as ``civic up --workers 1`` (one process, uvloop) on SQLite: its
+codes are sealed (AES-256-GCM under a key derived from the master key) and kept by nobody, so
+``/authorize`` writes nothing; each redemption is written, with its access token (sealed), in
+one committed transaction before ``/token`` answers; its session is on SQLite too (sealed),
+made once by a wallet presentation (Amara's PID, the demo world). Both are measured in the same
+run with the same load generator, clients, warm-up and window.
 
 ``--presentations N`` also times N sign-ins with a wallet presentation each (the sign-in page,
 the wallet's OpenID4VP answer with its key-binding JWT, continue, token), ``--clients`` at a
@@ -423,8 +425,9 @@ def main() -> None:
     ratio = rows["civicstack"].rate / max(rows["oidc-provider"].rate, 1e-9)
     print(f"civicstack / oidc-provider {PEER_VERSION}: {ratio:.2f}x")
     print(
-        "configuration: civic up --workers 1 (uvicorn, uvloop, SQLite, codes/tokens/sessions "
-        "sealed and durable); oidc-provider in one Node process, in-memory adapter"
+        "configuration: civic up --workers 1 (uvicorn, uvloop, SQLite; codes sealed and "
+        "stateless, each redemption and its access token committed before /token answers, "
+        "sessions sealed); oidc-provider in one Node process, in-memory adapter"
     )
     if args.presentations:
         print(

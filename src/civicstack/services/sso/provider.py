@@ -20,10 +20,11 @@ Its use cases, each following the spec it names (the rules live in :mod:`civicst
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 from urllib.parse import urlencode
 
 from civicstack._crypto import PrivateKey, parse_compact, sign_jwt
@@ -48,6 +49,7 @@ from civicstack.sso import (
     Endpoints,
     InitialAccessToken,
     Login,
+    Redemption,
     SsoSession,
     check_redemption,
     client_and_redirect,
@@ -56,12 +58,15 @@ from civicstack.sso import (
     login_claims,
     logout_token_claims,
     new_secret,
+    open_code,
     provider_metadata,
     read_authorization_request,
     read_basic,
     read_client_metadata,
     read_params,
+    redirect_uri_hash,
     released_claims,
+    seal_code,
     secret_hash,
     verify_client_assertion,
     verify_client_secret,
@@ -140,8 +145,10 @@ class OpenIdProvider:
         clock: Clock,
         issuer: str,
         admin_check: Callable[[str | None], None],
+        code_key: bytes,
         session_lifetime: int = SESSION_LIFETIME,
     ) -> None:
+        """``code_key``: the 32-byte key codes are sealed with (:func:`seal_code`)."""
         self.store = store
         self.verifier = verifier
         self._registry = registry
@@ -155,6 +162,7 @@ class OpenIdProvider:
         self._clients: dict[str, Client] = {}
         self._sessions: dict[str, tuple[float, SsoSession]] = {}
         self._purged = 0
+        self._code_key = code_key
 
     # --- metadata and keys ---------------------------------------------------------------
 
@@ -445,10 +453,9 @@ class OpenIdProvider:
     ) -> str:
         # OIDC Core §8.1: the sector is the client's organisation
         sub = self._pairwise(client.organisation, session.subject)
-        code = new_secret()
         grant = CodeGrant(
             client_id=client.client_id,
-            redirect_uri=request.redirect_uri,
+            redirect_uri_hash=redirect_uri_hash(request.redirect_uri),
             code_challenge=request.code_challenge,
             nonce=request.nonce,
             scope=request.scope,
@@ -458,7 +465,8 @@ class OpenIdProvider:
             claims=released_claims(request.scope, session.claims, allowed),
             expires_at=now + CODE_LIFETIME,
         )
-        self.store.add_code(secret_hash(code), grant, now=now)
+        # The code is the grant sealed: nothing is written (the redemption will be)
+        code = seal_code(self._code_key, grant, salt=secrets.token_bytes(16))
         if client.client_id not in session.clients:
             self.store.add_session_client(session.id, client.client_id, now=now)
             if session.id in self._sessions:
@@ -477,22 +485,32 @@ class OpenIdProvider:
         params = read_params(items)
         # 1. the client authenticates (§9)
         client = self._authenticate(params, authorization, now)
+        # 2-4. the grant type; the code, ours; bound to the client, redirect_uri and verifier
+        code_hash, grant, refused = self._read_code(params, client, now)
+        if refused is not None:
+            self._refuse(code_hash, refused, now)
+        access_token = new_secret()
+        redemption = self._redemption(code_hash, grant, client, access_token, now)
+        # 5. the redemption kept with the access token, once (RFC 6749 §4.1.2)
+        if code_hash not in self.store.redeem_many([redemption]):
+            self._reused(code_hash, now)
+        return self._token_response(grant, client, access_token, now)
+
+    def _read_code(
+        self, params: dict[str, str], client: Client, now: int
+    ) -> tuple[str, CodeGrant, ProtocolError | None]:
         # 2. the grant type
-        grant_type = params.get("grant_type")
-        if grant_type != "authorization_code":
+        if params.get("grant_type") != "authorization_code":
             raise ProtocolError(
                 "unsupported_grant_type", "unsupported_grant_type", "only authorization_code"
             )
-        # 3. the code, used once: a second use revokes what the first issued (RFC 6749 §4.1.2)
+        # 3. the code: one this provider sealed (unknown otherwise), known by its SHA-256
         code = params.get("code")
-        if code is None or len(code) > 128:
-            raise ProtocolError("invalid_grant", "invalid_grant", "code missing or malformed")
-        code_hash = secret_hash(code)
-        access_token = new_secret()
-
-        def issue(grant: CodeGrant) -> tuple[str, AccessGrant]:
-            # 4. bound to this client, redirect_uri and PKCE verifier, and not expired;
-            # 5. the access token, kept in the transaction that marks the code used
+        grant = open_code(self._code_key, code)
+        code_hash = secret_hash(str(code))
+        # 4. bound to this client, redirect_uri and PKCE verifier, and not expired: a refusal
+        # is returned, for a code used before is refused as reused (its token revoked)
+        try:
             check_redemption(
                 grant,
                 client_id=client.client_id,
@@ -500,22 +518,37 @@ class OpenIdProvider:
                 code_verifier=params.get("code_verifier"),
                 now=now,
             )
-            return secret_hash(access_token), AccessGrant(
-                client_id=client.client_id,
-                sub=grant.sub,
-                scope=grant.scope,
-                claims=grant.claims,
-                expires_at=now + ACCESS_TOKEN_LIFETIME,
-            )
+        except ProtocolError as exc:
+            return code_hash, grant, exc
+        return code_hash, grant, None
 
-        redeemed = self.store.redeem_code(code_hash, now=now, issue=issue)
-        if redeemed is None:
-            raise ProtocolError("invalid_grant", "invalid_grant", "unknown code")
-        grant, first_use = redeemed
-        if not first_use:
-            revoked = self.store.revoke_tokens_of_code(code_hash, now=now)
-            log.warning("authorization code used twice; %d token(s) revoked", revoked)
-            raise ProtocolError("invalid_grant", "invalid_grant", "the code was used already")
+    def _refuse(self, code_hash: str, refused: ProtocolError, now: int) -> NoReturn:
+        if self.store.redeemed(code_hash):
+            self._reused(code_hash, now)
+        raise refused
+
+    def _reused(self, code_hash: str, now: int) -> NoReturn:
+        # RFC 6749 §4.1.2: a code used twice is refused, and what the first use gave revoked
+        revoked = self.store.revoke_tokens_of_code(code_hash, now=now)
+        log.warning("authorization code used twice; %d token(s) revoked", revoked)
+        raise ProtocolError("invalid_grant", "invalid_grant", "the code was used already")
+
+    @staticmethod
+    def _redemption(
+        code_hash: str, grant: CodeGrant, client: Client, access_token: str, now: int
+    ) -> Redemption:
+        access = AccessGrant(
+            client_id=client.client_id,
+            sub=grant.sub,
+            scope=grant.scope,
+            claims=grant.claims,
+            expires_at=now + ACCESS_TOKEN_LIFETIME,
+        )
+        return Redemption(code_hash, secret_hash(access_token), access)
+
+    def _token_response(
+        self, grant: CodeGrant, client: Client, access_token: str, now: int
+    ) -> dict[str, Any]:
         claims = id_token_claims(
             issuer=self.endpoints.issuer, grant=grant, access_token=access_token, now=now
         )
