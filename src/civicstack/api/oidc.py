@@ -317,9 +317,7 @@ def oidc_service(platform: Platform) -> tuple[Service, FastAPI]:  # noqa: PLR091
     async def token(request: Request) -> Response:
         try:
             items = await _form(request)
-            answer = await run_in_threadpool(
-                op().token, items, request.headers.get("authorization")
-            )
+            answer = await op().token_async(items, request.headers.get("authorization"))
         except CivicError as exc:
             return _oauth_error(exc)
         return JSONResponse(answer, headers=_NO_STORE)

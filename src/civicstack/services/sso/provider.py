@@ -19,6 +19,7 @@ Its use cases, each following the spec it names (the rules live in :mod:`civicst
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import time
@@ -163,6 +164,7 @@ class OpenIdProvider:
         self._sessions: dict[str, tuple[float, SsoSession]] = {}
         self._purged = 0
         self._code_key = code_key
+        self._batches = _RedemptionBatches(store)
 
     # --- metadata and keys ---------------------------------------------------------------
 
@@ -496,6 +498,30 @@ class OpenIdProvider:
             self._reused(code_hash, now)
         return self._token_response(grant, client, access_token, now)
 
+    async def token_async(
+        self, items: Iterable[tuple[str, str]], authorization: str | None
+    ) -> dict[str, Any]:
+        """:meth:`token` on an event loop: what only reads and computes runs on the loop, the
+        redemptions of the requests in flight are written together in one transaction in a
+        thread (group commit), and each answer waits for its commit."""
+        now = self.clock.now()
+        params = read_params(items)
+        # 1. the client authenticates (§9); a client assertion's jti is written down: in a thread
+        if "client_assertion" in params:
+            client = await asyncio.to_thread(self._authenticate, params, authorization, now)
+        else:
+            client = self._authenticate(params, authorization, now)
+        # 2-4. as in :meth:`token`
+        code_hash, grant, refused = self._read_code(params, client, now)
+        if refused is not None:
+            await asyncio.to_thread(self._refuse, code_hash, refused, now)
+        access_token = new_secret()
+        redemption = self._redemption(code_hash, grant, client, access_token, now)
+        # 5. the redemption kept with the access token, once, with the others in flight
+        if not await self._batches.redeem(redemption):
+            await asyncio.to_thread(self._reused, code_hash, now)
+        return self._token_response(grant, client, access_token, now)
+
     def _read_code(
         self, params: dict[str, str], client: Client, now: int
     ) -> tuple[str, CodeGrant, ProtocolError | None]:
@@ -721,6 +747,51 @@ class OpenIdProvider:
         if now - self._purged >= _PURGE_EVERY:
             self._purged = now
             self.store.purge(now)
+
+
+class _RedemptionBatches:
+    """Group commit for the token endpoint, per event loop.
+
+    Each request queues its redemption; while one batch is being written (in a thread, so the
+    loop serves on), the next gathers, and is written as soon as the first has committed.
+    A request hears whether its code was redeemed for the first time once its batch has
+    committed, so no token is handed out before its redemption is on record."""
+
+    def __init__(self, store: SsoStore) -> None:
+        self.store = store
+        self._pending: dict[
+            asyncio.AbstractEventLoop, list[tuple[Redemption, asyncio.Future[bool]]]
+        ] = {}
+        self._writers: dict[asyncio.AbstractEventLoop, asyncio.Task[None]] = {}
+
+    async def redeem(self, redemption: Redemption) -> bool:
+        """Record ``redemption``; whether its code was redeemed here for the first time."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[bool] = loop.create_future()
+        self._pending.setdefault(loop, []).append((redemption, future))
+        if loop not in self._writers:
+            self._writers[loop] = loop.create_task(self._write(loop))
+        return await future
+
+    async def _write(self, loop: asyncio.AbstractEventLoop) -> None:
+        try:
+            while batch := self._pending.pop(loop, None):
+                try:
+                    new = await loop.run_in_executor(
+                        None, self.store.redeem_many, [r for r, _ in batch]
+                    )
+                except Exception as exc:  # every waiter learns the failure
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                for redemption, future in batch:
+                    first = redemption.code_hash in new
+                    new.discard(redemption.code_hash)  # a second copy in the batch is a reuse
+                    if not future.done():
+                        future.set_result(first)
+        finally:
+            self._writers.pop(loop, None)
 
 
 def _with_query(uri: str, params: dict[str, str]) -> str:
