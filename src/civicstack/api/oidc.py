@@ -199,11 +199,8 @@ def oidc_service(platform: Platform) -> tuple[Service, FastAPI]:  # noqa: PLR091
         browser = request.cookies.get(BROWSER_COOKIE) or new_secret()
         try:
             items = await _form(request)
-            outcome = await run_in_threadpool(
-                op().authorize,
-                items,
-                session_secret=request.cookies.get(SESSION_COOKIE),
-                browser=browser,
+            outcome = await op().authorize_async(
+                items, session_secret=request.cookies.get(SESSION_COOKIE), browser=browser
             )
         except AuthorizationError as exc:
             return _error_redirect(exc, op().endpoints.issuer)

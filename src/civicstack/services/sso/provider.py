@@ -306,6 +306,37 @@ class OpenIdProvider:
         wallet sign-in bound to ``browser`` (a secret the browser keeps in a cookie)."""
         now = self.clock.now()
         self._purge(now)
+        outcome = self._authorize(items, session_secret, browser, now, may_write=True)
+        assert outcome is not None
+        return outcome
+
+    async def authorize_async(
+        self, items: Iterable[tuple[str, str]], *, session_secret: str | None, browser: str
+    ) -> SignedIn | LoginStarted:
+        """:meth:`authorize` on an event loop: a sign-in with the SSO session, for a client
+        it has signed in to before, is answered on the loop (it writes nothing; what it reads,
+        the client, the session and the trust registry, is cached, read again at most once a
+        second); anything that writes (a wallet sign-in, a new client of the session, the
+        periodic purge) runs in a thread."""
+        now = self.clock.now()
+        if now - self._purged < _PURGE_EVERY:
+            outcome = self._authorize(items, session_secret, browser, now, may_write=False)
+            if outcome is not None:
+                return outcome
+        return await asyncio.to_thread(
+            self.authorize, items, session_secret=session_secret, browser=browser
+        )
+
+    def _authorize(
+        self,
+        items: Iterable[tuple[str, str]],
+        session_secret: str | None,
+        browser: str,
+        now: int,
+        *,
+        may_write: bool,
+    ) -> SignedIn | LoginStarted | None:
+        # None: it would have to write, and may not
         # 1-2. parameters, client and redirect_uri: errors here are shown, never redirected
         params = read_params(items)
         client = self.client(params.get("client_id"))
@@ -333,9 +364,13 @@ class OpenIdProvider:
             and set(claims) <= set(session.claims)
         )
         if session is not None and fresh_enough:
+            if not may_write and client.client_id not in session.clients:
+                return None  # the session's new client is written down
             return SignedIn(self._issue_code(session, request, client, claims, now))
         if "none" in request.prompt:
             raise fail("login_required", "login_required", "the citizen is not signed in")
+        if not may_write:
+            return None
         # 6. a wallet sign-in: the verifier asks, for the client's organisation
         created = self.verifier.create_request(
             Caller(None),
@@ -501,9 +536,9 @@ class OpenIdProvider:
     async def token_async(
         self, items: Iterable[tuple[str, str]], authorization: str | None
     ) -> dict[str, Any]:
-        """:meth:`token` on an event loop: what only reads and computes runs on the loop, the
-        redemptions of the requests in flight are written together in one transaction in a
-        thread (group commit), and each answer waits for its commit."""
+        """:meth:`token` on an event loop, without a thread hand-off: the redemptions of the
+        requests in flight are written together in one transaction (group commit), and each
+        answer waits for its commit."""
         now = self.clock.now()
         params = read_params(items)
         # 1. the client authenticates (§9); a client assertion's jti is written down: in a thread
@@ -750,48 +785,44 @@ class OpenIdProvider:
 
 
 class _RedemptionBatches:
-    """Group commit for the token endpoint, per event loop.
+    """Group commit for the token endpoint, per event loop (as the verifier's replay guard).
 
-    Each request queues its redemption; while one batch is being written (in a thread, so the
-    loop serves on), the next gathers, and is written as soon as the first has committed.
-    A request hears whether its code was redeemed for the first time once its batch has
-    committed, so no token is handed out before its redemption is on record."""
+    Requests that reach their redemption in the same turn of the loop queue it; one callback
+    writes them all in one transaction and tells each whether its code was redeemed for the
+    first time. The answer waits for the commit, so no token is handed out before its
+    redemption is on record (for every process)."""
 
     def __init__(self, store: SsoStore) -> None:
         self.store = store
         self._pending: dict[
             asyncio.AbstractEventLoop, list[tuple[Redemption, asyncio.Future[bool]]]
         ] = {}
-        self._writers: dict[asyncio.AbstractEventLoop, asyncio.Task[None]] = {}
 
     async def redeem(self, redemption: Redemption) -> bool:
         """Record ``redemption``; whether its code was redeemed here for the first time."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[bool] = loop.create_future()
-        self._pending.setdefault(loop, []).append((redemption, future))
-        if loop not in self._writers:
-            self._writers[loop] = loop.create_task(self._write(loop))
+        queue = self._pending.get(loop)
+        if queue is None:
+            queue = self._pending[loop] = []
+            loop.call_soon(self._flush, loop)
+        queue.append((redemption, future))
         return await future
 
-    async def _write(self, loop: asyncio.AbstractEventLoop) -> None:
+    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        batch = self._pending.pop(loop, [])
         try:
-            while batch := self._pending.pop(loop, None):
-                try:
-                    new = await loop.run_in_executor(
-                        None, self.store.redeem_many, [r for r, _ in batch]
-                    )
-                except Exception as exc:  # every waiter learns the failure
-                    for _, future in batch:
-                        if not future.done():
-                            future.set_exception(exc)
-                    continue
-                for redemption, future in batch:
-                    first = redemption.code_hash in new
-                    new.discard(redemption.code_hash)  # a second copy in the batch is a reuse
-                    if not future.done():
-                        future.set_result(first)
-        finally:
-            self._writers.pop(loop, None)
+            new = self.store.redeem_many([r for r, _ in batch])
+        except Exception as exc:  # every waiter learns the failure
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for redemption, future in batch:
+            first = redemption.code_hash in new
+            new.discard(redemption.code_hash)  # a second copy in the batch is a reuse
+            if not future.done():
+                future.set_result(first)
 
 
 def _with_query(uri: str, params: dict[str, str]) -> str:
