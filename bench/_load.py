@@ -176,6 +176,26 @@ async def read_response(
     reader: asyncio.StreamReader, *, head_request: bool = False
 ) -> tuple[int, bytes, bool]:
     """Read one response: (status, body, whether the connection may carry another request)."""
+    status, _, body, keep = await read_message(reader, head_request=head_request)
+    return status, body, keep
+
+
+def header(head: bytes, name: bytes) -> bytes | None:
+    """The value of header ``name`` (lower case) in a response head as sent, its case kept;
+    duplicates are refused."""
+    lower = head.lower()
+    value = _header(lower, name)
+    if value is None:
+        return None
+    start = lower.find(b"\r\n" + name + b":") + len(name) + 3
+    return head[start : head.index(b"\r\n", start)].strip()
+
+
+async def read_message(
+    reader: asyncio.StreamReader, *, head_request: bool = False
+) -> tuple[int, bytes, bytes, bool]:
+    """Read one response: (status, its head as sent, body, whether the connection may carry
+    another request)."""
     while True:
         try:
             head = await reader.readuntil(b"\r\n\r\n")
@@ -199,24 +219,24 @@ async def read_response(
     # RFC 9112 §6.3, message body length:
     # 1. HEAD, 1xx (skipped above), 204 and 304 responses end at the head.
     if head_request or status in _BODYLESS:
-        return status, b"", keep
+        return status, head, b"", keep
     # 3. Transfer-Encoding overrides Content-Length: chunked when it is the final coding,
     #    otherwise the body runs until the server closes.
     coding = _header(lower, b"transfer-encoding")
     if coding is not None:
         if not coding.endswith(b"chunked"):
-            return status, await _read_to_eof(reader), False
-        return status, await _read_chunked(reader), keep
+            return status, head, await _read_to_eof(reader), False
+        return status, head, await _read_chunked(reader), keep
     # 5./7. A valid Content-Length is the length; without one, the body runs to the close.
     length = _header(lower, b"content-length")
     if length is None:
-        return status, await _read_to_eof(reader), False
+        return status, head, await _read_to_eof(reader), False
     if not length.isdigit():
         raise ProtocolError(f"bad Content-Length {length[:20]!r}")
     size = int(length)
     if size > MAX_BODY:
         raise ProtocolError("body too large")
-    return status, await reader.readexactly(size), keep
+    return status, head, await reader.readexactly(size), keep
 
 
 async def _read_to_eof(reader: asyncio.StreamReader) -> bytes:

@@ -4,18 +4,23 @@ A *login* is what a relying party's browser and backend do for a citizen who is 
 in at the provider (an SSO session): ``GET /authorize`` with a fresh PKCE S256 challenge,
 ``state`` and ``nonce``, the 303 back with a code, then ``POST /token`` with
 ``client_secret_basic`` and the verifier, answered with an access token and a signed ID token.
-``--clients`` closed-loop clients (default 16), each one keep-alive HTTP/1.1 connection
-(httpx), share the one session; the figures are completed logins/s over the window and the p50
-and p99 of a login's two round trips.
+``--clients`` closed-loop clients (default 16), each one keep-alive HTTP/1.1 connection, share
+the one session; the figures are completed logins/s over the window and the p50 and p99 of a
+login's two round trips. The clients write their requests and frame the responses by hand on
+uvloop (:mod:`bench._load`'s framing), sending the session's cookies as httpx would from its
+jar: through httpx the load generator cost more CPU per login (2.6 ms) than either provider, so
+on a shared machine the figures measured the generator.
 
 Peer: panva's ``oidc-provider`` (npm, the most used certified OpenID Provider), installed into
 ``bench/_peers/oidc-provider`` on first use and run with Node: one process, its default
-in-memory adapter (it keeps codes, sessions and grants in memory; civicstack writes every code,
-token and session to SQLite and seals them), PKCE required, ES256 ID tokens, the same client
-registration, the session made once through its dev interactions (login and consent). civicstack
-runs as ``civic up --workers 1`` (one process, uvloop); its session is made once by a wallet
-presentation (Amara's PID, the demo world). Both are measured in the same run with the same
-load generator, clients, warm-up and window.
+in-memory adapter (it keeps codes, sessions and grants in memory), PKCE required, ES256 ID
+tokens, the same client registration, the session made once through its dev interactions (login
+and consent). civicstack runs as ``civic up --workers 1`` (one process, uvloop) on SQLite: its
+codes are sealed (AES-256-GCM under a key derived from the master key) and kept by nobody, so
+``/authorize`` writes nothing; each redemption is written, with its access token (sealed), in
+one committed transaction before ``/token`` answers; its session is on SQLite too (sealed),
+made once by a wallet presentation (Amara's PID, the demo world). Both are measured in the same
+run with the same load generator, clients, warm-up and window.
 
 ``--presentations N`` also times N sign-ins with a wallet presentation each (the sign-in page,
 the wallet's OpenID4VP answer with its key-binding JWT, continue, token), ``--clients`` at a
@@ -31,6 +36,7 @@ import asyncio
 import base64
 import hashlib
 import html
+import json
 import os
 import re
 import secrets
@@ -48,6 +54,9 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._load import MAX_HEAD, event_loop_name, header, read_message, run
+from bench._load import ProtocolError as LoadProtocolError
 
 ROOT = Path(__file__).resolve().parent
 PEER_DIR = ROOT / "_peers" / "oidc-provider"
@@ -207,24 +216,66 @@ def basic(op: Provider) -> str:
     return "Basic " + base64.b64encode(f"{op.client_id}:{op.client_secret}".encode()).decode()
 
 
-async def one_login(http: httpx.AsyncClient, op: Provider) -> None:
-    """A login with the SSO session: authorize, code, token."""
+@dataclass(frozen=True)
+class Wire:
+    """What a client of one provider sends, built once: where, and the session's cookies."""
+
+    host: str
+    port: int
+    authorize: str  # the path
+    token: str
+    headers: bytes  # Host and Cookie, as httpx would send them from the session's cookie jar
+    basic: str
+
+    @classmethod
+    def of(cls, op: Provider) -> Wire:
+        """The wire form of ``op``'s two requests."""
+        url = urlsplit(op.authorize)
+        with httpx.Client(cookies=op.cookies) as http:
+            cookie = http.build_request("GET", op.authorize).headers.get("cookie")
+        headers = f"Host: {url.netloc}\r\n" + (f"Cookie: {cookie}\r\n" if cookie else "")
+        return cls(
+            url.hostname or "127.0.0.1",
+            url.port or 80,
+            url.path,
+            urlsplit(op.token).path,
+            headers.encode("latin-1"),
+            basic(op),
+        )
+
+
+async def one_login(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, op: Provider, wire: Wire
+) -> bool:
+    """A login with the SSO session: authorize, code, token; whether the connection stays."""
     verifier, challenge = pkce()
     state = secrets.token_urlsafe(12)
-    r = await http.get(authorization_url(op, challenge, state))
-    code = code_of(r.headers["location"], state)
-    t = await http.post(
-        op.token,
-        data={
+    query = urlsplit(authorization_url(op, challenge, state)).query
+    writer.write(f"GET {wire.authorize}?{query} HTTP/1.1\r\n".encode() + wire.headers + b"\r\n")
+    status, head, _, keep = await read_message(reader)
+    location = header(head, b"location")
+    if status != 303 or location is None:
+        raise RuntimeError(f"authorize: {status}")
+    code = code_of(location.decode("latin-1"), state)
+    form = urlencode(
+        {
             "grant_type": "authorization_code",
             "code": code,
             "redirect_uri": REDIRECT,
             "code_verifier": verifier,
-        },
-        headers={"Authorization": basic(op)},
+        }
+    ).encode()
+    writer.write(
+        f"POST {wire.token} HTTP/1.1\r\n".encode()
+        + wire.headers
+        + f"Authorization: {wire.basic}\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+        f"Content-Length: {len(form)}\r\n\r\n".encode()
+        + form
     )
-    if t.status_code != 200 or "id_token" not in t.json():
-        raise RuntimeError(f"token: {t.status_code} {t.text[:200]}")
+    status, _, body, keep_token = await read_message(reader)
+    if status != 200 or "id_token" not in json.loads(body):
+        raise RuntimeError(f"token: {status} {body[:200]!r}")
+    return keep and keep_token
 
 
 @dataclass
@@ -249,6 +300,7 @@ class Result:
 
 async def measure(op: Provider, clients: int, seconds: float, warmup: float) -> Result:
     """``clients`` closed loops of logins; the window's completed logins."""
+    wire = Wire.of(op)
     start = time.monotonic() + warmup
     end = start + seconds
     done = errors = 0
@@ -256,18 +308,30 @@ async def measure(op: Provider, clients: int, seconds: float, warmup: float) -> 
 
     async def loop() -> None:
         nonlocal done, errors
-        limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-        async with httpx.AsyncClient(cookies=op.cookies, limits=limits, timeout=30) as http:
+        writer: asyncio.StreamWriter | None = None
+        try:
             while (began := time.monotonic()) < end:
                 try:
-                    await one_login(http, op)
-                except (httpx.HTTPError, RuntimeError, KeyError):
+                    if writer is None:
+                        reader, writer = await asyncio.open_connection(
+                            wire.host, wire.port, limit=MAX_HEAD
+                        )
+                    if not await one_login(reader, writer, op, wire):
+                        writer.close()
+                        writer = None
+                except (OSError, EOFError, LoadProtocolError, RuntimeError, ValueError):
+                    if writer is not None:
+                        writer.close()
+                        writer = None
                     if began >= start:
                         errors += 1
                     continue
                 if began >= start:
                     done += 1
                     latencies.append(time.monotonic() - began)
+        finally:
+            if writer is not None:
+                writer.close()
 
     await asyncio.gather(*(loop() for _ in range(clients)))
     return Result(done, errors, seconds, latencies)
@@ -409,12 +473,12 @@ def main() -> None:
     rows: dict[str, Result] = {}
     with tempfile.TemporaryDirectory() as tmp, civicstack(Path(tmp)) as base:
         op, fresh = civic_session(base, Path(tmp))
-        rows["civicstack"] = asyncio.run(measure(op, args.clients, args.seconds, args.warmup))
+        rows["civicstack"] = run(measure(op, args.clients, args.seconds, args.warmup))
         if args.presentations:
             shown = presentations(fresh, args.presentations, args.clients)
     with peer() as base:
         op = peer_session(base)
-        rows["oidc-provider"] = asyncio.run(measure(op, args.clients, args.seconds, args.warmup))
+        rows["oidc-provider"] = run(measure(op, args.clients, args.seconds, args.warmup))
     print(f"logins with an SSO session, {args.clients} clients, {args.seconds:.0f} s window")
     print(f"{'provider':<16}{'logins/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
     for name, r in rows.items():
@@ -423,8 +487,10 @@ def main() -> None:
     ratio = rows["civicstack"].rate / max(rows["oidc-provider"].rate, 1e-9)
     print(f"civicstack / oidc-provider {PEER_VERSION}: {ratio:.2f}x")
     print(
-        "configuration: civic up --workers 1 (uvicorn, uvloop, SQLite, codes/tokens/sessions "
-        "sealed and durable); oidc-provider in one Node process, in-memory adapter"
+        "configuration: civic up --workers 1 (uvicorn, uvloop, SQLite; codes sealed and "
+        "stateless, each redemption and its access token committed before /token answers, "
+        "sessions sealed); oidc-provider in one Node process, in-memory adapter; clients: "
+        f"raw HTTP/1.1 keep-alive on {event_loop_name()}"
     )
     if args.presentations:
         print(

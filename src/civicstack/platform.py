@@ -693,6 +693,7 @@ class Platform:
             clock=self.clock,
             issuer=self.settings.base_url,
             admin_check=self.check_admin,
+            code_key=_derive(self.master_key, b"civicstack/sso/code/v1"),
         )
 
     def close(self) -> None:  # noqa: PLR0912 - one release per component it may have made

@@ -14,6 +14,8 @@ from bench._load import (
     Request,
     drive,
     fixed_server,
+    header,
+    read_message,
     read_response,
     run_load,
 )
@@ -356,6 +358,27 @@ def test_malformed_responses_are_protocol_errors(wire: bytes) -> None:
     """A bad status line, duplicate or negative Content-Length, or bad chunking is refused."""
     with pytest.raises(ProtocolError):
         asyncio.run(_parse(wire))
+
+
+def test_a_message_keeps_its_head_and_header_values_their_case() -> None:
+    """read_message gives the head as sent; header finds a field by its lower-case name and
+    returns the value as sent (a code in a Location is case-sensitive), refusing duplicates."""
+    wire = (
+        b"HTTP/1.1 303 See Other\r\nLocation: https://rp/cb?code=AbC\r\nContent-Length: 0\r\n\r\n"
+    )
+
+    async def scenario() -> tuple[int, bytes, bytes, bool]:
+        reader = asyncio.StreamReader()
+        reader.feed_data(wire)
+        reader.feed_eof()
+        return await read_message(reader)
+
+    status, head, body, keep = asyncio.run(scenario())
+    assert (status, body, keep) == (303, b"", True)
+    assert header(head, b"location") == b"https://rp/cb?code=AbC"
+    assert header(head, b"set-cookie") is None
+    with pytest.raises(ProtocolError):
+        header(b"HTTP/1.1 200 OK\r\nA: 1\r\na: 2\r\n\r\n", b"a")
 
 
 def test_a_truncated_body_is_a_connection_error() -> None:

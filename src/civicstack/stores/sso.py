@@ -8,7 +8,9 @@
 ``sso_sessions``        SSO sessions by the hash of their cookie; the citizen (subject and
                         presented claims) sealed; ``handle`` lists a citizen's sessions
 ``sso_session_clients`` the clients each session signed in to (for logout)
-``sso_codes``, ``sso_tokens``  codes and access tokens by hash, their grants sealed
+``sso_tokens``          access tokens by hash, their grants sealed; each is the record of the
+                        redemption of the code it was issued for (``code_hash``, unique): codes
+                        themselves are sealed and kept by nobody (:func:`civicstack.sso.seal_code`)
 ``sso_jtis``            client assertions' jtis, until they expire
 """
 
@@ -52,9 +54,9 @@ from civicstack.sso import (
     AccessGrant,
     AuthorizationRequest,
     Client,
-    CodeGrant,
     InitialAccessToken,
     Login,
+    Redemption,
     SsoSession,
 )
 from civicstack.sso.clients import ClientMetadata
@@ -64,6 +66,8 @@ __all__ = ["SsoStore"]
 
 #: Ended sessions are kept this long for the citizen's history, then dropped.
 _ENDED_KEPT = 7 * 86_400
+#: Rows per INSERT of a batch of redemptions (5 parameters each: under SQLite's 999).
+_ROWS_PER_INSERT = 150
 
 sso_keys = Table(
     "sso_keys",
@@ -119,19 +123,11 @@ sso_session_clients = Table(
     Column("added_at", BigInteger, nullable=False),
     PrimaryKeyConstraint("session_id", "client_id", name="pk_sso_session_clients"),
 )
-sso_codes = Table(
-    "sso_codes",
-    metadata,
-    Column("code_hash", String(64), primary_key=True),
-    Column("sealed", Text, nullable=False),
-    Column("expires_at", BigInteger, nullable=False),
-    Column("used_at", BigInteger),
-)
 sso_tokens = Table(
     "sso_tokens",
     metadata,
     Column("token_hash", String(64), primary_key=True),
-    Column("code_hash", String(64), nullable=False, index=True),
+    Column("code_hash", String(64), nullable=False, index=True, unique=True),
     Column("sealed", Text, nullable=False),
     Column("expires_at", BigInteger, nullable=False),
     Column("revoked_at", BigInteger),
@@ -153,11 +149,17 @@ class SsoStore:
     def __init__(self, engine: Engine, key: Callable[[], bytes]) -> None:
         self.engine = engine
         self._key = key
+        self._keks: dict[bytes, bytes] = {}
 
     # --- sealing -------------------------------------------------------------------------
 
     def _kek(self, label: bytes) -> bytes:
-        return hmac.new(self._key(), b"civicstack/sso/" + label, "sha256").digest()
+        kek = self._keks.get(label)
+        if kek is None:
+            kek = self._keks[label] = hmac.new(
+                self._key(), b"civicstack/sso/" + label, "sha256"
+            ).digest()
+        return kek
 
     def _seal(self, value: dict[str, Any], aad: str) -> str:
         return b64url_encode(aead_encrypt(self._kek(b"seal/v1"), json_dumps(value), aad.encode()))
@@ -407,53 +409,47 @@ class SsoStore:
             )
         return result.rowcount == 1
 
-    # --- codes, tokens, jtis -------------------------------------------------------------
+    # --- redemptions, tokens, jtis ------------------------------------------------------
 
-    def add_code(self, code_hash: str, grant: CodeGrant, *, now: int) -> None:
-        """Keep an authorization code, its grant sealed."""
-        with write_transaction(self.engine) as conn:
-            conn.execute(
-                insert(sso_codes).values(
-                    code_hash=code_hash,
-                    sealed=self._seal(grant.to_json(), f"code:{code_hash}"),
-                    expires_at=grant.expires_at,
-                    used_at=None,
-                )
-            )
+    def redeem_many(self, redemptions: list[Redemption]) -> set[str]:
+        """Record redemptions in one transaction, each with its access token (sealed); the
+        code hashes that were redeemed here for the first time (a code listed twice, or
+        redeemed before, is not: its token is not kept).
 
-    def redeem_code(
-        self,
-        code_hash: str,
-        *,
-        now: int,
-        issue: Callable[[CodeGrant], tuple[str, AccessGrant]],
-    ) -> tuple[CodeGrant, bool] | None:
-        """The code's grant and whether this was its first use. On a first use ``issue``
-        decides in the transaction: its access token is kept and the code marked used, or it
-        raises and nothing is written."""
-        t = sso_codes
-        with write_transaction(self.engine) as conn:
-            query = select(t).where(t.c.code_hash == code_hash)
-            if conn.dialect.name != "sqlite":
-                query = query.with_for_update()
-            row = conn.execute(query).first()
-            if row is None:
-                return None
-            grant = CodeGrant.from_json(self._open(row.sealed, f"code:{code_hash}"))
-            if row.used_at is not None:
-                return grant, False
-            token_hash, access = issue(grant)
-            conn.execute(update(t).where(t.c.code_hash == code_hash).values(used_at=now))
-            conn.execute(
-                insert(sso_tokens).values(
-                    token_hash=token_hash,
-                    code_hash=code_hash,
-                    sealed=self._seal(access.to_json(), f"token:{token_hash}"),
-                    expires_at=access.expires_at,
-                    revoked_at=None,
+        This is the token endpoint's one write, so it is one plain multi-row statement (no
+        query compilation): ``INSERT ... ON CONFLICT (code_hash) DO NOTHING RETURNING
+        code_hash``, valid on SQLite (>= 3.35) and PostgreSQL alike."""
+        first: dict[str, Redemption] = {}
+        for r in redemptions:
+            first.setdefault(r.code_hash, r)
+        if not first:
+            return set()
+        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        rows = list(first.values())
+        new: set[str] = set()
+        with self.engine.begin() as conn:
+            for start in range(0, len(rows), _ROWS_PER_INSERT):
+                chunk = rows[start : start + _ROWS_PER_INSERT]
+                values = ", ".join([f"({mark}, {mark}, {mark}, {mark}, NULL)"] * len(chunk))
+                # Only placeholders are formatted into the statement; every value is bound.
+                statement = (
+                    "INSERT INTO sso_tokens (token_hash, code_hash, sealed, expires_at, "  # noqa: S608
+                    f"revoked_at) VALUES {values} ON CONFLICT (code_hash) DO NOTHING "
+                    "RETURNING code_hash"
                 )
-            )
-        return grant, True
+                params: list[object] = []
+                for r in chunk:
+                    sealed = self._seal(r.access.to_json(), f"token:{r.token_hash}")
+                    params += (r.token_hash, r.code_hash, sealed, r.access.expires_at)
+                new.update(row[0] for row in conn.exec_driver_sql(statement, tuple(params)))
+        return new
+
+    def redeemed(self, code_hash: str) -> bool:
+        """Whether the code with this hash was redeemed (its token kept, revoked or not)."""
+        t = sso_tokens
+        with self.engine.connect() as conn:
+            row = conn.execute(select(t.c.token_hash).where(t.c.code_hash == code_hash)).first()
+        return row is not None
 
     def access_token(self, token_hash: str, *, now: int) -> AccessGrant | None:
         """The grant of a live, unrevoked access token."""
@@ -492,7 +488,6 @@ class SsoStore:
         with write_transaction(self.engine) as conn:
             dropped = 0
             for statement in (
-                delete(sso_codes).where(sso_codes.c.expires_at < now - 3600),
                 delete(sso_tokens).where(sso_tokens.c.expires_at < now),
                 delete(sso_logins).where(sso_logins.c.expires_at < now),
                 delete(sso_jtis).where(sso_jtis.c.until < now),

@@ -18,12 +18,15 @@ from civicstack.sso import (
     check_redemption,
     client_and_redirect,
     hash_secret,
+    open_code,
     pkce_challenge,
     read_authorization_request,
     read_basic,
     read_client_metadata,
     read_params,
+    redirect_uri_hash,
     released_claims,
+    seal_code,
     verify_client_assertion,
     verify_client_secret,
     verify_pkce,
@@ -130,7 +133,7 @@ def test_parameters_are_capped_and_single() -> None:
 def _grant(**changes: Any) -> CodeGrant:
     values: dict[str, Any] = {
         "client_id": "c1",
-        "redirect_uri": "https://rp.example/cb",
+        "redirect_uri_hash": redirect_uri_hash("https://rp.example/cb"),
         "code_challenge": pkce_challenge("v" * 43),
         "nonce": "n",
         "scope": ("openid",),
@@ -166,6 +169,50 @@ def test_a_code_is_bound_to_client_redirect_verifier_and_time(kwargs: dict[str, 
     args.update(kwargs)
     with pytest.raises(ProtocolError, match="invalid_grant"):
         check_redemption(_grant(), **args)
+
+
+KEY = bytes(range(32))
+
+
+def test_a_sealed_code_opens_to_its_grant_and_hides_it() -> None:
+    """seal_code and open_code round-trip; the code shows none of the grant in clear."""
+    grant = _grant(claims={"given_name": "Amara"}, nonce="n-123")
+    code = seal_code(KEY, grant, salt=b"s" * 16)
+    assert open_code(KEY, code) == grant
+    assert "Amara" not in code
+    assert "n-123" not in code
+    assert seal_code(KEY, grant, salt=b"t" * 16) != code
+
+
+def test_the_longest_code_fits_a_parameter() -> None:
+    """With a 512-character nonce and a 512-character redirect_uri, the code stays within
+    the 2,048 characters a parameter may have."""
+    grant = _grant(
+        nonce="n" * 512,
+        redirect_uri_hash=redirect_uri_hash("https://rp.example/" + "x" * 493),
+        claims={"given_name": "A" * 100, "family_name": "B" * 100, "birthdate": "1990-05-17"},
+    )
+    assert len(seal_code(KEY, grant, salt=b"s" * 16)) < 2048
+
+
+@given(st.integers(min_value=0), st.integers(min_value=1, max_value=255))
+def test_a_tampered_code_is_unknown(position: int, flip: int) -> None:
+    """Any byte of a code changed, or another key: invalid_grant, never another grant."""
+    code = seal_code(KEY, _grant(), salt=b"s" * 16)
+    raw = bytearray(base64.urlsafe_b64decode(code + "=" * (-len(code) % 4)))
+    raw[position % len(raw)] ^= flip
+    tampered = base64.urlsafe_b64encode(bytes(raw)).rstrip(b"=").decode()
+    with pytest.raises(ProtocolError, match="invalid_grant"):
+        open_code(KEY, tampered)
+    with pytest.raises(ProtocolError, match="invalid_grant"):
+        open_code(bytes(32), code)
+
+
+@pytest.mark.parametrize("code", [None, "", "x", "x" * 3000, "~~~~", 7])
+def test_what_is_not_a_code_is_unknown(code: object) -> None:
+    """Missing, empty, oversize, non-base64url or non-string codes: invalid_grant."""
+    with pytest.raises(ProtocolError, match="invalid_grant"):
+        open_code(KEY, code)
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""One login's storage on SQLite and PostgreSQL: the migration, sealing, codes used once."""
+"""One login's storage on SQLite and PostgreSQL: the migration, sealing, codes redeemed once."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from alembic.migration import MigrationContext
 from civicstack.errors import CivicError
 from civicstack.pairwise import Subject
 from civicstack.platform import Platform
-from civicstack.sso import AccessGrant, CodeGrant, SsoSession
+from civicstack.sso import AccessGrant, Redemption, SsoSession
 from civicstack.stores import db, sso
 
 T = 1_767_225_600
@@ -23,42 +23,29 @@ SSO_TABLES = {
     "sso_logins",
     "sso_sessions",
     "sso_session_clients",
-    "sso_codes",
     "sso_tokens",
     "sso_jtis",
 }
 
 
-def _grant() -> CodeGrant:
-    return CodeGrant(
-        client_id="c1",
-        redirect_uri="https://rp.example/cb",
-        code_challenge="x" * 43,
-        nonce="n",
-        scope=("openid",),
-        sub="s" * 43,
-        sid="sid",
-        auth_time=T,
-        claims={"given_name": "Amara"},
-        expires_at=T + 60,
-    )
-
-
-def _access(grant: CodeGrant) -> AccessGrant:
-    return AccessGrant(grant.client_id, grant.sub, grant.scope, grant.claims, T + 600)
+def _redemption(code: str, token: str) -> Redemption:
+    access = AccessGrant("c1", "s" * 43, ("openid",), {"given_name": "Amara"}, T + 600)
+    return Redemption(code * 64, token * 64, access)
 
 
 def test_migration_matches_the_tables(platform: Platform) -> None:
     """The sso branch creates exactly the tables, columns and constraints the store uses."""
-    assert sso.sso_codes.metadata is db.metadata
+    assert sso.sso_tokens.metadata is db.metadata
     with platform.engine.connect() as conn:
         diffs = compare_metadata(MigrationContext.configure(conn), db.metadata)
     assert [d for d in diffs if any(t in repr(d) for t in SSO_TABLES)] == []
-    assert set(sa.inspect(platform.engine).get_table_names()) >= SSO_TABLES
+    tables = set(sa.inspect(platform.engine).get_table_names())
+    assert tables >= SSO_TABLES
+    assert "sso_codes" not in tables  # codes are sealed, not stored (sso_0002)
 
 
 def test_what_names_the_citizen_is_sealed(platform: Platform) -> None:
-    """A session's subject and claims, and a code's grant, are not readable in the tables."""
+    """A session's subject and claims, and a token's grant, are not readable in the tables."""
     store = platform.sso_store
     session = SsoSession(
         id="h" * 64,
@@ -70,55 +57,53 @@ def test_what_names_the_citizen_is_sealed(platform: Platform) -> None:
         expires_at=T + 3600,
     )
     store.add_session(session, now=T)
-    store.add_code("c" * 64, _grant(), now=T)
+    assert store.redeem_many([_redemption("c", "t")]) == {"c" * 64}
     with platform.engine.connect() as conn:
         rows = [
             *conn.execute(sa.text("SELECT sealed FROM sso_sessions")),
-            *conn.execute(sa.text("SELECT sealed FROM sso_codes")),
+            *conn.execute(sa.text("SELECT sealed FROM sso_tokens")),
         ]
-    assert rows
+    assert len(rows) == 2
     for (sealed,) in rows:
         assert "QQ123456C" not in sealed
         assert "Amara" not in sealed
     assert store.session("h" * 64) == session
+    assert store.access_token("t" * 64, now=T) == _redemption("c", "t").access
 
 
 def test_a_code_is_redeemed_once_under_concurrency(platform: Platform) -> None:
-    """Eight redemptions of one code raced: exactly one first use, and one token kept."""
+    """Eight redemptions of one code raced, each with its own token: exactly one is the
+    first, and only its token is kept."""
     store = platform.sso_store
-    store.add_code("c" * 64, _grant(), now=T)
-    tokens = iter(f"{i:064d}" for i in range(100))
 
-    def redeem(_: int) -> bool:
-        result = store.redeem_code(
-            "c" * 64, now=T, issue=lambda grant: (next(tokens), _access(grant))
-        )
-        assert result is not None
-        return result[1]
+    def redeem(i: int) -> bool:
+        return store.redeem_many([_redemption("c", str(i))]) == {"c" * 64}
 
     with ThreadPoolExecutor(8) as pool:
         firsts = list(pool.map(redeem, range(8)))
     assert firsts.count(True) == 1
+    first = str(firsts.index(True))
+    assert store.access_token(first * 64, now=T) is not None
     with platform.engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM sso_tokens")).scalar() == 1
 
 
-def test_a_refused_redemption_writes_nothing(platform: Platform) -> None:
-    """When the decision raises, the code stays unused and no token is kept."""
+def test_a_batch_redeems_each_code_once(platform: Platform) -> None:
+    """In one batch a code listed twice is redeemed by its first listing; a code redeemed
+    before is not redeemed again; revoking a code's tokens ends the first one's."""
     store = platform.sso_store
-    store.add_code("c" * 64, _grant(), now=T)
-
-    def refuse(_: CodeGrant) -> tuple[str, AccessGrant]:
-        raise CivicError("invalid_grant", "no")
-
-    with pytest.raises(CivicError):
-        store.redeem_code("c" * 64, now=T, issue=refuse)
-    result = store.redeem_code("c" * 64, now=T, issue=lambda g: ("t" * 64, _access(g)))
-    assert result is not None
-    assert result[1] is True
-    assert store.access_token("t" * 64, now=T) == _access(_grant())
-    assert store.revoke_tokens_of_code("c" * 64, now=T) == 1
-    assert store.access_token("t" * 64, now=T) is None
+    assert not store.redeemed("a" * 64)
+    assert store.redeem_many([_redemption("a", "1")]) == {"a" * 64}
+    batch = [_redemption("b", "2"), _redemption("a", "3"), _redemption("b", "4")]
+    assert store.redeem_many(batch) == {"b" * 64}
+    assert store.redeemed("a" * 64)
+    assert store.redeemed("b" * 64)
+    assert store.access_token("2" * 64, now=T) is not None
+    assert store.access_token("3" * 64, now=T) is None
+    assert store.access_token("4" * 64, now=T) is None
+    assert store.revoke_tokens_of_code("b" * 64, now=T) == 1
+    assert store.access_token("2" * 64, now=T) is None
+    assert store.redeemed("b" * 64)  # a revoked token still records the redemption
 
 
 def test_a_jti_is_remembered_once(platform: Platform) -> None:

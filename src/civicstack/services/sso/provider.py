@@ -19,11 +19,13 @@ Its use cases, each following the spec it names (the rules live in :mod:`civicst
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import secrets
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 from urllib.parse import urlencode
 
 from civicstack._crypto import PrivateKey, parse_compact, sign_jwt
@@ -48,6 +50,7 @@ from civicstack.sso import (
     Endpoints,
     InitialAccessToken,
     Login,
+    Redemption,
     SsoSession,
     check_redemption,
     client_and_redirect,
@@ -56,12 +59,15 @@ from civicstack.sso import (
     login_claims,
     logout_token_claims,
     new_secret,
+    open_code,
     provider_metadata,
     read_authorization_request,
     read_basic,
     read_client_metadata,
     read_params,
+    redirect_uri_hash,
     released_claims,
+    seal_code,
     secret_hash,
     verify_client_assertion,
     verify_client_secret,
@@ -140,8 +146,10 @@ class OpenIdProvider:
         clock: Clock,
         issuer: str,
         admin_check: Callable[[str | None], None],
+        code_key: bytes,
         session_lifetime: int = SESSION_LIFETIME,
     ) -> None:
+        """``code_key``: the 32-byte key codes are sealed with (:func:`seal_code`)."""
         self.store = store
         self.verifier = verifier
         self._registry = registry
@@ -155,6 +163,8 @@ class OpenIdProvider:
         self._clients: dict[str, Client] = {}
         self._sessions: dict[str, tuple[float, SsoSession]] = {}
         self._purged = 0
+        self._code_key = code_key
+        self._batches = _RedemptionBatches(store)
 
     # --- metadata and keys ---------------------------------------------------------------
 
@@ -296,6 +306,37 @@ class OpenIdProvider:
         wallet sign-in bound to ``browser`` (a secret the browser keeps in a cookie)."""
         now = self.clock.now()
         self._purge(now)
+        outcome = self._authorize(items, session_secret, browser, now, may_write=True)
+        assert outcome is not None
+        return outcome
+
+    async def authorize_async(
+        self, items: Iterable[tuple[str, str]], *, session_secret: str | None, browser: str
+    ) -> SignedIn | LoginStarted:
+        """:meth:`authorize` on an event loop: a sign-in with the SSO session, for a client
+        it has signed in to before, is answered on the loop (it writes nothing; what it reads,
+        the client, the session and the trust registry, is cached, read again at most once a
+        second); anything that writes (a wallet sign-in, a new client of the session, the
+        periodic purge) runs in a thread."""
+        now = self.clock.now()
+        if now - self._purged < _PURGE_EVERY:
+            outcome = self._authorize(items, session_secret, browser, now, may_write=False)
+            if outcome is not None:
+                return outcome
+        return await asyncio.to_thread(
+            self.authorize, items, session_secret=session_secret, browser=browser
+        )
+
+    def _authorize(
+        self,
+        items: Iterable[tuple[str, str]],
+        session_secret: str | None,
+        browser: str,
+        now: int,
+        *,
+        may_write: bool,
+    ) -> SignedIn | LoginStarted | None:
+        # None: it would have to write, and may not
         # 1-2. parameters, client and redirect_uri: errors here are shown, never redirected
         params = read_params(items)
         client = self.client(params.get("client_id"))
@@ -323,9 +364,13 @@ class OpenIdProvider:
             and set(claims) <= set(session.claims)
         )
         if session is not None and fresh_enough:
+            if not may_write and client.client_id not in session.clients:
+                return None  # the session's new client is written down
             return SignedIn(self._issue_code(session, request, client, claims, now))
         if "none" in request.prompt:
             raise fail("login_required", "login_required", "the citizen is not signed in")
+        if not may_write:
+            return None
         # 6. a wallet sign-in: the verifier asks, for the client's organisation
         created = self.verifier.create_request(
             Caller(None),
@@ -445,10 +490,9 @@ class OpenIdProvider:
     ) -> str:
         # OIDC Core §8.1: the sector is the client's organisation
         sub = self._pairwise(client.organisation, session.subject)
-        code = new_secret()
         grant = CodeGrant(
             client_id=client.client_id,
-            redirect_uri=request.redirect_uri,
+            redirect_uri_hash=redirect_uri_hash(request.redirect_uri),
             code_challenge=request.code_challenge,
             nonce=request.nonce,
             scope=request.scope,
@@ -458,7 +502,8 @@ class OpenIdProvider:
             claims=released_claims(request.scope, session.claims, allowed),
             expires_at=now + CODE_LIFETIME,
         )
-        self.store.add_code(secret_hash(code), grant, now=now)
+        # The code is the grant sealed: nothing is written (the redemption will be)
+        code = seal_code(self._code_key, grant, salt=secrets.token_bytes(16))
         if client.client_id not in session.clients:
             self.store.add_session_client(session.id, client.client_id, now=now)
             if session.id in self._sessions:
@@ -477,22 +522,56 @@ class OpenIdProvider:
         params = read_params(items)
         # 1. the client authenticates (§9)
         client = self._authenticate(params, authorization, now)
+        # 2-4. the grant type; the code, ours; bound to the client, redirect_uri and verifier
+        code_hash, grant, refused = self._read_code(params, client, now)
+        if refused is not None:
+            self._refuse(code_hash, refused, now)
+        access_token = new_secret()
+        redemption = self._redemption(code_hash, grant, client, access_token, now)
+        # 5. the redemption kept with the access token, once (RFC 6749 §4.1.2)
+        if code_hash not in self.store.redeem_many([redemption]):
+            self._reused(code_hash, now)
+        return self._token_response(grant, client, access_token, now)
+
+    async def token_async(
+        self, items: Iterable[tuple[str, str]], authorization: str | None
+    ) -> dict[str, Any]:
+        """:meth:`token` on an event loop, without a thread hand-off: the redemptions of the
+        requests in flight are written together in one transaction (group commit), and each
+        answer waits for its commit."""
+        now = self.clock.now()
+        params = read_params(items)
+        # 1. the client authenticates (§9); a client assertion's jti is written down: in a thread
+        if "client_assertion" in params:
+            client = await asyncio.to_thread(self._authenticate, params, authorization, now)
+        else:
+            client = self._authenticate(params, authorization, now)
+        # 2-4. as in :meth:`token`
+        code_hash, grant, refused = self._read_code(params, client, now)
+        if refused is not None:
+            await asyncio.to_thread(self._refuse, code_hash, refused, now)
+        access_token = new_secret()
+        redemption = self._redemption(code_hash, grant, client, access_token, now)
+        # 5. the redemption kept with the access token, once, with the others in flight
+        if not await self._batches.redeem(redemption):
+            await asyncio.to_thread(self._reused, code_hash, now)
+        return self._token_response(grant, client, access_token, now)
+
+    def _read_code(
+        self, params: dict[str, str], client: Client, now: int
+    ) -> tuple[str, CodeGrant, ProtocolError | None]:
         # 2. the grant type
-        grant_type = params.get("grant_type")
-        if grant_type != "authorization_code":
+        if params.get("grant_type") != "authorization_code":
             raise ProtocolError(
                 "unsupported_grant_type", "unsupported_grant_type", "only authorization_code"
             )
-        # 3. the code, used once: a second use revokes what the first issued (RFC 6749 §4.1.2)
+        # 3. the code: one this provider sealed (unknown otherwise), known by its SHA-256
         code = params.get("code")
-        if code is None or len(code) > 128:
-            raise ProtocolError("invalid_grant", "invalid_grant", "code missing or malformed")
-        code_hash = secret_hash(code)
-        access_token = new_secret()
-
-        def issue(grant: CodeGrant) -> tuple[str, AccessGrant]:
-            # 4. bound to this client, redirect_uri and PKCE verifier, and not expired;
-            # 5. the access token, kept in the transaction that marks the code used
+        grant = open_code(self._code_key, code)
+        code_hash = secret_hash(str(code))
+        # 4. bound to this client, redirect_uri and PKCE verifier, and not expired: a refusal
+        # is returned, for a code used before is refused as reused (its token revoked)
+        try:
             check_redemption(
                 grant,
                 client_id=client.client_id,
@@ -500,22 +579,37 @@ class OpenIdProvider:
                 code_verifier=params.get("code_verifier"),
                 now=now,
             )
-            return secret_hash(access_token), AccessGrant(
-                client_id=client.client_id,
-                sub=grant.sub,
-                scope=grant.scope,
-                claims=grant.claims,
-                expires_at=now + ACCESS_TOKEN_LIFETIME,
-            )
+        except ProtocolError as exc:
+            return code_hash, grant, exc
+        return code_hash, grant, None
 
-        redeemed = self.store.redeem_code(code_hash, now=now, issue=issue)
-        if redeemed is None:
-            raise ProtocolError("invalid_grant", "invalid_grant", "unknown code")
-        grant, first_use = redeemed
-        if not first_use:
-            revoked = self.store.revoke_tokens_of_code(code_hash, now=now)
-            log.warning("authorization code used twice; %d token(s) revoked", revoked)
-            raise ProtocolError("invalid_grant", "invalid_grant", "the code was used already")
+    def _refuse(self, code_hash: str, refused: ProtocolError, now: int) -> NoReturn:
+        if self.store.redeemed(code_hash):
+            self._reused(code_hash, now)
+        raise refused
+
+    def _reused(self, code_hash: str, now: int) -> NoReturn:
+        # RFC 6749 §4.1.2: a code used twice is refused, and what the first use gave revoked
+        revoked = self.store.revoke_tokens_of_code(code_hash, now=now)
+        log.warning("authorization code used twice; %d token(s) revoked", revoked)
+        raise ProtocolError("invalid_grant", "invalid_grant", "the code was used already")
+
+    @staticmethod
+    def _redemption(
+        code_hash: str, grant: CodeGrant, client: Client, access_token: str, now: int
+    ) -> Redemption:
+        access = AccessGrant(
+            client_id=client.client_id,
+            sub=grant.sub,
+            scope=grant.scope,
+            claims=grant.claims,
+            expires_at=now + ACCESS_TOKEN_LIFETIME,
+        )
+        return Redemption(code_hash, secret_hash(access_token), access)
+
+    def _token_response(
+        self, grant: CodeGrant, client: Client, access_token: str, now: int
+    ) -> dict[str, Any]:
         claims = id_token_claims(
             issuer=self.endpoints.issuer, grant=grant, access_token=access_token, now=now
         )
@@ -688,6 +782,47 @@ class OpenIdProvider:
         if now - self._purged >= _PURGE_EVERY:
             self._purged = now
             self.store.purge(now)
+
+
+class _RedemptionBatches:
+    """Group commit for the token endpoint, per event loop (as the verifier's replay guard).
+
+    Requests that reach their redemption in the same turn of the loop queue it; one callback
+    writes them all in one transaction and tells each whether its code was redeemed for the
+    first time. The answer waits for the commit, so no token is handed out before its
+    redemption is on record (for every process)."""
+
+    def __init__(self, store: SsoStore) -> None:
+        self.store = store
+        self._pending: dict[
+            asyncio.AbstractEventLoop, list[tuple[Redemption, asyncio.Future[bool]]]
+        ] = {}
+
+    async def redeem(self, redemption: Redemption) -> bool:
+        """Record ``redemption``; whether its code was redeemed here for the first time."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[bool] = loop.create_future()
+        queue = self._pending.get(loop)
+        if queue is None:
+            queue = self._pending[loop] = []
+            loop.call_soon(self._flush, loop)
+        queue.append((redemption, future))
+        return await future
+
+    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        batch = self._pending.pop(loop, [])
+        try:
+            new = self.store.redeem_many([r for r, _ in batch])
+        except Exception as exc:  # every waiter learns the failure
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for redemption, future in batch:
+            first = redemption.code_hash in new
+            new.discard(redemption.code_hash)  # a second copy in the batch is a reuse
+            if not future.done():
+                future.set_result(first)
 
 
 def _with_query(uri: str, params: dict[str, str]) -> str:

@@ -1,23 +1,23 @@
 """What the OpenID Provider keeps, as the store it needs (:class:`SsoStore`, implemented by
 :mod:`civicstack.stores.sso`).
 
-Bearer secrets (codes, access tokens, session cookies, initial access tokens, client secrets)
-are stored only as their SHA-256; what a code, a token or a session says about the citizen is
-sealed at rest by the store.
+Bearer secrets (access tokens, session cookies, initial access tokens, client secrets) are
+stored only as their SHA-256; what a token or a session says about the citizen is sealed at
+rest by the store. Codes are not stored at all (they are sealed, :func:`civicstack.sso.seal_code`):
+only their redemptions are, by the code's SHA-256, each with the access token it gave.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Protocol
 
 from civicstack._crypto import PrivateKey
 from civicstack.sso import (
     AccessGrant,
     Client,
-    CodeGrant,
     InitialAccessToken,
     Login,
+    Redemption,
     SsoSession,
 )
 
@@ -72,19 +72,12 @@ class SsoStore(Protocol):
     def end_session(self, session_id: str, *, now: int) -> bool:
         """End a session; False if it had ended already."""
 
-    def add_code(self, code_hash: str, grant: CodeGrant, *, now: int) -> None:
-        """Keep an authorization code."""
+    def redeem_many(self, redemptions: list[Redemption]) -> set[str]:
+        """Record redemptions in one transaction, each with its access token; the code hashes
+        redeemed here for the first time (the others' tokens are not kept)."""
 
-    def redeem_code(
-        self,
-        code_hash: str,
-        *,
-        now: int,
-        issue: Callable[[CodeGrant], tuple[str, AccessGrant]],
-    ) -> tuple[CodeGrant, bool] | None:
-        """The code's grant and whether this was its first use (``None``: unknown). On a first
-        use, ``issue`` decides inside the transaction: the access token it returns (its hash
-        and grant) is kept and the code marked used, or it raises and nothing is written."""
+    def redeemed(self, code_hash: str) -> bool:
+        """Whether the code with this hash was redeemed."""
 
     def access_token(self, token_hash: str, *, now: int) -> AccessGrant | None:
         """The grant of a live, unrevoked access token."""
@@ -96,4 +89,5 @@ class SsoStore(Protocol):
         """Remember a client assertion's jti (``replayed`` if seen before)."""
 
     def purge(self, now: int) -> int:
-        """Drop expired codes, tokens, sign-ins, jtis and long-ended sessions."""
+        """Drop expired tokens (with the redemptions they record: a token outlives its code),
+        sign-ins, jtis and long-ended sessions."""
