@@ -418,12 +418,14 @@ def verify_presentation(
         limits = replace(limits, kb_jwt_age=max_kb_age)
     parsed = sdjwt.parse_sd_jwt(presentation, limits=limits)
     typ = parsed.header.get("typ")
-    # RFC 8725 §3.11: a JWT explicitly typed as another kind (a KB-JWT, a status list token,
-    # a key proof, all signed by keys a verifier knows) is never taken for a credential.
-    if typ is not None and (not isinstance(typ, str) or _OTHER_JWT.search(typ)):
-        raise VerificationError("invalid_credential", f"typ {typ!r} is not an SD-JWT type")
-    # SD-JWT VC §3.2.1: typ is dc+sd-jwt; a plain SD-JWT only by the verifier's explicit policy.
-    if typ not in VC_TYPS:
+    vc_typed = type(typ) is str and typ in VC_TYPS  # no +jwt suffix: the next check passes
+    if not vc_typed:
+        # RFC 8725 §3.11: a JWT explicitly typed as another kind (a KB-JWT, a status list
+        # token, a key proof, all signed by keys a verifier knows) is never a credential.
+        if typ is not None and (not isinstance(typ, str) or _OTHER_JWT.search(typ)):
+            raise VerificationError("invalid_credential", f"typ {typ!r} is not an SD-JWT type")
+        # SD-JWT VC §3.2.1: typ is dc+sd-jwt; a plain SD-JWT only by the verifier's explicit
+        # policy.
         plain_sd_jwt.accept(typ)
     # A General JWS JSON document (RFC 9901 §8.3): every signature types the same credential,
     # or what typ means would depend on which signature comes first.
@@ -447,7 +449,7 @@ def verify_presentation(
     )
     payload = verified.claims
     vct = payload.get("vct")
-    if typ in VC_TYPS:
+    if vc_typed:
         _check_vc_rules(payload, verified.disclosed)
     claims = _subject_claims(payload)
     trust.check_scope(iss, vct if isinstance(vct, str) else None, frozenset(claims), now)

@@ -24,7 +24,7 @@ from civicstack.credentials import (
     verify,
     verify_presentation,
 )
-from civicstack.errors import VerificationError
+from civicstack.errors import InputError, VerificationError
 from civicstack.sdjwt import REQUIRE_KEY_BINDING, Path, UnsafeNoKeyBinding
 from tests.conftest import SHARED, shared_path
 from tests.vectors import make_sdjwt_json_vectors
@@ -267,6 +267,23 @@ def test_sdjwt_json_sd_hash_covers_the_first_signature_in_compact_form() -> None
         kb_claims = json.loads(b64url_decode(header["kb_jwt"].split(".")[1]))
         assert kb_claims["sd_hash"] == sdjwt.sd_hash(sd_jwt), name
         assert sdjwt.parse_sd_jwt(json.dumps(document)).sd_jwt == sd_jwt
+
+
+def test_sdjwt_json_disclosure_with_a_tilde_is_malformed() -> None:
+    """A JWS JSON Disclosure is one base64url string: one holding "~" is refused as malformed,
+    never split into two Disclosures as the compact form would read it."""
+    document = json.loads(
+        json.loads((JSON_VECTORS / "flattened_kb.json").read_text())["presentation"]
+    )
+    first = document["header"]["disclosures"]
+    document["header"]["disclosures"] = [first[0] + "~" + first[1], *first[2:]]
+    with pytest.raises(InputError) as err:
+        sdjwt.parse_sd_jwt(json.dumps(document))
+    assert err.value.code == "malformed"
+    parsed = sdjwt.parse_sd_jwt(
+        json.loads((JSON_VECTORS / "flattened_kb.json").read_text())["presentation"]
+    )
+    assert parsed.disclosures == tuple(first)
 
 
 def test_sdjwt_json_through_the_public_verify() -> None:

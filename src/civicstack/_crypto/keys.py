@@ -43,6 +43,7 @@ _RSA_MIN_BITS, _RSA_MAX_BITS = 2048, 8192
 _PKCS1 = padding.PKCS1v15()
 _SHA256 = hashes.SHA256()
 _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
+_P256 = ec.SECP256R1()
 _MAX_JWK_MEMBERS = 32
 
 
@@ -111,6 +112,15 @@ class PublicKey:
         when ``rsa`` is true."""
         jwk = _check_shape(jwk)
         kty, crv = jwk.get("kty"), jwk.get("crv")
+        if kty == "EC" and crv == "P-256":
+            # First: every holder key a verifier imports (cnf.jwk) comes this way, once each.
+            x, y = _member(jwk, "x", 32), _member(jwk, "y", 32)
+            try:
+                key = ec.EllipticCurvePublicKey.from_encoded_point(_P256, b"\x04" + x + y)
+            except ValueError as exc:
+                raise InputError("invalid_key", "the point is not on P-256") from exc
+            pub = {"kty": "EC", "crv": "P-256", "x": jwk["x"], "y": jwk["y"]}
+            return cls("ES256", pub, ec_key=key)
         if kty == "RSA" and rsa:
             return cls._from_rsa_jwk(jwk)
         if kty == "OKP" and crv == "Ed25519":
@@ -120,14 +130,6 @@ class PublicKey:
             except (nacl.exceptions.CryptoError, ValueError) as exc:  # pragma: no cover
                 raise InputError("invalid_key", "not an Ed25519 point") from exc
             return cls("EdDSA", {"kty": "OKP", "crv": "Ed25519", "x": jwk["x"]}, ed_key=ed)
-        if kty == "EC" and crv == "P-256":
-            x, y = _member(jwk, "x", 32), _member(jwk, "y", 32)
-            try:
-                key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), b"\x04" + x + y)
-            except ValueError as exc:
-                raise InputError("invalid_key", "the point is not on P-256") from exc
-            pub = {"kty": "EC", "crv": "P-256", "x": jwk["x"], "y": jwk["y"]}
-            return cls("ES256", pub, ec_key=key)
         raise InputError("invalid_key", f"unsupported key type {kty!r}/{crv!r}")
 
     @classmethod

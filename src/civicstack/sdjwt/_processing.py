@@ -219,10 +219,13 @@ def process(
     """
     walk = _Walk(disclosures, limits)
     # 3.2/3.3. Identify the embedded digests and process them, recursively (steps * and **).
-    claims = walk.members(dict(payload), (), 0, None, top=True)
+    # The walk only reads its input, so a dict payload is walked as it is, not copied.
+    top = payload if isinstance(payload, dict) else dict(payload)
+    claims = walk.members(top, (), 0, None, top=True)
     # 5. Every Disclosure must be referenced by a digest (directly or via other Disclosures).
-    used = {entry.disclosure.digest for entry in walk.disclosed}
-    if len(used) != len(walk.by_digest):
+    # A digest is claimed at most once (step 4) and names one Disclosure, so each Disclosure
+    # lands in walk.disclosed at most once: all were used exactly when the counts agree.
+    if len(walk.disclosed) != len(walk.by_digest):
         raise VerificationError(
             "unreferenced_disclosure", "a disclosure is not referenced by any digest"
         )

@@ -78,13 +78,7 @@ def _header_kid(header: dict[str, Any]) -> str | None:
     return kid
 
 
-def _parse_compact_form(text: str, limits: Limits) -> SdJwt:
-    # The first and last "~" are found (memchr), not split for: the issuer JWT before the first
-    # and the KB-JWT after the last are most of the text, and only what lies between is split.
-    first, last = text.find("~"), text.rfind("~")
-    if first < 0:
-        raise InputError("malformed", "an SD-JWT has at least one '~' after the issuer JWT")
-    disclosures = text[first + 1 : last].split("~") if last > first else []
+def _check_disclosures(disclosures: list[str], limits: Limits) -> None:
     max_disclosures, max_disclosure_bytes = limits.disclosures, limits.disclosure_bytes
     if len(disclosures) > max_disclosures:
         raise InputError("too_large", f"more than {max_disclosures} disclosures")
@@ -93,6 +87,16 @@ def _parse_compact_form(text: str, limits: Limits) -> SdJwt:
             raise InputError("malformed", "empty disclosure between '~' separators")
         if len(disclosure) > max_disclosure_bytes:
             raise InputError("too_large", f"a disclosure is longer than {max_disclosure_bytes}")
+
+
+def _parse_compact_form(text: str, limits: Limits) -> SdJwt:
+    # The first and last "~" are found (memchr), not split for: the issuer JWT before the first
+    # and the KB-JWT after the last are most of the text, and only what lies between is split.
+    first, last = text.find("~"), text.rfind("~")
+    if first < 0:
+        raise InputError("malformed", "an SD-JWT has at least one '~' after the issuer JWT")
+    disclosures = text[first + 1 : last].split("~") if last > first else []
+    _check_disclosures(disclosures, limits)
     issuer_jwt = text[:first]
     jws = parse_compact(issuer_jwt, max_bytes=limits.issuer_jwt_bytes)
     signature = IssuerSignature(jws, issuer_jwt, _header_kid(jws.header))
@@ -157,10 +161,14 @@ def _parse_json_form(text: str, limits: Limits) -> SdJwt:
     kb_jwt = carrier.get("kb_jwt")
     if kb_jwt is not None and (not isinstance(kb_jwt, str) or not kb_jwt):
         raise InputError("malformed", "kb_jwt must be a non-empty string")
-    # Re-use the compact checks on the Disclosures so both forms obey the same caps.
-    checked = _parse_compact_form("~".join([parsed[0][0].compact, *disclosures, ""]), limits)
+    # The compact form's caps on the Disclosures, so both forms obey the same; the payload was
+    # decoded once, with the first signature, and is parsed once here.
+    if any("~" in disclosure for disclosure in disclosures):
+        # A Disclosure is base64url (§4.2.1): in the compact form "~" only ever separates them.
+        raise InputError("malformed", "a disclosure cannot contain '~'")
+    _check_disclosures(disclosures, limits)
     signatures = tuple(signature for signature, _ in parsed)
-    return SdJwt(signatures, checked.payload, checked.disclosures, kb_jwt)
+    return SdJwt(signatures, signatures[0].jws.payload_json(), tuple(disclosures), kb_jwt)
 
 
 def parse_sd_jwt(text: str, *, limits: Limits = DEFAULT_LIMITS) -> SdJwt:
