@@ -23,7 +23,7 @@ from pathlib import Path
 
 import uvicorn
 
-from civicstack.api.app import create_app, max_body, wrap
+from civicstack.api.app import create_app, max_body, start_access_log_writer, wrap
 from civicstack.demo.world import seed_demo_world, seed_exchange_world
 from civicstack.pairwise import Subject
 from civicstack.platform import Platform
@@ -94,6 +94,7 @@ def main() -> None:
             warnings.simplefilter("ignore")
             platform.exchange.access_log = UnsafeNoAccessLog()
     app = wrap(create_app(platform), max_body=max_body(platform))
+    start_access_log_writer(platform)  # as `civic up`'s workers do
     (args.data / "fixture.json").write_text(json.dumps({"key": key, "bodies": bodies}))
     uvicorn.run(
         app,

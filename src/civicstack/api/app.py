@@ -150,7 +150,19 @@ def wrap(app: FastAPI, max_body: int) -> BodySizeLimit:
 def create_app_from_env() -> BodySizeLimit:
     """Uvicorn factory for worker processes: settings from the environment ``civic up`` set."""
     platform = Platform(Settings.from_env())
-    return wrap(create_app(platform), max_body=max_body(platform))
+    app = wrap(create_app(platform), max_body=max_body(platform))
+    start_access_log_writer(platform)
+    return app
+
+
+def start_access_log_writer(platform: Platform) -> None:
+    """Start the access log's writer process now (``CIVIC_ACCESS_LOG_WRITER=process``), so
+    that a worker's first fetch does not wait for it to start."""
+    from civicstack.services.exchange import AccessLogProcess
+
+    recorder = platform.exchange.access_log
+    if isinstance(recorder, AccessLogProcess):
+        recorder.start()
 
 
 def max_body(platform: Platform) -> int:

@@ -105,6 +105,29 @@ def test_loops_and_blocking_callers_get_verifiable_receipts_and_whole_chains(
     assert writer.pid != os.getpid()
 
 
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_answers_larger_than_the_pipe_takes_at_once_arrive_whole(
+    served: Platform, loop: str
+) -> None:
+    """500 accesses at once from one loop: the answers (receipts with their checkpoint) come
+    in messages far larger than one read of the non-blocking pipe, and every one is settled."""
+    writer = _writer(served)
+
+    async def many() -> list[Recorded]:
+        return await asyncio.gather(
+            *(writer.record_async(_access(n), f"citizen-{n % 7}") for n in range(500))
+        )
+
+    if loop == "uvloop":
+        import uvloop
+
+        got = uvloop.run(many())
+    else:
+        got = asyncio.run(many())
+    assert len({r.index for r in got}) == 500
+    _check(served, got[::50])
+
+
 def test_a_second_event_loop_is_answered_after_the_first_is_gone(served: Platform) -> None:
     """The answers are read by the loop that records; when that loop has finished (one
     asyncio.run after another), the next loop takes over reading them."""

@@ -30,7 +30,10 @@ import itertools
 import logging
 import multiprocessing
 import multiprocessing.process
+import os
+import pickle
 import signal
+import struct
 import threading
 import warnings
 from collections.abc import Callable, Sequence
@@ -280,11 +283,14 @@ class AccessLogProcess:
     """:class:`AccessLog` in a child process (see the module docstring), started on first use
     or by :meth:`start`.
 
-    On an event loop it costs the loop no thread: the accesses a loop records in one turn go
-    in one message, written at the end of the turn, and the loop reads the answers itself
-    (``add_reader``), so no other thread of the API process wants its interpreter lock.
-    Blocking callers (:meth:`record` from another thread) are answered by that reader, or by
-    a reader thread when no loop has recorded yet.
+    On an event loop it costs the loop no thread: the loop that records first owns the pipe
+    (non-blocking: it is an event loop's descriptor now), the accesses it records in one turn
+    go in one message written at the end of the turn, and it reads the answers itself, so no
+    other thread of the API process wants its interpreter lock. Blocking callers
+    (:meth:`record` from other threads) hand their access to that loop. With no loop (or once
+    the loop has finished), the pipe is blocking and a reader thread reads the answers.
+    Messages are multiprocessing's: a 4-byte big-endian length (or -1 and 8 bytes), then a
+    pickle, as the child's :class:`~multiprocessing.connection.Connection` reads and writes.
     """
 
     def __init__(self, main: WriterMain) -> None:
@@ -295,9 +301,14 @@ class AccessLogProcess:
         self._waiting: dict[int, _Waiter] = {}
         self._jobs = itertools.count()
         self._closed = False
-        self._reader: asyncio.AbstractEventLoop | threading.Thread | None = None
-        self._outgoing: _Jobs = []
-        self._flushing = False
+        # who does the pipe's I/O: an event loop, or (blocking pipe) callers and a thread
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        # the loop's side: this turn's accesses, bytes not yet written, bytes not yet read
+        self._turn: _Jobs = []
+        self._out = bytearray()
+        self._in = bytearray()
+        self._writing = False
 
     def start(self) -> None:
         """Start the child now (else the first access does)."""
@@ -308,22 +319,25 @@ class AccessLogProcess:
     def pid(self) -> int | None:
         """The writer process's id while one runs (for operators' monitoring)."""
         with self._lock:
-            alive = self._conn is not None and self._process is not None
-            return self._process.pid if alive and self._process is not None else None
+            process = self._process
+            return process.pid if self._conn is not None and process is not None else None
 
     def record(self, entry: AccessEntry, log_subject: str | None) -> Recorded:
         """Record ``entry``; returns once it is durable, with its receipt."""
         waiter = _Blocking()
         with self._lock:
             conn = self._ensure()
-            if self._reader is None:
-                self._reader = threading.Thread(
-                    target=self._read_thread, args=(conn,), name="access-log-replies", daemon=True
-                )
-                self._reader.start()
             job = next(self._jobs)
             self._waiting[job] = waiter
-            self._send(conn, [(job, entry, log_subject)])
+            loop = self._loop
+            if loop is not None and loop.is_running():
+                try:
+                    loop.call_soon_threadsafe(self._take, [(job, entry, log_subject)])
+                except RuntimeError:  # closed since: fail like a lost writer
+                    self._lost(conn)
+            else:
+                self._blocking(conn)
+                self._send(conn, [(job, entry, log_subject)])
         return waiter.future.result()
 
     async def record_async(self, entry: AccessEntry, log_subject: str | None) -> Recorded:
@@ -332,24 +346,20 @@ class AccessLogProcess:
         waiter = _OnLoop(loop)
         with self._lock:
             conn = self._ensure()
-            reader = self._reader
-            if reader is None or (
-                isinstance(reader, asyncio.AbstractEventLoop)
-                and reader is not loop
-                and not reader.is_running()  # e.g. an earlier asyncio.run's loop
-            ):
-                if isinstance(reader, asyncio.AbstractEventLoop):
-                    with suppress(RuntimeError, ValueError, OSError):
-                        reader.remove_reader(conn.fileno())
-                loop.add_reader(conn.fileno(), self._readable, conn)
-                self._reader = loop
             job = next(self._jobs)
             self._waiting[job] = waiter
-            self._outgoing.append((job, entry, log_subject))
-            if not self._flushing:
-                self._flushing = True
-                loop.call_soon(self._flush)
+            owner = self._loop
+            if self._thread is None and (
+                owner is None or (owner is not loop and not owner.is_running())
+            ):
+                self._own(loop, conn)  # the first loop, or the next after one has finished
+            if self._loop is loop:
+                self._take_locked([(job, entry, log_subject)])
+            else:  # another loop, or a reader thread, does the I/O
+                self._send(conn, [(job, entry, log_subject)])
         return await waiter.future
+
+    # --- the child ---------------------------------------------------------------------------
 
     def _ensure(self) -> Connection:
         if self._closed:
@@ -362,74 +372,27 @@ class AccessLogProcess:
             )
             process.start()
             theirs.close()
-            self._conn, self._process, self._reader = ours, process, None
+            self._conn, self._process = ours, process
+            self._loop, self._thread = None, None
+            self._turn, self._out, self._in, self._writing = [], bytearray(), bytearray(), False
         return self._conn
-
-    def _send(self, conn: Connection, jobs: _Jobs) -> None:
-        """Send ``jobs`` (the lock held); if the child is gone, they fail at once."""
-        try:
-            conn.send(jobs)
-        except (OSError, ValueError):
-            self._lost(conn)
-
-    def _flush(self) -> None:
-        """End of a loop turn: the accesses it recorded, in one message."""
-        with self._lock:
-            self._flushing = False
-            jobs, self._outgoing = self._outgoing, []
-            if jobs and self._conn is not None:
-                self._send(self._conn, jobs)
-
-    def _answers(self, conn: Connection) -> list[tuple[_Waiter, Recorded | CivicError]]:
-        """Every answer waiting in the pipe (blocking for the first); EOF when none come."""
-        replies = [conn.recv()]
-        while conn.poll():
-            replies.append(conn.recv())
-        with self._lock:
-            return [(self._waiting.pop(job), o) for reply in replies for job, o in reply]
-
-    def _readable(self, conn: Connection) -> None:
-        """The loop's reader: answers for this loop are settled here and now."""
-        try:
-            outcomes = self._answers(conn)
-        except (EOFError, OSError):
-            with self._lock:
-                self._lost(conn)
-            return
-        others: list[tuple[_Waiter, Recorded | CivicError]] = []
-        mine: list[tuple[_OnLoop, Recorded | CivicError]] = []
-        for waiter, outcome in outcomes:
-            if isinstance(waiter, _OnLoop) and waiter.loop is self._reader:
-                mine.append((waiter, outcome))
-            else:
-                others.append((waiter, outcome))
-        _settle_on_loop(mine)
-        _settle(others)
-
-    def _read_thread(self, conn: Connection) -> None:
-        while True:
-            try:
-                outcomes = self._answers(conn)
-            except (EOFError, OSError):
-                with self._lock:
-                    self._lost(conn)
-                return
-            _settle(outcomes)
 
     def _lost(self, conn: Connection) -> None:
         """The child is gone (the lock held): every access waiting in it fails; the next one
         starts a new child."""
         if self._conn is not conn:
             return
-        loop = self._reader
-        if isinstance(loop, asyncio.AbstractEventLoop):
-            with suppress(RuntimeError, ValueError, OSError):  # closed loop or descriptor
-                if _running_loop() is loop:
-                    loop.remove_reader(conn.fileno())
+        loop, fd = self._loop, conn.fileno()
+        if loop is not None:
+            with suppress(RuntimeError, ValueError, OSError):  # a closed loop
+                if _running_loop() is loop or not loop.is_running():
+                    loop.remove_reader(fd)
+                    loop.remove_writer(fd)
                 else:
-                    loop.call_soon_threadsafe(loop.remove_reader, conn.fileno())
-        self._conn, self._reader = None, None
-        self._outgoing = []
+                    loop.call_soon_threadsafe(loop.remove_reader, fd)
+                    loop.call_soon_threadsafe(loop.remove_writer, fd)
+        self._conn, self._loop, self._thread = None, None, None
+        self._turn, self._out, self._in = [], bytearray(), bytearray()
         lost, self._waiting = list(self._waiting.values()), {}
         with suppress(OSError):
             conn.close()
@@ -437,27 +400,228 @@ class AccessLogProcess:
             log.error("the access log's writer process stopped with %d accesses", len(lost))
             _settle([(w, _unavailable("its writer process stopped")) for w in lost])
 
+    # --- a blocking pipe: callers write, a thread reads -------------------------------------
+
+    def _blocking(self, conn: Connection) -> None:
+        """Make the pipe blocking, with a reader thread (the lock held), unless a running loop
+        owns it. A loop that has finished gives it up."""
+        loop = self._loop
+        if loop is not None and not loop.is_running():
+            with suppress(RuntimeError, ValueError, OSError):
+                loop.remove_reader(conn.fileno())
+                loop.remove_writer(conn.fileno())
+            pending, self._out = bytes(self._out), bytearray()
+            self._loop, self._writing = None, False
+            os.set_blocking(conn.fileno(), True)
+            if pending:
+                self._write(conn, pending)
+        if self._loop is None and self._thread is None:
+            self._thread = threading.Thread(
+                target=self._read_thread, args=(conn,), name="access-log-replies", daemon=True
+            )
+            self._thread.start()
+
+    def _send(self, conn: Connection, jobs: _Jobs) -> None:
+        """One message to the child (the lock held; the pipe blocking or owned by another
+        loop, whose descriptor this thread may not touch: then that loop sends it)."""
+        loop = self._loop
+        if loop is not None:
+            try:
+                loop.call_soon_threadsafe(self._take, jobs)
+            except RuntimeError:
+                self._lost(conn)
+            return
+        self._write(conn, _frame(jobs))
+
+    def _write(self, conn: Connection, data: bytes) -> None:
+        """Write framed bytes on the blocking pipe (the lock held)."""
+        try:
+            _write_all(conn.fileno(), data)
+        except (OSError, ValueError):
+            self._lost(conn)
+
+    def _read_thread(self, conn: Connection) -> None:
+        while True:
+            try:
+                replies = [conn.recv()]
+                while conn.poll():
+                    replies.append(conn.recv())
+            except (EOFError, OSError):
+                with self._lock:
+                    self._lost(conn)
+                return
+            with self._lock:
+                outcomes = [(self._waiting.pop(j), o) for reply in replies for j, o in reply]
+            _settle(outcomes)
+
+    # --- an event loop's pipe: the loop writes and reads, never blocking ---------------------
+
+    def _own(self, loop: asyncio.AbstractEventLoop, conn: Connection) -> None:
+        """``loop`` does the pipe's I/O from now on (the lock held); a loop that has finished
+        hands over what it had not written yet."""
+        fd = conn.fileno()
+        old = self._loop
+        if old is not None:
+            with suppress(RuntimeError, ValueError, OSError):  # closed
+                old.remove_reader(fd)
+                old.remove_writer(fd)
+        os.set_blocking(fd, False)
+        loop.add_reader(fd, self._readable, conn)
+        self._loop, self._writing = loop, False
+        if self._turn:
+            self._out += _frame(self._turn)
+            self._turn = []
+        if self._out:
+            loop.add_writer(fd, self._writable, conn)
+            self._writing = True
+
+    def _take(self, jobs: _Jobs) -> None:
+        """On the loop: accesses handed over by other threads."""
+        with self._lock:
+            if self._conn is not None and self._loop is _running_loop():
+                self._take_locked(jobs)
+
+    def _take_locked(self, jobs: _Jobs) -> None:
+        self._turn.extend(jobs)
+        if len(self._turn) == len(jobs):  # the turn's first: flush at its end
+            loop = self._loop
+            assert loop is not None
+            loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        """End of a loop turn: its accesses in one message."""
+        with self._lock:
+            conn = self._conn
+            if conn is None or not self._turn:
+                return
+            jobs, self._turn = self._turn, []
+            self._out += _frame(jobs)
+            self._write_out(conn)
+
+    def _writable(self, conn: Connection) -> None:
+        with self._lock:
+            if self._conn is conn:
+                self._write_out(conn)
+
+    def _write_out(self, conn: Connection) -> None:
+        """Write what the pipe takes now; wait for it to take the rest (the lock held)."""
+        loop = self._loop
+        assert loop is not None
+        while self._out:
+            try:
+                sent = os.write(conn.fileno(), self._out)
+            except BlockingIOError:
+                break
+            except OSError:
+                self._lost(conn)
+                return
+            del self._out[:sent]
+        if self._out and not self._writing:
+            loop.add_writer(conn.fileno(), self._writable, conn)
+            self._writing = True
+        elif not self._out and self._writing:
+            loop.remove_writer(conn.fileno())
+            self._writing = False
+
+    def _readable(self, conn: Connection) -> None:
+        """On the loop: read what has come, settle every whole answer."""
+        with self._lock:
+            if self._conn is not conn:
+                return
+            try:
+                chunk = os.read(conn.fileno(), 1 << 20)
+            except BlockingIOError:
+                return
+            except OSError:
+                chunk = b""
+            if not chunk:  # the child's end closed
+                self._lost(conn)
+                return
+            self._in += chunk
+            replies = _unframe(self._in)
+            outcomes = [(self._waiting.pop(j), o) for reply in replies for j, o in reply]
+        mine: list[tuple[_OnLoop, Recorded | CivicError]] = []
+        others: list[tuple[_Waiter, Recorded | CivicError]] = []
+        for waiter, outcome in outcomes:
+            if isinstance(waiter, _OnLoop) and waiter.loop is self._loop:
+                mine.append((waiter, outcome))
+            else:
+                others.append((waiter, outcome))
+        _settle_on_loop(mine)
+        _settle(others)
+
     def close(self) -> None:
         """Let the child commit and answer what it has, then wait for it to stop."""
         with self._lock:
             self._closed = True
             conn, process = self._conn, self._process
-            if conn is not None and self._outgoing:
-                self._send(conn, self._outgoing)
-                self._outgoing = []
             if conn is not None:
-                with suppress(OSError, ValueError):
-                    conn.send(None)
+                loop = self._loop
+                if loop is None or not loop.is_running():
+                    # nobody else does the pipe's I/O now: send what is left, then stop
+                    with suppress(RuntimeError, ValueError, OSError):
+                        if loop is not None:
+                            loop.remove_reader(conn.fileno())
+                            loop.remove_writer(conn.fileno())
+                    os.set_blocking(conn.fileno(), True)
+                    data = bytes(self._out) + (_frame(self._turn) if self._turn else b"")
+                    self._out, self._turn, self._loop = bytearray(), [], None
+                    with suppress(OSError, ValueError):
+                        _write_all(conn.fileno(), data + _frame(None))
+                else:
+                    loop.call_soon_threadsafe(self._stop_on_loop, conn)
         if process is not None:
             process.join(30)
             if process.is_alive():  # pragma: no cover - a stuck child
                 process.kill()
                 process.join()
-        if isinstance(self._reader, threading.Thread):
-            self._reader.join(10)  # it reads the last answers, then the end of the pipe
+        if self._thread is not None:
+            self._thread.join(10)  # it reads the last answers, then the end of the pipe
         with self._lock:
             if self._conn is not None:
                 self._lost(self._conn)
+
+    def _stop_on_loop(self, conn: Connection) -> None:
+        """On the owning loop (:meth:`close` from another thread): the turn, then the end."""
+        with self._lock:
+            if self._conn is conn:
+                if self._turn:
+                    self._out += _frame(self._turn)
+                    self._turn = []
+                self._out += _frame(None)
+                self._write_out(conn)
+
+
+def _frame(message: object) -> bytes:
+    """``message`` as multiprocessing's Connection frames it (see AccessLogProcess)."""
+    data = pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
+    if len(data) > 0x7FFFFFFF:
+        return struct.pack("!i", -1) + struct.pack("!Q", len(data)) + data
+    return struct.pack("!i", len(data)) + data
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _unframe(buffer: bytearray) -> list[list[tuple[int, Recorded | CivicError]]]:
+    """Every whole message at the front of ``buffer``, removed from it."""
+    out = []
+    while len(buffer) >= 4:
+        (size,) = struct.unpack_from("!i", buffer)
+        head = 4
+        if size == -1:
+            if len(buffer) < 12:
+                break
+            (size,) = struct.unpack_from("!Q", buffer, 4)
+            head = 12
+        if len(buffer) < head + size:
+            break
+        out.append(pickle.loads(bytes(buffer[head : head + size])))  # noqa: S301 - our child
+        del buffer[: head + size]
+    return out
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
