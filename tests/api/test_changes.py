@@ -391,6 +391,37 @@ def test_a_thin_events_link_fetches_the_new_value_under_consent_logged(tuo: Worl
     assert "receipt" in refused.json()
 
 
+def test_a_suspended_organisation_following_its_link_is_refused_and_logged(tuo: World) -> None:
+    """A GP practice suspended after it was told follows the thin event's link: refused as
+    ``relying_party_suspended``, with the receipt of the log entry that records the attempt
+    against the purpose it was registered for; reinstated, it fetches again."""
+    amara = Wallet(tuo)
+    gp = subscribe(tuo, "gp-newtown", [ADDRESS])
+    given = amara.consent_to("gp-newtown", "change_notices")
+    assert amara.report({"kind": "address", "uprn": NEW}).status_code == 201
+    tuo.platform.notifications.fan_out(limit=100, now=tuo.clock.now())
+    path = bodies(tuo, gp)[-1]["data"]["href"].removeprefix("http://testserver")
+    tuo.platform.authorities.suspend("gp-newtown", reason="under investigation")
+
+    refused = tuo.client.get(path, headers=_as(tuo, "gp-newtown"))
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["code"] == "relying_party_suspended"
+    at = Receipt.parse(refused.json()["receipt"]).index
+    logged = tuo.client.get(f"/access/entries/{at}").json()
+    assert (logged["requester"], logged["purpose"], logged["outcome"]) == (
+        "gp-newtown",
+        "change_notices",
+        "refused",
+    )
+    assert (logged["refusal"], logged["consent"]) == ("relying_party_suspended", given["id"])
+    assert logged["subject"] is not None
+
+    tuo.clock.advance(1)
+    tuo.platform.authorities.suspend("gp-newtown", reason="cleared", suspended=False)
+    again = tuo.client.get(path, headers=_as(tuo, "gp-newtown"))
+    assert again.status_code == 200, again.text
+
+
 def test_the_report_and_its_event_commit_together(tuo: World) -> None:
     """A report refused by the registers leaves no report, no event and no roll entry."""
     amara = Wallet(tuo)

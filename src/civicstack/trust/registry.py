@@ -329,6 +329,19 @@ class TrustRegistry:
             raise VerificationError("unregistered_relying_party", f"{relying_party}: {detail}")
         return tuple(valid)
 
+    def registrations_on_record(
+        self, relying_party: str, now: int
+    ) -> tuple[RelyingPartyRegistration, ...]:
+        """The registrations of ``relying_party`` valid at ``now`` but for a suspension: what a
+        suspended relying party was registered for, so that its refused attempts can name
+        their purpose in a log (never to let it act: :meth:`relying_party` refuses it)."""
+        check_identifier(relying_party, "relying party id")
+        return tuple(
+            reg
+            for reg in self._registrations.get(relying_party, [])
+            if registration_problem(reg, now, self.roots, self._outcome) is None
+        )
+
     def relying_party_key(self, relying_party: str, kid: str | None, now: int) -> PublicKey:
         """A key ``relying_party`` signs its requests with (OpenID4VP request objects)."""
         keysets = [r.keys for r in self.relying_party(relying_party, now)]

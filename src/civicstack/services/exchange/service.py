@@ -305,9 +305,11 @@ class Exchange:
 
         The fetch it makes is :meth:`fetch_async`'s, the consent and purpose found for the
         caller: 0. the caller's registered purposes that let it ask ``provider`` for
-        ``category`` (none: ``overasking``, not logged, for no purpose names the attempt);
-        then the citizen's consent under one of them (:meth:`ConsentCheck.consent_for`; none:
-        ``consent_not_found``, logged) and the data service its purpose names."""
+        ``category`` (none: ``overasking``, not logged, for no purpose names the attempt; a
+        suspended caller's purposes are those it was registered for, so that its refusal,
+        ``relying_party_suspended``, is logged like any other); then the citizen's consent
+        under one of them (:meth:`ConsentCheck.consent_for`; none: ``consent_not_found``,
+        logged) and the data service its purpose names."""
         requester, now = self._requester(caller), self.clock.now()
         if not isinstance(provider, str) or not SERVICE_NAME.fullmatch(provider):
             raise InputError("invalid_request", "provider is a lowercase slug")
@@ -316,7 +318,16 @@ class Exchange:
         # 0. which of the requester's purposes name a data service of provider with category
         prefix = data_service_vct(provider, "")
         services: dict[str, str] = {}
-        for registration in self._registry(1.0).relying_party(self._identifier(requester), now):
+        registry, identifier = self._registry(1.0), self._identifier(requester)
+        try:
+            registrations = registry.relying_party(identifier, now)
+        except VerificationError as exc:
+            if exc.code != "relying_party_suspended":
+                raise
+            # A suspended requester's attempt is refused AND logged (by fetch_async's checks)
+            # under the purposes it was registered for.
+            registrations = registry.registrations_on_record(identifier, now)
+        for registration in registrations:
             for purpose_id, registered in registration.purposes.items():
                 for vct, names in registered.claims.items():
                     if vct.startswith(prefix) and asked in names:
