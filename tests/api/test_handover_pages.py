@@ -80,6 +80,7 @@ def test_a_request_page_waits_then_shows_the_result_once(world: World) -> None:
     assert waiting.status_code == 200
     text = html.unescape(waiting.text)
     assert "Waiting for your wallet" in text
+    assert "asks for your information for: Sell you alcohol." in text  # as registered
     assert f">{created['request']}</textarea>" in text
     query = urlsplit(created["request"]).query
     assert f'href="http://127.0.0.1:8700/request?{query}"' in text

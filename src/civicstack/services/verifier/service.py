@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from civicstack._crypto import json_dumps, json_loads_strict
-from civicstack.errors import CivicError, InputError
+from civicstack.errors import CivicError, InputError, VerificationError
 from civicstack.openid4vp import DEFAULT_LIMITS as VP_LIMITS
 from civicstack.openid4vp import (
     DcqlQuery,
@@ -109,6 +109,8 @@ class DeskView:
     link: str
     relying_party_name: str
     outcome: VerificationOutcome
+    #: the purpose as registered ("Sell alcohol to adults"), when the registration stands
+    purpose_description: str | None = None
 
 
 class VerifierStore(RequestStore, ReplayStore, ApiKeyStore, Protocol):
@@ -330,7 +332,20 @@ class Verifier:
         hosted = self.relying_party(row.relying_party)
         link = authorization_request_uri(row.client_id, self.request_uri(row.id))
         outcome = self.result(Caller(row.relying_party), request_id)
-        return DeskView(link, hosted.display_name, outcome)
+        return DeskView(link, hosted.display_name, outcome, self._described(hosted, outcome))
+
+    def _described(self, hosted: HostedAuthority, outcome: VerificationOutcome) -> str | None:
+        """The registered description of the request's purpose; none if the relying party is
+        no longer registered (suspended, expired): the page then shows the purpose's id."""
+        try:
+            registrations = self._registry(1.0).relying_party(hosted.identifier, self.clock.now())
+        except VerificationError:
+            return None
+        for registration in registrations:
+            purpose = registration.purposes.get(outcome.purpose)
+            if purpose is not None:
+                return purpose.description
+        return None
 
     # --- answers (§8.2) ------------------------------------------------------------------
 
