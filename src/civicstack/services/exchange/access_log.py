@@ -246,6 +246,9 @@ class AccessLog:
 WriterMain = Callable[[Connection], None]
 #: One message to the child: accesses as ``(job, entry, log_subject)``; ``None`` asks it to stop.
 _Jobs = list[tuple[int, AccessEntry, str | None]]
+#: How long a blocking caller waits for its access's answer (a durable append takes
+#: milliseconds; past this the writer is taken as unavailable and nothing is released).
+ANSWER_TIMEOUT = 60.0
 
 
 def serve_access_log(conn: Connection, storage: AccessLogStorage) -> None:
@@ -332,13 +335,18 @@ class AccessLogProcess:
             loop = self._loop
             if loop is not None and loop.is_running():
                 try:
-                    loop.call_soon_threadsafe(self._take, [(job, entry, log_subject)])
+                    loop.call_soon_threadsafe(self._take, conn, [(job, entry, log_subject)])
                 except RuntimeError:  # closed since: fail like a lost writer
                     self._lost(conn)
             else:
                 self._blocking(conn)
                 self._send(conn, [(job, entry, log_subject)])
-        return waiter.future.result()
+        try:
+            return waiter.future.result(timeout=ANSWER_TIMEOUT)
+        except TimeoutError as exc:  # e.g. the loop it was handed to stopped meanwhile
+            with self._lock:
+                self._waiting.pop(job, None)
+            raise _unavailable("no answer from its writer process") from exc
 
     async def record_async(self, entry: AccessEntry, log_subject: str | None) -> Recorded:
         """Record ``entry`` from an event loop (the loop keeps serving while it commits)."""
@@ -359,7 +367,7 @@ class AccessLogProcess:
                 self._send(conn, [(job, entry, log_subject)])
         return await waiter.future
 
-    # --- the child ---------------------------------------------------------------------------
+    # --- starting and losing the child -------------------------------------------------------
 
     def _ensure(self) -> Connection:
         if self._closed:
@@ -427,7 +435,7 @@ class AccessLogProcess:
         loop = self._loop
         if loop is not None:
             try:
-                loop.call_soon_threadsafe(self._take, jobs)
+                loop.call_soon_threadsafe(self._take, conn, jobs)
             except RuntimeError:
                 self._lost(conn)
             return
@@ -451,7 +459,7 @@ class AccessLogProcess:
                     self._lost(conn)
                 return
             with self._lock:
-                outcomes = [(self._waiting.pop(j), o) for reply in replies for j, o in reply]
+                outcomes = self._answered(replies)
             _settle(outcomes)
 
     # --- an event loop's pipe: the loop writes and reads, never blocking ---------------------
@@ -475,11 +483,16 @@ class AccessLogProcess:
             loop.add_writer(fd, self._writable, conn)
             self._writing = True
 
-    def _take(self, jobs: _Jobs) -> None:
-        """On the loop: accesses handed over by other threads."""
+    def _take(self, conn: Connection, jobs: _Jobs) -> None:
+        """On a loop: accesses handed over by other threads, for the child of ``conn`` (if it
+        is gone, its waiters were failed with it: nothing is sent to the next one)."""
         with self._lock:
-            if self._conn is not None and self._loop is _running_loop():
+            if self._conn is not conn:
+                return
+            if self._loop is _running_loop():
                 self._take_locked(jobs)
+            else:  # the pipe changed hands meanwhile
+                self._send(conn, jobs)
 
     def _take_locked(self, jobs: _Jobs) -> None:
         self._turn.extend(jobs)
@@ -538,8 +551,7 @@ class AccessLogProcess:
                 self._lost(conn)
                 return
             self._in += chunk
-            replies = _unframe(self._in)
-            outcomes = [(self._waiting.pop(j), o) for reply in replies for j, o in reply]
+            outcomes = self._answered(_unframe(self._in))
         mine: list[tuple[_OnLoop, Recorded | CivicError]] = []
         others: list[tuple[_Waiter, Recorded | CivicError]] = []
         for waiter, outcome in outcomes:
@@ -549,6 +561,18 @@ class AccessLogProcess:
                 others.append((waiter, outcome))
         _settle_on_loop(mine)
         _settle(others)
+
+    def _answered(
+        self, replies: list[list[tuple[int, Recorded | CivicError]]]
+    ) -> list[tuple[_Waiter, Recorded | CivicError]]:
+        """The waiters of the answered jobs (the lock held); one that gave up is skipped."""
+        out = []
+        for reply in replies:
+            for job, outcome in reply:
+                waiter = self._waiting.pop(job, None)
+                if waiter is not None:
+                    out.append((waiter, outcome))
+        return out
 
     def close(self) -> None:
         """Let the child commit and answer what it has, then wait for it to stop."""
