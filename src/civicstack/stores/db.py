@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -216,3 +216,36 @@ class DirectReads:
             idle, self._idle = self._idle, []
         for conn in idle:
             conn.close()
+
+
+#: Rows per multi-row INSERT of :func:`insert_new`: well under SQLite's and PostgreSQL's limits
+#: on bound parameters for any of its callers' rows.
+_ROWS_PER_INSERT = 150
+
+
+def insert_new(
+    conn: Connection, table: str, columns: Sequence[str], key: str, rows: Sequence[Sequence[Any]]
+) -> set[Any]:
+    """Insert ``rows`` (values for ``columns``) in plain multi-row statements, each skipping a
+    row whose ``key`` is taken: ``INSERT ... ON CONFLICT (key) DO NOTHING RETURNING key``, valid
+    on SQLite (>= 3.35) and PostgreSQL alike, with no query compilation (for a request's one
+    write). The keys inserted; a key twice in ``rows`` is inserted once (the first row)."""
+    at = columns.index(key)
+    unique: dict[Any, Sequence[Any]] = {}
+    for row in rows:
+        unique.setdefault(row[at], row)
+    first = list(unique.values())
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    row_marks = "(" + ", ".join([mark] * len(columns)) + ")"
+    new: set[Any] = set()
+    for start in range(0, len(first), _ROWS_PER_INSERT):
+        chunk = first[start : start + _ROWS_PER_INSERT]
+        # Only names from the caller's code and placeholders are formatted; values are bound.
+        statement = (
+            f"INSERT INTO {table} ({', '.join(columns)}) "  # noqa: S608
+            f"VALUES {', '.join([row_marks] * len(chunk))} "
+            f"ON CONFLICT ({key}) DO NOTHING RETURNING {key}"
+        )
+        params = tuple(value for row in chunk for value in row)
+        new.update(row[0] for row in conn.exec_driver_sql(statement, params))
+    return new

@@ -60,14 +60,13 @@ from civicstack.sso import (
     SsoSession,
 )
 from civicstack.sso.clients import ClientMetadata
-from civicstack.stores.db import metadata, write_transaction
+from civicstack.stores.db import insert_new, metadata, write_transaction
 
 __all__ = ["SsoStore"]
 
 #: Ended sessions are kept this long for the citizen's history, then dropped.
 _ENDED_KEPT = 7 * 86_400
 #: Rows per INSERT of a batch of redemptions (5 parameters each: under SQLite's 999).
-_ROWS_PER_INSERT = 150
 
 sso_keys = Table(
     "sso_keys",
@@ -422,27 +421,25 @@ class SsoStore:
         first: dict[str, Redemption] = {}
         for r in redemptions:
             first.setdefault(r.code_hash, r)
-        if not first:
+        rows = [
+            (
+                r.token_hash,
+                r.code_hash,
+                self._seal(r.access.to_json(), f"token:{r.token_hash}"),
+                r.access.expires_at,
+            )
+            for r in first.values()
+        ]
+        if not rows:
             return set()
-        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
-        rows = list(first.values())
-        new: set[str] = set()
         with self.engine.begin() as conn:
-            for start in range(0, len(rows), _ROWS_PER_INSERT):
-                chunk = rows[start : start + _ROWS_PER_INSERT]
-                values = ", ".join([f"({mark}, {mark}, {mark}, {mark}, NULL)"] * len(chunk))
-                # Only placeholders are formatted into the statement; every value is bound.
-                statement = (
-                    "INSERT INTO sso_tokens (token_hash, code_hash, sealed, expires_at, "  # noqa: S608
-                    f"revoked_at) VALUES {values} ON CONFLICT (code_hash) DO NOTHING "
-                    "RETURNING code_hash"
-                )
-                params: list[object] = []
-                for r in chunk:
-                    sealed = self._seal(r.access.to_json(), f"token:{r.token_hash}")
-                    params += (r.token_hash, r.code_hash, sealed, r.access.expires_at)
-                new.update(row[0] for row in conn.exec_driver_sql(statement, tuple(params)))
-        return new
+            return insert_new(
+                conn,
+                "sso_tokens",
+                ("token_hash", "code_hash", "sealed", "expires_at"),
+                "code_hash",
+                rows,
+            )
 
     def redeemed(self, code_hash: str) -> bool:
         """Whether the code with this hash was redeemed (its token kept, revoked or not)."""

@@ -65,10 +65,8 @@ from civicstack.openid4vp.verifier_requests import (
     result_expired,
     result_gone,
 )
-from civicstack.stores.db import metadata, write_transaction
+from civicstack.stores.db import insert_new, metadata, write_transaction
 from civicstack.stores.issuance.sealing import RowSealer
-
-_ROWS_PER_INSERT = 256  # well under SQLite's and PostgreSQL's bound-parameter limits
 
 presentation_requests_table = Table(
     "presentation_requests",
@@ -361,23 +359,11 @@ class VerifierStore:
         query compilation): ``INSERT ... ON CONFLICT (digest) DO NOTHING RETURNING digest``,
         valid on SQLite (>= 3.35) and PostgreSQL alike.
         """
-        unique = list({digest: (digest, rp, until) for digest, rp, until in rows}.values())
-        if not unique:
+        if not rows:
             return set()
-        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
-        new: set[str] = set()
         with self.engine.begin() as conn:
-            for start in range(0, len(unique), _ROWS_PER_INSERT):
-                chunk = unique[start : start + _ROWS_PER_INSERT]
-                values = ", ".join([f"({mark}, {mark}, {mark})"] * len(chunk))
-                # Only placeholders are formatted into the statement; every value is bound.
-                statement = (
-                    "INSERT INTO verifier_replay (digest, relying_party, expires_at) "  # noqa: S608
-                    f"VALUES {values} ON CONFLICT (digest) DO NOTHING RETURNING digest"
-                )
-                params = tuple(value for row in chunk for value in row)
-                new.update(row[0] for row in conn.exec_driver_sql(statement, params))
-        return new
+            columns = ("digest", "relying_party", "expires_at")
+            return insert_new(conn, "verifier_replay", columns, "digest", rows)
 
     def purge(self, now: int, *, result_retention: int, keep_requests: int = 30 * 86_400) -> int:
         """Drop replay digests past their use, results unread ``result_retention`` seconds

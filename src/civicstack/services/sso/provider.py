@@ -34,6 +34,7 @@ from civicstack.errors import CivicError, ProtocolError
 from civicstack.openid4vp import query_for
 from civicstack.pairwise import Subject, subject_of
 from civicstack.services.sso.storage import SsoStore
+from civicstack.services.turn_batches import FirstTimeBatches
 from civicstack.services.verifier import Caller, Verifier
 from civicstack.sso import (
     ASSERTION_TYPE,
@@ -164,7 +165,10 @@ class OpenIdProvider:
         self._sessions: dict[str, tuple[float, SsoSession]] = {}
         self._purged = 0
         self._code_key = code_key
-        self._batches = _RedemptionBatches(store)
+        # group commit of /token's redemptions per loop turn, as the verifier's replay guard
+        self._batches: FirstTimeBatches[Redemption, str] = FirstTimeBatches(
+            store.redeem_many, key=lambda redemption: redemption.code_hash
+        )
 
     # --- metadata and keys ---------------------------------------------------------------
 
@@ -553,7 +557,7 @@ class OpenIdProvider:
         access_token = new_secret()
         redemption = self._redemption(code_hash, grant, client, access_token, now)
         # 5. the redemption kept with the access token, once, with the others in flight
-        if not await self._batches.redeem(redemption):
+        if not await self._batches.first_time(redemption):
             await asyncio.to_thread(self._reused, code_hash, now)
         return self._token_response(grant, client, access_token, now)
 
@@ -782,47 +786,6 @@ class OpenIdProvider:
         if now - self._purged >= _PURGE_EVERY:
             self._purged = now
             self.store.purge(now)
-
-
-class _RedemptionBatches:
-    """Group commit for the token endpoint, per event loop (as the verifier's replay guard).
-
-    Requests that reach their redemption in the same turn of the loop queue it; one callback
-    writes them all in one transaction and tells each whether its code was redeemed for the
-    first time. The answer waits for the commit, so no token is handed out before its
-    redemption is on record (for every process)."""
-
-    def __init__(self, store: SsoStore) -> None:
-        self.store = store
-        self._pending: dict[
-            asyncio.AbstractEventLoop, list[tuple[Redemption, asyncio.Future[bool]]]
-        ] = {}
-
-    async def redeem(self, redemption: Redemption) -> bool:
-        """Record ``redemption``; whether its code was redeemed here for the first time."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[bool] = loop.create_future()
-        queue = self._pending.get(loop)
-        if queue is None:
-            queue = self._pending[loop] = []
-            loop.call_soon(self._flush, loop)
-        queue.append((redemption, future))
-        return await future
-
-    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
-        batch = self._pending.pop(loop, [])
-        try:
-            new = self.store.redeem_many([r for r, _ in batch])
-        except Exception as exc:  # every waiter learns the failure
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
-            return
-        for redemption, future in batch:
-            first = redemption.code_hash in new
-            new.discard(redemption.code_hash)  # a second copy in the batch is a reuse
-            if not future.done():
-                future.set_result(first)
 
 
 def _with_query(uri: str, params: dict[str, str]) -> str:

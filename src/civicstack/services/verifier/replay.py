@@ -9,12 +9,12 @@ loop together, and each answer waits for its commit.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from civicstack._crypto import sha256_b64url
 from civicstack.errors import CivicError
+from civicstack.services.turn_batches import FirstTimeBatches
 from civicstack.services.verifier.limits import DEFAULT_LIMITS, Limits
 
 #: The default of :attr:`Limits.kb_age`, by its former name.
@@ -51,48 +51,24 @@ class Accepted:
 
 
 class ReplayBatches:
-    """Group commit for the replay guard, per event loop.
-
-    Requests verified in the same turn of the loop queue their KB-JWT digests; one callback
-    inserts them all in one transaction and tells each request whether its digest was new.
-    The answer waits for the commit, so a digest is on record (for every process) before its
-    presentation is reported verified; a digest twice in one batch is new only once.
-    """
+    """Group commit for the replay guard, per event loop and turn
+    (:class:`~civicstack.services.turn_batches.FirstTimeBatches`): a digest is on record for
+    every process before its presentation is reported verified; a digest twice in one batch is
+    new only once."""
 
     def __init__(self, store: ReplayStore) -> None:
         self.store = store
-        self._pending: dict[
-            asyncio.AbstractEventLoop, list[tuple[Accepted, asyncio.Future[bool]]]
-        ] = {}
+        self._batches: FirstTimeBatches[Accepted, str] = FirstTimeBatches(
+            lambda batch: store.remember_many(
+                [(a.digest, a.relying_party, a.until) for a in batch]
+            ),
+            key=lambda accepted: accepted.digest,
+        )
 
     async def remember(self, accepted: Accepted) -> None:
         """Record ``accepted``'s digest; ``replayed`` if it was accepted before."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[bool] = loop.create_future()
-        queue = self._pending.get(loop)
-        if queue is None:
-            queue = self._pending[loop] = []
-            loop.call_soon(self._flush, loop)
-        queue.append((accepted, future))
-        if not await future:
+        if not await self._batches.first_time(accepted):
             raise CivicError("replayed", "this presentation was accepted before")
-
-    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
-        batch = self._pending.pop(loop, [])
-        try:
-            inserted = self.store.remember_many(
-                [(a.digest, a.relying_party, a.until) for a, _ in batch]
-            )
-        except Exception as exc:  # every waiter learns the failure
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
-            return
-        for accepted, future in batch:
-            new = accepted.digest in inserted
-            inserted.discard(accepted.digest)  # a second copy in the batch is a replay
-            if not future.done():
-                future.set_result(new)
 
 
 def kb_digest(presentation: str) -> str:
