@@ -491,19 +491,60 @@ def process_tree_cpu(pid: int) -> float:
 def server_shape(pid: int) -> str:
     """How a running server is made, read from /proc: its processes and their event loop.
 
-    ``"1 process, uvloop"``; a supervisor that serves nothing itself still counts as one.
+    ``"1 process, uvloop"``. The processes counted are those holding a listening TCP socket (a
+    supervisor that hands its sockets to workers counts as one); the others of the tree, which
+    serve no request (``civic up``'s access-log writer, multiprocessing's resource tracker), are
+    named as helpers: ``"1 process (+2 helpers), uvloop"``. Every one's CPU is metered all the
+    same (:func:`process_tree_cpu`).
     """
     tree = _process_tree(pid)
+    listening = _listening_inodes()
     loops = set()
+    serving = 0
     for member in tree:
         try:
             maps = Path(f"/proc/{member}/maps").read_text()
         except OSError:
             continue
-        loops.add("uvloop" if "uvloop" in maps else "asyncio")
-    count = len(tree)
+        if _holds_any(member, listening):
+            serving += 1
+            loops.add("uvloop" if "uvloop" in maps else "asyncio")
+    count = serving or len(tree)  # nothing listening (yet): count the whole tree
+    helpers = len(tree) - serving if serving else 0
     loop = "/".join(sorted(loops)) or "?"
-    return f"{count} process{'es' if count > 1 else ''}, {loop}"
+    extra = f" (+{helpers} helper{'s' if helpers > 1 else ''})" if helpers else ""
+    return f"{count} process{'es' if count > 1 else ''}{extra}, {loop}"
+
+
+def _listening_inodes() -> set[str]:
+    """The socket inodes of every listening TCP socket (state 0A in /proc/net/tcp{,6})."""
+    out = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if len(fields) > 9 and fields[3] == "0A":
+                out.add(fields[9])
+    return out
+
+
+def _holds_any(pid: int, inodes: set[str]) -> bool:
+    """Whether process ``pid`` has a descriptor on one of the sockets ``inodes``."""
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:[") and target[8:-1] in inodes:
+            return True
+    return False
 
 
 # --- the trivial server for the generator's own ceiling ---------------------------------------
