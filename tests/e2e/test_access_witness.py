@@ -10,27 +10,13 @@ from pathlib import Path
 
 import httpx
 
-from civicstack.access import AccessEntry
 from civicstack.access.history import verify_history
 from civicstack.log import NoteVerifier, WitnessPolicy, open_witnessed_checkpoint
 from civicstack.platform import Platform
 from civicstack.settings import Settings
+from tests.accesses import insurer_access
 from tests.e2e.server import free_port, running_platform
 from tests.e2e.witness_process import running_witness
-
-
-def _access(n: int) -> AccessEntry:
-    return AccessEntry(
-        time=1_767_225_600 + n,
-        requester="insurer",
-        provider="dvla",
-        service="driving-record",
-        purpose="insurance_quote",
-        categories=("dpv-pd:VehicleLicense",),
-        outcome="released",
-        consent=f"consent-{n}",
-        consent_version=1,
-    )
 
 
 def test_access_log_checkpoints_are_cosigned_by_the_configured_witness(tmp_path: Path) -> None:
@@ -51,7 +37,9 @@ def test_access_log_checkpoints_are_cosigned_by_the_configured_witness(tmp_path:
             try:
                 store = platform.access_log_store
                 for n in range(3):
-                    store.append_accesses([(_access(n), "a-citizen"), (_access(n), "another")])
+                    store.append_accesses(
+                        [(insurer_access(n), "a-citizen"), (insurer_access(n), "another")]
+                    )
                 size = platform.logs.head(store.name).size
                 policy = WitnessPolicy.of([witness.vkey])
                 log_key = NoteVerifier.parse(vkey)

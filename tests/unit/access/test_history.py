@@ -10,7 +10,6 @@ import pytest
 
 from civicstack._crypto import PrivateKey
 from civicstack.access import (
-    AccessEntry,
     ChainHead,
     SubjectMapRoot,
     chained,
@@ -23,23 +22,10 @@ from civicstack.access.subject_map import MapProof, MemoryMapNodes, prove_map
 from civicstack.errors import CivicError
 from civicstack.log import Checkpoint, MemoryTiles, NoteSigner, sign_checkpoint
 from civicstack.log.tiles import prove_inclusion, root_at
+from tests.accesses import insurer_access
 
 SIGNER = NoteSigner("example.org/access", PrivateKey.ed25519_from_seed(bytes(32)))
 ME, OTHER = "me-handle", "other-handle"
-
-
-def _entry(n: int) -> AccessEntry:
-    return AccessEntry(
-        time=1_767_225_600 + n,
-        requester="insurer",
-        provider="dvla",
-        service="driving-record",
-        purpose="insurance_quote",
-        categories=("dpv-pd:VehicleLicense",),
-        outcome="released",
-        consent=f"consent-{n}",
-        consent_version=1,
-    )
 
 
 class Log:
@@ -55,7 +41,7 @@ class Log:
     def batch(self, subjects: list[str | None], *, skip_map: set[str] = frozenset()) -> None:  # type: ignore[assignment]
         out: list[bytes] = []
         for n, subject in enumerate(subjects):
-            entry = _entry(len(self.leaves) + n)
+            entry = insurer_access(len(self.leaves) + n)
             if subject is None:
                 entry = replace(entry, outcome="refused", refusal="consent_missing", consent=None)
             data, head = chained(entry, subject, self.heads.get(subject or "", ChainHead()))

@@ -22,21 +22,8 @@ from civicstack.platform import Platform
 from civicstack.services.exchange import AccessLogProcess, Recorded
 from civicstack.settings import Settings
 from civicstack.testing import FixedClock
+from tests.accesses import insurer_access
 from tests.unit.stores.conftest import make_platform
-
-
-def _access(n: int, outcome: str = "released") -> AccessEntry:
-    return AccessEntry(
-        time=1_767_225_600 + n,
-        requester="insurer",
-        provider="dvla",
-        service="driving-record",
-        purpose="insurance_quote",
-        categories=("dpv-pd:VehicleLicense",),
-        outcome=outcome,
-        consent=f"consent-{n}",
-        consent_version=1,
-    )
 
 
 @pytest.fixture
@@ -78,13 +65,13 @@ def test_loops_and_blocking_callers_get_verifiable_receipts_and_whole_chains(
         try:
             for k in range(5):
                 n = 1000 + seed * 10 + k
-                got.append(writer.record(_access(n), citizens[n % 3]))
+                got.append(writer.record(insurer_access(n), citizens[n % 3]))
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
     async def on_a_loop() -> list[Recorded]:
         return await asyncio.gather(
-            *(writer.record_async(_access(n), citizens[n % 3]) for n in range(40))
+            *(writer.record_async(insurer_access(n), citizens[n % 3]) for n in range(40))
         )
 
     threads = [threading.Thread(target=blocking, args=(t,)) for t in range(4)]
@@ -115,7 +102,7 @@ def test_answers_larger_than_the_pipe_takes_at_once_arrive_whole(
 
     async def many() -> list[Recorded]:
         return await asyncio.gather(
-            *(writer.record_async(_access(n), f"citizen-{n % 7}") for n in range(500))
+            *(writer.record_async(insurer_access(n), f"citizen-{n % 7}") for n in range(500))
         )
 
     if loop == "uvloop":
@@ -132,8 +119,8 @@ def test_a_second_event_loop_is_answered_after_the_first_is_gone(served: Platfor
     """The answers are read by the loop that records; when that loop has finished (one
     asyncio.run after another), the next loop takes over reading them."""
     writer = _writer(served)
-    first = asyncio.run(writer.record_async(_access(1), "alice"))
-    second = asyncio.run(writer.record_async(_access(2), "alice"))
+    first = asyncio.run(writer.record_async(insurer_access(1), "alice"))
+    second = asyncio.run(writer.record_async(insurer_access(2), "alice"))
     assert second.index > first.index
     _check(served, [first, second])
 
@@ -144,13 +131,13 @@ def test_a_writer_that_dies_fails_what_waits_in_it_and_the_next_access_starts_an
     """An access waiting in a writer that is killed gets ``access_log_unavailable`` (so no
     data is released); the next access starts a new writer, which continues the same log."""
     writer = _writer(served)
-    before = writer.record(_access(1), "alice")
+    before = writer.record(insurer_access(1), "alice")
     pid = writer.pid
     assert pid is not None
     os.kill(pid, signal.SIGSTOP)  # the access below waits in a writer that cannot answer
 
     async def waiting_then_killed() -> None:
-        pending = asyncio.ensure_future(writer.record_async(_access(2), "alice"))
+        pending = asyncio.ensure_future(writer.record_async(insurer_access(2), "alice"))
         await asyncio.sleep(0.2)
         assert not pending.done()
         os.kill(pid, signal.SIGKILL)
@@ -162,7 +149,7 @@ def test_a_writer_that_dies_fails_what_waits_in_it_and_the_next_access_starts_an
     deadline = time.monotonic() + 30
     while writer.pid is not None and time.monotonic() < deadline:  # the loss is seen
         time.sleep(0.05)
-    after = writer.record(_access(3), "alice")
+    after = writer.record(insurer_access(3), "alice")
     assert writer.pid not in (None, pid)
     assert after.index > before.index
     _check(served, [before, after])
@@ -174,7 +161,7 @@ def test_a_writer_that_dies_fails_what_waits_in_it_and_the_next_access_starts_an
 
 def test_closing_stops_the_writer_and_refuses_what_comes_after(served: Platform) -> None:
     writer = _writer(served)
-    writer.record(_access(1), "alice")
+    writer.record(insurer_access(1), "alice")
     pid = writer.pid
     assert pid is not None
     writer.close()
@@ -182,7 +169,7 @@ def test_closing_stops_the_writer_and_refuses_what_comes_after(served: Platform)
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)  # the child has exited
     with pytest.raises(CivicError) as closed:
-        writer.record(_access(2), "alice")
+        writer.record(insurer_access(2), "alice")
     assert closed.value.code == "access_log_unavailable"
 
 

@@ -17,22 +17,9 @@ from civicstack.services.exchange import AccessLog
 from civicstack.stores.db import create_engine, upgrade
 from civicstack.stores.exchange import AccessLogStore
 from civicstack.stores.log import LogStore
+from tests.accesses import insurer_access
 
 SIGNER = NoteSigner("test.civicstack.example/access", PrivateKey.generate("EdDSA"))
-
-
-def _access(n: int) -> AccessEntry:
-    return AccessEntry(
-        time=1_767_225_600 + n,
-        requester="insurer",
-        provider="dvla",
-        service="driving-record",
-        purpose="insurance_quote",
-        categories=("dpv-pd:VehicleLicense",),
-        outcome="released",
-        consent=f"consent-{n}",
-        consent_version=1,
-    )
 
 
 @pytest.fixture
@@ -84,7 +71,10 @@ def test_two_writers_on_one_database_keep_every_chain_and_the_map(
             for k in range(12):
                 n = seed * 100 + k
                 store.append_accesses(
-                    [(_access(n), citizens[n % 5]), (_access(n + 50), citizens[(n + 1) % 5])]
+                    [
+                        (insurer_access(n), citizens[n % 5]),
+                        (insurer_access(n + 50), citizens[(n + 1) % 5]),
+                    ]
                 )
         except BaseException as exc:
             errors.append(exc)
@@ -110,7 +100,7 @@ def test_a_failed_batch_leaves_nothing_and_the_next_one_is_whole(
     """A batch that fails after writing its heads, tags and map (before the entries) leaves
     every table as it was; the same writer's next batch (and another writer's) verify."""
     first, second = _store(engines[0]), _store(engines[1])
-    first.append_accesses([(_access(1), "alice"), (_access(2), "bob")])
+    first.append_accesses([(insurer_access(1), "alice"), (insurer_access(2), "bob")])
     before = _state(first)
     with monkeypatch.context() as patched:
 
@@ -119,11 +109,11 @@ def test_a_failed_batch_leaves_nothing_and_the_next_one_is_whole(
 
         patched.setattr(first.logs, "_extend", broken)
         with pytest.raises(OSError, match="disk full"):
-            first.append_accesses([(_access(3), "alice"), (_access(4), "carol")])
+            first.append_accesses([(insurer_access(3), "alice"), (insurer_access(4), "carol")])
     assert _state(first) == before
-    first.append_accesses([(_access(5), "alice"), (_access(6), "carol")])
-    second.append_accesses([(_access(7), "alice")])
-    first.append_accesses([(_access(8), "alice")])
+    first.append_accesses([(insurer_access(5), "alice"), (insurer_access(6), "carol")])
+    second.append_accesses([(insurer_access(7), "alice")])
+    first.append_accesses([(insurer_access(8), "alice")])
     counts = {
         who: len(verify_history(first.subject_history(who), [SIGNER.verifier]).entries)
         for who in ("alice", "bob", "carol")
@@ -143,7 +133,7 @@ def test_receipts_prove_inclusion_across_bundles_and_other_writers(
     recorded = []
     for n in range(300):
         writer = writers[0] if n % 37 else writers[1]
-        batch = [(_access(n * 10 + k), f"c-{(n + k) % 7}") for k in range(n % 3 + 1)]
+        batch = [(insurer_access(n * 10 + k), f"c-{(n + k) % 7}") for k in range(n % 3 + 1)]
         recorded += [writer.record(e, s) for e, s in batch]
     for got in recorded:
         assert got.receipt is not None
