@@ -7,7 +7,7 @@ loopback port, sharing one fixed clock; the wallet reaches the platform over rea
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -483,17 +483,8 @@ def _accesses(journey: Journey) -> None:
         consent="c-7f3a",
         consent_version=1,
     )
-    refused = AccessEntry(
-        time=now - 60,
-        requester="insurer",
-        provider="dvla",
-        service="driving-record",
-        purpose="insurance_quote",
-        categories=tuple(sorted(DRIVING)),
-        outcome="refused",
-        refusal="consent_withdrawn",
-        consent="c-7f3a",
-        consent_version=2,
+    refused = replace(
+        released, time=now - 60, outcome="refused", refusal="consent_withdrawn", consent_version=2
     )
     store = journey.platform.access_log_store
     store.append_accesses([(released, handle)])
