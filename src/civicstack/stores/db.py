@@ -6,6 +6,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -216,6 +217,26 @@ class DirectReads:
             idle, self._idle = self._idle, []
         for conn in idle:
             conn.close()
+
+
+@dataclass(frozen=True, slots=True)
+class RowsStatement:
+    """One statement over many rows, written for each engine (``?`` placeholders on both).
+
+    ``sqlite`` runs once per row (``executemany``: a loop in C, cheap). ``postgres`` runs once for
+    all the rows, each column passed as one array (``unnest(?::bytea[], ?::bigint[], ...)``):
+    psycopg's ``executemany`` costs a round of Python adaptation and a statement execution in
+    the server per row, which made a batch of the access log's map nodes the writer's largest
+    cost; one execution over arrays costs one plan and one round of adaptation per column.
+    """
+
+    sqlite: str
+    postgres: str
+
+    @staticmethod
+    def columns(rows: Sequence[Sequence[Any]]) -> tuple[list[Any], ...]:
+        """``rows`` as one list per column: the ``postgres`` statement's parameters."""
+        return tuple(list(column) for column in zip(*rows, strict=True))
 
 
 #: Rows per multi-row INSERT of :func:`insert_new`: well under SQLite's and PostgreSQL's limits

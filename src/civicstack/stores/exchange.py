@@ -64,7 +64,13 @@ from civicstack.access.subject_map import (
 from civicstack.errors import CivicError, InputError
 from civicstack.log import NoteSigner
 from civicstack.log.tiles import TILE_WIDTH
-from civicstack.stores.db import DirectReads, Fetch, metadata, write_transaction
+from civicstack.stores.db import (
+    DirectReads,
+    Fetch,
+    RowsStatement,
+    metadata,
+    write_transaction,
+)
 from civicstack.stores.log import LogStore, LogWrites
 
 log = logging.getLogger("civicstack.exchange")
@@ -122,6 +128,35 @@ _EMPTY_LAST = ChainHead().last
 #: Ids per ``IN (...)`` read of map nodes or tags (under both drivers' parameter limits).
 _CHUNK = 2000
 
+# The access writer's statements over a batch's rows (see RowsStatement: once per batch on
+# PostgreSQL). New subjects' heads, before every head is locked in one order:
+_NEW_SUBJECTS = RowsStatement(
+    sqlite="INSERT INTO access_subjects (log_subject, count, last) VALUES (?, 0, ?)"
+    " ON CONFLICT (log_subject) DO NOTHING",
+    postgres="INSERT INTO access_subjects (log_subject, count, last)"
+    " SELECT s, 0, l FROM unnest(?::text[], ?::bytea[]) AS n(s, l)"
+    " ORDER BY s ON CONFLICT (log_subject) DO NOTHING",
+)
+_TAGS = RowsStatement(
+    sqlite="INSERT INTO access_tags (tag, idx) VALUES (?, ?)",
+    postgres="INSERT INTO access_tags (tag, idx) SELECT * FROM unnest(?::bytea[], ?::bigint[])",
+)
+_MAP_NODES = RowsStatement(
+    sqlite="INSERT INTO access_map_nodes (id, hash, leaf_key, leaf_value) VALUES (?, ?, ?, ?)"
+    " ON CONFLICT (id) DO UPDATE SET hash = excluded.hash,"
+    " leaf_key = excluded.leaf_key, leaf_value = excluded.leaf_value",
+    postgres="INSERT INTO access_map_nodes (id, hash, leaf_key, leaf_value)"
+    " SELECT * FROM unnest(?::bytea[], ?::bytea[], ?::bytea[], ?::bytea[])"
+    " ON CONFLICT (id) DO UPDATE SET hash = excluded.hash,"
+    " leaf_key = excluded.leaf_key, leaf_value = excluded.leaf_value",
+)
+_HEADS = RowsStatement(
+    sqlite="UPDATE access_subjects SET count = ?, last = ? WHERE log_subject = ?",
+    postgres="UPDATE access_subjects SET count = h.c, last = h.l"
+    " FROM unnest(?::bigint[], ?::bytea[], ?::text[]) AS h(c, l, s)"
+    " WHERE access_subjects.log_subject = h.s",
+)
+
 
 class _ConnectionWrites:
     """:class:`~civicstack.stores.log.LogWrites` on a SQLAlchemy connection."""
@@ -129,12 +164,20 @@ class _ConnectionWrites:
     def __init__(self, conn: Connection, sql: Callable[[str], str]) -> None:
         self._conn, self._sql = conn, sql
 
-    def run(self, sql: str, params: tuple[Any, ...]) -> int:
-        return int(self._conn.exec_driver_sql(self._sql(sql), params).rowcount)
+    def run(self, sql: str, params: tuple[Any, ...]) -> None:
+        self._conn.exec_driver_sql(self._sql(sql), params)
 
     def many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         if rows:
             self._conn.exec_driver_sql(self._sql(sql), rows)
+
+    def rows(self, statement: RowsStatement, rows: Sequence[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
+        if self._conn.dialect.name == "sqlite":
+            self.many(statement.sqlite, list(rows))
+        else:
+            self.run(statement.postgres, statement.columns(rows))
 
     def fetch(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
         return list(self._conn.exec_driver_sql(self._sql(sql), params).all())
@@ -442,11 +485,7 @@ class AccessLogStore:
             if subjects:
                 # New subjects get a row first, so that every head is then locked in one order
                 # (no deadlock between two writers on PostgreSQL).
-                sql.many(
-                    "INSERT INTO access_subjects (log_subject, count, last) VALUES (?, 0, ?)"
-                    " ON CONFLICT (log_subject) DO NOTHING",
-                    [(s, _EMPTY_LAST) for s in subjects],
-                )
+                sql.rows(_NEW_SUBJECTS, [(s, _EMPTY_LAST) for s in subjects])
                 lock = "" if self._sqlite else " FOR UPDATE"
                 marks = ", ".join("?" * len(subjects))
                 rows = sql.fetch(
@@ -471,12 +510,9 @@ class AccessLogStore:
                 self._map.reader(sql.fetch),
                 {map_key(k): head_value(k, heads[s]) for s, k in keys.items()},
             )
-            sql.many("INSERT INTO access_tags (tag, idx) VALUES (?, ?)", tags)
+            sql.rows(_TAGS, tags)
             self._write_map(sql, writes)
-            sql.many(
-                "UPDATE access_subjects SET count = ?, last = ? WHERE log_subject = ?",
-                [(heads[s].count, heads[s].last, s) for s in subjects],
-            )
+            sql.rows(_HEADS, [(heads[s].count, heads[s].last, s) for s in subjects])
             made[:] = [(root, writes, entries)]
             return [*entries, SubjectMapRoot(root).to_bytes()]
 
@@ -495,10 +531,8 @@ class AccessLogStore:
             fetch("SELECT id FROM log_logs WHERE name = ? FOR UPDATE", (self.name,))
 
     def _write_map(self, sql: LogWrites, writes: Mapping[bytes, MapNode]) -> None:
-        sql.many(
-            "INSERT INTO access_map_nodes (id, hash, leaf_key, leaf_value) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT (id) DO UPDATE SET hash = excluded.hash,"
-            " leaf_key = excluded.leaf_key, leaf_value = excluded.leaf_value",
+        sql.rows(
+            _MAP_NODES,
             [
                 (nid, n.hash, n.key, n.value)
                 if isinstance(n, MapLeaf)

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from civicstack._crypto import PrivateKey
-from civicstack.access import AccessEntry, parse_leaf
+from civicstack.access import AccessEntry, parse_leaf, subject_key, subject_tag
 from civicstack.access.history import verify_history
 from civicstack.log import NoteSigner, verify_receipt
 from civicstack.services.exchange import AccessLog
@@ -120,6 +120,36 @@ def test_a_failed_batch_leaves_nothing_and_the_next_one_is_whole(
     }
     assert counts == {"alice": 4, "bob": 1, "carol": 1}
     _close(first, second)
+
+
+def test_a_statement_the_database_refuses_rolls_the_whole_batch_back(
+    engines: tuple[Engine, Engine],
+) -> None:
+    """On PostgreSQL the batch's writes go in a pipeline, whose errors arrive later (with the
+    next read or the commit): a write the database refuses still fails the batch, leaves every
+    table as it was, and the next batch is whole."""
+    store = _store(engines[0])
+    store.append_accesses([(insurer_access(1), "alice")])
+    before = _state(store)
+    with engines[0].begin() as conn:  # the tag alice's next access will have: taken
+        tag = subject_tag(subject_key("alice"), 1)
+        conn.exec_driver_sql(
+            store._reads.sql("INSERT INTO access_tags (tag, idx) VALUES (?, ?)"), (tag, 999)
+        )
+    taken = _state(store)
+    with pytest.raises(Exception):  # noqa: B017, PT011 - the driver's own integrity error
+        store.append_accesses([(insurer_access(2), "bob"), (insurer_access(3), "alice")])
+    assert _state(store) == taken
+    with engines[0].begin() as conn:
+        conn.exec_driver_sql(store._reads.sql("DELETE FROM access_tags WHERE idx = ?"), (999,))
+    assert _state(store) == before
+    store.append_accesses([(insurer_access(4), "alice"), (insurer_access(5), "bob")])
+    counts = {
+        who: len(verify_history(store.subject_history(who), [SIGNER.verifier]).entries)
+        for who in ("alice", "bob")
+    }
+    assert counts == {"alice": 2, "bob": 1}
+    _close(store)
 
 
 def test_receipts_prove_inclusion_across_bundles_and_other_writers(

@@ -47,6 +47,7 @@ from civicstack.log.tiles import (
     span_hashes,
 )
 from civicstack.log.tree import root_nodes
+from civicstack.stores.db import RowsStatement
 from civicstack.stores.log.database import LogDatabase, _check_entries, _Row
 
 __all__ = ["BuildEntries", "BuiltAppend", "LogAppends", "LogWrites"]
@@ -127,12 +128,18 @@ class LogWrites(Protocol):
     """The statements of the log store's write transaction, for a :data:`BuildEntries` callback:
     ``?`` placeholders on both engines."""
 
-    def run(self, sql: str, params: tuple[Any, ...]) -> int:
-        """Execute one statement; its row count."""
+    def run(self, sql: str, params: tuple[Any, ...]) -> None:
+        """Execute one statement (on PostgreSQL it may only be sent: its error, if any, is
+        raised by a later statement or the commit, and the transaction rolls back)."""
         ...
 
     def many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         """Execute one statement for each of ``rows``."""
+        ...
+
+    def rows(self, statement: RowsStatement, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Execute ``statement`` over ``rows`` as its engine's form says (one execution over
+        column arrays on PostgreSQL)."""
         ...
 
     def fetch(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
@@ -162,14 +169,15 @@ class _Statements:
 
     def __init__(self, store: LogDatabase, conn: Connection | None, cursor: Any = None) -> None:
         self._sql, self._conn, self._cursor = store._sql, conn, cursor
+        self._sqlite = store._sqlite
 
-    def run(self, sql: str, params: tuple[Any, ...]) -> int:
-        """Execute one statement; its row count."""
+    def run(self, sql: str, params: tuple[Any, ...]) -> None:
+        """Execute one statement (in a pipeline on PostgreSQL: sent, not waited for)."""
         if self._cursor is not None:
             self._cursor.execute(self._sql(sql), params)
-            return int(self._cursor.rowcount)
+            return
         assert self._conn is not None
-        return int(self._conn.exec_driver_sql(self._sql(sql), params).rowcount)
+        self._conn.exec_driver_sql(self._sql(sql), params)
 
     def many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         """Execute one statement for each of ``rows`` (one round of executemany)."""
@@ -180,6 +188,20 @@ class _Statements:
         else:
             assert self._conn is not None
             self._conn.exec_driver_sql(self._sql(sql), rows)
+
+    def rows(self, statement: RowsStatement, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Execute ``statement`` over ``rows``: per row on SQLite, once on PostgreSQL."""
+        if not rows:
+            return
+        if self._sqlite:
+            self.many(statement.sqlite, list(rows))
+        elif self._cursor is not None:
+            # Binary parameters (%b): psycopg quotes each element of a text-format bytea array
+            # with a regular expression, which cost more than the rest of the statement.
+            sql = self._sql(statement.postgres).replace("%s", "%b")
+            self._cursor.execute(sql, statement.columns(rows))
+        else:
+            self.run(statement.postgres, statement.columns(rows))
 
     def fetch(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
         """Execute one query; its rows."""
@@ -483,10 +505,20 @@ class LogAppends(LogDatabase):
         cursor = self._writer_cursor()
         # SQLite: take the write lock up front (a deferred reader that later writes can fail
         # with SQLITE_BUSY instead of waiting). PostgreSQL: the log row's lock serialises.
-        cursor.execute("BEGIN IMMEDIATE" if self._sqlite else "BEGIN")
         try:
-            yield _Statements(self, None, cursor)
-            cursor.execute("COMMIT")
+            if self._sqlite:
+                cursor.execute("BEGIN IMMEDIATE")
+                yield _Statements(self, None, cursor)
+                cursor.execute("COMMIT")
+            else:
+                # A pipeline: statements whose results nobody reads go with the next that is
+                # read, or with the COMMIT, in one round trip. Leaving the pipeline waits for
+                # the COMMIT's answer (or raises the first error: then the transaction rolls
+                # back below).
+                with cursor.connection.pipeline():
+                    cursor.execute("BEGIN")
+                    yield _Statements(self, None, cursor)
+                    cursor.execute("COMMIT")
         except BaseException:
             try:
                 cursor.execute("ROLLBACK")
