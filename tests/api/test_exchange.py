@@ -6,6 +6,7 @@ the consent service (:class:`civicstack.testing.ConsentGiver`)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import threading
@@ -22,6 +23,8 @@ from civicstack.access import parse_entry, subject_key, subject_tag
 from civicstack.demo.world import DEMO_CITIZENS, seed_exchange_world
 from civicstack.log import NoteVerifier, Receipt, verify_receipt
 from civicstack.pairwise import ACCESS_LOG_SECTOR, Subject
+from civicstack.services.exchange import AccessRefusedError, FetchRequest, Released
+from civicstack.services.verifier import Caller
 from civicstack.testing import ConsentGiver, FixedClock
 
 from .conftest import World, make_world
@@ -199,6 +202,39 @@ def test_a_once_consent_is_used_up_only_by_a_release(ex: Exchange) -> None:
     third = ex.fetch(consent, subject=subject)
     assert third.status_code == 403, third.text
     assert third.json()["code"] == "consent_not_active"
+
+
+def test_fetches_started_in_one_turn_each_get_their_own_citizens_record(ex: Exchange) -> None:
+    """Fetches an event loop starts in one turn read their consents together and their records
+    together: each gets its own citizen's record, and an unknown consent among them is refused
+    (and logged) while the others are released."""
+    citizens = [Subject(*c) for c in DEMO_CITIZENS[:3]]
+    consents = [ex.give(subject=c) for c in citizens]
+    service = ex.platform.exchange
+
+    def request(consent: str, citizen: Subject) -> FetchRequest:
+        return FetchRequest(
+            consent, "dvla", "driving-record", "insurance_quote",
+            ex.sid("insurer", citizen), tuple(sorted(DRIVING)),
+        )  # fmt: skip
+
+    async def all_at_once() -> list[Any]:
+        asked = [request(c, s) for c, s in zip(consents, citizens, strict=True)]
+        asked.insert(1, request("consent-999", citizens[0]))
+        return await asyncio.gather(
+            *(service.fetch_async(Caller("insurer"), r) for r in asked), return_exceptions=True
+        )
+
+    released = asyncio.run(all_at_once())
+    refused = released.pop(1)
+    assert isinstance(refused, AccessRefusedError)
+    assert refused.code == "consent_not_found"
+    for got, citizen in zip(released, citizens, strict=True):
+        assert isinstance(got, Released), got
+        stored = service.services.record("dvla", "driving-record", ex.sid("dvla", citizen))
+        assert stored is not None
+        assert got.data == {c: v for c, v in json.loads(stored).items() if c in DRIVING}
+    assert len({json.dumps(got.data, sort_keys=True) for got in released}) == len(citizens)
 
 
 def test_an_unknown_citizen_is_logged_without_a_subject(ex: Exchange) -> None:

@@ -55,7 +55,7 @@ from sqlalchemy.exc import IntegrityError
 from civicstack._crypto import b64url_decode, b64url_encode, json_dumps, json_loads_strict
 from civicstack.consent import ConsentRecord, ConsentRequest, CoveredAccess
 from civicstack.errors import CivicError, RetryLaterError
-from civicstack.stores.db import DirectReads, metadata, write_transaction
+from civicstack.stores.db import DirectReads, any_of, metadata, write_transaction
 from civicstack.stores.issuance.sealing import RowSealer
 
 __all__ = ["ConsentStore"]
@@ -213,6 +213,10 @@ _CURRENT_SQL = (
     " ON consent_versions.consent_id = consents.id AND consent_versions.version = consents.version"
     " WHERE consents.id = ?"
 )
+
+_CURRENT_MANY_SQL = _CURRENT_SQL.replace("consents.id = ?", "consents.id {in_keys}")
+#: Keys per read of :meth:`ConsentStore.latest_many` (well under SQLite's bound parameters).
+_KEYS_PER_READ = 500
 
 
 class ConsentStore:
@@ -419,6 +423,16 @@ class ConsentStore:
         if not rows:
             raise CivicError("consent_not_found", "no consent with that id")
         return _load(str(rows[0][0]), rows[0][1], self.sealer)
+
+    def latest_many(self, consent_ids: Sequence[str]) -> dict[str, ConsentRecord]:
+        """The current versions of ``consent_ids`` that exist, in one read."""
+        rows: list[Any] = []
+        with self._reads.reading() as fetch:
+            for at in range(0, len(consent_ids), _KEYS_PER_READ):
+                keys = consent_ids[at : at + _KEYS_PER_READ]
+                rows += fetch(*any_of(_CURRENT_MANY_SQL, keys, sqlite=self._reads.sqlite))
+        records = (_load(str(text), used_at, self.sealer) for text, used_at in rows)
+        return {record.id: record for record in records}
 
     def versions(self, consent_id: str) -> Sequence[ConsentRecord]:
         """Every version of ``consent_id``, oldest first."""

@@ -239,6 +239,15 @@ class RowsStatement:
         return tuple(list(column) for column in zip(*rows, strict=True))
 
 
+def any_of(sql: str, keys: Sequence[Any], *, sqlite: bool) -> tuple[str, tuple[Any, ...]]:
+    """``sql`` with its ``{in_keys}`` made a test of membership in ``keys``, and its parameters:
+    ``IN (?, ?, ...)`` on SQLite; ``= ANY(?)`` over one array on PostgreSQL (one statement text
+    for any number of keys, so the server plans it once)."""
+    if sqlite:
+        return sql.format(in_keys="IN (" + ", ".join("?" * len(keys)) + ")"), tuple(keys)
+    return sql.format(in_keys="= ANY(?)"), (list(keys),)
+
+
 #: Rows per multi-row INSERT of :func:`insert_new`: well under SQLite's and PostgreSQL's limits
 #: on bound parameters for any of its callers' rows.
 _ROWS_PER_INSERT = 150

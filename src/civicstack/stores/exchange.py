@@ -68,6 +68,7 @@ from civicstack.stores.db import (
     DirectReads,
     Fetch,
     RowsStatement,
+    any_of,
     metadata,
     write_transaction,
 )
@@ -420,6 +421,26 @@ class DataServiceStore:
                 (provider, name, subject),
             )
         return bytes(rows[0][0]) if rows else None
+
+    def records(self, keys: Sequence[tuple[str, str, str]]) -> dict[tuple[str, str, str], bytes]:
+        """The hosted records of ``(provider, service, subject)`` keys that have one, in one
+        read per data service."""
+        by_service: dict[tuple[str, str], list[str]] = {}
+        for provider, name, subject in keys:
+            by_service.setdefault((provider, name), []).append(subject)
+        out: dict[tuple[str, str, str], bytes] = {}
+        with self._reads.reading() as fetch:
+            for (provider, name), subjects in by_service.items():
+                for at in range(0, len(subjects), _CHUNK):
+                    sql, params = any_of(
+                        "SELECT subject, record FROM exchange_records WHERE provider = ?"
+                        " AND service = ? AND subject {in_keys}",
+                        subjects[at : at + _CHUNK],
+                        sqlite=self._sqlite,
+                    )
+                    for subject, record in fetch(sql, (provider, name, *params)):
+                        out[provider, name, str(subject)] = bytes(record)
+        return out
 
     def close(self) -> None:
         """Close the kept-open read connections."""

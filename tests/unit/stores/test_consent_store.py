@@ -3,6 +3,7 @@ answers written once, nonces used once."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -113,6 +114,39 @@ def test_an_answer_is_written_once(platform: Platform) -> None:
     assert _code(lambda: store.latest("c2")) == "consent_not_found"
     assert store.log_subject("dvla", "P" * 43) == "L" * 43
     assert store.log_subject("dvla", "Q" * 43) is None
+    store.close()
+
+
+def test_current_versions_are_read_together(platform: Platform) -> None:
+    """``latest_many`` answers the current version of each consent that exists, as ``latest``
+    does one by one, and leaves out ids it does not hold; more ids than one read takes."""
+    store = ConsentStore(platform.engine, lambda: bytes(32))
+    given = []
+    for n in range(3):
+        request = _request(f"r{n}", chr(ord("A") + n) * 43)
+        store.add_request(request, caps=CAPS, now=NOW + 61 * n)
+        record = record_from_request(
+            request,
+            "given",
+            consent_id=f"c{n}",
+            provider_subject="P" * 43,
+            log_subject="L" * 43,
+            holder_jwk={"kty": "EC"},
+            signature="s",
+            presentation="p",
+            now=NOW,
+        )
+        store.answer(record, now=NOW)
+        given.append(f"c{n}")
+    withdrawn = dataclasses.replace(store.latest("c0"), version=2, state="withdrawn")
+    store.add_version(withdrawn, previous=1)
+    asked = ["c2", "missing", "c0", *[f"x{n}" for n in range(1200)], "c1"]
+    found = store.latest_many(asked)
+    assert sorted(found) == given
+    assert all(found[c] == store.latest(c) for c in given)
+    assert found["c0"].state == "withdrawn"
+    assert found["c0"].version == 2
+    assert store.latest_many([]) == {}
     store.close()
 
 

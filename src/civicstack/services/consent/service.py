@@ -44,6 +44,7 @@ from civicstack.credentials import VerifiedCredential
 from civicstack.errors import CivicError, InputError, VerificationError
 from civicstack.pairwise import ACCESS_LOG_SECTOR, Subject, check_pairwise_id, subject_of
 from civicstack.services.consent.storage import ConsentStore, RequestCaps
+from civicstack.services.turn_batches import TurnLookups
 from civicstack.services.verifier.api_keys import Caller
 from civicstack.trust import Purpose, TrustRegistry
 from civicstack.trust.parties import HostedAuthority
@@ -107,6 +108,7 @@ class Consents:
         """``nonce_key``: the key nonces for PID presentations are made and checked with
         (:mod:`civicstack.consent.nonces`)."""
         self.store = store
+        self._current: TurnLookups[str, ConsentRecord] = TurnLookups(store.latest_many)
         self._nonce_key = nonce_key
         self._registry = registry
         self._relying_party = relying_party
@@ -512,6 +514,33 @@ class Consents:
         if not use:
             return decide(self.store.latest(checked))
         return self.store.use(checked, decide, now=now)
+
+    async def check_access_async(
+        self,
+        consent_id: str,
+        *,
+        requester: str,
+        requester_subject: str,
+        provider: str,
+        purpose: str,
+        categories: Sequence[str],
+        now: int,
+    ) -> CoveredAccess:
+        """:meth:`check_access` without using anything up (``use=False``), on an event loop:
+        the consent is read with the other consents the loop's turn asks for, in one read."""
+        checked = _checked_id(consent_id, "consent_not_found")
+        record = await self._current.get(checked)
+        if record is None:
+            raise CivicError("consent_not_found", "no consent with that id")
+        return decide_access(
+            record,
+            requester=requester,
+            requester_subject=requester_subject,
+            provider=provider,
+            purpose=purpose,
+            categories=categories,
+            now=now,
+        )
 
     def covers(
         self,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -55,6 +55,10 @@ class ConsentRecordStore(Protocol):
 
     def latest(self, consent_id: str) -> ConsentRecord:
         """The current version of consent ``consent_id`` (``consent_not_found`` otherwise)."""
+
+    def latest_many(self, consent_ids: Sequence[str]) -> Mapping[str, ConsentRecord]:
+        """The current versions of those of ``consent_ids`` that exist, read together."""
+        ...
 
     def versions(self, consent_id: str) -> Sequence[ConsentRecord]:
         """Every version of consent ``consent_id``, oldest first."""

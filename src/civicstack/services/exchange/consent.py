@@ -3,7 +3,8 @@
 The contract with the consent service (:mod:`civicstack.services.consent`):
 :meth:`ConsentCheck.check_access` answers a ``civicstack.consent.CoveredAccess`` or raises
 ``consent_not_found`` (404), ``consent_not_active`` (403) or ``outside_consent`` (403), marking
-a "once" consent used in the same call (unless asked only to look);
+a "once" consent used in the same call (unless asked only to look;
+:meth:`ConsentCheck.check_access_async` only looks, on an event loop);
 :meth:`ConsentCheck.log_subject_for` names the citizen's access-log handle so that refused
 attempts are logged against them; :meth:`ConsentCheck.consent_for` finds the consent a link to
 one category names implicitly. The exchange reads a covered access only through
@@ -61,6 +62,21 @@ class ConsentCheck(Protocol):
         """The covered access, or ``consent_not_found`` / ``consent_not_active`` /
         ``outside_consent``; a "once" consent is used up by this call unless ``use`` is
         false."""
+        ...
+
+    async def check_access_async(
+        self,
+        consent_id: str,
+        *,
+        requester: str,
+        requester_subject: str,
+        provider: str,
+        purpose: str,
+        categories: Sequence[str],
+        now: int,
+    ) -> Covered:
+        """:meth:`check_access` with ``use=False``, on an event loop (the consent read with the
+        others of the loop's turn)."""
         ...
 
     def log_subject_for(self, requester: str, requester_subject: str) -> str | None:

@@ -49,6 +49,7 @@ from civicstack.pairwise import check_pairwise_id
 from civicstack.services.exchange.access_log import AccessRecorder, Recorded
 from civicstack.services.exchange.consent import ConsentCheck, Covered
 from civicstack.services.exchange.storage import DataServiceStorage
+from civicstack.services.turn_batches import TurnLookups
 from civicstack.services.verifier.api_keys import Caller
 from civicstack.trust import TrustRegistry
 from civicstack.types import Clock
@@ -196,6 +197,7 @@ class Exchange:
         self._remote = remote
         self.clock = clock
         self._cache: dict[tuple[str, str], tuple[float, DataService | None]] = {}
+        self._hosted: TurnLookups[tuple[str, str, str], bytes] = TurnLookups(services.records)
         self._lock = threading.Lock()
 
     # --- providers -----------------------------------------------------------------------
@@ -281,11 +283,8 @@ class Exchange:
         requester, now = self._requester(caller), self.clock.now()
         ok: _Authorized | None = None
         try:
-            ok = self._authorize(requester, request, now)
-            if ok.service.kind == "remote":
-                data = await asyncio.to_thread(self._read, ok)
-            else:
-                data = self._read(ok)
+            ok = await self._authorize_async(requester, request, now)
+            data = await self._read_async(ok)
             self._use(ok, requester, request, now)
         except CivicError as exc:
             if exc.code not in REFUSAL_CODES:
@@ -357,6 +356,38 @@ class Exchange:
         return caller.relying_party
 
     def _authorize(self, requester: str, request: FetchRequest, now: int) -> _Authorized:
+        service = self._registered(requester, request, now)
+        assert request.consent is not None
+        covered = self.consents.check_access(
+            request.consent,
+            requester=requester,
+            requester_subject=request.subject,
+            provider=request.provider,
+            purpose=request.purpose,
+            categories=request.categories,
+            now=now,
+            use=False,
+        )
+        return self._covering(requester, request, service, covered)
+
+    async def _authorize_async(
+        self, requester: str, request: FetchRequest, now: int
+    ) -> _Authorized:
+        """:meth:`_authorize` on an event loop: the consent read with the turn's others."""
+        service = self._registered(requester, request, now)
+        assert request.consent is not None
+        covered = await self.consents.check_access_async(
+            request.consent,
+            requester=requester,
+            requester_subject=request.subject,
+            provider=request.provider,
+            purpose=request.purpose,
+            categories=request.categories,
+            now=now,
+        )
+        return self._covering(requester, request, service, covered)
+
+    def _registered(self, requester: str, request: FetchRequest, now: int) -> DataService:
         # 1. the requester's registration: not suspended, purpose registered for the service
         check_requester(
             self._registry(1.0),
@@ -369,19 +400,16 @@ class Exchange:
         # 2. the service is published and offers the categories
         service = self._service(request.provider, request.service)
         check_offered(service, request.categories)
-        # 3. the consent covers the access
+        # 3. the consent covers the access (the caller asks the consent service, then
+        # :meth:`_covering` checks its answer)
         if request.consent is None:
             raise CivicError("consent_not_found", "the citizen gave no consent for this access")
-        covered = self.consents.check_access(
-            request.consent,
-            requester=requester,
-            requester_subject=request.subject,
-            provider=request.provider,
-            purpose=request.purpose,
-            categories=request.categories,
-            now=now,
-            use=False,
-        )
+        return service
+
+    @staticmethod
+    def _covering(
+        requester: str, request: FetchRequest, service: DataService, covered: Covered
+    ) -> _Authorized:
         if (covered.requester, covered.provider, covered.requester_subject) != (
             requester,
             request.provider,
@@ -409,15 +437,36 @@ class Exchange:
 
     def _read(self, ok: _Authorized) -> dict[str, Any]:
         # 4. the record, cut to the categories asked
-        service, subject = ok.service, ok.covered.provider_subject
-        asked = ok.covered.categories
+        service = ok.service
         if service.kind == "hosted":
-            data = self.services.record(service.provider, service.name, subject)
+            data = self.services.record(service.provider, service.name, ok.covered.provider_subject)
         else:
-            assert service.url is not None
-            data = self._remote.fetch_record(
-                service.url, subject=subject, categories=asked, max_bytes=MAX_RECORD_BYTES
-            )
+            data = self._remote_record(ok)
+        return self._cut(ok, data)
+
+    async def _read_async(self, ok: _Authorized) -> dict[str, Any]:
+        """:meth:`_read` on an event loop: a hosted record read with the turn's others, a
+        remote provider awaited in a thread."""
+        service = ok.service
+        if service.kind == "hosted":
+            key = (service.provider, service.name, ok.covered.provider_subject)
+            data = await self._hosted.get(key)
+        else:
+            data = await asyncio.to_thread(self._remote_record, ok)
+        return self._cut(ok, data)
+
+    def _remote_record(self, ok: _Authorized) -> bytes | None:
+        assert ok.service.url is not None
+        return self._remote.fetch_record(
+            ok.service.url,
+            subject=ok.covered.provider_subject,
+            categories=ok.covered.categories,
+            max_bytes=MAX_RECORD_BYTES,
+        )
+
+    @staticmethod
+    def _cut(ok: _Authorized, data: bytes | None) -> dict[str, Any]:
+        service, asked = ok.service, ok.covered.categories
         if data is None:
             raise CivicError("no_record", f"{service.provider} holds no record of this subject")
         try:

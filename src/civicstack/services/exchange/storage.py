@@ -31,6 +31,11 @@ class DataServiceStorage(Protocol):
     def record(self, provider: str, name: str, subject: str) -> bytes | None:
         """The hosted record of ``subject`` (the provider's pairwise id), if any."""
 
+    def records(self, keys: Sequence[tuple[str, str, str]]) -> dict[tuple[str, str, str], bytes]:
+        """The hosted records of ``(provider, service, subject)`` keys that have one, read
+        together."""
+        ...
+
 
 class AccessLogStorage(Protocol):
     """The access log: an RFC 9162 log with the subjects' chain heads beside it."""
