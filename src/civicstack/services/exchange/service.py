@@ -18,6 +18,11 @@ The steps (:mod:`civicstack.access.decision` has the rules):
 5. the access is appended to the access log and committed (group commit, one checkpoint per
    batch) — only then is the data released, with a C2SP tlog-proof receipt.
 
+On an event loop (:meth:`Exchange.fetch_async`) the reads of steps 3 and 4 are made for every
+fetch the loop starts in one turn at once (``TurnLookups``: one statement for the turn's
+consents, one for its hosted records), so over a database server the loop waits for one round
+trip per step and turn, not per fetch.
+
 A refusal at steps 1-4 is logged too, without data, against the citizen when the platform knows
 them (:meth:`ConsentCheck.log_subject_for`), and raised as :class:`AccessRefusedError` carrying its
 receipt. If the log cannot be written nothing is released: ``access_log_unavailable`` (503).
