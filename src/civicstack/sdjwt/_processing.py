@@ -8,7 +8,6 @@ rebuilt. Every failure is a :class:`VerificationError` with the check's own code
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from civicstack.errors import InputError, VerificationError
@@ -35,9 +34,11 @@ class DisclosedClaim(NamedTuple):
     parent: str | None  # digest of the enclosing Disclosure; None when signed in the JWT
 
 
-@dataclass(frozen=True, slots=True)
-class Processed:
-    """The Processed SD-JWT Payload (§7.1) and the Disclosures it used, in order of use."""
+class Processed(NamedTuple):
+    """The Processed SD-JWT Payload (§7.1) and the Disclosures it used, in order of use.
+
+    A NamedTuple, like :class:`DisclosedClaim`: every verification builds one.
+    """
 
     claims: dict[str, Any]
     disclosed: tuple[DisclosedClaim, ...]

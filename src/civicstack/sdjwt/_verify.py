@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from civicstack._crypto import PublicKey
 from civicstack.errors import VerificationError
@@ -49,9 +48,11 @@ class UnsafeNoKeyBinding:
 REQUIRE_KEY_BINDING = RequireKeyBinding()
 
 
-@dataclass(frozen=True, slots=True)
-class VerifiedSdJwt:
-    """A verified SD-JWT: the Processed SD-JWT Payload and how it was obtained."""
+class VerifiedSdJwt(NamedTuple):
+    """A verified SD-JWT: the Processed SD-JWT Payload and how it was obtained.
+
+    A NamedTuple, like :class:`~civicstack.sdjwt.Processed`: every verification builds one.
+    """
 
     header: dict[str, Any]
     claims: dict[str, Any]
