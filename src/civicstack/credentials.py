@@ -18,16 +18,15 @@ an array element. The recipes take parsed keys; :func:`issue`, :func:`present` a
 
 from __future__ import annotations
 
-import functools
 import importlib
 import logging
 import os
 import re
 import threading
-from collections.abc import Callable, Iterable, Mapping, Set
+from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, NamedTuple, ParamSpec, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from civicstack import sdjwt
 from civicstack._crypto import PrivateKey, PublicKey, json_dumps, sign_compact
@@ -47,8 +46,6 @@ DEFAULT_DECOYS = 3
 # A typ naming another specific kind of JWT (kb+jwt, statuslist+jwt...); +sd-jwt and JWT pass.
 _OTHER_JWT = re.compile(r"\+jwt$", re.IGNORECASE)
 _log = logging.getLogger(__name__)
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
 
 __all__ = [
     "DEFAULT_DECOYS",
@@ -382,23 +379,6 @@ class _CheckedWhenPresented(UnsafeSkipStatus):
         return None
 
 
-def _refusals_are_verification_errors(verify: Callable[_P, _R]) -> Callable[_P, _R]:
-    """Every refusal of a presentation is a :class:`VerificationError`: one that could not even
-    be read (an :class:`InputError`) becomes an :class:`UnreadableInputError`, keeping its code."""
-
-    @functools.wraps(verify)
-    def verifying(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        try:
-            return verify(*args, **kwargs)
-        except InputError as exc:
-            if isinstance(exc, VerificationError):
-                raise
-            raise UnreadableInputError(exc.code, exc.detail) from exc
-
-    return verifying
-
-
-@_refusals_are_verification_errors
 def verify_presentation(
     presentation: str,
     *,
@@ -424,6 +404,41 @@ def verify_presentation(
     The presentation is read and checked under ``limits`` (:class:`civicstack.sdjwt.Limits`);
     ``max_kb_age``, when given, takes the place of ``limits.kb_jwt_age`` (seconds).
     """
+    # Every refusal is a VerificationError: one that could not even be read (an InputError)
+    # becomes an UnreadableInputError, keeping its code. An except clause here rather than a
+    # decorator: repacking its keyword arguments as **kwargs cost more than the typ checks.
+    try:
+        return _verify_presentation(
+            presentation,
+            trust=trust,
+            aud=aud,
+            nonce=nonce,
+            now=now,
+            status=status,
+            max_kb_age=max_kb_age,
+            key_binding=key_binding,
+            plain_sd_jwt=plain_sd_jwt,
+            limits=limits,
+        )
+    except InputError as exc:
+        if isinstance(exc, VerificationError):
+            raise
+        raise UnreadableInputError(exc.code, exc.detail) from exc
+
+
+def _verify_presentation(
+    presentation: str,
+    *,
+    trust: IssuerTrust,
+    aud: str,
+    nonce: str,
+    now: int,
+    status: StatusChecker | UnsafeSkipStatus,
+    max_kb_age: int | None,
+    key_binding: sdjwt.KeyBindingPolicy,
+    plain_sd_jwt: PlainSdJwtPolicy,
+    limits: sdjwt.Limits,
+) -> VerifiedCredential:
     if max_kb_age is not None and max_kb_age != limits.kb_jwt_age:
         limits = replace(limits, kb_jwt_age=max_kb_age)
     parsed = sdjwt.parse_sd_jwt(presentation, limits=limits)
