@@ -70,14 +70,20 @@ def _numeric_date(claims: dict[str, Any], name: str) -> int | float | None:
     return value
 
 
+#: What parsed JSON gives for a NumericDate, or its absence: these pass without a closer look.
+_DATE_TYPES = frozenset({int, float, type(None)})
+
+
 def check_validity(claims: dict[str, Any], now: int, *, limits: Limits = DEFAULT_LIMITS) -> None:
     """§7.1 step 6 with RFC 7519 §4.1.4/§4.1.5: ``expired`` / ``not_yet_valid`` (an ``iat``
     more than ``limits.clock_skew`` ahead of ``now`` too)."""
-    exp, nbf, iat = (
-        _numeric_date(claims, "exp"),
-        _numeric_date(claims, "nbf"),
-        _numeric_date(claims, "iat"),
-    )
+    exp, nbf, iat = claims.get("exp"), claims.get("nbf"), claims.get("iat")
+    if not _DATE_TYPES.issuperset(map(type, (exp, nbf, iat))):
+        exp, nbf, iat = (
+            _numeric_date(claims, "exp"),
+            _numeric_date(claims, "nbf"),
+            _numeric_date(claims, "iat"),
+        )
     if exp is not None and now >= exp:
         raise VerificationError("expired", "the credential has expired")
     if nbf is not None and now < nbf:
