@@ -72,6 +72,8 @@ __all__ = [
 ]
 # Members of a public JWK whose parsed key verify() may keep (anything else is parsed anew).
 _PUBLIC_JWK_MEMBERS = frozenset({"kty", "crv", "x", "y", "kid", "alg", "use"})
+# The types of kty, crv, x and y for which the parsed key is kept (absent, or a string).
+_KEPT_MEMBER_TYPES = frozenset({str, type(None)})
 
 
 # --- issuance ----------------------------------------------------------------------------------
@@ -619,11 +621,12 @@ def _static_issuer(issuer_jwk: dict[str, Any]) -> StaticIssuer:
     # met about once each), so the parsed issuer key is kept, as StaticIssuer callers keep it.
     if not isinstance(issuer_jwk, dict) or not issuer_jwk.keys() <= _PUBLIC_JWK_MEMBERS:
         return StaticIssuer(issuer_jwk)
-    members = (issuer_jwk.get(name) for name in ("kty", "crv", "x", "y"))
-    if not all(value is None or isinstance(value, str) for value in members):
-        return StaticIssuer(issuer_jwk)
     get = issuer_jwk.get
-    return _issuer_key(get("kty"), get("crv"), get("x"), get("y"))
+    kty, crv, x, y = get("kty"), get("crv"), get("x"), get("y")
+    # One C-level check, no generator: this runs on every call of the front door.
+    if not _KEPT_MEMBER_TYPES.issuperset(map(type, (kty, crv, x, y))):
+        return StaticIssuer(issuer_jwk)
+    return _issuer_key(kty, crv, x, y)
 
 
 def verify(
