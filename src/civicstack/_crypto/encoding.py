@@ -7,11 +7,14 @@ verify. Here every accepted string has exactly one encoding.
 
 from __future__ import annotations
 
+import base64
 import binascii
 import json
+from collections.abc import Callable
 from typing import Any
 
 import orjson
+import pybase64
 
 from civicstack.errors import InputError
 
@@ -28,7 +31,6 @@ _NON_CANONICAL_LAST: tuple[frozenset[int], ...] = (
     frozenset(c for i, c in enumerate(_ALPHABET) if i & 0x0F),
     frozenset(c for i, c in enumerate(_ALPHABET) if i & 0x03),
 )
-_a2b_base64 = binascii.a2b_base64
 
 
 def b64url_encode(data: bytes) -> str:
@@ -37,33 +39,53 @@ def b64url_encode(data: bytes) -> str:
     return binascii.b2a_base64(data, newline=False).translate(_TO_URL).rstrip(b"=").decode("ascii")
 
 
-def b64url_decode(text: str | bytes) -> bytes:
-    """Decode unpadded base64url, rejecting anything but the one canonical encoding."""
-    # Verification decodes nine of these per presentation: every check below is one C call.
-    if isinstance(text, str):
-        if not text.isascii():
-            raise InputError("malformed", "not base64url")
-        raw = text.encode("ascii")
-    else:
-        raw = text
-    rem = len(raw) & 3
-    if rem:
-        if rem == 1:
-            raise InputError("malformed", "not base64url")
-        # Non-zero unused bits in the last character would give a second encoding of the same
-        # bytes.
-        if raw[-1] in _NON_CANONICAL_LAST[rem]:
-            raise InputError("malformed", "non-canonical base64url")
-        raw = raw.translate(_TO_STANDARD) + _PADDING[rem]
-    else:
-        raw = raw.translate(_TO_STANDARD)
-    # The translation maps base64url onto the standard alphabet and the standard alphabet's own
-    # +, / and = (not base64url) onto "!", which strict mode refuses like every other stray
-    # character (whitespace included).
-    try:
-        return _a2b_base64(raw, strict_mode=True)
-    except binascii.Error:
-        raise InputError("malformed", "not base64url") from None
+def _b64url_decoder(
+    decode_standard: Callable[[bytes, None, bool], bytes],
+) -> Callable[[str | bytes], bytes]:
+    """A strict base64url decoder around ``decode_standard``, ``base64.b64decode``'s signature:
+    called with ``validate=True`` it decodes padded standard base64 (RFC 4648 §4) and refuses
+    every character outside that alphabet.
+
+    The checks that make an encoding canonical are made here, the same whichever decoder
+    does the work: a length of 1 mod 4 and unused trailing bits are refused before decoding,
+    and the standard alphabet's own ``+``, ``/`` and ``=`` (not base64url) become ``!``, which
+    ``decode_standard`` refuses like every other stray character (whitespace included). The
+    padding it needs is added here, so padding in the input is refused too.
+    """
+
+    def b64url_decode(text: str | bytes) -> bytes:
+        """Decode unpadded base64url, rejecting anything but the one canonical encoding."""
+        # Verification decodes nine of these per presentation: every check is one C call.
+        if isinstance(text, str):
+            if not text.isascii():
+                raise InputError("malformed", "not base64url")
+            raw = text.encode("ascii")
+        else:
+            raw = text
+        rem = len(raw) & 3
+        if rem:
+            if rem == 1:
+                raise InputError("malformed", "not base64url")
+            # Non-zero unused bits in the last character would give a second encoding of the
+            # same bytes.
+            if raw[-1] in _NON_CANONICAL_LAST[rem]:
+                raise InputError("malformed", "non-canonical base64url")
+            raw = raw.translate(_TO_STANDARD) + _PADDING[rem]
+        else:
+            raw = raw.translate(_TO_STANDARD)
+        try:
+            return decode_standard(raw, None, True)
+        except binascii.Error:
+            raise InputError("malformed", "not base64url") from None
+
+    return b64url_decode
+
+
+#: Decodes with pybase64 (SIMD: about 4x CPython's binascii on a credential's payload).
+b64url_decode = _b64url_decoder(pybase64.b64decode)
+#: The same checks over the standard library's decoder (pybase64's is a drop-in for it): the
+#: reference the tests hold the fast one to.
+b64url_decode_stdlib = _b64url_decoder(base64.b64decode)
 
 
 def json_dumps(value: Any) -> bytes:

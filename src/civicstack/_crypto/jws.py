@@ -13,9 +13,8 @@ Safe by default:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from civicstack._crypto.encoding import b64url_decode, b64url_encode, json_dumps, json_object_strict
 from civicstack._crypto.keys import ALGORITHMS, SUPPORTED_ALGORITHMS, PrivateKey, PublicKey
@@ -27,9 +26,12 @@ MAX_HEADER_BYTES = 4 * 1024
 HEADER_MEMO = 64
 
 
-@dataclass(frozen=True, slots=True)
-class CompactJWS:
-    """A parsed, not yet verified, compact JWS."""
+class CompactJWS(NamedTuple):
+    """A parsed, not yet verified, compact JWS.
+
+    An immutable NamedTuple rather than a frozen dataclass: a verifier parses two per
+    presentation, and a tuple is built about three times faster.
+    """
 
     header: dict[str, Any]
     payload: bytes

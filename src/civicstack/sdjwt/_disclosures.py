@@ -303,6 +303,8 @@ def conceal(
 
 def format_path(path: Path) -> str:
     """A path as dotted text: ``("address", "locality")`` -> ``address.locality``."""
+    if len(path) == 1 and type(path[0]) is str:
+        return path[0]  # a top-level claim, as nearly every disclosed one is: no join
     return ".".join(str(segment) for segment in path)
 
 

@@ -20,7 +20,7 @@ signature object with a ``payload`` of its own (one JWS has one payload).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from civicstack._crypto import CompactJWS, json_object_strict, parse_compact
 from civicstack.errors import InputError
@@ -29,9 +29,11 @@ from civicstack.sdjwt.limits import DEFAULT_LIMITS, Limits
 _SD_MEMBERS = ("disclosures", "kb_jwt")
 
 
-@dataclass(frozen=True, slots=True)
-class IssuerSignature:
-    """One signature over the issuer-signed payload, with its compact form and ``kid``."""
+class IssuerSignature(NamedTuple):
+    """One signature over the issuer-signed payload, with its compact form and ``kid``.
+
+    A NamedTuple, like :class:`~civicstack._crypto.CompactJWS`: one is built per presentation.
+    """
 
     jws: CompactJWS
     compact: str

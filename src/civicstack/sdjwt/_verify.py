@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from civicstack._crypto import PublicKey
 from civicstack.errors import VerificationError
@@ -49,9 +48,11 @@ class UnsafeNoKeyBinding:
 REQUIRE_KEY_BINDING = RequireKeyBinding()
 
 
-@dataclass(frozen=True, slots=True)
-class VerifiedSdJwt:
-    """A verified SD-JWT: the Processed SD-JWT Payload and how it was obtained."""
+class VerifiedSdJwt(NamedTuple):
+    """A verified SD-JWT: the Processed SD-JWT Payload and how it was obtained.
+
+    A NamedTuple, like :class:`~civicstack.sdjwt.Processed`: every verification builds one.
+    """
 
     header: dict[str, Any]
     claims: dict[str, Any]
@@ -69,14 +70,20 @@ def _numeric_date(claims: dict[str, Any], name: str) -> int | float | None:
     return value
 
 
+#: What parsed JSON gives for a NumericDate, or its absence: these pass without a closer look.
+_DATE_TYPES = frozenset({int, float, type(None)})
+
+
 def check_validity(claims: dict[str, Any], now: int, *, limits: Limits = DEFAULT_LIMITS) -> None:
     """§7.1 step 6 with RFC 7519 §4.1.4/§4.1.5: ``expired`` / ``not_yet_valid`` (an ``iat``
     more than ``limits.clock_skew`` ahead of ``now`` too)."""
-    exp, nbf, iat = (
-        _numeric_date(claims, "exp"),
-        _numeric_date(claims, "nbf"),
-        _numeric_date(claims, "iat"),
-    )
+    exp, nbf, iat = claims.get("exp"), claims.get("nbf"), claims.get("iat")
+    if not _DATE_TYPES.issuperset(map(type, (exp, nbf, iat))):
+        exp, nbf, iat = (
+            _numeric_date(claims, "exp"),
+            _numeric_date(claims, "nbf"),
+            _numeric_date(claims, "iat"),
+        )
     if exp is not None and now >= exp:
         raise VerificationError("expired", "the credential has expired")
     if nbf is not None and now < nbf:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given
@@ -21,6 +22,7 @@ from civicstack._crypto import (
     verify_compact,
     verify_detached,
 )
+from civicstack._crypto.encoding import b64url_decode_stdlib
 from civicstack.errors import CivicError
 
 ES = PrivateKey.generate("ES256")
@@ -120,17 +122,59 @@ def test_detached_round_trip() -> None:
     assert err.value.code == "invalid_signature"
 
 
-@pytest.mark.parametrize("text", ["QQ=", "QR", "QQ==", "Q", "Q Q", "QQ\n", "+/", "QQ\x00", "Qé"])
-def test_b64url_strict(text: str) -> None:
-    """Padding, non-canonical trailing bits, whitespace, +/ and non-ASCII text are refused."""
-    with pytest.raises(CivicError):
-        b64url_decode(text)
+#: The decoder the code uses (pybase64) and the standard library's, behind the same checks.
+DECODERS = pytest.mark.parametrize(
+    "decode", [b64url_decode, b64url_decode_stdlib], ids=["pybase64", "stdlib"]
+)
+_STRICT_REFUSALS = [
+    *("QQ=", "QR", "QQ==", "Q", "Q Q", "QQ\n", "+/", "QQ\x00", "Qé"),
+    # Padding of every length and place, on inputs of every length mod 4.
+    *("QUJD====", "QUJD=", "QUI=", "QUI==", "=QUJ", "QU=J", "QUJD=QUJD", "QQ=A", "===="),
+    # The standard alphabet's own characters, where base64url has - and _.
+    *("QUJ+", "QUJ/", "+QUJ", "/QUJ", "QU+/", "++++", "////"),
+    # Non-canonical trailing bits with a length 2 and 3 mod 4; padded canonical forms.
+    *("QR", "QUK", "AB", "AAB", "AB==", "AAB="),
+    # Whitespace, separators and characters outside any base64 alphabet.
+    *("QUJ\tD", " QUJD", "QUJD ", "QUJD\r\n", "QU.J", "QU~J", "QU!J", "QU*J", "QU%J"),
+    # Non-ASCII, as text and as bytes.
+    *("QUJ\u00ff", "QUJ\u2013", "\U0001f600QUJ"),
+]
 
 
+@DECODERS
+@pytest.mark.parametrize("text", _STRICT_REFUSALS)
+def test_b64url_strict(decode: Callable[[str | bytes], bytes], text: str) -> None:
+    """Padding, non-canonical trailing bits, whitespace, +/ and non-ASCII text are refused,
+    as text and as bytes, with the one code ``malformed``."""
+    for value in (text, text.encode("utf-8")):
+        with pytest.raises(CivicError) as err:
+            decode(value)
+        assert err.value.code == "malformed"
+
+
+@DECODERS
 @given(st.binary(max_size=64))
-def test_b64url_round_trip(data: bytes) -> None:
+def test_b64url_round_trip(decode: Callable[[str | bytes], bytes], data: bytes) -> None:
     """Every byte string round-trips through base64url."""
-    assert b64url_decode(b64url_encode(data)) == data
+    assert decode(b64url_encode(data)) == data
+
+
+@given(st.binary(max_size=64), st.data())
+def test_b64url_decoders_agree(data: bytes, draw: st.DataObject) -> None:
+    """Both decoders accept and refuse the same strings: any encoding with one character
+    replaced, inserted or removed, over every byte value."""
+    encoded = b64url_encode(data).encode()
+    i = draw.draw(st.integers(0, len(encoded)))
+    byte = bytes([draw.draw(st.integers(0, 255))])
+    edit = draw.draw(st.sampled_from(["replace", "insert", "remove"]))
+    text = encoded[:i] + (b"" if edit == "remove" else byte) + encoded[i + (edit != "insert") :]
+    outcomes: list[bytes | str] = []
+    for decode in (b64url_decode, b64url_decode_stdlib):
+        try:
+            outcomes.append(decode(text))
+        except CivicError as exc:
+            outcomes.append(exc.code)
+    assert outcomes[0] == outcomes[1]
 
 
 @pytest.mark.parametrize(
@@ -166,12 +210,15 @@ def test_strict_json_reads_what_the_standard_library_reads(value: object, dumps:
 _B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 
+@DECODERS
 @given(st.text(alphabet=_B64URL, max_size=12))
-def test_b64url_accepts_exactly_the_canonical_encodings(text: str) -> None:
+def test_b64url_accepts_exactly_the_canonical_encodings(
+    decode: Callable[[str | bytes], bytes], text: str
+) -> None:
     """A string over the alphabet decodes if and only if it is the encoding of what it decodes
     to: a length of 1 mod 4 or unused bits set in the last character are refused."""
     try:
-        data = b64url_decode(text)
+        data = decode(text)
     except CivicError:
         # The standard library's lenient decoder says what the bytes would have been.
         lenient = (
@@ -180,7 +227,7 @@ def test_b64url_accepts_exactly_the_canonical_encodings(text: str) -> None:
         assert lenient is None or b64url_encode(lenient) != text
     else:
         assert b64url_encode(data) == text
-        assert b64url_decode(text.encode()) == data
+        assert decode(text.encode()) == data
 
 
 def test_header_parse_hands_out_a_fresh_dict_each_time() -> None:
