@@ -14,6 +14,8 @@ import asyncio
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
+from civicstack.turn_batches import Batch, TurnBatches, fail, settle
+
 __all__ = ["FirstTimeBatches"]
 
 T = TypeVar("T")
@@ -21,36 +23,27 @@ K = TypeVar("K", bound=Hashable)
 
 
 class FirstTimeBatches(Generic[T, K]):
-    """See the module docstring: one batch per event loop and turn."""
+    """See the module docstring: one batch per event loop and turn
+    (:class:`civicstack.turn_batches.TurnBatches`), committed on the loop."""
 
     def __init__(self, insert_new: Callable[[list[T]], set[K]], key: Callable[[T], K]) -> None:
         self._insert_new = insert_new
         self._key = key
-        self._pending: dict[asyncio.AbstractEventLoop, list[tuple[T, asyncio.Future[bool]]]] = {}
+        self._turns: TurnBatches[T, bool] = TurnBatches(self._flush)
 
     async def first_time(self, record: T) -> bool:
         """Commit ``record`` with this turn's others; whether its key was new."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[bool] = loop.create_future()
-        queue = self._pending.get(loop)
-        if queue is None:
-            queue = self._pending[loop] = []
-            loop.call_soon(self._flush, loop)
-        queue.append((record, future))
-        return await future
+        return await self._turns.submit(record)
 
-    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
-        batch = self._pending.pop(loop, [])
+    def _flush(self, loop: asyncio.AbstractEventLoop, batch: Batch[T, bool]) -> None:
         try:
             inserted = self._insert_new([record for record, _ in batch])
         except Exception as exc:  # every waiter learns the failure
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
+            fail(batch, exc)
             return
-        for record, future in batch:
+        new = []
+        for record, _ in batch:
             key = self._key(record)
-            new = key in inserted
+            new.append(key in inserted)
             inserted.discard(key)  # a second copy in the batch is not new
-            if not future.done():
-                future.set_result(new)
+        settle(batch, new)
