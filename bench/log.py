@@ -733,10 +733,6 @@ def appends(args: argparse.Namespace, admin: sa.Engine | None, pg_cfg: str, tmp:
 
     title = "concurrent durable appends: 16 writers, 1 process (appends/s; not the headline)"
     print(f"\n2. {title}; {window}")
-    print(
-        "  own 1-writer: the median of per-round ratios to the same side's single writer (one"
-        " thread, append) measured in the same round (range)"
-    )
     concurrent(args, admin, pg_cfg, tmp)
     if admin is not None:
         for count in (1, 2, 4):
