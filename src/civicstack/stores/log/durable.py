@@ -190,6 +190,10 @@ class DurableLog:
         self.close()
 
 
+#: One asynchronous append handed to the writer thread: its loop, its entries, its future.
+_Request = tuple[asyncio.AbstractEventLoop, list[bytes], "asyncio.Future[range]"]
+
+
 class _WriterThread:
     """The thread that commits the asynchronous appends of one log, a batch at a time (see the
     module docstring); started by the first batch."""
@@ -197,8 +201,7 @@ class _WriterThread:
     def __init__(self, store: LogStore, name: str) -> None:
         self._store, self._name = store, name
         self._turns: TurnBatches[list[bytes], range] = TurnBatches(self._hand_over)
-        self._ready: deque[tuple[asyncio.AbstractEventLoop, list[bytes], asyncio.Future[range]]]
-        self._ready = deque()
+        self._ready: deque[_Request] = deque()
         self._wake = threading.Condition(threading.Lock())
         self._closed = False
         self._thread: threading.Thread | None = None
@@ -253,7 +256,7 @@ class _WriterThread:
                 batch = self._take()
             self._commit(batch)
 
-    def _take(self) -> list[tuple[asyncio.AbstractEventLoop, list[bytes], asyncio.Future[range]]]:
+    def _take(self) -> list[_Request]:
         """Everything ready, up to the entries one append may hold (at least one request)."""
         ready, most = self._ready, self._store.limits.append_entries
         batch = [ready.popleft()]
@@ -263,9 +266,7 @@ class _WriterThread:
             batch.append(ready.popleft())
         return batch
 
-    def _commit(
-        self, batch: list[tuple[asyncio.AbstractEventLoop, list[bytes], asyncio.Future[range]]]
-    ) -> None:
+    def _commit(self, batch: list[_Request]) -> None:
         """Commit ``batch`` in one append and answer each request on its own loop."""
         entries = batch[0][1] if len(batch) == 1 else [e for _, es, _ in batch for e in es]
         error: BaseException | None = None
