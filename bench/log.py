@@ -19,9 +19,14 @@ configuration beside its figure (see bench/README.md, "Merkle log"):
    bare loop of the same round) with their range. ``--shape`` adds civicstack's former
    two-page commit (log row + leaf row) as a bare sqlite3 loop, to show what a second page
    per commit costs. WAL frames written per commit are counted for every SQLite side.
-2. concurrent appends, reported separately: 16 threads on both sides (pymerkle serialises
-   them on its tree lock; civicstack commits them together), and on PostgreSQL 1, 2 and 4
-   writer processes appending to one log.
+2. concurrent appends, reported separately: 16 writers in one process, in interleaved
+   rounds with each side's own single writer (1 thread, ``append``) so that every ratio to it
+   is a median of same-round ratios. civicstack twice: 16 threads calling
+   ``DurableLog.append`` (group commit: a leader commits what the others queued), and 16
+   asyncio tasks on one event loop awaiting ``DurableLog.append_async`` (the appends of a loop
+   turn committed together by the log's writer thread), as a server's event loop would write.
+   pymerkle has no asynchronous API: 16 threads, its fastest concurrent mode (it serialises
+   them on its tree lock). On PostgreSQL also 1, 2 and 4 writer processes appending to one log.
 3. bulk appends: one transaction of n entries (pymerkle ``append_entries``) against durable
    batches of 65,536 (``LogStore.append_all``), one thread, same durability.
 4. inclusion and consistency proofs at each size, to the full tree's size given explicitly:
@@ -38,6 +43,7 @@ Built trees are kept under ``bench/_peers`` (SQLite) and in PostgreSQL databases
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import random
@@ -50,7 +56,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
@@ -369,26 +375,86 @@ def paired(ours: list[float], bare: list[float]) -> str:
     return f"{statistics.median(ratios):.0%} ({ratios[0]:.0%}-{ratios[-1]:.0%})"
 
 
-def threaded(side: Appender, threads: int, seconds: float) -> float:
-    """Appends/s of ``threads`` threads appending to one side at once."""
+class Window(NamedTuple):
+    """A measured window: appends/s, and this process's CPU (user + system, every thread) per
+    append in microseconds (a PostgreSQL server's CPU is not in it)."""
+
+    rate: float
+    cpu_us: float
+
+
+def windowed(run: Callable[[], int]) -> Window:
+    """Time ``run`` (which returns how many appends it made) in wall-clock and CPU time."""
+    cpu, start = time.process_time(), time.perf_counter()
+    n = run()
+    took, used = time.perf_counter() - start, time.process_time() - cpu
+    return Window(n / took, used / max(n, 1) * 1e6)
+
+
+def threaded(side: Appender, threads: int, seconds: float) -> Window:
+    """``threads`` threads appending to one side at once (``side.one``)."""
     side.open()
+    side.one(-1)  # warm: the connection and the log row are open
     done = [0] * threads
-    stop = time.perf_counter() + seconds
 
-    def work(k: int) -> None:
-        while time.perf_counter() < stop:
-            side.one(k * 10**9 + done[k])
-            done[k] += 1
+    def run() -> int:
+        stop = time.perf_counter() + seconds
 
-    start = time.perf_counter()
-    pool = [threading.Thread(target=work, args=(k,)) for k in range(threads)]
-    for t in pool:
-        t.start()
-    for t in pool:
-        t.join()
-    took = time.perf_counter() - start
+        def work(k: int) -> None:
+            while time.perf_counter() < stop:
+                side.one(k * 10**9 + done[k])
+                done[k] += 1
+
+        pool = [threading.Thread(target=work, args=(k,)) for k in range(threads)]
+        for t in pool:
+            t.start()
+        for t in pool:
+            t.join()
+        return sum(done)
+
+    got = windowed(run)
     side.close()
-    return sum(done) / took
+    return got
+
+
+def tasks(side: Civic, count: int, seconds: float) -> Window:
+    """``count`` asyncio tasks on one event loop (``asyncio.run``, the default loop) each
+    awaiting ``DurableLog.append_async`` in turn."""
+    side.open()
+    side.one(-1)
+
+    async def run() -> int:
+        done = [0] * count
+        stop = time.perf_counter() + seconds
+
+        async def work(k: int) -> None:
+            while time.perf_counter() < stop:
+                await side.log.append_async(b"task-%d-%d" % (k, done[k]))
+                done[k] += 1
+
+        await asyncio.gather(*(work(k) for k in range(count)))
+        return sum(done)
+
+    got = windowed(lambda: asyncio.run(run()))
+    side.close()
+    return got
+
+
+def one_writer(side: Appender, seconds: float) -> Window:
+    """One thread appending to ``side``: its own single-writer figure."""
+    side.open()
+    side.one(-1)
+
+    def run() -> int:
+        n, stop = 0, time.perf_counter() + seconds
+        while time.perf_counter() < stop:
+            side.one(time.perf_counter_ns())
+            n += 1
+        return n
+
+    got = windowed(run)
+    side.close()
+    return got
 
 
 PROCESS_WRITER = """
@@ -590,6 +656,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="100k entries, 1 s windows")
     parser.add_argument("--proofs-only", action="store_true", help="skip the append figures")
     parser.add_argument("--appends-only", action="store_true", help="skip the proof figures")
+    parser.add_argument(
+        "--concurrent-only", action="store_true", help="only section 2 (16 writers)"
+    )
     parser.add_argument("--cold-child", nargs=6, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.cold_child:
@@ -604,18 +673,29 @@ def main() -> None:
 
     print(f"civicstack Merkle log vs {PYMERKLE}  (python {sys.version.split()[0]})")
     print(f"  every SQLite side: {SQLITE_DURABLE}; every figure: 1 process, 1 thread unless said")
+    print(f"  load average at start: {load()} ({os.cpu_count()} CPUs)")
     admin = None if args.postgres == "none" else pg_admin(args.postgres)
     pg_cfg = pg_config(admin) if admin is not None else ""
     with tempfile.TemporaryDirectory(prefix="civic-bench-log-") as tmpdir:
         if not args.proofs_only:
             appends(args, admin, pg_cfg, Path(tmpdir))
-    if not args.appends_only:
+    if not args.appends_only and not args.concurrent_only:
         proofs(args, admin, pg_cfg, sizes)
+    print(f"\n  load average at the end: {load()}")
+
+
+def load() -> str:
+    """The 1, 5 and 15-minute load averages (the machine may be shared)."""
+    return ", ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
 def appends(args: argparse.Namespace, admin: sa.Engine | None, pg_cfg: str, tmp: Path) -> None:
     """Sections 1 to 3: single-writer, concurrent and bulk appends."""
     window = f"{args.rounds} interleaved rounds of {args.seconds:g} s, medians"
+    if args.concurrent_only:
+        print(f"\n2. concurrent durable appends: 16 writers, 1 process; {window}")
+        concurrent(args, admin, pg_cfg, tmp)
+        return
     print(f"\n1. single-writer durable appends, one entry per commit ({window}; appends/s)")
     sides: list[Appender] = [
         BareSqlite(tmp / "bare.db"),
@@ -651,21 +731,9 @@ def appends(args: argparse.Namespace, admin: sa.Engine | None, pg_cfg: str, tmp:
             frames.append(f"{side.label} {wal_frames(side, wal):.2f}")
     print("  WAL frames (pages) written per commit, over 1,024 commits: " + "; ".join(frames))
 
-    title = "concurrent durable appends (appends/s; scaling, not the headline)"
-    print(f"\n2. {title}, {args.seconds:g} s")
-    sixteen = [
-        Pymerkle(tmp / "pymerkle-16.db"),
-        Civic("civic sqlite", f"sqlite:///{tmp / 'civic-16.db'}", f"SQLite {SQLITE_DURABLE}"),
-    ]
-    if admin is not None:
-        url = pg_database(admin, "civic_bench_log_16", fresh=True)
-        sixteen.append(Civic("civic postgres", url, pg_cfg))
-    got16 = {s.label: threaded(s, 16, args.seconds) for s in sixteen}
-    for side in sixteen:
-        value = got16[side.label]
-        own = ratio(value, single[side.label])
-        extra = f"{ratio(value, got16['pymerkle'])} pymerkle, {own} own 1-thread"
-        row(side.label, value, extra, "16 threads, 1 process; " + side.config)
+    title = "concurrent durable appends: 16 writers, 1 process (appends/s; not the headline)"
+    print(f"\n2. {title}; {window}")
+    concurrent(args, admin, pg_cfg, tmp)
     if admin is not None:
         for count in (1, 2, 4):
             url = pg_database(admin, f"civic_bench_log_proc{count}", fresh=True)
@@ -678,6 +746,63 @@ def appends(args: argparse.Namespace, admin: sa.Engine | None, pg_cfg: str, tmp:
     rows = bulk(args.append, bulk_url, pg_cfg, tmp)
     for label, value, cfg in rows:
         row(label, value, ratio(value, rows[0][1]) + " pymerkle", cfg)
+
+
+def concurrent(args: argparse.Namespace, admin: sa.Engine | None, pg_cfg: str, tmp: Path) -> None:
+    """Section 2's 16-writer rows: each side's own single writer (1 thread), 16 threads and
+    (civicstack) 16 asyncio tasks, measured in interleaved rounds."""
+    sides: list[Appender] = [
+        Pymerkle(tmp / "pymerkle-16.db"),
+        Civic("civic sqlite", f"sqlite:///{tmp / 'civic-16.db'}", f"SQLite {SQLITE_DURABLE}"),
+    ]
+    if admin is not None:
+        url = pg_database(admin, "civic_bench_log_16", fresh=True)
+        sides.append(Civic("civic postgres", url, pg_cfg))
+    # What each row is: (mode, how the writers append).
+    modes = {
+        "1 thread": "1 thread calling append: the side's own single-writer figure",
+        "16 threads": "16 threads in 1 process, each calling append in turn",
+        "16 tasks": "16 asyncio tasks on 1 event loop (asyncio.run, the default loop),"
+        " each awaiting append_async in turn",
+    }
+    got: dict[tuple[str, str], list[Window]] = {}
+    for _ in range(args.rounds):
+        for side in sides:
+            got.setdefault((side.label, "1 thread"), []).append(one_writer(side, args.seconds))
+            got.setdefault((side.label, "16 threads"), []).append(threaded(side, 16, args.seconds))
+            if isinstance(side, Civic):
+                got.setdefault((side.label, "16 tasks"), []).append(tasks(side, 16, args.seconds))
+    peer = statistics.median(w.rate for w in got[("pymerkle", "16 threads")])
+    print("  own: the median of per-round ratios to the same side's 1-thread figure, same round")
+    print("  (range); pymerkle has no asynchronous API: its 16-writer row is 16 threads, its")
+    print("  fastest concurrent mode (it serialises them on its tree lock); CPU/append: this")
+    print("  process's CPU time (user + system, all threads) per append, median, microseconds")
+    head = f"{'appends/s':>10} {'CPU/app':>8}  {'vs own 1 thread; vs peer':<40}"
+    print(f"  {'':<26} {head} configuration")
+    for side in sides:
+        own = [w.rate for w in got[(side.label, "1 thread")]]
+        for mode, how in modes.items():
+            windows = got.get((side.label, mode))
+            if windows is None:
+                continue
+            rates = [w.rate for w in windows]
+            value = statistics.median(rates)
+            cpu = statistics.median(w.cpu_us for w in windows)
+            if mode == "1 thread":
+                extra = "1.0x (own single writer)"
+            else:
+                extra = f"{own_ratio(rates, own)} own"
+                if side.label == "civic sqlite":  # a ratio only to the peer on the same engine
+                    extra += f"; {ratio(value, peer)} pymerkle 16 thr"
+            cfg = side.config.replace("DurableLog.append", "DurableLog")
+            label = f"{side.label}, {mode}"
+            print(f"  {label:<26} {fig(value):>10} {cpu:>6.1f}us  {extra:<40} {how}; {cfg}")
+
+
+def own_ratio(ours: list[float], own: list[float]) -> str:
+    """The median of the per-round ratios ``ours / own`` with their range, as ``3.1x (2.9-3.4)``."""
+    ratios = sorted(o / b for o, b in zip(ours, own, strict=True))
+    return f"{statistics.median(ratios):.1f}x ({ratios[0]:.1f}-{ratios[-1]:.1f})"
 
 
 def proofs(

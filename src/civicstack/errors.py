@@ -123,6 +123,7 @@ CODES: dict[str, tuple[int, str]] = {
     "origin_mismatch": (400, "The checkpoint comes from another log (origin)."),
     "unknown_log": (404, "No log with that name."),
     "log_exists": (409, "A log with that name already exists."),
+    "log_closed": (503, "The log was closed: it takes no more appends."),
     # --- credential issuance (OpenID4VCI 1.0 §6.3, §8.3.1, §9.3, §11.3; RFC 6749 §5.2; RFC 6750)
     "invalid_grant": (
         400,

@@ -1,5 +1,6 @@
-"""Work gathered per turn of an event loop: group commit of records that count only the first
-time (:class:`FirstTimeBatches`), and point reads made as one query (:class:`TurnLookups`).
+"""Work gathered per turn of an event loop (:class:`civicstack.turn_batches.TurnBatches`): group
+commit of records that count only the first time (:class:`FirstTimeBatches`), and point reads
+made as one query (:class:`TurnLookups`).
 
 The requests an event loop serves in one turn each queue one record (a presentation's KB-JWT
 digest, an authorization code's redemption); one callback at the end of the turn writes them
@@ -19,6 +20,8 @@ import asyncio
 from collections.abc import Callable, Hashable, Mapping
 from typing import Generic, TypeVar
 
+from civicstack.turn_batches import Batch, TurnBatches, fail, settle
+
 __all__ = ["FirstTimeBatches", "TurnLookups"]
 
 T = TypeVar("T")
@@ -27,72 +30,49 @@ V = TypeVar("V")
 
 
 class FirstTimeBatches(Generic[T, K]):
-    """See the module docstring: one batch per event loop and turn."""
+    """See the module docstring: one batch per event loop and turn
+    (:class:`civicstack.turn_batches.TurnBatches`), committed on the loop."""
 
     def __init__(self, insert_new: Callable[[list[T]], set[K]], key: Callable[[T], K]) -> None:
         self._insert_new = insert_new
         self._key = key
-        self._pending: dict[asyncio.AbstractEventLoop, list[tuple[T, asyncio.Future[bool]]]] = {}
+        self._turns: TurnBatches[T, bool] = TurnBatches(self._flush)
 
     async def first_time(self, record: T) -> bool:
         """Commit ``record`` with this turn's others; whether its key was new."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[bool] = loop.create_future()
-        queue = self._pending.get(loop)
-        if queue is None:
-            queue = self._pending[loop] = []
-            loop.call_soon(self._flush, loop)
-        queue.append((record, future))
-        return await future
+        return await self._turns.submit(record)
 
-    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
-        batch = self._pending.pop(loop, [])
+    def _flush(self, loop: asyncio.AbstractEventLoop, batch: Batch[T, bool]) -> None:
         try:
             inserted = self._insert_new([record for record, _ in batch])
         except Exception as exc:  # every waiter learns the failure
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
+            fail(batch, exc)
             return
-        for record, future in batch:
+        new = []
+        for record, _ in batch:
             key = self._key(record)
-            new = key in inserted
+            new.append(key in inserted)
             inserted.discard(key)  # a second copy in the batch is not new
-            if not future.done():
-                future.set_result(new)
+        settle(batch, new)
 
 
 class TurnLookups(Generic[K, V]):
     """Point reads by key, one read per event loop and turn: ``lookup(keys)`` answers the values
-    found (a key it leaves out has none). A failed read fails every request of its turn."""
+    found (a key it leaves out has none; a key asked twice in a turn is read once). A failed
+    read fails every request of its turn."""
 
     def __init__(self, lookup: Callable[[list[K]], Mapping[K, V]]) -> None:
         self._lookup = lookup
-        self._pending: dict[asyncio.AbstractEventLoop, dict[K, list[asyncio.Future[V | None]]]] = {}
+        self._turns: TurnBatches[K, V | None] = TurnBatches(self._flush)
 
     async def get(self, key: K) -> V | None:
         """The value of ``key`` as read with this turn's other keys, or None."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[V | None] = loop.create_future()
-        waiting = self._pending.get(loop)
-        if waiting is None:
-            waiting = self._pending[loop] = {}
-            loop.call_soon(self._flush, loop)
-        waiting.setdefault(key, []).append(future)
-        return await future
+        return await self._turns.submit(key)
 
-    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
-        waiting = self._pending.pop(loop, {})
+    def _flush(self, loop: asyncio.AbstractEventLoop, batch: Batch[K, V | None]) -> None:
         try:
-            found = self._lookup(list(waiting))
+            found = self._lookup(list(dict.fromkeys(key for key, _ in batch)))
         except Exception as exc:  # every waiter learns the failure
-            for futures in waiting.values():
-                for future in futures:
-                    if not future.done():
-                        future.set_exception(exc)
+            fail(batch, exc)
             return
-        for key, futures in waiting.items():
-            value = found.get(key)
-            for future in futures:
-                if not future.done():
-                    future.set_result(value)
+        settle(batch, [found.get(key) for key, _ in batch])
