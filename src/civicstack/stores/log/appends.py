@@ -218,7 +218,13 @@ def _settled(req: _Pending) -> range:
     raise CivicError("internal_error", f"the append failed: {req.error}") from req.error
 
 
-_INSERT_LEAF = "INSERT INTO log_leaves (log_id, idx, hash, entry) VALUES (?, ?, ?, ?)"
+# A leaf row goes in its bundle slot (idx % 256), over the stale row of an earlier bundle:
+# after a log's first bundle, its leaf pages are written in place and never split (log_0003).
+_INSERT_LEAF = (
+    "INSERT INTO log_leaves (log_id, slot, idx, hash, entry) VALUES (?, ?, ?, ?, ?)"
+    " ON CONFLICT (log_id, slot) DO UPDATE"
+    " SET idx = excluded.idx, hash = excluded.hash, entry = excluded.entry"
+)
 
 # PostgreSQL's one-statement append: the log row's size moves by the number of entries (its
 # row lock orders every writer, in any process) unless they would fill the partial bundle,
@@ -226,15 +232,18 @@ _INSERT_LEAF = "INSERT INTO log_leaves (log_id, idx, hash, entry) VALUES (?, ?, 
 _PG_APPEND_ONE = (
     "WITH head AS (UPDATE log_logs SET size = size + 1"
     " WHERE id = %s AND mod(size, 256) < 255 RETURNING size - 1 AS start)"
-    " INSERT INTO log_leaves (log_id, idx, hash, entry)"
-    " SELECT %s, start, %s, %s FROM head RETURNING idx"
+    " INSERT INTO log_leaves (log_id, slot, idx, hash, entry)"
+    " SELECT %s, mod(start, 256), start, %s, %s FROM head ON CONFLICT (log_id, slot) DO UPDATE"
+    " SET idx = excluded.idx, hash = excluded.hash, entry = excluded.entry RETURNING idx"
 )
 _PG_APPEND_MANY = (
     "WITH head AS (UPDATE log_logs SET size = size + %s"
     " WHERE id = %s AND mod(size, 256) + %s < 256 RETURNING size - %s AS start)"
-    " INSERT INTO log_leaves (log_id, idx, hash, entry)"
-    " SELECT %s, head.start + v.n - 1, v.hash, v.entry FROM head,"
-    " unnest(%s::bytea[], %s::bytea[]) WITH ORDINALITY AS v(hash, entry, n) RETURNING idx"
+    " INSERT INTO log_leaves (log_id, slot, idx, hash, entry)"
+    " SELECT %s, mod(head.start + v.n - 1, 256), head.start + v.n - 1, v.hash, v.entry"
+    " FROM head, unnest(%s::bytea[], %s::bytea[]) WITH ORDINALITY AS v(hash, entry, n)"
+    " ON CONFLICT (log_id, slot) DO UPDATE"
+    " SET idx = excluded.idx, hash = excluded.hash, entry = excluded.entry RETURNING idx"
 )
 
 
@@ -642,12 +651,12 @@ class LogAppends(LogDatabase):
                 execute("ROLLBACK")
                 return None
             if len(entries) == 1:
-                execute(_INSERT_LEAF, (log_id, size, hashes[0], entries[0]))
+                execute(_INSERT_LEAF, (log_id, size % TILE_WIDTH, size, hashes[0], entries[0]))
             else:
                 cursor.executemany(
                     _INSERT_LEAF,
                     [
-                        (log_id, size + k, h, e)
+                        (log_id, (size + k) % TILE_WIDTH, size + k, h, e)
                         for k, (h, e) in enumerate(zip(hashes, entries, strict=True))
                     ],
                 )
@@ -663,8 +672,8 @@ class LogAppends(LogDatabase):
     def _size_of(cursor: Any, log_id: int) -> int:
         """The log's size, read inside the write transaction (see :meth:`LogDatabase._row`)."""
         cursor.execute(
-            "SELECT size, (SELECT idx FROM log_leaves WHERE log_id = log_logs.id"
-            " ORDER BY idx DESC LIMIT 1) FROM log_logs WHERE id = ?",
+            "SELECT size, (SELECT max(idx) FROM log_leaves WHERE log_id = log_logs.id)"
+            " FROM log_logs WHERE id = ?",
             (log_id,),
         )
         found = cursor.fetchone()
@@ -760,7 +769,7 @@ class LogAppends(LogDatabase):
         sql.many(
             _INSERT_LEAF,
             [
-                (row.id, size + k, h, e)
+                (row.id, (size + k) % TILE_WIDTH, size + k, h, e)
                 for k, (h, e) in enumerate(zip(hashes, entries, strict=True))
             ],
         )
@@ -840,12 +849,14 @@ class LogAppends(LogDatabase):
                     for k in range(0, tail - base, TILE_WIDTH)
                 ],
             )
-            if pending:
-                sql.run("DELETE FROM log_leaves WHERE log_id = ? AND idx < ?", (log_id, tail))
         first = max(tail, size)
+        # The filled bundles' leaf rows stay, stale, until the next bundle's overwrite them.
         sql.many(
             _INSERT_LEAF,
-            [(log_id, i, hashes[i - size], entries[i - size]) for i in range(first, new_size)],
+            [
+                (log_id, i % TILE_WIDTH, i, hashes[i - size], entries[i - size])
+                for i in range(first, new_size)
+            ],
         )
         return _Extended(range(size, new_size), _Edge(new_size, frontier), note, before, hashes)
 
