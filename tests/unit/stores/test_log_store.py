@@ -507,6 +507,40 @@ def test_unsigned_appends_in_a_bundle_write_only_leaves_and_see_every_other_writ
         assert store.head("test").size == len(expected) + 2
 
 
+def test_a_bundle_filled_by_its_writer_holds_what_was_committed(store: LogStore) -> None:
+    """The writer fills a bundle from the leaves it remembers committing (bundle 1 here, all
+    its own appends): appends rolled back inside a bundle (in a caller's transaction), signed
+    ones, and appends by another store (which it must read back) all end up as committed."""
+    from civicstack.log.tiles import encode_bundle
+
+    def roll_back() -> None:
+        with store.transaction() as conn:
+            store.append_in(conn, "test", [b"rolled back"], SIGNER)
+            raise RuntimeError("abort")
+
+    expected: list[bytes] = []
+    other = LogStore(store.engine)
+    for k in range(600):
+        if k in (40, 350):
+            with pytest.raises(RuntimeError):
+                roll_back()
+        target = other if k in (100, 101, 530) else store
+        entry = b"k%d" % k
+        signer = SIGNER if k in (50, 300) else None
+        assert target.append("test", [entry], signer).start == len(expected)
+        expected.append(entry)
+    other.close()
+    for b in (0, 1):
+        assert store.entry_bundle("test", b) == encode_bundle(expected[b * 256 : (b + 1) * 256])
+    assert store.entries("test", 0, 600) == expected
+    assert store.root("test") == mth([leaf_hash(e) for e in expected])
+    reference = MemoryTiles()
+    reference.append(0, expected)
+    for (level, index), tile in reference.tiles.items():
+        width = None if tile.width == 256 else tile.width
+        assert store.tile("test", level, index, width) == tile.hashes
+
+
 def _log_0002_database(url: str, logs: dict[str, tuple[list[bytes], int]]) -> Engine:
     """A database at log_0002 holding ``logs`` (name -> entries, the log row's size) as that
     layout stored them: full tiles and bundles, partial tiles above level 0, the partial
