@@ -73,6 +73,31 @@ def test_growth_is_independent_of_batching(n: int, cuts: list[int]) -> None:
     assert parts.tiles == whole.tiles
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    bundles=st.integers(0, 300),
+    width=st.integers(0, 255),
+    added=st.integers(1, 600),
+    hashes_only=st.booleans(),
+)
+def test_partial_tiles_grow_to_the_tiles_built_from_scratch(
+    bundles: int, width: int, added: int, hashes_only: bool
+) -> None:
+    """Partial tiles extended from their stored nodes (or, at level 0, from their hashes
+    alone) equal the tiles of the whole tree hashed from scratch, at every level."""
+    size = bundles * 256 + width
+    leaves = [leaf_hash(b"%d" % i) for i in range(size + added)]
+    before = {(t.level, t.index): t for t in grow(0, {}, leaves[:size])}
+    edge = {(r.level, r.idx): before[(r.level, r.idx)] for r in right_edge(size)}
+    if hashes_only and (0, bundles) in edge:
+        edge[(0, bundles)] = Tile(0, bundles, edge[(0, bundles)].hashes, b"")
+    grown = {(t.level, t.index): t for t in grow(size, edge, leaves[size:])}
+    whole = {(t.level, t.index): t for t in grow(0, {}, leaves)}
+    assert grown == {key: whole[key] for key in grown}
+    # Every tile the new leaves touch was written, and nothing else.
+    assert set(grown) == {key for key, t in whole.items() if before.get(key) != t}
+
+
 def test_full_level0_tile_holds_leaf_hashes_and_feeds_level1() -> None:
     """A full level-0 tile is 8,192 bytes of leaf hashes; its MTH is the first level-1 hash."""
     entries = [b"%d" % i for i in range(256)]

@@ -505,3 +505,184 @@ def test_unsigned_appends_in_a_bundle_write_only_leaves_and_see_every_other_writ
         assert row != row_before
         assert row[0] == len(expected) + 1
         assert store.head("test").size == len(expected) + 2
+
+
+def test_a_bundle_filled_by_its_writer_holds_what_was_committed(store: LogStore) -> None:
+    """The writer fills a bundle from the leaves it remembers committing (bundle 1 here, all
+    its own appends): appends rolled back inside a bundle (in a caller's transaction), signed
+    ones, and appends by another store (which it must read back) all end up as committed."""
+    from civicstack.log.tiles import encode_bundle
+
+    def roll_back() -> None:
+        with store.transaction() as conn:
+            store.append_in(conn, "test", [b"rolled back"], SIGNER)
+            raise RuntimeError("abort")
+
+    expected: list[bytes] = []
+    other = LogStore(store.engine)
+    for k in range(600):
+        if k in (40, 350):
+            with pytest.raises(RuntimeError):
+                roll_back()
+        target = other if k in (100, 101, 530) else store
+        entry = b"k%d" % k
+        signer = SIGNER if k in (50, 300) else None
+        assert target.append("test", [entry], signer).start == len(expected)
+        expected.append(entry)
+    other.close()
+    for b in (0, 1):
+        assert store.entry_bundle("test", b) == encode_bundle(expected[b * 256 : (b + 1) * 256])
+    assert store.entries("test", 0, 600) == expected
+    assert store.root("test") == mth([leaf_hash(e) for e in expected])
+    reference = MemoryTiles()
+    reference.append(0, expected)
+    for (level, index), tile in reference.tiles.items():
+        width = None if tile.width == 256 else tile.width
+        assert store.tile("test", level, index, width) == tile.hashes
+
+
+def _log_0002_database(url: str, logs: dict[str, tuple[list[bytes], int]]) -> Engine:
+    """A database at log_0002 holding ``logs`` (name -> entries, the log row's size) as that
+    layout stored them: full tiles and bundles, partial tiles above level 0, the partial
+    bundle's leaves keyed by ``(log_id, idx)``, the row's size behind them (a SQLite append
+    inside the partial bundle wrote only its leaf row)."""
+    from alembic import command
+
+    from civicstack.log.tiles import TILE_WIDTH, encode_bundle, grow
+    from civicstack.stores.db import alembic_config
+
+    engine = create_engine(url)
+    command.upgrade(alembic_config(engine), "log_0002")
+    with engine.begin() as conn:
+        for log_id, (name, (entries, row_size)) in enumerate(logs.items(), start=1):
+            leaves = [leaf_hash(e) for e in entries]
+            full = len(entries) // TILE_WIDTH * TILE_WIDTH
+            rows: list[tuple[str, tuple[object, ...]]] = [
+                (
+                    "INSERT INTO log_logs (id, name, origin, verifier_key, size, root, checkpoint)"
+                    " VALUES (?, ?, ?, ?, ?, ?, '')",
+                    (
+                        log_id,
+                        name,
+                        SIGNER.name,
+                        SIGNER.verifier.vkey,
+                        row_size,
+                        mth(leaves[:row_size]),
+                    ),
+                )
+            ]
+            for t in grow(0, {}, leaves):
+                if t.level or t.width == TILE_WIDTH:
+                    rows.append(
+                        (
+                            "INSERT INTO log_tiles VALUES (?, ?, ?, ?, ?)",
+                            (log_id, t.level, t.index, t.hashes, t.inner),
+                        )
+                    )
+            for b in range(full // TILE_WIDTH):
+                chunk = entries[b * TILE_WIDTH : (b + 1) * TILE_WIDTH]
+                rows.append(
+                    ("INSERT INTO log_bundles VALUES (?, ?, ?)", (log_id, b, encode_bundle(chunk)))
+                )
+            for i in range(full, len(entries)):
+                rows.append(
+                    (
+                        "INSERT INTO log_leaves (log_id, idx, hash, entry) VALUES (?, ?, ?, ?)",
+                        (log_id, i, leaves[i], entries[i]),
+                    )
+                )
+            for sql, params in rows:
+                conn.exec_driver_sql(
+                    sql if url.startswith("sqlite") else sql.replace("?", "%s"), params
+                )
+    return engine
+
+
+def _readback(store: LogStore, name: str, entries: list[bytes]) -> None:
+    """Every read of log ``name`` equals the in-memory log of ``entries``."""
+    from civicstack.log import prove_consistency, prove_inclusion
+    from civicstack.log.tiles import TILE_WIDTH, encode_bundle
+
+    size = len(entries)
+    leaves = [leaf_hash(e) for e in entries]
+    reference = MemoryTiles()
+    reference.append(0, entries)
+    assert store.head(name).size == size
+    assert store.root(name) == mth(leaves)
+    assert store.entries(name, 0, size) == entries
+    for tree in sorted(t for t in {1, 255, 256, 257, size // 2, size - 1, size} if 0 < t <= size):
+        assert store.root(name, tree) == mth(leaves[:tree])
+        for index in sorted({0, tree // 3, tree - 1}):
+            assert store.inclusion_proof(name, index, tree) == prove_inclusion(
+                index, tree, reference
+            )
+        for old in sorted({1, tree // 2 or 1, tree}):
+            assert store.consistency_proof(name, old, tree) == prove_consistency(
+                old, tree, reference
+            )
+    for (level, index), tile in reference.tiles.items():
+        width = None if tile.width == TILE_WIDTH else tile.width
+        assert store.tile(name, level, index, width) == tile.hashes
+    for b in range(-(-size // TILE_WIDTH)):
+        chunk = entries[b * TILE_WIDTH : (b + 1) * TILE_WIDTH]
+        width = None if len(chunk) == TILE_WIDTH else len(chunk)
+        assert store.entry_bundle(name, b, width) == encode_bundle(chunk)
+
+
+def test_logs_stored_by_log_0002_read_identically_after_log_0003(database_url: str) -> None:
+    """Logs stored with leaves keyed by index (log_0002) read the same after the move to slots:
+    sizes, roots, proofs, tiles, bundles; they grow on past their bundles; downgrading keeps
+    the partial bundles' leaves and drops the stale ones."""
+    from alembic import command
+
+    from civicstack.stores.db import alembic_config
+
+    old = _entries(700, "old")
+    logs = {
+        "partial": (old, 600 if database_url.startswith("sqlite") else 700),
+        "full": (old[:512], 512),
+        "small": (old[:3], 0 if database_url.startswith("sqlite") else 3),
+    }
+    engine = _log_0002_database(database_url, logs)
+    upgrade(engine)
+    with engine.connect() as conn:
+        moved = conn.exec_driver_sql("SELECT slot, idx FROM log_leaves").all()
+    assert sorted(int(i) for _, i in moved) == [0, 1, 2, *range(512, 700)]
+    assert all(int(slot) == int(i) % 256 for slot, i in moved)
+    store = LogStore(engine)
+    for name, (entries, _) in logs.items():
+        _readback(store, name, entries)
+    # Grow each log across its next bundle, by one-entry appends (the fast path) and a batch.
+    grown = {}
+    for name, (entries, _) in logs.items():
+        more = _entries(300, f"{name}-new")
+        for e in more[:100]:
+            store.append(name, [e], None)
+        store.append(name, more[100:], SIGNER)
+        grown[name] = entries + more
+        _readback(store, name, grown[name])
+    store.close()
+    fresh = LogStore(engine)
+    for name, entries in grown.items():
+        _readback(fresh, name, entries)
+    fresh.close()
+
+    command.downgrade(alembic_config(engine), "log_0002")
+    with engine.connect() as conn:
+        kept = sorted(
+            conn.exec_driver_sql(
+                "SELECT name, idx, entry FROM log_leaves JOIN log_logs ON log_logs.id = log_id"
+            ).all()
+        )
+    expected = sorted(
+        (name, i, entries[i])
+        for name, entries in grown.items()
+        for i in range(len(entries) // 256 * 256, len(entries))
+    )
+    assert [(str(n), int(i), bytes(e)) for n, i, e in kept] == expected
+    upgrade(engine)
+    again = LogStore(engine)
+    for name, entries in grown.items():
+        _readback(again, name, entries)
+    again.close()
+    engine.dispose()

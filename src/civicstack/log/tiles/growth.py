@@ -7,7 +7,14 @@ from collections.abc import Mapping, Sequence
 
 from civicstack._crypto import MERKLE_EMPTY_ROOT, merkle_node_hash
 from civicstack.errors import CivicError
-from civicstack.log.tiles.tile import TILE_HEIGHT, TILE_WIDTH, Tile, TileRef, _pyramid
+from civicstack.log.tiles.tile import (
+    INNER_HEIGHTS,
+    TILE_HEIGHT,
+    TILE_WIDTH,
+    Tile,
+    TileRef,
+    _pyramid,
+)
 from civicstack.log.tree import (
     HASH_SIZE,
     Node,
@@ -56,9 +63,19 @@ def grow(
         old = edge.get((level, index)) if count % TILE_WIDTH else None
         if count % TILE_WIDTH and (old is None or old.width != count % TILE_WIDTH):
             raise CivicError("internal_error", f"log tile {level}/{index} is missing or damaged")
-        head = old.hashes if old is not None else b""
         promoted: list[bytes] = []
         pos = 0
+        if old is not None and old.complete():
+            # The partial tile grows from its stored nodes: only the new ones are hashed.
+            pos = TILE_WIDTH - old.width
+            tile, top = _extended(old, incoming[:pos])
+            changed.append(tile)
+            if top is not None:
+                promoted.append(top)
+            index += 1
+            head = b""
+        else:  # a fresh tile, or a partial one known by its hashes alone: hashed whole
+            head = old.hashes if old is not None else b""
         while pos < len(incoming):
             take = TILE_WIDTH - len(head) // HASH_SIZE
             hashes = head + b"".join(incoming[pos : pos + take])
@@ -72,6 +89,37 @@ def grow(
         incoming = promoted
         level += 1
     return changed
+
+
+def _extended(old: Tile, more: Sequence[bytes]) -> tuple[Tile, bytes | None]:
+    """Partial tile ``old`` with hashes ``more`` appended (at most up to full), and its root
+    when it fills: the same tile as :meth:`Tile.build` makes, hashing only the nodes that
+    ``more`` completes (about one per hash) and at most one of ``old``'s per height.
+    """
+    width = old.width + len(more)
+    hashes = old.hashes + b"".join(more)
+    memo: dict[tuple[int, int], bytes] = {}
+
+    def node(height: int, i: int) -> bytes:
+        # The complete node over hashes [i << height, (i + 1) << height) of the grown tile.
+        if (i + 1) << height <= old.width:
+            return old.subtree(i << height, height)
+        if not height:
+            return hashes[i * HASH_SIZE : (i + 1) * HASH_SIZE]
+        found = memo.get((height, i))
+        if found is None:
+            found = merkle_node_hash(node(height - 1, 2 * i), node(height - 1, 2 * i + 1))
+            memo[(height, i)] = found
+        return found
+
+    parts = []
+    for h in INNER_HEIGHTS:
+        start = old.inner_start(h)
+        kept = old.width >> h
+        parts.append(old.inner[start : start + kept * HASH_SIZE])
+        parts += [node(h, i) for i in range(kept, width >> h)]
+    top = node(TILE_HEIGHT, 0) if width == TILE_WIDTH else None
+    return Tile(old.level, old.index, hashes, b"".join(parts)), top
 
 
 #: The right edge of a tree as its perfect subtrees, largest first: ``(level, MTH)`` for each

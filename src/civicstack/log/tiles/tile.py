@@ -135,6 +135,15 @@ class Tile:
         inner = b"".join(b"".join(pyramid[h]) for h in INNER_HEIGHTS)
         return cls(level, index, hashes, inner)
 
+    def complete(self) -> bool:
+        """Whether ``inner`` holds every complete node of the stored heights (a tile known by
+        its hashes alone has an empty ``inner``)."""
+        return len(self.inner) == sum(_inner_counts(self.width)) * HASH_SIZE
+
+    def inner_start(self, height: int) -> int:
+        """Byte offset in ``inner`` of the first node of stored ``height`` (2, 4 or 6)."""
+        return self._starts[height]
+
     def check(self) -> None:
         """Raise if the stored bytes do not have a tile's shape (storage corruption)."""
         w = self.width

@@ -8,8 +8,10 @@ each with its own origin and Ed25519 key (C2SP tlog-checkpoint "Signatures"). A 
   10M entries three rows;
 - ``log_bundles``: its entries in tlog-tiles entry bundles of 256, written when full;
 - ``log_leaves``: the entries (and leaf hashes) of its partial bundle, one row each, so a
-  one-entry append inserts one row instead of rewriting a partial tile and bundle; readers build
-  the partial level-0 tile and bundle from them;
+  one-entry append writes one row instead of rewriting a partial tile and bundle; readers build
+  the partial level-0 tile and bundle from them. A row is keyed by its slot in the bundle
+  (``idx % 256``) and written over the stale row of an earlier bundle, so the table's pages
+  stop splitting after a log's first bundle: an append writes one page;
 - ``log_checkpoints``: every checkpoint it signed (one per signed write batch, or on
   :meth:`LogStore.sign`);
 - ``log_logs``: name, origin, verifier key, size, root and latest checkpoint. A log's size is

@@ -87,9 +87,62 @@ class _Pending:
         self.wake: Any = None  # a held lock, made only when the request has to wait
 
 
+#: The most entry bytes a writer remembers of one log's partial bundle (:class:`_Bundle`).
+_BUNDLE_MEMORY = 1 << 20
+
+
+class _Bundle:
+    """The leaves of a log's partial bundle as this writer committed them, ``[base, base + n)``,
+    so that the append that fills the bundle need not read them back.
+
+    Only the writer that committed them extends the lists, in place and only after its commit,
+    so the first ``n`` of them never change: a reader takes a prefix (:meth:`leaves`).
+    """
+
+    __slots__ = ("base", "entries", "hashes", "nbytes")
+
+    def __init__(self, base: int, hashes: list[bytes], entries: list[bytes]) -> None:
+        self.base, self.hashes, self.entries = base, hashes, entries
+        self.nbytes = sum(map(len, entries))
+
+    @classmethod
+    def of(cls, base: int, hashes: list[bytes], entries: list[bytes]) -> _Bundle | None:
+        """The bundle ``[base, base + len(entries))``, or None when too large to remember."""
+        bundle = cls(base, hashes, entries)
+        return bundle if bundle.nbytes <= _BUNDLE_MEMORY else None
+
+    def extended(
+        self, start: int, hashes: Sequence[bytes], entries: Sequence[bytes]
+    ) -> _Bundle | None:
+        """This bundle with leaves committed at ``start`` (None: no longer remembered)."""
+        if start != self.base + len(self.hashes) or start + len(entries) >= self.base + 256:
+            return None
+        self.nbytes += sum(map(len, entries))
+        if self.nbytes > _BUNDLE_MEMORY:
+            return None
+        self.hashes.extend(hashes)
+        self.entries.extend(entries)
+        return self
+
+    def plus(self, start: int, hashes: Sequence[bytes], entries: Sequence[bytes]) -> _Bundle | None:
+        """A new bundle: this one's leaves up to ``start`` and then these (None: unknown)."""
+        got = self.leaves(self.base, start)
+        if got is None:
+            return None
+        return _Bundle.of(self.base, got[0] + list(hashes), got[1] + list(entries))
+
+    def leaves(self, base: int, size: int) -> tuple[list[bytes], list[bytes]] | None:
+        """The hashes and entries of leaves ``[base, size)``, when remembered."""
+        n = size - base
+        if base != self.base or len(self.entries) < n:
+            return None
+        return self.hashes[:n], self.entries[:n]
+
+
 class _Edge(NamedTuple):
     """What a writer remembers of a log after its own last commit: the size it left the log
-    at and, when known, the frontier there (to sign without reading the right edge).
+    at and, when known, the frontier there (to sign without reading the right edge) and the
+    leaves of the partial bundle (to fill it without reading them).
 
     The frontier is kept at ``size - len(pending)`` with the leaf hashes appended since: an
     unsigned append inside the partial bundle needs no root, so its node hashes are computed
@@ -100,6 +153,7 @@ class _Edge(NamedTuple):
     size: int
     frontier: Frontier | None
     pending: tuple[bytes, ...] = ()
+    bundle: _Bundle | None = None
 
     def at_size(self) -> Frontier | None:
         """The frontier at ``size``, or None when unknown."""
@@ -107,12 +161,17 @@ class _Edge(NamedTuple):
             return self.frontier
         return extend_frontier(self.frontier, self.pending)
 
-    def grown(self, start: int, hashes: Sequence[bytes]) -> _Edge:
-        """This edge after leaves ``hashes`` were committed at ``start`` (frontier unknown
-        unless this writer left the log at ``start``)."""
-        if self.size != start or self.frontier is None:
-            return _Edge(start + len(hashes), None)
-        return _Edge(start + len(hashes), self.frontier, self.pending + tuple(hashes))
+    def grown(self, start: int, hashes: Sequence[bytes], entries: Sequence[bytes]) -> _Edge:
+        """This edge after leaves ``hashes`` of ``entries`` were committed at ``start`` inside
+        the partial bundle (frontier and bundle unknown unless this writer left the log at
+        ``start``)."""
+        size = start + len(hashes)
+        if self.size != start:
+            return _Edge(size, None)
+        bundle = self.bundle.extended(start, hashes, entries) if self.bundle else None
+        if self.frontier is None:
+            return _Edge(size, None, (), bundle)
+        return _Edge(size, self.frontier, self.pending + tuple(hashes), bundle)
 
 
 @dataclass(frozen=True)
@@ -240,7 +299,13 @@ def _settled(req: _Pending) -> range:
     raise CivicError("internal_error", f"the append failed: {req.error}") from req.error
 
 
-_INSERT_LEAF = "INSERT INTO log_leaves (log_id, idx, hash, entry) VALUES (?, ?, ?, ?)"
+# A leaf row goes in its bundle slot (idx % 256), over the stale row of an earlier bundle:
+# after a log's first bundle, its leaf pages are written in place and never split (log_0003).
+_INSERT_LEAF = (
+    "INSERT INTO log_leaves (log_id, slot, idx, hash, entry) VALUES (?, ?, ?, ?, ?)"
+    " ON CONFLICT (log_id, slot) DO UPDATE"
+    " SET idx = excluded.idx, hash = excluded.hash, entry = excluded.entry"
+)
 
 # PostgreSQL's one-statement append: the log row's size moves by the number of entries (its
 # row lock orders every writer, in any process) unless they would fill the partial bundle,
@@ -248,15 +313,18 @@ _INSERT_LEAF = "INSERT INTO log_leaves (log_id, idx, hash, entry) VALUES (?, ?, 
 _PG_APPEND_ONE = (
     "WITH head AS (UPDATE log_logs SET size = size + 1"
     " WHERE id = %s AND mod(size, 256) < 255 RETURNING size - 1 AS start)"
-    " INSERT INTO log_leaves (log_id, idx, hash, entry)"
-    " SELECT %s, start, %s, %s FROM head RETURNING idx"
+    " INSERT INTO log_leaves (log_id, slot, idx, hash, entry)"
+    " SELECT %s, mod(start, 256), start, %s, %s FROM head ON CONFLICT (log_id, slot) DO UPDATE"
+    " SET idx = excluded.idx, hash = excluded.hash, entry = excluded.entry RETURNING idx"
 )
 _PG_APPEND_MANY = (
     "WITH head AS (UPDATE log_logs SET size = size + %s"
     " WHERE id = %s AND mod(size, 256) + %s < 256 RETURNING size - %s AS start)"
-    " INSERT INTO log_leaves (log_id, idx, hash, entry)"
-    " SELECT %s, head.start + v.n - 1, v.hash, v.entry FROM head,"
-    " unnest(%s::bytea[], %s::bytea[]) WITH ORDINALITY AS v(hash, entry, n) RETURNING idx"
+    " INSERT INTO log_leaves (log_id, slot, idx, hash, entry)"
+    " SELECT %s, mod(head.start + v.n - 1, 256), head.start + v.n - 1, v.hash, v.entry"
+    " FROM head, unnest(%s::bytea[], %s::bytea[]) WITH ORDINALITY AS v(hash, entry, n)"
+    " ON CONFLICT (log_id, slot) DO UPDATE"
+    " SET idx = excluded.idx, hash = excluded.hash, entry = excluded.entry RETURNING idx"
 )
 
 
@@ -635,6 +703,9 @@ class LogAppends(LogDatabase):
         statement. When it returns None the caller runs the general transaction, which locks
         the row and reads. Remembers the edge it left the log at.
         """
+        edge = self._edges.get(log_id)
+        if edge is not None and edge.size % TILE_WIDTH + len(entries) >= TILE_WIDTH:
+            return None  # they would fill the bundle (if this writer was the last to append)
         hashes = (
             [merkle_leaf_hash(entries[0])] if len(entries) == 1 else merkle_leaf_hashes(entries)
         )
@@ -648,9 +719,10 @@ class LogAppends(LogDatabase):
             self._drop_writer()  # its state is unknown: open another next time
             raise
         if start is not None:
-            edge = self._edges.get(log_id)
             self._edges[log_id] = (
-                _Edge(start + len(entries), None) if edge is None else edge.grown(start, hashes)
+                _Edge(start + len(entries), None)
+                if edge is None
+                else edge.grown(start, hashes, entries)
             )
         return start
 
@@ -674,12 +746,12 @@ class LogAppends(LogDatabase):
                 execute("ROLLBACK")
                 return None
             if len(entries) == 1:
-                execute(_INSERT_LEAF, (log_id, size, hashes[0], entries[0]))
+                execute(_INSERT_LEAF, (log_id, size % TILE_WIDTH, size, hashes[0], entries[0]))
             else:
                 cursor.executemany(
                     _INSERT_LEAF,
                     [
-                        (log_id, size + k, h, e)
+                        (log_id, (size + k) % TILE_WIDTH, size + k, h, e)
                         for k, (h, e) in enumerate(zip(hashes, entries, strict=True))
                     ],
                 )
@@ -695,8 +767,8 @@ class LogAppends(LogDatabase):
     def _size_of(cursor: Any, log_id: int) -> int:
         """The log's size, read inside the write transaction (see :meth:`LogDatabase._row`)."""
         cursor.execute(
-            "SELECT size, (SELECT idx FROM log_leaves WHERE log_id = log_logs.id"
-            " ORDER BY idx DESC LIMIT 1) FROM log_logs WHERE id = ?",
+            "SELECT size, (SELECT max(idx) FROM log_leaves WHERE log_id = log_logs.id)"
+            " FROM log_logs WHERE id = ?",
             (log_id,),
         )
         found = cursor.fetchone()
@@ -767,10 +839,16 @@ class LogAppends(LogDatabase):
         hashes = merkle_leaf_hashes(entries)
         edge = self._edges.get(row.id)
         fits = row.size % TILE_WIDTH + len(entries) < TILE_WIDTH
-        frontier = edge.at_size() if fits and edge is not None and edge.size == row.size else None
+        known = edge if edge is not None and edge.size == row.size else None
+        frontier = known.at_size() if fits and known is not None else None
         if frontier is not None:
-            return self._extend_edge(sql, row, frontier, entries, hashes, signer=signer)
-        return self._extend_read(sql, row, entries, hashes, signer)
+            assert known is not None
+            # Not extended in place: the transaction may still roll back (append_in).
+            bundle = known.bundle.plus(row.size, hashes, entries) if known.bundle else None
+            return self._extend_edge(
+                sql, row, frontier, entries, hashes, signer=signer, bundle=bundle
+            )
+        return self._extend_read(sql, row, entries, hashes, signer=signer, known=known)
 
     def _extend_edge(
         self,
@@ -781,9 +859,10 @@ class LogAppends(LogDatabase):
         hashes: list[bytes],
         *,
         signer: NoteSigner | None,
+        bundle: _Bundle | None,
     ) -> _Extended:
         """Append entries that stay in the partial bundle, from the ``frontier`` at
-        ``row.size``."""
+        ``row.size``; ``bundle`` is the partial bundle with them, if remembered."""
         size = row.size
         before = frontier
         frontier = extend_frontier(frontier, hashes)
@@ -792,11 +871,12 @@ class LogAppends(LogDatabase):
         sql.many(
             _INSERT_LEAF,
             [
-                (row.id, size + k, h, e)
+                (row.id, (size + k) % TILE_WIDTH, size + k, h, e)
                 for k, (h, e) in enumerate(zip(hashes, entries, strict=True))
             ],
         )
-        return _Extended(range(size, new_size), _Edge(new_size, frontier), note, before, hashes)
+        edge = _Edge(new_size, frontier, (), bundle)
+        return _Extended(range(size, new_size), edge, note, before, hashes)
 
     def _set_head(
         self, sql: _Statements, row: _Row, new_size: int, root: bytes, signer: NoteSigner | None
@@ -823,25 +903,38 @@ class LogAppends(LogDatabase):
         row: _Row,
         entries: list[bytes],
         hashes: list[bytes],
+        *,
         signer: NoteSigner | None,
+        known: _Edge | None,
     ) -> _Extended:
-        """The general append to the locked ``row``: read the right edge, write what filled."""
+        """The general append to the locked ``row``: read the right edge, write what filled.
+
+        ``known`` is this writer's edge at ``row.size``, if any: the partial bundle's leaves
+        are read from it when it remembers them.
+        """
         size, log_id = row.size, row.id
         base = size - size % TILE_WIDTH
-        pending = sql.fetch(
-            "SELECT idx, hash, entry FROM log_leaves WHERE log_id = ? AND idx >= ? ORDER BY idx",
-            (log_id, base),
-        )
-        if [int(r[0]) for r in pending] != list(range(base, size)):
-            raise CivicError("internal_error", f"leaves {base}..{size} of log {log_id} are missing")
+        got = known.bundle.leaves(base, size) if known is not None and known.bundle else None
+        if got is None:
+            rows = sql.fetch(
+                "SELECT idx, hash, entry FROM log_leaves WHERE log_id = ? AND idx >= ?"
+                " ORDER BY idx",
+                (log_id, base),
+            )
+            if [int(r[0]) for r in rows] != list(range(base, size)):
+                raise CivicError(
+                    "internal_error", f"leaves {base}..{size} of log {log_id} are missing"
+                )
+            got = [bytes(r[1]) for r in rows], [bytes(r[2]) for r in rows]
+        pending_hashes, pending_entries = got
         edge = self._read_tiles(
             sql.fetch, log_id, [r for r in right_edge(size) if r.level], cache=False
         )
-        if pending:
+        if pending_hashes:
             # grow() reads only the partial tile's hashes and replaces it with the tile it
             # extends, so its inner hashes are not computed (255 hashes per filled bundle).
             edge[(0, base // TILE_WIDTH)] = Tile(
-                0, base // TILE_WIDTH, b"".join(bytes(r[1]) for r in pending), b""
+                0, base // TILE_WIDTH, b"".join(pending_hashes), b""
             )
         changed = grow(size, edge, hashes)
         new_size = size + len(entries)
@@ -864,7 +957,7 @@ class LogAppends(LogDatabase):
             ],
         )
         if tail > base:
-            stream = [bytes(r[2]) for r in pending] + entries
+            stream = pending_entries + entries
             sql.many(
                 "INSERT INTO log_bundles (log_id, idx, data) VALUES (?, ?, ?)",
                 [
@@ -872,14 +965,21 @@ class LogAppends(LogDatabase):
                     for k in range(0, tail - base, TILE_WIDTH)
                 ],
             )
-            if pending:
-                sql.run("DELETE FROM log_leaves WHERE log_id = ? AND idx < ?", (log_id, tail))
         first = max(tail, size)
+        # The filled bundles' leaf rows stay, stale, until the next bundle's overwrite them.
         sql.many(
             _INSERT_LEAF,
-            [(log_id, i, hashes[i - size], entries[i - size]) for i in range(first, new_size)],
+            [
+                (log_id, i % TILE_WIDTH, i, hashes[i - size], entries[i - size])
+                for i in range(first, new_size)
+            ],
         )
-        return _Extended(range(size, new_size), _Edge(new_size, frontier), note, before, hashes)
+        if tail > base:  # the new partial bundle holds the last of these entries
+            bundle = _Bundle.of(tail, hashes[tail - size :], entries[tail - size :])
+        else:
+            bundle = _Bundle.of(base, pending_hashes + hashes, pending_entries + entries)
+        edge_after = _Edge(new_size, frontier, (), bundle)
+        return _Extended(range(size, new_size), edge_after, note, before, hashes)
 
 
 def _frontier(size: int, tiles: MemoryTiles) -> Frontier:

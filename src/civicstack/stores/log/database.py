@@ -124,13 +124,24 @@ class LogDatabase:
             with self.transaction() as own:
                 yield own
 
+    def _last_leaf(self) -> str:
+        """A scalar subquery: the highest ``idx`` among the leaf rows of ``log_logs.id``.
+
+        On SQLite an append inside the partial bundle writes only its leaf rows, so a log's size
+        is the larger of its row's ``size`` and one past this (stale rows, of stored bundles,
+        are below the row's ``size``); it scans the log's leaf rows (at most 256, in slot
+        order). On PostgreSQL every append moves the row's ``size``: NULL.
+        """
+        if self._sqlite:
+            return "(SELECT max(idx) FROM log_leaves WHERE log_id = log_logs.id)"
+        return "NULL"
+
     def _row(self, fetch: Fetch, name: str, *, lock: bool = False) -> _Row:
-        """Log ``name``'s row, with its size: the larger of the row's ``size`` and one past its
-        last leaf row (on SQLite an append inside the partial bundle writes only its leaves;
-        on PostgreSQL the row's size moves with them, so the two agree)."""
+        """Log ``name``'s row, with its size (see :meth:`_last_leaf`)."""
+        # Only a constant subquery is interpolated; the name is a bound parameter.
         sql = (
-            "SELECT id, origin, verifier_key, size, (SELECT idx FROM log_leaves"
-            " WHERE log_id = log_logs.id ORDER BY idx DESC LIMIT 1) FROM log_logs WHERE name = ?"
+            f"SELECT id, origin, verifier_key, size, {self._last_leaf()}"  # noqa: S608
+            " FROM log_logs WHERE name = ?"
         )
         if lock and not self._sqlite:
             sql += " FOR UPDATE"
@@ -171,8 +182,9 @@ class LogDatabase:
     ) -> dict[tuple[int, int], Tile]:
         """Tiles from ``log_tiles``, and partial level-0 tiles from the leaves of ``log_leaves``.
 
-        A level-0 tile is stored when it fills, in the transaction that deletes its leaves: so
-        when its leaves are gone by the time they are read, the tile is there on a second look.
+        A level-0 tile is stored when it fills, before the next bundle's leaves overwrite its
+        leaf rows: so when its leaves are gone by the time they are read, the tile is there on
+        a second look.
         """
         out = self._tile_rows(fetch, log_id, refs, cache=cache)
         partial = [r for r in refs if r.level == 0 and (r.level, r.idx) not in out]
@@ -180,14 +192,16 @@ class LogDatabase:
         for ref in partial:
             start = ref.idx * TILE_WIDTH
             rows = fetch(
-                "SELECT hash FROM log_leaves WHERE log_id = ? AND idx >= ? AND idx < ?"
+                "SELECT idx, hash FROM log_leaves WHERE log_id = ? AND idx >= ? AND idx < ?"
                 " ORDER BY idx",
                 (log_id, start, start + TILE_WIDTH),
             )
-            if len(rows) < ref.width:
+            # Short, or not from the tile's first leaf on (appends to the next bundle have
+            # overwritten the first slots): the bundle filled, and its tile is stored.
+            if len(rows) < ref.width or int(rows[-1][0]) != start + len(rows) - 1:
                 again.append(ref)
                 continue
-            tile = Tile.build(0, ref.idx, b"".join(bytes(r[0]) for r in rows))
+            tile = Tile.build(0, ref.idx, b"".join(bytes(r[1]) for r in rows))
             out[(0, ref.idx)] = tile
             if cache:
                 self._tile_cache.put((log_id, 0, ref.idx), tile)

@@ -64,9 +64,9 @@ class LogReads(LogDatabase):
     def head(self, name: str) -> LogHead:
         """The log's origin, verifier key, size, root and latest signed checkpoint."""
         with self._reading() as fetch:
+            # Only a constant subquery is interpolated; the name is a bound parameter.
             rows = fetch(
-                "SELECT id, origin, verifier_key, size, (SELECT idx FROM log_leaves"
-                " WHERE log_id = log_logs.id ORDER BY idx DESC LIMIT 1), checkpoint"
+                f"SELECT id, origin, verifier_key, size, {self._last_leaf()}, checkpoint"  # noqa: S608
                 " FROM log_logs WHERE name = ?",
                 (_check_name(name),),
             )
@@ -213,7 +213,7 @@ class LogReads(LogDatabase):
         """Entries of bundles ``first..last``: full bundles, then the partial one's leaves.
 
         None when a bundle is missing (a concurrent append may have just filled the partial
-        bundle and deleted its leaves; a second read finds the bundle).
+        bundle and the next appends overwritten its leaf rows; a second read finds the bundle).
         """
         rows = fetch(
             "SELECT idx, data FROM log_bundles WHERE log_id = ? AND idx >= ? AND idx <= ?"

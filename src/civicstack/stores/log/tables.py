@@ -1,5 +1,5 @@
 """The tables of the log store (Alembic branch ``log``): logs, tiles, bundles, checkpoints, and
-the leaves of each log's partial entry bundle."""
+the leaves of each log's partial entry bundle (one row per slot of the bundle)."""
 
 from __future__ import annotations
 
@@ -59,7 +59,9 @@ leaves_table = Table(
     "log_leaves",
     metadata,
     Column("log_id", Integer, ForeignKey("log_logs.id"), primary_key=True),
-    Column("idx", BigInteger, primary_key=True),
+    # idx % 256: a bundle's leaves are written over the previous bundle's (see log_0003).
+    Column("slot", SmallInteger, primary_key=True),
+    Column("idx", BigInteger, nullable=False),
     Column("hash", LargeBinary, nullable=False),
     Column("entry", LargeBinary, nullable=False),
     sqlite_with_rowid=False,
