@@ -5,11 +5,13 @@ together, a writer that dies, and closing."""
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import os
 import signal
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import suppress
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,7 @@ from civicstack.errors import CivicError, InputError
 from civicstack.log import verify_receipt
 from civicstack.platform import Platform
 from civicstack.services.exchange import AccessLogProcess, Recorded
+from civicstack.services.exchange.access_log import serve_access_log
 from civicstack.settings import Settings
 from civicstack.testing import FixedClock
 from tests.accesses import insurer_access
@@ -179,3 +182,30 @@ def test_the_writer_setting_is_thread_or_process(tmp_path: Path) -> None:
     with pytest.raises(InputError) as bad:
         Settings.from_env({"CIVIC_DATA_DIR": str(tmp_path), "CIVIC_ACCESS_LOG_WRITER": "fork"})
     assert bad.value.code == "invalid_setting"
+
+
+def test_a_crowd_arriving_at_once_is_committed_in_halves_in_order(
+    database_url: str, tmp_path: Path, clock: FixedClock
+) -> None:
+    """Ten accesses in one message: the writer commits the older half first (so the API can
+    answer it while the rest commits), then halves of what is left; every access is answered
+    once, in the order sent, with a receipt in its own batch's checkpoint; then it stops."""
+    platform = make_platform(database_url, tmp_path, clock)
+    parent, child = multiprocessing.Pipe()
+    jobs = [(n, insurer_access(n), f"citizen-{n % 3}") for n in range(10)]
+    parent.send(jobs)
+    parent.send(None)
+    serve_access_log(child, platform.access_log_store)  # here: the answers fit in the pipe
+    answers = []
+    with suppress(EOFError):  # the writer closed its end after the last answer
+        while True:
+            answers.append(parent.recv())
+    assert [len(a) for a in answers] == [5, 3, 2]
+    got = [pair for answer in answers for pair in answer]
+    assert [job for job, _ in got] == list(range(10))
+    recorded = [outcome for _, outcome in got]
+    assert all(isinstance(r, Recorded) for r in recorded)
+    _check(platform, recorded)  # type: ignore[arg-type]
+    checkpoints = [{r.receipt.checkpoint for _, r in answer} for answer in answers]
+    assert [len(c) for c in checkpoints] == [1, 1, 1]
+    platform.close()
