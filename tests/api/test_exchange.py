@@ -17,10 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from civicstack._crypto import b64url_encode
 from civicstack.access import parse_entry, subject_key, subject_tag
 from civicstack.demo.world import DEMO_CITIZENS, seed_exchange_world
+from civicstack.errors import CivicError
 from civicstack.log import NoteVerifier, Receipt, verify_receipt
 from civicstack.pairwise import ACCESS_LOG_SECTOR, Subject
 from civicstack.services.exchange import AccessRefusedError, FetchRequest, Released
@@ -235,6 +237,45 @@ def test_fetches_started_in_one_turn_each_get_their_own_citizens_record(ex: Exch
         assert stored is not None
         assert got.data == {c: v for c, v in json.loads(stored).items() if c in DRIVING}
     assert len({json.dumps(got.data, sort_keys=True) for got in released}) == len(citizens)
+
+
+def test_a_consent_that_cannot_be_read_fails_only_its_own_fetch(ex: Exchange) -> None:
+    """A consent record whose sealed presentation does not open (moved from another record)
+    fails its own fetch with ``internal_error``; a fetch read in the same turn is released."""
+    citizens = [Subject(*c) for c in DEMO_CITIZENS[:2]]
+    broken, fine = (ex.give(subject=c) for c in citizens)
+    versions = sa.table("consent_versions", sa.column("consent_id"), sa.column("record"))
+    with ex.platform.engine.begin() as conn:
+        rows = dict(conn.execute(sa.select(versions.c.consent_id, versions.c.record)).all())
+        moved = json.loads(rows[broken])
+        moved["presentation"] = json.loads(rows[fine])["presentation"]
+        conn.execute(
+            sa.update(versions)
+            .where(versions.c.consent_id == broken)
+            .values(record=json.dumps(moved, separators=(",", ":")))
+        )
+    service = ex.platform.exchange
+
+    async def both() -> list[Any]:
+        asked = [
+            FetchRequest(
+                c,
+                "dvla",
+                "driving-record",
+                "insurance_quote",
+                ex.sid("insurer", s),
+                tuple(sorted(DRIVING)),
+            )
+            for c, s in ((broken, citizens[0]), (fine, citizens[1]))
+        ]
+        return await asyncio.gather(
+            *(service.fetch_async(Caller("insurer"), r) for r in asked), return_exceptions=True
+        )
+
+    failed, released = asyncio.run(both())
+    assert isinstance(failed, CivicError)
+    assert failed.code == "internal_error"
+    assert isinstance(released, Released), released
 
 
 def test_an_unknown_citizen_is_logged_without_a_subject(ex: Exchange) -> None:
